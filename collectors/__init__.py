@@ -1,0 +1,1 @@
+"""Collectors: read meters over their protocols into acknowledged, journaled batches."""

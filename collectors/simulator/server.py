@@ -1,0 +1,177 @@
+"""Modbus TCP servers that make the load model's meters readable on loopback, one per gateway.
+
+Every meter answers at its own unit id with its family's register map
+(:mod:`collectors.registers`); values are computed when a request arrives, for the simulated
+instant of the request (the :class:`~workspace.clock.Clock` may run faster than real time).
+
+Faults (for tests and demos), per meter:
+
+``dead``
+    the gateway answers exception 0x0B "gateway target device failed to respond", as a real
+    Modbus TCP serial gateway does when the meter behind it is silent;
+``silent``
+    no answer at all: the client's timeout fires;
+``reset``
+    the counter restarts from zero at the fault's time (a meter swapped or cleared);
+``spike``
+    one absurd counter value (+10^6) for the next reading only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from collectors.registers import FAMILIES, encode
+from workspace.clock import Clock
+from workspace.site import Medium, Site
+
+from .model import LoadModel
+
+log = logging.getLogger(__name__)
+
+REGISTERS = 80  # registers 0..79 in each table, enough for every family
+
+
+@dataclass
+class Faults:
+    dead: set[str] = field(default_factory=set)
+    silent: set[str] = field(default_factory=set)
+    reset_offset: dict[str, float] = field(default_factory=dict)
+    spike_next: set[str] = field(default_factory=set)
+
+
+class PlantSimulator:
+    """All gateways of a site served by pymodbus on their configured host and port.
+
+    Parameters
+    ----------
+    site : Site
+    clock : Clock
+        Source of the simulated time.
+    seed : int
+        Seed of the load model.
+    port_offset : int
+        Added to every gateway's port (tests run several plants side by side).
+    """
+
+    def __init__(self, site: Site, clock: Clock, seed: int = 18, port_offset: int = 0):
+        self.site = site
+        self.clock = clock
+        self.model = LoadModel(site, seed)
+        self.port_offset = port_offset
+        self.faults = Faults()
+        self._servers: list[ModbusTcpServer] = []
+        self._tasks: list[asyncio.Task] = []
+        self._index = {m: i for i, m in enumerate(self.model.meter_ids)}
+        self.requests = 0
+
+    # -- faults ----------------------------------------------------------------------------------
+    def kill(self, meter: str, *, silent: bool = False) -> None:
+        (self.faults.silent if silent else self.faults.dead).add(meter)
+
+    def revive(self, meter: str) -> None:
+        self.faults.dead.discard(meter)
+        self.faults.silent.discard(meter)
+
+    def reset_counter(self, meter: str) -> None:
+        """From now on the meter's counter starts again from zero."""
+        c, _ = self.model.at(self.clock.now())
+        self.faults.reset_offset[meter] = self.faults.reset_offset.get(meter, 0.0) + c[self._index[meter]] \
+            - self.faults.reset_offset.get(meter, 0.0)
+
+    def spike(self, meter: str) -> None:
+        self.faults.spike_next.add(meter)
+
+    # -- values ----------------------------------------------------------------------------------
+    def values(self, meter_id: str, t: dt.datetime) -> dict[str, float]:
+        """What the meter shows at ``t``: counter, rate, and the electrical quantities."""
+        counters, rates = self.model.at(t)
+        i = self._index[meter_id]
+        m = self.site.meter(meter_id)
+        counter = counters[i] - self.faults.reset_offset.get(meter_id, 0.0)
+        if meter_id in self.faults.spike_next:
+            self.faults.spike_next.discard(meter_id)
+            counter += 1e6
+        out = {"counter": float(counter), "rate": float(rates[i])}
+        if m.medium == Medium.electricity:
+            v, cur, pf = self.model.electrical(np.array([rates[i]]), t.minute)
+            out.update(voltage=float(v[0]), current=float(cur[0]), power_factor=float(pf[0]))
+        return out
+
+    async def _action(self, meter_id: str, function_code: int, start_address: int, address: int, count: int,
+                      registers: list[int], set_values) -> ExcCodes | None:
+        self.requests += 1
+        if meter_id in self.faults.silent:
+            await asyncio.sleep(3600)
+        if meter_id in self.faults.dead:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        if set_values is not None:
+            return ExcCodes.ILLEGAL_FUNCTION  # meters are read-only here
+        fam = FAMILIES[self.site.meter(meter_id).family]
+        table = "input" if function_code == 4 else "holding"
+        for (tbl, addr), words in encode(fam, self.values(meter_id, self.clock.now())).items():
+            if tbl == table:
+                registers[addr - start_address:addr - start_address + len(words)] = words
+        return None
+
+    def _devices(self, gateway_id: str) -> list[SimDevice]:
+        devices = []
+        for m in self.site.meters:
+            if m.gateway != gateway_id:
+                continue
+            def regs():
+                return [SimData(address=0, count=REGISTERS, values=0, datatype=DataType.REGISTERS)]
+
+            def bits():  # meters have no coils worth reading; pymodbus wants a block anyway
+                return [SimData(address=0, count=16, values=False, datatype=DataType.BITS)]
+
+            devices.append(SimDevice(
+                id=m.unit_id,
+                simdata=(bits(), bits(), regs(), regs()),
+                action=functools.partial(self._action, m.id),
+            ))
+        return devices
+
+    # -- serving ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        for gw in self.site.gateways:
+            port = gw.port + self.port_offset
+            server = ModbusTcpServer(self._devices(gw.id), address=(gw.host, port))
+            self._servers.append(server)
+            self._tasks.append(asyncio.create_task(server.serve_forever(), name=f"modbus-sim-{gw.id}"))
+            log.info("simulated gateway %s serving %d meters on %s:%d", gw.id,
+                     sum(m.gateway == gw.id for m in self.site.meters), gw.host, port)
+        # wait until every port accepts connections
+        for gw in self.site.gateways:
+            for _ in range(100):
+                try:
+                    _, w = await asyncio.open_connection(gw.host, gw.port + self.port_offset)
+                    w.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        for s in self._servers:
+            await s.shutdown()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._servers.clear()
+        self._tasks.clear()
+
+    async def __aenter__(self) -> "PlantSimulator":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()

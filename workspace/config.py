@@ -1,0 +1,206 @@
+"""One YAML file (``tanjian.yaml``) configures a plant's workspace; pydantic validates it.
+
+Every problem is reported with the file, the line and the field, all at once::
+
+    tanjian.yaml:212: site.meters[14].unit_id: Input should be less than or equal to 247
+
+Relative paths in the file are relative to the file's folder. The JSON Schema of the file is
+``tanjian config schema``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from .errors import ConfigError
+from .site import Site
+
+#: the example shipped with the package: Plant 18
+EXAMPLE = Path(__file__).parent / "examples" / "plant18.yaml"
+ENV_VAR = "TANJIAN_CONFIG"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Paths(_Model):
+    data_dir: Path = Field(Path("var"), description="where the journal, store, ledger and keys live")
+
+    @property
+    def journal(self) -> Path:
+        return self.data_dir / "journal"
+
+    @property
+    def store(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def chain(self) -> Path:
+        return self.data_dir / "chain"
+
+    @property
+    def evidence(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def run(self) -> Path:
+        return self.data_dir / "run"
+
+
+class CollectionConfig(_Model):
+    fold_interval_s: float = Field(5.0, gt=0, description="how often acknowledged batches are folded into "
+                                                          "the store [s, wall clock]")
+    backoff_initial_s: float = Field(2.0, gt=0, description="first wait after a failed read [s]")
+    backoff_max_s: float = Field(300.0, gt=0, description="longest wait between retries of a dead device [s]")
+
+
+class ChainConfig(_Model):
+    rpc_url: str = Field("http://127.0.0.1:8545", description="EVM JSON-RPC endpoint, or 'tester' for the "
+                                                              "in-process eth-tester chain")
+    chain_id: int | None = Field(None, description="expected chain id (checked when connecting)")
+    confirmations: int = Field(1, ge=0, description="blocks to wait after an anchor is mined")
+    anchor_interval_s: float = Field(30.0, gt=0, description="how often the ledger root is anchored [s]")
+    keystore: Path | None = Field(None, description="encrypted keystore of the gateway key "
+                                                    "(default: <data_dir>/chain/gateway.keystore.json)")
+    password_file: Path | None = Field(None, description="file holding the keystore password, mode 0600 "
+                                                         "(default: <data_dir>/chain/keystore.password)")
+
+
+class SimulationConfig(_Model):
+    seed: int = Field(18, description="seed of the deterministic load model")
+    history_days: float = Field(3.0, ge=0, description="days of history the demo backfills before going live")
+    anvil_port: int = Field(8545, ge=1, le=65535)
+
+
+class DashboardConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(5006, ge=1, le=65535)
+    refresh_s: float = Field(5.0, gt=0, description="live refresh period of the big screen [s]")
+
+
+class JupyterConfig(_Model):
+    port: int = Field(8888, ge=1, le=65535)
+
+
+class Config(_Model):
+    version: int = Field(1, description="version of this file's format")
+    site: Site
+    paths: Paths = Field(default_factory=Paths)
+    collection: CollectionConfig = Field(default_factory=CollectionConfig)
+    chain: ChainConfig = Field(default_factory=ChainConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    dashboards: DashboardConfig = Field(default_factory=DashboardConfig)
+    jupyter: JupyterConfig = Field(default_factory=JupyterConfig)
+
+    source: Path | None = Field(None, exclude=True, description="file this configuration came from")
+
+
+def schema() -> dict[str, Any]:
+    """JSON Schema of ``tanjian.yaml``."""
+    s = Config.model_json_schema()
+    s["properties"].pop("source", None)
+    s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    s["title"] = "tanjian.yaml"
+    return s
+
+
+def default_path() -> Path:
+    """``$TANJIAN_CONFIG``, else ``./tanjian.yaml``, else the shipped Plant 18 example."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    if Path("tanjian.yaml").exists():
+        return Path("tanjian.yaml")
+    return EXAMPLE
+
+
+def _line_of(doc: Any, loc: tuple) -> int | None:
+    """1-based line of the deepest node of ``loc`` that exists in the ruamel document."""
+    node, line = doc, None
+    for key in loc:
+        try:
+            if isinstance(node, CommentedMap) and key in node:
+                line = node.lc.key(key)[0] + 1
+                node = node[key]
+            elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+                line = node.lc.item(key)[0] + 1
+                node = node[key]
+            else:
+                break
+        except (KeyError, AttributeError, TypeError):
+            break
+    if line is None and hasattr(doc, "lc"):
+        line = (doc.lc.line or 0) + 1
+    return line
+
+
+def _field(loc: tuple) -> str:
+    out = ""
+    for k in loc:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+    return out or "(document)"
+
+
+def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> Config:
+    """Read, validate and resolve a configuration file.
+
+    Parameters
+    ----------
+    path : path, optional
+        The YAML file; default :func:`default_path`.
+    data_dir : path, optional
+        Overrides ``paths.data_dir`` (tests and the demo use this).
+
+    Raises
+    ------
+    ConfigError
+        With every problem found, each naming file, line and field.
+    """
+    path = Path(path) if path is not None else default_path()
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([(name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError([(name, mark.line + 1 if mark else None, "(syntax)",
+                            f"{exc.problem or exc.context}")]) from None
+    if not isinstance(doc, CommentedMap):
+        raise ConfigError([(name, 1, "(document)", "the file must be a mapping with at least 'site:'")])
+    plain = json.loads(json.dumps(doc, default=str))
+    try:
+        cfg = Config.model_validate(plain)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            problems.append((name, _line_of(doc, loc), _field(loc), err["msg"]))
+        raise ConfigError(problems) from None
+    refs = cfg.site.cross_reference_problems()
+    from collectors.registers import family_problems  # the register tables live with the collectors
+
+    refs += family_problems(cfg.site)
+    if refs:
+        raise ConfigError([(name, _line_of(doc, loc), _field(loc), msg) for loc, msg in refs])
+    # the packaged example keeps its data under the working folder, a user's file beside itself
+    base = Path.cwd() if path.resolve() == EXAMPLE.resolve() else path.resolve().parent
+    dd = Path(data_dir) if data_dir is not None else cfg.paths.data_dir
+    cfg.paths = Paths(data_dir=(base / dd) if not dd.is_absolute() else dd)
+    ch = cfg.chain
+    cfg.chain = ch.model_copy(update={
+        "keystore": (base / ch.keystore) if ch.keystore else cfg.paths.chain / "gateway.keystore.json",
+        "password_file": (base / ch.password_file) if ch.password_file else cfg.paths.chain / "keystore.password",
+    })
+    cfg.source = path.resolve()
+    return cfg

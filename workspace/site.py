@@ -1,0 +1,255 @@
+"""The plant model: enterprise → plant → workshop → line → device → meter, with transformers,
+gateways, products and shifts. Pure data (pydantic), validated when the configuration loads.
+
+Every field states its unit in its description; ids are the keys other sections refer to.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="identifier")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Medium(str, Enum):
+    electricity = "electricity"
+    water = "water"
+    natural_gas = "natural_gas"
+    compressed_air = "compressed_air"
+
+
+#: unit of the cumulative counter and of the rate, per medium
+MEDIUM_UNITS: dict[Medium, tuple[str, str]] = {
+    Medium.electricity: ("kWh", "kW"),
+    Medium.water: ("m3", "m3/h"),
+    Medium.natural_gas: ("m3", "m3/h"),
+    Medium.compressed_air: ("m3", "m3/h"),
+}
+
+
+class DeviceKind(str, Enum):
+    welding_robot = "welding_robot"
+    welding_station = "welding_station"
+    laser_cutter = "laser_cutter"
+    plasma_cutter = "plasma_cutter"
+    fume_extractor = "fume_extractor"
+    machining_centre = "machining_centre"
+    boring_mill = "boring_mill"
+    grinder = "grinder"
+    shot_blaster = "shot_blaster"
+    paint_booth = "paint_booth"
+    curing_oven = "curing_oven"
+    overhead_crane = "overhead_crane"
+    assembly_line = "assembly_line"
+    test_bench = "test_bench"
+    air_compressor = "air_compressor"
+    air_dryer = "air_dryer"
+    pump = "pump"
+    cooling_tower = "cooling_tower"
+    boiler = "boiler"
+    hvac = "hvac"
+    lighting = "lighting"
+
+
+class Enterprise(_Model):
+    name: str = Field(description="legal name")
+    name_zh: str | None = Field(None, description="name in Chinese")
+    credit_code: str | None = Field(None, description="unified social credit code (统一社会信用代码)")
+    industry: str = Field(description="industry, e.g. 'machinery manufacturing'")
+
+
+class Plant(_Model):
+    id: Id
+    name: str
+    city: str
+    province: str
+    timezone: str = Field(description="IANA time zone of the site, used at every edge (reports, tariffs)")
+    grid: str = Field("CN-national", description="grid region whose location-based factor applies")
+
+
+class Transformer(_Model):
+    id: Id
+    name: str
+    rated_kva: float = Field(gt=0, description="rated apparent power [kVA]")
+    meter: Id = Field(description="meter on the transformer's low-voltage incomer")
+
+
+class Line(_Model):
+    id: Id
+    name: str
+
+
+class Workshop(_Model):
+    id: Id
+    name: str
+    name_zh: str | None = None
+    transformer: Id = Field(description="transformer that feeds the workshop")
+    lines: list[Line] = Field(default_factory=list)
+
+
+class Device(_Model):
+    id: Id
+    name: str
+    kind: DeviceKind
+    workshop: Id
+    line: Id | None = None
+    rated_power_kw: float = Field(ge=0, description="rated electrical power [kW]")
+    standby_kw: float = Field(0.0, ge=0, description="power drawn when idle but switched on [kW]")
+    rated_flow_m3h: float | None = Field(None, gt=0, description="rated gas or air flow [m3/h], if any")
+
+
+class Gateway(_Model):
+    id: Id
+    protocol: Literal["modbus_tcp"] = "modbus_tcp"
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    timeout_s: float = Field(1.0, gt=0, description="per-request timeout [s]")
+    connections: int = Field(4, ge=1, le=32, description="parallel TCP connections to this gateway")
+
+
+class Meter(_Model):
+    id: Id
+    name: str | None = None
+    medium: Medium
+    family: str = Field(description="register-map family (collectors.registers.FAMILIES)")
+    gateway: Id
+    unit_id: int = Field(ge=1, le=247, description="Modbus unit (device) id behind the gateway")
+    parent: Id | None = Field(None, description="upstream meter in the metering tree (None: a main meter)")
+    device: Id | None = Field(None, description="device this meter measures, if a single one")
+    workshop: Id | None = Field(None, description="workshop the meter belongs to (None: plant level)")
+    transformer: Id | None = Field(None, description="transformer whose incomer this meter is")
+    period_s: float = Field(60.0, ge=1, description="polling period [s]")
+    rated_power_kw: float | None = Field(None, gt=0, description="largest plausible rate [kW or m3/h]")
+
+
+class Product(_Model):
+    id: Id
+    name: str
+    unit: str = "unit"
+
+
+class Shift(_Model):
+    id: Id
+    name: str
+    start: str = Field(pattern=r"^\d\d:\d\d$", description="local start time HH:MM")
+    end: str = Field(pattern=r"^\d\d:\d\d$", description="local end time HH:MM (may be past midnight)")
+    weekdays: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday")
+
+
+class Site(_Model):
+    enterprise: Enterprise
+    plant: Plant
+    transformers: list[Transformer]
+    workshops: list[Workshop]
+    devices: list[Device]
+    gateways: list[Gateway]
+    meters: list[Meter]
+    products: list[Product] = Field(default_factory=list)
+    shifts: list[Shift] = Field(default_factory=list)
+
+    # -- look-ups --------------------------------------------------------------------------------
+    def meter(self, meter_id: str) -> Meter:
+        for m in self.meters:
+            if m.id == meter_id:
+                return m
+        raise KeyError(meter_id)
+
+    def device(self, device_id: str) -> Device:
+        for d in self.devices:
+            if d.id == device_id:
+                return d
+        raise KeyError(device_id)
+
+    def meter_ids(self, medium: Medium | str | None = None) -> list[str]:
+        return [m.id for m in self.meters if medium is None or m.medium == Medium(medium)]
+
+    def children(self, meter_id: str | None) -> list[Meter]:
+        return [m for m in self.meters if m.parent == meter_id]
+
+    def top_meters(self, medium: Medium | str, workshop: str | None = None) -> list[str]:
+        """Meters whose sum is the total of ``medium`` for the plant (``workshop=None``) or a workshop.
+
+        For the plant: the roots of the metering tree. For a workshop: its meters whose parent is not
+        in the same workshop, so that nothing is counted twice.
+        """
+        medium = Medium(medium)
+        ms = [m for m in self.meters if m.medium == medium]
+        if workshop is None:
+            return [m.id for m in ms if m.parent is None]
+        by_id = {m.id: m for m in self.meters}
+        return [m.id for m in ms if m.workshop == workshop
+                and (m.parent is None or by_id[m.parent].workshop != workshop)]
+
+    def cross_reference_problems(self) -> list[tuple[tuple, str]]:
+        """Problems no single field shows: dangling references, duplicate ids, cycles.
+
+        Returns ``(location, message)`` pairs; the location is a path into the YAML document.
+        """
+        out: list[tuple[tuple, str]] = []
+        root = ("site",)
+
+        def dupes(items, name):
+            seen: dict[str, int] = {}
+            for i, it in enumerate(items):
+                if it.id in seen:
+                    out.append((root + (name, i, "id"), f"duplicate id {it.id!r} (also {name}[{seen[it.id]}])"))
+                seen.setdefault(it.id, i)
+            return seen
+
+        ws = dupes(self.workshops, "workshops")
+        tr = dupes(self.transformers, "transformers")
+        dv = dupes(self.devices, "devices")
+        gw = dupes(self.gateways, "gateways")
+        mt = dupes(self.meters, "meters")
+        lines = {ln.id: w.id for w in self.workshops for ln in w.lines}
+        for i, t in enumerate(self.transformers):
+            if t.meter not in mt:
+                out.append((root + ("transformers", i, "meter"), f"unknown meter {t.meter!r}"))
+        for i, w in enumerate(self.workshops):
+            if w.transformer not in tr:
+                out.append((root + ("workshops", i, "transformer"), f"unknown transformer {w.transformer!r}"))
+        for i, d in enumerate(self.devices):
+            if d.workshop not in ws:
+                out.append((root + ("devices", i, "workshop"), f"unknown workshop {d.workshop!r}"))
+            if d.line is not None and lines.get(d.line) != d.workshop:
+                out.append((root + ("devices", i, "line"), f"line {d.line!r} is not in workshop {d.workshop!r}"))
+        units: dict[tuple[str, int], str] = {}
+        for i, m in enumerate(self.meters):
+            loc = root + ("meters", i)
+            if m.gateway not in gw:
+                out.append((loc + ("gateway",), f"unknown gateway {m.gateway!r}"))
+            key = (m.gateway, m.unit_id)
+            if key in units:
+                out.append((loc + ("unit_id",), f"unit id {m.unit_id} already used by meter {units[key]!r} "
+                                                f"on gateway {m.gateway!r}"))
+            units.setdefault(key, m.id)
+            if m.device is not None and m.device not in dv:
+                out.append((loc + ("device",), f"unknown device {m.device!r}"))
+            if m.workshop is not None and m.workshop not in ws:
+                out.append((loc + ("workshop",), f"unknown workshop {m.workshop!r}"))
+            if m.transformer is not None and m.transformer not in tr:
+                out.append((loc + ("transformer",), f"unknown transformer {m.transformer!r}"))
+            if m.parent is not None:
+                if m.parent not in mt:
+                    out.append((loc + ("parent",), f"unknown parent meter {m.parent!r}"))
+                elif self.meters[mt[m.parent]].medium != m.medium:
+                    out.append((loc + ("parent",), f"parent {m.parent!r} meters "
+                                                   f"{self.meters[mt[m.parent]].medium.value}, not {m.medium.value}"))
+        # cycles in the metering tree
+        parent = {m.id: m.parent for m in self.meters}
+        for i, m in enumerate(self.meters):
+            seen, cur = set(), m.id
+            while cur is not None and cur in parent:
+                if cur in seen:
+                    out.append((root + ("meters", i, "parent"), f"meter {m.id!r} is in a cycle of parents"))
+                    break
+                seen.add(cur)
+                cur = parent[cur]
+        return out
