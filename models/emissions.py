@@ -203,23 +203,21 @@ def electricity_location_based(
     return out
 
 
-def natural_gas_emission_factor(
-    net_calorific_value: float, carbon_content: float, oxidation_rate: float
-) -> float:
+def natural_gas_emission_factor(net_calorific_value, carbon_content, oxidation_rate):
     """CO2 emitted per volume of natural gas burnt: NCV x CC x OF x 44/12.
 
     Parameters
     ----------
-    net_calorific_value : float
+    net_calorific_value : numeric or xarray.DataArray
         Net (lower) calorific value. [GJ/Nm3]
-    carbon_content : float
+    carbon_content : numeric or xarray.DataArray
         Carbon content per unit of heat. [tC/GJ]
-    oxidation_rate : float
+    oxidation_rate : numeric or xarray.DataArray
         Fraction of the carbon oxidised. [1]
 
     Returns
     -------
-    float
+    numeric or xarray.DataArray
         Emission factor. [kgCO2/Nm3]
     """
     t_co2_per_nm3 = net_calorific_value * carbon_content * oxidation_rate * CO2_PER_C
@@ -284,6 +282,11 @@ def natural_gas_combustion(
         **_provenance(lib, used),
     }
     return out
+
+
+_TOTAL_COLUMNS = (
+    "source", "workshop", "activity", "activity_unit", "emissions_kgCO2e", "scope", "factor_ids", "sources",
+)
 
 
 def _by_group(emissions: xr.DataArray, activity: xr.DataArray, medium: str) -> list[dict[str, object]]:
@@ -361,8 +364,6 @@ def location_based_total(
             hi = None if end is None else pd.Timestamp(end) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
             data = data.sel(time=slice(lo, hi))
         rows.extend(_by_group(functions[medium](data), data, medium))
-    out = pd.DataFrame(rows, columns=[
-        "source", "workshop", "activity", "activity_unit", "emissions_kgCO2e", "scope", "factor_ids", "sources",
-    ])
+    out = pd.DataFrame(rows, columns=list(_TOTAL_COLUMNS))
     out.attrs["factor_library_sha256"] = lib.sha256
     return out

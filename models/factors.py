@@ -108,7 +108,9 @@ class FactorFileError(FactorError):
 
     def __init__(self, problems: list[tuple[str, int | None, str, str]]):
         self.problems = problems
-        lines = [f"{f}:{ln if ln is not None else '?'}: column {col!r}: {msg}" for f, ln, col, msg in problems]
+        lines = [
+            f"{f}:{ln if ln is not None else '?'}: column {col!r}: {msg}" for f, ln, col, msg in problems
+        ]
         super().__init__(f"{len(problems)} problem(s) in factor file:\n" + "\n".join(lines))
 
 
