@@ -1,0 +1,408 @@
+"""The versioned time-series store and the query API every notebook and dashboard reads through.
+
+Layout
+------
+An Icechunk repository (Zarr v3) holding one dense grid of one-minute slots:
+
+- ``time`` (time) — slot start, UTC, CF-encoded as minutes since the store's origin;
+- ``meter`` (meter) — meter ids from the site model;
+- ``counter`` [kWh | m3], ``rate`` [kW | m3/h], ``voltage`` [V], ``current`` [A],
+  ``power_factor`` [-] (time, meter) — the raw readings, never overwritten;
+- ``energy`` [kWh | m3] (time, meter) — energy of the minute that ENDS at the slot's reading,
+  derived from counter deltas (:func:`workspace.quality.derive_energy`);
+- ``quality`` (time, meter) — the bitmask of :class:`workspace.quality.Q`.
+
+Each fold of journaled batches is one Icechunk commit whose metadata names the journal range it
+holds; the fold state (last folded batch, last good counter per meter) is written in the same
+commit, so a crash anywhere loses nothing and folds nothing twice. Any query can be run ``as_of``
+a snapshot id or an instant.
+
+Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the
+zone in ``attrs["timezone"]``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icechunk
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+
+from .batch import decode_batch
+from .errors import StoreError, UnknownMeter
+from .journal import Journal
+from .quality import Q, derive_energy
+from .site import MEDIUM_UNITS, Medium, Site
+
+log = logging.getLogger(__name__)
+
+SLOT = dt.timedelta(minutes=1)
+CHUNK_T = 60  # one hour of minutes per chunk: small commits, few chunks touched per fold
+VARIABLES = {  # name: (attrs, dtype, fill)
+    "counter": ({"long_name": "cumulative register", "units_from": "counter_units"}, "float64", np.nan),
+    "rate": ({"long_name": "instantaneous rate", "units_from": "rate_units"}, "float64", np.nan),
+    "voltage": ({"long_name": "phase-average voltage", "units": "V"}, "float64", np.nan),
+    "current": ({"long_name": "phase-average current", "units": "A"}, "float64", np.nan),
+    "power_factor": ({"long_name": "total power factor", "units": "1"}, "float64", np.nan),
+    "energy": ({"long_name": "energy of the minute ending at the slot's reading", "units_from": "counter_units"}, "float64", np.nan),
+    "quality": ({"long_name": "quality bitmask", "flag_masks": [int(f) for f in Q],
+                 "flag_meanings": " ".join(f.name for f in Q)}, "uint16", 0),
+}
+READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    seq_from: int
+    seq_to: int  # inclusive; seq_from > seq_to means nothing was folded
+    readings: int
+    snapshot: str | None
+
+
+def _utc(t: dt.datetime | str | pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
+    ts = pd.Timestamp(t)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    return ts.tz_convert("UTC")
+
+
+class Store:
+    """A plant's store. Open with :meth:`open`; one writer process (the collector) folds.
+
+    Parameters
+    ----------
+    path : path
+        The Icechunk repository's folder.
+    site : Site
+    """
+
+    def __init__(self, path: str | os.PathLike, site: Site, repo: icechunk.Repository):
+        self.path = Path(path)
+        self.site = site
+        self.tz = ZoneInfo(site.plant.timezone)
+        self.repo = repo
+        self.meters = [m.id for m in site.meters]
+        self._midx = {m: i for i, m in enumerate(self.meters)}
+        self._ds_cache: tuple[str, xr.Dataset] | None = None
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, site: Site, *, create: bool = False) -> "Store":
+        """Open (or with ``create=True`` create if missing) the store at ``path``."""
+        path = Path(path)
+        storage = icechunk.local_filesystem_storage(str(path))
+        try:
+            exists = icechunk.Repository.exists(storage)
+        except Exception as exc:  # noqa: BLE001 - icechunk raises its own types
+            raise StoreError(f"{path}: cannot read the store: {exc}") from exc
+        if not exists:
+            if not create:
+                raise StoreError(f"{path}: no store here yet. Start collection (`tanjian collect`) or the demo "
+                                 f"(`tanjian demo`) to create it.")
+            path.mkdir(parents=True, exist_ok=True)
+            repo = icechunk.Repository.create(storage)
+            store = cls(path, site, repo)
+            store._initialise()
+            return store
+        try:
+            repo = icechunk.Repository.open(storage)
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"{path}: the store is damaged or not an Icechunk repository ({exc}). Restore it "
+                             f"from backup, or move it aside and rebuild it from the journal with "
+                             f"`tanjian store rebuild`.") from exc
+        store = cls(path, site, repo)
+        have = list(store.dataset().meter.values)
+        if have != store.meters:
+            missing = sorted(set(store.meters) - set(have))
+            raise StoreError(f"{path}: the store's meters differ from the site model (new: {missing[:5]}...). "
+                             f"Adding meters to an existing store is not supported yet.")
+        return store
+
+    def _initialise(self) -> None:
+        s = self.repo.writable_session("main")
+        g = zarr.open_group(store=s.store, mode="a")
+        m = len(self.meters)
+        g.create_array("time", shape=(0,), chunks=(CHUNK_T * 24,), dtype="int64", fill_value=0,
+                       dimension_names=["time"], attributes={
+                           "units": "minutes since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                           "standard_name": "time", "long_name": "slot start (UTC)"})
+        meter = g.create_array("meter", shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"])
+        meter[:] = np.array(self.meters)
+        for name, (attrs, dtype, fill) in VARIABLES.items():
+            g.create_array(name, shape=(0, m), chunks=(CHUNK_T, m), dtype=dtype, fill_value=fill,
+                           dimension_names=["time", "meter"], attributes=attrs)
+        for name, k in (("counter_units", 0), ("rate_units", 1)):  # per-meter units (media differ)
+            a = g.create_array(name, shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"],
+                               attributes={"long_name": f"units of {name.split('_')[0]} per meter"})
+            a[:] = np.array([MEDIUM_UNITS[mt.medium][k] for mt in self.site.meters])
+        g.attrs.update({
+            "title": f"tanjian store: {self.site.plant.name}",
+            "plant": self.site.plant.id, "timezone": self.site.plant.timezone,
+            "meter_units": {m.id: list(MEDIUM_UNITS[m.medium]) for m in self.site.meters},
+            "fold": {"seq": -1, "origin": None, "prev": {}},
+        })
+        s.commit("create store", metadata={"author": "tanjian"})
+
+    # -- writing ---------------------------------------------------------------------------------
+    @property
+    def last_folded_seq(self) -> int:
+        s = self.repo.readonly_session(branch="main")
+        return int(zarr.open_group(store=s.store, mode="r").attrs["fold"]["seq"])
+
+    def fold(self, journal: Journal, *, max_batches: int = 10_000, author: str = "collector") -> FoldResult:
+        """Fold the journal's batches after the last folded one into the store, in one commit."""
+        s = self.repo.writable_session("main")
+        g = zarr.open_group(store=s.store, mode="r+")
+        state = dict(g.attrs["fold"])
+        start = int(state["seq"]) + 1
+        stop = min(len(journal), start + max_batches)
+        if start >= stop:
+            return FoldResult(start, start - 1, 0, None)
+        rows: dict[str, list] = {}
+        n = 0
+        for seq, payload in journal.records(start, stop):
+            batch = decode_batch(payload)
+            if batch.seq != seq:
+                raise StoreError(f"{journal.path}: record {seq} holds batch seq {batch.seq}")
+            for r in batch.readings:
+                if r.meter not in self._midx:
+                    raise UnknownMeter(f"batch {seq}: unknown meter {r.meter!r} (not in the site model)")
+                rows.setdefault(r.meter, []).append(r)
+                n += 1
+        times = [r.time for rs in rows.values() for r in rs]
+        origin = state["origin"]
+        if origin is None:  # the grid starts on the UTC day before the local year of the first reading
+            first = min(times).astimezone(self.tz)
+            o = dt.datetime(first.year, 1, 1, tzinfo=self.tz).astimezone(dt.timezone.utc)
+            origin = (o.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)).isoformat()
+        o = dt.datetime.fromisoformat(origin)
+        slot_of = {}
+        for t in times:
+            slot_of[t] = int((t - o) // SLOT)
+        if min(slot_of.values()) < 0:
+            raise StoreError(f"readings before the store's origin {origin} cannot be stored")
+        need = max(slot_of.values()) + 1
+        self._extend(g, need, o)
+        writes: dict[str, tuple[list, list, list]] = {v: ([], [], []) for v in VARIABLES}
+        prev = dict(state["prev"])
+        existing_counter = g["counter"]
+        for meter, rs in rows.items():
+            mi = self._midx[meter]
+            rs.sort(key=lambda r: r.time)
+            p = prev.get(meter)
+            p_slot, p_counter = (p[0], p[1]) if p else (None, None)
+            fresh = []
+            seen = set()
+            for r in rs:
+                sl = slot_of[r.time]
+                late = p_slot is not None and sl <= p_slot
+                if sl in seen or (late and np.isfinite(existing_counter[sl, mi])):
+                    self._put(writes, "quality", sl, mi, int(Q.DUPLICATE), mode="or")
+                    continue
+                seen.add(sl)
+                for col in READ_COLUMNS:
+                    self._put(writes, col, sl, mi, getattr(r, col))
+                if r.quality:
+                    self._put(writes, "quality", sl, mi, int(r.quality), mode="or")
+                if late:
+                    self._put(writes, "quality", sl, mi, int(Q.OUT_OF_ORDER), mode="or")
+                else:
+                    fresh.append((sl, r.counter))
+            if fresh:
+                m = self.site.meter(meter)
+                es, ee, ef, p_slot, p_counter = derive_energy(
+                    p_slot, p_counter, np.array([f[0] for f in fresh]), np.array([f[1] for f in fresh]),
+                    m.rated_power_kw, SLOT.total_seconds() / 3600)
+                for sl, e, f in zip(es.tolist(), ee.tolist(), ef.tolist()):
+                    self._put(writes, "energy", sl, mi, e)
+                    if f:
+                        self._put(writes, "quality", sl, mi, f, mode="or")
+                prev[meter] = [p_slot, p_counter]
+        for var, (ts, ms, vs) in writes.items():
+            if not ts:
+                continue
+            ts_a, ms_a = np.asarray(ts, dtype=np.int64), np.asarray(ms, dtype=np.int64)
+            if var == "quality":
+                vs_a = np.asarray(vs, dtype=np.uint16)
+                # OR the flags into what is there (several flags may land on one cell)
+                order = np.lexsort((ms_a, ts_a))
+                ts_a, ms_a, vs_a = ts_a[order], ms_a[order], vs_a[order]
+                key = ts_a * len(self.meters) + ms_a
+                uniq, inv = np.unique(key, return_inverse=True)
+                merged = np.zeros(len(uniq), np.uint16)
+                np.bitwise_or.at(merged, inv, vs_a)
+                ts_a, ms_a = uniq // len(self.meters), uniq % len(self.meters)
+                merged |= g["quality"].get_coordinate_selection((ts_a, ms_a)).astype(np.uint16)
+                g["quality"].set_coordinate_selection((ts_a, ms_a), merged)
+            else:
+                g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
+        state.update(seq=stop - 1, origin=origin, prev=prev)
+        g.attrs["fold"] = state
+        snap = s.commit(f"fold journal batches {start}..{stop - 1} ({n} readings)",
+                        metadata={"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n,
+                                  "author": author})
+        log.info("folded batches %d..%d (%d readings) as snapshot %s", start, stop - 1, n, snap)
+        self._ds_cache = None
+        return FoldResult(start, stop - 1, n, snap)
+
+    @staticmethod
+    def _put(writes, var, slot, mi, value, mode="set"):
+        ts, ms, vs = writes[var]
+        ts.append(slot)
+        ms.append(mi)
+        vs.append(value)
+
+    def _extend(self, g: zarr.Group, need: int, origin: dt.datetime) -> None:
+        t = g["time"]
+        have = t.shape[0]
+        if need <= have:
+            return
+        # grow in whole chunks so that the time axis is not resized on every fold
+        new = -(-need // CHUNK_T) * CHUNK_T
+        base = int((origin - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // SLOT)
+        t.resize((new,))
+        t[have:new] = base + np.arange(have, new, dtype=np.int64)
+        for name in VARIABLES:
+            g[name].resize((new, len(self.meters)))
+
+    # -- versions --------------------------------------------------------------------------------
+    def versions(self) -> list[dict]:
+        """Commits on ``main``, newest first: id, time (UTC), message, metadata."""
+        return [{"id": sn.id, "time": sn.written_at, "message": sn.message, "metadata": dict(sn.metadata)}
+                for sn in self.repo.ancestry(branch="main")]
+
+    def _snapshot_for(self, as_of: str | dt.datetime | None) -> str:
+        if as_of is None:
+            return self.repo.lookup_branch("main")
+        if isinstance(as_of, str):
+            return as_of
+        when = as_of if as_of.tzinfo else as_of.replace(tzinfo=self.tz)
+        for v in self.versions():
+            if v["time"] <= when:
+                return v["id"]
+        raise StoreError(f"{self.path}: no version of the store as of {when.isoformat()}")
+
+    # -- reading ---------------------------------------------------------------------------------
+    def dataset(self, as_of: str | dt.datetime | None = None) -> xr.Dataset:
+        """The raw grid (UTC slots) at a version; lazily loaded."""
+        snap = self._snapshot_for(as_of)
+        if self._ds_cache and self._ds_cache[0] == snap:
+            return self._ds_cache[1]
+        s = self.repo.readonly_session(snapshot_id=snap)
+        ds = xr.open_zarr(s.store, consolidated=False, chunks=None)
+        ds.attrs["snapshot"] = snap
+        self._ds_cache = (snap, ds)
+        return ds
+
+    def latest_time(self, as_of=None) -> dt.datetime | None:
+        """Local time of the newest slot holding any reading, or None for an empty store."""
+        ds = self.dataset(as_of)
+        if ds.sizes["time"] == 0:
+            return None
+        c = ds["counter"]
+        # scan back chunk by chunk from the end
+        end = ds.sizes["time"]
+        while end > 0:
+            lo = max(0, end - CHUNK_T)
+            block = np.isfinite(c.isel(time=slice(lo, end)).values).any(axis=1)
+            if block.any():
+                k = lo + int(np.nonzero(block)[0][-1])
+                t = pd.Timestamp(ds.time.values[k]).tz_localize("UTC").tz_convert(self.tz)
+                return t.to_pydatetime()
+            end = lo
+        return None
+
+    def _groups(self, by: str, medium: Medium, meters: list[str] | None) -> dict[str, list[str]]:
+        if meters is not None:
+            for m in meters:
+                if m not in self._midx:
+                    raise UnknownMeter(f"unknown meter {m!r}")
+            return {m: [m] for m in meters}
+        if by == "plant":
+            return {self.site.plant.id: self.site.top_meters(medium)}
+        if by == "workshop":
+            return {w.id: self.site.top_meters(medium, w.id) for w in self.site.workshops
+                    if self.site.top_meters(medium, w.id)}
+        if by == "meter":
+            return {m: [m] for m in self.site.meter_ids(medium)}
+        raise ValueError(f"by must be 'plant', 'workshop' or 'meter', not {by!r}")
+
+    def _frame(self, var: str, start, end, cols: list[str], as_of, shift: dt.timedelta) -> pd.DataFrame:
+        ds = self.dataset(as_of)
+        lo, hi = _utc(start, self.tz), _utc(end, self.tz)
+        # energy at slot s belongs to the minute before it: select slots in (lo, hi]
+        t0 = (lo + shift).tz_localize(None)
+        t1 = (hi + shift).tz_localize(None) - pd.Timedelta("1ns")
+        sub = ds[var].sel(time=slice(t0.to_datetime64(), t1.to_datetime64()), meter=cols)
+        df = pd.DataFrame(sub.values, index=pd.DatetimeIndex(sub.time.values), columns=cols)
+        df.index = (df.index - shift).tz_localize("UTC").tz_convert(self.tz)
+        full = pd.date_range(lo.tz_convert(self.tz), hi.tz_convert(self.tz), freq="1min", inclusive="left")
+        return df.reindex(full)
+
+    def energy(self, start, end, *, by: str = "plant", medium: str | Medium = "electricity",
+               freq: str | None = "1h", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
+        """Energy (or volume) consumed per group and interval.
+
+        Parameters
+        ----------
+        start, end : datetime or str
+            Period [start, end); naive values are the site's local time.
+        by : {"plant", "workshop", "meter"}
+            Grouping; plant and workshop totals sum the top meters of the metering tree.
+        medium : {"electricity", "natural_gas", "water", "compressed_air"}
+        freq : str or None
+            pandas frequency of the result's intervals ("1min", "15min", "1h", "1D", "MS"), in local
+            time; None for one total per group.
+        meters : list of str, optional
+            Explicit meters instead of ``by``.
+        as_of : snapshot id or datetime, optional
+            Version of the store to read.
+
+        Returns
+        -------
+        xarray.DataArray
+            dims ``(time, group)`` (or ``(group,)`` when ``freq`` is None) [kWh or m3]; ``time``
+            labels each interval's local start. ``attrs``: units, timezone, medium, snapshot, and
+            ``coverage``: the share of minutes with a measured (not estimated) value [-].
+        """
+        medium = Medium(medium)
+        groups = self._groups(by, medium, meters)
+        cols = sorted({m for ms in groups.values() for m in ms})
+        df = self._frame("energy", start, end, cols, as_of, SLOT)
+        q = self._frame("quality", start, end, cols, as_of, SLOT)
+        out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=1) for g, ms in groups.items()}, index=df.index)
+        measured = (df.notna() & ((q.fillna(0).astype(int) & int(Q.ESTIMATED)) == 0)).to_numpy().mean() \
+            if len(df) else 0.0
+        unit = MEDIUM_UNITS[medium][0]
+        attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
+                 "snapshot": self.dataset(as_of).attrs["snapshot"], "coverage": float(measured),
+                 "long_name": f"{medium.value} consumed"}
+        if freq is None:
+            return xr.DataArray(out.sum(min_count=1).to_numpy(), dims=["group"],
+                                coords={"group": list(out.columns)}, attrs=attrs)
+        res = out.resample(freq).sum(min_count=1)
+        return xr.DataArray(res.to_numpy(), dims=["time", "group"],
+                            coords={"time": res.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
+                            attrs=attrs)
+
+    def power(self, start, end, *, by: str = "plant", medium: str | Medium = "electricity",
+              freq: str = "1min", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
+        """Mean rate per group and interval [kW or m3/h] (a load curve); same conventions as :meth:`energy`."""
+        medium = Medium(medium)
+        groups = self._groups(by, medium, meters)
+        cols = sorted({m for ms in groups.values() for m in ms})
+        df = self._frame("rate", start, end, cols, as_of, dt.timedelta(0))
+        out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=len(ms)) for g, ms in groups.items()},
+                           index=df.index).resample(freq).mean()
+        return xr.DataArray(out.to_numpy(), dims=["time", "group"],
+                            coords={"time": out.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
+                            attrs={"units": MEDIUM_UNITS[medium][1], "timezone": self.site.plant.timezone,
+                                   "medium": medium.value, "long_name": f"mean {medium.value} rate"})
