@@ -244,7 +244,10 @@ class Store:
                 g["quality"].set_coordinate_selection((ts_a, ms_a), merged)
             else:
                 g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
-        state.update(seq=stop - 1, origin=origin, prev=prev)
+        first = min(slot_of.values())
+        if state.get("first_slot") is not None:
+            first = min(first, int(state["first_slot"]))
+        state.update(seq=stop - 1, origin=origin, prev=prev, first_slot=first)
         g.attrs["fold"] = state
         snap = s.commit(f"fold journal batches {start}..{stop - 1} ({n} readings)",
                         metadata={"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n,
@@ -320,6 +323,13 @@ class Store:
             end = lo
         return None
 
+    def _first_time(self, as_of) -> pd.Timestamp | None:
+        ds = self.dataset(as_of)
+        st = ds.attrs.get("fold", {})
+        if st.get("first_slot") is None or st.get("origin") is None:
+            return None
+        return pd.Timestamp(st["origin"]).tz_convert("UTC") + pd.Timedelta(minutes=int(st["first_slot"]) - 1)
+
     def _groups(self, by: str, medium: Medium, meters: list[str] | None) -> dict[str, list[str]]:
         if meters is not None:
             for m in meters:
@@ -338,8 +348,11 @@ class Store:
     def _frame(self, var: str, start, end, cols: list[str], as_of, shift: dt.timedelta) -> pd.DataFrame:
         ds = self.dataset(as_of)
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
+        # read no further back than the first slot holding data (the grid starts at the year's origin)
+        first = self._first_time(as_of)
+        lo_read = max(lo, first) if first is not None else lo
         # energy at slot s belongs to the minute before it: select slots in (lo, hi]
-        t0 = (lo + shift).tz_localize(None)
+        t0 = (lo_read + shift).tz_localize(None)
         t1 = (hi + shift).tz_localize(None) - pd.Timedelta("1ns")
         sub = ds[var].sel(time=slice(t0.to_datetime64(), t1.to_datetime64()), meter=cols)
         df = pd.DataFrame(sub.values, index=pd.DatetimeIndex(sub.time.values), columns=cols)

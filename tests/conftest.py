@@ -1,0 +1,100 @@
+"""Shared fixtures. Markers are declared once in pyproject.toml; real parts only (see README)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from workspace.config import EXAMPLE, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("TANJIAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_block(n: int) -> int:
+    """A base port such that base..base+n-1 are free (for a plant's gateways)."""
+    for _ in range(50):
+        base = free_port()
+        if base + n > 65000:
+            continue
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + i))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free block of ports")
+
+
+def pytest_collection_modifyitems(config, items):
+    have_chromium = Path(CHROMIUM).exists()
+    have_anvil = (ROOT / "node_modules" / ".bin" / "anvil").exists()
+    have_solc = (ROOT / "node_modules" / ".bin" / "solcjs").exists()
+    for item in items:
+        if "requires_chromium" in item.keywords and not have_chromium:
+            item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} missing: run `make test`, which installs it"))
+        if "requires_anvil" in item.keywords and not have_anvil:
+            item.add_marker(pytest.mark.skip(reason="node_modules/.bin/anvil missing: run `make test`"))
+        if "requires_solc" in item.keywords and not have_solc:
+            item.add_marker(pytest.mark.skip(reason="node_modules/.bin/solcjs missing: run `make test`"))
+
+
+@pytest.fixture
+def plant_cfg(tmp_path):
+    """The Plant 18 configuration with its data under a temporary folder."""
+    return load_config(EXAMPLE, data_dir=tmp_path / "var")
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory):
+    """A workspace with 30 hours of simulated Plant 18 history ending at the current minute.
+
+    Session-scoped and read-only for the tests that use it: copy it before writing.
+    """
+    from workspace.demo_data import seed_history
+
+    d = tmp_path_factory.mktemp("seeded") / "var"
+    cfg = load_config(EXAMPLE, data_dir=d)
+    end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    seed_history(cfg, end - dt.timedelta(hours=30), end)
+    return d
+
+
+@pytest.fixture
+def seeded_cfg(seeded_dir, tmp_path):
+    """A private copy of the seeded workspace."""
+    d = tmp_path / "var"
+    shutil.copytree(seeded_dir, d)
+    return load_config(EXAMPLE, data_dir=d)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
