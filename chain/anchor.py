@@ -75,12 +75,16 @@ def _append_record(state_dir: Path, record: dict) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / ANCHORS_NAME
     line = json.dumps({k: record[k] for k in FIELDS}, separators=(",", ":")) + "\n"
-    with open(path, "ab") as f:
-        if f.tell() > 0:  # a torn line from a crash must not swallow this record
-            with open(path, "rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    f.write(b"\n")
+    with open(path, "a+b") as f:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+        if end:
+            f.seek(0)
+            data = f.read()
+            keep = data.rfind(b"\n") + 1
+            if keep < end:  # a line torn by a crash: drop it (the chain still has that anchor)
+                log.warning("%s: removing a torn last line of %d bytes", path, end - keep)
+                f.truncate(keep)
         f.write(line.encode())
         f.flush()
         os.fsync(f.fileno())
