@@ -30,13 +30,12 @@ from workspace.batch import parse_time
 from workspace.errors import ChainError
 
 from ._tx import send
-from .deploy import registry
+from .deploy import ANCHORS_NAME, registry
 from .ledger import Ledger
 from .node import NODE_DOWN_ERRORS, rpc_url_of
 
 log = logging.getLogger(__name__)
 
-ANCHORS_NAME = "anchors.jsonl"
 FIELDS = ("root", "tree_size", "period_start", "period_end", "tx_hash", "block_number", "block_time",
           "chain_id", "contract", "gateway")
 

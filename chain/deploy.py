@@ -23,6 +23,7 @@ from .compile import load_artefact
 log = logging.getLogger(__name__)
 
 DEPLOYMENT_NAME = "deployment.json"
+ANCHORS_NAME = "anchors.jsonl"  # written by chain.anchor
 #: Fund the gateway when its balance is below this [wei] (0.1 ether) ...
 MIN_GATEWAY_BALANCE = 10**17
 #: ... with this much from the deployer [wei] (1 ether; dev chains only).
@@ -77,6 +78,22 @@ def _write_deployment(state_dir: Path, info: dict) -> None:
     os.replace(tmp, state_dir / DEPLOYMENT_NAME)
 
 
+def _set_aside_lost_anchors(state_dir: Path, lost: dict) -> None:
+    """Move the anchor records of a chain that no longer exists out of the way.
+
+    A dev node restarted without its state redeploys the registry at the same address with the same
+    chain id, so those records would look valid but their roots are nowhere on chain now. The next
+    anchor covers every batch again.
+    """
+    path = state_dir / ANCHORS_NAME
+    if not path.exists():
+        return
+    aside = state_dir / f"anchors.lost-{lost.get('chain_id')}-{str(lost.get('tx', ''))[:10]}.jsonl"
+    os.replace(path, aside)
+    log.warning("anchors recorded on the vanished chain moved to %s; the next anchor covers all batches",
+                aside)
+
+
 def ensure_deployment(w3: Web3, state_dir: str | os.PathLike, gateway_address: str, *,
                       deployer: Sender | None = None, fund: bool = True) -> dict:
     """Make sure a registry exists on this chain with ``gateway_address`` registered and funded.
@@ -116,6 +133,7 @@ def ensure_deployment(w3: Web3, state_dir: str | os.PathLike, gateway_address: s
         elif len(w3.eth.get_code(Web3.to_checksum_address(info["address"]))) == 0:
             log.warning("no contract code at %s on chain %d (node restarted with a fresh chain?): "
                         "deploying a new registry", info["address"], chain_id)
+            _set_aside_lost_anchors(state_dir, info)
             info = None
     if info is None:
         info = _deploy(w3, deployer)

@@ -264,11 +264,15 @@ def test_revoked_gateway_fails_at_gateway(exported, w3, reg, gateway):
 def test_fresh_chain_gets_a_new_deployment(w3, gateway, tmp_path, caplog):
     state = tmp_path / "chain"
     first = ensure_deployment(w3, state, gateway.address)
+    (state / "anchors.jsonl").write_text('{"root": "0x01", "tree_size": 3}\n')
     other = connect("tester")  # another chain: the recorded address has no code there
     with caplog.at_level(logging.WARNING, logger="chain.deploy"):
         second = ensure_deployment(other, state, gateway.address)
     assert "deploying a new registry" in caplog.text
     assert read_deployment(state) == second
+    # anchors of the vanished chain are set aside, not offered as proofs any more
+    assert anchors(state) == []
+    assert len(list(state.glob("anchors.lost-*.jsonl"))) == 1
     assert len(other.eth.get_code(second["address"])) > 0
     # same deployer, same nonce: a fresh chain puts the registry at the same address again
     assert second["address"] == first["address"]

@@ -1,0 +1,148 @@
+"""End to end on a real anvil node: deploy, anchor, export, verify through the CLI, node outage."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+
+import pytest
+
+from chain import cli
+from chain.anchor import AnchorService, anchors
+from chain.bundle import export_batch
+from chain.deploy import ensure_deployment
+from chain.keys import create_keystore, load_account
+from chain.ledger import Ledger
+from chain.node import connect, find_anvil, free_port, is_up, start_anvil
+from workspace.batch import Reading, encode_batch
+from workspace.errors import ChainError
+from workspace.journal import Journal
+
+pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
+
+T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def anvil_available():
+    try:
+        find_anvil()
+    except ChainError as exc:
+        pytest.skip(str(exc))
+
+
+def append_batches(journal_dir, start, stop):
+    with Journal(journal_dir, writer=True) as j:
+        for seq in range(start, stop):
+            t = T0 + dt.timedelta(minutes=5 * seq)
+            j.append(encode_batch("plant18", seq, "modbus-tcp://127.0.0.1:5020",
+                                  [Reading("E-01", t, 120345.5 + seq, rate=41.2)]))
+
+
+def verify_cli(capsys, batch_path, bundle_path, rpc):
+    args = argparse.Namespace(batch_file=batch_path, bundle_file=bundle_path, rpc=rpc, offline=False,
+                              config=None)
+    code = cli.cmd_verify(args)
+    return code, capsys.readouterr().out
+
+
+def test_anchor_export_verify_outage_and_restart(tmp_path, capsys, caplog):
+    jdir, state, out = tmp_path / "journal", tmp_path / "chain", tmp_path / "out"
+    create_keystore(state / "gateway.json", "pw", kdf="pbkdf2")
+    gateway = load_account(state / "gateway.json", "pw")
+    append_batches(jdir, 0, 5)
+    port = free_port()
+    node = start_anvil(port)
+    try:
+        w3 = connect(node.rpc_url)
+        assert w3.eth.chain_id == 31337
+        info = ensure_deployment(w3, state, gateway.address)
+        with Ledger(jdir, state) as ledger:
+            svc = AnchorService(w3, info["address"], gateway, ledger, state)
+            rec = svc.anchor_once()
+            assert rec["tree_size"] == 5 and rec["chain_id"] == 31337
+            assert svc.anchor_once() is None
+
+            batch_path, bundle_path = export_batch(jdir, ledger, state, 2, out)
+            code, text = verify_cli(capsys, batch_path, bundle_path, node.rpc_url)
+            assert code == 0, text
+            assert text.count("PASS") == 6 and "VERIFIED: batch 2" in text
+
+            tampered = out / "tampered" / batch_path.name
+            tampered.parent.mkdir()
+            tampered.write_bytes(batch_path.read_bytes().replace(b"120347.5", b"120347.0"))
+            code, text = verify_cli(capsys, tampered, bundle_path, node.rpc_url)
+            assert code == 1
+            assert "FAIL  leaf" in text and "batch 2" in text and text.count("SKIP") == 4
+
+            # the node goes away; batches keep arriving
+            node.stop()
+            assert not is_up(w3)
+            append_batches(jdir, 5, 8)
+            with caplog.at_level(logging.WARNING, logger="chain.anchor"):
+                assert svc.anchor_once() is None
+            assert node.rpc_url in caplog.text and "unreachable" in caplog.text
+            assert [r["tree_size"] for r in anchors(state)] == [5]
+
+            # it comes back as a fresh chain on the same port: redeploy, then catch up in one anchor
+            node = start_anvil(port)
+            info2 = ensure_deployment(w3, state, gateway.address)
+            svc.set_contract(info2["address"])
+            rec2 = svc.anchor_once()
+            assert rec2["tree_size"] == 8
+            assert svc.anchor_once() is None
+            # the records of the vanished chain were set aside: only the new anchor counts
+            assert [r["tree_size"] for r in anchors(state)] == [8]
+            assert len(list(state.glob("anchors.lost-31337-*.jsonl"))) == 1
+            assert len(svc.registry.events.Anchored.get_logs(from_block=0)) == 1
+
+            for seq in (2, 6):  # a batch anchored before the outage and one journaled during it
+                batch_path, bundle_path = export_batch(jdir, ledger, state, seq, out)
+                assert json.loads(bundle_path.read_text())["tree"]["size"] == 8
+                code, text = verify_cli(capsys, batch_path, bundle_path, node.rpc_url)
+                assert code == 0, text
+    finally:
+        node.stop()
+    assert not node.running
+
+
+def test_cli_commands_against_anvil(tmp_path, capsys, monkeypatch):
+    from workspace.config import EXAMPLE
+
+    monkeypatch.delenv("TANJIAN_KEYSTORE_PASSWORD", raising=False)
+    data = tmp_path / "data"
+    append_batches(data / "journal", 0, 4)
+    with start_anvil() as node:
+        text = EXAMPLE.read_text(encoding="utf-8")
+        assert "rpc_url: http://127.0.0.1:8545" in text and "data_dir: var" in text
+        cfg = tmp_path / "plant.yaml"
+        cfg.write_text(text.replace("rpc_url: http://127.0.0.1:8545", f"rpc_url: {node.rpc_url}")
+                       .replace("data_dir: var", f"data_dir: {data}"), encoding="utf-8")
+        parser = argparse.ArgumentParser(prog="tanjian")
+        parser.add_argument("--config")
+        cli.add_commands(parser.add_subparsers(dest="command", required=True))
+
+        def run(*argv):
+            args = parser.parse_args(["--config", str(cfg), *argv])
+            code = args.func(args)
+            return code, capsys.readouterr()
+
+        code, io = run("export", "1", "--out", str(tmp_path / "out"))
+        assert code == 1 and "batch 1 is not anchored yet; last anchor covers 0 batches" in io.err
+        assert run("chain", "keygen")[0] == 0
+        assert (data / "chain" / "keystore.password").stat().st_mode & 0o777 == 0o600
+        code, io = run("chain", "deploy")
+        assert code == 0 and "gateway registered" in io.out
+        code, io = run("anchor", "--once")
+        assert code == 0 and "covering 4 batches" in io.out
+        code, io = run("anchor", "--once")
+        assert code == 0 and "nothing anchored" in io.out
+        code, io = run("export", "1", "--out", str(tmp_path / "out"))
+        assert code == 0
+        batch_file, bundle_file = io.out.split()
+        code, io = run("verify", batch_file, bundle_file)  # node from the configuration
+        assert code == 0 and io.out.count("PASS") == 6, io.out
+        code, io = run("verify", "--offline", batch_file, bundle_file)
+        assert code == 0 and io.out.count("SKIP") == 3
