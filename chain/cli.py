@@ -39,7 +39,8 @@ def _connect(cfg, rpc_url: str | None = None):
     if cfg.chain.chain_id is not None and rpc_url is None:
         got = w3.eth.chain_id
         if got != cfg.chain.chain_id:
-            raise ChainError(f"{cfg.chain.rpc_url} is chain {got}, the configuration expects {cfg.chain.chain_id}")
+            raise ChainError(f"{cfg.chain.rpc_url} is chain {got}, "
+                             f"the configuration expects {cfg.chain.chain_id}")
     return w3
 
 
@@ -183,7 +184,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("batch_file", type=Path)
     p.add_argument("bundle_file", type=Path)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--rpc", help="JSON-RPC URL of a node of the anchor's chain (default: the configuration's)")
+    g.add_argument("--rpc", help="JSON-RPC URL of a node of the anchor's chain "
+                                 "(default: the configuration's)")
     g.add_argument("--offline", action="store_true", help="only the checks that need no node")
     p.set_defaults(func=_guard(cmd_verify))
 

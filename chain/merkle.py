@@ -123,7 +123,7 @@ def inclusion_proof_hashes(hashes: Sequence[bytes], index: int) -> list[bytes]:
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """Inclusion proof of leaf ``index`` in the tree of these leaf inputs (see :func:`inclusion_proof_hashes`)."""
+    """Inclusion proof of leaf ``index`` among leaf inputs (see :func:`inclusion_proof_hashes`)."""
     return inclusion_proof_hashes([leaf_hash(d) for d in leaves], index)
 
 

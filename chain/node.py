@@ -91,7 +91,8 @@ def find_anvil() -> Path:
         if not Path(env).exists():
             raise ChainError(f"TANJIAN_ANVIL={env} does not exist")
         return Path(env)
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    machine = platform.machine()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
     system = platform.system().lower()
     nm = REPO_ROOT / "node_modules"
     for c in (nm / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil", nm / ".bin" / "anvil"):

@@ -47,7 +47,8 @@ def test_proofs_verify(journal_dir, tmp_path):
     with Ledger(journal_dir, tmp_path / "chain") as led:
         for size in range(1, 6):
             for i in range(size):
-                assert merkle.verify_inclusion(batch(i), i, size, led.inclusion_proof(i, size), led.root(size))
+                proof = led.inclusion_proof(i, size)
+                assert merkle.verify_inclusion(batch(i), i, size, proof, led.root(size))
         assert merkle.verify_consistency(2, 5, led.root(2), led.root(5), led.consistency_proof(2, 5))
         with pytest.raises(ChainError, match="not in a tree of 5"):
             led.inclusion_proof(5, 5)

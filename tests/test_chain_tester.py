@@ -95,7 +95,8 @@ def test_anchor_rules_and_event(w3, reg, gateway):
         send(w3, reg.functions.anchor(R1, 3, 100, 200), w3.eth.accounts[4])
     r = send(w3, reg.functions.anchor(R1, 3, 100, 200), gateway)
     (ev,) = reg.events.Anchored().process_receipt(r)
-    assert ev["args"]["root"] == R1 and ev["args"]["treeSize"] == 3 and ev["args"]["gateway"] == gateway.address
+    assert ev["args"]["root"] == R1 and ev["args"]["treeSize"] == 3
+    assert ev["args"]["gateway"] == gateway.address
     assert (ev["args"]["periodStart"], ev["args"]["periodEnd"]) == (100, 200)
     size, start, end, gw, ts, block = reg.functions.anchorOf(R1).call()
     assert (size, start, end, gw, block) == (3, 100, 200, gateway.address, r["blockNumber"])
@@ -136,7 +137,8 @@ def test_anchor_service_anchors_the_ledger_root_once(plant, reg, w3, gateway):
     assert [r["tree_size"] for r in anchors(state)] == [6, 9]
     # the two anchored roots are consistent
     proof = ledger.consistency_proof(6, 9)
-    assert merkle.verify_consistency(6, 9, bytes.fromhex(rec["root"][2:]), bytes.fromhex(rec2["root"][2:]), proof)
+    r6, r9 = bytes.fromhex(rec["root"][2:]), bytes.fromhex(rec2["root"][2:])
+    assert merkle.verify_consistency(6, 9, r6, r9, proof)
 
 
 def test_anchor_missing_from_the_record_is_recovered_from_events(plant, caplog):

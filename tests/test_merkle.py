@@ -95,7 +95,8 @@ def test_hasher_known_answers():
     # echo -n 00 | xxd -r -p | sha256sum
     assert merkle.leaf_hash(b"") == hx("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
     # echo -n 004C313233343536 | xxd -r -p | sha256sum
-    assert merkle.leaf_hash(b"L123456") == hx("395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56")
+    assert merkle.leaf_hash(b"L123456") == hx(
+        "395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56")
     # echo -n 014E3132334E343536 | xxd -r -p | sha256sum
     assert merkle.node_hash(b"N123", b"N456") == hx(
         "aa217fe888e47007fa15edab33c2b492a722cb106c64667fc2b044444de66bbb")
