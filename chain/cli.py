@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def _config(args: argparse.Namespace):
-    from workspace.config import load_config
+    from workspace.cli import config_from_args
 
-    return load_config(getattr(args, "config", None))
+    return config_from_args(args)
 
 
 def _connect(cfg, rpc_url: str | None = None):

@@ -1,0 +1,338 @@
+"""``tanjian``: the workspace's command line. ``tanjian --help`` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import TanjianError
+
+log = logging.getLogger("tanjian")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The configuration named by ``--config`` (default: see :func:`workspace.config.default_path`),
+    with ``--data-dir`` applied."""
+    from .config import load_config
+
+    return load_config(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
+
+
+# -- config ------------------------------------------------------------------------------------------
+def cmd_config_check(args) -> int:
+    from .config import default_path, load_config
+    from .errors import ConfigError
+
+    path = args.file or args.config or default_path()
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        for f, line, field, msg in exc.problems:
+            print(f"{f}:{line if line is not None else '?'}: {field}: {msg}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found in {path}", file=sys.stderr)
+        return 1
+    s = cfg.site
+    print(f"{path}: OK — {s.plant.name} ({s.plant.timezone}): {len(s.workshops)} workshops, "
+          f"{len(s.devices)} devices, {len(s.meters)} meters on {len(s.gateways)} gateways; "
+          f"data in {cfg.paths.data_dir}")
+    return 0
+
+
+def cmd_config_schema(args) -> int:
+    from .config import schema
+
+    print(json.dumps(schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_config_init(args) -> int:
+    from .config import EXAMPLE
+
+    dest = Path(args.dest)
+    if dest.exists() and not args.force:
+        print(f"{dest} exists; use --force to overwrite", file=sys.stderr)
+        return 1
+    dest.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {dest} (Plant 18 example); edit it, then `tanjian config check {dest}`")
+    return 0
+
+
+# -- collection ----------------------------------------------------------------------------------------
+def cmd_simulate(args) -> int:
+    from collectors.simulator import PlantSimulator
+
+    from .clock import Clock
+
+    cfg = config_from_args(args)
+    clock = Clock.parse(args.clock)
+
+    async def main():
+        async with PlantSimulator(cfg.site, clock, cfg.simulation.seed, args.port_offset):
+            print(f"simulating {len(cfg.site.meters)} meters of {cfg.site.plant.name}: "
+                  + ", ".join(f"{g.id} on {g.host}:{g.port + args.port_offset}" for g in cfg.site.gateways)
+                  + f" (clock {clock.spec()}); Ctrl-C stops", flush=True)
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from collectors.service import CollectionService
+
+    from .clock import Clock
+    from .journal import Journal
+    from .store import Store
+
+    cfg = config_from_args(args)
+    clock = Clock.parse(args.clock)
+    journal = Journal(cfg.paths.journal, writer=True)
+    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
+                            backoff_initial_s=cfg.collection.backoff_initial_s,
+                            backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
+                            period_s=args.period, health_path=cfg.paths.run / "health.json")
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await svc.run(stop)
+
+    print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "
+          f"{store.last_folded_seq}); Ctrl-C stops", flush=True)
+    asyncio.run(main())
+    journal.close()
+    print(f"stopped: {svc.acknowledged} readings acknowledged in {svc.cycles} cycles")
+    return 0
+
+
+def cmd_fold(args) -> int:
+    from .journal import Journal
+    from .store import Store
+
+    cfg = config_from_args(args)
+    journal = Journal(cfg.paths.journal, writer=True)
+    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    total = 0
+    while True:
+        r = store.fold(journal, max_batches=500, author=args.author)
+        if r.readings == 0 and r.seq_from > r.seq_to:
+            break
+        total += r.readings
+        print(f"folded batches {r.seq_from}..{r.seq_to} ({r.readings} readings) → snapshot {r.snapshot}")
+    print(f"store holds journal batches 0..{store.last_folded_seq}; {total} readings folded now")
+    return 0
+
+
+def cmd_history(args) -> int:
+    from .demo_data import seed_history
+
+    cfg = config_from_args(args)
+    end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    n = seed_history(cfg, end - dt.timedelta(days=args.days), end, progress=True)
+    print(f"journaled and folded {n} simulated readings ({args.days:g} days up to {end.isoformat()})")
+    return 0
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+def _store(cfg):
+    from .store import Store
+
+    return Store.open(cfg.paths.store, cfg.site)
+
+
+def cmd_query_energy(args) -> int:
+    cfg = config_from_args(args)
+    store = _store(cfg)
+    da = store.energy(args.start, args.end, by=args.by, medium=args.medium,
+                      freq=None if args.freq == "total" else args.freq, as_of=args.as_of)
+    df = da.to_pandas()
+    print(f"# {da.attrs['long_name']} [{da.attrs['units']}], local time {da.attrs['timezone']}, "
+          f"snapshot {da.attrs['snapshot']}, measured share {da.attrs['coverage']:.3f}")
+    print(df.to_csv(float_format="%.3f") if hasattr(df, "to_csv") else df)
+    return 0
+
+
+def cmd_kpi(args) -> int:
+    from models.kpi import plant_kpis
+
+    cfg = config_from_args(args)
+    df = plant_kpis(_store(cfg), as_of=args.as_of)
+    print(f"# {cfg.site.plant.name}: location-based, snapshot {df.attrs['snapshot']}, now {df.attrs['now']}")
+    print(df.to_string(float_format=lambda v: f"{v:,.1f}"))
+    print("# factors: " + "; ".join(df.attrs["factor_ids"]))
+    return 0
+
+
+def cmd_versions(args) -> int:
+    cfg = config_from_args(args)
+    for v in _store(cfg).versions()[: args.limit]:
+        print(f"{v['id']}  {v['time']:%Y-%m-%d %H:%M:%S}Z  {v['message']}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    cfg = config_from_args(args)
+    health = cfg.paths.run / "health.json"
+    if health.exists():
+        doc = json.loads(health.read_text())
+        age = dt.datetime.now().timestamp() - doc["written_at"]
+        print(f"collector: {doc['cycles']} cycles, {doc['acknowledged']} readings acknowledged, journal "
+              f"{doc['journal_batches']} batches, {doc['pending_cycles']} cycles waiting for disk "
+              f"(health written {age:.0f} s ago)")
+        if doc.get("fold_error"):
+            print(f"  store fold failing: {doc['fold_error']}")
+        bad = {k: v for k, v in doc["devices"].items() if v["consecutive_failures"]}
+        print(f"devices: {len(doc['devices'])} seen, {len(bad)} failing")
+        for k, v in sorted(bad.items()):
+            print(f"  {k}: {v['consecutive_failures']} failures, last: {v['last_error']}")
+    else:
+        print(f"collector: no health file at {health} (not running here yet)")
+    try:
+        store = _store(cfg)
+        print(f"store: {store.path}, batches 0..{store.last_folded_seq} folded, newest reading "
+              f"{store.latest_time()}")
+    except TanjianError as exc:
+        print(f"store: {exc}")
+    try:
+        from chain.anchor import anchors
+
+        a = anchors(cfg.paths.chain)
+        if a:
+            last = a[-1]
+            print(f"last anchor: root {last['root']} covering {last['tree_size']} batches, block "
+                  f"{last['block_number']} on chain {last['chain_id']}")
+        else:
+            print("last anchor: none yet")
+    except TanjianError as exc:
+        print(f"anchors: {exc}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from dashboards.app import serve
+
+    cfg = config_from_args(args)
+    serve(cfg, port=args.port)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    cfg = config_from_args(args)
+    return run_demo(cfg, speed=args.speed, lab=not args.no_lab, chain=not args.no_chain,
+                    history_days=args.history_days, port_offset=args.port_offset)
+
+
+# -- parser ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tanjian",
+        description="碳鉴 tanjian: carbon-monitoring workspace. Meters → journal → versioned store → "
+                    "inventory → anchored proofs.",
+        epilog="Configuration: --config FILE, else $TANJIAN_CONFIG, else ./tanjian.yaml, else the packaged "
+               "Plant 18 example (data in ./var).")
+    p.add_argument("--version", action="version", version=f"tanjian {__version__}")
+    p.add_argument("-c", "--config", type=Path, help="tanjian.yaml to use")
+    p.add_argument("--data-dir", type=Path, help="override paths.data_dir of the configuration")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    c = sub.add_parser("config", help="check, print the schema of, or create tanjian.yaml")
+    cs = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    x = cs.add_parser("check", help="validate a configuration; every problem with file, line and field")
+    x.add_argument("file", nargs="?", type=Path)
+    x.set_defaults(func=cmd_config_check)
+    cs.add_parser("schema", help="print the JSON Schema of tanjian.yaml").set_defaults(func=cmd_config_schema)
+    x = cs.add_parser("init", help="write the Plant 18 example to start from")
+    x.add_argument("dest", nargs="?", default="tanjian.yaml")
+    x.add_argument("--force", action="store_true")
+    x.set_defaults(func=cmd_config_init)
+
+    x = sub.add_parser("demo", help="run everything on the embedded Plant 18 simulation (what `make demo` runs)")
+    x.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    x.add_argument("--history-days", type=float, default=None, help="history to backfill on first start")
+    x.add_argument("--no-lab", action="store_true", help="do not start JupyterLab")
+    x.add_argument("--no-chain", action="store_true", help="do not start anvil and the anchoring loop")
+    x.add_argument("--port-offset", type=int, default=0, help="added to every port (run two demos side by side)")
+    x.set_defaults(func=cmd_demo)
+
+    x = sub.add_parser("simulate", help="serve the site's meters over Modbus TCP from the load model")
+    x.add_argument("--clock", default=None, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
+    x.add_argument("--port-offset", type=int, default=0)
+    x.set_defaults(func=cmd_simulate)
+
+    x = sub.add_parser("collect", help="poll the meters, journal every reading, fold into the store")
+    x.add_argument("--clock", default=None, help="as for simulate; must match the meters' clock in a simulation")
+    x.add_argument("--port-offset", type=int, default=0)
+    x.add_argument("--period", type=float, default=None, help="poll period [s of the clock] (default: meters')")
+    x.set_defaults(func=cmd_collect)
+
+    x = sub.add_parser("fold", help="fold journaled batches into the store now")
+    x.add_argument("--author", default="cli")
+    x.set_defaults(func=cmd_fold)
+
+    x = sub.add_parser("history", help="backfill simulated history (demo data) into the journal and store")
+    x.add_argument("--days", type=float, default=3.0)
+    x.set_defaults(func=cmd_history)
+
+    q = sub.add_parser("query", help="read the store through the query API")
+    qs = q.add_subparsers(dest="query_command", metavar="WHAT", required=True)
+    x = qs.add_parser("energy", help="energy per plant/workshop/meter and interval, as CSV")
+    x.add_argument("--start", required=True, help="local time, e.g. 2026-11-24 or '2026-11-24 08:00'")
+    x.add_argument("--end", required=True)
+    x.add_argument("--by", choices=["plant", "workshop", "meter"], default="plant")
+    x.add_argument("--medium", choices=["electricity", "natural_gas", "water", "compressed_air"],
+                   default="electricity")
+    x.add_argument("--freq", default="1h", help="pandas frequency (15min, 1h, 1D, MS) or 'total'")
+    x.add_argument("--as-of", default=None, help="snapshot id to read (see `tanjian versions`)")
+    x.set_defaults(func=cmd_query_energy)
+
+    x = sub.add_parser("kpi", help="energy and CO2e today, yesterday, this month, this year")
+    x.add_argument("--as-of", default=None)
+    x.set_defaults(func=cmd_kpi)
+    x = sub.add_parser("versions", help="the store's commits, newest first")
+    x.add_argument("--limit", type=int, default=20)
+    x.set_defaults(func=cmd_versions)
+    sub.add_parser("status", help="collector health, store and last anchor").set_defaults(func=cmd_status)
+    x = sub.add_parser("serve", help="serve the Panel dashboards")
+    x.add_argument("--port", type=int, default=None)
+    x.set_defaults(func=cmd_serve)
+
+    from chain.cli import add_commands
+
+    add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
+    try:
+        return int(args.func(args) or 0)
+    except TanjianError as exc:
+        print(f"tanjian {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
