@@ -114,12 +114,12 @@ class Store:
             return store
         try:
             repo = icechunk.Repository.open(storage)
+            store = cls(path, site, repo)
+            have = list(store.dataset().meter.values)
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"{path}: the store is damaged or not an Icechunk repository ({exc}). Restore it "
-                             f"from backup, or move it aside and rebuild it from the journal with "
-                             f"`tanjian store rebuild`.") from exc
-        store = cls(path, site, repo)
-        have = list(store.dataset().meter.values)
+                             f"from backup, or move it aside: the journal still holds every acknowledged "
+                             f"reading and `tanjian fold` rebuilds the store from it.") from exc
         if have != store.meters:
             missing = sorted(set(store.meters) - set(have))
             raise StoreError(f"{path}: the store's meters differ from the site model (new: {missing[:5]}...). "

@@ -1,0 +1,155 @@
+"""The store: folding exactly once, flags, local-time queries checked against hand-worked values."""
+
+import datetime as dt
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from workspace.batch import Reading, encode_batch
+from workspace.errors import StoreError, UnknownMeter
+from workspace.journal import Journal
+from workspace.quality import Q
+from workspace.store import Store
+
+UTC = dt.timezone.utc
+# local midnight 2026-11-24 in Asia/Shanghai is 16:00 UTC the day before
+MIDNIGHT = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+
+
+def _t(minutes, ms=300):
+    return MIDNIGHT + dt.timedelta(minutes=minutes, milliseconds=ms)
+
+
+def _append(j, plant, rows):
+    j.append(encode_batch(plant, j.next_seq, "test", [Reading(m, _t(k), c) for m, k, c in rows]))
+
+
+def _cells(s, meter, n=8):
+    """counter, quality, energy of a meter from the first slot holding data (reading the raw grid)."""
+    ds = s.dataset()
+    first = int(ds.attrs["fold"]["first_slot"])
+    sub = ds.sel(meter=meter).isel(time=slice(first, first + n))
+    return sub.counter.values, sub.quality.values, sub.energy.values
+
+
+@pytest.fixture
+def fresh(plant_cfg):
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+    yield plant_cfg, j, s
+    j.close()
+
+
+def test_open_missing_store_says_what_to_do(plant_cfg):
+    with pytest.raises(StoreError, match="no store here yet.*tanjian collect"):
+        Store.open(plant_cfg.paths.store, plant_cfg.site)
+
+
+def test_plant_energy_in_local_days(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # transformer incomers: counters at local 23:58, 23:59, 00:00, 00:01, 00:02 (minutes -2..2)
+    _append(j, pid, [("M-TR-1", k, 1000.0 + 10 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-2", k, 500.0 + 4 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-3", k, 200.0 + 1.5 * (k + 2)) for k in range(-2, 3)])
+    r = s.fold(j)
+    assert (r.seq_from, r.seq_to, r.readings) == (0, 2, 15)
+    # 24 Nov (local): the minutes ending 00:01 and 00:02 -> 2 × (10 + 4 + 1.5) = 31 kWh
+    day = s.energy("2026-11-24", "2026-11-25", freq=None)
+    assert day.sel(group=pid).item() == pytest.approx(31.0)
+    assert day.attrs["units"] == "kWh" and day.attrs["timezone"] == "Asia/Shanghai"
+    # 23 Nov: the minutes ending 23:59 and 00:00 -> 31 kWh too; the first reading has no delta
+    assert s.energy("2026-11-23", "2026-11-24", freq=None).sel(group=pid).item() == pytest.approx(31.0)
+    # per minute, labelled by the minute's local start
+    per_min = s.energy("2026-11-23 23:58", "2026-11-24 00:02", freq="1min").sel(group=pid).to_pandas()
+    assert list(per_min.index.strftime("%H:%M")) == ["23:58", "23:59", "00:00", "00:01"]
+    assert np.allclose(per_min.values, [15.5, 15.5, 15.5, 15.5])
+    by_meter = s.energy("2026-11-24", "2026-11-25", by="meter", freq=None)
+    assert by_meter.sel(group="M-TR-2").item() == pytest.approx(8.0)
+
+
+def test_fold_is_exactly_once_and_versioned(fresh):
+    cfg, j, s = fresh
+    _append(j, cfg.site.plant.id, [("M-TR-1", k, 100.0 + k) for k in range(3)])
+    first = s.fold(j)
+    assert s.fold(j).readings == 0  # nothing new: no commit
+    n_versions = len(s.versions())
+    _append(j, cfg.site.plant.id, [("M-TR-1", k, 100.0 + k) for k in range(3, 6)])
+    second = s.fold(j)
+    assert second.seq_from == first.seq_to + 1
+    assert len(s.versions()) == n_versions + 1
+    assert s.versions()[0]["metadata"]["journal_seq_from"] == 1
+    assert "fold journal batches 1..1" in s.versions()[0]["message"]
+    total = s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None).item()
+    assert total == pytest.approx(5.0)
+    # time travel: as of the first fold, only two minutes of energy existed
+    old = s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None, as_of=first.snapshot)
+    assert old.item() == pytest.approx(2.0) and old.attrs["snapshot"] == first.snapshot
+
+
+def test_gap_spreads_the_counter_delta_exactly(fresh):
+    cfg, j, s = fresh
+    _append(j, cfg.site.plant.id, [("M-WR-01", 0, 50.0), ("M-WR-01", 1, 50.2), ("M-WR-01", 6, 51.2)])
+    s.fold(j)
+    e = s.energy("2026-11-24 00:00", "2026-11-24 00:06", meters=["M-WR-01"], freq="1min").to_pandas()["M-WR-01"]
+    assert e.values == pytest.approx([0.2, 0.2, 0.2, 0.2, 0.2, 0.2])  # 1.0 kWh over 5 missing minutes
+    c, flags, _ = _cells(s, "M-WR-01")
+    assert c[0] == 50.0 and flags[1] == 0
+    assert all(f == Q.GAP | Q.ESTIMATED for f in flags[2:6])
+    assert flags[6] == Q.ESTIMATED
+    cov = s.energy("2026-11-24 00:00", "2026-11-24 00:06", meters=["M-WR-01"], freq=None).attrs["coverage"]
+    assert cov == pytest.approx(1 / 6)
+
+
+def test_reset_spike_late_and_duplicate_are_flagged(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # M-WR-01 is rated 22 kW: the meter allows 28.6 kW; 1.5 × that per minute is 0.715 kWh
+    _append(j, pid, [("M-WR-01", 0, 80.0), ("M-WR-01", 1, 80.3), ("M-WR-01", 2, 0.4),  # reset to 0
+                     ("M-WR-01", 3, 900.0), ("M-WR-01", 4, 1.0)])  # spike, then back
+    s.fold(j)
+    _append(j, pid, [("M-WR-01", 5, 1.3), ("M-WR-01", 5, 1.35)])  # duplicate slot
+    _append(j, pid, [("M-WR-01", 3, 0.7)])  # a late reading for a slot already folded
+    s.fold(j)
+    c, q, e = _cells(s, "M-WR-01")
+    i0 = 0
+    assert c[0] == 80.0
+    assert q[i0 + 2] & Q.COUNTER_RESET and e[i0 + 2] == pytest.approx(0.4)
+    assert q[i0 + 3] & Q.SPIKE and c[i0 + 3] == 900.0  # raw value kept
+    assert q[i0 + 3] & Q.DUPLICATE  # the late reading found the spike's slot taken
+    assert e[i0 + 4] == pytest.approx(0.3) and e[i0 + 3] == pytest.approx(0.3)  # 0.6 spread over 2 slots
+    assert q[i0 + 5] & Q.DUPLICATE and c[i0 + 5] == 1.3  # the first reading of the slot is kept
+    # the total over the period is what the counters say: 0.3 + 0.4 + 0.6 + 0.3
+    total = s.energy("2026-11-24 00:00", "2026-11-24 00:06", meters=["M-WR-01"], freq=None).item()
+    assert total == pytest.approx(1.6)
+
+
+def test_out_of_order_reading_is_merged_into_its_slot(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    _append(j, pid, [("M-WR-02", 0, 10.0), ("M-WR-02", 3, 10.6)])
+    s.fold(j)
+    _append(j, pid, [("M-WR-02", 1, 10.2)])  # a gateway's buffer, late
+    s.fold(j)
+    c, q, e = _cells(s, "M-WR-02")
+    assert c[0] == 10.0
+    assert c[1] == 10.2 and q[1] & Q.OUT_OF_ORDER
+    assert math.isfinite(e[3]) and e[3] == pytest.approx(0.2)  # 0.6 over the gap of 3, unchanged by the late one
+
+
+def test_unknown_meter_names_the_batch(fresh):
+    cfg, j, s = fresh
+    _append(j, cfg.site.plant.id, [("M-NOPE", 0, 1.0)])
+    with pytest.raises(UnknownMeter, match="batch 0: unknown meter 'M-NOPE'"):
+        s.fold(j)
+
+
+def test_damaged_store_is_detected_when_opened(fresh):
+    cfg, j, s = fresh
+    _append(j, cfg.site.plant.id, [("M-TR-1", 0, 1.0)])
+    s.fold(j)
+    shutil.rmtree(cfg.paths.store / "snapshots")  # a disk or a hand that lost files
+    with pytest.raises(StoreError, match="damaged|cannot read"):
+        Store.open(cfg.paths.store, cfg.site)
