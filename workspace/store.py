@@ -30,11 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import icechunk
-import numpy as np
-import pandas as pd
-import xarray as xr
-import zarr
+# Icechunk warns at every open that local-filesystem storage is unsafe for concurrent commits. Commits
+# here come from one process only (the journal's writer lock), so keep its log to errors unless asked.
+os.environ.setdefault("ICECHUNK_LOG", "error")
+import icechunk  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+import zarr  # noqa: E402
 
 from .batch import decode_batch
 from .errors import StoreError, UnknownMeter
