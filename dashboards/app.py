@@ -1,0 +1,80 @@
+"""Serving the dashboards: ``/bigscreen`` (the management wall) and ``/verify`` (the proof verifier),
+with an index at ``/`` listing them.
+
+``tanjian serve`` calls :func:`serve`; ``python -m dashboards.app --config FILE --data-dir DIR
+--port N`` does the same from a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import panel as pn
+
+from workspace.config import Config, load_config
+from workspace.errors import TanjianError
+
+from . import bigscreen, verifier
+
+log = logging.getLogger(__name__)
+
+PAGES = {"bigscreen": "Big screen: energy & CO₂e", "verify": "Proof verifier"}
+
+
+def pages(cfg: Config) -> dict:
+    """URL slug -> page function; each call builds the objects of one browser session."""
+    return {"bigscreen": lambda: bigscreen.page(cfg), "verify": lambda: verifier.page(cfg)}
+
+
+def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bool = False):
+    """Serve the pages of ``cfg``'s workspace on ``cfg.dashboards.host``.
+
+    Parameters
+    ----------
+    cfg : Config
+    port : int, optional
+        TCP port (default ``cfg.dashboards.port``).
+    show : bool
+        Open a browser tab.
+    threaded : bool
+        Run the server in a background thread and return it (call ``.stop()``); otherwise block.
+
+    Returns
+    -------
+    panel.io.server.StoppableThread or bokeh Server
+    """
+    host = cfg.dashboards.host
+    port = cfg.dashboards.port if port is None else port
+    pn.extension()
+    origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
+    log.info("serving %s dashboards on http://%s:%d/ (%s)", cfg.site.plant.name, host, port,
+             ", ".join(f"/{p}" for p in PAGES))
+    return pn.serve(pages(cfg), port=port, address=host, websocket_origin=origins, show=show,
+                    title={slug: f"{cfg.site.plant.name} · {t}" for slug, t in PAGES.items()},
+                    threaded=threaded, verbose=False, liveness=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dashboards.app --config FILE --data-dir DIR --port N``."""
+    ap = argparse.ArgumentParser(prog="python -m dashboards.app", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", help="tanjian.yaml (default: $TANJIAN_CONFIG, ./tanjian.yaml, the Plant 18 example)")
+    ap.add_argument("--data-dir", help="override paths.data_dir")
+    ap.add_argument("--port", type=int, help="override dashboards.port")
+    ap.add_argument("--show", action="store_true", help="open a browser tab")
+    ap.add_argument("--log-level", default="INFO")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config, data_dir=args.data_dir)
+    except TanjianError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    serve(cfg, port=args.port, show=args.show)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The management big screen: today's, yesterday's, this month's and this year's electricity and
+CO2e, the live load curve, the workshop breakdown and the last on-chain anchor, on a dark wall page.
+
+One :class:`BigScreen` per browser session; it re-reads the store (at the branch tip, so new folds
+by the collector appear) every ``cfg.dashboards.refresh_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+
+from workspace.config import Config
+from workspace.errors import TanjianError
+from workspace.store import Store
+
+from . import render
+from .feeds import PlantView, branch_tip, last_anchor, read_plant
+
+log = logging.getLogger(__name__)
+
+ACCENT = "#2fbf71"  # carbon green
+CO2_COLOR = "#f4a261"
+YESTERDAY_COLOR = "#7f8c9a"
+
+CSS = """
+:host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
+.tj-cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; }
+.tj-card, .tj-anchor, .tj-panel { background: var(--tj-card); border: 1px solid var(--tj-line);
+  border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); font-family: Inter, "Noto Sans", "Noto Sans CJK SC",
+  "Microsoft YaHei", sans-serif; box-sizing: border-box; }
+.tj-card-title { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
+  letter-spacing: .06em; margin-bottom: 8px; }
+.tj-metric { margin: 6px 0 10px 0; }
+.tj-metric-label { font-size: 15px; color: var(--tj-dim); }
+.tj-big { font-size: 44px; font-weight: 700; font-variant-numeric: tabular-nums; color: #ffffff; line-height: 1.1; }
+.tj-co2 { color: #ffd6a8; }
+.tj-mid { font-size: 26px; font-weight: 600; font-variant-numeric: tabular-nums; color: var(--tj-fg); }
+.tj-unit { font-size: 0.5em; font-weight: 500; color: var(--tj-dim); }
+.tj-small .tj-mid { font-size: 22px; }
+.tj-status { font-size: 16px; color: var(--tj-dim); padding: 2px 4px; }
+.tj-status b { color: var(--tj-fg); }
+.tj-status code, .tj-anchor code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace; color: #9fd8b8; }
+.tj-stale, .tj-warn { color: #ffb347; font-weight: 600; margin-left: 12px; }
+.tj-note { font-size: 14px; color: var(--tj-dim); margin-top: 6px; }
+.tj-kv { width: 100%; border-collapse: collapse; margin-top: 8px; font-size: 16px; color: var(--tj-fg); }
+.tj-kv td { padding: 4px 0; border-bottom: 1px solid var(--tj-line); }
+.tj-kv td:first-child { color: var(--tj-dim); width: 45%; }
+.tj-table { width: 100%; border-collapse: collapse; font-size: 18px; color: var(--tj-fg); }
+.tj-table th { text-align: left; color: var(--tj-dim); font-weight: 600; font-size: 14px; text-transform: uppercase;
+  letter-spacing: .05em; border-bottom: 1px solid var(--tj-line); padding: 6px 8px; }
+.tj-table td { padding: 7px 8px; border-bottom: 1px solid var(--tj-line); }
+.tj-table th:not(:first-child) { text-align: right; }
+.tj-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.tj-zh { color: var(--tj-dim); font-size: 15px; margin-left: 6px; }
+.tj-h { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase; letter-spacing: .06em;
+  margin: 0 0 6px 2px; font-family: Inter, "Noto Sans", sans-serif; }
+"""
+
+
+def html(obj, **kw) -> pn.pane.HTML:
+    """An HTML pane styled with the page's stylesheet (Panel panes live in their own shadow DOM)."""
+    return pn.pane.HTML(obj, stylesheets=[CSS], sizing_mode="stretch_width", margin=(4, 8), **kw)
+
+
+def load_plot(view: PlantView | None) -> hv.Overlay:
+    """Today's plant load [kW] as an area over the whole local day, yesterday's dashed behind it."""
+    if view is None:
+        return hv.Overlay([hv.Curve([], "time", "load")])
+    day0 = view.today[0].tz_localize(None)
+    today = view.load_today
+    yday = view.load_yesterday
+    yday = pd.Series(yday.to_numpy(), index=yday.index + pd.Timedelta(days=1))  # on today's clock
+    unit = view.load_units
+    y = hv.Curve((yday.index, yday.to_numpy()), "time", ("load", f"Load [{unit}]"), label="yesterday").opts(
+        color=YESTERDAY_COLOR, line_dash="dashed", line_width=2)
+    t = hv.Area((today.index, today.to_numpy()), "time", ("load", f"Load [{unit}]"), label="today").opts(
+        color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2)
+    return (y * t).opts(
+        hv.opts.Overlay(responsive=True, min_height=330, xlim=(day0, day0 + pd.Timedelta(days=1)),
+                        legend_position="top", legend_cols=2, show_grid=True, toolbar=None, xlabel="",
+                        ylabel=f"Plant load [{unit}] ({view.load_freq} mean)", fontscale=1.3))
+
+
+def workshop_bars(view: PlantView | None) -> hv.Layout | hv.Bars:
+    """Electricity [kWh] and CO2e [t] of each workshop today, as two horizontal bar charts."""
+    if view is None or view.breakdown.empty:
+        return hv.Bars([], "workshop", "value")
+    b = view.breakdown.sort_values("co2e_kg")
+    common = dict(invert_axes=True, responsive=True, min_height=300, toolbar=None, show_grid=True,
+                  fontscale=1.2, xlabel="")
+    kwh = hv.Bars((list(b["name"]), b["electricity_kWh"].to_numpy()), "workshop", ("kWh", "Electricity today [kWh]"))
+    t = hv.Bars((list(b["name"]), b["co2e_kg"].to_numpy() / 1000), "workshop", ("t", "CO₂e today [t]"))
+    return (kwh.opts(color=ACCENT, **common) + t.opts(color=CO2_COLOR, yaxis=None, **common)).opts(
+        shared_axes=False, toolbar=None)
+
+
+class BigScreen(pn.viewable.Viewer):
+    """The big screen of one plant, for one browser session.
+
+    Parameters
+    ----------
+    cfg : Config
+        The workspace configuration (store, chain state, refresh period).
+    """
+
+    view = param.ClassSelector(class_=PlantView, default=None, allow_None=True,
+                               doc="numbers read at one snapshot of the store")
+    anchor = param.Dict(default=None, allow_None=True, doc="newest anchor record, or None")
+    now = param.Date(default=None, allow_None=True, doc="wall-clock time of the last refresh (local)")
+    error = param.String(default="", doc="why the last refresh failed, if it did")
+    load_freq = param.Selector(default="5min", objects=["1min", "5min", "15min"], doc="load curve interval")
+
+    def __init__(self, cfg: Config, **params):
+        self._cfg = cfg
+        self._store: Store | None = None
+        self._callback = None
+        super().__init__(**params)
+        self.refresh()
+
+    @property
+    def title(self) -> str:
+        return f"{self._cfg.site.plant.name} · 碳鉴 carbon & energy"
+
+    def _open(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self._cfg.paths.store, self._cfg.site)
+        return self._store
+
+    def refresh(self) -> None:
+        """Re-read the store if the collector committed since the last read, and the anchor record."""
+        now = dt.datetime.now(ZoneInfo(self._cfg.site.plant.timezone))
+        updates: dict = {"now": now, "error": ""}
+        try:
+            store = self._open()
+            snap = branch_tip(store)
+            if self.view is None or self.view.snapshot != snap:
+                updates["view"] = read_plant(store, snap, load_freq=self.load_freq)
+                log.debug("big screen read snapshot %s", snap)
+        except TanjianError as exc:
+            log.warning("big screen cannot read the store: %s", exc)
+            updates["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - keep the wall page alive; say what broke
+            log.exception("big screen refresh failed")
+            updates["error"] = f"refresh failed: {type(exc).__name__}: {exc}"
+        updates["anchor"] = last_anchor(self._cfg.paths.chain)
+        self.param.update(**updates)
+
+    def start(self) -> None:
+        """Refresh every ``cfg.dashboards.refresh_s`` in this session (call from the page function)."""
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(
+                self.refresh, period=int(self._cfg.dashboards.refresh_s * 1000))
+
+    def stop(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    # -- views -----------------------------------------------------------------------------------
+    @param.depends("view", "now", "error")
+    def _status(self) -> str:
+        return render.status_line(self.view, self.now, self._cfg.site.plant.timezone, self.error)
+
+    @param.depends("view")
+    def _cards(self) -> str:
+        return render.kpi_cards(self.view.kpis) if self.view is not None else ""
+
+    @param.depends("anchor", "now")
+    def _anchor(self) -> str:
+        return render.anchor_card(self.anchor, self.now)
+
+    @param.depends("view")
+    def _workshops(self) -> str:
+        if self.view is None:
+            return ""
+        zh = {w.id: w.name_zh for w in self._cfg.site.workshops if w.name_zh}
+        return render.workshop_table(self.view.breakdown, zh)
+
+    @param.depends("view")
+    def _load(self):
+        return load_plot(self.view)
+
+    @param.depends("view")
+    def _bars(self):
+        return workshop_bars(self.view)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        head = html(self._status)
+        cards = pn.Row(html(self._cards, min_width=1100), html(self._anchor, width=420),
+                       sizing_mode="stretch_width")
+        load = pn.Column(html('<div class="tj-h">Plant load today</div>'),
+                         pn.pane.HoloViews(self._load, sizing_mode="stretch_both", min_height=330),
+                         sizing_mode="stretch_width")
+        shops = pn.Column(html('<div class="tj-h">Workshops today</div>'), html(self._workshops),
+                          sizing_mode="stretch_width", width=620)
+        bars = pn.pane.HoloViews(self._bars, sizing_mode="stretch_width", min_height=300, margin=(24, 8, 8, 8))
+        return pn.Column(head, cards, pn.Row(load, shops, sizing_mode="stretch_width"), bars,
+                         sizing_mode="stretch_width")
+
+
+def page(cfg: Config) -> pn.template.BaseTemplate:
+    """The big screen page of one session (the server calls this once per browser session)."""
+    screen = BigScreen(cfg)
+    screen.start()
+    return pn.template.BootstrapTemplate(
+        title=screen.title, theme="dark", main=[screen], header_background="#0f3d2e",
+        main_max_width="100%")

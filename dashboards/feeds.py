@@ -1,0 +1,190 @@
+"""What the pages show, read through the query API and the model functions (no Panel here).
+
+A page calls these on every refresh and only formats the result: every number on a page comes
+from :mod:`models.kpi`, :class:`workspace.store.Store` or :mod:`chain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from chain import merkle
+from chain.anchor import anchors
+from chain.deploy import read_deployment
+from chain.node import TESTER, connect, is_up
+from chain.verify import CHECKS, FAIL, SKIP, Check, VerifyReport, verify_bundle
+from models.kpi import plant_kpis, workshop_breakdown
+from workspace.errors import ChainError
+from workspace.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlantView:
+    """One consistent reading of the store (every query at the same snapshot).
+
+    Attributes
+    ----------
+    snapshot : str
+        Icechunk snapshot id all values were read at.
+    as_of : datetime or None
+        Local time of the newest reading in that snapshot (None for an empty store).
+    kpis : pandas.DataFrame
+        :func:`models.kpi.plant_kpis` [kWh, m3, kgCO2e].
+    today : (Timestamp, Timestamp)
+        Local [start, end) of "today" as the KPIs define it.
+    breakdown : pandas.DataFrame
+        :func:`models.kpi.workshop_breakdown` over ``today`` [kWh, m3, kgCO2e].
+    load_today, load_yesterday : pandas.Series
+        Plant electric load [kW], mean per ``load_freq``, indexed by local naive time; yesterday's
+        index is yesterday's own times.
+    load_freq : str
+        pandas frequency of the load curve.
+    """
+
+    snapshot: str
+    as_of: dt.datetime | None
+    kpis: pd.DataFrame
+    today: tuple[pd.Timestamp, pd.Timestamp]
+    breakdown: pd.DataFrame
+    load_today: pd.Series
+    load_yesterday: pd.Series
+    load_units: str
+    load_freq: str
+
+
+def branch_tip(store: Store) -> str:
+    """Snapshot id of the store's ``main`` branch now (new after every fold by the collector)."""
+    return store.repo.lookup_branch("main")
+
+
+def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min") -> PlantView:
+    """Read the big screen's numbers at ``snapshot`` (default: the branch tip now).
+
+    Parameters
+    ----------
+    store : Store
+    snapshot : str, optional
+        Icechunk snapshot id; every query is pinned to it so the page is self-consistent.
+    load_freq : str
+        Interval of the load curve ("1min", "5min", ...).
+    """
+    snap = snapshot or branch_tip(store)
+    kpis = plant_kpis(store, as_of=snap)  # "now" = the newest reading of this snapshot
+    p = kpis.attrs["periods"]
+    today = (pd.Timestamp(p["today"][0]), pd.Timestamp(p["today"][1]))
+    yday = (pd.Timestamp(p["yesterday"][0]), pd.Timestamp(p["yesterday"][1]))
+    naive = [t.tz_localize(None) for t in (*today, *yday)]
+    breakdown = workshop_breakdown(store, naive[0], naive[1], as_of=snap)
+    lt = store.power(naive[0], naive[1], by="plant", freq=load_freq, as_of=snap)
+    ly = store.power(naive[2], naive[3], by="plant", freq=load_freq, as_of=snap)
+    return PlantView(snapshot=snap, as_of=store.latest_time(snap), kpis=kpis, today=today,
+                     breakdown=breakdown, load_today=lt.to_pandas().iloc[:, 0],
+                     load_yesterday=ly.to_pandas().iloc[:, 0], load_units=lt.attrs["units"],
+                     load_freq=load_freq)
+
+
+def last_anchor(chain_dir: str | os.PathLike) -> dict | None:
+    """The newest anchor recorded in ``<chain_dir>/anchors.jsonl`` for the current deployment.
+
+    Anchors of an earlier deployment (another ``deployment.json`` address) are not shown; with
+    no deployment recorded, the newest record of any contract. None when there is none.
+    """
+    dep = read_deployment(chain_dir)
+    try:
+        recs = anchors(chain_dir, dep["address"] if dep else None)
+    except ChainError as exc:
+        log.error("cannot read the anchor record: %s", exc)
+        return None
+    return recs[-1] if recs else None
+
+
+# -- verification ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Verification:
+    """Outcome of verifying one uploaded batch file against its proof bundle.
+
+    Attributes
+    ----------
+    report : VerifyReport
+        The ordered checks of :func:`chain.verify.verify_bundle`.
+    sha256, leaf_hash : str
+        SHA-256 of the uploaded file and RFC 9162 leaf hash SHA-256(0x00 || file), hex.
+    claimed_sha256, claimed_leaf_hash : str or None
+        What the bundle says they are.
+    chain_note : str
+        How the chain was (or was not) consulted.
+    online : bool
+        Whether the on-chain checks ran.
+    """
+
+    report: VerifyReport
+    sha256: str
+    leaf_hash: str
+    claimed_sha256: str | None
+    claimed_leaf_hash: str | None
+    chain_note: str
+    online: bool
+
+    @property
+    def verdict(self) -> str:
+        """``"pass"`` (every check, on chain too), ``"fail"`` (a check failed), or ``"offline"``
+        (the offline checks passed and the chain was not consulted)."""
+        if self.report.ok:
+            return "pass"
+        if self.report.failed:
+            return "fail"
+        return "offline"
+
+
+def file_hashes(data: bytes) -> tuple[str, str]:
+    """(SHA-256, leaf hash) of a batch file, hex, as ``sha256sum`` and
+    ``(printf '\\x00'; cat FILE) | sha256sum`` print them."""
+    return hashlib.sha256(data).hexdigest(), merkle.leaf_hash(data).hex()
+
+
+def chain_connection(rpc_url: str, timeout: float = 3.0):
+    """(w3 or None, note): a node connection if ``rpc_url`` answers now, else None and why not."""
+    if rpc_url == TESTER:
+        return None, ("offline checks only: the configured chain is the in-process test chain "
+                      "('tester'), which cannot be reached from this server")
+    try:
+        w3 = connect(rpc_url, timeout=timeout)
+    except ChainError as exc:
+        return None, f"offline checks only: {exc}"
+    if not is_up(w3):
+        return None, f"offline checks only: the chain node {rpc_url} is not reachable"
+    return w3, f"on-chain checks against {rpc_url} (chain {w3.eth.chain_id})"
+
+
+def verify_upload(batch_bytes: bytes, bundle_bytes: bytes, rpc_url: str, *,
+                  batch_name: str | None = None) -> Verification:
+    """Verify an uploaded batch file against an uploaded proof bundle.
+
+    The chain is consulted when ``rpc_url`` answers; otherwise the offline checks run and the
+    on-chain ones are skipped with the reason. A bundle that is not JSON fails ``format``.
+    """
+    sha, leaf = file_hashes(batch_bytes)
+    try:
+        bundle = json.loads(bundle_bytes.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        report = VerifyReport(None, batch_name)
+        report.checks.append(Check("format", FAIL, f"the proof bundle is not JSON: {exc}"))
+        report.checks += [Check(n, SKIP, "not run: 'format' failed") for n in CHECKS[1:]]
+        return Verification(report, sha, leaf, None, None, "the chain was not consulted", False)
+    w3, note = chain_connection(rpc_url)
+    report = verify_bundle(batch_bytes, bundle, w3)  # a node dying mid-way fails that check
+    report.file = batch_name or report.file
+    b = bundle.get("batch") if isinstance(bundle, dict) else None
+    claimed = (b.get("sha256"), b.get("leaf_hash")) if isinstance(b, dict) else (None, None)
+    if w3 is None:
+        log.info("verified batch %s offline (%s)", report.seq, note)
+    return Verification(report, sha, leaf, claimed[0], claimed[1], note, w3 is not None)
