@@ -97,18 +97,21 @@ def cmd_collect(args) -> int:
     clock = Clock.parse(args.clock)
     journal = Journal(cfg.paths.journal, writer=True)
     store = Store.open(cfg.paths.store, cfg.site, create=True)
-    svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
-                            backoff_initial_s=cfg.collection.backoff_initial_s,
-                            backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
-                            period_s=args.period, health_path=cfg.paths.run / "health.json")
+    svc = None
 
     async def main():
+        nonlocal svc
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         import signal
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # pymodbus clients belong to the running loop: create the service inside it
+        svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
+                                backoff_initial_s=cfg.collection.backoff_initial_s,
+                                backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
+                                period_s=args.period, health_path=cfg.paths.run / "health.json")
         await svc.run(stop)
 
     print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "
