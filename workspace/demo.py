@@ -174,7 +174,8 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
                 jport = cfg.jupyter.port + port_offset
                 jl = _spawn([sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                              f"--ServerApp.port={jport}", "--ServerApp.port_retries=0",
-                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}"],
+                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+                            + (["--allow-root"] if os.geteuid() == 0 else []),
                             env, runlog / "jupyterlab.log")
                 procs.append(("jupyterlab", jl))
             base = f"http://{cfg.dashboards.host}:{dport}"

@@ -21,7 +21,8 @@ def seed_history(cfg: Config, start: dt.datetime, end: dt.datetime, *, journal: 
     Returns the number of readings acknowledged.
     """
     own = journal is None
-    journal = journal or Journal(cfg.paths.journal, writer=True)
+    if journal is None:
+        journal = Journal(cfg.paths.journal, writer=True)
     store = Store.open(cfg.paths.store, cfg.site, create=True)
     model = LoadModel(cfg.site, cfg.simulation.seed)
     bar = None
