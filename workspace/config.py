@@ -78,7 +78,6 @@ class ChainConfig(_Model):
 class SimulationConfig(_Model):
     seed: int = Field(18, description="seed of the deterministic load model")
     history_days: float = Field(3.0, ge=0, description="days of history the demo backfills before going live")
-    anvil_port: int = Field(8545, ge=1, le=65535)
 
 
 class DashboardConfig(_Model):

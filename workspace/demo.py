@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def _catch_up(cfg: Config, journal: Journal, history_days: float) -> None:
 
 
 class _Chain:
-    """anvil + registry + anchoring thread."""
+    """anvil (on the port of ``chain.rpc_url``) + registry + anchoring thread."""
 
     def __init__(self, cfg: Config, port: int):
         from chain import keys
@@ -159,7 +160,8 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
         try:
             if chain:
                 try:
-                    chain_part = await asyncio.to_thread(_Chain, cfg, cfg.simulation.anvil_port + port_offset)
+                    port = (urllib.parse.urlsplit(cfg.chain.rpc_url).port or 8545) + port_offset
+                    chain_part = await asyncio.to_thread(_Chain, cfg, port)
                     urls.append(("chain (anvil JSON-RPC)", chain_part.rpc_url))
                     urls.append(("anchor registry", f"{chain_part.info['address']} on chain "
                                                     f"{chain_part.info['chain_id']}"))
