@@ -15,6 +15,7 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models import DatetimeTickFormatter
 
 from workspace.config import Config
 from workspace.errors import TanjianError
@@ -28,11 +29,13 @@ log = logging.getLogger(__name__)
 ACCENT = "#2fbf71"  # carbon green
 CO2_COLOR = "#f4a261"
 YESTERDAY_COLOR = "#7f8c9a"
+LOAD_HEIGHT, BARS_HEIGHT, RIGHT_WIDTH = 330, 250, 600  # [px] sized for a 1920x1080 wall
+CLOCK = DatetimeTickFormatter(hourmin="%H:%M", hours="%H:%M", days="%H:%M", minutes="%H:%M", context=None)
 
 CSS = """
 :host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
 .tj-cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; }
-.tj-card, .tj-anchor, .tj-panel { background: var(--tj-card); border: 1px solid var(--tj-line);
+.tj-card, .tj-anchor { background: var(--tj-card); border: 1px solid var(--tj-line);
   border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); font-family: Inter, "Noto Sans", "Noto Sans CJK SC",
   "Microsoft YaHei", sans-serif; box-sizing: border-box; }
 .tj-card-title { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
@@ -50,6 +53,7 @@ CSS = """
 .tj-stale, .tj-warn { color: #ffb347; font-weight: 600; margin-left: 12px; }
 .tj-note { font-size: 14px; color: var(--tj-dim); margin-top: 6px; }
 .tj-kv { width: 100%; border-collapse: collapse; margin-top: 8px; font-size: 16px; color: var(--tj-fg); }
+.tj-anchor { margin-top: 14px; }
 .tj-kv td { padding: 4px 0; border-bottom: 1px solid var(--tj-line); }
 .tj-kv td:first-child { color: var(--tj-dim); width: 45%; }
 .tj-table { width: 100%; border-collapse: collapse; font-size: 18px; color: var(--tj-fg); }
@@ -66,7 +70,9 @@ CSS = """
 
 def html(obj, **kw) -> pn.pane.HTML:
     """An HTML pane styled with the page's stylesheet (Panel panes live in their own shadow DOM)."""
-    return pn.pane.HTML(obj, stylesheets=[CSS], sizing_mode="stretch_width", margin=(4, 8), **kw)
+    if "width" not in kw:
+        kw.setdefault("sizing_mode", "stretch_width")
+    return pn.pane.HTML(obj, stylesheets=[CSS], margin=(4, 8), **kw)
 
 
 def load_plot(view: PlantView | None) -> hv.Overlay:
@@ -79,12 +85,12 @@ def load_plot(view: PlantView | None) -> hv.Overlay:
     yday = pd.Series(yday.to_numpy(), index=yday.index + pd.Timedelta(days=1))  # on today's clock
     unit = view.load_units
     y = hv.Curve((yday.index, yday.to_numpy()), "time", ("load", f"Load [{unit}]"), label="yesterday").opts(
-        color=YESTERDAY_COLOR, line_dash="dashed", line_width=2)
+        color=YESTERDAY_COLOR, line_dash="dashed", line_width=2, xformatter=CLOCK)
     t = hv.Area((today.index, today.to_numpy()), "time", ("load", f"Load [{unit}]"), label="today").opts(
-        color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2)
+        color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2, xformatter=CLOCK)
     return (y * t).opts(
-        hv.opts.Overlay(responsive=True, min_height=330, xlim=(day0, day0 + pd.Timedelta(days=1)),
-                        legend_position="top", legend_cols=2, show_grid=True, toolbar=None, xlabel="",
+        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, xlim=(day0, day0 + pd.Timedelta(days=1)),
+                        legend_position="top_right", legend_cols=2, show_grid=True, toolbar=None, xlabel="",
                         ylabel=f"Plant load [{unit}] ({view.load_freq} mean)", fontscale=1.3))
 
 
@@ -93,7 +99,7 @@ def workshop_bars(view: PlantView | None) -> hv.Layout | hv.Bars:
     if view is None or view.breakdown.empty:
         return hv.Bars([], "workshop", "value")
     b = view.breakdown.sort_values("co2e_kg")
-    common = dict(invert_axes=True, responsive=True, min_height=300, toolbar=None, show_grid=True,
+    common = dict(invert_axes=True, responsive=True, height=BARS_HEIGHT, toolbar=None, show_grid=True,
                   fontscale=1.2, xlabel="")
     kwh = hv.Bars((list(b["name"]), b["electricity_kWh"].to_numpy()), "workshop", ("kWh", "Electricity today [kWh]"))
     t = hv.Bars((list(b["name"]), b["co2e_kg"].to_numpy() / 1000), "workshop", ("t", "CO₂e today [t]"))
@@ -192,16 +198,17 @@ class BigScreen(pn.viewable.Viewer):
         return workshop_bars(self.view)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        head = html(self._status)
-        cards = pn.Row(html(self._cards, min_width=1100), html(self._anchor, width=420),
-                       sizing_mode="stretch_width")
-        load = pn.Column(html('<div class="tj-h">Plant load today</div>'),
-                         pn.pane.HoloViews(self._load, sizing_mode="stretch_both", min_height=330),
-                         sizing_mode="stretch_width")
-        shops = pn.Column(html('<div class="tj-h">Workshops today</div>'), html(self._workshops),
-                          sizing_mode="stretch_width", width=620)
-        bars = pn.pane.HoloViews(self._bars, sizing_mode="stretch_width", min_height=300, margin=(24, 8, 8, 8))
-        return pn.Column(head, cards, pn.Row(load, shops, sizing_mode="stretch_width"), bars,
+        # cards across the top; below: load curve and workshop bars | workshop table and anchor
+        left = pn.Column(
+            html('<div class="tj-h">Plant load today</div>'),
+            pn.pane.HoloViews(self._load, sizing_mode="stretch_width", height=LOAD_HEIGHT),
+            html('<div class="tj-h">Workshops today: electricity and CO₂e</div>'),
+            pn.pane.HoloViews(self._bars, sizing_mode="stretch_width", height=BARS_HEIGHT),
+            sizing_mode="stretch_width")
+        right = pn.Column(html('<div class="tj-h">Workshops today</div>', width=RIGHT_WIDTH),
+                          html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
+                          width=RIGHT_WIDTH + 20)
+        return pn.Column(html(self._status), html(self._cards), pn.Row(left, right, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
 

@@ -57,6 +57,7 @@ def workspace(seeded_dir, tmp_path_factory):
     yaml = YAML(typ="rt")
     doc = yaml.load(EXAMPLE.read_text("utf-8"))
     doc["chain"]["rpc_url"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    doc["dashboards"]["refresh_s"] = 1
     cfg_path = base / "tanjian.yaml"
     with open(cfg_path, "w", encoding="utf-8") as f:
         yaml.dump(doc, f)
@@ -295,4 +296,28 @@ def test_verifier_passes_an_export_offline_and_fails_a_tampered_copy(server, pag
     assert "fails 'leaf'" in page.locator("[data-verdict]").inner_text()
     assert f"batch {SEQ}" in page.locator('tr[data-check="leaf"]').inner_text()
     page.screenshot(path=str(ARTIFACTS / "verifier-tampered.png"), full_page=True)
+    assert page.errors == []
+
+
+@pytest.mark.requires_chromium
+@pytest.mark.slow
+def test_big_screen_follows_new_readings(server, page, workspace):
+    """Readings folded while the page is open appear without a reload (runs last: it adds data)."""
+    from workspace.demo_data import seed_history
+
+    cfg = workspace["cfg"]
+    page.goto(f"{server}/bigscreen")
+    page.locator('[data-kpi="electricity-today"]').wait_for(timeout=60_000)
+    before = dt.datetime.fromisoformat(page.locator("[data-as-of]").get_attribute("data-as-of"))
+    start = (before + dt.timedelta(minutes=1)).astimezone(dt.timezone.utc)
+    seed_history(cfg, start, start + dt.timedelta(minutes=5))  # as the collector would fold them
+
+    store = Store.open(cfg.paths.store, cfg.site)
+    after = store.latest_time()
+    assert after == before + dt.timedelta(minutes=5)
+    page.locator(f'[data-as-of="{after.isoformat()}"]').wait_for(timeout=60_000)
+    expected = plant_kpis(store)
+    shown = float(page.locator('[data-kpi="electricity-year"]').get_attribute("data-value"))
+    assert shown == pytest.approx(expected.loc["year", "electricity_kWh"], rel=1e-6)
+    assert page.locator("[data-as-of]").get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert page.errors == []
