@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 ACCENT = "#2fbf71"  # carbon green
 CO2_COLOR = "#f4a261"
 YESTERDAY_COLOR = "#7f8c9a"
-LOAD_HEIGHT, BARS_HEIGHT, RIGHT_WIDTH = 330, 250, 600  # [px] sized for a 1920x1080 wall
-CLOCK = DatetimeTickFormatter(hourmin="%H:%M", hours="%H:%M", days="%H:%M", minutes="%H:%M", context=None)
+LOAD_HEIGHT, BARS_HEIGHT, RIGHT_WIDTH = 320, 235, 600  # [px] sized for a 1920x1080 wall
+
+
+def _clock_axis(plot, element) -> None:
+    """Hours and minutes on the time axis, without the date line HoloViews adds below."""
+    plot.state.xaxis[0].formatter = DatetimeTickFormatter(hourmin="%H:%M", hours="%H:%M", days="%H:%M",
+                                                          minutes="%H:%M", context=None)
 
 CSS = """
 :host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
@@ -62,6 +67,8 @@ CSS = """
 .tj-table td { padding: 7px 8px; border-bottom: 1px solid var(--tj-line); }
 .tj-table th:not(:first-child) { text-align: right; }
 .tj-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.tj-legend { color: #2fbf71; text-transform: none; letter-spacing: 0; font-size: 16px; margin-left: 14px; }
+.tj-legend-y { color: #aab4bf; }
 .tj-zh { color: var(--tj-dim); font-size: 15px; margin-left: 6px; }
 .tj-h { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase; letter-spacing: .06em;
   margin: 0 0 6px 2px; font-family: Inter, "Noto Sans", sans-serif; }
@@ -85,26 +92,28 @@ def load_plot(view: PlantView | None) -> hv.Overlay:
     yday = pd.Series(yday.to_numpy(), index=yday.index + pd.Timedelta(days=1))  # on today's clock
     unit = view.load_units
     y = hv.Curve((yday.index, yday.to_numpy()), "time", ("load", f"Load [{unit}]"), label="yesterday").opts(
-        color=YESTERDAY_COLOR, line_dash="dashed", line_width=2, xformatter=CLOCK)
+        color=YESTERDAY_COLOR, line_dash="dashed", line_width=2)
     t = hv.Area((today.index, today.to_numpy()), "time", ("load", f"Load [{unit}]"), label="today").opts(
-        color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2, xformatter=CLOCK)
+        color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2)
     return (y * t).opts(
-        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, xlim=(day0, day0 + pd.Timedelta(days=1)),
-                        legend_position="top_right", legend_cols=2, show_grid=True, toolbar=None, xlabel="",
+        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, hooks=[_clock_axis], xlim=(day0, day0 + pd.Timedelta(days=1)),
+                        show_legend=False, show_grid=True, toolbar=None, xlabel="",
                         ylabel=f"Plant load [{unit}] ({view.load_freq} mean)", fontscale=1.3))
 
 
-def workshop_bars(view: PlantView | None) -> hv.Layout | hv.Bars:
-    """Electricity [kWh] and CO2e [t] of each workshop today, as two horizontal bar charts."""
+def workshop_bars(view: PlantView | None, what: str) -> hv.Bars:
+    """Electricity [kWh] (``what="electricity"``) or CO2e [t] (``"co2e"``) of each workshop today, as
+    horizontal bars in the order of the workshop table (largest CO2e on top)."""
     if view is None or view.breakdown.empty:
         return hv.Bars([], "workshop", "value")
     b = view.breakdown.sort_values("co2e_kg")
-    common = dict(invert_axes=True, responsive=True, height=BARS_HEIGHT, toolbar=None, show_grid=True,
-                  fontscale=1.2, xlabel="")
-    kwh = hv.Bars((list(b["name"]), b["electricity_kWh"].to_numpy()), "workshop", ("kWh", "Electricity today [kWh]"))
-    t = hv.Bars((list(b["name"]), b["co2e_kg"].to_numpy() / 1000), "workshop", ("t", "CO₂e today [t]"))
-    return (kwh.opts(color=ACCENT, **common) + t.opts(color=CO2_COLOR, yaxis=None, **common)).opts(
-        shared_axes=False, toolbar=None)
+    opts = dict(invert_axes=True, responsive=True, height=BARS_HEIGHT, toolbar=None, show_grid=True,
+                fontscale=1.2, xlabel="")
+    if what == "electricity":
+        return hv.Bars((list(b["name"]), b["electricity_kWh"].to_numpy()), "workshop",
+                       ("kWh", "Electricity today [kWh]")).opts(color=ACCENT, **opts)
+    return hv.Bars((list(b["name"]), b["co2e_kg"].to_numpy() / 1000), "workshop",
+                   ("t", "CO₂e today [t]")).opts(color=CO2_COLOR, **opts)
 
 
 class BigScreen(pn.viewable.Viewer):
@@ -194,16 +203,23 @@ class BigScreen(pn.viewable.Viewer):
         return load_plot(self.view)
 
     @param.depends("view")
-    def _bars(self):
-        return workshop_bars(self.view)
+    def _bars_electricity(self):
+        return workshop_bars(self.view, "electricity")
+
+    @param.depends("view")
+    def _bars_co2e(self):
+        return workshop_bars(self.view, "co2e")
 
     def __panel__(self) -> pn.viewable.Viewable:
         # cards across the top; below: load curve and workshop bars | workshop table and anchor
         left = pn.Column(
-            html('<div class="tj-h">Plant load today</div>'),
+            html('<div class="tj-h">Plant load today <span class="tj-legend">■ today</span> '
+                 '<span class="tj-legend tj-legend-y">- - yesterday</span></div>'),
             pn.pane.HoloViews(self._load, sizing_mode="stretch_width", height=LOAD_HEIGHT),
             html('<div class="tj-h">Workshops today: electricity and CO₂e</div>'),
-            pn.pane.HoloViews(self._bars, sizing_mode="stretch_width", height=BARS_HEIGHT),
+            pn.Row(pn.pane.HoloViews(self._bars_electricity, sizing_mode="stretch_width", height=BARS_HEIGHT),
+                   pn.pane.HoloViews(self._bars_co2e, sizing_mode="stretch_width", height=BARS_HEIGHT),
+                   sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         right = pn.Column(html('<div class="tj-h">Workshops today</div>', width=RIGHT_WIDTH),
                           html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
