@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,40 +40,33 @@ SEQ = 3  # the exported batch
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def workspace(seeded_dir, tmp_path_factory):
-    """A private copy of the seeded workspace, anchored on eth-tester, with batch 3 exported, and a
-    config file whose chain node is a closed port."""
+def make_workspace(seeded_dir: Path, base: Path, rpc_url: str, w3) -> dict:
+    """A private copy of the seeded workspace with its ledger anchored through ``w3``, batch ``SEQ``
+    exported with its proof bundle (and a tampered copy), and a config file naming ``rpc_url``."""
     from eth_account import Account
 
     from chain.anchor import AnchorService
     from chain.bundle import export_batch
     from chain.deploy import ensure_deployment
     from chain.ledger import Ledger
-    from chain.node import connect
 
-    base = tmp_path_factory.mktemp("dash")
     data = base / "var"
     shutil.copytree(seeded_dir, data)
     yaml = YAML(typ="rt")
     doc = yaml.load(EXAMPLE.read_text("utf-8"))
-    doc["chain"]["rpc_url"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    doc["chain"]["rpc_url"] = rpc_url
     doc["dashboards"]["refresh_s"] = 1
     cfg_path = base / "tanjian.yaml"
     with open(cfg_path, "w", encoding="utf-8") as f:
         yaml.dump(doc, f)
     cfg = load_config(cfg_path, data_dir=data)
 
-    w3 = connect("tester")
     gateway = Account.create()
     info = ensure_deployment(w3, cfg.paths.chain, gateway.address)
-    ledger = Ledger(cfg.paths.journal, cfg.paths.chain)
-    try:
+    with Ledger(cfg.paths.journal, cfg.paths.chain) as ledger:
         anchor = AnchorService(w3, info["address"], gateway, ledger, cfg.paths.chain).anchor_once()
         assert anchor is not None and anchor["tree_size"] > SEQ
         batch_path, bundle_path = export_batch(cfg.paths.journal, ledger, cfg.paths.chain, SEQ, base / "out")
-    finally:
-        ledger.close()
     tampered = base / "tampered" / batch_path.name
     tampered.parent.mkdir()
     tampered.write_bytes(change_one_value(batch_path.read_bytes()))
@@ -90,15 +84,15 @@ def change_one_value(data: bytes) -> bytes:
     return data[:i] + (b"1" if digit != b"1" else b"2") + data[i + 1:]
 
 
-@pytest.fixture(scope="module")
-def server(workspace):
-    """``python -m dashboards.app`` on a free port; yields its base URL."""
+@contextmanager
+def dashboard_server(ws: dict):
+    """``python -m dashboards.app`` for a workspace, on a free port; yields its base URL."""
     port = free_port()
-    log_path = workspace["cfg_path"].parent / "server.log"
+    log_path = ws["cfg_path"].parent / "server.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboards.app", "--config", str(workspace["cfg_path"]),
-             "--data-dir", str(workspace["cfg"].paths.data_dir), "--port", str(port)],
+            [sys.executable, "-m", "dashboards.app", "--config", str(ws["cfg_path"]),
+             "--data-dir", str(ws["cfg"].paths.data_dir), "--port", str(port)],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -123,6 +117,36 @@ def server(workspace):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def workspace(seeded_dir, tmp_path_factory):
+    """Anchored on an in-process eth-tester chain; the config's node is a closed port (offline)."""
+    from chain.node import connect
+
+    return make_workspace(seeded_dir, tmp_path_factory.mktemp("dash"), f"http://127.0.0.1:{free_port()}",
+                          connect("tester"))
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    with dashboard_server(workspace) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def online(seeded_dir, tmp_path_factory):
+    """Anchored on a real anvil node that the dashboard server can reach: (workspace, base URL)."""
+    from chain.node import connect, start_anvil
+
+    node = start_anvil()
+    try:
+        ws = make_workspace(seeded_dir, tmp_path_factory.mktemp("dash-online"), node.rpc_url,
+                            connect(node.rpc_url))
+        with dashboard_server(ws) as url:
+            yield ws, url
+    finally:
+        node.stop()
 
 
 @pytest.fixture
@@ -320,4 +344,24 @@ def test_big_screen_follows_new_readings(server, page, workspace):
     shown = float(page.locator('[data-kpi="electricity-year"]').get_attribute("data-value"))
     assert shown == pytest.approx(expected.loc["year", "electricity_kWh"], rel=1e-6)
     assert page.locator("[data-as-of]").get_attribute("data-snapshot") == expected.attrs["snapshot"]
+    assert page.errors == []
+
+
+@pytest.mark.requires_chromium
+@pytest.mark.requires_anvil
+@pytest.mark.slow
+def test_verifier_checks_the_anchor_on_chain(online, page):
+    ws, url = online
+    page.goto(f"{url}/verify")
+    page.locator("input[type=file]").nth(1).wait_for(state="attached", timeout=60_000)
+
+    assert upload_and_verify(page, ws["batch"], ws["bundle"]) == "pass"
+    assert set(statuses(page).values()) == {"pass"} and len(statuses(page)) == 6
+    assert f"on-chain checks against {ws['cfg'].chain.rpc_url}" in page.locator("[data-chain-note]").inner_text()
+    assert "VERIFIED" in page.locator("[data-verdict]").inner_text()
+    assert f"block {ws['anchor']['block_number']}" in page.locator('tr[data-check="anchor"]').inner_text()
+    page.screenshot(path=str(ARTIFACTS / "verifier-onchain.png"), full_page=True)
+
+    assert upload_and_verify(page, ws["tampered"], ws["bundle"]) == "fail"
+    assert statuses(page)["leaf"] == "fail"
     assert page.errors == []
