@@ -89,9 +89,13 @@ def seeded_cfg(seeded_dir, tmp_path):
     return load_config(EXAMPLE, data_dir=d)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open,
+    which would stop pytest-asyncio's tests in later modules from starting theirs.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

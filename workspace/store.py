@@ -208,15 +208,15 @@ class Store:
                 sl = slot_of[r.time]
                 late = p_slot is not None and sl <= p_slot
                 if sl in seen or (late and np.isfinite(existing_counter[sl, mi])):
-                    self._put(writes, "quality", sl, mi, int(Q.DUPLICATE), mode="or")
+                    self._put(writes, "quality", sl, mi, int(Q.DUPLICATE))
                     continue
                 seen.add(sl)
                 for col in READ_COLUMNS:
                     self._put(writes, col, sl, mi, getattr(r, col))
                 if r.quality:
-                    self._put(writes, "quality", sl, mi, int(r.quality), mode="or")
+                    self._put(writes, "quality", sl, mi, int(r.quality))
                 if late:
-                    self._put(writes, "quality", sl, mi, int(Q.OUT_OF_ORDER), mode="or")
+                    self._put(writes, "quality", sl, mi, int(Q.OUT_OF_ORDER))
                 else:
                     fresh.append((sl, r.counter))
             if fresh:
@@ -227,7 +227,7 @@ class Store:
                 for sl, e, f in zip(es.tolist(), ee.tolist(), ef.tolist()):
                     self._put(writes, "energy", sl, mi, e)
                     if f:
-                        self._put(writes, "quality", sl, mi, f, mode="or")
+                        self._put(writes, "quality", sl, mi, f)
                 prev[meter] = [p_slot, p_counter]
         for var, (ts, ms, vs) in writes.items():
             if not ts:
@@ -260,7 +260,8 @@ class Store:
         return FoldResult(start, stop - 1, n, snap)
 
     @staticmethod
-    def _put(writes, var, slot, mi, value, mode="set"):
+    def _put(writes, var, slot, mi, value):
+        """Queue one cell; quality cells are OR-ed together (and with what is stored) when written."""
         ts, ms, vs = writes[var]
         ts.append(slot)
         ms.append(mi)

@@ -85,8 +85,7 @@ class PlantSimulator:
     def reset_counter(self, meter: str) -> None:
         """From now on the meter's counter starts again from zero."""
         c, _ = self.model.at(self.clock.now())
-        self.faults.reset_offset[meter] = self.faults.reset_offset.get(meter, 0.0) + c[self._index[meter]] \
-            - self.faults.reset_offset.get(meter, 0.0)
+        self.faults.reset_offset[meter] = float(c[self._index[meter]])  # shown = model - offset = 0 now
 
     def spike(self, meter: str) -> None:
         self.faults.spike_next.add(meter)
