@@ -153,3 +153,18 @@ def test_damaged_store_is_detected_when_opened(fresh):
     shutil.rmtree(cfg.paths.store / "snapshots")  # a disk or a hand that lost files
     with pytest.raises(StoreError, match="damaged|cannot read"):
         Store.open(cfg.paths.store, cfg.site)
+
+
+def test_quality_report_counts_flags_and_completeness(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # 6 minutes 00:00..00:05 of M-WR-01: readings at 0, 1, 4 (a gap of 2), a reset at 5
+    _append(j, pid, [("M-WR-01", 0, 50.0), ("M-WR-01", 1, 50.2), ("M-WR-01", 4, 50.8), ("M-WR-01", 5, 0.1)])
+    s.fold(j)
+    rep = s.quality_report("2026-11-24 00:00", "2026-11-24 00:06", meters=["M-WR-01", "M-WR-02"])
+    a, b = rep.loc["M-WR-01"], rep.loc["M-WR-02"]
+    assert a["minutes"] == 6 and a["readings"] == 4
+    assert a["completeness_pct"] == pytest.approx(100 * 4 / 6)
+    assert a["gap"] == 2 and a["estimated"] == 3 and a["counter_reset"] == 1 and a["spike"] == 0
+    assert a["estimated_pct"] == pytest.approx(50.0)
+    assert b["readings"] == 0 and b["completeness_pct"] == 0.0

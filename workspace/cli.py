@@ -169,6 +169,16 @@ def cmd_query_energy(args) -> int:
     return 0
 
 
+def cmd_query_quality(args) -> int:
+    cfg = config_from_args(args)
+    df = _store(cfg).quality_report(args.start, args.end, meters=args.meter or None, as_of=args.as_of)
+    print(f"# data quality {args.start} .. {args.end} ({df.attrs['timezone']}), snapshot {df.attrs['snapshot']}")
+    cols = ["minutes", "readings", "completeness_pct", "estimated_pct"] + [
+        c for c in df.columns[4:] if df[c].any()]
+    print(df[cols].to_csv(float_format="%.2f"))
+    return 0
+
+
 def cmd_kpi(args) -> int:
     from models.kpi import plant_kpis
 
@@ -304,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--freq", default="1h", help="pandas frequency (15min, 1h, 1D, MS) or 'total'")
     x.add_argument("--as-of", default=None, help="snapshot id to read (see `tanjian versions`)")
     x.set_defaults(func=cmd_query_energy)
+
+    x = qs.add_parser("quality", help="completeness and flag counts per meter, as CSV")
+    x.add_argument("--start", required=True)
+    x.add_argument("--end", required=True)
+    x.add_argument("--meter", action="append", help="a meter id (repeatable; default all)")
+    x.add_argument("--as-of", default=None)
+    x.set_defaults(func=cmd_query_quality)
 
     x = sub.add_parser("kpi", help="energy and CO2e today, yesterday, this month, this year")
     x.add_argument("--as-of", default=None)

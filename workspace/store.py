@@ -423,3 +423,42 @@ class Store:
                             coords={"time": out.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs={"units": MEDIUM_UNITS[medium][1], "timezone": self.site.plant.timezone,
                                    "medium": medium.value, "long_name": f"mean {medium.value} rate"})
+
+    def quality_report(self, start, end, *, meters: list[str] | None = None, medium: str | Medium | None = None,
+                       as_of=None) -> pd.DataFrame:
+        """Data quality per meter over [start, end): completeness and the count of each flag.
+
+        Parameters
+        ----------
+        start, end : datetime or str
+            Period; naive values are the site's local time.
+        meters : list of str, optional
+            Meters to report (default: all, or all of ``medium``).
+        medium : str, optional
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``meter``; columns ``minutes`` (slots in the period), ``readings`` (slots with a
+            reading), ``completeness_pct`` [%], ``estimated_pct`` [%] (slots whose energy is
+            estimated), then one count column per flag of :class:`~workspace.quality.Q`.
+            ``attrs``: period, timezone, snapshot.
+        """
+        if meters is None:
+            meters = self.site.meter_ids(medium)
+        for m in meters:
+            if m not in self._midx:
+                raise UnknownMeter(f"unknown meter {m!r}")
+        counter = self._frame("counter", start, end, meters, as_of, dt.timedelta(0))
+        quality = self._frame("quality", start, end, meters, as_of, dt.timedelta(0)).fillna(0).astype(np.int64)
+        n = len(counter)
+        rows = {"minutes": np.full(len(meters), n), "readings": counter.notna().sum().to_numpy()}
+        rows["completeness_pct"] = 100.0 * rows["readings"] / max(n, 1)
+        rows["estimated_pct"] = 100.0 * ((quality & int(Q.ESTIMATED)) != 0).sum().to_numpy() / max(n, 1)
+        for flag in Q:
+            rows[flag.name.lower()] = ((quality & int(flag)) != 0).sum().to_numpy()
+        out = pd.DataFrame(rows, index=pd.Index(meters, name="meter"))
+        out.attrs = {"period": (str(start), str(end)), "timezone": self.site.plant.timezone,
+                     "snapshot": self.dataset(as_of).attrs["snapshot"]}
+        return out
+
