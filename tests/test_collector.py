@@ -149,3 +149,47 @@ async def test_counter_reset_and_spike_are_flagged_in_the_store(plant):
     n = min(i for i in range(s + 1, len(c5)) if np.isfinite(c5[i]))
     assert np.isfinite(e5[s]) and q5[s] & Q.ESTIMATED  # filled with the spread share, flagged
     assert np.sum(e5[p + 1:n + 1]) == pytest.approx(c5[n] - c5[p])
+
+
+async def test_full_disk_pauses_acknowledgement_and_catches_up(plant_cfg, tmp_path):
+    """The journal on a real 256 KiB tmpfs: cycles the disk refuses wait in memory, then land in order."""
+    import os
+    import subprocess
+    import uuid
+
+    mnt = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs to fill (tests run as root here): {r.stderr}")
+    try:
+        base = free_port_block(2)
+        offset = base - min(g.port for g in plant_cfg.site.gateways)
+        clock = Clock.simulated(dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC), speed=60)
+        async with PlantSimulator(plant_cfg.site, clock, plant_cfg.simulation.seed, offset):
+            j = Journal(mnt / "journal", writer=True)
+            svc = CollectionService(plant_cfg.site, j, None, clock, port_offset=offset)
+            n = len(plant_cfg.site.meters)
+            assert await svc.poll_once() == n
+            filler = mnt / "filler"
+            with open(filler, "wb") as f:
+                try:
+                    f.write(b"\0" * (256 * 1024))
+                except OSError:
+                    pass  # the disk is full now
+            await asyncio.sleep(1.05)
+            assert await svc.poll_once() == 0  # refused: not acknowledged, kept in memory
+            await asyncio.sleep(1.05)
+            assert await svc.poll_once() == 0
+            assert len(svc.pending) == 2 and len(j) == 1
+            os.remove(filler)  # space returns
+            await asyncio.sleep(1.05)
+            assert await svc.poll_once() == 3 * n  # the two waiting cycles and this one, in order
+            svc.reader.close()
+            j.close()
+        batches = [decode_batch(p) for _, p in Journal(mnt / "journal").records()]
+        assert [b.seq for b in batches] == [0, 1, 2, 3]
+        times = [b.readings[0].time for b in batches]
+        assert times == sorted(times) and len({t.replace(second=0, microsecond=0) for t in times}) == 4
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
