@@ -59,6 +59,13 @@ VARIABLES = {  # name: (attrs, dtype, fill)
     "quality": ({"long_name": "quality bitmask", "flag_masks": [int(f) for f in Q],
                  "flag_meanings": " ".join(f.name for f in Q)}, "uint16", 0),
 }
+CHUNK_H = 24  # hourly rollups: one UTC day of hours per chunk
+ROLLUPS = {
+    "energy_1h": ({"long_name": "energy consumed in the hour starting at `hour` (sum of its minutes)",
+                   "units_from": "counter_units"}, "float64", np.nan),
+    "measured_1h": ({"long_name": "minutes of the hour with a measured (not estimated) energy",
+                     "units": "min"}, "uint8", 0),
+}
 READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
 
 
@@ -75,6 +82,16 @@ def _utc(t: dt.datetime | str | pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz)
     return ts.tz_convert("UTC")
+
+
+def _hourly_ok(freq: str | None) -> bool:
+    """Whether intervals of ``freq`` are made of whole hours (so hourly rollups can serve them)."""
+    if freq is None:
+        return True
+    off = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(off, pd.offsets.Tick):
+        return pd.Timedelta(off) % pd.Timedelta(hours=1) == pd.Timedelta(0)
+    return True
 
 
 class Store:
@@ -142,6 +159,13 @@ class Store:
         for name, (attrs, dtype, fill) in VARIABLES.items():
             g.create_array(name, shape=(0, m), chunks=(CHUNK_T, m), dtype=dtype, fill_value=fill,
                            dimension_names=["time", "meter"], attributes=attrs)
+        g.create_array("hour", shape=(0,), chunks=(24 * 366,), dtype="int64", fill_value=0,
+                       dimension_names=["hour"], attributes={
+                           "units": "hours since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                           "long_name": "hour start (UTC) of the hourly rollups"})
+        for name, (attrs, dtype, fill) in ROLLUPS.items():
+            g.create_array(name, shape=(0, m), chunks=(CHUNK_H, m), dtype=dtype, fill_value=fill,
+                           dimension_names=["hour", "meter"], attributes=attrs)
         for name, k in (("counter_units", 0), ("rate_units", 1)):  # per-meter units (media differ)
             a = g.create_array(name, shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"],
                                attributes={"long_name": f"units of {name.split('_')[0]} per meter"})
@@ -247,6 +271,9 @@ class Store:
                 g["quality"].set_coordinate_selection((ts_a, ms_a), merged)
             else:
                 g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
+        touched = np.unique(np.concatenate([np.asarray(writes[v][0], dtype=np.int64) for v in ("energy", "quality")]
+                                           + [np.zeros(0, np.int64)]))
+        self._roll_up(g, touched)
         first = min(slot_of.values())
         if state.get("first_slot") is not None:
             first = min(first, int(state["first_slot"]))
@@ -279,6 +306,46 @@ class Store:
         t[have:new] = base + np.arange(have, new, dtype=np.int64)
         for name in VARIABLES:
             g[name].resize((new, len(self.meters)))
+        hours = new // 60  # the minute axis grows in whole hours from a UTC midnight
+        h = g["hour"]
+        have_h = h.shape[0]
+        h.resize((hours,))
+        h[have_h:hours] = base // 60 + np.arange(have_h, hours, dtype=np.int64)
+        for name in ROLLUPS:
+            g[name].resize((hours, len(self.meters)))
+
+    def _roll_up(self, g: zarr.Group, slots: np.ndarray) -> None:
+        """Re-derive the hourly rollups of every hour a fold touched, from the minutes.
+
+        The energy at slot ``s`` is the minute [s-1, s); hour ``h`` sums slots ``60h+1 .. 60h+60``.
+        """
+        if not len(slots):
+            return
+        hours = np.unique((slots - 1) // 60)
+        hours = hours[hours >= 0]
+        if not len(hours):
+            return
+        h0, h1 = int(hours[0]), int(hours[-1]) + 1
+        m = len(self.meters)
+        n_slots = g["energy"].shape[0]
+        lo, hi = h0 * 60 + 1, min(h1 * 60 + 1, n_slots)
+        e = np.full(((h1 - h0) * 60, m), np.nan)
+        q = np.zeros(((h1 - h0) * 60, m), np.uint16)
+        e[:hi - lo] = g["energy"][lo:hi]
+        q[:hi - lo] = g["quality"][lo:hi]
+        e = e.reshape(h1 - h0, 60, m)
+        q = q.reshape(h1 - h0, 60, m)
+        finite = np.isfinite(e)
+        total = np.where(finite.any(axis=1), np.nansum(e, axis=1), np.nan)
+        measured = (finite & ((q & int(Q.ESTIMATED)) == 0)).sum(axis=1).astype(np.uint8)
+        keep = np.isin(np.arange(h0, h1), hours)
+        if keep.all():
+            g["energy_1h"][h0:h1] = total
+            g["measured_1h"][h0:h1] = measured
+        else:
+            idx = np.arange(h0, h1)[keep]
+            g["energy_1h"].set_orthogonal_selection((idx, slice(None)), total[keep])
+            g["measured_1h"].set_orthogonal_selection((idx, slice(None)), measured[keep])
 
     # -- versions --------------------------------------------------------------------------------
     def versions(self) -> list[dict]:
@@ -389,18 +456,23 @@ class Store:
             dims ``(time, group)`` (or ``(group,)`` when ``freq`` is None) [kWh or m3]; ``time``
             labels each interval's local start. ``attrs``: units, timezone, medium, snapshot, and
             ``coverage``: the share of minutes with a measured (not estimated) value [-].
+
+        Notes
+        -----
+        Whole hours are read from the hourly rollups (maintained at every fold), partial hours at
+        the period's edges and sub-hourly frequencies from the minutes; both give the same sums.
         """
         medium = Medium(medium)
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
-        df = self._frame("energy", start, end, cols, as_of, SLOT)
-        q = self._frame("quality", start, end, cols, as_of, SLOT)
+        lo, hi = _utc(start, self.tz), _utc(end, self.tz)
+        df, measured = self._energy_frames(lo, hi, cols, as_of, freq)
         out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=1) for g, ms in groups.items()}, index=df.index)
-        measured = (df.notna() & ((q.fillna(0).astype(int) & int(Q.ESTIMATED)) == 0)).to_numpy().mean() \
-            if len(df) else 0.0
+        minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
         unit = MEDIUM_UNITS[medium][0]
         attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
-                 "snapshot": self.dataset(as_of).attrs["snapshot"], "coverage": float(measured),
+                 "snapshot": self.dataset(as_of).attrs["snapshot"],
+                 "coverage": float(measured / minutes) if minutes else 0.0,
                  "long_name": f"{medium.value} consumed"}
         if freq is None:
             return xr.DataArray(out.sum(min_count=1).to_numpy(), dims=["group"],
@@ -409,6 +481,40 @@ class Store:
         return xr.DataArray(res.to_numpy(), dims=["time", "group"],
                             coords={"time": res.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs=attrs)
+
+    def _energy_frames(self, lo: pd.Timestamp, hi: pd.Timestamp, cols: list[str], as_of,
+                       freq: str | None) -> tuple[pd.DataFrame, int]:
+        """Energy rows for [lo, hi) (hourly rows for whole hours, minute rows at the edges) and the
+        number of measured minutes behind them."""
+        def minutes(a, b):
+            e = self._frame("energy", a, b, cols, as_of, SLOT)
+            q = self._frame("quality", a, b, cols, as_of, SLOT)
+            m = int((e.notna() & ((q.fillna(0).astype(np.int64) & int(Q.ESTIMATED)) == 0)).to_numpy().sum())
+            return e, m
+
+        h_lo, h_hi = lo.ceil("h"), hi.floor("h")
+        if not (h_lo < h_hi and _hourly_ok(freq) and lo.tz_convert(self.tz).utcoffset().total_seconds() % 3600 == 0):
+            return minutes(lo, hi)
+        parts, measured = [], 0
+        if lo < h_lo:
+            e, m = minutes(lo, h_lo)
+            parts.append(e)
+            measured += m
+        ds = self.dataset(as_of)
+        first = self._first_time(as_of)
+        read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
+        sel = dict(hour=slice(read_lo.tz_localize(None).to_datetime64(),
+                              (h_hi - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()), meter=cols)
+        sub_e, sub_m = ds["energy_1h"].sel(**sel), ds["measured_1h"].sel(**sel)
+        idx = pd.DatetimeIndex(sub_e.hour.values).tz_localize("UTC").tz_convert(self.tz)
+        full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
+        parts.append(pd.DataFrame(sub_e.values, index=idx, columns=cols).reindex(full))
+        measured += int(sub_m.values.astype(np.int64).sum())
+        if h_hi < hi:
+            e, m = minutes(h_hi, hi)
+            parts.append(e)
+            measured += m
+        return pd.concat(parts), measured
 
     def power(self, start, end, *, by: str = "plant", medium: str | Medium = "electricity",
               freq: str = "1min", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
