@@ -19,6 +19,7 @@ from pathlib import Path
 from workspace.batch import Reading, encode_batch
 from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
+from workspace.inbox import drain
 from workspace.journal import Journal
 from workspace.site import Site
 from workspace.store import Store
@@ -46,7 +47,7 @@ class CollectionService:
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
                  fold_interval_s: float = 5.0, backoff_initial_s: float = 2.0, backoff_max_s: float = 300.0,
                  port_offset: int = 0, period_s: float | None = None, health_path: Path | None = None,
-                 source: str = "modbus-tcp"):
+                 source: str = "modbus-tcp", inbox: Path | None = None):
         self.site = site
         self.journal = journal
         self.store = store
@@ -57,6 +58,7 @@ class CollectionService:
         self.pending: list[list[Reading]] = []  # cycles the disk refused: not yet acknowledged
         self.health_path = health_path
         self.source = source
+        self.inbox = inbox
         self.cycles = 0
         self.acknowledged = 0
         self.last_fold_error: str | None = None
@@ -66,6 +68,11 @@ class CollectionService:
         """Read every meter once and journal the readings; returns the number acknowledged."""
         readings = await self.reader.read(self.site.meters)
         self.cycles += 1
+        if self.inbox is not None and not self.pending:
+            try:
+                await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
+            except JournalError as exc:
+                log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
         if readings:
             self.pending.append(readings)
         acked = 0

@@ -63,6 +63,8 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert await proc.wait() == 0, (tmp_path / "collector.log").read_text()[-3000:]
 
+    logged = (tmp_path / "collector.log").read_text()
+    assert "folding the journal" not in logged, logged[-3000:]  # no fold ever failed
     journal = Journal(cfg.paths.journal)
     n = len(journal)
     assert n >= 14

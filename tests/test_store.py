@@ -131,12 +131,17 @@ def test_out_of_order_reading_is_merged_into_its_slot(fresh):
     pid = cfg.site.plant.id
     _append(j, pid, [("M-WR-02", 0, 10.0), ("M-WR-02", 3, 10.6)])
     s.fold(j)
-    _append(j, pid, [("M-WR-02", 1, 10.2)])  # a gateway's buffer, late
+    c, q, e = _cells(s, "M-WR-02")
+    assert e[1:4] == pytest.approx([0.2, 0.2, 0.2]) and q[1] == Q.GAP | Q.ESTIMATED
+    _append(j, pid, [("M-WR-02", 1, 10.4)])  # a gateway's buffer, late
     s.fold(j)
     c, q, e = _cells(s, "M-WR-02")
-    assert c[0] == 10.0
-    assert c[1] == 10.2 and q[1] & Q.OUT_OF_ORDER
-    assert math.isfinite(e[3]) and e[3] == pytest.approx(0.2)  # 0.6 over the gap of 3, unchanged by the late one
+    assert c[0] == 10.0 and c[1] == 10.4
+    # the late reading splits the gap: minute 1 is now measured, minutes 2-3 share the rest
+    assert q[1] == Q.OUT_OF_ORDER and e[1] == pytest.approx(0.4)
+    assert q[2] == Q.GAP | Q.ESTIMATED and e[2] == pytest.approx(0.1)
+    assert q[3] == Q.ESTIMATED and e[3] == pytest.approx(0.1)
+    assert math.isfinite(e[3])
 
 
 def test_unknown_meter_names_the_batch(fresh):
@@ -197,3 +202,63 @@ def test_rollups_agree_with_minutes_on_a_day_of_plant_data(seeded_cfg):
     via_minutes = s.energy(start, end, by="workshop", freq="15min").resample(time="1h").sum()
     assert np.allclose(via_rollup.values, via_minutes.values, rtol=1e-12)
     assert via_rollup.attrs["coverage"] == pytest.approx(1.0)
+
+
+def test_correction_is_a_new_version_with_author_and_reason(fresh):
+    from workspace.inbox import drain, submit
+
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    _append(j, pid, [("M-WR-05", 0, 20.0), ("M-WR-05", 1, 20.3), ("M-WR-05", 2, 20.35), ("M-WR-05", 3, 20.6)])
+    before = s.fold(j).snapshot
+    # the reading at 00:02 was misread; the right value is 20.5
+    submit(cfg.paths.inbox, {"kind": "correction", "author": "li.wei", "reason": "misread at commissioning",
+                             "readings": [{"meter": "M-WR-05", "time": _t(2).isoformat(), "counter": 20.5}]})
+    assert drain(cfg.paths.inbox, j, pid) == 1 and not list(cfg.paths.inbox.glob("*.json"))
+    r = s.fold(j)
+    assert (r.seq_from, r.seq_to) == (1, 1)
+    v = s.versions()[0]
+    assert v["message"].startswith("correction by li.wei: misread at commissioning")
+    assert v["metadata"]["author"] == "li.wei" and v["metadata"]["reason"] == "misread at commissioning"
+    c, q, e = _cells(s, "M-WR-05")
+    assert c[2] == 20.5 and q[2] & Q.MANUAL
+    assert e[2] == pytest.approx(0.2) and e[3] == pytest.approx(0.1)  # both intervals re-derived
+    # the original stays in the version before: nothing is overwritten
+    old = s.energy("2026-11-24 00:01", "2026-11-24 00:02", meters=["M-WR-05"], freq=None, as_of=before)
+    assert old.item() == pytest.approx(0.05)
+    assert s.energy("2026-11-24 00:01", "2026-11-24 00:02", meters=["M-WR-05"], freq=None).item() == \
+        pytest.approx(0.2)
+
+
+def test_meter_replaced_counts_both_meters(fresh):
+    from workspace.inbox import drain, submit
+
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    _append(j, pid, [("M-WR-06", 0, 5000.0), ("M-WR-06", 1, 5000.4)])
+    # the meter is swapped during minute 2: the old one ends at 5000.6, the new one starts at 0.0
+    submit(cfg.paths.inbox, {"kind": "meter_replaced", "author": "zhang.min", "reason": "meter failed",
+                             "meter": "M-WR-06", "time": _t(2).isoformat(), "old_final": 5000.6,
+                             "new_initial": 0.0})
+    drain(cfg.paths.inbox, j, pid)
+    _append(j, pid, [("M-WR-06", 2, 0.1), ("M-WR-06", 3, 0.5)])
+    while s.fold(j).readings or s.last_folded_seq < len(j) - 1:
+        pass
+    c, q, e = _cells(s, "M-WR-06")
+    # minute 2: 0.2 on the old meter (5000.4 -> 5000.6) + 0.1 on the new one (0.0 -> 0.1)
+    assert e[2] == pytest.approx(0.3) and q[2] & Q.METER_REPLACED and not q[2] & Q.COUNTER_RESET
+    assert e[3] == pytest.approx(0.4)
+    total = s.energy("2026-11-24 00:00", "2026-11-24 00:03", meters=["M-WR-06"], freq=None).item()
+    assert total == pytest.approx(0.4 + 0.3 + 0.4)
+    assert any(v["metadata"].get("kind") == "meter_replaced" for v in s.versions())
+
+
+def test_counter_rollover_of_an_integer_register(fresh):
+    cfg, j, s = fresh
+    # M-TR-2 is a cn3p-int32 meter: uint32 at 0.01 kWh wraps at 42,949,672.96 kWh
+    _append(j, cfg.site.plant.id, [("M-TR-2", 0, 42949660.00), ("M-TR-2", 1, 42949670.96), ("M-TR-2", 2, 9.00)])
+    s.fold(j)
+    c, q, e = _cells(s, "M-TR-2")
+    assert e[1] == pytest.approx(10.96)
+    assert q[2] & Q.ROLLOVER and not q[2] & Q.COUNTER_RESET
+    assert e[2] == pytest.approx(2.00 + 9.00)

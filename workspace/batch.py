@@ -17,6 +17,11 @@ m3/h), ``voltage`` [V] and ``current`` [A] are phase averages, ``power_factor`` 
 ``quality`` is the collector's bitmask (see :mod:`workspace.quality`). The ledger leaf is
 ``SHA-256(0x00 || canonical bytes)`` (RFC 9162 section 2.1.1), so anyone holding the bytes can
 recompute it with ``sha256sum``.
+
+A batch that is not a plain acquisition carries a ``"note"`` object (omitted otherwise):
+``{"kind": "correction", "author": ..., "reason": ...}`` for readings entered to replace stored
+ones, or ``{"kind": "meter_replaced", "author": ..., "reason": ..., "meter": ..., "time": ...,
+"old_final": ..., "new_initial": ...}`` for a meter swap (its ``rows`` are empty).
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ def _num(x: float) -> float | None:
     return float(x)
 
 
-def encode_batch(plant: str, seq: int, source: str, readings: list[Reading]) -> bytes:
+def encode_batch(plant: str, seq: int, source: str, readings: list[Reading], note: dict | None = None) -> bytes:
     """Canonical bytes of a batch (see the module docstring)."""
     rows = sorted(
         (
@@ -100,6 +105,8 @@ def encode_batch(plant: str, seq: int, source: str, readings: list[Reading]) -> 
     )
     obj = {"schema": SCHEMA, "plant": plant, "seq": int(seq), "source": source,
            "columns": list(COLUMNS), "rows": rows}
+    if note is not None:
+        obj["note"] = note
     return rfc8785.dumps(obj)
 
 
@@ -109,6 +116,7 @@ class Batch:
     seq: int
     source: str
     readings: list[Reading]
+    note: dict | None = None
 
 
 def decode_batch(data: bytes) -> Batch:
@@ -124,4 +132,4 @@ def decode_batch(data: bytes) -> Batch:
                 nan if v is None else v, nan if i is None else i, nan if pf is None else pf, int(q))
         for m, t, c, r, v, i, pf, q in obj["rows"]
     ]
-    return Batch(obj["plant"], int(obj["seq"]), obj["source"], readings)
+    return Batch(obj["plant"], int(obj["seq"]), obj["source"], readings, obj.get("note"))

@@ -111,7 +111,8 @@ def cmd_collect(args) -> int:
         svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
                                 backoff_initial_s=cfg.collection.backoff_initial_s,
                                 backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
-                                period_s=args.period, health_path=cfg.paths.run / "health.json")
+                                period_s=args.period, health_path=cfg.paths.run / "health.json",
+                                inbox=cfg.paths.inbox)
         await svc.run(stop)
 
     print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "
@@ -129,6 +130,10 @@ def cmd_fold(args) -> int:
     cfg = config_from_args(args)
     journal = Journal(cfg.paths.journal, writer=True)
     store = Store.open(cfg.paths.store, cfg.site, create=True)
+    from .inbox import drain
+
+    if (k := drain(cfg.paths.inbox, journal, cfg.site.plant.id)):
+        print(f"journaled {k} waiting correction(s)/event(s) from {cfg.paths.inbox}")
     total = 0
     while True:
         r = store.fold(journal, max_batches=500, author=args.author)
@@ -177,6 +182,49 @@ def cmd_query_quality(args) -> int:
         c for c in df.columns[4:] if df[c].any()]
     print(df[cols].to_csv(float_format="%.2f"))
     return 0
+
+
+def _when(s: str, tz: str) -> str:
+    import pandas as pd
+
+    t = pd.Timestamp(s)
+    return (t.tz_localize(tz) if t.tzinfo is None else t).isoformat()
+
+
+def cmd_correct(args) -> int:
+    from .inbox import submit
+
+    cfg = config_from_args(args)
+    if args.meter not in cfg.site.meter_ids():
+        _unknown(args.meter)
+    req = {"kind": "correction", "author": args.author, "reason": args.reason,
+           "readings": [{"meter": args.meter, "time": _when(args.time, cfg.site.plant.timezone),
+                         "counter": args.counter}]}
+    path = submit(cfg.paths.inbox, req)
+    print(f"correction queued as {path}; the collector journals it at its next cycle "
+          f"(or run `tanjian fold` when no collector runs)")
+    return 0
+
+
+def cmd_replace_meter(args) -> int:
+    from .inbox import submit
+
+    cfg = config_from_args(args)
+    if args.meter not in cfg.site.meter_ids():
+        _unknown(args.meter)
+    req = {"kind": "meter_replaced", "author": args.author, "reason": args.reason, "meter": args.meter,
+           "time": _when(args.time, cfg.site.plant.timezone), "old_final": args.old_final,
+           "new_initial": args.new_initial}
+    path = submit(cfg.paths.inbox, req)
+    print(f"meter swap queued as {path}; the collector journals it at its next cycle "
+          f"(or run `tanjian fold` when no collector runs)")
+    return 0
+
+
+def _unknown(meter: str):
+    from .errors import UnknownMeter
+
+    raise UnknownMeter(f"unknown meter {meter!r} (see the site model: `tanjian config check`)")
 
 
 def cmd_kpi(args) -> int:
@@ -321,6 +369,22 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--meter", action="append", help="a meter id (repeatable; default all)")
     x.add_argument("--as-of", default=None)
     x.set_defaults(func=cmd_query_quality)
+
+    x = sub.add_parser("correct", help="replace a stored reading (a new version with author and reason)")
+    x.add_argument("--meter", required=True)
+    x.add_argument("--time", required=True, help="the reading's time (local unless it has a zone)")
+    x.add_argument("--counter", type=float, required=True, help="the right counter value [kWh or m3]")
+    x.add_argument("--author", required=True)
+    x.add_argument("--reason", required=True)
+    x.set_defaults(func=cmd_correct)
+    x = sub.add_parser("replace-meter", help="record a meter swap: old meter's final and new meter's initial reading")
+    x.add_argument("--meter", required=True)
+    x.add_argument("--time", required=True, help="when the new meter started counting (local unless zoned)")
+    x.add_argument("--old-final", type=float, required=True)
+    x.add_argument("--new-initial", type=float, required=True)
+    x.add_argument("--author", required=True)
+    x.add_argument("--reason", required=True)
+    x.set_defaults(func=cmd_replace_meter)
 
     x = sub.add_parser("kpi", help="energy and CO2e today, yesterday, this month, this year")
     x.add_argument("--as-of", default=None)

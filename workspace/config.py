@@ -52,6 +52,10 @@ class Paths(_Model):
         return self.data_dir / "evidence"
 
     @property
+    def inbox(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
     def run(self) -> Path:
         return self.data_dir / "run"
 

@@ -43,23 +43,32 @@ class Q(IntFlag):
 #: tolerance on the rated rate before a counter step counts as a spike [-]
 SPIKE_MARGIN = 1.5
 
+#: flags that describe the derived energy of a slot (re-derived together with it)
+ENERGY_FLAGS = Q.GAP | Q.ESTIMATED | Q.ROLLOVER | Q.COUNTER_RESET | Q.METER_REPLACED | Q.SPIKE
+
 
 def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.ndarray, counters: np.ndarray,
-                  max_rate: float | None, slot_hours: float):
+                  max_rate: float | None, slot_hours: float, *, wrap: float | None = None,
+                  replaced: dict[int, tuple[float, float]] | None = None):
     """Interval energy from successive counter readings of one meter, with flags.
 
     Parameters
     ----------
     prev_slot, prev_counter : int, float or None
-        Last good reading already folded (None: the meter's first reading).
+        Last good reading before ``slots`` (None: the meter's first reading).
     slots : ndarray of int
-        Slots of the new readings, strictly increasing and all greater than ``prev_slot``.
+        Slots of the readings, strictly increasing and all greater than ``prev_slot``.
     counters : ndarray of float
         Counter values [kWh or m3] at those slots.
     max_rate : float or None
         Largest plausible rate [kW or m3/h]; steps above it (× :data:`SPIKE_MARGIN`) are spikes.
     slot_hours : float
         Length of one slot [h].
+    wrap : float or None
+        Value at which the meter's counter register wraps to zero [kWh or m3] (None: it does not).
+    replaced : dict, optional
+        ``slot -> (old meter's final counter, new meter's initial counter)`` for meter swaps that
+        took effect in the interval ending at ``slot``.
 
     Returns
     -------
@@ -73,36 +82,56 @@ def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.n
     Notes
     -----
     A counter delta across a gap of ``k`` slots is spread evenly over them and flagged
-    ESTIMATED (the gap slots GAP as well): the total stays exact. A negative delta is a reset:
-    the new counter value is the energy since the reset (COUNTER_RESET). A spike is flagged
-    and its energy withheld; the next good reading's delta covers the interval.
+    ESTIMATED (the gap slots GAP as well): the total stays exact. A negative delta is a
+    rollover when the register's wrap explains a plausible step (ROLLOVER), else a reset: the new
+    counter value is the energy since the reset (COUNTER_RESET). A meter swap counts the old
+    meter up to its final reading and the new one from its initial reading (METER_REPLACED). A
+    spike is flagged and its energy withheld; the next good reading's delta covers the interval.
     """
+    replaced = replaced or {}
     out_s: list[int] = []
     out_e: list[float] = []
     out_f: list[int] = []
+
+    def plausible(step, k):
+        return max_rate is None or step <= max_rate * SPIKE_MARGIN * k * slot_hours + 1e-6
+
+    def emit(s, value, flag):
+        out_s.append(s)
+        out_e.append(value)
+        out_f.append(int(flag))
+
     for s, c in zip(slots.tolist(), counters.tolist()):
         if not np.isfinite(c):
             continue
         if prev_slot is None:
-            out_s.append(s); out_e.append(np.nan); out_f.append(0)  # noqa: E702
+            emit(s, np.nan, 0)
             prev_slot, prev_counter = s, c
             continue
         k = s - prev_slot
-        delta = c - prev_counter
+        flag = Q(0)
+        if s in replaced:
+            old_final, new_initial = replaced[s]
+            delta = (old_final - prev_counter) + (c - new_initial)
+            flag = Q.METER_REPLACED
+        else:
+            delta = c - prev_counter
         if delta < 0:
-            out_s.append(s); out_e.append(c); out_f.append(int(Q.COUNTER_RESET))  # noqa: E702
-            prev_slot, prev_counter = s, c
-            continue
-        if max_rate is not None and delta > max_rate * SPIKE_MARGIN * k * slot_hours + 1e-6:
-            out_s.append(s); out_e.append(np.nan); out_f.append(int(Q.SPIKE))  # noqa: E702
+            if wrap is not None and plausible(wrap - prev_counter + c, k):
+                delta, flag = wrap - prev_counter + c, flag | Q.ROLLOVER
+            else:
+                emit(s, c, flag | Q.COUNTER_RESET)
+                prev_slot, prev_counter = s, c
+                continue
+        if not plausible(delta, k):
+            emit(s, np.nan, flag | Q.SPIKE)
             continue
         if k == 1:
-            out_s.append(s); out_e.append(delta); out_f.append(0)  # noqa: E702
+            emit(s, delta, flag)
         else:
-            share = delta / k
             for g in range(prev_slot + 1, s):
-                out_s.append(g); out_e.append(share); out_f.append(int(Q.GAP | Q.ESTIMATED))  # noqa: E702
-            out_s.append(s); out_e.append(share); out_f.append(int(Q.ESTIMATED))  # noqa: E702
+                emit(g, delta / k, Q.GAP | Q.ESTIMATED)
+            emit(s, delta / k, flag | Q.ESTIMATED)
         prev_slot, prev_counter = s, c
     return (np.asarray(out_s, dtype=np.int64), np.asarray(out_e, dtype=np.float64),
             np.asarray(out_f, dtype=np.uint16), prev_slot, prev_counter)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,10 +40,10 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 import zarr  # noqa: E402
 
-from .batch import decode_batch
+from .batch import decode_batch, parse_time
 from .errors import StoreError, UnknownMeter
 from .journal import Journal
-from .quality import Q, derive_energy
+from .quality import ENERGY_FLAGS, Q, derive_energy
 from .site import MEDIUM_UNITS, Medium, Site
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ VARIABLES = {  # name: (attrs, dtype, fill)
     "quality": ({"long_name": "quality bitmask", "flag_masks": [int(f) for f in Q],
                  "flag_meanings": " ".join(f.name for f in Q)}, "uint16", 0),
 }
+LOOKBACK = 7 * 24 * 60  # how far back a late reading looks for the good reading before it [slots]
 CHUNK_H = 24  # hourly rollups: one UTC day of hours per chunk
 ROLLUPS = {
     "energy_1h": ({"long_name": "energy consumed in the hour starting at `hour` (sum of its minutes)",
@@ -82,6 +84,18 @@ def _utc(t: dt.datetime | str | pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz)
     return ts.tz_convert("UTC")
+
+
+def _counter_wrap(family: str) -> float | None:
+    """Where a family's integer counter register wraps to zero [kWh or m3]; None for floats."""
+    from collectors.registers import FAMILIES
+
+    fam = FAMILIES.get(family)
+    field = next((f for f in fam.fields if f.quantity == "counter"), None) if fam else None
+    if field is None or field.dtype == "float32":
+        return None
+    bits = 16 * field.count - (0 if field.dtype.startswith("u") else 1)
+    return float(2 ** bits) * field.scale
 
 
 def _hourly_ok(freq: str | None) -> bool:
@@ -112,6 +126,8 @@ class Store:
         self.meters = [m.id for m in site.meters]
         self._midx = {m: i for i, m in enumerate(self.meters)}
         self._ds_cache: tuple[str, xr.Dataset] | None = None
+        self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
+        self._fold_lock = threading.Lock()  # one fold at a time in this process (the journal lock: one process)
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -185,7 +201,15 @@ class Store:
         return int(zarr.open_group(store=s.store, mode="r").attrs["fold"]["seq"])
 
     def fold(self, journal: Journal, *, max_batches: int = 10_000, author: str = "collector") -> FoldResult:
-        """Fold the journal's batches after the last folded one into the store, in one commit."""
+        """Fold the journal's batches after the last folded one into the store, in one commit.
+
+        A correction or an event (a batch with a ``note``) is folded alone, in a commit whose
+        message and metadata carry its author and reason.
+        """
+        with self._fold_lock:
+            return self._fold(journal, max_batches, author)
+
+    def _fold(self, journal: Journal, max_batches: int, author: str) -> FoldResult:
         s = self.repo.writable_session("main")
         g = zarr.open_group(store=s.store, mode="r+")
         state = dict(g.attrs["fold"])
@@ -193,98 +217,157 @@ class Store:
         stop = min(len(journal), start + max_batches)
         if start >= stop:
             return FoldResult(start, start - 1, 0, None)
-        rows: dict[str, list] = {}
-        n = 0
+        batches = []
         for seq, payload in journal.records(start, stop):
             batch = decode_batch(payload)
             if batch.seq != seq:
                 raise StoreError(f"{journal.path}: record {seq} holds batch seq {batch.seq}")
+            if batch.note is not None and batches:
+                break  # a correction or an event gets a commit of its own
+            batches.append(batch)
+            if batch.note is not None:
+                break
+        stop = start + len(batches)
+        note = batches[0].note if batches[0].note is not None else None
+        rows: dict[str, list] = {}
+        n = 0
+        for batch in batches:
             for r in batch.readings:
                 if r.meter not in self._midx:
-                    raise UnknownMeter(f"batch {seq}: unknown meter {r.meter!r} (not in the site model)")
+                    raise UnknownMeter(f"batch {batch.seq}: unknown meter {r.meter!r} (not in the site model)")
                 rows.setdefault(r.meter, []).append(r)
                 n += 1
+        events = {k: [list(e) for e in v] for k, v in state.get("events", {}).items()}
+        if note is not None and note.get("kind") == "meter_replaced":
+            if note.get("meter") not in self._midx:
+                raise UnknownMeter(f"batch {start}: unknown meter {note.get('meter')!r} in a meter_replaced event")
         times = [r.time for rs in rows.values() for r in rs]
+        if note is not None and note.get("kind") == "meter_replaced":
+            times.append(parse_time(note["time"]))
         origin = state["origin"]
         if origin is None:  # the grid starts on the UTC day before the local year of the first reading
             first = min(times).astimezone(self.tz)
             o = dt.datetime(first.year, 1, 1, tzinfo=self.tz).astimezone(dt.timezone.utc)
             origin = (o.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)).isoformat()
         o = dt.datetime.fromisoformat(origin)
-        slot_of = {}
-        for t in times:
-            slot_of[t] = int((t - o) // SLOT)
-        if min(slot_of.values()) < 0:
+        slot_of = {t: int((t - o) // SLOT) for t in times}
+        if slot_of and min(slot_of.values()) < 0:
             raise StoreError(f"readings before the store's origin {origin} cannot be stored")
-        need = max(slot_of.values()) + 1
-        self._extend(g, need, o)
-        writes: dict[str, tuple[list, list, list]] = {v: ([], [], []) for v in VARIABLES}
+        self._extend(g, max(slot_of.values()) + 1, o)
         prev = dict(state["prev"])
-        existing_counter = g["counter"]
+        affected: dict[str, list[int]] = {}  # meter -> [earliest, newest] slot changed
+        if note is not None and note.get("kind") == "meter_replaced":
+            sl = slot_of[parse_time(note["time"])]
+            events.setdefault(note["meter"], []).append([sl, float(note["old_final"]), float(note["new_initial"])])
+            affected[note["meter"]] = [sl, sl]
+        correction = note is not None and note.get("kind") == "correction"
+        writes = self._raw_writes(g, rows, slot_of, prev, correction, affected)
+        self._apply(g, writes)
+        touched = [np.asarray(writes["quality"][0], dtype=np.int64)]
+        for meter, (a, b) in affected.items():
+            lo, hi = self._rederive(g, meter, a, b, prev, events)
+            touched.append(np.arange(lo, hi, dtype=np.int64))
+        self._roll_up(g, np.unique(np.concatenate(touched)))
+        first = min(slot_of.values())
+        if state.get("first_slot") is not None:
+            first = min(first, int(state["first_slot"]))
+        state.update(seq=stop - 1, origin=origin, prev=prev, first_slot=first, events=events)
+        g.attrs["fold"] = state
+        meta = {"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n, "author": author}
+        if note is not None:
+            msg = (f"{note.get('kind')} by {note.get('author')}: {note.get('reason')} "
+                   f"(journal batch {start}, {n} readings)")
+            meta.update(kind=note.get("kind"), author=note.get("author"), reason=note.get("reason"))
+        else:
+            msg = f"fold journal batches {start}..{stop - 1} ({n} readings)"
+        snap = s.commit(msg, metadata=meta)
+        log.info("%s as snapshot %s", msg, snap)
+        self._ds_cache = None
+        return FoldResult(start, stop - 1, n, snap)
+
+    def _raw_writes(self, g, rows, slot_of, prev, correction: bool, affected: dict[str, list[int]]):
+        """Queue the raw values and reading-level flags; note each meter's earliest changed slot."""
+        writes: dict[str, tuple[list, list, list]] = {v: ([], [], []) for v in VARIABLES}
         for meter, rs in rows.items():
             mi = self._midx[meter]
             rs.sort(key=lambda r: r.time)
             p = prev.get(meter)
-            p_slot, p_counter = (p[0], p[1]) if p else (None, None)
-            fresh = []
+            p_slot = p[0] if p else None
             seen = set()
             for r in rs:
                 sl = slot_of[r.time]
                 late = p_slot is not None and sl <= p_slot
-                if sl in seen or (late and np.isfinite(existing_counter[sl, mi])):
+                taken = late and np.isfinite(g["counter"][sl, mi])
+                if sl in seen or (taken and not correction):
                     self._put(writes, "quality", sl, mi, int(Q.DUPLICATE))
                     continue
                 seen.add(sl)
                 for col in READ_COLUMNS:
                     self._put(writes, col, sl, mi, getattr(r, col))
-                if r.quality:
-                    self._put(writes, "quality", sl, mi, int(r.quality))
-                if late:
-                    self._put(writes, "quality", sl, mi, int(Q.OUT_OF_ORDER))
-                else:
-                    fresh.append((sl, r.counter))
-            if fresh:
-                m = self.site.meter(meter)
-                es, ee, ef, p_slot, p_counter = derive_energy(
-                    p_slot, p_counter, np.array([f[0] for f in fresh]), np.array([f[1] for f in fresh]),
-                    m.rated_power_kw, SLOT.total_seconds() / 3600)
-                for sl, e, f in zip(es.tolist(), ee.tolist(), ef.tolist()):
-                    self._put(writes, "energy", sl, mi, e)
-                    if f:
-                        self._put(writes, "quality", sl, mi, f)
-                prev[meter] = [p_slot, p_counter]
+                flags = int(r.quality) | (int(Q.MANUAL) if correction else 0)
+                if late and not correction:
+                    flags |= int(Q.OUT_OF_ORDER)
+                self._put(writes, "quality", sl, mi, flags)
+                span = affected.setdefault(meter, [sl, sl])
+                span[0], span[1] = min(span[0], sl), max(span[1], sl)
+        return writes
+
+    def _apply(self, g, writes) -> None:
+        m = len(self.meters)
         for var, (ts, ms, vs) in writes.items():
             if not ts:
                 continue
             ts_a, ms_a = np.asarray(ts, dtype=np.int64), np.asarray(ms, dtype=np.int64)
             if var == "quality":
-                vs_a = np.asarray(vs, dtype=np.uint16)
-                # OR the flags into what is there (several flags may land on one cell)
-                order = np.lexsort((ms_a, ts_a))
-                ts_a, ms_a, vs_a = ts_a[order], ms_a[order], vs_a[order]
-                key = ts_a * len(self.meters) + ms_a
+                # OR the flags together and into what is stored (several may land on one cell)
+                key = ts_a * m + ms_a
                 uniq, inv = np.unique(key, return_inverse=True)
                 merged = np.zeros(len(uniq), np.uint16)
-                np.bitwise_or.at(merged, inv, vs_a)
-                ts_a, ms_a = uniq // len(self.meters), uniq % len(self.meters)
+                np.bitwise_or.at(merged, inv, np.asarray(vs, dtype=np.uint16))
+                ts_a, ms_a = uniq // m, uniq % m
                 merged |= g["quality"].get_coordinate_selection((ts_a, ms_a)).astype(np.uint16)
                 g["quality"].set_coordinate_selection((ts_a, ms_a), merged)
             else:
                 g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
-        touched = np.unique(np.concatenate([np.asarray(writes[v][0], dtype=np.int64) for v in ("energy", "quality")]
-                                           + [np.zeros(0, np.int64)]))
-        self._roll_up(g, touched)
-        first = min(slot_of.values())
-        if state.get("first_slot") is not None:
-            first = min(first, int(state["first_slot"]))
-        state.update(seq=stop - 1, origin=origin, prev=prev, first_slot=first)
-        g.attrs["fold"] = state
-        snap = s.commit(f"fold journal batches {start}..{stop - 1} ({n} readings)",
-                        metadata={"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n,
-                                  "author": author})
-        log.info("folded batches %d..%d (%d readings) as snapshot %s", start, stop - 1, n, snap)
-        self._ds_cache = None
-        return FoldResult(start, stop - 1, n, snap)
+
+    def _rederive(self, g, meter: str, a: int, b: int, prev: dict, events: dict) -> tuple[int, int]:
+        """Derive the energy of ``meter`` again from slot ``a`` to its newest reading (``b`` or later).
+
+        Starts from the last good reading before ``a`` (the fold state's when ``a`` is past it,
+        else found in the store up to :data:`LOOKBACK` slots back), so that late readings,
+        corrections and meter swaps change exactly the intervals they belong to. Returns the
+        slot range ``[lo, hi)`` whose energy and energy flags were rewritten.
+        """
+        mi = self._midx[meter]
+        m = self.site.meter(meter)
+        p = prev.get(meter)
+        if p is not None and a > p[0]:
+            start = (int(p[0]), float(p[1]))
+        else:
+            start = None
+            lo_scan = max(0, a - LOOKBACK)
+            c = g["counter"][lo_scan:a, mi]
+            q = g["quality"][lo_scan:a, mi]
+            good = np.nonzero(np.isfinite(c) & ((q & int(Q.SPIKE)) == 0))[0]
+            if len(good):
+                start = (lo_scan + int(good[-1]), float(c[good[-1]]))
+        end = max(b, int(p[0]) if p is not None else b) + 1
+        lo = (start[0] + 1) if start is not None else a
+        counters = g["counter"][lo:end, mi]
+        slots = lo + np.nonzero(np.isfinite(counters))[0]
+        replaced = {int(e[0]): (e[1], e[2]) for e in events.get(meter, [])}
+        es, ee, ef, p_slot, p_counter = derive_energy(
+            start[0] if start else None, start[1] if start else None, slots, counters[slots - lo],
+            m.rated_power_kw, SLOT.total_seconds() / 3600, wrap=self._wrap.get(meter), replaced=replaced)
+        energy = np.full(end - lo, np.nan)
+        energy[es - lo] = ee
+        q = g["quality"][lo:end, mi].astype(np.uint16) & np.uint16(~int(ENERGY_FLAGS) & 0xFFFF)
+        np.bitwise_or.at(q, es - lo, ef)  # a spike's slot also gets the share spread over it later
+        g["energy"][lo:end, mi] = energy
+        g["quality"][lo:end, mi] = q
+        if p_slot is not None and (p is None or p_slot >= p[0]):
+            prev[meter] = [int(p_slot), float(p_counter)]
+        return lo, end
 
     @staticmethod
     def _put(writes, var, slot, mi, value):

@@ -142,6 +142,8 @@ class PlantSimulator:
 
     # -- serving ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        # integrate the counters up to now before serving, so the first requests answer in time
+        await asyncio.to_thread(self.model.at, self.clock.now())
         for gw in self.site.gateways:
             port = gw.port + self.port_offset
             server = ModbusTcpServer(self._devices(gw.id), address=(gw.host, port))

@@ -1,0 +1,110 @@
+"""Corrections and events waiting to be journaled.
+
+Whoever edits data (a person at the CLI, a dashboard, an importer) does not hold the journal: the
+collector does. They drop a request into the inbox (``<data_dir>/inbox``, one JSON file each,
+written atomically and fsync'd); the collector journals each request as a batch with a ``note``
+at its next cycle, and ``tanjian fold`` does the same when no collector runs. A request is never
+applied to the store directly, so it is ledgered, anchored and versioned like any reading.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from pathlib import Path
+
+from .batch import Reading, encode_batch, format_time, parse_time
+from .errors import TanjianError
+from .journal import Journal
+from .quality import Q
+
+log = logging.getLogger(__name__)
+
+KINDS = ("correction", "meter_replaced")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def submit(inbox: str | os.PathLike, request: dict) -> Path:
+    """Validate and store one request; returns its file.
+
+    ``request`` is ``{"kind": "correction", "author", "reason", "readings": [{"meter", "time",
+    "counter", ...}]}`` or ``{"kind": "meter_replaced", "author", "reason", "meter", "time",
+    "old_final", "new_initial"}`` (times ISO 8601 with a zone).
+    """
+    kind = request.get("kind")
+    if kind not in KINDS:
+        raise TanjianError(f"inbox request: kind must be one of {KINDS}, not {kind!r}")
+    for key in ("author", "reason"):
+        if not str(request.get(key) or "").strip():
+            raise TanjianError(f"inbox request: a {kind} needs a non-empty {key!r}")
+    inbox = Path(inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    _write_atomic(path, json.dumps(request, sort_keys=True).encode())
+    log.info("%s by %s queued in %s", kind, request["author"], path)
+    return path
+
+
+def _batch(plant: str, seq: int, req: dict) -> bytes:
+    import datetime as dt
+
+    def when(s: str) -> dt.datetime:
+        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        if t.tzinfo is None:
+            raise TanjianError(f"inbox request: time {s!r} has no zone")
+        return t
+
+    note = {"kind": req["kind"], "author": req["author"], "reason": req["reason"]}
+    readings: list[Reading] = []
+    if req["kind"] == "correction":
+        for r in req["readings"]:
+            readings.append(Reading(r["meter"], when(r["time"]), float(r["counter"]),
+                                    float(r.get("rate", math.nan)), quality=int(Q.MANUAL)))
+    else:
+        note.update(meter=req["meter"], time=format_time(when(req["time"])),
+                    old_final=float(req["old_final"]), new_initial=float(req["new_initial"]))
+        parse_time(note["time"])
+    return encode_batch(plant, seq, f"inbox:{req['kind']}", readings, note)
+
+
+def drain(inbox: str | os.PathLike, journal: Journal, plant: str) -> int:
+    """Journal every waiting request in the order they came; returns how many were journaled.
+
+    A request that cannot be understood is moved to ``inbox/rejected`` with the reason logged;
+    it never blocks the others.
+    """
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        return 0
+    n = 0
+    for path in sorted(inbox.glob("*.json")):
+        try:
+            req = json.loads(path.read_text())
+            payload = _batch(plant, journal.next_seq, req)
+        except (ValueError, KeyError, TypeError, TanjianError) as exc:
+            bad = inbox / "rejected"
+            bad.mkdir(exist_ok=True)
+            os.replace(path, bad / path.name)
+            log.error("inbox request %s rejected (%s: %s); moved to %s", path.name, type(exc).__name__, exc, bad)
+            continue
+        journal.append(payload)
+        path.unlink()
+        n += 1
+    return n
