@@ -262,3 +262,28 @@ def test_counter_rollover_of_an_integer_register(fresh):
     assert e[1] == pytest.approx(10.96)
     assert q[2] & Q.ROLLOVER and not q[2] & Q.COUNTER_RESET
     assert e[2] == pytest.approx(2.00 + 9.00)
+
+
+def test_gap_is_shared_by_the_meters_typical_profile(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # two days of a transformer incomer drawing 1 kWh a minute from 08:00 to 16:00 local, nothing else
+    day0 = -2 * 24 * 60
+    counter, rows = 1000.0, []
+    for k in range(day0, 0):
+        hour = (k // 60) % 24
+        rows.append(("M-TR-3", k, counter))
+        counter += 1.0 if 8 <= hour < 16 else 0.0
+    _append(j, pid, rows)
+    s.fold(j)
+    # today the meter is silent from 07:00 to 09:00 (last reading at 07:00, next at 09:00): 60 kWh
+    _append(j, pid, [("M-TR-3", 0, counter), ("M-TR-3", 7 * 60, counter)])
+    s.fold(j)
+    _append(j, pid, [("M-TR-3", 9 * 60, counter + 60.0)])
+    s.fold(j)
+    e = s.energy("2026-11-24 07:00", "2026-11-24 09:00", meters=["M-TR-3"], freq="1h").to_pandas()["M-TR-3"]
+    # the typical profile puts all of it between 08:00 and 09:00, none in the 07:00 hour
+    assert e.loc["2026-11-24 07:00"] == pytest.approx(0.0, abs=1e-9)
+    assert e.loc["2026-11-24 08:00"] == pytest.approx(60.0)
+    rep = s.quality_report("2026-11-24 07:00", "2026-11-24 09:00", meters=["M-TR-3"])
+    assert rep.loc["M-TR-3", "gap"] == 119 and rep.loc["M-TR-3", "estimated"] == 120

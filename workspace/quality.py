@@ -49,7 +49,7 @@ ENERGY_FLAGS = Q.GAP | Q.ESTIMATED | Q.ROLLOVER | Q.COUNTER_RESET | Q.METER_REPL
 
 def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.ndarray, counters: np.ndarray,
                   max_rate: float | None, slot_hours: float, *, wrap: float | None = None,
-                  replaced: dict[int, tuple[float, float]] | None = None):
+                  replaced: dict[int, tuple[float, float]] | None = None, profile=None):
     """Interval energy from successive counter readings of one meter, with flags.
 
     Parameters
@@ -69,6 +69,9 @@ def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.n
     replaced : dict, optional
         ``slot -> (old meter's final counter, new meter's initial counter)`` for meter swaps that
         took effect in the interval ending at ``slot``.
+    profile : callable, optional
+        ``profile(slots) -> weights`` [-]: the meter's typical consumption in each slot; a delta
+        across a gap is shared in proportion to it (evenly when it is absent or all zero).
 
     Returns
     -------
@@ -81,8 +84,8 @@ def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.n
 
     Notes
     -----
-    A counter delta across a gap of ``k`` slots is spread evenly over them and flagged
-    ESTIMATED (the gap slots GAP as well): the total stays exact. A negative delta is a
+    A counter delta across a gap of ``k`` slots is shared over them by the meter's typical profile
+    (evenly without one) and flagged ESTIMATED (the gap slots GAP as well): the total stays exact. A negative delta is a
     rollover when the register's wrap explains a plausible step (ROLLOVER), else a reset: the new
     counter value is the energy since the reset (COUNTER_RESET). A meter swap counts the old
     meter up to its final reading and the new one from its initial reading (METER_REPLACED). A
@@ -129,9 +132,14 @@ def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.n
         if k == 1:
             emit(s, delta, flag)
         else:
-            for g in range(prev_slot + 1, s):
-                emit(g, delta / k, Q.GAP | Q.ESTIMATED)
-            emit(s, delta / k, flag | Q.ESTIMATED)
+            gap = np.arange(prev_slot + 1, s + 1)
+            w = np.asarray(profile(gap), dtype=float) if profile is not None else np.ones(k)
+            if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
+                w = np.ones(k)
+            shares = delta * w / w.sum()
+            for g, share in zip(gap[:-1].tolist(), shares[:-1].tolist()):
+                emit(g, share, Q.GAP | Q.ESTIMATED)
+            emit(s, float(shares[-1]), flag | Q.ESTIMATED)
         prev_slot, prev_counter = s, c
     return (np.asarray(out_s, dtype=np.int64), np.asarray(out_e, dtype=np.float64),
             np.asarray(out_f, dtype=np.uint16), prev_slot, prev_counter)

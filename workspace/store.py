@@ -61,6 +61,7 @@ VARIABLES = {  # name: (attrs, dtype, fill)
                  "flag_meanings": " ".join(f.name for f in Q)}, "uint16", 0),
 }
 LOOKBACK = 7 * 24 * 60  # how far back a late reading looks for the good reading before it [slots]
+PROFILE_DAYS = 7  # history behind a meter's typical profile, used to share a gap's energy [d]
 CHUNK_H = 24  # hourly rollups: one UTC day of hours per chunk
 ROLLUPS = {
     "energy_1h": ({"long_name": "energy consumed in the hour starting at `hour` (sum of its minutes)",
@@ -330,6 +331,25 @@ class Store:
             else:
                 g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
 
+    def _typical(self, g, mi: int, slots: np.ndarray) -> np.ndarray | None:
+        """The meter's typical consumption in each slot [kWh or m3 per minute]: the mean of the same
+        hour of the day over the :data:`PROFILE_DAYS` days before the first slot (hourly rollups);
+        None when there is no such history."""
+        h0 = int((slots[0] - 1) // 60)
+        lo = max(0, h0 - 24 * PROFILE_DAYS)
+        hist = g["energy_1h"][lo:h0, mi] if h0 > lo else np.zeros(0)
+        if not np.isfinite(hist).any():
+            return None
+        by_hour = np.full(24, np.nan)
+        hours = np.arange(lo, h0) % 24
+        for h in range(24):
+            v = hist[hours == h]
+            if np.isfinite(v).any():
+                by_hour[h] = np.nanmean(v)
+        if not np.isfinite(by_hour).all():
+            return None
+        return by_hour[((slots - 1) // 60) % 24] / 60.0
+
     def _rederive(self, g, meter: str, a: int, b: int, prev: dict, events: dict) -> tuple[int, int]:
         """Derive the energy of ``meter`` again from slot ``a`` to its newest reading (``b`` or later).
 
@@ -358,7 +378,8 @@ class Store:
         replaced = {int(e[0]): (e[1], e[2]) for e in events.get(meter, [])}
         es, ee, ef, p_slot, p_counter = derive_energy(
             start[0] if start else None, start[1] if start else None, slots, counters[slots - lo],
-            m.rated_power_kw, SLOT.total_seconds() / 3600, wrap=self._wrap.get(meter), replaced=replaced)
+            m.rated_power_kw, SLOT.total_seconds() / 3600, wrap=self._wrap.get(meter), replaced=replaced,
+            profile=lambda gap: self._typical(g, mi, gap))
         energy = np.full(end - lo, np.nan)
         energy[es - lo] = ee
         q = g["quality"][lo:end, mi].astype(np.uint16) & np.uint16(~int(ENERGY_FLAGS) & 0xFFFF)
