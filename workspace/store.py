@@ -264,11 +264,9 @@ class Store:
         correction = note is not None and note.get("kind") == "correction"
         writes = self._raw_writes(g, rows, slot_of, prev, correction, affected)
         self._apply(g, writes)
-        touched = [np.asarray(writes["quality"][0], dtype=np.int64)]
-        for meter, (a, b) in affected.items():
-            lo, hi = self._rederive(g, meter, a, b, prev, events)
-            touched.append(np.arange(lo, hi, dtype=np.int64))
-        self._roll_up(g, np.unique(np.concatenate(touched)))
+        lo, hi = self._rederive(g, affected, prev, events)
+        self._roll_up(g, np.unique(np.concatenate([np.asarray(writes["quality"][0], dtype=np.int64),
+                                                   np.arange(lo, hi, dtype=np.int64)])))
         first = min(slot_of.values())
         if state.get("first_slot") is not None:
             first = min(first, int(state["first_slot"]))
@@ -350,45 +348,57 @@ class Store:
             return None
         return by_hour[((slots - 1) // 60) % 24] / 60.0
 
-    def _rederive(self, g, meter: str, a: int, b: int, prev: dict, events: dict) -> tuple[int, int]:
-        """Derive the energy of ``meter`` again from slot ``a`` to its newest reading (``b`` or later).
+    def _rederive(self, g, affected: dict[str, list[int]], prev: dict, events: dict) -> tuple[int, int]:
+        """Derive the energy of each affected meter again from its earliest changed slot on.
 
-        Starts from the last good reading before ``a`` (the fold state's when ``a`` is past it,
-        else found in the store up to :data:`LOOKBACK` slots back), so that late readings,
-        corrections and meter swaps change exactly the intervals they belong to. Returns the
-        slot range ``[lo, hi)`` whose energy and energy flags were rewritten.
+        Each meter starts from its last good reading before that slot (the fold state's when the
+        change is past it, else the last good one in the store up to :data:`LOOKBACK` slots back)
+        and runs to its newest reading, so that late readings, corrections and meter swaps change
+        exactly the intervals they belong to. One block of the grid is read and written for all
+        meters together. Returns the slot range ``[lo, hi)`` rewritten.
         """
-        mi = self._midx[meter]
-        m = self.site.meter(meter)
-        p = prev.get(meter)
-        if p is not None and a > p[0]:
-            start = (int(p[0]), float(p[1]))
-        else:
-            start = None
-            lo_scan = max(0, a - LOOKBACK)
-            c = g["counter"][lo_scan:a, mi]
-            q = g["quality"][lo_scan:a, mi]
-            good = np.nonzero(np.isfinite(c) & ((q & int(Q.SPIKE)) == 0))[0]
-            if len(good):
-                start = (lo_scan + int(good[-1]), float(c[good[-1]]))
-        end = max(b, int(p[0]) if p is not None else b) + 1
-        lo = (start[0] + 1) if start is not None else a
-        counters = g["counter"][lo:end, mi]
-        slots = lo + np.nonzero(np.isfinite(counters))[0]
-        replaced = {int(e[0]): (e[1], e[2]) for e in events.get(meter, [])}
-        es, ee, ef, p_slot, p_counter = derive_energy(
-            start[0] if start else None, start[1] if start else None, slots, counters[slots - lo],
-            m.rated_power_kw, SLOT.total_seconds() / 3600, wrap=self._wrap.get(meter), replaced=replaced,
-            profile=lambda gap: self._typical(g, mi, gap))
-        energy = np.full(end - lo, np.nan)
-        energy[es - lo] = ee
-        q = g["quality"][lo:end, mi].astype(np.uint16) & np.uint16(~int(ENERGY_FLAGS) & 0xFFFF)
-        np.bitwise_or.at(q, es - lo, ef)  # a spike's slot also gets the share spread over it later
-        g["energy"][lo:end, mi] = energy
-        g["quality"][lo:end, mi] = q
-        if p_slot is not None and (p is None or p_slot >= p[0]):
-            prev[meter] = [int(p_slot), float(p_counter)]
-        return lo, end
+        if not affected:
+            return 0, 0
+        plan = {}
+        for meter, (a, b) in affected.items():
+            p = prev.get(meter)
+            fast = p is not None and a > p[0]
+            end = max(b, int(p[0]) if p is not None else b) + 1
+            plan[meter] = (a, end, fast, (int(p[0]), float(p[1])) if fast else None)
+        lo = min((pl[3][0] + 1) if pl[2] else max(0, pl[0] - LOOKBACK) for pl in plan.values())
+        hi = max(pl[1] for pl in plan.values())
+        counter = g["counter"][lo:hi]
+        quality = g["quality"][lo:hi].astype(np.uint16)
+        energy = g["energy"][lo:hi]
+        keep = np.uint16(~int(ENERGY_FLAGS) & 0xFFFF)
+        changed = hi
+        for meter, (a, end, fast, start) in plan.items():
+            mi = self._midx[meter]
+            c, q = counter[:, mi], quality[:, mi]
+            if not fast:
+                scan = slice(max(0, a - LOOKBACK) - lo, a - lo)
+                good = np.nonzero(np.isfinite(c[scan]) & ((q[scan] & int(Q.SPIKE)) == 0))[0]
+                start = (scan.start + lo + int(good[-1]), float(c[scan][good[-1]])) if len(good) else None
+            w_lo = (start[0] + 1) if start is not None else a
+            changed = min(changed, w_lo)
+            win = slice(w_lo - lo, end - lo)
+            slots = w_lo + np.nonzero(np.isfinite(c[win]))[0]
+            m = self.site.meter(meter)
+            es, ee, ef, p_slot, p_counter = derive_energy(
+                start[0] if start else None, start[1] if start else None, slots, c[slots - lo],
+                m.rated_power_kw, SLOT.total_seconds() / 3600, wrap=self._wrap.get(meter),
+                replaced={int(e[0]): (e[1], e[2]) for e in events.get(meter, [])},
+                profile=lambda gap, mi=mi: self._typical(g, mi, gap))
+            energy[win, mi] = np.nan
+            energy[es - lo, mi] = ee
+            q[win] &= keep
+            np.bitwise_or.at(q, es - lo, ef)  # a spike's slot also gets the share spread over it later
+            p = prev.get(meter)
+            if p_slot is not None and (p is None or p_slot >= p[0]):
+                prev[meter] = [int(p_slot), float(p_counter)]
+        g["energy"][changed:hi] = energy[changed - lo:]
+        g["quality"][changed:hi] = quality[changed - lo:]
+        return changed, hi
 
     @staticmethod
     def _put(writes, var, slot, mi, value):
