@@ -202,6 +202,13 @@ def test_rollups_agree_with_minutes_on_a_day_of_plant_data(seeded_cfg):
     via_minutes = s.energy(start, end, by="workshop", freq="15min").resample(time="1h").sum()
     assert np.allclose(via_rollup.values, via_minutes.values, rtol=1e-12)
     assert via_rollup.attrs["coverage"] == pytest.approx(1.0)
+    # a whole local day from the daily rollups, against the same day from hourly and minute rows
+    day = (end - dt.timedelta(days=1)).replace(hour=0)
+    daily = s.energy(day - dt.timedelta(hours=3), day + dt.timedelta(days=1), by="workshop", freq=None)
+    parts = s.energy(day - dt.timedelta(hours=3), day + dt.timedelta(days=1), by="workshop", freq="30min").sum("time")
+    assert np.allclose(daily.values, parts.values, rtol=1e-12)
+    ds = s.dataset()
+    assert ds.energy_1d.sel(day=np.datetime64(day.strftime("%Y-%m-%d"))).notnull().all()
 
 
 def test_correction_is_a_new_version_with_author_and_reason(fresh):

@@ -69,6 +69,13 @@ ROLLUPS = {
     "measured_1h": ({"long_name": "minutes of the hour with a measured (not estimated) energy",
                      "units": "min"}, "uint8", 0),
 }
+CHUNK_D = 16  # daily rollups: 16 local days per chunk
+DAILY = {
+    "energy_1d": ({"long_name": "energy consumed in the local calendar day `day` (sum of its hours)",
+                   "units_from": "counter_units"}, "float64", np.nan),
+    "measured_1d": ({"long_name": "minutes of the local day with a measured (not estimated) energy",
+                     "units": "min"}, "uint16", 0),
+}
 READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
 
 
@@ -107,6 +114,16 @@ def _hourly_ok(freq: str | None) -> bool:
     if isinstance(off, pd.offsets.Tick):
         return pd.Timedelta(off) % pd.Timedelta(hours=1) == pd.Timedelta(0)
     return True
+
+
+def _daily_ok(freq: str | None) -> bool:
+    """Whether intervals of ``freq`` are made of whole local days (so daily rollups can serve them)."""
+    if freq is None:
+        return True
+    off = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(off, pd.offsets.Tick):
+        return pd.Timedelta(off) % pd.Timedelta(days=1) == pd.Timedelta(0)
+    return not isinstance(off, (pd.offsets.BusinessHour, pd.offsets.CustomBusinessHour))
 
 
 class Store:
@@ -183,6 +200,12 @@ class Store:
         for name, (attrs, dtype, fill) in ROLLUPS.items():
             g.create_array(name, shape=(0, m), chunks=(CHUNK_H, m), dtype=dtype, fill_value=fill,
                            dimension_names=["hour", "meter"], attributes=attrs)
+        g.create_array("day", shape=(0,), chunks=(366,), dtype="int64", fill_value=0, dimension_names=["day"],
+                       attributes={"units": "days since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                                   "long_name": f"local calendar day ({self.site.plant.timezone})"})
+        for name, (attrs, dtype, fill) in DAILY.items():
+            g.create_array(name, shape=(0, m), chunks=(CHUNK_D, m), dtype=dtype, fill_value=fill,
+                           dimension_names=["day", "meter"], attributes=attrs)
         for name, k in (("counter_units", 0), ("rate_units", 1)):  # per-meter units (media differ)
             a = g.create_array(name, shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"],
                                attributes={"long_name": f"units of {name.split('_')[0]} per meter"})
@@ -266,7 +289,7 @@ class Store:
         self._apply(g, writes)
         lo, hi = self._rederive(g, affected, prev, events)
         self._roll_up(g, np.unique(np.concatenate([np.asarray(writes["quality"][0], dtype=np.int64),
-                                                   np.arange(lo, hi, dtype=np.int64)])))
+                                                   np.arange(lo, hi, dtype=np.int64)])), o)
         first = min(slot_of.values())
         if state.get("first_slot") is not None:
             first = min(first, int(state["first_slot"]))
@@ -427,8 +450,51 @@ class Store:
         h[have_h:hours] = base // 60 + np.arange(have_h, hours, dtype=np.int64)
         for name in ROLLUPS:
             g[name].resize((hours, len(self.meters)))
+        d0 = self._day0(origin)
+        last = (origin + new * SLOT - dt.timedelta(microseconds=1)).astimezone(self.tz).date()
+        days = (last - d0).days + 1
+        d = g["day"]
+        have_d = d.shape[0]
+        d.resize((days,))
+        d[have_d:days] = (d0 - dt.date(1970, 1, 1)).days + np.arange(have_d, days, dtype=np.int64)
+        for name in DAILY:
+            g[name].resize((days, len(self.meters)))
 
-    def _roll_up(self, g: zarr.Group, slots: np.ndarray) -> None:
+    def _day0(self, origin: dt.datetime) -> dt.date:
+        """Local date of the daily rollups' first row: the date of the grid's origin instant."""
+        return origin.astimezone(self.tz).date()
+
+    def _roll_up_days(self, g: zarr.Group, hours: np.ndarray, origin: dt.datetime) -> None:
+        """Re-derive the daily rollups of every local day that a touched hour belongs to."""
+        if not len(hours):
+            return
+        d0 = self._day0(origin)
+        starts = pd.DatetimeIndex([origin + dt.timedelta(hours=int(h)) for h in np.unique(hours)])
+        dates = sorted(set(starts.tz_convert(self.tz).date))
+        n_hours = g["energy_1h"].shape[0]
+
+        def hour_of(date: dt.date) -> int:
+            t = dt.datetime.combine(date, dt.time(), self.tz).astimezone(dt.timezone.utc)
+            return int((t - origin) // dt.timedelta(hours=1))
+
+        h_lo = max(0, hour_of(dates[0]))
+        h_hi = min(n_hours, hour_of(dates[-1] + dt.timedelta(days=1)))
+        e = g["energy_1h"][h_lo:h_hi]
+        mm = g["measured_1h"][h_lo:h_hi].astype(np.uint16)
+        idx, tot, mea = [], [], []
+        for date in dates:
+            a = max(0, hour_of(date)) - h_lo
+            b = min(n_hours, hour_of(date + dt.timedelta(days=1))) - h_lo
+            block = e[a:b]
+            fin = np.isfinite(block)
+            idx.append((date - d0).days)
+            tot.append(np.where(fin.any(axis=0), np.nansum(block, axis=0), np.nan))
+            mea.append(mm[a:b].sum(axis=0))
+        idx_a = np.asarray(idx)
+        g["energy_1d"].set_orthogonal_selection((idx_a, slice(None)), np.asarray(tot))
+        g["measured_1d"].set_orthogonal_selection((idx_a, slice(None)), np.asarray(mea, dtype=np.uint16))
+
+    def _roll_up(self, g: zarr.Group, slots: np.ndarray, origin: dt.datetime) -> None:
         """Re-derive the hourly rollups of every hour a fold touched, from the minutes.
 
         The energy at slot ``s`` is the minute [s-1, s); hour ``h`` sums slots ``60h+1 .. 60h+60``.
@@ -460,6 +526,7 @@ class Store:
             idx = np.arange(h0, h1)[keep]
             g["energy_1h"].set_orthogonal_selection((idx, slice(None)), total[keep])
             g["measured_1h"].set_orthogonal_selection((idx, slice(None)), measured[keep])
+        self._roll_up_days(g, hours, origin)
 
     # -- versions --------------------------------------------------------------------------------
     def versions(self) -> list[dict]:
@@ -573,8 +640,9 @@ class Store:
 
         Notes
         -----
-        Whole hours are read from the hourly rollups (maintained at every fold), partial hours at
-        the period's edges and sub-hourly frequencies from the minutes; both give the same sums.
+        Whole local days are read from the daily rollups, whole hours from the hourly rollups (both
+        maintained at every fold), partial hours at the period's edges and sub-hourly frequencies
+        from the minutes; all give the same sums.
         """
         medium = Medium(medium)
         groups = self._groups(by, medium, meters)
@@ -597,6 +665,33 @@ class Store:
                             attrs=attrs)
 
     def _energy_frames(self, lo: pd.Timestamp, hi: pd.Timestamp, cols: list[str], as_of,
+                       freq: str | None) -> tuple[pd.DataFrame, int]:
+        """Energy rows for [lo, hi): daily rows for whole local days, hourly rows for whole hours,
+        minute rows at the edges; and the number of measured minutes behind them."""
+        llo, lhi = lo.tz_convert(self.tz), hi.tz_convert(self.tz)
+        d_lo, d_hi = llo.ceil("D") if llo != llo.normalize() else llo, lhi.normalize()
+        if not (_daily_ok(freq) and d_lo < d_hi):
+            return self._energy_frames_hourly(lo, hi, cols, as_of, freq)
+        parts, measured = [], 0
+        if llo < d_lo:
+            e, m = self._energy_frames_hourly(lo, d_lo.tz_convert("UTC"), cols, as_of, freq)
+            parts.append(e)
+            measured += m
+        ds = self.dataset(as_of)
+        sel = dict(day=slice(d_lo.tz_localize(None).to_datetime64(),
+                             (d_hi - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()), meter=cols)
+        sub_e, sub_m = ds["energy_1d"].sel(**sel), ds["measured_1d"].sel(**sel)
+        idx = pd.DatetimeIndex(sub_e.day.values).tz_localize(self.tz)
+        full = pd.date_range(d_lo, d_hi, freq="D", inclusive="left")
+        parts.append(pd.DataFrame(sub_e.values, index=idx, columns=cols).reindex(full))
+        measured += int(sub_m.values.astype(np.int64).sum())
+        if d_hi < lhi:
+            e, m = self._energy_frames_hourly(d_hi.tz_convert("UTC"), hi, cols, as_of, freq)
+            parts.append(e)
+            measured += m
+        return pd.concat(parts), measured
+
+    def _energy_frames_hourly(self, lo: pd.Timestamp, hi: pd.Timestamp, cols: list[str], as_of,
                        freq: str | None) -> tuple[pd.DataFrame, int]:
         """Energy rows for [lo, hi) (hourly rows for whole hours, minute rows at the edges) and the
         number of measured minutes behind them."""
