@@ -60,13 +60,15 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dashboards.app --config FILE --data-dir DIR --port N``."""
     ap = argparse.ArgumentParser(prog="python -m dashboards.app", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", help="tanjian.yaml (default: $TANJIAN_CONFIG, ./tanjian.yaml, the Plant 18 example)")
+    ap.add_argument("--config", help="tanjian.yaml (default: $TANJIAN_CONFIG, ./tanjian.yaml, "
+                                     "the Plant 18 example)")
     ap.add_argument("--data-dir", help="override paths.data_dir")
     ap.add_argument("--port", type=int, help="override dashboards.port")
     ap.add_argument("--show", action="store_true", help="open a browser tab")
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, data_dir=args.data_dir)
     except TanjianError as exc:

@@ -41,20 +41,22 @@ CSS = """
 :host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
 .tj-cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; }
 .tj-card, .tj-anchor { background: var(--tj-card); border: 1px solid var(--tj-line);
-  border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); font-family: Inter, "Noto Sans", "Noto Sans CJK SC",
-  "Microsoft YaHei", sans-serif; box-sizing: border-box; }
+  border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); box-sizing: border-box;
+  font-family: Inter, "Noto Sans", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
 .tj-card-title { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
   letter-spacing: .06em; margin-bottom: 8px; }
 .tj-metric { margin: 6px 0 10px 0; }
 .tj-metric-label { font-size: 15px; color: var(--tj-dim); }
-.tj-big { font-size: 44px; font-weight: 700; font-variant-numeric: tabular-nums; color: #ffffff; line-height: 1.1; }
+.tj-big { font-size: 44px; font-weight: 700; font-variant-numeric: tabular-nums; color: #ffffff;
+  line-height: 1.1; }
 .tj-co2 { color: #ffd6a8; }
 .tj-mid { font-size: 26px; font-weight: 600; font-variant-numeric: tabular-nums; color: var(--tj-fg); }
 .tj-unit { font-size: 0.5em; font-weight: 500; color: var(--tj-dim); }
 .tj-small .tj-mid { font-size: 22px; }
 .tj-status { font-size: 16px; color: var(--tj-dim); padding: 2px 4px; }
 .tj-status b { color: var(--tj-fg); }
-.tj-status code, .tj-anchor code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace; color: #9fd8b8; }
+.tj-status code, .tj-anchor code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace;
+  color: #9fd8b8; }
 .tj-stale, .tj-warn { color: #ffb347; font-weight: 600; margin-left: 12px; }
 .tj-note { font-size: 14px; color: var(--tj-dim); margin-top: 6px; }
 .tj-kv { width: 100%; border-collapse: collapse; margin-top: 8px; font-size: 16px; color: var(--tj-fg); }
@@ -62,16 +64,16 @@ CSS = """
 .tj-kv td { padding: 4px 0; border-bottom: 1px solid var(--tj-line); }
 .tj-kv td:first-child { color: var(--tj-dim); width: 45%; }
 .tj-table { width: 100%; border-collapse: collapse; font-size: 18px; color: var(--tj-fg); }
-.tj-table th { text-align: left; color: var(--tj-dim); font-weight: 600; font-size: 14px; text-transform: uppercase;
-  letter-spacing: .05em; border-bottom: 1px solid var(--tj-line); padding: 6px 8px; }
+.tj-table th { text-align: left; color: var(--tj-dim); font-weight: 600; font-size: 14px;
+  text-transform: uppercase; letter-spacing: .05em; border-bottom: 1px solid var(--tj-line); padding: 6px 8px; }
 .tj-table td { padding: 7px 8px; border-bottom: 1px solid var(--tj-line); }
 .tj-table th:not(:first-child) { text-align: right; }
 .tj-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .tj-legend { color: #2fbf71; text-transform: none; letter-spacing: 0; font-size: 16px; margin-left: 14px; }
 .tj-legend-y { color: #aab4bf; }
 .tj-zh { color: var(--tj-dim); font-size: 15px; margin-left: 6px; }
-.tj-h { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase; letter-spacing: .06em;
-  margin: 0 0 6px 2px; font-family: Inter, "Noto Sans", sans-serif; }
+.tj-h { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
+  letter-spacing: .06em; margin: 0 0 6px 2px; font-family: Inter, "Noto Sans", sans-serif; }
 """
 
 
@@ -96,7 +98,8 @@ def load_plot(view: PlantView | None) -> hv.Overlay:
     t = hv.Area((today.index, today.to_numpy()), "time", ("load", f"Load [{unit}]"), label="today").opts(
         color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2)
     return (y * t).opts(
-        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, hooks=[_clock_axis], xlim=(day0, day0 + pd.Timedelta(days=1)),
+        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, hooks=[_clock_axis],
+                        xlim=(day0, day0 + pd.Timedelta(days=1)),
                         show_legend=False, show_grid=True, toolbar=None, xlabel="",
                         ylabel=f"Plant load [{unit}] ({view.load_freq} mean)", fontscale=1.3))
 
@@ -224,8 +227,8 @@ class BigScreen(pn.viewable.Viewer):
         right = pn.Column(html('<div class="tj-h">Workshops today</div>', width=RIGHT_WIDTH),
                           html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
                           width=RIGHT_WIDTH + 20)
-        return pn.Column(html(self._status), html(self._cards), pn.Row(left, right, sizing_mode="stretch_width"),
-                         sizing_mode="stretch_width")
+        return pn.Column(html(self._status), html(self._cards),
+                         pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
 
 def page(cfg: Config) -> pn.template.BaseTemplate:

@@ -83,7 +83,8 @@ def kpi_cards(kpis: pd.DataFrame) -> str:
             f'<div class="tj-metric tj-small"><div class="tj-metric-label">Natural gas</div>'
             f'{kpi_value("natural-gas", period, row["natural_gas_m3"], "tj-mid")}</div>'
             f'</div>')
-    return f'<div class="tj-cards">{"".join(cards)}</div>'
+    snap = esc(kpis.attrs.get("snapshot", ""))  # which store version these numbers are from
+    return f'<div class="tj-cards" data-snapshot="{snap}">{"".join(cards)}</div>'
 
 
 def ago(seconds: float) -> str:
@@ -127,13 +128,15 @@ def anchor_card(anchor: dict | None, now: dt.datetime) -> str:
     age = ago(now.timestamp() - int(anchor["block_time"]))
     block_time = dt.datetime.fromtimestamp(int(anchor["block_time"]), now.tzinfo)
     return (
-        f'<div class="tj-anchor" data-anchor="{esc(root)}" data-anchor-tree-size="{int(anchor["tree_size"])}" '
-        f'data-anchor-block="{int(anchor["block_number"])}" data-anchor-block-time="{int(anchor["block_time"])}">'
+        f'<div class="tj-anchor" data-anchor="{esc(root)}" '
+        f'data-anchor-tree-size="{int(anchor["tree_size"])}" data-anchor-block="{int(anchor["block_number"])}" '
+        f'data-anchor-block-time="{int(anchor["block_time"])}">'
         f'<div class="tj-card-title">Last on-chain anchor</div>'
         f'<div class="tj-mid" title="{esc(root)}"><code>{esc(short)}</code></div>'
         f'<table class="tj-kv">'
         f'<tr><td>batches covered</td><td>{int(anchor["tree_size"]):,}</td></tr>'
-        f'<tr><td>block</td><td>#{int(anchor["block_number"]):,} · chain {esc(anchor.get("chain_id", "?"))}</td></tr>'
+        f'<tr><td>block</td><td>#{int(anchor["block_number"]):,} · chain '
+        f'{esc(anchor.get("chain_id", "?"))}</td></tr>'
         f'<tr><td>anchored</td><td><b data-anchor-age>{age}</b> ({block_time:%H:%M:%S})</td></tr>'
         f'<tr><td>transaction</td><td><code>{esc(str(anchor["tx_hash"])[:14])}…</code></td></tr>'
         f'</table></div>')
@@ -149,8 +152,10 @@ def workshop_table(breakdown: pd.DataFrame, names_zh: dict[str, str] | None = No
         zh = f' <span class="tj-zh">{esc(names_zh[ws])}</span>' if names_zh.get(ws) else ""
         rows.append(
             f'<tr data-workshop="{esc(ws)}"><td>{esc(r["name"])}{zh}</td>'
-            f'<td class="tj-num" data-value="{_raw(r["electricity_kWh"])}" data-unit="kWh">{e_text} {e_unit}</td>'
-            f'<td class="tj-num" data-value="{_raw(r["co2e_kg"])}" data-unit="kgCO2e">{c_text} {c_unit}</td></tr>')
+            f'<td class="tj-num" data-value="{_raw(r["electricity_kWh"])}" data-unit="kWh">'
+            f'{e_text} {e_unit}</td>'
+            f'<td class="tj-num" data-value="{_raw(r["co2e_kg"])}" data-unit="kgCO2e">'
+            f'{c_text} {c_unit}</td></tr>')
     return ('<table class="tj-table"><thead><tr><th>Workshop</th><th>Electricity</th><th>CO₂e</th></tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table>')
 
@@ -182,12 +187,14 @@ def verification(v: Verification) -> str:
                 f'<td class="{"tj-pass-text" if same else "tj-fail-text"}">{mark}</td></tr>')
 
     return (
-        f'<div class="tj-verdict tj-verdict-{verdict}" data-verdict="{verdict}" data-file-sha256="{v.sha256}">'
+        f'<div class="tj-verdict tj-verdict-{verdict}" data-verdict="{verdict}" '
+        f'data-file-sha256="{v.sha256}">'
         f'{head}</div>'
         f'<div class="tj-note" data-chain-note>{esc(v.chain_note)}</div>'
         f'<table class="tj-table tj-hashes"><tbody>'
         f'{hash_row("SHA-256 of the file", v.sha256, v.claimed_sha256, "data-sha256")}'
         f'{hash_row("leaf hash SHA-256(0x00 ‖ file)", v.leaf_hash, v.claimed_leaf_hash, "data-leaf-hash")}'
         f'</tbody></table>'
-        f'<table class="tj-table tj-checks"><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead>'
+        f'<table class="tj-table tj-checks">'
+        f'<thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead>'
         f'<tbody>{rows}</tbody></table>')

@@ -27,9 +27,11 @@ CSS = """
 .tj-note { color: #555; font-size: 14px; margin: 4px 0 10px 0; }
 .tj-table { width: 100%; border-collapse: collapse; font-size: 15px; margin: 8px 0 14px 0; }
 .tj-table th { text-align: left; border-bottom: 2px solid #ccc; padding: 6px 8px; color: #444; }
-.tj-table td { border-bottom: 1px solid #e5e5e5; padding: 6px 8px; vertical-align: top; word-break: break-all; }
+.tj-table td { border-bottom: 1px solid #e5e5e5; padding: 6px 8px; vertical-align: top;
+  word-break: break-all; }
 .tj-table td:first-child { white-space: nowrap; font-weight: 600; word-break: normal; }
-.tj-badge { display: inline-block; white-space: nowrap; min-width: 44px; text-align: center; padding: 2px 8px; border-radius: 4px;
+.tj-badge { display: inline-block; white-space: nowrap; min-width: 44px; text-align: center;
+  padding: 2px 8px; border-radius: 4px;
   font-weight: 700; font-size: 13px; color: white; }
 .tj-pass { background: #2fbf71; } .tj-fail { background: #e02424; } .tj-skip { background: #8a8f98; }
 .tj-pass-text { color: #11663a; white-space: nowrap; } .tj-fail-text { color: #9b1c1c; }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 import re
 import shutil
 import subprocess
@@ -27,12 +26,10 @@ from ruamel.yaml import YAML
 from conftest import ARTIFACTS, ROOT, free_port
 from dashboards import render
 from dashboards.bigscreen import BigScreen
-from dashboards.feeds import read_plant, verify_upload
+from dashboards.feeds import verify_upload
 from models.kpi import plant_kpis
 from workspace.config import EXAMPLE, load_config
 from workspace.store import Store
-
-log = logging.getLogger(__name__)
 
 WORKSHOPS = {"WS-CW", "WS-MC", "WS-PC", "WS-AS", "WS-TC", "WS-UT"}
 KPI_KINDS = {"electricity": "electricity_kWh", "co2e": "co2e_kg", "natural-gas": "natural_gas_m3"}
@@ -99,7 +96,8 @@ def dashboard_server(ws: dict):
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"dashboard server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+                pytest.fail(f"dashboard server exited with {proc.returncode}:\n"
+                            f"{log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/liveness", timeout=2) as r:
                     if r.status == 200:
@@ -191,8 +189,8 @@ def test_big_screen_picks_up_a_new_fold(seeded_cfg):
     assert screen.view.snapshot != first.snapshot
     assert screen.view.as_of == first.as_of + dt.timedelta(minutes=10)
     expected = plant_kpis(Store.open(seeded_cfg.paths.store, seeded_cfg.site))
-    assert screen.view.kpis.loc["year", "electricity_kWh"] == pytest.approx(expected.loc["year", "electricity_kWh"],
-                                                                             rel=1e-12)
+    got = screen.view.kpis.loc["year", "electricity_kWh"]
+    assert got == pytest.approx(expected.loc["year", "electricity_kWh"], rel=1e-12)
     assert screen.view.kpis.loc["year", "electricity_kWh"] > first.kpis.loc["year", "electricity_kWh"]
 
 
@@ -212,6 +210,28 @@ def test_offline_verification_of_an_export(workspace):
     assert v.sha256 == bundle["batch"]["sha256"] and "0x" + v.leaf_hash == bundle["batch"]["leaf_hash"]
     bad = verify_upload(b"{}", b"not json", workspace["cfg"].chain.rpc_url)
     assert bad.verdict == "fail" and bad.report.failed == "format"
+
+
+def test_serve_in_a_thread_answers_and_stops(plant_cfg):
+    """The call ``tanjian serve`` makes, in a thread: the index lists both pages."""
+    from dashboards.app import serve
+
+    port = free_port()
+    thread = serve(plant_cfg, port=port, threaded=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    index = r.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        thread.stop()
+    assert 'href="./bigscreen"' in index and 'href="./verify"' in index
 
 
 # -- in the browser ----------------------------------------------------------------------------------
@@ -249,6 +269,7 @@ def test_big_screen_shows_the_model_numbers(server, page, workspace):
     assert "Plant 18 · 碳鉴 carbon & energy" in page.locator("body").inner_text()
     status = page.locator("[data-as-of]")
     assert status.get_attribute("data-snapshot") == expected.attrs["snapshot"]
+    assert page.locator(".tj-cards").get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert dt.datetime.fromisoformat(status.get_attribute("data-as-of")) == store.latest_time()
     assert f"data as of {store.latest_time():%Y-%m-%d %H:%M}" in status.inner_text()
 
@@ -307,7 +328,8 @@ def test_verifier_passes_an_export_offline_and_fails_a_tampered_copy(server, pag
     note = page.locator("[data-chain-note]").inner_text()
     assert "offline checks only" in note and workspace["cfg"].chain.rpc_url in note
     assert page.locator("code[data-sha256]").get_attribute("data-sha256") == bundle["batch"]["sha256"]
-    assert "0x" + page.locator("[data-leaf-hash]").get_attribute("data-leaf-hash") == bundle["batch"]["leaf_hash"]
+    leaf = page.locator("[data-leaf-hash]").get_attribute("data-leaf-hash")
+    assert "0x" + leaf == bundle["batch"]["leaf_hash"]
     assert page.locator("text=matches the bundle").count() == 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "verifier.png"), full_page=True)
@@ -339,11 +361,14 @@ def test_big_screen_follows_new_readings(server, page, workspace):
     store = Store.open(cfg.paths.store, cfg.site)
     after = store.latest_time()
     assert after == before + dt.timedelta(minutes=5)
-    page.locator(f'[data-as-of="{after.isoformat()}"]').wait_for(timeout=60_000)
     expected = plant_kpis(store)
+    # seeding folds in several commits, and the page's panes update one by one: wait for the cards
+    # to show the last commit
+    page.locator(f'.tj-cards[data-snapshot="{expected.attrs["snapshot"]}"]').wait_for(timeout=60_000)
+    page.locator(f'.tj-status[data-snapshot="{expected.attrs["snapshot"]}"]').wait_for(timeout=60_000)
+    assert page.locator("[data-as-of]").get_attribute("data-as-of") == after.isoformat()
     shown = float(page.locator('[data-kpi="electricity-year"]').get_attribute("data-value"))
     assert shown == pytest.approx(expected.loc["year", "electricity_kWh"], rel=1e-6)
-    assert page.locator("[data-as-of]").get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert page.errors == []
 
 
@@ -357,7 +382,8 @@ def test_verifier_checks_the_anchor_on_chain(online, page):
 
     assert upload_and_verify(page, ws["batch"], ws["bundle"]) == "pass"
     assert set(statuses(page).values()) == {"pass"} and len(statuses(page)) == 6
-    assert f"on-chain checks against {ws['cfg'].chain.rpc_url}" in page.locator("[data-chain-note]").inner_text()
+    note = page.locator("[data-chain-note]").inner_text()
+    assert f"on-chain checks against {ws['cfg'].chain.rpc_url}" in note
     assert "VERIFIED" in page.locator("[data-verdict]").inner_text()
     assert f"block {ws['anchor']['block_number']}" in page.locator('tr[data-check="anchor"]').inner_text()
     page.screenshot(path=str(ARTIFACTS / "verifier-onchain.png"), full_page=True)
