@@ -51,7 +51,7 @@ print(f"configuration: {cfg.source}\ndata folder:   {cfg.paths.data_dir}")
 # The site model in the configuration lists the workshops, the devices in them and the meters.
 
 # %%
-meters = pd.DataFrame([m.model_dump() for m in site.meters]).set_index("id")
+meters = pd.DataFrame([m.model_dump(mode="json") for m in site.meters]).set_index("id")
 workshops = pd.DataFrame(
     [{"workshop": w.id, "name": w.name, "中文": w.name_zh, "transformer": w.transformer,
       "lines": len(w.lines), "devices": sum(d.workshop == w.id for d in site.devices),
@@ -65,7 +65,7 @@ workshops
 # How many meters measure each medium (electricity, natural gas, water, compressed air):
 
 # %%
-meters["medium"].map(lambda m: m.value).value_counts().rename("meters").to_frame()
+meters["medium"].value_counts().rename("meters").to_frame()
 
 # %% [markdown]
 # Meters form a **metering tree**: a transformer incomer feeds workshop mains, which feed device
