@@ -294,3 +294,27 @@ def test_gap_is_shared_by_the_meters_typical_profile(fresh):
     assert e.loc["2026-11-24 08:00"] == pytest.approx(60.0)
     rep = s.quality_report("2026-11-24 07:00", "2026-11-24 09:00", meters=["M-TR-3"])
     assert rep.loc["M-TR-3", "gap"] == 119 and rep.loc["M-TR-3", "estimated"] == 120
+
+
+def test_stuck_counter_is_flagged_while_the_meter_reports_load(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # M-LC-01 (45 kW rated): its counter freezes at 10.0 for 6 readings while the meter says 30 kW
+    rows = [Reading("M-LC-01", _t(k), 9.5 + 0.5 * k if k < 1 else 10.0, 30.0) for k in range(7)]
+    rows += [Reading("M-LC-02", _t(k), 10.0, 0.0) for k in range(7)]  # idle and still: fine
+    j.append(encode_batch(pid, j.next_seq, "test", rows))
+    s.fold(j)
+    rep = s.quality_report("2026-11-24 00:00", "2026-11-24 00:07", meters=["M-LC-01", "M-LC-02"])
+    assert rep.loc["M-LC-01", "stuck"] == 6 and rep.loc["M-LC-02", "stuck"] == 0
+
+
+def test_stuck_counter_is_found_across_folds(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # live collection folds one reading at a time: the frozen run builds up over several folds
+    for k in range(7):
+        j.append(encode_batch(pid, j.next_seq, "test",
+                              [Reading("M-LC-03", _t(k), 9.5 if k < 1 else 10.0, 30.0)]))
+        s.fold(j)
+    rep = s.quality_report("2026-11-24 00:00", "2026-11-24 00:07", meters=["M-LC-03"])
+    assert rep.loc["M-LC-03", "stuck"] == 6

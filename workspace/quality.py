@@ -44,7 +44,40 @@ class Q(IntFlag):
 SPIKE_MARGIN = 1.5
 
 #: flags that describe the derived energy of a slot (re-derived together with it)
-ENERGY_FLAGS = Q.GAP | Q.ESTIMATED | Q.ROLLOVER | Q.COUNTER_RESET | Q.METER_REPLACED | Q.SPIKE
+ENERGY_FLAGS = Q.GAP | Q.ESTIMATED | Q.ROLLOVER | Q.COUNTER_RESET | Q.METER_REPLACED | Q.SPIKE | Q.STUCK
+
+#: a counter that stays put over this many successive readings while its own rate says it moves is stuck
+STUCK_READINGS = 5
+#: the rate must exceed this share of the meter's rated rate for a still counter to be suspicious [-]
+STUCK_RATE_SHARE = 0.05
+
+
+def stuck_readings(counters: np.ndarray, rates: np.ndarray, max_rate: float | None) -> np.ndarray:
+    """Which readings belong to a run of at least :data:`STUCK_READINGS` equal counter values
+    during which the meter's instantaneous rate stays above :data:`STUCK_RATE_SHARE` of its rating.
+
+    Parameters
+    ----------
+    counters, rates : ndarray
+        Successive readings of one meter [kWh|m3] and [kW|m3/h] (NaN where absent).
+    max_rate : float or None
+        The meter's rated rate [kW or m3/h]; without one nothing is flagged.
+
+    Returns
+    -------
+    ndarray of bool, one per reading.
+    """
+    out = np.zeros(len(counters), bool)
+    if max_rate is None or len(counters) < STUCK_READINGS:
+        return out
+    busy = np.nan_to_num(rates, nan=0.0) > STUCK_RATE_SHARE * max_rate
+    start = 0
+    for i in range(1, len(counters) + 1):
+        if i == len(counters) or counters[i] != counters[start]:
+            if i - start >= STUCK_READINGS and busy[start:i].all():
+                out[start:i] = True
+            start = i
+    return out
 
 
 def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.ndarray, counters: np.ndarray,

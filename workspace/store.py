@@ -43,7 +43,7 @@ import zarr  # noqa: E402
 from .batch import decode_batch, parse_time
 from .errors import StoreError, UnknownMeter
 from .journal import Journal
-from .quality import ENERGY_FLAGS, Q, derive_energy
+from .quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
 from .site import MEDIUM_UNITS, Medium, Site
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ VARIABLES = {  # name: (attrs, dtype, fill)
     "quality": ({"long_name": "quality bitmask", "flag_masks": [int(f) for f in Q],
                  "flag_meanings": " ".join(f.name for f in Q)}, "uint16", 0),
 }
+STUCK_LOOKBACK = 30  # slots before a re-derived window searched for the start of a frozen counter
 LOOKBACK = 7 * 24 * 60  # how far back a late reading looks for the good reading before it [slots]
 PROFILE_DAYS = 7  # history behind a meter's typical profile, used to share a gap's energy [d]
 CHUNK_H = 24  # hourly rollups: one UTC day of hours per chunk
@@ -388,9 +389,11 @@ class Store:
             fast = p is not None and a > p[0]
             end = max(b, int(p[0]) if p is not None else b) + 1
             plan[meter] = (a, end, fast, (int(p[0]), float(p[1])) if fast else None)
-        lo = min((pl[3][0] + 1) if pl[2] else max(0, pl[0] - LOOKBACK) for pl in plan.values())
+        lo = max(0, min((pl[3][0] + 1) if pl[2] else max(0, pl[0] - LOOKBACK) for pl in plan.values())
+                 - STUCK_LOOKBACK)
         hi = max(pl[1] for pl in plan.values())
         counter = g["counter"][lo:hi]
+        rate = g["rate"][lo:hi]
         quality = g["quality"][lo:hi].astype(np.uint16)
         energy = g["energy"][lo:hi]
         keep = np.uint16(~int(ENERGY_FLAGS) & 0xFFFF)
@@ -416,6 +419,13 @@ class Store:
             energy[es - lo, mi] = ee
             q[win] &= keep
             np.bitwise_or.at(q, es - lo, ef)  # a spike's slot also gets the share spread over it later
+            # a counter frozen while the meter reports a load (looking back over the run's start)
+            back = max(0, w_lo - lo - STUCK_LOOKBACK)
+            seen = np.nonzero(np.isfinite(c[back:end - lo]))[0] + back
+            stuck = seen[stuck_readings(c[seen], rate[seen, mi], m.rated_power_kw)]
+            if len(stuck):
+                q[stuck] |= np.uint16(int(Q.STUCK))
+                changed = min(changed, lo + int(stuck[0]))
             p = prev.get(meter)
             if p_slot is not None and (p is None or p_slot >= p[0]):
                 prev[meter] = [int(p_slot), float(p_counter)]
