@@ -24,12 +24,24 @@ Families
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from pymodbus.client.mixin import ModbusClientMixin
 
+from workspace.errors import CollectorError
+
 DT = ModbusClientMixin.DATATYPE
+
+#: registers (16-bit words) per data type
+DTYPE_WORDS: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+                               "int64": 4, "uint64": 4, "float64": 4}
+QUANTITIES = ("counter", "rate", "voltage", "current", "power_factor")
+
+
+class DecodeError(CollectorError, ValueError):
+    """Register words that cannot be decoded with a family's table (missing or not 16-bit words)."""
 
 
 @dataclass(frozen=True)
@@ -43,11 +55,14 @@ class Field:
         Register table (function code 04 or 03).
     address : int
         Zero-based PDU address of the first register.
-    dtype : {"float32", "int16", "uint16", "int32", "uint32"}
+    dtype : {"int16", "uint16", "int32", "uint32", "float32", "int64", "uint64", "float64"}
     word_order : {"big", "little"}
-        Order of the 16-bit words of a 32-bit value ("big": high word first).
+        Order of the 16-bit words of a multi-register value ("big": high word first).
     scale : float
-        Engineering value = raw × scale.
+        Engineering value = raw × scale; never 0.
+    registers : int, optional
+        Register count as the vendor's table states it; checked against ``dtype`` when the
+        configuration loads (None: implied by ``dtype``).
     """
 
     quantity: str
@@ -56,10 +71,11 @@ class Field:
     dtype: str
     word_order: Literal["big", "little"] = "big"
     scale: float = 1.0
+    registers: int | None = None
 
     @property
     def count(self) -> int:
-        return 1 if self.dtype in ("int16", "uint16") else 2
+        return DTYPE_WORDS.get(self.dtype, 2)
 
     @property
     def datatype(self):
@@ -114,32 +130,128 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def family_problems(site) -> list[tuple[tuple, str]]:
-    """Meters whose family is unknown or does not measure their medium (checked when the config loads)."""
+def table_problems(family: Family) -> list[str]:
+    """What is wrong with a register table, one sentence per problem (empty: the table is usable).
+
+    Checks, in the spirit of Home Assistant's Modbus validators: known quantities and data types, legal
+    table and word order (a word order only for values of more than one register), a register count
+    that matches the data type, a finite non-zero scale, addresses within 0..65535, no two fields of
+    the same table sharing a register, each quantity once, and a counter field.
+    """
+    out: list[str] = []
+    for f in family.fields:
+        where = f"field {f.quantity!r} ({f.table} {f.address})"
+        if f.quantity not in QUANTITIES:
+            out.append(f"{where}: unknown quantity (known: {', '.join(QUANTITIES)})")
+        if f.table not in ("input", "holding"):
+            out.append(f"{where}: table must be 'input' (fc 04) or 'holding' (fc 03), not {f.table!r}")
+        if f.dtype not in DTYPE_WORDS:
+            out.append(f"{where}: unknown data type {f.dtype!r} (known: {', '.join(DTYPE_WORDS)})")
+            continue
+        if f.registers is not None and f.registers != f.count:
+            out.append(f"{where}: {f.dtype} takes {f.count} register(s), the table says {f.registers}")
+        if f.word_order not in ("big", "little"):
+            out.append(f"{where}: word order must be 'big' or 'little', not {f.word_order!r}")
+        elif f.word_order == "little" and f.count == 1:
+            out.append(f"{where}: word order 'little' needs a value of 2 or more registers, {f.dtype} has 1")
+        if not isinstance(f.scale, (int, float)) or not math.isfinite(f.scale) or f.scale == 0:
+            out.append(f"{where}: scale must be a finite number other than 0, not {f.scale!r}")
+        if not isinstance(f.address, int) or f.address < 0 or f.address + f.count > 65536:
+            out.append(f"{where}: registers must lie within 0..65535")
+    seen: dict[str, Field] = {}
+    for f in family.fields:
+        if f.quantity in seen:
+            out.append(f"quantity {f.quantity!r} is read twice ({seen[f.quantity].table} "
+                       f"{seen[f.quantity].address} and {f.table} {f.address})")
+        seen.setdefault(f.quantity, f)
+    if "counter" not in seen:
+        out.append("no 'counter' field: every meter needs its cumulative register")
+    fields = sorted(family.fields, key=lambda f: (f.table, f.address))
+    for a, b in zip(fields, fields[1:]):
+        if a.table == b.table and b.address < a.address + a.count:
+            out.append(f"fields {a.quantity!r} ({a.table} {a.address}..{a.address + a.count - 1}) and "
+                       f"{b.quantity!r} ({b.table} {b.address}..{b.address + b.count - 1}) overlap")
+    return out
+
+
+def family_problems(site, families: dict[str, Family] | None = None) -> list[tuple[tuple, str]]:
+    """Meters whose family is unknown, broken, wrong for their medium or for their gateway's protocol.
+
+    Called when the configuration loads; each problem is ``(location, message)`` with the location
+    of the meter's ``family`` in the YAML document and a message naming the meter and the family.
+
+    Parameters
+    ----------
+    site : workspace.site.Site
+    families : dict, optional
+        Modbus register tables by name (default :data:`FAMILIES`).
+    """
+    from collectors.dlt645 import FAMILIES as DLT645_FAMILIES  # DI tables of the DL/T 645 meters
+    from workspace.site import DLT645_PROTOCOLS
+
+    families = FAMILIES if families is None else families
+    protocols = {g.id: g.protocol for g in site.gateways}
     out = []
+    broken: dict[str, list[str]] = {}
     for i, m in enumerate(site.meters):
-        fam = FAMILIES.get(m.family)
+        loc = ("site", "meters", i, "family")
+        proto = protocols.get(m.gateway)
+        if proto in DLT645_PROTOCOLS:
+            fam645 = DLT645_FAMILIES.get(m.family)
+            if fam645 is None:
+                out.append((loc, f"meter {m.id!r} on {proto} gateway {m.gateway!r}: family {m.family!r} is not "
+                                 f"a DL/T 645 family (known: {', '.join(sorted(DLT645_FAMILIES))})"))
+            elif m.medium.value != "electricity":
+                out.append((loc, f"meter {m.id!r}: DL/T 645 family {m.family!r} meters electricity, "
+                                 f"not {m.medium.value}"))
+            continue
+        fam = families.get(m.family)
         if fam is None:
-            out.append((("site", "meters", i, "family"),
-                        f"unknown register family {m.family!r} (known: {', '.join(sorted(FAMILIES))})"))
-        elif m.medium.value not in fam.media:
-            out.append((("site", "meters", i, "family"),
-                        f"family {m.family!r} meters {', '.join(fam.media)}, not {m.medium.value}"))
+            hint = " (a DL/T 645 family needs a dlt645_* gateway)" if m.family in DLT645_FAMILIES else ""
+            out.append((loc, f"meter {m.id!r}: unknown register family {m.family!r}{hint} "
+                             f"(known: {', '.join(sorted(families))})"))
+            continue
+        if m.medium.value not in fam.media:
+            out.append((loc, f"meter {m.id!r}: family {m.family!r} meters {', '.join(fam.media)}, "
+                             f"not {m.medium.value}"))
+        if fam.name not in broken:
+            broken[fam.name] = table_problems(fam)
+        for problem in broken[fam.name]:
+            out.append((loc, f"meter {m.id!r}: register family {m.family!r}: {problem}"))
     return out
 
 
 def decode(family: Family, blocks: dict[tuple[str, int], list[int]]) -> dict[str, float]:
-    """Engineering values from the registers read for each block ``(table, address) -> registers``."""
+    """Engineering values from the registers read for each block ``(table, address) -> registers``.
+
+    Returns ``{quantity: value}`` in the units of :class:`workspace.batch.Reading` [kWh|m3, kW|m3/h,
+    V, A, -]. A float field holding NaN or infinity decodes to NaN, except the counter.
+
+    Raises
+    ------
+    DecodeError
+        A field's registers were not read, a word is not a 16-bit unsigned integer, or the counter
+        is not a finite number.
+    """
     out: dict[str, float] = {}
     for f in family.fields:
         for (table, start), regs in blocks.items():
             if table == f.table and start <= f.address and f.address + f.count <= start + len(regs):
                 words = regs[f.address - start:f.address - start + f.count]
+                if not all(isinstance(w, int) and 0 <= w <= 0xFFFF for w in words):
+                    raise DecodeError(f"family {family.name}: {f.quantity} at {f.table} {f.address}: "
+                                      f"{words!r} are not 16-bit register words")
                 raw = ModbusClientMixin.convert_from_registers(words, f.datatype, word_order=f.word_order)
-                out[f.quantity] = float(raw) * f.scale
+                value = float(raw) * f.scale
+                if not math.isfinite(value):
+                    if f.quantity == "counter":
+                        raise DecodeError(f"family {family.name}: counter at {f.table} {f.address} is {value} "
+                                          f"(words {' '.join(f'{w:04X}' for w in words)})")
+                    value = math.nan
+                out[f.quantity] = value
                 break
         else:
-            raise ValueError(f"family {family.name}: registers for {f.quantity} at {f.address} were not read")
+            raise DecodeError(f"family {family.name}: registers for {f.quantity} at {f.address} were not read")
     return out
 
 

@@ -24,7 +24,7 @@ from workspace.journal import Journal
 from workspace.site import Site
 from workspace.store import Store
 
-from .modbus import ModbusTcpReader
+from .readers import reader_for
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class CollectionService:
         self.clock = clock
         self.fold_interval_s = fold_interval_s
         self.period_s = period_s or min(m.period_s for m in site.meters)
-        self.reader = ModbusTcpReader(site.gateways, clock, backoff_initial_s, backoff_max_s, port_offset)
+        self.reader = reader_for(site.gateways, clock, backoff_initial_s, backoff_max_s, port_offset)
         self.pending: list[list[Reading]] = []  # cycles the disk refused: not yet acknowledged
         self.health_path = health_path
         self.source = source

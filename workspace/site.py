@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="identifier")]
 
@@ -105,13 +105,38 @@ class Device(_Model):
     rated_flow_m3h: float | None = Field(None, gt=0, description="rated gas or air flow [m3/h], if any")
 
 
+#: how a gateway reaches its meters; ``*_tcp`` protocols use host/port, the others a serial device
+GatewayProtocol = Literal["modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp", "dlt645_serial", "dlt645_tcp"]
+SERIAL_PROTOCOLS = ("modbus_rtu", "dlt645_serial")
+MODBUS_PROTOCOLS = ("modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp")
+DLT645_PROTOCOLS = ("dlt645_serial", "dlt645_tcp")
+
+
 class Gateway(_Model):
+    """A link to meters: a Modbus TCP gateway, an RS-485 bus on a local serial port, or a transparent
+    serial server (RTU or DL/T 645 frames carried unchanged over TCP)."""
+
     id: Id
-    protocol: Literal["modbus_tcp"] = "modbus_tcp"
+    protocol: GatewayProtocol = "modbus_tcp"
     host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
+    port: int | None = Field(None, ge=1, le=65535, description="TCP port (TCP protocols)")
+    device: str | None = Field(None, description="serial port, e.g. /dev/ttyUSB0 (serial protocols)")
+    baudrate: int = Field(9600, ge=300, le=921600, description="serial line speed [bit/s]")
+    parity: Literal["N", "E", "O"] = Field("E", description="serial parity (Modbus and DL/T 645 default: even)")
+    bytesize: Literal[7, 8] = 8
+    stopbits: Literal[1, 2] = 1
     timeout_s: float = Field(1.0, gt=0, description="per-request timeout [s]")
-    connections: int = Field(4, ge=1, le=32, description="parallel TCP connections to this gateway")
+    connections: int = Field(4, ge=1, le=32, description="parallel TCP connections to this gateway "
+                                                         "(Modbus TCP only: a serial bus carries one request "
+                                                         "at a time)")
+
+    @model_validator(mode="after")
+    def _link_is_complete(self) -> "Gateway":
+        if self.protocol in SERIAL_PROTOCOLS and not self.device:
+            raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'device' (the serial port)")
+        if self.protocol not in SERIAL_PROTOCOLS and self.port is None:
+            raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'port'")
+        return self
 
 
 class Meter(_Model):
@@ -120,7 +145,11 @@ class Meter(_Model):
     medium: Medium
     family: str = Field(description="register-map family (collectors.registers.FAMILIES)")
     gateway: Id
-    unit_id: int = Field(ge=1, le=247, description="Modbus unit (device) id behind the gateway")
+    unit_id: int | None = Field(None, ge=1, le=247, description="Modbus unit (device) id behind the gateway "
+                                                                "(Modbus gateways)")
+    address: str | None = Field(None, pattern=r"^[0-9]{12}$",
+                                description="DL/T 645 communication address: 12 decimal digits, most "
+                                            "significant first, as on the nameplate (DL/T 645 gateways)")
     parent: Id | None = Field(None, description="upstream meter in the metering tree (None: a main meter)")
     device: Id | None = Field(None, description="device this meter measures, if a single one")
     workshop: Id | None = Field(None, description="workshop the meter belongs to (None: plant level)")
@@ -187,6 +216,16 @@ class Site(_Model):
         return [m.id for m in ms if m.workshop == workshop
                 and (m.parent is None or by_id[m.parent].workshop != workshop)]
 
+    @staticmethod
+    def _link_problems(loc: tuple, m: Meter, g: Gateway) -> list[tuple[tuple, str]]:
+        """A meter must carry the address its gateway's protocol uses."""
+        if g.protocol in MODBUS_PROTOCOLS and m.unit_id is None:
+            return [(loc + ("unit_id",), f"meter {m.id!r} on {g.protocol} gateway {g.id!r} needs a unit_id")]
+        if g.protocol in DLT645_PROTOCOLS and m.address is None:
+            return [(loc + ("address",), f"meter {m.id!r} on {g.protocol} gateway {g.id!r} needs a 12-digit "
+                                         f"DL/T 645 address")]
+        return []
+
     def cross_reference_problems(self) -> list[tuple[tuple, str]]:
         """Problems no single field shows: dangling references, duplicate ids, cycles.
 
@@ -221,15 +260,25 @@ class Site(_Model):
             if d.line is not None and lines.get(d.line) != d.workshop:
                 out.append((root + ("devices", i, "line"), f"line {d.line!r} is not in workshop {d.workshop!r}"))
         units: dict[tuple[str, int], str] = {}
+        addresses: dict[tuple[str, str], str] = {}
         for i, m in enumerate(self.meters):
             loc = root + ("meters", i)
             if m.gateway not in gw:
                 out.append((loc + ("gateway",), f"unknown gateway {m.gateway!r}"))
-            key = (m.gateway, m.unit_id)
-            if key in units:
-                out.append((loc + ("unit_id",), f"unit id {m.unit_id} already used by meter {units[key]!r} "
-                                                f"on gateway {m.gateway!r}"))
-            units.setdefault(key, m.id)
+            else:
+                out += self._link_problems(loc, m, self.gateways[gw[m.gateway]])
+            if m.unit_id is not None:
+                key = (m.gateway, m.unit_id)
+                if key in units:
+                    out.append((loc + ("unit_id",), f"unit id {m.unit_id} already used by meter "
+                                                    f"{units[key]!r} on gateway {m.gateway!r}"))
+                units.setdefault(key, m.id)
+            if m.address is not None:
+                akey = (m.gateway, m.address)
+                if akey in addresses:
+                    out.append((loc + ("address",), f"address {m.address} already used by meter "
+                                                    f"{addresses[akey]!r} on gateway {m.gateway!r}"))
+                addresses.setdefault(akey, m.id)
             if m.device is not None and m.device not in dv:
                 out.append((loc + ("device",), f"unknown device {m.device!r}"))
             if m.workshop is not None and m.workshop not in ws:

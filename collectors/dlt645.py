@@ -1,0 +1,420 @@
+"""DL/T 645-2007 and DL/T 645-1997 (多功能电能表通信协议): frame codec, data identifiers and value formats.
+
+Frame (both editions)::
+
+    [0xFE × n]  0x68  A0..A5  0x68  C  L  DATA(L bytes, each +0x33)  CS  0x16
+
+``A0..A5`` is the meter's address in BCD, low byte first (the nameplate's "000012345678" is sent
+``78 56 34 12 00 00``); ``AA AA AA AA AA AA`` is the wildcard a single meter on a bus answers to (used
+to discover its address), ``99 99 99 99 99 99`` the broadcast address. ``CS`` is the sum modulo 256 of
+every byte from the first 0x68 to the last data byte. Wake-up bytes 0xFE are sent before a frame
+and are not part of it.
+
+Control code ``C``: bit 7 direction (1: the meter's reply), bit 6 abnormal reply, bit 5 follow-up
+frame, bits 4..0 the function: 2007 read data 0x11 (reply 0x91, abnormal 0xD1 with one error byte),
+read address 0x13 (reply 0x93 with the address); 1997 read data 0x01 (reply 0x81, abnormal 0xC1).
+
+Data: a data identifier (2007: DI0..DI3, 4 bytes, low byte first; 1997: 2 bytes, low byte first)
+then the value in BCD, low byte first. Where the standard gives a value a sign, it is the top bit
+of the most significant byte. Every data byte travels with 0x33 added.
+
+References
+----------
+DL/T 645-2007 多功能电能表通信协议, sections 4 (frame) and 7 (control codes, error word), and its
+appendix A (data identifiers and formats). DL/T 645-1997 多功能电能表通信规约.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from workspace.errors import CollectorError
+
+log = logging.getLogger(__name__)
+
+START = 0x68
+END = 0x16
+WAKEUP = 0xFE
+OFFSET = 0x33
+WILDCARD = "AAAAAAAAAAAA"
+BROADCAST = "999999999999"
+
+#: control codes (requests; a normal reply adds 0x80, an abnormal reply 0xC0)
+READ_2007 = 0x11
+READ_ADDRESS_2007 = 0x13
+READ_1997 = 0x01
+REPLY = 0x80
+ABNORMAL = 0x40
+FOLLOW_UP = 0x20
+
+#: bits of the error byte of an abnormal reply, per edition
+ERROR_BITS = {
+    2007: ("other error (其他错误)", "no requested data (无请求数据)", "password wrong or unauthorised (密码错/未授权)",
+           "baud rate cannot be changed (通信速率不能更改)", "too many year time zones (年时区数超)",
+           "too many daily periods (日时段数超)", "too many tariffs (费率数超)", "reserved bit 7"),
+    1997: ("illegal data (非法数据)", "wrong data identifier (数据标识错)", "password wrong (密码错)",
+           "reserved bit 3", "too many year time zones (年时区数超)", "too many daily periods (日时段数超)",
+           "too many tariffs (费率数超)", "reserved bit 7"),
+}
+
+
+class FrameError(CollectorError, ValueError):
+    """Bytes that are not a well-formed DL/T 645 frame or value; the message says what is wrong."""
+
+
+class MeterException(CollectorError):
+    """A meter's abnormal reply (control code with bit 6 set): ``error`` is its error byte."""
+
+    def __init__(self, message: str, error: int):
+        self.error = error
+        super().__init__(message)
+
+
+def describe_error(error: int, edition: int = 2007) -> str:
+    """The names of the bits set in an abnormal reply's error byte."""
+    names = [ERROR_BITS[edition][b] for b in range(8) if error >> b & 1]
+    return ", ".join(names) if names else "no error bit set"
+
+
+# -- addresses -----------------------------------------------------------------------------------
+def address_bytes(address: str) -> bytes:
+    """Six address bytes as sent (low byte first) from 12 characters, most significant first.
+
+    Each byte is two BCD digits, or ``AA`` (the wildcard, also for abbreviated addresses).
+    """
+    if not isinstance(address, str) or len(address) != 12:
+        raise FrameError(f"a DL/T 645 address has 12 characters, not {address!r}")
+    out = bytearray()
+    for k in range(10, -2, -2):
+        pair = address[k:k + 2].upper()
+        if pair != "AA" and not pair.isdigit():
+            raise FrameError(f"address {address!r}: {pair!r} is neither two BCD digits nor AA")
+        out.append(int(pair, 16))
+    return bytes(out)
+
+
+def address_str(raw: bytes) -> str:
+    """12 characters, most significant first, from six address bytes as sent."""
+    if len(raw) != 6:
+        raise FrameError(f"an address has 6 bytes, not {len(raw)}")
+    for b in raw:
+        if b != 0xAA and (b >> 4 > 9 or b & 0xF > 9):
+            raise FrameError(f"address byte {b:02X} is neither BCD nor AA (address field {raw.hex(' ').upper()})")
+    return "".join(f"{b:02X}" for b in reversed(raw))
+
+
+# -- frames --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Frame:
+    """One DL/T 645 frame.
+
+    Parameters
+    ----------
+    address : str
+        12 characters, most significant first (``"000012345678"``, or ``WILDCARD``).
+    control : int
+        Control code [0..255].
+    data : bytes
+        The data field without the 0x33 offset (as the application sees it).
+    """
+
+    address: str
+    control: int
+    data: bytes = b""
+
+    @property
+    def is_reply(self) -> bool:
+        return bool(self.control & REPLY)
+
+    @property
+    def is_abnormal(self) -> bool:
+        return bool(self.control & ABNORMAL)
+
+    @property
+    def function(self) -> int:
+        return self.control & 0x1F
+
+
+def checksum(body: bytes) -> int:
+    """Sum modulo 256 of the bytes from the first 0x68 to the last data byte."""
+    return sum(body) & 0xFF
+
+
+def encode_frame(frame: Frame, wakeup: int = 4) -> bytes:
+    """The bytes of a frame on the wire, preceded by ``wakeup`` bytes 0xFE."""
+    if not 0 <= frame.control <= 0xFF:
+        raise FrameError(f"control code {frame.control} is not a byte")
+    if len(frame.data) > 200:
+        raise FrameError(f"data field of {len(frame.data)} bytes: DL/T 645 allows at most 200")
+    body = (bytes([START]) + address_bytes(frame.address) + bytes([START, frame.control, len(frame.data)])
+            + bytes((b + OFFSET) & 0xFF for b in frame.data))
+    return bytes([WAKEUP]) * wakeup + body + bytes([checksum(body), END])
+
+
+def _parse_at(buf: bytes, i: int) -> tuple[Frame, int]:
+    """Parse the complete frame starting at ``buf[i] == 0x68``; returns it and the index past its end."""
+    n = buf[i + 9]
+    end = i + 12 + n
+    body = buf[i:i + 10 + n]
+    cs, stop = buf[end - 2], buf[end - 1]
+    where = f"frame {buf[i:end].hex(' ').upper()}"
+    if stop != END:
+        raise FrameError(f"{where}: end byte is {stop:02X}, not 16 (length byte says {n} data bytes)")
+    if cs != checksum(body):
+        raise FrameError(f"{where}: checksum is {cs:02X}, the bytes sum to {checksum(body):02X}")
+    address = address_str(buf[i + 1:i + 7])
+    data = bytes((b - OFFSET) & 0xFF for b in buf[i + 10:i + 10 + n])
+    return Frame(address, buf[i + 8], data), end
+
+
+def find_frame(buf: bytes) -> tuple[Frame | None, int]:
+    """The first frame in a stream of received bytes.
+
+    Bytes before a frame (wake-up 0xFE, line noise, a 0x68 not followed by a second 0x68 seven bytes
+    later) are skipped.
+
+    Returns
+    -------
+    frame : Frame or None
+        None while the frame is not complete yet.
+    consumed : int
+        Bytes of ``buf`` used up (skipped noise, plus the frame when one is returned).
+
+    Raises
+    ------
+    FrameError
+        A complete candidate frame has a wrong end byte, checksum or address.
+    """
+    i = 0
+    n = len(buf)
+    while i < n:
+        if buf[i] != START:
+            i += 1
+            continue
+        if i + 8 > n:
+            return None, i  # cannot tell yet whether this 0x68 starts a frame
+        if buf[i + 7] != START:
+            i += 1
+            continue
+        if i + 10 > n or i + 12 + buf[i + 9] > n:
+            return None, i
+        frame, end = _parse_at(buf, i)
+        return frame, end
+    return None, n
+
+
+def decode_frame(raw: bytes) -> Frame:
+    """Decode exactly one frame (optionally preceded by wake-up bytes 0xFE).
+
+    Raises
+    ------
+    FrameError
+        Naming what is wrong: no start byte, truncated, length mismatch, checksum, end byte.
+    """
+    raw = bytes(raw)
+    i = 0
+    while i < len(raw) and raw[i] == WAKEUP:
+        i += 1
+    shown = raw.hex(" ").upper() or "(empty)"
+    if i >= len(raw) or raw[i] != START:
+        raise FrameError(f"{shown}: no start byte 68 after {i} wake-up byte(s)")
+    if len(raw) - i < 12:
+        raise FrameError(f"{shown}: truncated, {len(raw) - i} bytes from the first 68, a frame has at least 12")
+    if raw[i + 7] != START:
+        raise FrameError(f"{shown}: second start byte is {raw[i + 7]:02X}, not 68")
+    n = raw[i + 9]
+    if len(raw) - i != 12 + n:
+        raise FrameError(f"{shown}: length byte says {n} data bytes, so {12 + n} bytes from the first 68, "
+                         f"but there are {len(raw) - i}")
+    frame, _ = _parse_at(raw, i)
+    return frame
+
+
+# -- data identifiers and values -----------------------------------------------------------------
+@dataclass(frozen=True)
+class DataItem:
+    """One value a meter reports.
+
+    Parameters
+    ----------
+    di : int
+        Data identifier (2007: DI3DI2DI1DI0 as 0x00010000; 1997: 0x9010).
+    quantity : str
+        Name in :class:`workspace.batch.Reading` (``counter``, ``rate``, ``voltage``, ``current``,
+        ``power_factor``) or ``energy_tariff_<k>`` / ``energy_combined``.
+    size : int
+        Bytes of the value [B].
+    decimals : int
+        Digits after the decimal point (XXXXXX.XX: 2).
+    signed : bool
+        Top bit of the most significant byte is the sign (1: negative).
+    unit : str
+        Unit of the value (kWh, kW, V, A, -).
+    name : str
+        The standard's name.
+    """
+
+    di: int
+    quantity: str
+    size: int
+    decimals: int
+    signed: bool
+    unit: str
+    name: str
+
+
+def bcd_value(raw: bytes, decimals: int, signed: bool = False) -> float:
+    """Value of a BCD field sent low byte first, with ``decimals`` digits after the point.
+
+    Raises
+    ------
+    FrameError
+        A nibble is not a decimal digit.
+    """
+    digits = bytearray(reversed(raw))
+    negative = False
+    if signed and digits:
+        negative = bool(digits[0] & 0x80)
+        digits[0] &= 0x7F
+    text = digits.hex()
+    if not text.isdigit():
+        raise FrameError(f"value {bytes(raw).hex(' ').upper()} (low byte first) is not BCD")
+    value = int(text) / 10 ** decimals
+    return -value if negative else value
+
+
+def bcd_bytes(value: float, size: int, decimals: int, signed: bool = False) -> bytes:
+    """BCD field, low byte first, for ``value`` (the meter's side).
+
+    Raises
+    ------
+    FrameError
+        The value does not fit the format.
+    """
+    scaled = round(abs(value) * 10 ** decimals)
+    digits = f"{scaled:0{2 * size}d}"
+    top = 0x7F if signed else 0xFF
+    if len(digits) > 2 * size or int(digits[:2], 16) > top:
+        raise FrameError(f"{value} does not fit {size} BCD bytes with {decimals} decimals")
+    out = bytearray(bytes.fromhex(digits))
+    if signed and value < 0 and scaled:
+        out[0] |= 0x80
+    return bytes(reversed(out))
+
+
+def _energy(di, quantity, name, signed=False):
+    return DataItem(di, quantity, 4, 2, signed, "kWh", name)
+
+
+#: DL/T 645-2007 appendix A identifiers this workspace reads
+ITEMS_2007: dict[int, DataItem] = {it.di: it for it in (
+    _energy(0x00000000, "energy_combined", "组合有功总电能 combined active energy, total", signed=True),
+    _energy(0x00010000, "counter", "正向有功总电能 forward active energy, total"),
+    _energy(0x00010100, "energy_tariff_1", "正向有功费率1电能 forward active energy, tariff 1 (尖 sharp)"),
+    _energy(0x00010200, "energy_tariff_2", "正向有功费率2电能 forward active energy, tariff 2 (峰 peak)"),
+    _energy(0x00010300, "energy_tariff_3", "正向有功费率3电能 forward active energy, tariff 3 (平 flat)"),
+    _energy(0x00010400, "energy_tariff_4", "正向有功费率4电能 forward active energy, tariff 4 (谷 valley)"),
+    DataItem(0x02010100, "voltage", 2, 1, False, "V", "A相电压 phase A voltage, XXX.X"),
+    DataItem(0x02020100, "current", 3, 3, True, "A", "A相电流 phase A current, XXX.XXX"),
+    DataItem(0x02030000, "rate", 3, 4, True, "kW", "瞬时总有功功率 total active power, XX.XXXX"),
+    DataItem(0x02060000, "power_factor", 2, 3, True, "-", "总功率因数 total power factor, X.XXX"),
+)}
+
+#: DL/T 645-1997 identifiers (2 bytes) for the same quantities
+ITEMS_1997: dict[int, DataItem] = {it.di: it for it in (
+    _energy(0x9010, "counter", "正向有功总电能 forward active energy, total"),
+    _energy(0x9011, "energy_tariff_1", "正向有功费率1电能 forward active energy, tariff 1 (尖 sharp)"),
+    _energy(0x9012, "energy_tariff_2", "正向有功费率2电能 forward active energy, tariff 2 (峰 peak)"),
+    _energy(0x9013, "energy_tariff_3", "正向有功费率3电能 forward active energy, tariff 3 (平 flat)"),
+    _energy(0x9014, "energy_tariff_4", "正向有功费率4电能 forward active energy, tariff 4 (谷 valley)"),
+    DataItem(0xB611, "voltage", 2, 0, False, "V", "A相电压 phase A voltage, XXX"),
+    DataItem(0xB621, "current", 2, 2, False, "A", "A相电流 phase A current, XX.XX"),
+    DataItem(0xB630, "rate", 3, 4, False, "kW", "瞬时有功功率 active power, XX.XXXX"),
+    DataItem(0xB650, "power_factor", 2, 3, False, "-", "总功率因数 total power factor, X.XXX"),
+)}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What is read from a DL/T 645 meter: the edition and the identifiers, in reading order."""
+
+    name: str
+    edition: int
+    items: tuple[DataItem, ...]
+
+    @property
+    def read_code(self) -> int:
+        return READ_2007 if self.edition == 2007 else READ_1997
+
+    @property
+    def di_size(self) -> int:
+        return 4 if self.edition == 2007 else 2
+
+
+_READ = ("counter", "energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4",
+         "voltage", "current", "rate", "power_factor")
+FAMILIES: dict[str, Family] = {
+    "dlt645-2007": Family("dlt645-2007", 2007,
+                          tuple(it for q in _READ for it in ITEMS_2007.values() if it.quantity == q)),
+    "dlt645-1997": Family("dlt645-1997", 1997,
+                          tuple(it for q in _READ for it in ITEMS_1997.values() if it.quantity == q)),
+}
+
+
+def items_of(edition: int) -> dict[int, DataItem]:
+    return ITEMS_2007 if edition == 2007 else ITEMS_1997
+
+
+def read_request(address: str, di: int, edition: int = 2007) -> Frame:
+    """The frame asking meter ``address`` for data identifier ``di``."""
+    size = 4 if edition == 2007 else 2
+    return Frame(address, READ_2007 if edition == 2007 else READ_1997, di.to_bytes(size, "little"))
+
+
+def read_reply(address: str, di: int, value: float, edition: int = 2007) -> Frame:
+    """A meter's normal reply carrying ``value`` for ``di`` (the simulator's side)."""
+    item = items_of(edition)[di]
+    size = 4 if edition == 2007 else 2
+    code = (READ_2007 if edition == 2007 else READ_1997) | REPLY
+    return Frame(address, code, di.to_bytes(size, "little")
+                 + bcd_bytes(value, item.size, item.decimals, item.signed))
+
+
+def abnormal_reply(address: str, error: int, edition: int = 2007) -> Frame:
+    """A meter's abnormal reply with its error byte."""
+    code = (READ_2007 if edition == 2007 else READ_1997) | REPLY | ABNORMAL
+    return Frame(address, code, bytes([error & 0xFF]))
+
+
+def parse_read_reply(frame: Frame, edition: int = 2007) -> tuple[int, float]:
+    """``(di, value)`` from a normal read reply; the value in the item's unit.
+
+    Raises
+    ------
+    MeterException
+        The reply is abnormal (its error byte named).
+    FrameError
+        Not a read reply, unknown identifier, or a value of the wrong size or not BCD.
+    """
+    read = READ_2007 if edition == 2007 else READ_1997
+    if frame.function != read or not frame.is_reply:
+        raise FrameError(f"meter {frame.address}: control code {frame.control:02X} is not a reply to a read "
+                         f"({read | REPLY:02X})")
+    if frame.is_abnormal:
+        err = frame.data[0] if frame.data else 0
+        raise MeterException(f"meter {frame.address} answered abnormally ({frame.control:02X}), error byte "
+                             f"{err:02X}: {describe_error(err, edition)}", err)
+    size = 4 if edition == 2007 else 2
+    if len(frame.data) < size:
+        raise FrameError(f"meter {frame.address}: reply of {len(frame.data)} data bytes has no identifier")
+    di = int.from_bytes(frame.data[:size], "little")
+    item = items_of(edition).get(di)
+    if item is None:
+        raise FrameError(f"meter {frame.address}: reply carries identifier {di:0{2 * size}X}, which is not read "
+                         f"here")
+    value = frame.data[size:]
+    if len(value) != item.size:
+        raise FrameError(f"meter {frame.address}: {item.name} ({di:0{2 * size}X}) has {item.size} bytes, "
+                         f"the reply carries {len(value)}")
+    return di, bcd_value(value, item.decimals, item.signed)

@@ -1,0 +1,57 @@
+"""One reader for a whole site: each meter is read through the link of its gateway's protocol.
+
+=====================  ==========================================================================
+``modbus_tcp``         :class:`collectors.modbus.GatewayPool` (parallel TCP connections)
+``modbus_rtu``         :class:`collectors.rtu.RtuBus` over a serial port (one request at a time)
+``modbus_rtu_over_tcp`` :class:`collectors.rtu.RtuBus` over TCP with RTU framing
+``dlt645_serial``      :class:`collectors.dlt645_client.Dlt645Bus` over a serial port
+``dlt645_tcp``         :class:`collectors.dlt645_client.Dlt645Bus` through a transparent serial server
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+
+from collectors.polling import Link, PolledReader
+from workspace.clock import Clock
+from workspace.errors import CollectorError
+from workspace.site import Gateway
+
+log = logging.getLogger(__name__)
+
+
+def link_for(gateway: Gateway, port_offset: int = 0) -> Link:
+    """The link that reaches a gateway's meters, by its protocol."""
+    p = gateway.protocol
+    if p == "modbus_tcp":
+        from collectors.modbus import GatewayPool
+
+        return GatewayPool(gateway, port_offset)
+    if p in ("modbus_rtu", "modbus_rtu_over_tcp"):
+        from collectors.rtu import RtuBus
+
+        return RtuBus(gateway, port_offset)
+    if p in ("dlt645_serial", "dlt645_tcp"):
+        from collectors.dlt645_client import Dlt645Bus
+
+        return Dlt645Bus(gateway, port_offset)
+    raise CollectorError(f"gateway {gateway.id}: no collector for protocol {p!r}")
+
+
+def reader_for(gateways: list[Gateway], clock: Clock, backoff_initial_s: float = 2.0,
+               backoff_max_s: float = 300.0, port_offset: int = 0) -> PolledReader:
+    """A reader with ``async read(meters) -> list[Reading]``, ``health`` and ``close()`` for every gateway.
+
+    Parameters
+    ----------
+    gateways : list of Gateway
+    clock : Clock
+        Time stamps of the readings.
+    backoff_initial_s, backoff_max_s : float
+        Wait after a device's first failure, doubled per failure up to the maximum [s, wall clock].
+    port_offset : int
+        Added to every TCP port (tests run several plants side by side).
+    """
+    return PolledReader({g.id: link_for(g, port_offset) for g in gateways}, clock, backoff_initial_s,
+                        backoff_max_s)
