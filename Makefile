@@ -46,7 +46,8 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lock:
-	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+	$(BIN)/python tools/gen_environment.py
 
 clean:
 	rm -rf $(VENV) node_modules var test-artifacts .pytest_cache

@@ -20,7 +20,8 @@ def _name(n: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    extras = [r for reqs in project["optional-dependencies"].values() for r in reqs]
+    wanted = {_norm(r) for r in project["dependencies"] + extras}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = {_norm(r) for r in pip if not r.startswith("-e")}
@@ -35,7 +36,7 @@ def test_lock_pins_every_direct_dependency():
         m = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==(\S+)", line)
         if m:
             lock[_name(re.sub(r"\[.*\]", "", m.group(1)))] = m.group(2)
-    for req in project["dependencies"] + project["optional-dependencies"]["test"]:
+    for req in project["dependencies"] + [r for rs in project["optional-dependencies"].values() for r in rs]:
         name = _name(re.split(r"[<>=\[ ]", req, maxsplit=1)[0])
         assert name in lock, f"{name} is not pinned in requirements.lock"
         pin = re.search(r"==([^,;\s]+)$", req)
