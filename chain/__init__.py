@@ -2,6 +2,10 @@
 
 Modules: :mod:`chain.merkle` (tree and proofs, standalone), :mod:`chain.ledger` (leaf hashes of the
 journal), :mod:`chain.compile` / :mod:`chain.deploy` / :mod:`chain.node` (contract and node),
-:mod:`chain.keys` (gateway keystore), :mod:`chain.anchor` (anchoring service), :mod:`chain.bundle`
-and :mod:`chain.verify` (proof bundles), :mod:`chain.cli` (commands).
+:mod:`chain.registry` (the contract set: device identity, anchors, methodology versions, quotas;
+ids as ``bytes32``), :mod:`chain.keys` (gateway keystore), :mod:`chain.signatures` (gateway
+signatures of the leaves), :mod:`chain.anchor` (anchoring service), :mod:`chain.bundle` and
+:mod:`chain.verify` (proof bundles), :mod:`chain.methodology` (methodology packages and versions),
+:mod:`chain.quota` (quotas, on chain and hand-entered), :mod:`chain.identity` (device payload
+signatures), :mod:`chain.cli` (commands).
 """

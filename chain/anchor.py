@@ -1,16 +1,18 @@
 """Anchoring the ledger root on chain, and the local record of anchors (``anchors.jsonl``).
 
-Each anchor covers the whole ledger up to its tree size, so after an outage one transaction with
+Before anchoring, every new leaf is signed with the gateway key (:mod:`chain.signatures`). Each
+anchor covers the whole ledger up to its tree size, so after an outage one transaction with
 the newest root covers every batch journaled meanwhile (consistency proofs link it to the earlier
 roots). The chain is the truth about what is anchored (``latest()``, ``anchorOf(root)``);
 ``<state_dir>/anchors.jsonl`` is an append-only, fsync'd record, one JSON object per line::
 
     {"root": "0x…", "tree_size": 12, "period_start": 1767225600, "period_end": 1767229200,
      "tx_hash": "0x…", "block_number": 7, "block_time": 1767229260, "chain_id": 31337,
-     "contract": "0x…", "gateway": "0x…"}
+     "contract": "0x…", "gateway": "0x…", "plant": "plant-18"}
 
 ``period_start`` / ``period_end`` [unix seconds, UTC] span the reading times of the batches the
-anchor adds since the previous anchor on that contract.
+anchor adds since the previous anchor of that plant on that contract. Each plant has its own log in
+the AnchorRegistry; the gateway's plant is the one the DeviceRegistry records for its key.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from ._tx import send
 from .deploy import ANCHORS_NAME, registry
 from .ledger import Ledger
 from .node import NODE_DOWN_ERRORS, rpc_url_of
+from .registry import KeyKind, device_registry_of, text_of
+from .signatures import SignatureLog
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("root", "tree_size", "period_start", "period_end", "tx_hash", "block_number", "block_time",
-          "chain_id", "contract", "gateway")
+          "chain_id", "contract", "gateway", "plant")
 
 
 def anchors(state_dir: str | os.PathLike, contract: str | None = None) -> list[dict]:
@@ -73,7 +77,7 @@ def anchors(state_dir: str | os.PathLike, contract: str | None = None) -> list[d
 def _append_record(state_dir: Path, record: dict) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / ANCHORS_NAME
-    line = json.dumps({k: record[k] for k in FIELDS}, separators=(",", ":")) + "\n"
+    line = json.dumps({k: record[k] for k in FIELDS if k in record}, separators=(",", ":")) + "\n"
     with open(path, "a+b") as f:
         f.seek(0, os.SEEK_END)
         end = f.tell()
@@ -134,10 +138,33 @@ class AnchorService:
         self.confirm_timeout = confirm_timeout
         self.set_contract(contract_address)
 
+        self.signatures = SignatureLog(self.state_dir)
+
     def set_contract(self, contract_address: str) -> None:
         """Anchor into another registry (after a redeployment)."""
         self.contract_address = Web3.to_checksum_address(contract_address)
         self.registry = registry(self.w3, self.contract_address)
+        self._plant: bytes | None = None
+
+    def plant(self) -> bytes:
+        """The gateway's plant id (``bytes32``) as the registry's DeviceRegistry records it.
+
+        Raises
+        ------
+        ChainError
+            When the gateway key is not registered as a gateway, or was revoked.
+        """
+        if self._plant is None:
+            devices = device_registry_of(self.w3, self.registry)
+            kind, plant, _, _, revoked_at = devices.functions.keyOf(self.account.address).call()
+            if kind != KeyKind.GATEWAY:
+                raise ChainError(f"{self.account.address} is not a registered gateway in DeviceRegistry "
+                                 f"{devices.address}: run `tanjian chain deploy`")
+            if revoked_at:
+                raise ChainError(f"gateway {self.account.address} was revoked in block {revoked_at}: "
+                                 f"it can no longer anchor; register a new key")
+            self._plant = bytes(plant)
+        return self._plant
 
     @property
     def rpc_url(self) -> str:
@@ -157,6 +184,7 @@ class AnchorService:
         """
         self.ledger.sync()
         size = self.ledger.size()
+        self.signatures.sign_up_to(self.ledger, self.account, size)
         try:
             return self._anchor(size)
         except NODE_DOWN_ERRORS as exc:
@@ -175,15 +203,16 @@ class AnchorService:
             raise ChainError(f"no AnchorRegistry at {self.contract_address} on chain {chain_id} "
                              f"({self.rpc_url}): run `tanjian chain deploy`")
         try:
-            _, onchain_size = reg.functions.latest().call()
+            plant = self.plant()
+            _, onchain_size = reg.functions.latest(plant).call()
         except BadFunctionCallOutput as exc:
             raise ChainError(f"{self.contract_address} on {self.rpc_url} is not an AnchorRegistry") from exc
         if onchain_size > self._local_size():
-            self._reconcile(chain_id)
+            self._reconcile(chain_id, plant)
         if size <= onchain_size:
             if size < onchain_size:
-                log.warning("registry %s already holds a tree of %d batches but this ledger has %d",
-                            self.contract_address, onchain_size, size)
+                log.warning("registry %s already holds a tree of %d batches of plant %s but this ledger "
+                            "has %d", self.contract_address, onchain_size, text_of(plant), size)
             return None
         root = self.ledger.root(size)
         if reg.functions.anchorOf(root).call()[0] != 0:  # cannot happen unless sizes disagree
@@ -196,7 +225,8 @@ class AnchorService:
         record = {"root": Web3.to_hex(root), "tree_size": size, "period_start": start, "period_end": end,
                   "tx_hash": Web3.to_hex(receipt["transactionHash"]), "block_number": receipt["blockNumber"],
                   "block_time": int(block["timestamp"]), "chain_id": chain_id,
-                  "contract": self.contract_address, "gateway": self.account.address}
+                  "contract": self.contract_address, "gateway": self.account.address,
+                  "plant": text_of(plant)}
         _append_record(self.state_dir, record)
         log.info("anchored root %s of %d batches in block %d (tx %s)", record["root"], size,
                  record["block_number"], record["tx_hash"])
@@ -212,11 +242,12 @@ class AnchorService:
                                  f"once confirmed")
             time.sleep(0.5)
 
-    def _reconcile(self, chain_id: int) -> None:
+    def _reconcile(self, chain_id: int, plant: bytes) -> None:
         """Record anchors that are on chain but missing locally (crash between send and record)."""
         known = {r["root"].lower() for r in anchors(self.state_dir, self.contract_address)}
         head = self.w3.eth.block_number
-        for ev in self.registry.events.Anchored.get_logs(from_block=0, to_block=head):
+        for ev in self.registry.events.Anchored.get_logs(from_block=0, to_block=head,
+                                                             argument_filters={"plant": plant}):
             root = Web3.to_hex(ev["args"]["root"])
             if root.lower() in known or ev["blockNumber"] + self.confirmations - 1 > head:
                 continue
@@ -225,7 +256,8 @@ class AnchorService:
             record = {"root": root, "tree_size": a["treeSize"], "period_start": a["periodStart"],
                       "period_end": a["periodEnd"], "tx_hash": Web3.to_hex(ev["transactionHash"]),
                       "block_number": ev["blockNumber"], "block_time": int(block["timestamp"]),
-                      "chain_id": chain_id, "contract": self.contract_address, "gateway": a["gateway"]}
+                      "chain_id": chain_id, "contract": self.contract_address, "gateway": a["gateway"],
+                      "plant": text_of(a["plant"])}
             _append_record(self.state_dir, record)
             log.warning("recorded anchor %s of %d batches found on chain but missing from %s",
                         root, a["treeSize"], self.state_dir / ANCHORS_NAME)

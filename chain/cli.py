@@ -4,9 +4,9 @@
 
     tanjian anchor [--once]                       anchor the ledger root now / every anchor_interval_s
     tanjian export SEQ --out DIR                  write batch SEQ and its proof bundle
-    tanjian verify BATCH_FILE BUNDLE_FILE [--rpc URL | --offline]
+    tanjian verify BATCH_FILE BUNDLE_FILE [--rpc URL | --offline] [--contract ADDR]
     tanjian chain keygen                          create the gateway keystore (and a 0600 password file)
-    tanjian chain deploy                          deploy/find the registry, register and fund the gateway
+    tanjian chain deploy                          deploy/find the contracts, register and fund the gateway
 
 Every handler takes the parsed ``args`` (``args.config``: YAML path or None) and returns an exit code.
 """
@@ -71,9 +71,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     w3 = _connect(cfg)
     if cfg.chain.rpc_url == "tester":
         print("warning: rpc_url is 'tester': this in-process chain ends with this command", file=sys.stderr)
-    info = ensure_deployment(w3, cfg.paths.chain, keystore_address(cfg.chain.keystore))
-    print(f"AnchorRegistry {info['address']} on chain {info['chain_id']} (block {info['block']}, "
-          f"tx {info['tx']}); gateway registered")
+    info = ensure_deployment(w3, cfg.paths.chain, keystore_address(cfg.chain.keystore),
+                             plant=cfg.site.plant.id)
+    for name, c in info["contracts"].items():
+        print(f"{name} {c['address']} (block {c['block']})")
+    print(f"on chain {info['chain_id']}; gateway registered for plant {cfg.site.plant.id}")
     return 0
 
 
@@ -86,7 +88,7 @@ def _service(cfg):
     w3 = _connect(cfg)
     account = load_account(cfg.chain.keystore, password_file=cfg.chain.password_file)
     if cfg.chain.rpc_url == "tester":  # nothing outlives this process: set everything up here
-        info = ensure_deployment(w3, cfg.paths.chain, account.address)
+        info = ensure_deployment(w3, cfg.paths.chain, account.address, plant=cfg.site.plant.id)
     else:
         info = read_deployment(cfg.paths.chain)
         if info is None:
@@ -149,7 +151,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 print(f"no --rpc and no usable configuration ({exc}); verifying offline", file=sys.stderr)
         if rpc is not None:
             w3 = connect(rpc)
-    report = verify_files(args.batch_file, args.bundle_file, w3=w3)
+    report = verify_files(args.batch_file, args.bundle_file, w3=w3,
+                          expected_contract=getattr(args, "contract", None))
     print(report.render())
     ok = report.offline_ok if args.offline else report.ok
     return 0 if ok else 1
@@ -187,6 +190,8 @@ def add_commands(subparsers) -> None:
     g.add_argument("--rpc", help="JSON-RPC URL of a node of the anchor's chain "
                                  "(default: the configuration's)")
     g.add_argument("--offline", action="store_true", help="only the checks that need no node")
+    p.add_argument("--contract", help="the AnchorRegistry address you trust "
+                                      "(fail if the bundle names another)")
     p.set_defaults(func=_guard(cmd_verify))
 
     p = subparsers.add_parser("chain", help="gateway key and registry deployment")

@@ -1,9 +1,12 @@
 """Compile the Solidity contracts with solcjs (npm ``solc``) under pinned settings.
 
-``python -m chain.compile [--out DIR]`` writes ``<DIR>/AnchorRegistry.json`` (default
-``chain/contracts/build/``) holding ``abi``, ``bytecode``, ``deployedBytecode`` (hex with ``0x``),
-the compiler version, the settings and the SHA-256 of the source. The artefact is committed; the
-tests recompile it and compare byte for byte, so a source edit without a rebuild is caught.
+``python -m chain.compile [--out DIR]`` compiles every contract of :data:`CONTRACTS` in one solc
+run and writes ``<DIR>/<Name>.json`` (default ``chain/contracts/build/``) holding ``abi``,
+``bytecode``, ``deployedBytecode`` (hex with ``0x``), ``immutableReferences`` (byte ranges of the
+deployed code that the constructor fills in, so that deployed code can be compared with the
+artefact), the compiler version, the settings and the SHA-256 of every source. The artefacts are
+committed; the tests recompile them and compare byte for byte, so a source edit without a rebuild
+is caught.
 
 The EVM version is ``prague``: the newest fork both py-evm 0.12 (eth-tester, unit tests) and
 anvil 1.7 (integration tests, demo) execute.
@@ -30,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLC_VERSION = "0.8.30"
 EVM_VERSION = "prague"
 OPTIMIZER_RUNS = 200
-CONTRACTS = ("AnchorRegistry",)
+CONTRACTS = ("DeviceRegistry", "AnchorRegistry", "MethodologyRegistry", "QuotaRegistry")
 
 
 def find_solcjs() -> Path:
@@ -53,46 +56,64 @@ def source_sha256(name: str = "AnchorRegistry") -> str:
     return hashlib.sha256((CONTRACTS_DIR / f"{name}.sol").read_bytes()).hexdigest()
 
 
-def standard_input(name: str) -> dict:
-    """The solc standard-JSON input used for ``name`` (pinned settings)."""
+def sources_sha256() -> dict[str, str]:
+    """SHA-256 (hex) of every source compiled together, by file name."""
+    return {f"{n}.sol": source_sha256(n) for n in sorted(CONTRACTS)}
+
+
+def standard_input() -> dict:
+    """The solc standard-JSON input of all contracts (pinned settings)."""
     return {
         "language": "Solidity",
-        "sources": {f"{name}.sol": {"content": (CONTRACTS_DIR / f"{name}.sol").read_text("utf-8")}},
+        "sources": {f"{n}.sol": {"content": (CONTRACTS_DIR / f"{n}.sol").read_text("utf-8")}
+                    for n in sorted(CONTRACTS)},
         "settings": {
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             "evmVersion": EVM_VERSION,
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object",
+                                            "evm.deployedBytecode.immutableReferences"]}},
         },
     }
 
 
-def compile_contract(name: str = "AnchorRegistry", solcjs: Path | None = None) -> dict:
-    """Compile one contract and return its artefact (a JSON-serialisable dict)."""
+def compile_all(solcjs: Path | None = None) -> dict[str, dict]:
+    """Compile every contract; return their artefacts (JSON-serialisable dicts) by name."""
     solcjs = solcjs or find_solcjs()
     version = subprocess.run([str(solcjs), "--version"], capture_output=True, text=True,
                              check=True).stdout.strip()
     if not version.startswith(SOLC_VERSION + "+"):
         raise ChainError(f"{solcjs} is solc {version}; the artefacts are pinned to {SOLC_VERSION}")
-    inp = standard_input(name)
-    proc = subprocess.run([str(solcjs), "--standard-json"], input=json.dumps(inp), capture_output=True,
-                          text=True)
+    inp = standard_input()
+    proc = subprocess.run([str(solcjs), "--standard-json"],
+                          input=json.dumps(inp), capture_output=True, text=True)
     if proc.returncode != 0:
         raise ChainError(f"solcjs failed ({proc.returncode}): {proc.stderr.strip()}")
     out = json.loads(proc.stdout[proc.stdout.index("{"):])  # solcjs may print warnings first
     errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise ChainError(f"{name}.sol does not compile:\n" + "\n".join(e["formattedMessage"] for e in errors))
-    c = out["contracts"][f"{name}.sol"][name]
-    return {
-        "contractName": name,
-        "sourceName": f"chain/contracts/{name}.sol",
-        "sourceSha256": source_sha256(name),
-        "compiler": {"name": "solcjs", "version": version},
-        "settings": {k: v for k, v in inp["settings"].items() if k != "outputSelection"},
-        "abi": c["abi"],
-        "bytecode": "0x" + c["evm"]["bytecode"]["object"],
-        "deployedBytecode": "0x" + c["evm"]["deployedBytecode"]["object"],
-    }
+        raise ChainError("the contracts do not compile:\n" + "\n".join(e["formattedMessage"] for e in errors))
+    shas = sources_sha256()
+    arts = {}
+    for name in CONTRACTS:
+        c = out["contracts"][f"{name}.sol"][name]
+        arts[name] = {
+            "contractName": name,
+            "sourceName": f"chain/contracts/{name}.sol",
+            "sourceSha256": shas[f"{name}.sol"],
+            "sourcesSha256": shas,
+            "compiler": {"name": "solcjs", "version": version},
+            "settings": {k: v for k, v in inp["settings"].items() if k != "outputSelection"},
+            "abi": c["abi"],
+            "bytecode": "0x" + c["evm"]["bytecode"]["object"],
+            "deployedBytecode": "0x" + c["evm"]["deployedBytecode"]["object"],
+            "immutableReferences": c["evm"]["deployedBytecode"].get("immutableReferences", {}),
+        }
+    return arts
+
+
+def compile_contract(name: str = "AnchorRegistry", solcjs: Path | None = None) -> dict:
+    """Compile the contracts and return the artefact of ``name``."""
+    return compile_all(solcjs)[name]
 
 
 def artefact_bytes(artefact: dict) -> bytes:
@@ -104,24 +125,44 @@ def build(out_dir: Path = BUILD_DIR) -> list[Path]:
     """Compile every contract into ``out_dir``; return the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in CONTRACTS:
+    for name, art in compile_all().items():
         path = out_dir / f"{name}.json"
-        path.write_bytes(artefact_bytes(compile_contract(name)))
+        path.write_bytes(artefact_bytes(art))
         log.info("compiled %s -> %s", name, path)
         written.append(path)
     return written
 
 
+_CACHE: dict[str, dict] = {}
+
+
 def load_artefact(name: str = "AnchorRegistry") -> dict:
-    """The committed artefact of ``name``; warns when its source hash is stale."""
+    """The committed artefact of ``name``; warns when a source it was compiled from has changed."""
+    if name in _CACHE:
+        return _CACHE[name]
     path = BUILD_DIR / f"{name}.json"
     if not path.exists():
         raise ChainError(f"{path} is missing: run `python -m chain.compile`")
     art = json.loads(path.read_text("utf-8"))
-    if art["sourceSha256"] != source_sha256(name):
-        log.warning("%s was compiled from another version of %s.sol: run `python -m chain.compile`",
-                    path, name)
+    if art.get("sourcesSha256") != sources_sha256():
+        log.warning("%s was compiled from other versions of the contract sources: run "
+                    "`python -m chain.compile`", path)
+    _CACHE[name] = art
     return art
+
+
+def code_matches(art: dict, code: bytes) -> bool:
+    """Whether deployed ``code`` is the artefact's ``deployedBytecode`` once the immutable slots
+    (filled in by the constructor) are blanked in both."""
+    want = bytearray(bytes.fromhex(art["deployedBytecode"][2:]))
+    got = bytearray(code)
+    if len(got) != len(want):
+        return False
+    for refs in art.get("immutableReferences", {}).values():
+        for r in refs:
+            got[r["start"]:r["start"] + r["length"]] = bytes(r["length"])
+            want[r["start"]:r["start"] + r["length"]] = bytes(r["length"])
+    return got == want
 
 
 def main(argv: list[str] | None = None) -> int:

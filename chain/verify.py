@@ -3,12 +3,24 @@
 Checks run in this order; once one fails, the later ones are skipped, and the on-chain ones are
 skipped when no node connection is given (offline verification):
 
-``format``     the bundle matches ``chain/proof-bundle.schema.json``
-``leaf``       SHA-256 of the file and SHA-256(0x00 || file) equal the bundle's; the file is batch ``seq``
-``inclusion``  the inclusion proof leads from the leaf at index ``seq`` to ``tree.root`` (RFC 9162)
-``chain_id``   the node's chain id equals ``anchor.chain_id``
-``anchor``     ``anchorOf(tree.root)`` in ``anchor.contract`` records ``tree.size``
-``gateway``    the anchoring address is the bundle's gateway and is a registered gateway now
+``format``       the bundle matches ``chain/proof-bundle.schema.json`` (``tanjian.proof/2``)
+``leaf``         SHA-256 of the file and SHA-256(0x00 || file) equal the bundle's; the file is batch ``seq``
+``signature``    the EIP-191 signature of the leaf hash recovers the bundle's ``signature.signer``
+``inclusion``    the inclusion proof leads from the leaf at index ``seq`` to ``tree.root`` (RFC 9162)
+``consistency``  each consistency proof links ``(tree.size, tree.root)`` to a later ``(size, root)``
+``chain_id``     the node's chain id equals ``anchor.chain_id``
+``anchor``       ``anchor.contract`` runs the AnchorRegistry code of this repository (immutables
+                 aside) and, if the verifier names the contract it trusts, is that one;
+                 ``anchorOf(tree.root)`` records ``tree.size``, the plant, the block and the gateway;
+                 every later root of the bundle is anchored there for the same plant with its size,
+                 and no anchor of the plant between ``tree.size`` and the newest of them is missing
+``gateway``      the anchoring address is the bundle's gateway, and the batch's signer was an active
+                 (registered, not yet revoked) gateway of the same plant in the DeviceRegistry the
+                 AnchorRegistry consults, in the anchoring block
+
+Nothing in the bundle is taken on trust: every hash is recomputed, and what the chain says is read
+from the chain. What a verifier must know out of band is only which chain and (ideally) which
+AnchorRegistry address the consortium publishes (``expected_contract``).
 """
 
 from __future__ import annotations
@@ -23,12 +35,15 @@ import jsonschema
 from web3 import Web3
 
 from . import merkle
-from .bundle import load_schema
+from .bundle import FORMAT, load_schema
+from .compile import code_matches, load_artefact
 from .deploy import registry
 from .node import NODE_DOWN_ERRORS, rpc_url_of
+from .registry import ANCHOR_REGISTRY, DEVICE_REGISTRY, KeyKind, device_registry_of, text_of
+from .signatures import recover_signer
 
-CHECKS = ("format", "leaf", "inclusion", "chain_id", "anchor", "gateway")
-OFFLINE_CHECKS = CHECKS[:3]
+CHECKS = ("format", "leaf", "signature", "inclusion", "consistency", "chain_id", "anchor", "gateway")
+OFFLINE_CHECKS = CHECKS[:5]
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
@@ -90,7 +105,8 @@ def _hex(s: str) -> bytes:
     return bytes.fromhex(s[2:] if s.startswith("0x") else s)
 
 
-def verify_bundle(batch_bytes: bytes, bundle: dict, w3: Web3 | None = None) -> VerifyReport:
+def verify_bundle(batch_bytes: bytes, bundle: dict, w3: Web3 | None = None, *,
+                  expected_contract: str | None = None) -> VerifyReport:
     """Verify a batch's bytes against its proof bundle (see the module docstring for the checks).
 
     Parameters
@@ -101,13 +117,17 @@ def verify_bundle(batch_bytes: bytes, bundle: dict, w3: Web3 | None = None) -> V
         Parsed proof bundle.
     w3 : Web3, optional
         Node connection for the on-chain checks; offline verification without it.
+    expected_contract : str, optional
+        The AnchorRegistry address the verifier trusts (published by the consortium); the
+        ``anchor`` check fails when the bundle names another.
     """
     batch = bundle.get("batch") if isinstance(bundle, dict) else None
     seq = batch.get("seq") if isinstance(batch, dict) and isinstance(batch.get("seq"), int) else None
     report = VerifyReport(seq, batch.get("file") if isinstance(batch, dict) else None)
-    steps = [("format", _format), ("leaf", _leaf), ("inclusion", _inclusion),
-             ("chain_id", _chain_id), ("anchor", _anchor), ("gateway", _gateway)]
-    ctx: dict = {"w3": w3}
+    steps = [("format", _format), ("leaf", _leaf), ("signature", _signature), ("inclusion", _inclusion),
+             ("consistency", _consistency), ("chain_id", _chain_id), ("anchor", _anchor),
+             ("gateway", _gateway)]
+    ctx: dict = {"w3": w3, "expected_contract": expected_contract}
     failed = None
     for name, fn in steps:
         if failed is not None:
@@ -131,8 +151,8 @@ def _format(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     if errors:
         e = errors[0]
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
-        return False, f"bundle is not tanjian.proof/1 at {where}: {e.message}"
-    return True, "bundle matches tanjian.proof/1"
+        return False, f"bundle is not {FORMAT} at {where}: {e.message}"
+    return True, f"bundle matches {FORMAT}"
 
 
 def _leaf(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
@@ -153,12 +173,41 @@ def _leaf(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     return True, f"batch {seq}: leaf {Web3.to_hex(leaf)} = SHA-256(0x00 || file)"
 
 
+def _signature(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
+    sig = bundle["signature"]
+    signer = recover_signer(ctx["leaf"], _hex(sig["value"]))
+    if signer is None:
+        return False, "the signature of the leaf hash is malformed"
+    if signer.lower() != sig["signer"].lower():
+        return False, f"the leaf hash was signed by {signer}, the bundle names {sig['signer']}"
+    ctx["signer"] = signer
+    return True, f"leaf hash signed by {signer} ({sig['scheme']})"
+
+
 def _inclusion(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     t, seq = bundle["tree"], bundle["batch"]["seq"]
     proof = [_hex(p) for p in t["inclusion_proof"]]
     if merkle.verify_inclusion_hash(ctx["leaf"], seq, t["size"], proof, _hex(t["root"])):
         return True, f"leaf {seq} of {t['size']} -> root {t['root']} ({len(proof)} hashes)"
     return False, f"inclusion proof of leaf {seq} in a tree of {t['size']} does not lead to root {t['root']}"
+
+
+def _consistency(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
+    t = bundle["tree"]
+    size, root = t["size"], _hex(t["root"])
+    prev = size
+    for e in bundle["consistency"]:
+        if e["size"] <= prev:
+            return False, f"later roots must have increasing sizes above {size}: {e['size']} after {prev}"
+        proof = [_hex(p) for p in e["proof"]]
+        if not merkle.verify_consistency(size, e["size"], root, _hex(e["root"]), proof):
+            return False, (f"consistency proof from tree {size} ({t['root']}) to tree {e['size']} "
+                           f"({e['root']}) does not verify")
+        prev = e["size"]
+    n = len(bundle["consistency"])
+    if n == 0:
+        return True, "no later root was anchored when the bundle was exported"
+    return True, f"tree {size} is a prefix of {n} later root(s), up to tree {prev}"
 
 
 def _chain_id(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
@@ -171,29 +220,70 @@ def _chain_id(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
 def _anchor(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     w3, a, t = ctx["w3"], bundle["anchor"], bundle["tree"]
     contract = Web3.to_checksum_address(a["contract"])
-    if len(w3.eth.get_code(contract)) == 0:
+    expected = ctx.get("expected_contract")
+    if expected is not None and contract != Web3.to_checksum_address(expected):
+        return False, f"the bundle names contract {contract}, the verifier trusts {expected}"
+    code = w3.eth.get_code(contract)
+    if len(code) == 0:
         return False, f"no contract at {contract} on chain {a['chain_id']}"
-    size, start, end, gateway, ts, block = registry(w3, contract).functions.anchorOf(_hex(t["root"])).call()
+    if not code_matches(load_artefact(ANCHOR_REGISTRY), code):
+        return False, f"the code at {contract} is not tanjian's AnchorRegistry"
+    reg = registry(w3, contract)
+    size, start, end, gateway, ts, block, plant, responsible = reg.functions.anchorOf(_hex(t["root"])).call()
     if size == 0:
         return False, f"root {t['root']} was never anchored in {contract}"
     if size != t["size"]:
         return False, f"root {t['root']} is anchored with tree size {size}, bundle says {t['size']}"
-    ctx["gateway"] = gateway
-    return True, f"root anchored in {contract} block {block} at unix time {ts} (period {start}..{end})"
+    if text_of(plant) != a["plant"]:
+        return False, f"root {t['root']} is anchored for plant {text_of(plant)!r}, bundle says {a['plant']!r}"
+    if block != a["block_number"]:
+        return False, f"root {t['root']} is anchored in block {block}, bundle says {a['block_number']}"
+    later = bundle["consistency"]
+    for e in later:
+        got = reg.functions.anchorOf(_hex(e["root"])).call()
+        if got[0] != e["size"] or got[6] != plant:
+            return False, (f"later root {e['root']} of tree {e['size']} is not anchored in {contract} "
+                           f"for plant {a['plant']!r}")
+    if later:
+        known = {e["root"].lower() for e in later}
+        top = later[-1]["size"]
+        events = reg.events.Anchored.get_logs(from_block=block, argument_filters={"plant": plant})
+        for ev in events:
+            r = Web3.to_hex(ev["args"]["root"]).lower()
+            if size < ev["args"]["treeSize"] <= top and r not in known:
+                return False, (f"root {r} of tree {ev['args']['treeSize']} was anchored for plant "
+                               f"{a['plant']!r} but the bundle gives no consistency proof for it")
+    ctx.update(gateway=gateway, block=block, plant=plant, registry=reg, responsible=responsible)
+    more = f"; {len(later)} later root(s) anchored" if later else ""
+    return True, (f"root anchored in {contract} block {block} at unix time {ts} for plant {a['plant']!r} "
+                  f"(period {start}..{end}){more}")
 
 
 def _gateway(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     w3, a = ctx["w3"], bundle["anchor"]
-    gateway = ctx["gateway"]
+    gateway, block, plant = ctx["gateway"], ctx["block"], ctx["plant"]
     if gateway.lower() != a["gateway"].lower():
         return False, f"root was anchored by {gateway}, bundle names {a['gateway']}"
-    if not registry(w3, a["contract"]).functions.isGateway(gateway).call():
-        return False, f"{gateway} anchored the root but is not a registered gateway now"
-    return True, f"{gateway} is a registered gateway"
+    devices = device_registry_of(w3, ctx["registry"])
+    if not code_matches(load_artefact(DEVICE_REGISTRY), w3.eth.get_code(devices.address)):
+        return False, f"the AnchorRegistry consults {devices.address}, which is not tanjian's DeviceRegistry"
+    signer = ctx["signer"]
+    kind, key_plant, owner, registered, revoked = devices.functions.keyOf(signer).call()
+    if kind != KeyKind.GATEWAY:
+        return False, f"batch signer {signer} is not a registered gateway in {devices.address}"
+    if key_plant != plant:
+        return False, (f"batch signer {signer} is a gateway of plant {text_of(key_plant)!r}, the root is "
+                       f"anchored for {a['plant']!r}")
+    if not devices.functions.activeAt(signer, KeyKind.GATEWAY, block).call():
+        when = f"revoked in block {revoked}" if revoked else f"registered in block {registered}"
+        return False, f"batch signer {signer} was not an active gateway in block {block} ({when})"
+    note = f"; revoked since block {revoked}" if revoked else ""
+    return True, (f"batch signed by {signer}, a gateway of plant {a['plant']!r} (responsible {owner}) "
+                  f"active in block {block}{note}")
 
 
 def verify_files(batch_file: str | os.PathLike, bundle_file: str | os.PathLike,
-                 w3: Web3 | None = None) -> VerifyReport:
+                 w3: Web3 | None = None, *, expected_contract: str | None = None) -> VerifyReport:
     """:func:`verify_bundle` on files (the CLI's entry point); an unreadable bundle fails ``format``."""
     data = Path(batch_file).read_bytes()
     try:
@@ -203,6 +293,6 @@ def verify_files(batch_file: str | os.PathLike, bundle_file: str | os.PathLike,
         report.checks.append(Check("format", FAIL, f"{bundle_file} is not JSON: {exc}"))
         report.checks += [Check(n, SKIP, "not run: 'format' failed") for n in CHECKS[1:]]
         return report
-    report = verify_bundle(data, bundle, w3)
+    report = verify_bundle(data, bundle, w3, expected_contract=expected_contract)
     report.file = Path(batch_file).name
     return report

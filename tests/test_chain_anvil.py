@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 import json
 import logging
+import threading
+import time
 
 import pytest
 
@@ -16,6 +18,7 @@ from chain.deploy import ensure_deployment
 from chain.keys import create_keystore, load_account
 from chain.ledger import Ledger
 from chain.node import connect, find_anvil, free_port, is_up, start_anvil
+from chain.verify import verify_files
 from workspace.batch import Reading, encode_batch
 from workspace.errors import ChainError
 from workspace.journal import Journal
@@ -58,7 +61,7 @@ def test_anchor_export_verify_outage_and_restart(tmp_path, capsys, caplog):
     try:
         w3 = connect(node.rpc_url)
         assert w3.eth.chain_id == 31337
-        info = ensure_deployment(w3, state, gateway.address)
+        info = ensure_deployment(w3, state, gateway.address, plant="plant18")
         with Ledger(jdir, state) as ledger:
             svc = AnchorService(w3, info["address"], gateway, ledger, state)
             rec = svc.anchor_once()
@@ -68,14 +71,14 @@ def test_anchor_export_verify_outage_and_restart(tmp_path, capsys, caplog):
             batch_path, bundle_path = export_batch(jdir, ledger, state, 2, out)
             code, text = verify_cli(capsys, batch_path, bundle_path, node.rpc_url)
             assert code == 0, text
-            assert text.count("PASS") == 6 and "VERIFIED: batch 2" in text
+            assert text.count("PASS") == 8 and "VERIFIED: batch 2" in text
 
             tampered = out / "tampered" / batch_path.name
             tampered.parent.mkdir()
             tampered.write_bytes(batch_path.read_bytes().replace(b"120347.5", b"120347.0"))
             code, text = verify_cli(capsys, tampered, bundle_path, node.rpc_url)
             assert code == 1
-            assert "FAIL  leaf" in text and "batch 2" in text and text.count("SKIP") == 4
+            assert "FAIL  leaf" in text and "batch 2" in text and text.count("SKIP") == 6
 
             # the node goes away; batches keep arriving
             node.stop()
@@ -88,7 +91,7 @@ def test_anchor_export_verify_outage_and_restart(tmp_path, capsys, caplog):
 
             # it comes back as a fresh chain on the same port: redeploy, then catch up in one anchor
             node = start_anvil(port)
-            info2 = ensure_deployment(w3, state, gateway.address)
+            info2 = ensure_deployment(w3, state, gateway.address, plant="plant18")
             svc.set_contract(info2["address"])
             rec2 = svc.anchor_once()
             assert rec2["tree_size"] == 8
@@ -143,6 +146,66 @@ def test_cli_commands_against_anvil(tmp_path, capsys, monkeypatch):
         assert code == 0
         batch_file, bundle_file = io.out.split()
         code, io = run("verify", batch_file, bundle_file)  # node from the configuration
-        assert code == 0 and io.out.count("PASS") == 6, io.out
+        assert code == 0 and io.out.count("PASS") == 8, io.out
         code, io = run("verify", "--offline", batch_file, bundle_file)
         assert code == 0 and io.out.count("SKIP") == 3
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_running_service_rides_out_a_node_restart_with_its_chain_kept(tmp_path, caplog):
+    """The anchoring loop runs while anvil (chain state kept on disk) is stopped and restarted: it says
+    so, keeps signing, and catches up in order, with no gap, no duplicate and the same contracts."""
+    jdir, state, out = tmp_path / "journal", tmp_path / "chain", tmp_path / "out"
+    anvil_dir = tmp_path / "anvil"
+    create_keystore(state / "gateway.json", "pw", kdf="pbkdf2")
+    gateway = load_account(state / "gateway.json", "pw")
+    append_batches(jdir, 0, 3)
+    port = free_port()
+    node = start_anvil(port, anvil_dir)
+    stop = threading.Event()
+    try:
+        w3 = connect(node.rpc_url, timeout=2)
+        info = ensure_deployment(w3, state, gateway.address, plant="plant18")
+        with Ledger(jdir, state) as ledger:
+            svc = AnchorService(w3, info["address"], gateway, ledger, state, confirm_timeout=10)
+            thread = threading.Thread(target=svc.run, args=(0.3, stop), daemon=True)
+            with caplog.at_level(logging.WARNING, logger="chain.anchor"):
+                thread.start()
+                assert wait_for(lambda: [r["tree_size"] for r in anchors(state)] == [3])
+                append_batches(jdir, 3, 5)
+                assert wait_for(lambda: [r["tree_size"] for r in anchors(state)] == [3, 5])
+                node.stop()  # mid-run; anvil writes its chain to anvil_dir
+                append_batches(jdir, 5, 7)
+                assert wait_for(lambda: "unreachable" in caplog.text)
+                append_batches(jdir, 7, 9)
+                assert [r["tree_size"] for r in anchors(state)] == [3, 5]
+                node = start_anvil(port, anvil_dir)  # the same chain comes back
+                assert wait_for(lambda: anchors(state)[-1]["tree_size"] == 9)
+            stop.set()
+            thread.join(30)
+            assert node.rpc_url in caplog.text
+            sizes = [r["tree_size"] for r in anchors(state)]
+            # in order, no duplicate
+            assert sizes[:2] == [3, 5] and sizes[-1] == 9 and sizes == sorted(set(sizes))
+            events = svc.registry.events.Anchored.get_logs(from_block=0)
+            assert [e["args"]["treeSize"] for e in events] == sizes  # chain and record agree
+            # nothing redeployed
+            assert ensure_deployment(w3, state, gateway.address, plant="plant18") == info
+            # a batch anchored before the outage proves consistency with every root anchored since
+            batch_path, bundle_path = export_batch(jdir, ledger, state, 1, out)
+            bundle = json.loads(bundle_path.read_text())
+            assert bundle["tree"]["size"] == 3
+            assert [c["size"] for c in bundle["consistency"]] == sizes[1:]
+            report = verify_files(batch_path, bundle_path, w3=w3, expected_contract=info["address"])
+            assert report.ok, report.render()
+    finally:
+        stop.set()
+        node.stop()

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
+import {DeviceRegistry} from "./DeviceRegistry.sol";
+
 /// @title AnchorRegistry — tanjian ledger roots anchored by registered plant gateways
-/// @notice The owner (deployer) registers and revokes gateway addresses. An active gateway anchors
-///         the RFC 9162 Merkle root of its plant's ledger together with the tree size (number of
-///         batches covered) and the measurement period. A root is never overwritten and tree sizes
-///         only grow, so every anchored root extends the previous one (checked off-chain with a
-///         consistency proof).
+/// @notice An active gateway of the DeviceRegistry anchors the RFC 9162 Merkle root of its plant's
+///         ledger with the tree size (batches covered) and the measurement period. Identity lives in
+///         the DeviceRegistry only: this contract asks it, at anchoring time, whether the sender is an
+///         active gateway, and copies the gateway's plant and responsible person into the anchor.
+///         Each plant has its own log: tree sizes only grow per plant, so every anchored root extends
+///         the plant's previous one (checked off-chain with a consistency proof). A root is never
+///         overwritten.
 contract AnchorRegistry {
     struct Anchor {
         uint64 treeSize;      // leaves (journal batches) covered by the root
@@ -15,66 +19,67 @@ contract AnchorRegistry {
         address gateway;      // address that anchored the root
         uint64 timestamp;     // block time of the anchoring transaction [unix seconds]
         uint64 blockNumber;   // block of the anchoring transaction
+        bytes32 plant;        // the gateway's plant at anchoring time
+        address responsible;  // the gateway's owner at anchoring time
     }
 
-    address public immutable owner;
-    mapping(address => bool) private gateways;
+    struct Head {
+        bytes32 root;
+        uint64 treeSize;
+    }
+
+    DeviceRegistry public immutable devices;
     mapping(bytes32 => Anchor) private anchors;
-    bytes32 private latestRoot;
-    uint64 private latestTreeSize;
+    mapping(bytes32 => Head) private heads;
     uint64 public anchorCount;
 
-    event GatewayChanged(address indexed gateway, bool active);
-    event Anchored(bytes32 indexed root, uint64 treeSize, uint64 periodStart, uint64 periodEnd,
-                   address indexed gateway);
+    event Anchored(bytes32 indexed root, bytes32 indexed plant, uint64 treeSize, uint64 periodStart,
+                   uint64 periodEnd, address indexed gateway, address responsible);
 
-    error NotOwner(address caller);
     error NotGateway(address caller);
     error ZeroAddress();
     error RootAlreadyAnchored(bytes32 root);
     error TreeSizeNotIncreasing(uint64 treeSize, uint64 latestTreeSize);
     error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
 
-    constructor() {
-        owner = msg.sender;
-    }
-
-    /// @notice Register (active = true) or revoke (active = false) a gateway. Owner only.
-    function setGateway(address gateway, bool active) external {
-        if (msg.sender != owner) revert NotOwner(msg.sender);
-        if (gateway == address(0)) revert ZeroAddress();
-        gateways[gateway] = active;
-        emit GatewayChanged(gateway, active);
+    constructor(DeviceRegistry deviceRegistry) {
+        if (address(deviceRegistry) == address(0)) revert ZeroAddress();
+        devices = deviceRegistry;
     }
 
     /// @notice Anchor a ledger root covering treeSize batches read between periodStart and periodEnd.
     function anchor(bytes32 root, uint64 treeSize, uint64 periodStart, uint64 periodEnd) external {
-        if (!gateways[msg.sender]) revert NotGateway(msg.sender);
+        (DeviceRegistry.Kind kind, bytes32 plant, address owner,, uint64 revokedAt) = devices.keyOf(msg.sender);
+        if (kind != DeviceRegistry.Kind.Gateway || revokedAt != 0) revert NotGateway(msg.sender);
         if (anchors[root].treeSize != 0) revert RootAlreadyAnchored(root);
-        if (treeSize <= latestTreeSize) revert TreeSizeNotIncreasing(treeSize, latestTreeSize);
+        Head storage head = heads[plant];
+        if (treeSize <= head.treeSize) revert TreeSizeNotIncreasing(treeSize, head.treeSize);
         if (periodEnd < periodStart) revert InvalidPeriod(periodStart, periodEnd);
-        anchors[root] = Anchor(treeSize, periodStart, periodEnd, msg.sender,
-                               uint64(block.timestamp), uint64(block.number));
-        latestRoot = root;
-        latestTreeSize = treeSize;
+        anchors[root] = Anchor(treeSize, periodStart, periodEnd, msg.sender, uint64(block.timestamp),
+                               uint64(block.number), plant, owner);
+        head.root = root;
+        head.treeSize = treeSize;
         anchorCount += 1;
-        emit Anchored(root, treeSize, periodStart, periodEnd, msg.sender);
+        emit Anchored(root, plant, treeSize, periodStart, periodEnd, msg.sender, owner);
     }
 
     /// @notice The anchor of a root; treeSize == 0 means the root was never anchored.
     function anchorOf(bytes32 root) external view returns (uint64 treeSize, uint64 periodStart,
-            uint64 periodEnd, address gateway, uint64 timestamp, uint64 blockNumber) {
+            uint64 periodEnd, address gateway, uint64 timestamp, uint64 blockNumber, bytes32 plant,
+            address responsible) {
         Anchor storage a = anchors[root];
-        return (a.treeSize, a.periodStart, a.periodEnd, a.gateway, a.timestamp, a.blockNumber);
+        return (a.treeSize, a.periodStart, a.periodEnd, a.gateway, a.timestamp, a.blockNumber, a.plant,
+                a.responsible);
     }
 
-    /// @notice The most recently anchored root and its tree size (zero values before the first anchor).
-    function latest() external view returns (bytes32 root, uint64 treeSize) {
-        return (latestRoot, latestTreeSize);
+    /// @notice The plant's most recently anchored root and its tree size (zeros before its first anchor).
+    function latest(bytes32 plant) external view returns (bytes32 root, uint64 treeSize) {
+        Head storage h = heads[plant];
+        return (h.root, h.treeSize);
     }
 
-    /// @notice Whether an address is currently an active gateway.
+    /// @notice Whether an address is an active gateway now (asks the DeviceRegistry).
     function isGateway(address account) external view returns (bool) {
-        return gateways[account];
+        return devices.isActiveGateway(account);
     }
 }
