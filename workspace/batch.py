@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import rfc8785
 
@@ -75,8 +76,12 @@ def format_time(t: dt.datetime) -> str:
     return u.strftime("%Y-%m-%dT%H:%M:%S.") + f"{u.microsecond // 1000:03d}Z"
 
 
+@lru_cache(maxsize=4096)
 def parse_time(s: str) -> dt.datetime:
-    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    """Inverse of :func:`format_time` (cached: a batch repeats the same few instants)."""
+    if len(s) != 24 or s[-1] != "Z" or s[10] != "T":
+        raise ValueError(f"time {s!r} is not YYYY-MM-DDTHH:MM:SS.mmmZ")
+    return dt.datetime.fromisoformat(s)
 
 
 def _num(x: float) -> float | None:
