@@ -318,3 +318,15 @@ def test_stuck_counter_is_found_across_folds(fresh):
         s.fold(j)
     rep = s.quality_report("2026-11-24 00:00", "2026-11-24 00:07", meters=["M-LC-03"])
     assert rep.loc["M-LC-03", "stuck"] == 6
+
+
+def test_power_mean_and_peak_per_interval(fresh):
+    cfg, j, s = fresh
+    rows = [Reading("M-WR-07", _t(k), 1.0 + k / 100, rate) for k, rate in enumerate([10.0, 20.0, 30.0, 0.0])]
+    j.append(encode_batch(cfg.site.plant.id, j.next_seq, "test", rows))
+    s.fold(j)
+    kw = dict(meters=["M-WR-07"], freq="2min")
+    assert s.power("2026-11-24 00:00", "2026-11-24 00:04", **kw).values[:, 0].tolist() == [15.0, 15.0]
+    assert s.power("2026-11-24 00:00", "2026-11-24 00:04", how="max", **kw).values[:, 0].tolist() == [20.0, 30.0]
+    with pytest.raises(ValueError, match="how must be"):
+        s.power("2026-11-24 00:00", "2026-11-24 00:04", how="median", **kw)

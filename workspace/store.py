@@ -736,18 +736,25 @@ class Store:
         return pd.concat(parts), measured
 
     def power(self, start, end, *, by: str = "plant", medium: str | Medium = "electricity",
-              freq: str = "1min", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
-        """Mean rate per group and interval [kW or m3/h] (a load curve); same conventions as :meth:`energy`."""
+              freq: str = "1min", how: str = "mean", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
+        """Rate per group and interval [kW or m3/h] (a load curve); same conventions as :meth:`energy`.
+
+        ``how`` aggregates the one-minute readings in each interval: "mean" (default), "max" (peak
+        demand) or "min". A group's rate at a minute is the sum of its meters', only when all of
+        them were read.
+        """
+        if how not in ("mean", "max", "min"):
+            raise ValueError(f"how must be 'mean', 'max' or 'min', not {how!r}")
         medium = Medium(medium)
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
         df = self._frame("rate", start, end, cols, as_of, dt.timedelta(0))
         out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=len(ms)) for g, ms in groups.items()},
-                           index=df.index).resample(freq).mean()
+                           index=df.index).resample(freq).agg(how)
         return xr.DataArray(out.to_numpy(), dims=["time", "group"],
                             coords={"time": out.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs={"units": MEDIUM_UNITS[medium][1], "timezone": self.site.plant.timezone,
-                                   "medium": medium.value, "long_name": f"mean {medium.value} rate"})
+                                   "medium": medium.value, "long_name": f"{how} {medium.value} rate"})
 
     def quality_report(self, start, end, *, meters: list[str] | None = None, medium: str | Medium | None = None,
                        as_of=None) -> pd.DataFrame:
