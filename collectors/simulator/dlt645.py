@@ -1,0 +1,217 @@
+"""Simulated DL/T 645 meters: the meters of a ``dlt645_serial`` or ``dlt645_tcp`` gateway answer read
+requests on the far end of a virtual serial pair, or on a TCP port as behind a transparent serial server.
+
+Each meter speaks the edition of its family (``dlt645-2007`` or ``dlt645-1997``). Values come from the
+plant's load model (:meth:`PlantSimulator.values`), in the formats of the standard: energy XXXXXX.XX kWh
+(rolls over at 10^6 kWh like a real register), voltage, phase A current, total active power and power
+factor. The load model has no time-of-use split, so the four tariff registers share the total in fixed
+parts (sharp 10 %, peak 35 %, flat 30 %, valley the rest, in whole 0.01 kWh) and always add up to it.
+
+A 2007 meter replies with four wake-up bytes 0xFE, a 1997 meter with none (both occur in the field).
+A read-address request to AA AA AA AA AA AA is answered when exactly one meter is on the bus (on a
+real bus several would collide). Faults, per meter id: ``silent``/``dead`` of the plant (no reply),
+:meth:`Dlt645BusSimulator.garble` (a reply of random bytes), :meth:`Dlt645BusSimulator.refuse`
+(an abnormal reply with the given error byte).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from collectors.bytelink import ByteLink, SerialByteLink, TcpByteLink
+from collectors.dlt645 import (
+    FAMILIES,
+    READ_ADDRESS_2007,
+    REPLY,
+    WILDCARD,
+    Frame,
+    FrameError,
+    abnormal_reply,
+    address_bytes,
+    bcd_bytes,
+    encode_frame,
+    find_frame,
+    items_of,
+)
+from workspace.errors import CollectorError
+
+from .server import PlantSimulator
+
+log = logging.getLogger(__name__)
+
+TARIFF_SHARES = (0.10, 0.35, 0.30)  # sharp, peak, flat; valley takes the rest
+
+
+def tariff_split(total_kwh: float) -> tuple[float, float, float, float]:
+    """Four tariff registers [kWh] that add up to ``total_kwh`` to the 0.01 kWh."""
+    cents = round(total_kwh * 100)
+    parts = [int(cents * s) for s in TARIFF_SHARES]
+    parts.append(cents - sum(parts))
+    return tuple(p / 100 for p in parts)  # type: ignore[return-value]
+
+
+class Dlt645BusSimulator:
+    """The DL/T 645 meters of one gateway of a site.
+
+    Parameters
+    ----------
+    plant : PlantSimulator
+        Source of values and faults (it need not be started).
+    gateway_id : str
+        A ``dlt645_serial`` or ``dlt645_tcp`` gateway of the site.
+    serial_port : str, optional
+        The bus's end of a serial pair (``dlt645_serial``).
+    port_offset : int
+        Added to the gateway's TCP port (``dlt645_tcp``).
+    absent : iterable of str
+        Meters of the configuration that are not on the bus.
+    seed : int
+        Seed of the garbage replies.
+    """
+
+    def __init__(self, plant: PlantSimulator, gateway_id: str, *, serial_port: str | None = None,
+                 port_offset: int = 0, absent=(), seed: int = 645):
+        self.plant = plant
+        self.gateway = next(g for g in plant.site.gateways if g.id == gateway_id)
+        self.serial_port = serial_port
+        self.port_offset = port_offset
+        self.meters = {m.address: m for m in plant.site.meters
+                       if m.gateway == gateway_id and m.id not in set(absent)}
+        self.garbled: set[str] = set()
+        self.refused: dict[str, int] = {}
+        self.requests = 0
+        self.frames_in_error = 0
+        self._rng = random.Random(seed)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._links: list[ByteLink] = []
+
+    # -- faults ----------------------------------------------------------------------------------
+    def garble(self, meter: str) -> None:
+        """From now on the meter replies with random bytes."""
+        self.garbled.add(meter)
+
+    def refuse(self, meter: str, error: int = 0x02) -> None:
+        """From now on the meter replies abnormally with this error byte (default: no requested data)."""
+        self.refused[meter] = error
+
+    # -- answering -------------------------------------------------------------------------------
+    def values(self, meter_id: str) -> dict[str, float]:
+        v = dict(self.plant.values(meter_id, self.plant.clock.now()))
+        v["counter"] = v["counter"] % 1_000_000  # XXXXXX.XX rolls over
+        for k, part in enumerate(tariff_split(v["counter"]), start=1):
+            v[f"energy_tariff_{k}"] = part
+        return v
+
+    def answer(self, frame: Frame) -> bytes | None:
+        """The bytes the bus puts on the line after ``frame`` (None: silence)."""
+        if frame.is_reply:
+            return None  # another meter's reply, or an echo
+        if frame.control == READ_ADDRESS_2007 and frame.address == WILDCARD:
+            if len(self.meters) != 1:
+                return None  # replies would collide on a real bus
+            (address, m), = self.meters.items()
+            if m.id in self.plant.faults.silent or m.id in self.plant.faults.dead:
+                return None
+            return encode_frame(Frame(address, READ_ADDRESS_2007 | REPLY, address_bytes(address)), wakeup=4)
+        m = self.meters.get(frame.address)
+        if m is None:
+            return None  # not ours
+        self.requests += 1
+        if m.id in self.plant.faults.silent or m.id in self.plant.faults.dead:
+            return None
+        fam = FAMILIES[m.family]
+        if frame.function != fam.read_code:
+            return None  # a request of the other edition is not understood
+        wakeup = 4 if fam.edition == 2007 else 0
+        if m.id in self.garbled:
+            return bytes(self._rng.randrange(256) for _ in range(self._rng.randrange(1, 40)))
+        if m.id in self.refused:
+            return encode_frame(abnormal_reply(m.address, self.refused[m.id], fam.edition), wakeup)
+        if len(frame.data) != fam.di_size:
+            return encode_frame(abnormal_reply(m.address, 0x01, fam.edition), wakeup)  # other error
+        di = int.from_bytes(frame.data, "little")
+        item = items_of(fam.edition).get(di)
+        v = self.values(m.id)
+        v["energy_combined"] = v["counter"]  # nothing is exported here: combined = forward
+        if item is None or item.quantity not in v:
+            return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no such data
+        digits = 2 * item.size
+        top = ((8 * 10 ** (digits - 1) if item.signed else 10 ** digits) - 1) / 10 ** item.decimals
+        value = max(-top if item.signed else 0.0, min(top, v[item.quantity]))  # a meter's display saturates
+        data = frame.data + bcd_bytes(value, item.size, item.decimals, item.signed)
+        return encode_frame(Frame(m.address, fam.read_code | REPLY, data), wakeup)
+
+    async def _serve(self, link: ByteLink) -> None:
+        buf = bytearray()
+        try:
+            while True:
+                buf += await link.receive(3600)
+                while True:
+                    try:
+                        frame, used = find_frame(bytes(buf))
+                    except FrameError as exc:
+                        self.frames_in_error += 1
+                        log.debug("simulated bus %s: %s", self.gateway.id, exc)
+                        buf.clear()  # a garbled request gets no answer
+                        break
+                    del buf[:used]
+                    if frame is None:
+                        break
+                    reply = self.answer(frame)
+                    if reply is not None:
+                        await link.write(reply)
+        except ConnectionError:
+            pass
+        finally:
+            link.close()
+
+    def _spawn(self, coro) -> None:
+        t = asyncio.create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.plant.model.at, self.plant.clock.now())  # warm the model
+        g = self.gateway
+        if g.protocol == "dlt645_serial":
+            if self.serial_port is None:
+                raise CollectorError(f"gateway {g.id}: the simulated bus needs the far end of a serial pair")
+            link = SerialByteLink(self.serial_port, g.baudrate, g.parity, g.bytesize, g.stopbits)
+            await link.open()
+            self._links.append(link)
+            self._spawn(self._serve(link))
+            where = self.serial_port
+        elif g.protocol == "dlt645_tcp":
+            async def accept(reader, writer):
+                link = TcpByteLink.from_streams(reader, writer)
+                self._links.append(link)
+                await self._serve(link)
+
+            self._server = await asyncio.start_server(accept, g.host, g.port + self.port_offset)
+            where = f"{g.host}:{g.port + self.port_offset}"
+        else:
+            raise CollectorError(f"gateway {g.id}: protocol {g.protocol} is not DL/T 645")
+        log.info("simulated DL/T 645 bus %s: %d meter(s) on %s", g.id, len(self.meters), where)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for link in self._links:
+            link.close()
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        self._links.clear()
+
+    async def __aenter__(self) -> "Dlt645BusSimulator":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
