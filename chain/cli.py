@@ -7,6 +7,14 @@
     tanjian verify BATCH_FILE BUNDLE_FILE [--rpc URL | --offline] [--contract ADDR]
     tanjian chain keygen                          create the gateway keystore (and a 0600 password file)
     tanjian chain deploy                          deploy/find the contracts, register and fund the gateway
+    tanjian methodology publish DIR --id ID --version V --effective-from DATE [--effective-to DATE]
+    tanjian methodology show --id ID [--at DATE]  /  tanjian methodology check DIR --id ID [--at DATE]
+    tanjian quota set ENTERPRISE YEAR AMOUNT_T --author A --reason R [--on-chain]
+    tanjian quota show ENTERPRISE YEAR
+
+Role accounts (association, regulator) sign with ``--keystore FILE`` (password from
+``$TANJIAN_KEYSTORE_PASSWORD`` or ``--password-file``) or, on a dev chain, ``--from ADDRESS`` (an
+account the node holds unlocked).
 
 Every handler takes the parsed ``args`` (``args.config``: YAML path or None) and returns an exit code.
 """
@@ -158,6 +166,105 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _role_sender(args: argparse.Namespace):
+    from .keys import load_account
+
+    if getattr(args, "keystore", None):
+        return load_account(args.keystore, password_file=args.password_file)
+    if getattr(args, "sender", None):
+        return args.sender
+    raise ChainError("say who signs: --keystore FILE (the role's encrypted key) or --from ADDRESS "
+                     "(an unlocked account of a dev node)")
+
+
+def _registry(cfg, w3, name: str, address: str | None):
+    from .deploy import read_deployment
+    from .registry import contract, from_deployment
+
+    if address:
+        return contract(w3, name, address)
+    info = read_deployment(cfg.paths.chain)
+    if info is None:
+        raise ChainError(f"no {cfg.paths.chain / 'deployment.json'}: pass --contract or run "
+                         f"`tanjian chain deploy`")
+    return from_deployment(w3, info, name)
+
+
+def cmd_methodology(args: argparse.Namespace) -> int:
+    """Publish, show or check a methodology version (MethodologyRegistry)."""
+    from . import methodology as m
+    from .registry import METHODOLOGY_REGISTRY
+
+    cfg = _config(args)
+    if args.methodology_command == "hash":
+        print(m.package_sha256(args.package_dir))
+        return 0
+    w3 = _connect(cfg)
+    reg = _registry(cfg, w3, METHODOLOGY_REGISTRY, args.contract)
+    if args.methodology_command == "publish":
+        v = m.publish(w3, reg, _role_sender(args), args.package_dir, args.id, args.version,
+                      m.parse_when(args.effective_from),
+                      m.parse_when(args.effective_to) if args.effective_to else None)
+        print(f"published {v.id} {v.version}: package {v.package_sha256}, effective "
+              f"{v.effective_from.isoformat()} .. {v.effective_to.isoformat() if v.effective_to else 'open'}")
+        return 0
+    when = m.parse_when(args.at) if args.at else None
+    if args.methodology_command == "show":
+        v = m.active(reg, args.id, when)
+        if v is None:
+            print(f"no version of {args.id} is effective then")
+            return 1
+        print(f"{v.id} {v.version}: package {v.package_sha256}, effective {v.effective_from.isoformat()} .. "
+              f"{v.effective_to.isoformat() if v.effective_to else 'open'}")
+        return 0
+    v = m.require_matching(args.package_dir, reg, args.id, when)
+    print(f"{args.package_dir} is {v.id} {v.version} as published ({v.package_sha256})")
+    return 0
+
+
+def cmd_quota(args: argparse.Namespace) -> int:
+    """Hand-enter (or, as the regulator, set on chain) and show quotas."""
+    from .node import is_up
+    from .quota import QuotaBook, set_on_chain
+    from .registry import QUOTA_REGISTRY
+
+    cfg = _config(args)
+    registry = None
+    if args.quota_command == "show" or args.on_chain:
+        w3 = _connect(cfg)
+        if is_up(w3) or args.on_chain:
+            try:
+                registry = _registry(cfg, w3, QUOTA_REGISTRY, args.contract)
+            except ChainError as exc:
+                if args.on_chain:
+                    raise
+                print(f"note: {exc}; showing hand-entered quotas only", file=sys.stderr)
+        else:
+            print(f"note: chain node {cfg.chain.rpc_url} unreachable; on-chain quotas as last seen",
+                  file=sys.stderr)
+    book = QuotaBook(cfg.paths.chain, registry)
+    if args.quota_command == "set":
+        amount_kg = round(args.amount_t * 1000)
+        if args.on_chain:
+            set_on_chain(registry.w3, registry, _role_sender(args), args.enterprise, args.year, amount_kg,
+                         args.reason)
+            print(f"set on chain: {args.enterprise} {args.year} = {args.amount_t:g} t CO2e")
+        else:
+            book.set(args.enterprise, args.year, amount_kg, author=args.author, reason=args.reason)
+            print(f"hand-entered: {args.enterprise} {args.year} = {args.amount_t:g} t CO2e")
+        return 0
+    q = book.effective(args.enterprise, args.year)
+    if q is None:
+        print(f"no quota for {args.enterprise} in {args.year}")
+        return 1
+    how = "on chain, set by the regulator" if q.source == "chain" else "hand-entered"
+    print(f"{q.enterprise} {q.year}: {q.amount_kg / 1000:g} t CO2e ({how})")
+    for e in book.entries(args.enterprise, args.year):
+        print(f"  {e['time']}  {e['action']:<8} {e['source']:<5} {e['amount_kg'] / 1000:>12g} t  "
+              f"{e['author']}: {e['reason']}")
+    return 0
+
+
 def _guard(fn):
     def run(args: argparse.Namespace) -> int:
         try:
@@ -170,7 +277,8 @@ def _guard(fn):
 
 
 def add_commands(subparsers) -> None:
-    """Add ``anchor``, ``export``, ``verify`` and ``chain {keygen,deploy}`` to the CLI.
+    """Add ``anchor``, ``export``, ``verify``, ``chain {keygen,deploy}``, ``methodology
+    {publish,show,check,hash}`` and ``quota {set,show}`` to the CLI.
 
     Each sub-parser gets ``func`` (``args -> exit code``) as its default.
     """
@@ -199,3 +307,48 @@ def add_commands(subparsers) -> None:
     sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=_guard(cmd_keygen))
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=_guard(cmd_deploy))
+
+    def signer_options(q):
+        q.add_argument("--keystore", type=Path, help="encrypted keystore of the role's account")
+        q.add_argument("--password-file", type=Path, help="its password file (mode 0600)")
+        q.add_argument("--from", dest="sender", help="unlocked node account (dev chains)")
+        q.add_argument("--contract", help="registry address (default: deployment.json)")
+
+    p = subparsers.add_parser("methodology", help="methodology versions on chain (the association publishes)")
+    sub = p.add_subparsers(dest="methodology_command", required=True)
+    q = sub.add_parser("publish", help="publish a version of a methodology package")
+    q.add_argument("package_dir", type=Path)
+    q.add_argument("--id", required=True)
+    q.add_argument("--version", required=True)
+    q.add_argument("--effective-from", required=True, help="ISO date (00:00 UTC) or datetime with offset")
+    q.add_argument("--effective-to", help="exclusive end; open-ended when omitted")
+    signer_options(q)
+    q = sub.add_parser("show", help="the version effective now (or --at)")
+    q.add_argument("--id", required=True)
+    q.add_argument("--at")
+    q.add_argument("--contract")
+    q = sub.add_parser("check", help="refuse a local package that differs from the published version")
+    q.add_argument("package_dir", type=Path)
+    q.add_argument("--id", required=True)
+    q.add_argument("--at")
+    q.add_argument("--contract")
+    q = sub.add_parser("hash", help="SHA-256 of a methodology package directory")
+    q.add_argument("package_dir", type=Path)
+    p.set_defaults(func=_guard(cmd_methodology))
+
+    p = subparsers.add_parser("quota", help="emission quotas (hand-entered; the regulator's on chain win)")
+    sub = p.add_subparsers(dest="quota_command", required=True)
+    q = sub.add_parser("set", help="hand-enter a quota (or --on-chain, as the regulator)")
+    q.add_argument("enterprise")
+    q.add_argument("year", type=int)
+    q.add_argument("amount_t", type=float, help="quota [t CO2e]")
+    q.add_argument("--author", required=True)
+    q.add_argument("--reason", required=True)
+    q.add_argument("--on-chain", action="store_true", help="set it in the QuotaRegistry (regulator key)")
+    signer_options(q)
+    q = sub.add_parser("show", help="the quota that applies and its audit trail")
+    q.add_argument("enterprise")
+    q.add_argument("year", type=int)
+    q.add_argument("--contract")
+    q.set_defaults(on_chain=False)
+    p.set_defaults(func=_guard(cmd_quota))

@@ -209,3 +209,56 @@ def test_running_service_rides_out_a_node_restart_with_its_chain_kept(tmp_path, 
     finally:
         stop.set()
         node.stop()
+
+
+def test_methodology_and_quota_commands_against_anvil(tmp_path, capsys, monkeypatch):
+    from workspace.config import EXAMPLE
+
+    monkeypatch.delenv("TANJIAN_KEYSTORE_PASSWORD", raising=False)
+    data = tmp_path / "data"
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "method.yaml").write_text("id: CN-GHG-MACH\n")
+    with start_anvil() as node:
+        cfg = tmp_path / "plant.yaml"
+        cfg.write_text(EXAMPLE.read_text(encoding="utf-8")
+                       .replace("rpc_url: http://127.0.0.1:8545", f"rpc_url: {node.rpc_url}")
+                       .replace("data_dir: var", f"data_dir: {data}"), encoding="utf-8")
+        parser = argparse.ArgumentParser(prog="tanjian")
+        parser.add_argument("--config")
+        cli.add_commands(parser.add_subparsers(dest="command", required=True))
+        dev0 = connect(node.rpc_url).eth.accounts[0]  # association and regulator on a dev chain
+
+        def run(*argv):
+            args = parser.parse_args(["--config", str(cfg), *argv])
+            code = args.func(args)
+            return code, capsys.readouterr()
+
+        assert run("chain", "keygen")[0] == 0 and run("chain", "deploy")[0] == 0
+        code, io = run("methodology", "publish", str(pkg), "--id", "CN-GHG-MACH", "--version", "2026.1",
+                       "--effective-from", "2026-01-01")
+        assert code == 1 and "--keystore FILE" in io.err
+        code, io = run("methodology", "publish", str(pkg), "--id", "CN-GHG-MACH", "--version", "2026.1",
+                       "--effective-from", "2026-01-01", "--from", dev0)
+        assert code == 0, io.err
+        code, io = run("methodology", "hash", str(pkg))
+        sha = io.out.strip()
+        assert len(sha) == 64
+        code, io = run("methodology", "show", "--id", "CN-GHG-MACH", "--at", "2026-05-01")
+        assert code == 0 and f"2026.1: package {sha}" in io.out
+        code, io = run("methodology", "check", str(pkg), "--id", "CN-GHG-MACH", "--at", "2026-05-01")
+        assert code == 0 and "as published" in io.out
+        (pkg / "method.yaml").write_text("id: CN-GHG-MACH  # edited\n")
+        code, io = run("methodology", "check", str(pkg), "--id", "CN-GHG-MACH", "--at", "2026-05-01")
+        assert code == 1 and sha in io.err and "refusing to account" in io.err
+
+        code, io = run("quota", "set", "E1", "2026", "1200", "--author", "li.wei", "--reason", "letter 7")
+        assert code == 0
+        code, io = run("quota", "show", "E1", "2026")
+        assert code == 0 and "1200 t CO2e (hand-entered)" in io.out
+        code, io = run("quota", "set", "E1", "2026", "1150", "--author", "regulator", "--reason", "MEE-41",
+                       "--on-chain", "--from", dev0)
+        assert code == 0, io.err
+        code, io = run("quota", "show", "E1", "2026")
+        assert code == 0 and "1150 t CO2e (on chain, set by the regulator)" in io.out
+        assert "override" in io.out and "overrides the hand-entered one" in io.out
