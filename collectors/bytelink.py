@@ -90,7 +90,8 @@ class SerialByteLink(ByteLink):
     stopbits : {1, 2}
     """
 
-    def __init__(self, device: str, baudrate: int = 9600, parity: str = "E", bytesize: int = 8, stopbits: int = 1):
+    def __init__(self, device: str, baudrate: int = 9600, parity: str = "E", bytesize: int = 8,
+                 stopbits: int = 1):
         super().__init__()
         self.device = device
         self.where = device
@@ -106,7 +107,8 @@ class SerialByteLink(ByteLink):
         import serial  # pyserial
 
         try:
-            self._serial = serial.Serial(self.device, timeout=0, write_timeout=0, exclusive=True, **self._settings)
+            self._serial = serial.Serial(self.device, timeout=0, write_timeout=0, exclusive=True,
+                                         **self._settings)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ConnectionError(f"cannot open {self.device}: {exc}") from None
         self._buf.clear()
@@ -216,7 +218,8 @@ class TcpByteLink(ByteLink):
 def link_to(gateway, port_offset: int = 0) -> ByteLink:
     """The byte link of a ``dlt645_serial`` or ``dlt645_tcp`` gateway."""
     if gateway.protocol == "dlt645_serial":
-        return SerialByteLink(gateway.device, gateway.baudrate, gateway.parity, gateway.bytesize, gateway.stopbits)
+        return SerialByteLink(gateway.device, gateway.baudrate, gateway.parity, gateway.bytesize,
+                              gateway.stopbits)
     if gateway.protocol == "dlt645_tcp":
         return TcpByteLink(gateway.host, gateway.port + port_offset, connect_timeout=gateway.timeout_s * 2)
     raise CollectorError(f"gateway {gateway.id}: protocol {gateway.protocol} has no byte link")

@@ -100,7 +100,8 @@ def address_str(raw: bytes) -> str:
         raise FrameError(f"an address has 6 bytes, not {len(raw)}")
     for b in raw:
         if b != 0xAA and (b >> 4 > 9 or b & 0xF > 9):
-            raise FrameError(f"address byte {b:02X} is neither BCD nor AA (address field {raw.hex(' ').upper()})")
+            raise FrameError(f"address byte {b:02X} is neither BCD nor AA "
+                             f"(address field {raw.hex(' ').upper()})")
     return "".join(f"{b:02X}" for b in reversed(raw))
 
 
@@ -220,7 +221,8 @@ def decode_frame(raw: bytes) -> Frame:
     if i >= len(raw) or raw[i] != START:
         raise FrameError(f"{shown}: no start byte 68 after {i} wake-up byte(s)")
     if len(raw) - i < 12:
-        raise FrameError(f"{shown}: truncated, {len(raw) - i} bytes from the first 68, a frame has at least 12")
+        raise FrameError(f"{shown}: truncated, {len(raw) - i} bytes from the first 68, "
+                         f"a frame has at least 12")
     if raw[i + 7] != START:
         raise FrameError(f"{shown}: second start byte is {raw[i + 7]:02X}, not 68")
     n = raw[i + 9]
@@ -411,8 +413,8 @@ def parse_read_reply(frame: Frame, edition: int = 2007) -> tuple[int, float]:
     di = int.from_bytes(frame.data[:size], "little")
     item = items_of(edition).get(di)
     if item is None:
-        raise FrameError(f"meter {frame.address}: reply carries identifier {di:0{2 * size}X}, which is not read "
-                         f"here")
+        raise FrameError(f"meter {frame.address}: reply carries identifier {di:0{2 * size}X}, "
+                         f"which is not read here")
     value = frame.data[size:]
     if len(value) != item.size:
         raise FrameError(f"meter {frame.address}: {item.name} ({di:0{2 * size}X}) has {item.size} bytes, "

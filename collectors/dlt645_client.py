@@ -108,7 +108,10 @@ class Dlt645Bus:
         return True
 
     async def read(self, meter: Meter) -> dict[str, float]:
-        """Every quantity of the meter's DL/T 645 family [kWh, kW, V, A, -]; raises CollectorError saying why."""
+        """Every quantity of the meter's DL/T 645 family [kWh, kW, V, A, -].
+
+        Raises CollectorError naming the meter, the gateway, the identifier and what went wrong.
+        """
         fam = FAMILIES[meter.family]
         who = f"meter {meter.id} (address {meter.address} on {self.where})"
         out: dict[str, float] = {}

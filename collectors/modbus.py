@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 __all__ = ["DeviceHealth", "GatewayPool", "ModbusTcpReader", "read_meter"]
 
 
-async def read_meter(client: ModbusBaseClient, meter: Meter, where: str, timeout_s: float) -> dict[str, float]:
+async def read_meter(client: ModbusBaseClient, meter: Meter, where: str,
+                     timeout_s: float) -> dict[str, float]:
     """Read and decode every field of a meter's register family through a connected client.
 
     Parameters

@@ -199,8 +199,8 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
         if proto in DLT645_PROTOCOLS:
             fam645 = DLT645_FAMILIES.get(m.family)
             if fam645 is None:
-                out.append((loc, f"meter {m.id!r} on {proto} gateway {m.gateway!r}: family {m.family!r} is not "
-                                 f"a DL/T 645 family (known: {', '.join(sorted(DLT645_FAMILIES))})"))
+                out.append((loc, f"meter {m.id!r} on {proto} gateway {m.gateway!r}: family {m.family!r} "
+                                 f"is not a DL/T 645 family (known: {', '.join(sorted(DLT645_FAMILIES))})"))
             elif m.medium.value != "electricity":
                 out.append((loc, f"meter {m.id!r}: DL/T 645 family {m.family!r} meters electricity, "
                                  f"not {m.medium.value}"))
@@ -245,13 +245,14 @@ def decode(family: Family, blocks: dict[tuple[str, int], list[int]]) -> dict[str
                 value = float(raw) * f.scale
                 if not math.isfinite(value):
                     if f.quantity == "counter":
-                        raise DecodeError(f"family {family.name}: counter at {f.table} {f.address} is {value} "
-                                          f"(words {' '.join(f'{w:04X}' for w in words)})")
+                        raise DecodeError(f"family {family.name}: counter at {f.table} {f.address} is "
+                                          f"{value} (words {' '.join(f'{w:04X}' for w in words)})")
                     value = math.nan
                 out[f.quantity] = value
                 break
         else:
-            raise DecodeError(f"family {family.name}: registers for {f.quantity} at {f.address} were not read")
+            raise DecodeError(f"family {family.name}: registers for {f.quantity} at {f.address} "
+                              f"were not read")
     return out
 
 

@@ -73,7 +73,8 @@ class RtuBus:
                 text = str(exc)
                 if "No response received" in text or "timeout" in text.lower():
                     text = f"no answer within {timeout:g} s"
-                raise CollectorError(f"meter {meter.id} (unit {meter.unit_id} on {self.where}): {text}") from None
+                raise CollectorError(f"meter {meter.id} (unit {meter.unit_id} on {self.where}): "
+                                     f"{text}") from None
             except (ConnectionError, OSError) as exc:
                 self.client.close()
                 raise CollectorError(f"meter {meter.id} (unit {meter.unit_id} on {self.where}): "

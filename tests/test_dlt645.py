@@ -3,8 +3,8 @@ against simulated meters over a virtual serial pair and over TCP (a transparent 
 
 Published frames used here (sources named at each test):
 
-[CSDN-118301341] blog post "参考DL/T645-2007", https://blog.youkuaiyun.com/EXEC_CHRONICLE_KEY/article/details/118301341
-    (mirror of CSDN article 118301341): a real meter at address 558890213594, read address, energy,
+[CSDN-118301341] blog post "参考DL/T645-2007",
+    https://blog.youkuaiyun.com/EXEC_CHRONICLE_KEY/article/details/118301341 (mirror of CSDN article 118301341): a real meter at address 558890213594, read address, energy,
     voltage, current and power, requests and replies as captured.
 [KALEDL-1493168] https://kaledl.com/down/1493168.html: DL/T 645-1997 reads of 9010 from meters
     138000130754 and 000003430163.
@@ -90,7 +90,8 @@ def test_published_replies_decode(reply, di, value):
 def test_read_address_frames_match_the_published_ones():
     # [CSDN-118301341] send: FE FE FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16 (also [TJSMART-564])
     # CS: 68+AA*6+68+13+00 = 0x4DF -> DF
-    assert encode_frame(Frame(WILDCARD, READ_ADDRESS_2007)) == h("FE FE FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16")
+    assert encode_frame(Frame(WILDCARD, READ_ADDRESS_2007)) == \
+        h("FE FE FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16")
     # recv: 68 94 35 21 90 88 55 68 93 06 C7 68 54 C3 BB 88 49 16; data - 33 = 94 35 21 90 88 55
     # CS: 0x549 -> 49
     reply = decode_frame(h("FE FE FE FE 68 94 35 21 90 88 55 68 93 06 C7 68 54 C3 BB 88 49 16"))
@@ -174,7 +175,8 @@ GOOD = "68 94 35 21 90 88 55 68 91 06 33 34 34 35 7B 55 5E 16"  # [CSDN-11830134
     (GOOD[:-2] + "17", "end byte is 17, not 16"),
     (GOOD[:-9], "length byte says 6 data bytes, so 18 bytes from the first 68, but there are 15"),
     ("68 94 35 21 90 88 55 68 91", "truncated, 9 bytes from the first 68"),
-    (GOOD.replace("91 06", "91 07"), "length byte says 7 data bytes, so 19 bytes from the first 68, but there are 18"),
+    (GOOD.replace("91 06", "91 07"),
+     "length byte says 7 data bytes, so 19 bytes from the first 68, but there are 18"),
     (GOOD + " 00", "length byte says 6 data bytes, so 18 bytes from the first 68, but there are 19"),
     ("FE FE 16 " + GOOD, "no start byte 68 after 2 wake-up byte(s)"),
     ("", "(empty): no start byte 68"),
@@ -257,9 +259,10 @@ async def test_meters_on_a_serial_bus_one_silent(tmp_path):
         # a pty refuses parity, so the virtual bus runs 8N1 (DL/T 645 lines are 8E1)
         gw = {"id": "bus-1", "protocol": "dlt645_serial", "device": a, "parity": "N", "baudrate": 2400,
               "timeout_s": 0.5}
-        cfg = load_site(tmp_path, [gw], [meter("M-07", "bus-1", "D-WELD", "dlt645-2007", address="000012345678"),
-                                         meter("M-97", "bus-1", "D-CNC", "dlt645-1997", address="138000130754"),
-                                         meter("M-MUTE", "bus-1", "D-PUMP", "dlt645-2007", address="000000000003")])
+        cfg = load_site(tmp_path, [gw], [
+            meter("M-07", "bus-1", "D-WELD", "dlt645-2007", address="000012345678"),
+            meter("M-97", "bus-1", "D-CNC", "dlt645-1997", address="138000130754"),
+            meter("M-MUTE", "bus-1", "D-PUMP", "dlt645-2007", address="000000000003")])
         clock = Clock.simulated(T0, speed=1)
         plant = PlantSimulator(cfg.site, clock)
         plant.kill("M-MUTE", silent=True)
@@ -289,7 +292,8 @@ async def test_meters_through_a_tcp_serial_server_one_absent_and_discovery(tmp_p
     cfg = load_site(tmp_path, gws, [meter("M-A", "srv-1", "D-WELD", "dlt645-2007", address="000000000001"),
                                     meter("M-B", "srv-1", "D-CNC", "dlt645-2007", address="000000000002"),
                                     meter("M-GONE", "srv-1", "D-PUMP", "dlt645-1997", address="000000000003"),
-                                    meter("M-ONLY", "srv-2", "D-LIGHT", "dlt645-2007", address="558890213594")])
+                                    meter("M-ONLY", "srv-2", "D-LIGHT", "dlt645-2007",
+                                          address="558890213594")])
     clock = Clock.simulated(T0, speed=1)
     plant = PlantSimulator(cfg.site, clock)
     async with Dlt645BusSimulator(plant, "srv-1", absent={"M-GONE"}), Dlt645BusSimulator(plant, "srv-2"):

@@ -126,7 +126,8 @@ async def test_a_late_reply_is_not_taken_for_the_next_meters(tmp_path, serial_pa
 
 async def test_rtu_over_tcp_through_a_serial_server(tmp_path):
     port = free_port()
-    gw = {"id": "srv-1", "protocol": "modbus_rtu_over_tcp", "host": "127.0.0.1", "port": port, "timeout_s": 0.5}
+    gw = {"id": "srv-1", "protocol": "modbus_rtu_over_tcp", "host": "127.0.0.1", "port": port,
+          "timeout_s": 0.5}
     ms = [meter("M-WELD", "srv-1", "D-WELD", "sdm630", unit_id=1),
           meter("M-CNC", "srv-1", "D-CNC", "cn3p-int32", unit_id=7),
           meter("M-PUMP", "srv-1", "D-PUMP", "cn3p-int32", unit_id=9)]
@@ -173,10 +174,12 @@ def test_serial_gateway_needs_its_device_and_meters_their_addresses(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_site(tmp_path, [_bus("/dev/ttyUSB0")], [meter("M-X", "bus-1", "D-WELD", "sdm630")])
     (_, _, field, msg), = e.value.problems
-    assert field == "site.meters[0].unit_id" and msg == "meter 'M-X' on modbus_rtu gateway 'bus-1' needs a unit_id"
+    assert field == "site.meters[0].unit_id"
+    assert msg == "meter 'M-X' on modbus_rtu gateway 'bus-1' needs a unit_id"
     with pytest.raises(ConfigError) as e:
-        load_site(tmp_path, [{"id": "tcp-1", "port": 502}], [meter("M-X", "tcp-1", "D-WELD", "sdm630", unit_id=1)]
-                  + [dict(meter("M-Y", "tcp-1", "D-CNC", "sdm630", unit_id=1))])
+        load_site(tmp_path, [{"id": "tcp-1", "port": 502}],
+                  [meter("M-X", "tcp-1", "D-WELD", "sdm630", unit_id=1),
+                   meter("M-Y", "tcp-1", "D-CNC", "sdm630", unit_id=1)])
     assert any("unit id 1 already used by meter 'M-X' on gateway 'tcp-1'" in p[3] for p in e.value.problems)
 
 
@@ -199,8 +202,10 @@ def test_shipped_register_tables_are_clean():
      "field 'voltage' (holding 4): word order 'little' needs a value of 2 or more registers, uint16 has 1"),
     ((Field("counter", "input", 0, "int24"),),
      "field 'counter' (input 0): unknown data type 'int24'"),
-    ((Field("rate", "input", 0, "float32"),), "no 'counter' field: every meter needs its cumulative register"),
-    ((Field("counter", "input", 65535, "uint32"),), "field 'counter' (input 65535): registers must lie within 0..65535"),
+    ((Field("rate", "input", 0, "float32"),),
+     "no 'counter' field: every meter needs its cumulative register"),
+    ((Field("counter", "input", 65535, "uint32"),),
+     "field 'counter' (input 65535): registers must lie within 0..65535"),
 ])
 def test_broken_register_table_is_named(fields, problem):
     probs = table_problems(Family("broken", ("electricity",), fields, "test"))

@@ -122,7 +122,8 @@ class Gateway(_Model):
     port: int | None = Field(None, ge=1, le=65535, description="TCP port (TCP protocols)")
     device: str | None = Field(None, description="serial port, e.g. /dev/ttyUSB0 (serial protocols)")
     baudrate: int = Field(9600, ge=300, le=921600, description="serial line speed [bit/s]")
-    parity: Literal["N", "E", "O"] = Field("E", description="serial parity (Modbus and DL/T 645 default: even)")
+    parity: Literal["N", "E", "O"] = Field("E", description="serial parity (Modbus and DL/T 645 "
+                                                              "default: even)")
     bytesize: Literal[7, 8] = 8
     stopbits: Literal[1, 2] = 1
     timeout_s: float = Field(1.0, gt=0, description="per-request timeout [s]")
@@ -133,7 +134,8 @@ class Gateway(_Model):
     @model_validator(mode="after")
     def _link_is_complete(self) -> "Gateway":
         if self.protocol in SERIAL_PROTOCOLS and not self.device:
-            raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'device' (the serial port)")
+            raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'device' "
+                             f"(the serial port)")
         if self.protocol not in SERIAL_PROTOCOLS and self.port is None:
             raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'port'")
         return self
