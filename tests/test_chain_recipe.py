@@ -32,7 +32,8 @@ T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
 
 
 def find_cast() -> Path | None:
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    machine = platform.machine()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
     nm = ROOT / "node_modules"
     native = nm / "@foundry-rs" / f"cast-{platform.system().lower()}-{arch}" / "bin" / "cast"
     for c in (native, nm / ".bin" / "cast"):
@@ -88,7 +89,8 @@ def test_the_readme_recipe_verifies_an_export_and_catches_a_tampered_one(cast, t
         text = run_recipe(cast, batch_path, bundle, node.rpc_url)
         assert bundle["batch"]["sha256"] in text
         assert f"leaf      {bundle['batch']['leaf_hash']}" in text
-        assert f"root      {bundle['tree']['root']}   (must be tree.root: {bundle['tree']['root']})" in text, text
+        root = bundle["tree"]["root"]
+        assert f"root      {root}   (must be tree.root: {root})" in text, text
         assert "Validation succeeded" in text
         lines = text.splitlines()
         chain_at = lines.index("31337")
