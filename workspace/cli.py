@@ -73,9 +73,9 @@ def cmd_simulate(args) -> int:
     clock = Clock.parse(args.clock)
 
     async def main():
-        async with PlantSimulator(cfg.site, clock, cfg.simulation.seed, args.port_offset):
-            print(f"simulating {len(cfg.site.meters)} meters of {cfg.site.plant.name}: "
-                  + ", ".join(f"{g.id} on {g.host}:{g.port + args.port_offset}" for g in cfg.site.gateways)
+        async with PlantSimulator(cfg.site, clock, cfg.simulation.seed, args.port_offset) as sim:
+            print(f"simulating the Modbus TCP meters of {cfg.site.plant.name}: "
+                  + ", ".join(f"{g.id} on {g.host}:{g.port + args.port_offset}" for g in sim.tcp_gateways)
                   + f" (clock {clock.spec()}); Ctrl-C stops", flush=True)
             await asyncio.Event().wait()
 

@@ -141,10 +141,16 @@ class PlantSimulator:
         return devices
 
     # -- serving ---------------------------------------------------------------------------------
+    @property
+    def tcp_gateways(self) -> list:
+        """The Modbus TCP gateways this simulator serves (serial and DL/T 645 buses have their own
+        simulators: :mod:`collectors.simulator.rtu`, :mod:`collectors.simulator.dlt645`)."""
+        return [g for g in self.site.gateways if g.protocol == "modbus_tcp"]
+
     async def start(self) -> None:
         # integrate the counters up to now before serving, so the first requests answer in time
         await asyncio.to_thread(self.model.at, self.clock.now())
-        for gw in self.site.gateways:
+        for gw in self.tcp_gateways:
             port = gw.port + self.port_offset
             server = ModbusTcpServer(self._devices(gw.id), address=(gw.host, port))
             self._servers.append(server)
@@ -152,7 +158,7 @@ class PlantSimulator:
             log.info("simulated gateway %s serving %d meters on %s:%d", gw.id,
                      sum(m.gateway == gw.id for m in self.site.meters), gw.host, port)
         # wait until every port accepts connections
-        for gw in self.site.gateways:
+        for gw in self.tcp_gateways:
             for _ in range(100):
                 try:
                     _, w = await asyncio.open_connection(gw.host, gw.port + self.port_offset)
