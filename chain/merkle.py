@@ -12,7 +12,13 @@ Hashing (RFC 9162 section 2.1.1), with SHA-256::
 
 Functions come in two flavours: on *leaf inputs* (raw bytes, e.g. a canonical batch) and, with the
 ``_hash``/``_hashes`` suffix, on *leaf hashes* (32-byte digests), which is what the ledger caches.
-Verification functions never raise on malformed input: they return ``False``.
+:class:`Tree` keeps every perfect subtree's hash, so that many proofs of one tree (or of any of its
+prefixes) cost O(log n) each after one O(n) build. Verification functions never raise on malformed
+input: they return ``False``.
+
+The root is computed level by level, pairing neighbours and carrying an unpaired last node up
+unchanged; that gives MTH because the split point ``k`` of every subtree is a power of two, so the
+pairs of each level are exactly the perfect subtrees of RFC 9162's recursion.
 
 References
 ----------
@@ -31,7 +37,7 @@ NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 __all__ = [
-    "EMPTY_ROOT", "HASH_SIZE", "leaf_hash", "node_hash", "root", "root_from_hashes",
+    "EMPTY_ROOT", "HASH_SIZE", "Tree", "leaf_hash", "leaf_hashes", "node_hash", "root", "root_from_hashes",
     "inclusion_proof", "inclusion_proof_hashes", "consistency_proof", "consistency_proof_hashes",
     "verify_inclusion", "verify_inclusion_hash", "verify_consistency", "root_from_inclusion_proof",
 ]
@@ -48,60 +54,118 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
+def leaf_hashes(leaves: Sequence[bytes]) -> list[bytes]:
+    """Leaf hashes of many leaf inputs, in order [32 bytes each]."""
+    sha = hashlib.sha256
+    return [sha(LEAF_PREFIX + bytes(d)).digest() for d in leaves]
+
+
 def _split(n: int) -> int:
     """Largest power of two strictly smaller than ``n`` (``n >= 2``)."""
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _mth(hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
-    """MTH of the leaf hashes ``hashes[lo:hi]`` (``hi > lo``), computed bottom-up without recursion."""
-    stack: list[tuple[bytes, int]] = []  # (subtree hash, subtree size), sizes strictly decreasing
-    for i in range(lo, hi):
-        h, size = hashes[i], 1
-        while stack and stack[-1][1] == size:
-            h, size = node_hash(stack.pop()[0], h), size * 2
-        stack.append((h, size))
-    h = stack.pop()[0]
-    while stack:  # fold the perfect subtrees right to left, as MTH's split does
-        h = node_hash(stack.pop()[0], h)
-    return h
+def _pair_up(level: list[bytes]) -> list[bytes]:
+    """The next level: node hashes of neighbours ``(0,1), (2,3), …`` (an unpaired last node is dropped)."""
+    sha = hashlib.sha256
+    it = iter(level)
+    return [sha(NODE_PREFIX + a + b).digest() for a, b in zip(it, it)]
 
 
 def root_from_hashes(hashes: Sequence[bytes]) -> bytes:
     """Tree head (MTH) of a list of leaf hashes, in leaf order [32 bytes]."""
     if len(hashes) == 0:
         return EMPTY_ROOT
-    return _mth(hashes, 0, len(hashes))
+    level = list(hashes)
+    while len(level) > 1:
+        nxt = _pair_up(level)
+        if len(level) & 1:
+            nxt.append(level[-1])  # carried up unchanged
+        level = nxt
+    return level[0]
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """Tree head (MTH) of a list of leaf inputs (raw bytes, in order) [32 bytes]."""
-    return root_from_hashes([leaf_hash(d) for d in leaves])
+    return root_from_hashes(leaf_hashes(leaves))
+
+
+class Tree:
+    """The hashes of every perfect subtree of a tree of leaf hashes, for fast roots and proofs.
+
+    ``levels[k][i]`` is the hash of leaves ``i * 2**k .. (i + 1) * 2**k - 1``. Any prefix of the
+    tree (``size`` leaves) is served from the same levels.
+
+    Parameters
+    ----------
+    hashes : sequence of bytes
+        Leaf hashes, in order.
+    """
+
+    def __init__(self, hashes: Sequence[bytes]):
+        self.levels: list[list[bytes]] = [list(hashes)]
+        while len(self.levels[-1]) > 1:
+            self.levels.append(_pair_up(self.levels[-1]))
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return len(self.levels[0])
+
+    def _mth(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n & (n - 1) == 0 and lo % n == 0:  # a perfect subtree: stored
+            return self.levels[n.bit_length() - 1][lo // n]
+        k = _split(n)
+        return node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
+
+    def _size(self, size: int | None) -> int:
+        size = self.size if size is None else size
+        if not 0 <= size <= self.size:
+            raise IndexError(f"tree size {size} requested from a tree of {self.size} leaves")
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        """Tree head of the first ``size`` leaves (all by default) [32 bytes]."""
+        size = self._size(size)
+        return EMPTY_ROOT if size == 0 else self._mth(0, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Audit path of leaf ``index`` in the tree of the first ``size`` leaves (RFC 9162 2.1.3.1)."""
+        size = self._size(size)
+        if not 0 <= index < size:
+            raise IndexError(f"leaf index {index} is outside a tree of size {size}")
+        return self._path(index, 0, size)
+
+    def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
+        """PROOF(old_size, D[size]) of RFC 9162 section 2.1.4.1."""
+        size = self._size(size)
+        if not 0 < old_size <= size:
+            raise ValueError(f"consistency proof needs 0 < old_size <= new_size (got {old_size}, {size})")
+        return self._subproof(old_size, 0, size, True)
+
+    def _path(self, m: int, lo: int, hi: int) -> list[bytes]:
+        """PATH(m, D[lo:hi]) of RFC 9162 section 2.1.3.1, ``m`` relative to ``lo``."""
+        n = hi - lo
+        if n == 1:
+            return []
+        k = _split(n)
+        if m < k:
+            return self._path(m, lo, lo + k) + [self._mth(lo + k, hi)]
+        return self._path(m - k, lo + k, hi) + [self._mth(lo, lo + k)]
+
+    def _subproof(self, m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        """SUBPROOF(m, D[lo:hi], b) of RFC 9162 section 2.1.4.1."""
+        n = hi - lo
+        if m == n:
+            return [] if complete else [self._mth(lo, hi)]
+        k = _split(n)
+        if m <= k:
+            return self._subproof(m, lo, lo + k, complete) + [self._mth(lo + k, hi)]
+        return self._subproof(m - k, lo + k, hi, False) + [self._mth(lo, lo + k)]
 
 
 # -- proofs --------------------------------------------------------------------------------------
-def _path(m: int, hashes: Sequence[bytes], lo: int, hi: int) -> list[bytes]:
-    """PATH(m, D[lo:hi]) of RFC 9162 section 2.1.3.1, ``m`` relative to ``lo``."""
-    n = hi - lo
-    if n == 1:
-        return []
-    k = _split(n)
-    if m < k:
-        return _path(m, hashes, lo, lo + k) + [_mth(hashes, lo + k, hi)]
-    return _path(m - k, hashes, lo + k, hi) + [_mth(hashes, lo, lo + k)]
-
-
-def _subproof(m: int, hashes: Sequence[bytes], lo: int, hi: int, complete: bool) -> list[bytes]:
-    """SUBPROOF(m, D[lo:hi], b) of RFC 9162 section 2.1.4.1."""
-    n = hi - lo
-    if m == n:
-        return [] if complete else [_mth(hashes, lo, hi)]
-    k = _split(n)
-    if m <= k:
-        return _subproof(m, hashes, lo, lo + k, complete) + [_mth(hashes, lo + k, hi)]
-    return _subproof(m - k, hashes, lo + k, hi, False) + [_mth(hashes, lo, lo + k)]
-
-
 def inclusion_proof_hashes(hashes: Sequence[bytes], index: int) -> list[bytes]:
     """Inclusion proof (audit path) of leaf ``index`` in the tree of these leaf hashes.
 
@@ -119,12 +183,12 @@ def inclusion_proof_hashes(hashes: Sequence[bytes], index: int) -> list[bytes]:
     """
     if not 0 <= index < len(hashes):
         raise IndexError(f"leaf index {index} is outside a tree of size {len(hashes)}")
-    return _path(index, hashes, 0, len(hashes))
+    return Tree(hashes).inclusion_proof(index)
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Inclusion proof of leaf ``index`` among leaf inputs (see :func:`inclusion_proof_hashes`)."""
-    return inclusion_proof_hashes([leaf_hash(d) for d in leaves], index)
+    return inclusion_proof_hashes(leaf_hashes(leaves), index)
 
 
 def consistency_proof_hashes(hashes: Sequence[bytes], old_size: int) -> list[bytes]:
@@ -144,12 +208,12 @@ def consistency_proof_hashes(hashes: Sequence[bytes], old_size: int) -> list[byt
     """
     if not 0 < old_size <= len(hashes):
         raise ValueError(f"consistency proof needs 0 < old_size <= new_size (got {old_size}, {len(hashes)})")
-    return _subproof(old_size, hashes, 0, len(hashes), True)
+    return Tree(hashes).consistency_proof(old_size)
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     """Consistency proof for leaf inputs (see :func:`consistency_proof_hashes`)."""
-    return consistency_proof_hashes([leaf_hash(d) for d in leaves], old_size)
+    return consistency_proof_hashes(leaf_hashes(leaves), old_size)
 
 
 # -- verification --------------------------------------------------------------------------------

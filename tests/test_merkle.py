@@ -248,3 +248,38 @@ def test_proof_index_errors():
         merkle.consistency_proof(LEAVES[:3], 0)
     with pytest.raises(ValueError):
         merkle.consistency_proof(LEAVES[:3], 4)
+
+
+# -- the level-by-level root and the Tree of perfect subtrees agree with RFC 9162's recursion -------
+def _mth_by_definition(hashes):
+    """MTH written as RFC 9162 section 2.1.1 defines it (recursive split at the largest power of two < n)."""
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return merkle.node_hash(_mth_by_definition(hashes[:k]), _mth_by_definition(hashes[k:]))
+
+
+def test_root_and_tree_match_the_recursive_definition_for_every_size_up_to_70():
+    leaves = [f"leaf {i}".encode() for i in range(70)]
+    hashes = merkle.leaf_hashes(leaves)
+    assert hashes == [merkle.leaf_hash(d) for d in leaves]
+    tree = merkle.Tree(hashes)
+    assert tree.size == 70 and tree.root(0) == merkle.EMPTY_ROOT
+    for n in range(1, 71):
+        want = _mth_by_definition(hashes[:n])
+        assert merkle.root_from_hashes(hashes[:n]) == want == tree.root(n), n
+        small = merkle.Tree(hashes[:n])
+        for i in (0, n // 3, n - 1):
+            proof = tree.inclusion_proof(i, n)
+            assert proof == small.inclusion_proof(i)
+            assert merkle.verify_inclusion_hash(hashes[i], i, n, proof, want)
+        for m in (1, n // 2 or 1, n):
+            proof = tree.consistency_proof(m, n)
+            assert proof == small.consistency_proof(m)
+            assert merkle.verify_consistency(m, n, tree.root(m), want, proof)
+    with pytest.raises(IndexError):
+        tree.root(71)
+    with pytest.raises(IndexError):
+        tree.inclusion_proof(5, 5)

@@ -7,20 +7,19 @@ import {DeviceRegistry} from "./DeviceRegistry.sol";
 /// @notice An active gateway of the DeviceRegistry anchors the RFC 9162 Merkle root of its plant's
 ///         ledger with the tree size (batches covered) and the measurement period. Identity lives in
 ///         the DeviceRegistry only: this contract asks it, at anchoring time, whether the sender is an
-///         active gateway, and copies the gateway's plant and responsible person into the anchor.
+///         active gateway; the gateway's plant and responsible person are read back from it (a key's
+///         registration never changes, so they are those of the anchoring time).
 ///         Each plant has its own log: tree sizes only grow per plant, so every anchored root extends
 ///         the plant's previous one (checked off-chain with a consistency proof). A root is never
 ///         overwritten.
 contract AnchorRegistry {
-    struct Anchor {
+    struct Anchor {           // two storage slots
         uint64 treeSize;      // leaves (journal batches) covered by the root
         uint64 periodStart;   // first reading time covered [unix seconds, UTC]
         uint64 periodEnd;     // last reading time covered [unix seconds, UTC]
+        uint64 blockNumber;   // block of the anchoring transaction
         address gateway;      // address that anchored the root
         uint64 timestamp;     // block time of the anchoring transaction [unix seconds]
-        uint64 blockNumber;   // block of the anchoring transaction
-        bytes32 plant;        // the gateway's plant at anchoring time
-        address responsible;  // the gateway's owner at anchoring time
     }
 
     struct Head {
@@ -55,8 +54,8 @@ contract AnchorRegistry {
         Head storage head = heads[plant];
         if (treeSize <= head.treeSize) revert TreeSizeNotIncreasing(treeSize, head.treeSize);
         if (periodEnd < periodStart) revert InvalidPeriod(periodStart, periodEnd);
-        anchors[root] = Anchor(treeSize, periodStart, periodEnd, msg.sender, uint64(block.timestamp),
-                               uint64(block.number), plant, owner);
+        anchors[root] = Anchor(treeSize, periodStart, periodEnd, uint64(block.number), msg.sender,
+                               uint64(block.timestamp));
         head.root = root;
         head.treeSize = treeSize;
         anchorCount += 1;
@@ -68,8 +67,9 @@ contract AnchorRegistry {
             uint64 periodEnd, address gateway, uint64 timestamp, uint64 blockNumber, bytes32 plant,
             address responsible) {
         Anchor storage a = anchors[root];
-        return (a.treeSize, a.periodStart, a.periodEnd, a.gateway, a.timestamp, a.blockNumber, a.plant,
-                a.responsible);
+        if (a.treeSize != 0) (, plant, responsible,,) = devices.keyOf(a.gateway);
+        return (a.treeSize, a.periodStart, a.periodEnd, a.gateway, a.timestamp, a.blockNumber, plant,
+                responsible);
     }
 
     /// @notice The plant's most recently anchored root and its tree size (zeros before its first anchor).
