@@ -41,12 +41,14 @@ code { font-size: 14px; font-family: "JetBrains Mono", "DejaVu Sans Mono", monos
 
 INTRO = """
 Check a **batch export** (`batch-NNNNNNNN.json`, exactly the bytes the plant journaled) against its
-**proof bundle** (`batch-NNNNNNNN.proof.json`, format `tanjian.proof/1`).
+**proof bundle** (`batch-NNNNNNNN.proof.json`, format `tanjian.proof/2`).
 
 The checks, in order: `format` (the bundle's schema), `leaf` (the file's SHA-256 and RFC 9162 leaf hash
-equal the bundle's), `inclusion` (the Merkle proof leads from the leaf to the anchored root), then on
-chain: `chain_id`, `anchor` (the registry holds that root and tree size) and `gateway` (a registered
-gateway anchored it). Without a reachable chain node only the first three run.
+equal the bundle's), `signature` (the gateway key signed that leaf), `inclusion` (the Merkle proof leads
+from the leaf to the anchored root), `consistency` (that root is a prefix of every later anchored root),
+then on chain: `chain_id`, `anchor` (our registry holds that root and tree size) and `gateway` (the
+signer was an active gateway of the plant when it anchored). Without a reachable chain node only the
+first five run.
 
 Compare the hashes below yourself: `sha256sum FILE` and `(printf '\\x00'; cat FILE) | sha256sum`.
 """

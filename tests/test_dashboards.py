@@ -204,7 +204,7 @@ def test_missing_store_is_reported_not_raised(plant_cfg):
 def test_offline_verification_of_an_export(workspace):
     v = verify_upload(workspace["batch"].read_bytes(), workspace["bundle"].read_bytes(),
                       workspace["cfg"].chain.rpc_url, batch_name=workspace["batch"].name)
-    assert [c.status for c in v.report.checks] == ["pass"] * 3 + ["skip"] * 3
+    assert [c.status for c in v.report.checks] == ["pass"] * 5 + ["skip"] * 3
     assert v.verdict == "offline" and not v.online and "not reachable" in v.chain_note
     bundle = json.loads(workspace["bundle"].read_text())
     assert v.sha256 == bundle["batch"]["sha256"] and "0x" + v.leaf_hash == bundle["batch"]["leaf_hash"]
@@ -323,8 +323,8 @@ def test_verifier_passes_an_export_offline_and_fails_a_tampered_copy(server, pag
     page.locator("input[type=file]").nth(1).wait_for(state="attached", timeout=60_000)
 
     assert upload_and_verify(page, workspace["batch"], workspace["bundle"]) == "offline"
-    assert statuses(page) == {"format": "pass", "leaf": "pass", "inclusion": "pass",
-                              "chain_id": "skip", "anchor": "skip", "gateway": "skip"}
+    assert statuses(page) == {"format": "pass", "leaf": "pass", "signature": "pass", "inclusion": "pass",
+                              "consistency": "pass", "chain_id": "skip", "anchor": "skip", "gateway": "skip"}
     note = page.locator("[data-chain-note]").inner_text()
     assert "offline checks only" in note and workspace["cfg"].chain.rpc_url in note
     assert page.locator("code[data-sha256]").get_attribute("data-sha256") == bundle["batch"]["sha256"]
@@ -381,7 +381,7 @@ def test_verifier_checks_the_anchor_on_chain(online, page):
     page.locator("input[type=file]").nth(1).wait_for(state="attached", timeout=60_000)
 
     assert upload_and_verify(page, ws["batch"], ws["bundle"]) == "pass"
-    assert set(statuses(page).values()) == {"pass"} and len(statuses(page)) == 6
+    assert set(statuses(page).values()) == {"pass"} and len(statuses(page)) == 8
     note = page.locator("[data-chain-note]").inner_text()
     assert f"on-chain checks against {ws['cfg'].chain.rpc_url}" in note
     assert "VERIFIED" in page.locator("[data-verdict]").inner_text()

@@ -46,6 +46,6 @@ def test_lock_pins_every_direct_dependency():
 
 def test_npm_tools_pinned():
     pkg = json.loads((ROOT / "package.json").read_text())
-    assert pkg["devDependencies"] == {"@foundry-rs/anvil": "1.7.1", "solc": "0.8.30"}
+    assert pkg["devDependencies"] == {"@foundry-rs/anvil": "1.7.1", "@foundry-rs/cast": "1.7.1", "solc": "0.8.30"}
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/solc"]["version"] == "0.8.30"

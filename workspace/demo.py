@@ -88,7 +88,7 @@ class _Chain:
         account = keys.load_account(ks, password_file=pw if pw.exists() else None)
         self.anvil = start_anvil(port, cfg.paths.chain / "anvil")
         w3 = connect(self.anvil.rpc_url)
-        info = ensure_deployment(w3, cfg.paths.chain, account.address)
+        info = ensure_deployment(w3, cfg.paths.chain, account.address, plant=cfg.site.plant.id)
         self.info = info
         self.rpc_url = self.anvil.rpc_url
         self.service = AnchorService(w3, info["address"], account, Ledger(cfg.paths.journal, cfg.paths.chain),
