@@ -227,11 +227,31 @@ def _unknown(meter: str):
     raise UnknownMeter(f"unknown meter {meter!r} (see the site model: `tanjian config check`)")
 
 
+def methodology_guard(cfg) -> str | None:
+    """Refuse to account unless the configured methodology package is the version active on chain.
+
+    Returns a description of the version accounted with, or None when the configuration pins no
+    methodology (then the packaged defaults are used, and the output says so).
+    """
+    if not cfg.chain.methodology_id:
+        return None
+    from chain.cli import _connect, _registry
+    from chain.methodology import require_matching
+    from chain.registry import METHODOLOGY_REGISTRY
+
+    w3 = _connect(cfg)
+    reg = _registry(cfg, w3, METHODOLOGY_REGISTRY, None)
+    v = require_matching(cfg.chain.methodology_package, reg, cfg.chain.methodology_id)
+    return f"{cfg.chain.methodology_id} {v.version} (package sha256 {v.package_sha256}, as published on chain)"
+
+
 def cmd_kpi(args) -> int:
     from models.kpi import plant_kpis
 
     cfg = config_from_args(args)
+    method = methodology_guard(cfg)
     df = plant_kpis(_store(cfg), as_of=args.as_of)
+    print(f"# methodology: {method or 'none pinned (packaged factor library; set chain.methodology_id)'}")
     print(f"# {cfg.site.plant.name}: location-based, snapshot {df.attrs['snapshot']}, now {df.attrs['now']}")
     print(df.to_string(float_format=lambda v: f"{v:,.1f}"))
     print("# factors: " + "; ".join(df.attrs["factor_ids"]))

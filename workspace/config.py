@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -77,6 +77,16 @@ class ChainConfig(_Model):
                                                     "(default: <data_dir>/chain/gateway.keystore.json)")
     password_file: Path | None = Field(None, description="file holding the keystore password, mode 0600 "
                                                          "(default: <data_dir>/chain/keystore.password)")
+    methodology_id: str | None = Field(None, description="methodology the plant accounts with; when set, "
+                                                         "accounting refuses a local package whose hash differs "
+                                                         "from the version active on chain")
+    methodology_package: Path | None = Field(None, description="directory of the local methodology package")
+
+    @model_validator(mode="after")
+    def _methodology_pair(self):
+        if (self.methodology_id is None) != (self.methodology_package is None):
+            raise ValueError("methodology_id and methodology_package go together")
+        return self
 
 
 class SimulationConfig(_Model):
@@ -204,6 +214,7 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
     cfg.chain = ch.model_copy(update={
         "keystore": (base / ch.keystore) if ch.keystore else cfg.paths.chain / "gateway.keystore.json",
         "password_file": (base / ch.password_file) if ch.password_file else cfg.paths.chain / "keystore.password",
+        "methodology_package": (base / ch.methodology_package) if ch.methodology_package else None,
     })
     cfg.source = path.resolve()
     return cfg
