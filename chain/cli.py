@@ -87,9 +87,25 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deployment(cfg) -> dict | None:
+    """The registries to use: ``chain.contracts`` of the YAML file (a consortium's published addresses)
+    over the ``deployment.json`` this workspace wrote when it deployed its own."""
+    from .deploy import read_deployment
+
+    info = read_deployment(cfg.paths.chain)
+    if not cfg.chain.contracts:
+        return info
+    info = dict(info or {}, chain_id=cfg.chain.chain_id)
+    info["contracts"] = {**(info.get("contracts") or {}),
+                         **{name: {"address": addr} for name, addr in cfg.chain.contracts.items()}}
+    if "AnchorRegistry" in cfg.chain.contracts:
+        info["address"] = cfg.chain.contracts["AnchorRegistry"]
+    return info
+
+
 def _service(cfg):
     from .anchor import AnchorService
-    from .deploy import ensure_deployment, read_deployment
+    from .deploy import ensure_deployment
     from .keys import load_account
     from .ledger import Ledger
 
@@ -98,9 +114,10 @@ def _service(cfg):
     if cfg.chain.rpc_url == "tester":  # nothing outlives this process: set everything up here
         info = ensure_deployment(w3, cfg.paths.chain, account.address, plant=cfg.site.plant.id)
     else:
-        info = read_deployment(cfg.paths.chain)
+        info = _deployment(cfg)
         if info is None:
-            raise ChainError(f"no {cfg.paths.chain / 'deployment.json'}: run `tanjian chain deploy` first")
+            raise ChainError(f"no chain.contracts in the configuration and no {cfg.paths.chain / 'deployment.json'}: "
+                             f"set the consortium's addresses or run `tanjian chain deploy` first")
     ledger = Ledger(cfg.paths.journal, cfg.paths.chain)
     return AnchorService(w3, info["address"], account, ledger, cfg.paths.chain,
                          confirmations=cfg.chain.confirmations)
@@ -131,11 +148,10 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write batch SEQ and its proof bundle into ``--out``."""
     from .bundle import export_batch
-    from .deploy import read_deployment
     from .ledger import Ledger
 
     cfg = _config(args)
-    info = read_deployment(cfg.paths.chain)
+    info = _deployment(cfg)
     with Ledger(cfg.paths.journal, cfg.paths.chain) as ledger:
         batch_path, bundle_path = export_batch(cfg.paths.journal, ledger, cfg.paths.chain, args.seq, args.out,
                                                contract=info["address"] if info else None)
@@ -178,15 +194,14 @@ def _role_sender(args: argparse.Namespace):
 
 
 def _registry(cfg, w3, name: str, address: str | None):
-    from .deploy import read_deployment
     from .registry import contract, from_deployment
 
     if address:
         return contract(w3, name, address)
-    info = read_deployment(cfg.paths.chain)
+    info = _deployment(cfg)
     if info is None:
-        raise ChainError(f"no {cfg.paths.chain / 'deployment.json'}: pass --contract or run "
-                         f"`tanjian chain deploy`")
+        raise ChainError(f"no chain.contracts in the configuration and no {cfg.paths.chain / 'deployment.json'}: "
+                         f"pass --contract, set the consortium's addresses, or run `tanjian chain deploy`")
     return from_deployment(w3, info, name)
 
 

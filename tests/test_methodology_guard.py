@@ -47,3 +47,23 @@ def test_kpi_accounts_only_with_the_published_package(seeded_dir, tmp_path):
         r = kpi()
         assert r.returncode == 2 and "today" not in r.stdout
         assert "refusing to account" in r.stderr and m.package_sha256(pkg) in r.stderr
+
+
+def test_configured_contract_addresses_take_precedence(tmp_path):
+    """A consortium chain is a configuration change: the YAML names the registries, no deployment.json needed."""
+    from chain.cli import _deployment
+    from workspace.config import load_config
+    from workspace.errors import ConfigError
+
+    anchor = "0x" + "ab" * 20
+    text = EXAMPLE.read_text().replace(
+        "rpc_url: http://127.0.0.1:8545", "rpc_url: https://besu.member.example:8545\n  contracts:\n"
+                                          f"    AnchorRegistry: '{anchor}'\n    QuotaRegistry: '0x{'cd' * 20}'")
+    (tmp_path / "tanjian.yaml").write_text(text)
+    cfg = load_config(tmp_path / "tanjian.yaml")
+    info = _deployment(cfg)
+    assert info["address"] == anchor and info["chain_id"] == 31337
+    assert info["contracts"]["QuotaRegistry"]["address"] == "0x" + "cd" * 20
+    (tmp_path / "bad.yaml").write_text(text.replace("QuotaRegistry", "QuotaRegistri"))
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: chain.contracts"):
+        load_config(tmp_path / "bad.yaml")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
@@ -77,6 +77,10 @@ class ChainConfig(_Model):
                                                     "(default: <data_dir>/chain/gateway.keystore.json)")
     password_file: Path | None = Field(None, description="file holding the keystore password, mode 0600 "
                                                          "(default: <data_dir>/chain/keystore.password)")
+    contracts: dict[Literal["AnchorRegistry", "DeviceRegistry", "MethodologyRegistry", "QuotaRegistry"],
+                    Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]] | None = Field(
+        None, description="addresses the consortium published for its registries; they take precedence over "
+                          "<data_dir>/chain/deployment.json (written when this workspace deploys its own)")
     methodology_id: str | None = Field(None, description="methodology the plant accounts with; when set, "
                                                          "accounting refuses a local package whose hash differs "
                                                          "from the version active on chain")
