@@ -330,3 +330,27 @@ def test_power_mean_and_peak_per_interval(fresh):
     assert s.power("2026-11-24 00:00", "2026-11-24 00:04", how="max", **kw).values[:, 0].tolist() == [20.0, 30.0]
     with pytest.raises(ValueError, match="how must be"):
         s.power("2026-11-24 00:00", "2026-11-24 00:04", how="median", **kw)
+
+
+def test_compaction_keeps_tagged_versions_and_the_data(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    _append(j, pid, [("M-TR-1", k, 100.0 + k) for k in range(3)])
+    first = s.fold(j).snapshot
+    s.tag("report-2026-11", first)
+    for n in range(3):  # later folds rewrite the same chunks: the old copies become garbage
+        _append(j, pid, [("M-TR-1", k, 100.0 + k) for k in range(3 + 3 * n, 6 + 3 * n)])
+        s.fold(j)
+    middle = s.versions()[1]["id"]
+    before = s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None).item()
+    out = s.compact(keep_days=0)
+    assert out["expired"] >= 3 and out["deleted_snapshots"] >= 3 and out["deleted_bytes"] > 0
+    assert s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None).item() == before == 11.0
+    # the tagged version still answers, by tag or id; an untagged old one is gone, with a clear error
+    assert s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None, as_of="report-2026-11").item() == 2.0
+    assert s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None, as_of=first).item() == 2.0
+    with pytest.raises(StoreError, match="expired by compaction"):
+        s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None, as_of=middle)
+    # and folding goes on after it
+    _append(j, pid, [("M-TR-1", 12, 112.0)])
+    assert s.fold(j).readings == 1

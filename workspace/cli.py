@@ -265,6 +265,29 @@ def cmd_versions(args) -> int:
     return 0
 
 
+def cmd_compact(args) -> int:
+    from .journal import Journal
+
+    cfg = config_from_args(args)
+    store = _store(cfg)
+    # the store's single writer: refuse while a collector holds the journal
+    with Journal(cfg.paths.journal, writer=True):
+        out = store.compact(args.keep_days, dry_run=args.dry_run)
+    what = "would delete" if args.dry_run else "deleted"
+    print(f"{store.path}: {out['expired']} version(s) older than {args.keep_days:g} days expired, {what} "
+          f"{out['deleted_snapshots']} snapshots, {out['deleted_manifests']} manifests and {out['deleted_chunks']} "
+          f"chunks ({out['deleted_bytes'] / 1e6:.1f} MB); tags kept: "
+          f"{', '.join(store.tags()) or 'none'}")
+    return 0
+
+
+def cmd_tag(args) -> int:
+    cfg = config_from_args(args)
+    snap = _store(cfg).tag(args.name, args.snapshot)
+    print(f"tagged {snap} as {args.name} (never expired by `tanjian compact`; usable as --as-of {args.name})")
+    return 0
+
+
 def cmd_status(args) -> int:
     cfg = config_from_args(args)
     health = cfg.paths.run / "health.json"
@@ -413,6 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--limit", type=int, default=20)
     x.set_defaults(func=cmd_versions)
     sub.add_parser("status", help="collector health, store and last anchor").set_defaults(func=cmd_status)
+    x = sub.add_parser("tag", help="name a version of the store so that compaction keeps it")
+    x.add_argument("name")
+    x.add_argument("--snapshot", default=None, help="snapshot id (default: the newest)")
+    x.set_defaults(func=cmd_tag)
+    x = sub.add_parser("compact", help="expire old versions (tags kept) and delete what only they used")
+    x.add_argument("--keep-days", type=float, default=30.0, help="keep every version younger than this [d]")
+    x.add_argument("--dry-run", action="store_true")
+    x.set_defaults(func=cmd_compact)
     x = sub.add_parser("serve", help="serve the Panel dashboards")
     x.add_argument("--port", type=int, default=None)
     x.set_defaults(func=cmd_serve)

@@ -544,10 +544,49 @@ class Store:
         return [{"id": sn.id, "time": sn.written_at, "message": sn.message, "metadata": dict(sn.metadata)}
                 for sn in self.repo.ancestry(branch="main")]
 
+    def tag(self, name: str, snapshot: str | None = None) -> str:
+        """Name a version (default: the newest) so that it is never expired by :meth:`compact`.
+
+        Reports tag the version they were computed from; ``as_of`` accepts the tag.
+        """
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise StoreError(f"tag {name!r}: use letters, digits, '-', '_' and '.'")
+        snap = snapshot or self.repo.lookup_branch("main")
+        try:
+            self.repo.create_tag(name, snap)
+        except Exception as exc:  # noqa: BLE001 - icechunk's own error types
+            raise StoreError(f"{self.path}: cannot tag {snap} as {name!r}: {exc}") from exc
+        return snap
+
+    def tags(self) -> dict[str, str]:
+        """Tag name -> snapshot id."""
+        return {t: self.repo.lookup_tag(t) for t in sorted(self.repo.list_tags())}
+
+    def compact(self, keep_days: float, *, dry_run: bool = False) -> dict:
+        """Expire versions older than ``keep_days`` [d] (tagged ones and the newest are kept) and delete
+        the data only they referenced. Only the store's writer may run it (the collector, or
+        ``tanjian compact`` while no collector runs).
+
+        Returns counts: ``expired`` versions, ``deleted_chunks``, ``deleted_manifests``,
+        ``deleted_snapshots`` and ``deleted_bytes`` (small chunks live inside manifests).
+        """
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=keep_days)
+        with self._fold_lock:
+            expired = set() if dry_run else self.repo.expire_snapshots(cutoff)
+            gc = self.repo.garbage_collect(cutoff, dry_run=dry_run)
+        self._ds_cache = None
+        out = {"expired": len(expired), "deleted_chunks": int(gc.chunks_deleted),
+               "deleted_manifests": int(gc.manifests_deleted), "deleted_snapshots": int(gc.snapshots_deleted),
+               "deleted_bytes": int(gc.bytes_deleted)}
+        log.info("compacted %s: %s (cutoff %s)", self.path, out, cutoff.isoformat())
+        return out
+
     def _snapshot_for(self, as_of: str | dt.datetime | None) -> str:
         if as_of is None:
             return self.repo.lookup_branch("main")
         if isinstance(as_of, str):
+            if as_of in self.repo.list_tags():
+                return self.repo.lookup_tag(as_of)
             return as_of
         when = as_of if as_of.tzinfo else as_of.replace(tzinfo=self.tz)
         for v in self.versions():
@@ -561,8 +600,12 @@ class Store:
         snap = self._snapshot_for(as_of)
         if self._ds_cache and self._ds_cache[0] == snap:
             return self._ds_cache[1]
-        s = self.repo.readonly_session(snapshot_id=snap)
-        ds = xr.open_zarr(s.store, consolidated=False, chunks=None)
+        try:
+            s = self.repo.readonly_session(snapshot_id=snap)
+            ds = xr.open_zarr(s.store, consolidated=False, chunks=None)
+        except Exception as exc:  # noqa: BLE001 - icechunk's own error types
+            raise StoreError(f"{self.path}: no version {snap!r} (unknown, or expired by compaction: tag the "
+                             f"versions reports use): {exc}") from exc
         ds.attrs["snapshot"] = snap
         self._ds_cache = (snap, ds)
         return ds
