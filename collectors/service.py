@@ -12,16 +12,19 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
+
+import numpy as np
 
 from workspace.batch import Reading, encode_batch
 from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
 from workspace.inbox import drain
 from workspace.journal import Journal
-from workspace.site import Site
+from workspace.site import Medium, Site
 from workspace.store import Store
 
 from .readers import reader_for
@@ -154,12 +157,6 @@ def backfill(site: Site, journal: Journal, model, start: dt.datetime, end: dt.da
 
     Returns the number of readings acknowledged.
     """
-    import math
-
-    import numpy as np
-
-    from workspace.site import Medium
-
     n = 0
     t = start
     elec = np.array([site.meter(m).medium == Medium.electricity for m in model.meter_ids])
