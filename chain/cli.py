@@ -176,7 +176,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if rpc is not None:
             w3 = connect(rpc)
     report = verify_files(args.batch_file, args.bundle_file, w3=w3,
-                          expected_contract=getattr(args, "contract", None))
+                          expected_contract=getattr(args, "contract", None),
+                          document_file=getattr(args, "document", None))
     print(report.render())
     ok = report.offline_ok if args.offline else report.ok
     return 0 if ok else 1
@@ -309,6 +310,8 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("verify", help="verify a batch file against its proof bundle")
     p.add_argument("batch_file", type=Path)
     p.add_argument("bundle_file", type=Path)
+    p.add_argument("--document", type=Path, default=None,
+                   help="a report (or any file) the batch records: checks that its SHA-256 is the one anchored")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--rpc", help="JSON-RPC URL of a node of the anchor's chain "
                                  "(default: the configuration's)")

@@ -265,6 +265,33 @@ def cmd_versions(args) -> int:
     return 0
 
 
+def cmd_ledger_add(args) -> int:
+    from .errors import JournalError
+    from .inbox import document_request, drain, submit
+    from .journal import Journal
+    from .store import Store
+
+    cfg = config_from_args(args)
+    req = document_request(args.file, args.author, args.reason)
+    path = submit(cfg.paths.inbox, req)
+    try:
+        journal = Journal(cfg.paths.journal, writer=True)
+    except JournalError:
+        print(f"{args.file}: sha256 {req['sha256']} queued ({path}); the running collector journals it at its next "
+              f"cycle and its anchoring loop anchors it")
+        return 0
+    with journal:
+        seq = journal.next_seq
+        drain(cfg.paths.inbox, journal, cfg.site.plant.id)
+        store = Store.open(cfg.paths.store, cfg.site, create=True)
+        while store.last_folded_seq < len(journal) - 1:
+            store.fold(journal)
+    print(f"{args.file}: sha256 {req['sha256']} is ledger batch {seq}; anchor it with `tanjian anchor --once`, then "
+          f"`tanjian export {seq} --out DIR` and `tanjian verify DIR/batch-{seq:08d}.json "
+          f"DIR/batch-{seq:08d}.proof.json --document {args.file}`")
+    return 0
+
+
 def cmd_compact(args) -> int:
     from .journal import Journal
 
@@ -436,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--limit", type=int, default=20)
     x.set_defaults(func=cmd_versions)
     sub.add_parser("status", help="collector health, store and last anchor").set_defaults(func=cmd_status)
+    lg = sub.add_parser("ledger", help="put a file's hash (a report, an invoice) into the ledger")
+    ls = lg.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
+    x = ls.add_parser("add", help="record FILE's SHA-256 as a ledger batch, with who issued it and why")
+    x.add_argument("file", type=Path)
+    x.add_argument("--author", required=True, help="the person responsible for the file")
+    x.add_argument("--reason", required=True, help="what it is, e.g. 'monthly GHG report 2026-11'")
+    x.set_defaults(func=cmd_ledger_add)
     x = sub.add_parser("tag", help="name a version of the store so that compaction keeps it")
     x.add_argument("name")
     x.add_argument("--snapshot", default=None, help="snapshot id (default: the newest)")

@@ -24,7 +24,7 @@ from .quality import Q
 
 log = logging.getLogger(__name__)
 
-KINDS = ("correction", "meter_replaced")
+KINDS = ("correction", "meter_replaced", "document")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -46,7 +46,8 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
 
     ``request`` is ``{"kind": "correction", "author", "reason", "readings": [{"meter", "time",
     "counter", ...}]}`` or ``{"kind": "meter_replaced", "author", "reason", "meter", "time",
-    "old_final", "new_initial"}`` (times ISO 8601 with a zone).
+    "old_final", "new_initial"}`` or ``{"kind": "document", "author", "reason", "name", "sha256",
+    "size"}`` for a report or any file whose hash goes into the ledger (times ISO 8601 with a zone).
     """
     kind = request.get("kind")
     if kind not in KINDS:
@@ -73,7 +74,12 @@ def _batch(plant: str, seq: int, req: dict) -> bytes:
 
     note = {"kind": req["kind"], "author": req["author"], "reason": req["reason"]}
     readings: list[Reading] = []
-    if req["kind"] == "correction":
+    if req["kind"] == "document":
+        digest = str(req["sha256"]).lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise TanjianError(f"inbox request: sha256 {req['sha256']!r} is not 64 hex digits")
+        note.update(name=str(req["name"]), sha256=digest, size=int(req["size"]))
+    elif req["kind"] == "correction":
         for r in req["readings"]:
             readings.append(Reading(r["meter"], when(r["time"]), float(r["counter"]),
                                     float(r.get("rate", math.nan)), quality=int(Q.MANUAL)))
@@ -82,6 +88,16 @@ def _batch(plant: str, seq: int, req: dict) -> bytes:
                     old_final=float(req["old_final"]), new_initial=float(req["new_initial"]))
         parse_time(note["time"])
     return encode_batch(plant, seq, f"inbox:{req['kind']}", readings, note)
+
+
+def document_request(path: str | os.PathLike, author: str, reason: str) -> dict:
+    """The inbox request that puts a file's SHA-256 (a report, an invoice, a photo) into the ledger."""
+    import hashlib
+
+    path = Path(path)
+    data = path.read_bytes()
+    return {"kind": "document", "author": author, "reason": reason, "name": path.name,
+            "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
 def drain(inbox: str | os.PathLike, journal: Journal, plant: str) -> int:

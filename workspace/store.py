@@ -254,6 +254,17 @@ class Store:
                 break
         stop = start + len(batches)
         note = batches[0].note if batches[0].note is not None else None
+        if note is not None and note.get("kind") == "document":
+            # a document's hash in the ledger: nothing to store but the position in the journal
+            state["seq"] = start
+            g.attrs["fold"] = state
+            msg = (f"document {note.get('name')} (sha256 {note.get('sha256')}) by {note.get('author')}: "
+                   f"{note.get('reason')} (journal batch {start})")
+            snap = s.commit(msg, metadata={"journal_seq_from": start, "journal_seq_to": start, "readings": 0,
+                                           "kind": "document", "author": note.get("author"),
+                                           "reason": note.get("reason"), "sha256": note.get("sha256")})
+            self._ds_cache = None
+            return FoldResult(start, start, 0, snap)
         rows: dict[str, list] = {}
         n = 0
         for batch in batches:
