@@ -286,8 +286,19 @@ def cmd_ledger_add(args) -> int:
         store = Store.open(cfg.paths.store, cfg.site, create=True)
         while store.last_folded_seq < len(journal) - 1:
             store.fold(journal)
-    print(f"{args.file}: sha256 {req['sha256']} is ledger batch {seq}; anchor it with `tanjian anchor --once`, then "
-          f"`tanjian export {seq} --out DIR` and `tanjian verify DIR/batch-{seq:08d}.json "
+    print(f"{args.file}: sha256 {req['sha256']} is ledger batch {seq}")
+    if args.no_anchor:
+        return 0
+    from chain.cli import _service
+
+    try:  # anchor right after the report, when this workspace can reach its chain
+        rec = _service(cfg).anchor_once()
+        if rec is not None:
+            print(f"anchored root {rec['root']} covering {rec['tree_size']} batches in block {rec['block_number']}")
+    except Exception as exc:  # noqa: BLE001 - best effort: a node that is down, no key yet, ...
+        print(f"not anchored now ({type(exc).__name__}: {str(exc)[:200]}); the anchoring loop or "
+              f"`tanjian anchor --once` will")
+    print(f"export and check it: `tanjian export {seq} --out DIR` then `tanjian verify DIR/batch-{seq:08d}.json "
           f"DIR/batch-{seq:08d}.proof.json --document {args.file}`")
     return 0
 
@@ -469,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("file", type=Path)
     x.add_argument("--author", required=True, help="the person responsible for the file")
     x.add_argument("--reason", required=True, help="what it is, e.g. 'monthly GHG report 2026-11'")
+    x.add_argument("--no-anchor", action="store_true", help="do not try to anchor right away")
     x.set_defaults(func=cmd_ledger_add)
     x = sub.add_parser("tag", help="name a version of the store so that compaction keeps it")
     x.add_argument("name")
