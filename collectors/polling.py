@@ -45,6 +45,7 @@ class DeviceHealth:
     last_error: str | None = None
     latency_ms: float | None = None
     next_attempt: float = 0.0  # wall clock [s since epoch]; back-off
+    backoff_s: float = 0.0  # current wait between attempts [s]; 0 while the device answers
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -106,6 +107,7 @@ class PolledReader:
         h.reads += 1
         h.consecutive_failures = 0
         h.next_attempt = 0.0
+        h.backoff_s = 0.0
         h.last_seen = time.time()
         h.latency_ms = (time.perf_counter() - t0) * 1000
         self.last_values[meter.id] = v
@@ -119,6 +121,7 @@ class PolledReader:
         h.last_error = str(exc)
         wait = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (h.consecutive_failures - 1))
         h.next_attempt = time.time() + wait
+        h.backoff_s = wait
         level = logging.WARNING if h.consecutive_failures in (1, 5) or h.consecutive_failures % 50 == 0 \
             else logging.DEBUG
         log.log(level, "%s (failure %d; next try in %.0f s)", exc, h.consecutive_failures, wait)
