@@ -340,7 +340,8 @@ def cmd_status(args) -> int:
         bad = {k: v for k, v in doc["devices"].items() if v["consecutive_failures"]}
         print(f"devices: {len(doc['devices'])} seen, {len(bad)} failing")
         for k, v in sorted(bad.items()):
-            print(f"  {k}: {v['consecutive_failures']} failures, last: {v['last_error']}")
+            wait = f", retry every {v['backoff_s']:.0f} s" if v.get("backoff_s") else ""
+            print(f"  {k}: {v['consecutive_failures']} failures{wait}, last: {v['last_error']}")
     else:
         print(f"collector: no health file at {health} (not running here yet)")
     try:

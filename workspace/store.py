@@ -327,11 +327,17 @@ class Store:
             rs.sort(key=lambda r: r.time)
             p = prev.get(meter)
             p_slot = p[0] if p else None
+            # which slots at or before the last folded reading already hold one: one read, not one per reading
+            late_slots = sorted({slot_of[r.time] for r in rs if p_slot is not None and slot_of[r.time] <= p_slot})
+            held = set()
+            if late_slots:
+                got = g["counter"].get_orthogonal_selection((np.asarray(late_slots), [mi]))[:, 0]
+                held = {sl for sl, v in zip(late_slots, got.tolist()) if np.isfinite(v)}
             seen = set()
             for r in rs:
                 sl = slot_of[r.time]
                 late = p_slot is not None and sl <= p_slot
-                taken = late and np.isfinite(g["counter"][sl, mi])
+                taken = sl in held
                 if sl in seen or (taken and not correction):
                     self._put(writes, "quality", sl, mi, int(Q.DUPLICATE))
                     continue
