@@ -381,6 +381,12 @@ def cmd_demo(args) -> int:
                     history_days=args.history_days, port_offset=args.port_offset)
 
 
+#: modules that add their own sub-commands through ``add_commands(subparsers)`` (one per line)
+COMMAND_MODULES = (
+    "chain.cli",
+)
+
+
 # -- parser ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -495,9 +501,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--port", type=int, default=None)
     x.set_defaults(func=cmd_serve)
 
-    from chain.cli import add_commands
+    import importlib
 
-    add_commands(sub)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return p
 
 
