@@ -1,0 +1,738 @@
+"""Activity data: what the plant bought, made, burned, refilled and earned, one record per row.
+
+The meters measure electricity, gas, water and air minute by minute; everything else an inventory needs
+comes from business files (ERP output, the electricity bill, fuel and gas invoices, financial figures).
+This module is the contract between the importers (:mod:`workspace.imports`, ``tanjian import``) and the
+accounting (``tanjian inventory``): the record layout, its validation, the reader of a desk-work file in
+that layout, and :func:`load_activity` over everything imported.
+
+An activity record has the columns :data:`COLUMNS`:
+
+``kind``
+    one of :data:`KINDS`.
+``item``
+    production: a product id; fuel: ``natural_gas``, ``diesel``, ``gasoline``, ``lpg``; welding_gas:
+    ``co2``, ``ar_co2`` (with ``co2_share``), ``argon``; refrigerant / sf6: the gas (``sf6``,
+    ``hfc_134a`` …); electricity_statement: the time-of-use period ``sharp | peak | flat | valley |
+    total``; heat: ``steam``, ``hot_water``; financial: the line's name (``revenue_cny`` …).
+``period_start``, ``period_end``
+    local calendar dates, both inclusive, ISO ``yyyy-mm-dd`` strings.
+``quantity`` [unit], ``unit``
+    a float and a unit :data:`ureg` parses (``t, kg, Nm3, m3, L, MWh, kWh, GJ, pcs, CNY`` …); the unit must
+    fit the kind and item (mass, volume or energy as :data:`DIMENSIONS` allows: no kWh of diesel).
+``workshop``, ``device``, ``shift``, ``team``, ``note``
+    optional text.
+``co2_share`` [-]
+    mass fraction of CO₂ in a mixed welding gas (``ar_co2``), 0…1.
+``movement``
+    for stock balances: ``purchased`` (default), ``opening_stock``, ``closing_stock``, ``sold``, ``used``.
+``source_file``, ``source_sha256``, ``row``
+    the file the record came from, its SHA-256, and the row in it (1-based, as a spreadsheet shows it).
+
+Every imported file is kept as one canonical JSON document ``<data_dir>/activity/<source_sha256>.json``
+(schema :data:`SCHEMA`); see :func:`write_document` and :func:`load_activity`.
+
+Units: use :data:`ureg` (pint, with ``m3``, ``Nm3``, ``pcs`` and ``CNY`` defined) to convert quantities.
+``Nm3`` (normal cubic metre) has the dimension of a volume like ``m3``; which one a file means is kept in
+``unit``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pint
+
+from .errors import TanjianError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+SCHEMA = "tanjian.activity/1"
+
+#: the columns of an activity record, in order
+COLUMNS = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
+           "team", "co2_share", "movement", "source_file", "source_sha256", "row", "note")
+#: the fields a file (or its mapping) must give for every record
+REQUIRED = ("kind", "item", "period_start", "period_end", "quantity", "unit")
+#: the fields a file's columns may be mapped to (``date``: both period ends; ``month``: a whole month)
+MAPPABLE = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
+            "team", "co2_share", "movement", "note", "date", "month")
+
+KINDS = ("production", "electricity_statement", "fuel", "welding_gas", "refrigerant", "sf6", "heat", "financial")
+MOVEMENTS = ("purchased", "opening_stock", "closing_stock", "sold", "used")
+TOU_PERIODS = ("sharp", "peak", "flat", "valley", "total")
+
+#: the items a kind allows (None: any identifier, e.g. a product id or a financial line)
+ITEMS: dict[str, tuple[str, ...] | None] = {
+    "production": None,
+    "electricity_statement": TOU_PERIODS,
+    "fuel": ("natural_gas", "diesel", "gasoline", "lpg"),
+    "welding_gas": ("co2", "ar_co2", "argon"),
+    "refrigerant": ("hfc_134a", "hfc_32", "hfc_125", "hfc_143a", "hfc_410a", "hfc_407c", "hfc_404a",
+                    "hcfc_22", "sf6"),
+    "sf6": ("sf6",),
+    "heat": ("steam", "hot_water"),
+    "financial": None,
+}
+_ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+ureg = pint.UnitRegistry()
+ureg.define("m3 = meter ** 3")
+ureg.define("Nm3 = meter ** 3 = normal_cubic_meter")
+ureg.define("pcs = [count] = piece")
+ureg.define("CNY = [currency] = yuan")
+
+_MASS, _VOLUME, _ENERGY = "[mass]", "[length] ** 3", "[length] ** 2 * [mass] / [time] ** 2"
+_COUNT, _MONEY = "[count]", "[currency]"
+#: dimensions a quantity may have, per kind (and per item where items differ)
+DIMENSIONS: dict[str, dict[str | None, tuple[str, ...]]] = {
+    "production": {None: (_COUNT, _MASS)},
+    "electricity_statement": {None: (_ENERGY,)},
+    "fuel": {None: (_MASS, _VOLUME), "natural_gas": (_MASS, _VOLUME, _ENERGY)},
+    "welding_gas": {None: (_MASS, _VOLUME)},
+    "refrigerant": {None: (_MASS,)},
+    "sf6": {None: (_MASS,)},
+    "heat": {None: (_ENERGY,), "steam": (_ENERGY, _MASS)},
+    "financial": {None: (_MONEY,)},
+}
+#: unit spellings met in Chinese business files → the unit written into the record
+UNIT_ALIASES = {
+    "吨": "t", "千克": "kg", "公斤": "kg", "克": "g", "立方米": "m3", "方": "m3", "m³": "m3", "标方": "Nm3",
+    "标准立方米": "Nm3", "Nm³": "Nm3", "nm3": "Nm3", "升": "L", "l": "L", "千瓦时": "kWh", "度": "kWh",
+    "kwh": "kWh", "KWH": "kWh", "兆瓦时": "MWh", "mwh": "MWh", "吉焦": "GJ", "gj": "GJ", "台": "pcs",
+    "件": "pcs", "套": "pcs", "个": "pcs", "unit": "pcs", "units": "pcs", "元": "CNY", "rmb": "CNY",
+    "RMB": "CNY", "cny": "CNY",
+}
+
+
+class ActivityFileError(TanjianError):
+    """A business file has problems; ``problems`` holds one ``(file, row, column, message)`` each.
+
+    ``records`` holds the rows that were good (a list of record dicts), for an import that was asked to
+    keep them.
+    """
+
+    def __init__(self, problems: list[tuple[str, int | None, str, str]], records: list[dict] | None = None):
+        self.problems = problems
+        self.records = records or []
+        lines = [format_problem(p) for p in problems]
+        super().__init__(f"{len(problems)} problem(s); nothing was imported:\n" + "\n".join(lines))
+
+
+def format_problem(p: tuple[str, int | None, str, str]) -> str:
+    """``file:row:column: message``."""
+    f, row, col, msg = p
+    return f"{f}:{row if row is not None else '?'}:{col}: {msg}"
+
+
+# -- reading tables ------------------------------------------------------------------------------------------
+@dataclass
+class Table:
+    """A sheet read from a file: its header cells and its data rows with their 1-based row numbers."""
+
+    name: str
+    header: list[str]
+    rows: list[tuple[int, list[Any]]] = field(default_factory=list)
+    encoding: str | None = None
+
+
+def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
+    """Text of a CSV file and the encoding used: UTF-8 (with or without BOM), else GB 18030.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        When ``encoding`` is given and does not fit, or no candidate fits.
+    """
+    if encoding != "auto":
+        return data.decode(encoding), encoding
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("gb18030"), "gb18030"
+
+
+def read_table(path: str | os.PathLike, *, data: bytes | None = None, sheet: str | int | None = None,
+               header_row: int = 1, encoding: str = "auto") -> Table:
+    """Read a CSV or XLSX file into a :class:`Table` (values kept as read: text, numbers, datetimes).
+
+    Parameters
+    ----------
+    path : path
+        The file (its suffix decides the format: ``.xlsx``/``.xlsm`` or anything else as CSV).
+    data : bytes, optional
+        Its content when already read (the importer hashes the same bytes it parses).
+    sheet : str or int, optional
+        XLSX sheet name or 0-based index; default the first.
+    header_row : int
+        1-based row holding the column headers; rows above it are ignored, data starts below it.
+    encoding : {"auto", "utf-8", "utf-8-sig", "gb18030"}
+        CSV text encoding; ``auto`` tries UTF-8 then GB 18030.
+    """
+    path = Path(path)
+    name = path.name
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ActivityFileError([(name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx(name, data, sheet, header_row)
+    try:
+        text, enc = decode_text(data, encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ActivityFileError([(name, None, "(file)", f"not text in {encoding} encoding: {exc}")]) from None
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    return _table(name, lines, header_row, enc)
+
+
+def _read_xlsx(name: str, data: bytes, sheet: str | int | None, header_row: int) -> Table:
+    import zipfile
+
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise ActivityFileError([(name, None, "(file)", f"not a readable XLSX workbook: {exc}")]) from None
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(wb.worksheets):
+                raise ActivityFileError([(name, None, "(sheet)", f"no sheet number {sheet} (the workbook has "
+                                                                 f"{len(wb.worksheets)})")])
+            ws = wb.worksheets[sheet]
+        else:
+            if sheet not in wb.sheetnames:
+                raise ActivityFileError([(name, None, "(sheet)", f"no sheet {sheet!r} (sheets: "
+                                                                 f"{', '.join(wb.sheetnames)})")])
+            ws = wb[sheet]
+        lines = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    return _table(name, lines, header_row, None)
+
+
+def _table(name: str, lines: list[list[Any]], header_row: int, enc: str | None) -> Table:
+    if len(lines) < header_row:
+        raise ActivityFileError([(name, header_row, "(header)", f"the file has no row {header_row} to hold "
+                                                                "the column headers")])
+    header = ["" if c is None else str(c).strip() for c in lines[header_row - 1]]
+    rows = []
+    for i, cells in enumerate(lines[header_row:], start=header_row + 1):
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue  # blank line
+        rows.append((i, list(cells)))
+    return Table(name, header, rows, enc)
+
+
+# -- parsing cells -------------------------------------------------------------------------------------------
+class _CellError(ValueError):
+    pass
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def parse_number(v: Any, decimal: str = ".") -> float:
+    """A finite float from a cell: numbers as they are; text with ``decimal`` as the decimal separator
+    and spaces or the other separator as thousands separators."""
+    if isinstance(v, bool):
+        raise _CellError(f"{v!r} is not a number")
+    if isinstance(v, (int, float)):
+        x = float(v)
+    else:
+        s = _text(v).replace("\u00a0", "").replace(" ", "").replace("\u202f", "")
+        if not s:
+            raise _CellError("empty: a number is needed")
+        thousands = "," if decimal == "." else "."
+        s = s.replace(thousands, "")
+        if decimal == ",":
+            s = s.replace(",", ".")
+        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):
+            raise _CellError(f"{_text(v)!r} is not a number (decimal separator {decimal!r})")
+        x = float(s)
+    if not math.isfinite(x):
+        raise _CellError(f"{_text(v)!r} is not a finite number")
+    return x
+
+
+def parse_date(v: Any, fmt: str = "%Y-%m-%d") -> dt.date:
+    """A calendar date from a cell: a spreadsheet date, or text in ``fmt`` or ISO ``yyyy-mm-dd``."""
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    s = _text(v)
+    if not s:
+        raise _CellError("empty: a date is needed")
+    for f in dict.fromkeys((fmt, "%Y-%m-%d")):
+        try:
+            return dt.datetime.strptime(s, f).date()
+        except ValueError:
+            continue
+    raise _CellError(f"{s!r} is not a date in the format {fmt!r}")
+
+
+def parse_month(v: Any) -> tuple[dt.date, dt.date]:
+    """First and last day of a month given as ``yyyy-mm``, ``yyyy/mm``, ``yyyy年m月`` or a date in it."""
+    if isinstance(v, (dt.date, dt.datetime)):
+        y, m = v.year, v.month
+    else:
+        s = _text(v)
+        hit = re.fullmatch(r"(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*月?", s)
+        if not hit:
+            raise _CellError(f"{s!r} is not a month (yyyy-mm)" if s else "empty: a month is needed")
+        y, m = int(hit[1]), int(hit[2])
+        if not 1 <= m <= 12:
+            raise _CellError(f"{s!r}: month {m} does not exist")
+    first = dt.date(y, m, 1)
+    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def normalise_unit(v: Any) -> str:
+    """The record spelling of a unit (Chinese and lower-case spellings mapped by :data:`UNIT_ALIASES`).
+
+    Raises ``ValueError`` when :data:`ureg` cannot parse it.
+    """
+    s = _text(v)
+    if not s:
+        raise _CellError("empty: a unit is needed")
+    s = UNIT_ALIASES.get(s, s)
+    try:
+        ureg.parse_units(s)
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError,
+            AttributeError, KeyError, SyntaxError) as exc:
+        raise _CellError(f"unknown unit {s!r} ({type(exc).__name__})") from None
+    return s
+
+
+def unit_fits(kind: str, item: str, unit: str) -> bool:
+    """Whether ``unit`` measures what ``kind``/``item`` is counted in (see :data:`DIMENSIONS`)."""
+    dims = DIMENSIONS[kind].get(item, DIMENSIONS[kind][None])
+    d = ureg.parse_units(unit).dimensionality
+    return any(d == ureg.get_dimensionality(x) for x in dims)
+
+
+# -- records -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """How a table's columns become records (the parsed form of a configured import mapping).
+
+    ``columns`` maps a file header to a field of :data:`MAPPABLE`; ``item_columns`` maps headers of a wide
+    table (one column per item, e.g. 尖/峰/平/谷) to items, each non-empty cell becoming one record whose
+    quantity is the cell; ``defaults`` gives fields every row shares; ``values`` translates a field's cell
+    text (e.g. an ERP product name → a product id).
+    """
+
+    kind: str = "mixed"
+    columns: dict[str, str] = field(default_factory=dict)
+    item_columns: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    date_format: str = "%Y-%m-%d"
+    default_unit: str | None = None
+    decimal: str = "."
+
+    @classmethod
+    def desk(cls) -> "Layout":
+        """The layout of a desk-work file: the record's own column names."""
+        return cls(columns={c: c for c in MAPPABLE if c not in ("date", "month")})
+
+    @classmethod
+    def from_mapping(cls, mapping: Any) -> "Layout":
+        """From a :class:`workspace.config.ImportMapping`, a dict of its fields, or a Layout."""
+        if mapping is None:
+            return cls.desk()
+        if isinstance(mapping, Layout):
+            return mapping
+        if isinstance(mapping, dict):
+            from .config import ImportMapping
+
+            mapping = ImportMapping.model_validate(mapping)
+        return cls(kind=mapping.kind, columns=dict(mapping.columns), item_columns=dict(mapping.item_columns),
+                   defaults=dict(mapping.defaults), values={k: dict(v) for k, v in mapping.values.items()},
+                   date_format=mapping.date_format, default_unit=mapping.default_unit, decimal=mapping.decimal)
+
+
+def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=None) -> tuple[list[dict], list]:
+    """Records of a table, and every problem found as ``(file, row, column, message)``.
+
+    Parameters
+    ----------
+    table : Table
+    layout : Layout
+    source_sha256 : str
+        Hash of the file's bytes, written into each record.
+    site : workspace.site.Site, optional
+        When given, product ids, workshops, devices and shifts are checked against it.
+
+    Returns
+    -------
+    records, problems
+        A row with any problem gives no record.
+    """
+    name = table.name
+    problems: list[tuple[str, int | None, str, str]] = []
+    pos = {h: i for i, h in enumerate(table.header) if h}
+    needed = set(layout.columns) | set(layout.item_columns)
+    desk = layout == Layout.desk()
+    for h in sorted(needed - set(pos)):
+        if desk and h not in REQUIRED:
+            continue  # a desk file may leave optional columns out
+        problems.append((name, None, h, f"no column {h!r} in the header row (columns: "
+                                        f"{', '.join(table.header) or 'none'})"))
+    if problems:
+        return [], problems
+    records: list[dict] = []
+    for rownum, cells in table.rows:
+        recs, probs = _parse_row(name, rownum, cells, pos, layout, source_sha256, site)
+        problems += probs
+        if not probs:
+            records += recs
+    return records, problems
+
+
+def parse_row(name: str, rownum: int, header: list[str], cells: list[Any], layout: Layout,
+              source_sha256: str = "", site=None) -> tuple[list[dict], list]:
+    """Records and problems of one row (``header`` names the cells); see :func:`parse_table`."""
+    pos = {h: i for i, h in enumerate(header) if h}
+    return _parse_row(name, rownum, cells, pos, layout, source_sha256, site)
+
+
+def _parse_row(name, rownum, cells, pos, layout: Layout, sha, site):
+    problems = []
+
+    def cell(h):
+        i = pos.get(h)
+        return cells[i] if i is not None and i < len(cells) else None
+
+    raw: dict[str, tuple[Any, str]] = {}  # field -> (value, column it came from)
+    for f, v in layout.defaults.items():
+        raw[f] = (v, f"(default {f})")
+    if layout.kind != "mixed":
+        raw["kind"] = (layout.kind, "(mapping kind)")
+    if layout.default_unit:
+        raw.setdefault("unit", (layout.default_unit, "(default unit)"))
+    for h, f in layout.columns.items():
+        v = cell(h)
+        if _text(v) == "" and f in raw:
+            continue  # an empty cell keeps the default
+        raw[f] = (v, h)
+
+    def bad(col, msg):
+        problems.append((name, rownum, col, msg))
+
+    for f, table in layout.values.items():
+        if f in raw and _text(raw[f][0]) in table:
+            raw[f] = (table[_text(raw[f][0])], raw[f][1])
+
+    base: dict[str, Any] = {}
+    # period
+    if "month" in raw:
+        try:
+            base["period_start"], base["period_end"] = parse_month(raw["month"][0])
+        except _CellError as exc:
+            bad(raw["month"][1], str(exc))
+    if "date" in raw:
+        try:
+            base["period_start"] = base["period_end"] = parse_date(raw["date"][0], layout.date_format)
+        except _CellError as exc:
+            bad(raw["date"][1], str(exc))
+    for f in ("period_start", "period_end"):
+        if f in raw and _text(raw[f][0]) != "":
+            try:
+                base[f] = parse_date(raw[f][0], layout.date_format)
+            except _CellError as exc:
+                bad(raw[f][1], str(exc))
+        elif f not in base and not any(g in raw for g in ("month", "date")):
+            bad(raw.get(f, (None, f))[1], f"empty: {f} is needed")
+    if isinstance(base.get("period_start"), dt.date) and isinstance(base.get("period_end"), dt.date) \
+            and base["period_end"] < base["period_start"]:
+        bad(raw.get("period_end", raw.get("date", raw.get("month", (None, "period_end"))))[1],
+            f"period_end {base['period_end']} is before period_start {base['period_start']}")
+    # kind
+    kind = _text(raw.get("kind", (None, ""))[0])
+    kcol = raw.get("kind", (None, "kind"))[1]
+    if not kind:
+        bad(kcol, "empty: kind is needed")
+    elif kind not in KINDS:
+        bad(kcol, f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        kind = ""
+    # optional text fields
+    for f in ("workshop", "device", "shift", "team", "note"):
+        if f in raw and _text(raw[f][0]):
+            base[f] = _text(raw[f][0])
+    if site is not None:
+        known = {"workshop": {w.id for w in site.workshops}, "device": {d.id for d in site.devices},
+                 "shift": {s.id for s in site.shifts}}
+        for f, ids in known.items():
+            if f in base and base[f] not in ids:
+                bad(raw[f][1], f"unknown {f} {base[f]!r} (the site has {', '.join(sorted(ids)) or 'none'})")
+    mv = _text(raw.get("movement", ("", ""))[0]) or "purchased"
+    if mv not in MOVEMENTS:
+        bad(raw["movement"][1], f"unknown movement {mv!r} (one of {', '.join(MOVEMENTS)})")
+    base["movement"] = mv
+    # unit
+    unit = None
+    if "unit" in raw and _text(raw["unit"][0]):
+        try:
+            unit = normalise_unit(raw["unit"][0])
+        except _CellError as exc:
+            bad(raw["unit"][1], str(exc))
+    else:
+        bad(raw.get("unit", (None, "unit"))[1], "empty: a unit is needed")
+    co2_share = None
+    if "co2_share" in raw and _text(raw["co2_share"][0]):
+        try:
+            co2_share = parse_number(raw["co2_share"][0], layout.decimal)
+            if not 0 <= co2_share <= 1:
+                bad(raw["co2_share"][1], f"co2_share {co2_share} is not a mass fraction between 0 and 1")
+        except _CellError as exc:
+            bad(raw["co2_share"][1], str(exc))
+
+    # items and quantities: one per row, or one per item column
+    if layout.item_columns:
+        pairs = [(item, cell(h), h, h) for h, item in layout.item_columns.items() if _text(cell(h)) != ""]
+        if not pairs:
+            bad(", ".join(layout.item_columns), "every quantity column is empty")
+    else:
+        ic = raw.get("item", (None, "item"))
+        qc = raw.get("quantity", (None, "quantity"))
+        pairs = [(_text(ic[0]), qc[0], ic[1], qc[1])]
+    records = []
+    for item, q, icol, qcol in pairs:
+        rec_ok = True
+        if not item:
+            bad(icol, "empty: item is needed")
+            rec_ok = False
+        elif kind:
+            allowed = ITEMS[kind]
+            if allowed is not None and item not in allowed:
+                bad(icol, f"unknown {kind} item {item!r} (one of {', '.join(allowed)})")
+                rec_ok = False
+            elif allowed is None and not _ITEM_ID.match(item):
+                bad(icol, f"{item!r} is not an identifier (letters, digits, _ . -)")
+                rec_ok = False
+            elif kind == "production" and site is not None and item not in {p.id for p in site.products}:
+                bad(icol, f"unknown product {item!r} (the site has "
+                          f"{', '.join(p.id for p in site.products) or 'none'})")
+                rec_ok = False
+        try:
+            quantity = parse_number(q, layout.decimal)
+            if quantity < 0 and kind != "financial":
+                bad(qcol, f"negative quantity {quantity} (a correction is a re-issued file that supersedes "
+                          "the old one)")
+        except _CellError as exc:
+            bad(qcol, str(exc) if _text(q) else "empty: quantity is needed")
+            quantity = math.nan
+        if kind and item and rec_ok and unit is not None and not unit_fits(kind, item, unit):
+            bad(raw["unit"][1], f"unit {unit!r} does not fit {kind} {item!r} (it is measured in "
+                                f"{_dims_text(kind, item)})")
+        if kind == "welding_gas" and item == "ar_co2" and co2_share is None:
+            bad(raw.get("co2_share", (None, "co2_share"))[1], "empty: ar_co2 needs co2_share (CO2 mass fraction)")
+        records.append({"kind": kind, "item": item, "quantity": quantity, "unit": unit,
+                        "co2_share": co2_share, **base})
+    if problems:
+        return [], problems
+    out = []
+    for rec in records:
+        rec["period_start"] = rec["period_start"].isoformat()
+        rec["period_end"] = rec["period_end"].isoformat()
+        rec.update(source_file=name, source_sha256=sha, row=rownum)
+        out.append({c: rec.get(c) for c in COLUMNS})
+    return out, []
+
+
+def _dims_text(kind: str, item: str) -> str:
+    names = {_MASS: "mass", _VOLUME: "volume", _ENERGY: "energy", _COUNT: "pieces", _MONEY: "money"}
+    return " or ".join(names[d] for d in DIMENSIONS[kind].get(item, DIMENSIONS[kind][None]))
+
+
+def read_activity_file(path: str | os.PathLike, mapping: Any = None, *, site=None,
+                       sheet: str | int | None = None) -> "pd.DataFrame":
+    """Parse a CSV/XLSX business file into activity records, or fail listing every problem.
+
+    Parameters
+    ----------
+    path : path
+        The file. Without ``mapping`` it is a desk-work file whose header row names the record's own
+        columns (:data:`COLUMNS`; ``kind, item, period_start, period_end, quantity, unit`` required, the
+        others optional).
+    mapping : ImportMapping or dict, optional
+        A configured mapping (``imports:`` in ``tanjian.yaml``) for a file in another layout.
+    site : workspace.site.Site, optional
+        Check product, workshop, device and shift ids against the plant model.
+    sheet : str or int, optional
+        XLSX sheet (default: the mapping's, else the first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record, columns :data:`COLUMNS`.
+
+    Raises
+    ------
+    ActivityFileError
+        Listing every problem as ``file:row:column: message``; no record is returned from a file with
+        problems.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ActivityFileError([(path.name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
+    records, problems = parse_bytes(path, data, mapping, site=site, sheet=sheet)
+    if problems:
+        raise ActivityFileError(problems, records)
+    return records_frame(records)
+
+
+def parse_bytes(path: str | os.PathLike, data: bytes, mapping: Any = None, *, site=None,
+                sheet: str | int | None = None) -> tuple[list[dict], list]:
+    """Records and problems of a file's bytes (see :func:`read_activity_file`)."""
+    layout = Layout.from_mapping(mapping)
+    opts: dict[str, Any] = {}
+    if mapping is not None and not isinstance(mapping, Layout):
+        m = mapping if not isinstance(mapping, dict) else None
+        if m is not None:
+            opts = dict(sheet=m.sheet, header_row=m.header_row, encoding=m.encoding)
+        else:
+            opts = {k: mapping[k] for k in ("sheet", "header_row", "encoding") if k in mapping}
+    if sheet is not None:
+        opts["sheet"] = sheet
+    try:
+        table = read_table(path, data=data, **opts)
+    except ActivityFileError as exc:
+        return [], exc.problems
+    return parse_table(table, layout, source_sha256=hashlib.sha256(data).hexdigest(), site=site)
+
+
+def records_frame(records: Iterable[dict]) -> "pd.DataFrame":
+    """A DataFrame with exactly the columns :data:`COLUMNS` (``quantity``/``co2_share`` float, ``row`` int)."""
+    import pandas as pd
+
+    df = pd.DataFrame(list(records), columns=list(COLUMNS))
+    df["quantity"] = df["quantity"].astype(float)
+    df["co2_share"] = df["co2_share"].astype(float)
+    df["row"] = df["row"].astype("Int64")
+    return df
+
+
+# -- the store of imported documents -------------------------------------------------------------------------
+def activity_dir(data_dir: str | os.PathLike) -> Path:
+    """``<data_dir>/activity``: one JSON document per imported file."""
+    return Path(data_dir) / "activity"
+
+
+def canonical_json(doc: dict) -> bytes:
+    """Sorted keys, no spaces, UTF-8, one trailing newline: the same document always gives the same bytes."""
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() \
+        + b"\n"
+
+
+def write_document(data_dir: str | os.PathLike, doc: dict) -> Path:
+    """Write an import document atomically (temporary file, fsync, rename, fsync of the folder).
+
+    ``doc`` must carry ``schema`` = :data:`SCHEMA`, ``source_sha256`` and ``records``.
+    """
+    from .evidence import _atomic_write
+
+    if doc.get("schema") != SCHEMA or not doc.get("source_sha256"):
+        raise TanjianError(f"activity document: needs schema {SCHEMA!r} and source_sha256")
+    target = activity_dir(data_dir) / f"{doc['source_sha256']}.json"
+    _atomic_write(target, canonical_json(doc))
+    return target
+
+
+def read_documents(data_dir: str | os.PathLike) -> list[dict]:
+    """Every import document under ``<data_dir>/activity``, oldest import first.
+
+    Raises
+    ------
+    TanjianError
+        When a document is unreadable or of another schema (naming the file).
+    """
+    out = []
+    folder = activity_dir(data_dir)
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.glob("*.json")):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TanjianError(f"{p}: unreadable activity document ({exc}); restore it from the evidence "
+                               f"store by importing the file again") from None
+        if doc.get("schema") != SCHEMA:
+            raise TanjianError(f"{p}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+        out.append(doc)
+    out.sort(key=lambda d: (d.get("time", ""), d["source_sha256"]))
+    return out
+
+
+def load_activity(data_dir: str | os.PathLike, start: dt.date | str | None = None,
+                  end: dt.date | str | None = None, kinds: Iterable[str] | None = None) -> "pd.DataFrame":
+    """All imported activity records overlapping a period.
+
+    Parameters
+    ----------
+    data_dir : path
+        The workspace's data folder (``paths.data_dir``).
+    start, end : date or ISO str, optional
+        Inclusive local calendar dates; a record is returned when its period overlaps [start, end].
+    kinds : iterable of str, optional
+        Only these kinds (:data:`KINDS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns exactly :data:`COLUMNS`; ``period_start``/``period_end`` are ISO ``yyyy-mm-dd`` strings.
+
+    Notes
+    -----
+    A re-issued (corrected) file is imported as a new document with ``supersedes: <sha256 of the old
+    file>``; the records of a superseded document are left out, so only the newest issue counts (also
+    along a chain of re-issues).
+    """
+    if kinds is not None:
+        kinds = set(kinds)
+        unknown = kinds - set(KINDS)
+        if unknown:
+            raise TanjianError(f"load_activity: unknown kind(s) {sorted(unknown)} (one of {', '.join(KINDS)})")
+    lo = str(start) if start is not None else None
+    hi = str(end) if end is not None else None
+    docs = read_documents(data_dir)
+    superseded = {d.get("supersedes") for d in docs if d.get("supersedes")}
+    rows = []
+    for d in docs:
+        if d["source_sha256"] in superseded:
+            continue
+        for r in d["records"]:
+            if kinds is not None and r["kind"] not in kinds:
+                continue
+            if lo is not None and r["period_end"] < lo:
+                continue
+            if hi is not None and r["period_start"] > hi:
+                continue
+            rows.append(r)
+    return records_frame(rows)
