@@ -145,6 +145,7 @@ class Table:
     header: list[str]
     rows: list[tuple[int, list[Any]]] = field(default_factory=list)
     encoding: str | None = None
+    header_row: int = 1
 
 
 def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
@@ -237,7 +238,7 @@ def _table(name: str, lines: list[list[Any]], header_row: int, enc: str | None) 
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             continue  # blank line
         rows.append((i, list(cells)))
-    return Table(name, header, rows, enc)
+    return Table(name, header, rows, enc, header_row)
 
 
 # -- parsing cells -------------------------------------------------------------------------------------------
@@ -319,10 +320,11 @@ def normalise_unit(v: Any) -> str:
     if not s:
         raise _CellError("empty: a unit is needed")
     s = UNIT_ALIASES.get(s, s)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ */^.\-]*", s):
+        raise _CellError(f"unknown unit {s!r}")
     try:
         ureg.parse_units(s)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError,
-            AttributeError, KeyError, SyntaxError) as exc:
+    except Exception as exc:  # pint's parser raises many types (even AssertionError) on odd text
         raise _CellError(f"unknown unit {s!r} ({type(exc).__name__})") from None
     return s
 
@@ -400,7 +402,7 @@ def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=N
     for h in sorted(needed - set(pos)):
         if desk and h not in REQUIRED:
             continue  # a desk file may leave optional columns out
-        problems.append((name, None, h, f"no column {h!r} in the header row (columns: "
+        problems.append((name, table.header_row, h, f"no column {h!r} in the header row (columns: "
                                         f"{', '.join(table.header) or 'none'})"))
     if problems:
         return [], problems

@@ -114,6 +114,10 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
         known = ", ".join(sorted(cfg.imports)) or "none (add an imports: section to the configuration)"
         raise TanjianError(f"no import mapping {mapping!r} in {cfg.source}; mappings: {known}")
     m = cfg.imports[mapping]
+    if isinstance(m, dict):  # a configuration built in code
+        from .config import ImportMapping
+
+        m = ImportMapping.model_validate(m)
     if supersedes is not None:
         supersedes = supersedes.lower()
         docs = {d["source_sha256"] for d in activity.read_documents(cfg.paths.data_dir)}
