@@ -59,6 +59,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     print(f"{Path(args.file).name}: {r.records} record(s) imported (sha256 {r.sha256})")
     print(f"  document {r.document}; file kept as evidence; its hash is queued for the ledger")
+    for f, n in r.overlaps.items():
+        print(f"  warning: {n} record(s) identical to records of {f}, imported before: counted twice unless "
+              f"this file replaces it (then: tanjian import FILE --mapping … --supersedes SHA)")
     if r.rejected:
         print(f"  {len(r.rejected)} bad row problem(s) left out (--accept-good-rows):")
         for line in r.rejected:

@@ -177,6 +177,35 @@ def test_reissued_invoice_supersedes_the_old_one(plant_cfg, tmp_path):
     assert _sum(df, item="diesel") == 2450 and set(df.source_sha256) == {new.sha256}
     listed = {r["sha256"]: r for r in list_imports(plant_cfg.paths.data_dir)}
     assert listed[old.sha256]["superseded_by"] == new.sha256
+    assert new.overlaps == {}  # the 5 unchanged rows repeat the file it replaces: expected, no warning
+
+
+def test_a_re_export_without_supersedes_is_flagged(plant_cfg, tmp_path, capsys):
+    import_file(plant_cfg, ERP, "erp_production", author="test")
+    again = tmp_path / "erp-export-2.csv"  # the same rows exported once more, in GB 18030
+    again.write_bytes(ERP.read_text(encoding="utf-8-sig").encode("gb18030"))
+    rc = main(["--config", str(EXAMPLE), "--data-dir", str(plant_cfg.paths.data_dir), "import", str(again),
+               "--mapping", "erp_production", "--author", "test"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "warning: 8 record(s) identical to records of erp-production-2026-10.csv" in out
+    rc = main(["--config", str(EXAMPLE), "--data-dir", str(plant_cfg.paths.data_dir), "import", "list"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0 and len(out) == 3 and out[1].endswith("erp-production-2026-10.csv")
+    assert out[2].split()[1:4] == [hashlib.sha256(again.read_bytes()).hexdigest()[:12], "erp_production", "8"]
+
+
+def test_load_activity_takes_dates_datetimes_and_strings(plant_cfg):
+    import pandas as pd
+
+    import_file(plant_cfg, FUEL, "fuel_invoices", author="test")
+    dd = plant_cfg.paths.data_dir
+    # only the SF6 refill (28 Oct) overlaps 28-30 Oct ... as do the month-long invoices: all 6
+    assert len(load_activity(dd, dt.datetime(2026, 10, 28, 0, 0), pd.Timestamp("2026-10-28"))) == 6
+    assert len(load_activity(dd, dt.date(2026, 10, 29), "2026-10-30")) == 5
+    assert len(load_activity(dd, "2026-11-01")) == 0 and len(load_activity(dd, end="2026-09-30")) == 0
+    assert load_activity(dd, kinds=["production"]).empty
+    with pytest.raises(TanjianError, match="unknown kind"):
+        load_activity(dd, kinds=["fuels"])
 
 
 # -- encodings and desk files --------------------------------------------------------------------------------
@@ -213,6 +242,13 @@ def test_desk_file_lists_every_problem(tmp_path):
         ("desk.csv", 6, "kind"), ("desk.csv", 7, "quantity"), ("desk.csv", 8, "unit")]
     lines = str(exc.value).splitlines()
     assert lines[1] == "desk.csv:3:unit: unit 'kWh' does not fit fuel 'diesel' (it is measured in mass or volume)"
+    f.write_text("kind,item,quantity,unit,period_start,period_end,quantity\n", encoding="utf-8")
+    with pytest.raises(ActivityFileError, match="desk.csv:1:quantity: column 'quantity' appears twice"):
+        read_activity_file(f)
+    f.write_text("kind,item,quantity\n", encoding="utf-8")
+    with pytest.raises(ActivityFileError) as exc:
+        read_activity_file(f)
+    assert [p[1:3] for p in exc.value.problems] == [(1, "period_end"), (1, "period_start"), (1, "unit")]
     f.write_text("\n".join(DESK.splitlines()[:2]) + "\n", encoding="utf-8")
     df = read_activity_file(f)
     assert list(df.columns) == list(COLUMNS)
@@ -254,7 +290,7 @@ def _at(hh, mm):
     return MIDNIGHT + dt.timedelta(hours=hh, minutes=mm, milliseconds=300)
 
 
-def test_reconcile_against_a_small_store(plant_cfg, tmp_path):
+def test_reconcile_against_a_small_store(plant_cfg, tmp_path, capsys):
     pid = plant_cfg.site.plant.id
     j = Journal(plant_cfg.paths.journal, writer=True)
     s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
@@ -285,6 +321,12 @@ def test_reconcile_against_a_small_store(plant_cfg, tmp_path):
     # (5-4)/4 = +25 %; (10-12.5)/12.5 = -20 %; (38-39.5)/39.5 = -3.7975 %
     assert t.difference_pct.tolist() == pytest.approx([25.0, 0.0, -20.0, 0.0, -3.79746835], abs=1e-6)
     assert t.attrs["tou_status"] == ["unverified"] and t.attrs["period_start"] == "2026-11-24"
+    capsys.readouterr()
+    assert main(["--config", str(EXAMPLE), "--data-dir", str(plant_cfg.paths.data_dir),
+                 "reconcile", "--month", "2026-11"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-24 … 2026-11-24 (bill.csv)" in out and "unverified" in out
+    assert out.splitlines()[4].split() == ["flat", "12.5", "10.0", "-2.5", "-20.00"]
     with pytest.raises(TanjianError, match="no electricity settlement statement overlaps 2026-12"):
         reconcile(cfg, "2026-12", store=s)
 

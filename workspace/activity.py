@@ -404,6 +404,12 @@ def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=N
             continue  # a desk file may leave optional columns out
         problems.append((name, table.header_row, h, f"no column {h!r} in the header row (columns: "
                                         f"{', '.join(table.header) or 'none'})"))
+    seen: dict[str, int] = {}
+    for i, h in enumerate(table.header):
+        if h in needed and h in seen:
+            problems.append((name, table.header_row, h, f"column {h!r} appears twice (columns "
+                                                        f"{seen[h] + 1} and {i + 1}): which one is meant?"))
+        seen.setdefault(h, i)
     if problems:
         return [], problems
     records: list[dict] = []
@@ -692,6 +698,18 @@ def read_documents(data_dir: str | os.PathLike) -> list[dict]:
     return out
 
 
+def _iso_day(v: Any, what: str) -> str:
+    """``yyyy-mm-dd`` of a date, a datetime or pandas Timestamp (its calendar day), or an ISO string."""
+    if isinstance(v, dt.datetime):  # also pandas.Timestamp
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    try:
+        return dt.date.fromisoformat(str(v)[:10]).isoformat()
+    except ValueError:
+        raise TanjianError(f"load_activity: {what} {v!r} is not a date (yyyy-mm-dd)") from None
+
+
 def load_activity(data_dir: str | os.PathLike, start: dt.date | str | None = None,
                   end: dt.date | str | None = None, kinds: Iterable[str] | None = None) -> "pd.DataFrame":
     """All imported activity records overlapping a period.
@@ -721,8 +739,8 @@ def load_activity(data_dir: str | os.PathLike, start: dt.date | str | None = Non
         unknown = kinds - set(KINDS)
         if unknown:
             raise TanjianError(f"load_activity: unknown kind(s) {sorted(unknown)} (one of {', '.join(KINDS)})")
-    lo = str(start) if start is not None else None
-    hi = str(end) if end is not None else None
+    lo = _iso_day(start, "start") if start is not None else None
+    hi = _iso_day(end, "end") if end is not None else None
     docs = read_documents(data_dir)
     superseded = {d.get("supersedes") for d in docs if d.get("supersedes")}
     rows = []

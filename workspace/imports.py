@@ -52,6 +52,8 @@ class ImportResult:
     rejected: list[str] = field(default_factory=list)
     imported_at: str | None = None
     author: str | None = None
+    #: files already imported (not superseded) that hold records identical to some of this file's
+    overlaps: dict[str, int] = field(default_factory=dict)
 
 
 def _media_type(path: Path) -> str:
@@ -130,6 +132,7 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     if problems and (not accept_good_rows or not records):
         raise ActivityFileError(problems, records)
     rejected = [format_problem(p) for p in problems]
+    overlaps = _overlaps(cfg.paths.data_dir, records, exclude=supersedes)
     reason = reason or f"import of {path.name} with mapping {mapping}"
     ev = EvidenceStore(cfg.paths.evidence).put(data, name=path.name, media_type=_media_type(path),
                                                author=author, reason=reason)
@@ -144,7 +147,30 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     written = activity.write_document(cfg.paths.data_dir, doc)
     log.info("imported %s (%s): %d record(s), %d row problem(s) left out; evidence %s, ledger request queued",
              path.name, sha[:12], len(records), len(problems), ev.path)
-    return ImportResult("imported", sha, written, len(records), rejected, now, author)
+    if overlaps:
+        log.warning("%s repeats records of %s: if it re-issues one of them, import it with --supersedes",
+                    path.name, ", ".join(f"{f} ({n})" for f, n in overlaps.items()))
+    return ImportResult("imported", sha, written, len(records), rejected, now, author, overlaps)
+
+
+_SAME = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
+         "team", "co2_share", "movement", "note")
+
+
+def _overlaps(data_dir, records: list[dict], exclude: str | None = None) -> dict[str, int]:
+    """Per imported file (neither superseded nor ``exclude``), how many of ``records`` it already holds
+    identically."""
+    new = {tuple(r[c] for c in _SAME) for r in records}
+    docs = activity.read_documents(data_dir)
+    superseded = {d.get("supersedes") for d in docs} | {exclude}
+    out: dict[str, int] = {}
+    for d in docs:
+        if d["source_sha256"] in superseded:
+            continue
+        n = sum(1 for r in d["records"] if tuple(r.get(c) for c in _SAME) in new)
+        if n:
+            out[f"{d['source_file']} {d['source_sha256'][:12]}"] = n
+    return out
 
 
 def list_imports(data_dir) -> list[dict]:
