@@ -351,3 +351,17 @@ def test_fuzz_row_parser_never_crashes(row, rownum, decimal):
     for rec in records:
         assert list(rec) == list(COLUMNS) and rec["row"] == rownum
         assert rec["period_start"] <= rec["period_end"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8")),
+       xlsx=st.booleans())
+def test_fuzz_whole_files_never_crash(body, xlsx):
+    from workspace.activity import parse_bytes
+
+    data = b"kind,item,period_start,period_end,quantity,unit\n" + body
+    records, problems = parse_bytes("fuzz.xlsx" if xlsx else "fuzz.csv", data)
+    for f, r, col, msg in problems:
+        assert f in ("fuzz.csv", "fuzz.xlsx") and (r is None or r >= 1) and col and msg
+    if xlsx:
+        assert problems == [("fuzz.xlsx", None, "(file)", problems[0][3])] and not records

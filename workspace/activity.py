@@ -196,7 +196,11 @@ def read_table(path: str | os.PathLike, *, data: bytes | None = None, sheet: str
         text, enc = decode_text(data, encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         raise ActivityFileError([(name, None, "(file)", f"not text in {encoding} encoding: {exc}")]) from None
-    lines = list(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        lines = list(reader)
+    except csv.Error as exc:
+        raise ActivityFileError([(name, reader.line_num, "(file)", f"not readable as CSV: {exc}")]) from None
     return _table(name, lines, header_row, enc)
 
 
