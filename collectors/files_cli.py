@@ -84,7 +84,7 @@ def cmd_import_list(cfg) -> int:
             extra += f"  [superseded by {r['superseded_by'][:12]}]"
         if r["supersedes"]:
             extra += f"  [supersedes {r['supersedes'][:12]}]"
-        print(f"{r['time'] or '?':25} {r['sha256'][:12]} {r['mapping'] or '?':16} {r['records']:>7} "
+        print(f"{(r['time'] or '?')[:19] + 'Z':25} {r['sha256'][:12]} {r['mapping'] or '?':16} {r['records']:>7} "
               f"{r['rejected']:>4}  {r['file']}{extra}")
     return 0
 

@@ -229,6 +229,7 @@ fuel,coal,2026-10-01,2026-10-31,3,t,,unknown item
 steam,steam,2026-10-01,2026-10-31,3,t,,unknown kind
 refrigerant,hfc_134a,2026-10-01,2026-10-31,,kg,,empty quantity
 heat,steam,2026-10-01,2026-10-31,12,parsecs of joy,,unknown unit
+welding_gas,co2,2026-10-01,2026-10-31,12,kg,0.2,a share on pure CO2
 """
 
 
@@ -239,7 +240,7 @@ def test_desk_file_lists_every_problem(tmp_path):
         read_activity_file(f)
     assert [p[:3] for p in exc.value.problems] == [
         ("desk.csv", 3, "unit"), ("desk.csv", 4, "period_end"), ("desk.csv", 5, "item"),
-        ("desk.csv", 6, "kind"), ("desk.csv", 7, "quantity"), ("desk.csv", 8, "unit")]
+        ("desk.csv", 6, "kind"), ("desk.csv", 7, "quantity"), ("desk.csv", 8, "unit"), ("desk.csv", 9, "co2_share")]
     lines = str(exc.value).splitlines()
     assert lines[1] == "desk.csv:3:unit: unit 'kWh' does not fit fuel 'diesel' (it is measured in mass or volume)"
     f.write_text("kind,item,quantity,unit,period_start,period_end,quantity\n", encoding="utf-8")
@@ -267,6 +268,32 @@ def test_desk_xlsx_with_spreadsheet_dates(tmp_path):
     df = read_activity_file(tmp_path / "stock.xlsx")
     assert list(df.period_start) == ["2026-09-30", "2026-10-01"] and list(df.period_end) == ["2026-09-30", "2026-10-31"]
     assert list(df.movement) == ["closing_stock", "purchased"] and list(df.quantity) == [300, 1.25]
+
+
+def test_headers_and_values_match_across_full_width_and_spaces(plant_cfg, tmp_path):
+    """Excel headers typed with full-width brackets, a line break or a full-width space still match."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "电费结算单"
+    ws.append(["国网湖南省电力有限公司 电费结算单"])
+    ws.append([])
+    ws.append(["结算起", "结算止", "尖峰电量（kWh）", "高峰电量\n(kWh)", "平段电量(KWH)", "低谷电量 (kWh)",
+               "合计电量(kWh)", "备 注"])
+    ws.append([dt.datetime(2026, 9, 1), dt.datetime(2026, 9, 30), "６１，２００", "170 100", 150000.0, 200000,
+               "581,300", None])
+    wb.save(tmp_path / "statement-2026-09.xlsx")
+    import_file(plant_cfg, tmp_path / "statement-2026-09.xlsx", "power_statement", author="test")
+    df = load_activity(plant_cfg.paths.data_dir)
+    assert dict(zip(df.item, df.quantity)) == {"sharp": 61200, "peak": 170100, "flat": 150000,
+                                               "valley": 200000, "total": 581300}
+    # a product name with a full-width space still finds its product id
+    erp = tmp_path / "erp.csv"
+    erp.write_text("日期,产品,班次,班组,车间,数量,单位\n2026/09/30,HB62V\u3000泵车,白班,总装一班,WS-AS,2,台\n",
+                   encoding="utf-8")
+    import_file(plant_cfg, erp, "erp_production", author="test")
+    assert _sum(load_activity(plant_cfg.paths.data_dir, kinds=["production"]), item="P-PUMP") == 2
 
 
 def test_mapping_errors_name_file_line_and_field(tmp_path):

@@ -47,6 +47,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -250,6 +251,11 @@ class _CellError(ValueError):
     pass
 
 
+def _key(h: Any) -> str:
+    """How headers and looked-up values are compared: NFKC (full-width → ASCII), no whitespace, case-folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(h))).casefold()
+
+
 def _text(v: Any) -> str:
     if v is None:
         return ""
@@ -266,7 +272,7 @@ def parse_number(v: Any, decimal: str = ".") -> float:
     if isinstance(v, (int, float)):
         x = float(v)
     else:
-        s = _text(v).replace("\u00a0", "").replace(" ", "").replace("\u202f", "")
+        s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(v))).replace("\u2212", "-")
         if not s:
             raise _CellError("empty: a number is needed")
         thousands = "," if decimal == "." else "."
@@ -400,20 +406,25 @@ def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=N
     """
     name = table.name
     problems: list[tuple[str, int | None, str, str]] = []
-    pos = {h: i for i, h in enumerate(table.header) if h}
+    pos: dict[str, int] = {}
+    for i, h in enumerate(table.header):
+        if h:
+            pos.setdefault(_key(h), i)
     needed = set(layout.columns) | set(layout.item_columns)
     desk = layout == Layout.desk()
-    for h in sorted(needed - set(pos)):
+    for h in sorted(h for h in needed if _key(h) not in pos):
         if desk and h not in REQUIRED:
             continue  # a desk file may leave optional columns out
         problems.append((name, table.header_row, h, f"no column {h!r} in the header row (columns: "
                                         f"{', '.join(table.header) or 'none'})"))
     seen: dict[str, int] = {}
+    wanted = {_key(h) for h in needed}
     for i, h in enumerate(table.header):
-        if h in needed and h in seen:
+        k = _key(h)
+        if k in wanted and k in seen:
             problems.append((name, table.header_row, h, f"column {h!r} appears twice (columns "
-                                                        f"{seen[h] + 1} and {i + 1}): which one is meant?"))
-        seen.setdefault(h, i)
+                                                        f"{seen[k] + 1} and {i + 1}): which one is meant?"))
+        seen.setdefault(k, i)
     if problems:
         return [], problems
     records: list[dict] = []
@@ -428,7 +439,10 @@ def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=N
 def parse_row(name: str, rownum: int, header: list[str], cells: list[Any], layout: Layout,
               source_sha256: str = "", site=None) -> tuple[list[dict], list]:
     """Records and problems of one row (``header`` names the cells); see :func:`parse_table`."""
-    pos = {h: i for i, h in enumerate(header) if h}
+    pos: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h:
+            pos.setdefault(_key(h), i)
     return _parse_row(name, rownum, cells, pos, layout, source_sha256, site)
 
 
@@ -436,7 +450,7 @@ def _parse_row(name, rownum, cells, pos, layout: Layout, sha, site):
     problems = []
 
     def cell(h):
-        i = pos.get(h)
+        i = pos.get(_key(h))
         return cells[i] if i is not None and i < len(cells) else None
 
     raw: dict[str, tuple[Any, str]] = {}  # field -> (value, column it came from)
@@ -456,8 +470,10 @@ def _parse_row(name, rownum, cells, pos, layout: Layout, sha, site):
         problems.append((name, rownum, col, msg))
 
     for f, table in layout.values.items():
-        if f in raw and _text(raw[f][0]) in table:
-            raw[f] = (table[_text(raw[f][0])], raw[f][1])
+        if f in raw:
+            hit = {_key(k): v for k, v in table.items()}.get(_key(raw[f][0]))
+            if hit is not None:
+                raw[f] = (hit, raw[f][1])
 
     base: dict[str, Any] = {}
     # period
@@ -561,6 +577,8 @@ def _parse_row(name, rownum, cells, pos, layout: Layout, sha, site):
         if kind and item and rec_ok and unit is not None and not unit_fits(kind, item, unit):
             bad(raw["unit"][1], f"unit {unit!r} does not fit {kind} {item!r} (it is measured in "
                                 f"{_dims_text(kind, item)})")
+        if co2_share is not None and item != "ar_co2":
+            bad(raw["co2_share"][1], f"co2_share is for ar_co2 (a mixed welding gas), not {kind} {item!r}")
         if kind == "welding_gas" and item == "ar_co2" and co2_share is None:
             bad(raw.get("co2_share", (None, "co2_share"))[1], "empty: ar_co2 needs co2_share (CO2 mass fraction)")
         records.append({"kind": kind, "item": item, "quantity": quantity, "unit": unit,

@@ -138,7 +138,7 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
                                                author=author, reason=reason)
     submit(cfg.paths.inbox, {"kind": "document", "author": author, "reason": reason, "name": path.name,
                              "sha256": ev.sha256, "size": len(data)})
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")  # also orders the imports
     doc = {"schema": activity.SCHEMA, "importer": IMPORTER, "author": author, "reason": reason, "time": now,
            "source_file": path.name, "source_sha256": sha, "size": len(data), "media_type": _media_type(path),
            "mapping_name": mapping, "mapping": m.model_dump(mode="json"),
