@@ -124,11 +124,12 @@ class ActivityFileError(TanjianError):
     keep them.
     """
 
-    def __init__(self, problems: list[tuple[str, int | None, str, str]], records: list[dict] | None = None):
+    def __init__(self, problems: list[tuple[str, int | None, str, str]], records: list[dict] | None = None,
+                 *, outcome: str = "nothing was imported"):
         self.problems = problems
         self.records = records or []
         lines = [format_problem(p) for p in problems]
-        super().__init__(f"{len(problems)} problem(s); nothing was imported:\n" + "\n".join(lines))
+        super().__init__(f"{len(problems)} problem(s); {outcome}:\n" + "\n".join(lines))
 
 
 def format_problem(p: tuple[str, int | None, str, str]) -> str:
@@ -634,7 +635,7 @@ def read_activity_file(path: str | os.PathLike, mapping: Any = None, *, site=Non
         raise ActivityFileError([(path.name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
     records, problems = parse_bytes(path, data, mapping, site=site, sheet=sheet)
     if problems:
-        raise ActivityFileError(problems, records)
+        raise ActivityFileError(problems, records, outcome="no record of the file was used")
     return records_frame(records)
 
 
