@@ -4,7 +4,6 @@ and ledger requests, encodings, XLSX, reconciliation against a small store, and 
 import datetime as dt
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
