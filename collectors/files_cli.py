@@ -134,6 +134,6 @@ def add_commands(subparsers) -> None:
         description="Compare the month's imported electricity settlement statement (kWh per time-of-use "
                     "period) with the energy of the plant's top electricity meters over the statement's "
                     "billing period, each local hour assigned to its period (models/data/tou-periods.csv). "
-                    "difference = metered - bill; difference %% = difference / bill x 100.")
+                    "difference = metered - bill; difference % = difference / bill x 100.")
     p.add_argument("--month", required=True, help="YYYY-MM of the statement")
     p.set_defaults(func=cmd_reconcile)
