@@ -448,151 +448,186 @@ def parse_row(name: str, rownum: int, header: list[str], cells: list[Any], layou
 
 
 def _parse_row(name, rownum, cells, pos, layout: Layout, sha, site):
-    problems = []
+    return _Row(name, rownum, cells, pos, layout, site).parse(sha)
 
-    def cell(h):
-        i = pos.get(_key(h))
-        return cells[i] if i is not None and i < len(cells) else None
 
-    raw: dict[str, tuple[Any, str]] = {}  # field -> (value, column it came from)
-    for f, v in layout.defaults.items():
-        raw[f] = (v, f"(default {f})")
-    if layout.kind != "mixed":
-        raw["kind"] = (layout.kind, "(mapping kind)")
-    if layout.default_unit:
-        raw.setdefault("unit", (layout.default_unit, "(default unit)"))
-    for h, f in layout.columns.items():
-        v = cell(h)
-        if _text(v) == "" and f in raw:
-            continue  # an empty cell keeps the default
-        raw[f] = (v, h)
+class _Row:
+    """One row being parsed: the raw value of each field with the column it came from, and the problems."""
 
-    def bad(col, msg):
-        problems.append((name, rownum, col, msg))
+    def __init__(self, name, rownum, cells, pos, layout: Layout, site):
+        self.name, self.rownum, self.cells, self.pos, self.layout, self.site = name, rownum, cells, pos, layout, site
+        self.problems: list[tuple[str, int, str, str]] = []
+        self.base: dict[str, Any] = {}
+        raw: dict[str, tuple[Any, str]] = {}  # field -> (value, column it came from)
+        for f, v in layout.defaults.items():
+            raw[f] = (v, f"(default {f})")
+        if layout.kind != "mixed":
+            raw["kind"] = (layout.kind, "(mapping kind)")
+        if layout.default_unit:
+            raw.setdefault("unit", (layout.default_unit, "(default unit)"))
+        for h, f in layout.columns.items():
+            v = self.cell(h)
+            if _text(v) == "" and f in raw:
+                continue  # an empty cell keeps the default
+            raw[f] = (v, h)
+        for f, table in layout.values.items():
+            if f in raw:
+                hit = {_key(k): v for k, v in table.items()}.get(_key(raw[f][0]))
+                if hit is not None:
+                    raw[f] = (hit, raw[f][1])
+        self.raw = raw
 
-    for f, table in layout.values.items():
-        if f in raw:
-            hit = {_key(k): v for k, v in table.items()}.get(_key(raw[f][0]))
-            if hit is not None:
-                raw[f] = (hit, raw[f][1])
+    def cell(self, header: str) -> Any:
+        i = self.pos.get(_key(header))
+        return self.cells[i] if i is not None and i < len(self.cells) else None
 
-    base: dict[str, Any] = {}
-    # period
-    if "month" in raw:
+    def col(self, f: str, fallback: str | None = None) -> str:
+        """The column a field came from (or the field's name when nothing gave it)."""
+        return self.raw[f][1] if f in self.raw else (fallback or f)
+
+    def text(self, f: str) -> str:
+        return _text(self.raw[f][0]) if f in self.raw else ""
+
+    def bad(self, col: str, msg: str) -> None:
+        self.problems.append((self.name, self.rownum, col, msg))
+
+    def parse(self, sha: str) -> tuple[list[dict], list]:
+        self.period()
+        kind = self.kind()
+        self.texts()
+        unit, co2_share = self.unit(), self.co2_share()
+        records = [self.record(kind, item, q, icol, qcol, unit, co2_share) for item, q, icol, qcol in self.pairs()]
+        if self.problems:
+            return [], self.problems
+        out = []
+        for rec in records:
+            rec["period_start"] = rec["period_start"].isoformat()
+            rec["period_end"] = rec["period_end"].isoformat()
+            rec.update(source_file=self.name, source_sha256=sha, row=self.rownum)
+            out.append({c: rec.get(c) for c in COLUMNS})
+        return out, []
+
+    def period(self) -> None:
+        raw, base, fmt = self.raw, self.base, self.layout.date_format
         try:
-            base["period_start"], base["period_end"] = parse_month(raw["month"][0])
+            if "month" in raw:
+                base["period_start"], base["period_end"] = parse_month(raw["month"][0])
         except _CellError as exc:
-            bad(raw["month"][1], str(exc))
-    if "date" in raw:
+            self.bad(raw["month"][1], str(exc))
         try:
-            base["period_start"] = base["period_end"] = parse_date(raw["date"][0], layout.date_format)
+            if "date" in raw:
+                base["period_start"] = base["period_end"] = parse_date(raw["date"][0], fmt)
         except _CellError as exc:
-            bad(raw["date"][1], str(exc))
-    for f in ("period_start", "period_end"):
-        if f in raw and _text(raw[f][0]) != "":
-            try:
-                base[f] = parse_date(raw[f][0], layout.date_format)
-            except _CellError as exc:
-                bad(raw[f][1], str(exc))
-        elif f not in base and not any(g in raw for g in ("month", "date")):
-            bad(raw.get(f, (None, f))[1], f"empty: {f} is needed")
-    if isinstance(base.get("period_start"), dt.date) and isinstance(base.get("period_end"), dt.date) \
-            and base["period_end"] < base["period_start"]:
-        bad(raw.get("period_end", raw.get("date", raw.get("month", (None, "period_end"))))[1],
-            f"period_end {base['period_end']} is before period_start {base['period_start']}")
-    # kind
-    kind = _text(raw.get("kind", (None, ""))[0])
-    kcol = raw.get("kind", (None, "kind"))[1]
-    if not kind:
-        bad(kcol, "empty: kind is needed")
-    elif kind not in KINDS:
-        bad(kcol, f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
-        kind = ""
-    # optional text fields
-    for f in ("workshop", "device", "shift", "team", "note"):
-        if f in raw and _text(raw[f][0]):
-            base[f] = _text(raw[f][0])
-    if site is not None:
-        known = {"workshop": {w.id for w in site.workshops}, "device": {d.id for d in site.devices},
-                 "shift": {s.id for s in site.shifts}}
-        for f, ids in known.items():
-            if f in base and base[f] not in ids:
-                bad(raw[f][1], f"unknown {f} {base[f]!r} (the site has {', '.join(sorted(ids)) or 'none'})")
-    mv = _text(raw.get("movement", ("", ""))[0]) or "purchased"
-    if mv not in MOVEMENTS:
-        bad(raw["movement"][1], f"unknown movement {mv!r} (one of {', '.join(MOVEMENTS)})")
-    base["movement"] = mv
-    # unit
-    unit = None
-    if "unit" in raw and _text(raw["unit"][0]):
-        try:
-            unit = normalise_unit(raw["unit"][0])
-        except _CellError as exc:
-            bad(raw["unit"][1], str(exc))
-    else:
-        bad(raw.get("unit", (None, "unit"))[1], "empty: a unit is needed")
-    co2_share = None
-    if "co2_share" in raw and _text(raw["co2_share"][0]):
-        try:
-            co2_share = parse_number(raw["co2_share"][0], layout.decimal)
-            if not 0 <= co2_share <= 1:
-                bad(raw["co2_share"][1], f"co2_share {co2_share} is not a mass fraction between 0 and 1")
-        except _CellError as exc:
-            bad(raw["co2_share"][1], str(exc))
+            self.bad(raw["date"][1], str(exc))
+        for f in ("period_start", "period_end"):
+            if self.text(f):
+                try:
+                    base[f] = parse_date(raw[f][0], fmt)
+                except _CellError as exc:
+                    self.bad(raw[f][1], str(exc))
+            elif f not in base and "month" not in raw and "date" not in raw:
+                self.bad(self.col(f), f"empty: {f} is needed")
+        lo, hi = base.get("period_start"), base.get("period_end")
+        if isinstance(lo, dt.date) and isinstance(hi, dt.date) and hi < lo:
+            where = next(f for f in ("period_end", "date", "month", "period_start") if f in raw)
+            self.bad(raw[where][1], f"period_end {hi} is before period_start {lo}")
 
-    # items and quantities: one per row, or one per item column
-    if layout.item_columns:
-        pairs = [(item, cell(h), h, h) for h, item in layout.item_columns.items() if _text(cell(h)) != ""]
-        if not pairs:
-            bad(", ".join(layout.item_columns), "every quantity column is empty")
-    else:
-        ic = raw.get("item", (None, "item"))
-        qc = raw.get("quantity", (None, "quantity"))
-        pairs = [(_text(ic[0]), qc[0], ic[1], qc[1])]
-    records = []
-    for item, q, icol, qcol in pairs:
-        rec_ok = True
+    def kind(self) -> str:
+        kind = self.text("kind")
+        if not kind:
+            self.bad(self.col("kind"), "empty: kind is needed")
+        elif kind not in KINDS:
+            self.bad(self.col("kind"), f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+            kind = ""
+        return kind
+
+    def texts(self) -> None:
+        for f in ("workshop", "device", "shift", "team", "note"):
+            if self.text(f):
+                self.base[f] = self.text(f)
+        if self.site is not None:
+            site = self.site
+            known = {"workshop": {w.id for w in site.workshops}, "device": {d.id for d in site.devices},
+                     "shift": {s.id for s in site.shifts}}
+            for f, ids in known.items():
+                if f in self.base and self.base[f] not in ids:
+                    self.bad(self.col(f), f"unknown {f} {self.base[f]!r} (the site has "
+                                          f"{', '.join(sorted(ids)) or 'none'})")
+        mv = self.text("movement") or "purchased"
+        if mv not in MOVEMENTS:
+            self.bad(self.col("movement"), f"unknown movement {mv!r} (one of {', '.join(MOVEMENTS)})")
+        self.base["movement"] = mv
+
+    def unit(self) -> str | None:
+        if not self.text("unit"):
+            self.bad(self.col("unit"), "empty: a unit is needed")
+            return None
+        try:
+            return normalise_unit(self.raw["unit"][0])
+        except _CellError as exc:
+            self.bad(self.col("unit"), str(exc))
+            return None
+
+    def co2_share(self) -> float | None:
+        if not self.text("co2_share"):
+            return None
+        try:
+            share = parse_number(self.raw["co2_share"][0], self.layout.decimal)
+        except _CellError as exc:
+            self.bad(self.col("co2_share"), str(exc))
+            return None
+        if not 0 <= share <= 1:
+            self.bad(self.col("co2_share"), f"co2_share {share} is not a mass fraction between 0 and 1")
+        return share
+
+    def pairs(self) -> list[tuple[str, Any, str, str]]:
+        """(item, quantity cell, item column, quantity column): one per row, or one per item column."""
+        if self.layout.item_columns:
+            pairs = [(item, self.cell(h), h, h) for h, item in self.layout.item_columns.items()
+                     if _text(self.cell(h)) != ""]
+            if not pairs:
+                self.bad(", ".join(self.layout.item_columns), "every quantity column is empty")
+            return pairs
+        return [(self.text("item"), self.raw.get("quantity", (None,))[0], self.col("item"), self.col("quantity"))]
+
+    def item_ok(self, kind: str, item: str, icol: str) -> bool:
         if not item:
-            bad(icol, "empty: item is needed")
-            rec_ok = False
-        elif kind:
-            allowed = ITEMS[kind]
-            if allowed is not None and item not in allowed:
-                bad(icol, f"unknown {kind} item {item!r} (one of {', '.join(allowed)})")
-                rec_ok = False
-            elif allowed is None and not _ITEM_ID.match(item):
-                bad(icol, f"{item!r} is not an identifier (letters, digits, _ . -)")
-                rec_ok = False
-            elif kind == "production" and site is not None and item not in {p.id for p in site.products}:
-                bad(icol, f"unknown product {item!r} (the site has "
-                          f"{', '.join(p.id for p in site.products) or 'none'})")
-                rec_ok = False
+            self.bad(icol, "empty: item is needed")
+            return False
+        if not kind:
+            return False
+        allowed = ITEMS[kind]
+        if allowed is not None and item not in allowed:
+            self.bad(icol, f"unknown {kind} item {item!r} (one of {', '.join(allowed)})")
+            return False
+        if allowed is None and not _ITEM_ID.match(item):
+            self.bad(icol, f"{item!r} is not an identifier (letters, digits, _ . -)")
+            return False
+        products = {p.id for p in self.site.products} if self.site is not None else None
+        if kind == "production" and products is not None and item not in products:
+            self.bad(icol, f"unknown product {item!r} (the site has {', '.join(sorted(products)) or 'none'})")
+            return False
+        return True
+
+    def record(self, kind, item, q, icol, qcol, unit, co2_share) -> dict:
+        ok = self.item_ok(kind, item, icol)
         try:
-            quantity = parse_number(q, layout.decimal)
+            quantity = parse_number(q, self.layout.decimal)
             if quantity < 0 and kind != "financial":
-                bad(qcol, f"negative quantity {quantity} (a correction is a re-issued file that supersedes "
-                          "the old one)")
+                self.bad(qcol, f"negative quantity {quantity} (a correction is a re-issued file that "
+                               "supersedes the old one)")
         except _CellError as exc:
-            bad(qcol, str(exc) if _text(q) else "empty: quantity is needed")
+            self.bad(qcol, str(exc) if _text(q) else "empty: quantity is needed")
             quantity = math.nan
-        if kind and item and rec_ok and unit is not None and not unit_fits(kind, item, unit):
-            bad(raw["unit"][1], f"unit {unit!r} does not fit {kind} {item!r} (it is measured in "
-                                f"{_dims_text(kind, item)})")
+        if ok and unit is not None and not unit_fits(kind, item, unit):
+            self.bad(self.col("unit"), f"unit {unit!r} does not fit {kind} {item!r} (it is measured in "
+                                       f"{_dims_text(kind, item)})")
         if co2_share is not None and item != "ar_co2":
-            bad(raw["co2_share"][1], f"co2_share is for ar_co2 (a mixed welding gas), not {kind} {item!r}")
+            self.bad(self.col("co2_share"), f"co2_share is for ar_co2 (a mixed welding gas), not {kind} {item!r}")
         if kind == "welding_gas" and item == "ar_co2" and co2_share is None:
-            bad(raw.get("co2_share", (None, "co2_share"))[1], "empty: ar_co2 needs co2_share (CO2 mass fraction)")
-        records.append({"kind": kind, "item": item, "quantity": quantity, "unit": unit,
-                        "co2_share": co2_share, **base})
-    if problems:
-        return [], problems
-    out = []
-    for rec in records:
-        rec["period_start"] = rec["period_start"].isoformat()
-        rec["period_end"] = rec["period_end"].isoformat()
-        rec.update(source_file=name, source_sha256=sha, row=rownum)
-        out.append({c: rec.get(c) for c in COLUMNS})
-    return out, []
+            self.bad(self.col("co2_share"), "empty: ar_co2 needs co2_share (CO2 mass fraction)")
+        return {"kind": kind, "item": item, "quantity": quantity, "unit": unit, "co2_share": co2_share,
+                **self.base}
 
 
 def _dims_text(kind: str, item: str) -> str:
