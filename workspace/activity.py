@@ -39,15 +39,12 @@ Units: use :data:`ureg` (pint, with ``m3``, ``Nm3``, ``pcs`` and ``CNY`` defined
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import math
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -55,6 +52,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pint
 
 from .errors import TanjianError
+from .sheets import (ActivityFileError, CellError, Table, cell_text, header_key, parse_date, parse_month,
+                     parse_number, read_table)
+from .sheets import decode_text, format_problem  # noqa: F401  (part of this module's API)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -117,226 +117,21 @@ UNIT_ALIASES = {
 }
 
 
-class ActivityFileError(TanjianError):
-    """A business file has problems; ``problems`` holds one ``(file, row, column, message)`` each.
-
-    ``records`` holds the rows that were good (a list of record dicts), for an import that was asked to
-    keep them.
-    """
-
-    def __init__(self, problems: list[tuple[str, int | None, str, str]], records: list[dict] | None = None,
-                 *, outcome: str = "nothing was imported"):
-        self.problems = problems
-        self.records = records or []
-        lines = [format_problem(p) for p in problems]
-        super().__init__(f"{len(problems)} problem(s); {outcome}:\n" + "\n".join(lines))
-
-
-def format_problem(p: tuple[str, int | None, str, str]) -> str:
-    """``file:row:column: message``."""
-    f, row, col, msg = p
-    return f"{f}:{row if row is not None else '?'}:{col}: {msg}"
-
-
-# -- reading tables ------------------------------------------------------------------------------------------
-@dataclass
-class Table:
-    """A sheet read from a file: its header cells and its data rows with their 1-based row numbers."""
-
-    name: str
-    header: list[str]
-    rows: list[tuple[int, list[Any]]] = field(default_factory=list)
-    encoding: str | None = None
-    header_row: int = 1
-
-
-def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
-    """Text of a CSV file and the encoding used: UTF-8 (with or without BOM), else GB 18030.
-
-    Raises
-    ------
-    UnicodeDecodeError
-        When ``encoding`` is given and does not fit, or no candidate fits.
-    """
-    if encoding != "auto":
-        return data.decode(encoding), encoding
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("gb18030"), "gb18030"
-
-
-def read_table(path: str | os.PathLike, *, data: bytes | None = None, sheet: str | int | None = None,
-               header_row: int = 1, encoding: str = "auto") -> Table:
-    """Read a CSV or XLSX file into a :class:`Table` (values kept as read: text, numbers, datetimes).
-
-    Parameters
-    ----------
-    path : path
-        The file (its suffix decides the format: ``.xlsx``/``.xlsm`` or anything else as CSV).
-    data : bytes, optional
-        Its content when already read (the importer hashes the same bytes it parses).
-    sheet : str or int, optional
-        XLSX sheet name or 0-based index; default the first.
-    header_row : int
-        1-based row holding the column headers; rows above it are ignored, data starts below it.
-    encoding : {"auto", "utf-8", "utf-8-sig", "gb18030"}
-        CSV text encoding; ``auto`` tries UTF-8 then GB 18030.
-    """
-    path = Path(path)
-    name = path.name
-    if data is None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ActivityFileError([(name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _read_xlsx(name, data, sheet, header_row)
-    try:
-        text, enc = decode_text(data, encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise ActivityFileError([(name, None, "(file)", f"not text in {encoding} encoding: {exc}")]) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        lines = list(reader)
-    except csv.Error as exc:
-        raise ActivityFileError([(name, reader.line_num, "(file)", f"not readable as CSV: {exc}")]) from None
-    return _table(name, lines, header_row, enc)
-
-
-def _read_xlsx(name: str, data: bytes, sheet: str | int | None, header_row: int) -> Table:
-    import zipfile
-
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ActivityFileError([(name, None, "(file)", f"not a readable XLSX workbook: {exc}")]) from None
-    try:
-        if sheet is None:
-            ws = wb.worksheets[0]
-        elif isinstance(sheet, int):
-            if not 0 <= sheet < len(wb.worksheets):
-                raise ActivityFileError([(name, None, "(sheet)", f"no sheet number {sheet} (the workbook has "
-                                                                 f"{len(wb.worksheets)})")])
-            ws = wb.worksheets[sheet]
-        else:
-            if sheet not in wb.sheetnames:
-                raise ActivityFileError([(name, None, "(sheet)", f"no sheet {sheet!r} (sheets: "
-                                                                 f"{', '.join(wb.sheetnames)})")])
-            ws = wb[sheet]
-        lines = [list(r) for r in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
-    return _table(name, lines, header_row, None)
-
-
-def _table(name: str, lines: list[list[Any]], header_row: int, enc: str | None) -> Table:
-    if len(lines) < header_row:
-        raise ActivityFileError([(name, header_row, "(header)", f"the file has no row {header_row} to hold "
-                                                                "the column headers")])
-    header = ["" if c is None else str(c).strip() for c in lines[header_row - 1]]
-    rows = []
-    for i, cells in enumerate(lines[header_row:], start=header_row + 1):
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
-            continue  # blank line
-        rows.append((i, list(cells)))
-    return Table(name, header, rows, enc, header_row)
-
-
-# -- parsing cells -------------------------------------------------------------------------------------------
-class _CellError(ValueError):
-    pass
-
-
-def _key(h: Any) -> str:
-    """How headers and looked-up values are compared: NFKC (full-width → ASCII), no whitespace, case-folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(h))).casefold()
-
-
-def _text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
-def parse_number(v: Any, decimal: str = ".") -> float:
-    """A finite float from a cell: numbers as they are; text with ``decimal`` as the decimal separator
-    and spaces or the other separator as thousands separators."""
-    if isinstance(v, bool):
-        raise _CellError(f"{v!r} is not a number")
-    if isinstance(v, (int, float)):
-        x = float(v)
-    else:
-        s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(v))).replace("\u2212", "-")
-        if not s:
-            raise _CellError("empty: a number is needed")
-        thousands = "," if decimal == "." else "."
-        s = s.replace(thousands, "")
-        if decimal == ",":
-            s = s.replace(",", ".")
-        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):
-            raise _CellError(f"{_text(v)!r} is not a number (decimal separator {decimal!r})")
-        x = float(s)
-    if not math.isfinite(x):
-        raise _CellError(f"{_text(v)!r} is not a finite number")
-    return x
-
-
-def parse_date(v: Any, fmt: str = "%Y-%m-%d") -> dt.date:
-    """A calendar date from a cell: a spreadsheet date, or text in ``fmt`` or ISO ``yyyy-mm-dd``."""
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    s = _text(v)
-    if not s:
-        raise _CellError("empty: a date is needed")
-    for f in dict.fromkeys((fmt, "%Y-%m-%d")):
-        try:
-            return dt.datetime.strptime(s, f).date()
-        except ValueError:
-            continue
-    raise _CellError(f"{s!r} is not a date in the format {fmt!r}")
-
-
-def parse_month(v: Any) -> tuple[dt.date, dt.date]:
-    """First and last day of a month given as ``yyyy-mm``, ``yyyy/mm``, ``yyyy年m月`` or a date in it."""
-    if isinstance(v, (dt.date, dt.datetime)):
-        y, m = v.year, v.month
-    else:
-        s = _text(v)
-        hit = re.fullmatch(r"(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*月?", s)
-        if not hit:
-            raise _CellError(f"{s!r} is not a month (yyyy-mm)" if s else "empty: a month is needed")
-        y, m = int(hit[1]), int(hit[2])
-        if not 1 <= m <= 12:
-            raise _CellError(f"{s!r}: month {m} does not exist")
-    first = dt.date(y, m, 1)
-    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
-    return first, nxt - dt.timedelta(days=1)
-
-
 def normalise_unit(v: Any) -> str:
     """The record spelling of a unit (Chinese and lower-case spellings mapped by :data:`UNIT_ALIASES`).
 
     Raises ``ValueError`` when :data:`ureg` cannot parse it.
     """
-    s = _text(v)
+    s = cell_text(v)
     if not s:
-        raise _CellError("empty: a unit is needed")
+        raise CellError("empty: a unit is needed")
     s = UNIT_ALIASES.get(s, s)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ */^.\-]*", s):
-        raise _CellError(f"unknown unit {s!r}")
+        raise CellError(f"unknown unit {s!r}")
     try:
         ureg.parse_units(s)
     except Exception as exc:  # pint's parser raises many types (even AssertionError) on odd text
-        raise _CellError(f"unknown unit {s!r} ({type(exc).__name__})") from None
+        raise CellError(f"unknown unit {s!r} ({type(exc).__name__})") from None
     return s
 
 
@@ -410,18 +205,18 @@ def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=N
     pos: dict[str, int] = {}
     for i, h in enumerate(table.header):
         if h:
-            pos.setdefault(_key(h), i)
+            pos.setdefault(header_key(h), i)
     needed = set(layout.columns) | set(layout.item_columns)
     desk = layout == Layout.desk()
-    for h in sorted(h for h in needed if _key(h) not in pos):
+    for h in sorted(h for h in needed if header_key(h) not in pos):
         if desk and h not in REQUIRED:
             continue  # a desk file may leave optional columns out
         problems.append((name, table.header_row, h, f"no column {h!r} in the header row (columns: "
                                         f"{', '.join(table.header) or 'none'})"))
     seen: dict[str, int] = {}
-    wanted = {_key(h) for h in needed}
+    wanted = {header_key(h) for h in needed}
     for i, h in enumerate(table.header):
-        k = _key(h)
+        k = header_key(h)
         if k in wanted and k in seen:
             problems.append((name, table.header_row, h, f"column {h!r} appears twice (columns "
                                                         f"{seen[k] + 1} and {i + 1}): which one is meant?"))
@@ -443,7 +238,7 @@ def parse_row(name: str, rownum: int, header: list[str], cells: list[Any], layou
     pos: dict[str, int] = {}
     for i, h in enumerate(header):
         if h:
-            pos.setdefault(_key(h), i)
+            pos.setdefault(header_key(h), i)
     return _parse_row(name, rownum, cells, pos, layout, source_sha256, site)
 
 
@@ -467,18 +262,18 @@ class _Row:
             raw.setdefault("unit", (layout.default_unit, "(default unit)"))
         for h, f in layout.columns.items():
             v = self.cell(h)
-            if _text(v) == "" and f in raw:
+            if cell_text(v) == "" and f in raw:
                 continue  # an empty cell keeps the default
             raw[f] = (v, h)
         for f, table in layout.values.items():
             if f in raw:
-                hit = {_key(k): v for k, v in table.items()}.get(_key(raw[f][0]))
+                hit = {header_key(k): v for k, v in table.items()}.get(header_key(raw[f][0]))
                 if hit is not None:
                     raw[f] = (hit, raw[f][1])
         self.raw = raw
 
     def cell(self, header: str) -> Any:
-        i = self.pos.get(_key(header))
+        i = self.pos.get(header_key(header))
         return self.cells[i] if i is not None and i < len(self.cells) else None
 
     def col(self, f: str, fallback: str | None = None) -> str:
@@ -486,7 +281,7 @@ class _Row:
         return self.raw[f][1] if f in self.raw else (fallback or f)
 
     def text(self, f: str) -> str:
-        return _text(self.raw[f][0]) if f in self.raw else ""
+        return cell_text(self.raw[f][0]) if f in self.raw else ""
 
     def bad(self, col: str, msg: str) -> None:
         self.problems.append((self.name, self.rownum, col, msg))
@@ -512,18 +307,18 @@ class _Row:
         try:
             if "month" in raw:
                 base["period_start"], base["period_end"] = parse_month(raw["month"][0])
-        except _CellError as exc:
+        except CellError as exc:
             self.bad(raw["month"][1], str(exc))
         try:
             if "date" in raw:
                 base["period_start"] = base["period_end"] = parse_date(raw["date"][0], fmt)
-        except _CellError as exc:
+        except CellError as exc:
             self.bad(raw["date"][1], str(exc))
         for f in ("period_start", "period_end"):
             if self.text(f):
                 try:
                     base[f] = parse_date(raw[f][0], fmt)
-                except _CellError as exc:
+                except CellError as exc:
                     self.bad(raw[f][1], str(exc))
             elif f not in base and "month" not in raw and "date" not in raw:
                 self.bad(self.col(f), f"empty: {f} is needed")
@@ -564,7 +359,7 @@ class _Row:
             return None
         try:
             return normalise_unit(self.raw["unit"][0])
-        except _CellError as exc:
+        except CellError as exc:
             self.bad(self.col("unit"), str(exc))
             return None
 
@@ -573,7 +368,7 @@ class _Row:
             return None
         try:
             share = parse_number(self.raw["co2_share"][0], self.layout.decimal)
-        except _CellError as exc:
+        except CellError as exc:
             self.bad(self.col("co2_share"), str(exc))
             return None
         if not 0 <= share <= 1:
@@ -584,7 +379,7 @@ class _Row:
         """(item, quantity cell, item column, quantity column): one per row, or one per item column."""
         if self.layout.item_columns:
             pairs = [(item, self.cell(h), h, h) for h, item in self.layout.item_columns.items()
-                     if _text(self.cell(h)) != ""]
+                     if cell_text(self.cell(h)) != ""]
             if not pairs:
                 self.bad(", ".join(self.layout.item_columns), "every quantity column is empty")
             return pairs
@@ -616,8 +411,8 @@ class _Row:
             if quantity < 0 and kind != "financial":
                 self.bad(qcol, f"negative quantity {quantity} (a correction is a re-issued file that "
                                "supersedes the old one)")
-        except _CellError as exc:
-            self.bad(qcol, str(exc) if _text(q) else "empty: quantity is needed")
+        except CellError as exc:
+            self.bad(qcol, str(exc) if cell_text(q) else "empty: quantity is needed")
             quantity = math.nan
         if ok and unit is not None and not unit_fits(kind, item, unit):
             self.bad(self.col("unit"), f"unit {unit!r} does not fit {kind} {item!r} (it is measured in "
