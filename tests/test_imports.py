@@ -92,6 +92,22 @@ def test_financial_months(plant_cfg):
     assert set(df.unit) == {"CNY"}
 
 
+def test_financial_in_wan_yuan_and_unknown_mapping(plant_cfg, tmp_path):
+    from workspace.activity import ureg
+
+    f = tmp_path / "fin.csv"
+    f.write_text("期间,项目,金额(元)\n2026年10月,营业收入,5120.5\n", encoding="utf-8")
+    cfg = plant_cfg.model_copy(update={"imports": {"fin_wan": {
+        "kind": "financial", "columns": {"期间": "month", "项目": "item", "金额(元)": "quantity"},
+        "values": {"item": {"营业收入": "revenue_cny"}}, "default_unit": "万元"}}})
+    with pytest.raises(TanjianError, match="no import mapping 'fin' .*mappings: fin_wan"):
+        import_file(cfg, f, "fin", author="test")
+    import_file(cfg, f, "fin_wan", author="test")
+    (r,) = load_activity(plant_cfg.paths.data_dir).itertuples()
+    assert (r.unit, r.period_start, r.period_end) == ("wanCNY", "2026-10-01", "2026-10-31")
+    assert ureg.Quantity(r.quantity, r.unit).to("CNY").magnitude == pytest.approx(51_205_000)
+
+
 # -- bad rows ------------------------------------------------------------------------------------------------
 BAD_ERP = """日期,产品,班次,班组,车间,数量,单位
 2026/10/08,HB62V 泵车,白班,总装一班,WS-AS,3,台

@@ -18,7 +18,7 @@ An activity record has the columns :data:`COLUMNS`:
 ``period_start``, ``period_end``
     local calendar dates, both inclusive, ISO ``yyyy-mm-dd`` strings.
 ``quantity`` [unit], ``unit``
-    a float and a unit :data:`ureg` parses (``t, kg, Nm3, m3, L, MWh, kWh, GJ, pcs, CNY`` …); the unit must
+    a float and a unit :data:`ureg` parses (``t, kg, Nm3, m3, L, MWh, kWh, GJ, pcs, CNY, wanCNY`` …); the unit must
     fit the kind and item (mass, volume or energy as :data:`DIMENSIONS` allows: no kWh of diesel).
 ``workshop``, ``device``, ``shift``, ``team``, ``note``
     optional text.
@@ -93,6 +93,8 @@ ureg.define("m3 = meter ** 3")
 ureg.define("Nm3 = meter ** 3 = normal_cubic_meter")
 ureg.define("pcs = [count] = piece")
 ureg.define("CNY = [currency] = yuan")
+ureg.define("kCNY = 1000 * CNY")
+ureg.define("wanCNY = 10000 * CNY")  # 万元, the unit of most Chinese financial statements
 
 _MASS, _VOLUME, _ENERGY = "[mass]", "[length] ** 3", "[length] ** 2 * [mass] / [time] ** 2"
 _COUNT, _MONEY = "[count]", "[currency]"
@@ -113,7 +115,7 @@ UNIT_ALIASES = {
     "标准立方米": "Nm3", "Nm³": "Nm3", "nm3": "Nm3", "升": "L", "l": "L", "千瓦时": "kWh", "度": "kWh",
     "kwh": "kWh", "KWH": "kWh", "兆瓦时": "MWh", "mwh": "MWh", "吉焦": "GJ", "gj": "GJ", "台": "pcs",
     "件": "pcs", "套": "pcs", "个": "pcs", "unit": "pcs", "units": "pcs", "元": "CNY", "rmb": "CNY",
-    "RMB": "CNY", "cny": "CNY",
+    "RMB": "CNY", "cny": "CNY", "千元": "kCNY", "万元": "wanCNY",
 }
 
 
