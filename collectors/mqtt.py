@@ -281,6 +281,29 @@ def decode_message(meter: Meter, payload: bytes, topic: str, arrival: dt.datetim
     return map_payload(meter, obj, topic, arrival)
 
 
+def device_registry_for(cfg) -> Any:
+    """The DeviceRegistry that signed payloads are checked against, or None (with a warning saying why).
+
+    Only looked up when some mqtt meter has a ``device_key`` or a gateway requires signatures; when the
+    chain or the registry cannot be reached, signatures are still checked against each meter's
+    configured ``device_key``, but a revoked key is not noticed: the log says so.
+    """
+    signed = any(m.mqtt is not None and m.mqtt.device_key for m in cfg.site.meters) or any(
+        g.mqtt is not None and g.mqtt.require_signature for g in cfg.site.gateways)
+    if not signed:
+        return None
+    try:
+        from chain.cli import _connect, _registry
+        from chain.registry import DEVICE_REGISTRY
+
+        address = (cfg.chain.contracts or {}).get(DEVICE_REGISTRY)
+        return _registry(cfg, _connect(cfg), DEVICE_REGISTRY, address)
+    except Exception as exc:  # noqa: BLE001 - the chain is optional for collection; say what is missing
+        log.warning("MQTT device signatures are checked against the configured device_key only, not the "
+                    "DeviceRegistry (revocations are not seen): %s", exc)
+        return None
+
+
 # -- the collector -----------------------------------------------------------------------------------
 @dataclass
 class _Received:

@@ -383,3 +383,72 @@ def test_the_mqtt_benchmark_runs_at_a_tiny_size(tmp_path):
     assert rows[0]["path"].startswith(("mosquitto_sub -q 1 > file", "paho subscriber -q 1 > file"))
     assert rows[1]["path"] == "tanjian MQTT collector -> journal"
     assert all(r["messages"] == 20 and r["seconds"] > 0 for r in rows)
+
+
+# -- alongside Modbus, fed by the clamp-meter simulator -------------------------------------------------
+async def test_mqtt_meters_are_collected_alongside_modbus_from_the_clamp_simulator(tmp_path, broker):
+    from collectors.simulator import PlantSimulator
+    from collectors.simulator.mqtt import ClampPublisher
+    from tests.conftest import free_port
+
+    cfg = make_cfg(tmp_path, broker, client_id="coll-side")
+    doc = json.loads((tmp_path / "tanjian.yaml").read_text())
+    doc["site"]["gateways"].append({"id": "GW-TCP", "host": "127.0.0.1", "port": free_port()})
+    doc["site"]["meters"].insert(0, {"id": "M-TR", "medium": "electricity", "family": "sdm630",
+                                     "gateway": "GW-TCP", "unit_id": 1, "workshop": "WS-A"})
+    doc["site"]["transformers"][0]["meter"] = "M-TR"
+    (tmp_path / "tanjian.yaml").write_text(json.dumps(doc))
+    cfg = load_config(tmp_path / "tanjian.yaml")
+    clock = Clock.simulated(dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC), speed=60)  # 10:00 local, Tuesday
+    sim = PlantSimulator(cfg.site, clock)
+    await sim.start()
+    journal = Journal(cfg.paths.journal, writer=True)
+    svc = CollectionService(cfg.site, journal, None, clock, period_s=60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(stop))
+    pub = ClampPublisher(cfg.site, "GW-MQTT", sim.model, port=broker.port, client_id="clamp-sim-a",
+                         username="gw-a", password="gw-a-pw", **broker.tls("gw-a"))
+    try:
+        while not svc.pushers[0].connected.is_set():
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(pub.connect)
+        when = clock.now().replace(microsecond=0)
+        # M-A1 (ISO time) on gw-a's topics; M-B1's topic is gw-b's: the ACL drops it from gw-a
+        for info in pub.publish_at(when):
+            await asyncio.to_thread(info.wait_for_publish, 10)
+        expected = {m.id: pub.values_at(m, when) for m in pub.meters}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            sources = {decode_batch(d).source for _, d in journal.records()}
+            if {"modbus-tcp", "mqtt/GW-MQTT"} <= sources and svc.pushers[0].acknowledged >= 1:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        pub.close()
+        stop.set()
+        await task
+        await sim.stop()
+        journal.close()
+    got = {}
+    for _, d in Journal(cfg.paths.journal).records():
+        b = decode_batch(d)
+        for r in b.readings:
+            got.setdefault((b.source, r.meter), r)
+    assert ("modbus-tcp", "M-TR") in got  # polled as before
+    assert not any(s == "modbus-tcp" and m in ("M-A1", "M-B1") for s, m in got)  # pushed meters are not polled
+    r = got[("mqtt/GW-MQTT", "M-A1")]
+    assert r.time == when  # the payload's time, not the arrival time
+    assert r.counter == pytest.approx(expected["M-A1"]["counter"], abs=1e-9)  # kWh -> Wh -> kWh
+    assert r.rate == pytest.approx(expected["M-A1"]["rate"], abs=1e-9)
+    assert (r.voltage, r.current, r.power_factor) == tuple(expected["M-A1"][q] for q in ("voltage", "current",
+                                                                                          "power_factor"))
+    assert ("mqtt/GW-MQTT", "M-B1") not in got
+
+
+def test_without_a_reachable_registry_signatures_fall_back_to_the_configured_key(tmp_path, broker, caplog):
+    from collectors.mqtt import device_registry_for
+
+    cfg = make_cfg(tmp_path, broker, client_id="coll-noreg", device_key="0x" + "ab" * 20)
+    with caplog.at_level(logging.WARNING, logger="collectors.mqtt"):
+        assert device_registry_for(cfg) is None
+    assert "checked against the configured device_key only" in caplog.text
