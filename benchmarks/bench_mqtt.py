@@ -16,7 +16,12 @@ consumer has the ``N`` messages:
   parsed and mapped (Wh -> kWh, W -> kW, ISO time), journaled as a batch per flush interval,
   fsync'd, and only then acknowledged to the broker; done when all ``N`` are acknowledged.
 
-The table prints the messages/s of both and the ratio, with the load average and the core count.
+A third row times the publisher alone (until the broker has acknowledged its ``N`` messages, with
+nobody subscribed): no consumer can go faster than what feeds it, so when a consumer comes close to
+that row the publisher, not the consumer, is what was measured.
+
+The table prints the messages/s of each and the ratio to the plain subscriber, with the load
+average and the core count.
 """
 
 from __future__ import annotations
@@ -140,6 +145,21 @@ def _warm_up(pub: _Publisher, count, timeout_s: float = 20.0) -> int:
     raise RuntimeError("the consumer received nothing: is it subscribed?")
 
 
+def bench_publisher(broker, n: int) -> dict:
+    """The publisher alone: until the broker has acknowledged all ``n`` (nobody subscribed)."""
+    pub = _Publisher(broker, n)
+    try:
+        t0 = time.perf_counter()
+        pub.send("go")
+        if pub.proc.stdout.readline().strip() != "published":
+            raise RuntimeError("the publisher did not finish")
+        elapsed = time.perf_counter() - t0
+    finally:
+        pub.close()
+    return {"path": "publisher alone (broker PUBACKs, no subscriber)", "messages": n, "seconds": elapsed,
+            "rate": n / elapsed}
+
+
 def bench_plain(broker, n: int, folder: Path) -> dict:
     """The limit: mosquitto_sub -q 1 > file (or its paho stand-in)."""
     out = folder / "sub.out"
@@ -244,7 +264,8 @@ def run(n: int = 20000, folder: Path | None = None, flush_interval_s: float = 0.
             (folder / "plain").mkdir(exist_ok=True)
             (folder / "collector").mkdir(exist_ok=True)
             rows = [bench_plain(broker, n, folder / "plain"),
-                    bench_collector(broker, n, folder / "collector", flush_interval_s=flush_interval_s)]
+                    bench_collector(broker, n, folder / "collector", flush_interval_s=flush_interval_s),
+                    bench_publisher(broker, n)]
         finally:
             broker.stop()
     finally:
@@ -257,7 +278,7 @@ def table(rows: list[dict]) -> str:
     limit = rows[0]["rate"]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     out = [f"MQTT ingestion, QoS 1, TLS, one topic ({os.cpu_count()} cores, load average {load})",
-           f"{'path':<62} {'messages':>9} {'seconds':>8} {'msg/s':>9} {'of limit':>9}"]
+           f"{'path':<62} {'messages':>9} {'seconds':>8} {'msg/s':>9} {'vs sub':>9}"]
     for r in rows:
         out.append(f"{r['path']:<62} {r['messages']:>9} {r['seconds']:>8.2f} {r['rate']:>9.0f} "
                    f"{r['rate'] / limit:>8.0%}")

@@ -382,6 +382,7 @@ def test_the_mqtt_benchmark_runs_at_a_tiny_size(tmp_path):
     rows = run(n=20, folder=tmp_path)
     assert rows[0]["path"].startswith(("mosquitto_sub -q 1 > file", "paho subscriber -q 1 > file"))
     assert rows[1]["path"] == "tanjian MQTT collector -> journal"
+    assert rows[2]["path"].startswith("publisher alone")
     assert all(r["messages"] == 20 and r["seconds"] > 0 for r in rows)
 
 
