@@ -101,8 +101,8 @@ def _subscriber_child(args: dict) -> None:
 class _Publisher:
     def __init__(self, broker, n: int):
         t = broker.tls("gw-a")
-        spec = dict(t, host="127.0.0.1", port=broker.port, user="gw-a", password=broker.users["gw-a"].password,
-                    topic=TOPIC, n=n)
+        spec = dict(t, host="127.0.0.1", port=broker.port, user="gw-a",
+                    password=broker.users["gw-a"].password, topic=TOPIC, n=n)
         self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_mqtt", "--child", "publisher",
                                       json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, cwd=Path(__file__).resolve().parents[1])
@@ -168,8 +168,9 @@ def bench_plain(broker, n: int, folder: Path) -> dict:
     sub = shutil.which("mosquitto_sub")
     if sub:
         label = "mosquitto_sub -q 1 > file"
-        cmd = [sub, "-h", "127.0.0.1", "-p", str(broker.port), "-u", "sub", "-P", broker.users["sub"].password,
-               "--cafile", t["ca_file"], "--cert", t["cert_file"], "--key", t["key_file"], "-q", "1", "-t", TOPIC]
+        cmd = [sub, "-h", "127.0.0.1", "-p", str(broker.port), "-u", "sub", "-P",
+               broker.users["sub"].password, "--cafile", t["ca_file"], "--cert", t["cert_file"],
+               "--key", t["key_file"], "-q", "1", "-t", TOPIC]
     else:
         label = "paho subscriber -q 1 > file (mosquitto_sub not installed)"
         spec = dict(t, host="127.0.0.1", port=broker.port, user="sub", password=broker.users["sub"].password,
@@ -209,10 +210,10 @@ def bench_collector(broker, n: int, folder: Path, *, flush_interval_s: float = 0
           "mqtt": {"client_id": "bench-collector", "username": "collector", "password_file": "collector.pw",
                    "tls": broker.tls("collector"), "flush_interval_s": flush_interval_s, "max_batch": 2000,
                    "receive_maximum": 10000}}
-    meter = {"id": "M-A1", "medium": "electricity", "family": "clamp", "gateway": "GW-MQTT", "device": "D-WELD",
-             "workshop": "WS-A",
-             "mqtt": {"topic": "bench/gw-a/+/M-A1", "counter": "e", "rate": "p", "voltage": "v", "current": "i",
-                      "power_factor": "pf", "units": {"counter": "Wh", "rate": "W"},
+    meter = {"id": "M-A1", "medium": "electricity", "family": "clamp", "gateway": "GW-MQTT",
+             "device": "D-WELD", "workshop": "WS-A",
+             "mqtt": {"topic": "bench/gw-a/+/M-A1", "counter": "e", "rate": "p", "voltage": "v",
+                      "current": "i", "power_factor": "pf", "units": {"counter": "Wh", "rate": "W"},
                       "time": {"field": "ts", "format": "iso8601"}}}
     cfg = load_config(write_site(folder, [gw], [meter]))
     journal = Journal(cfg.paths.journal, writer=True)
@@ -287,8 +288,9 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_mqtt",
-                                 description="Messages/s ingested end to end by the MQTT collector (journaled, "
-                                             "fsync'd, then acknowledged) against mosquitto_sub -q 1 > file.")
+                                 description="Messages/s ingested end to end by the MQTT collector "
+                                             "(journaled, fsync'd, then acknowledged) against "
+                                             "mosquitto_sub -q 1 > file.")
     ap.add_argument("--messages", type=int, default=20000, help="messages published at QoS 1 (default 20000)")
     ap.add_argument("--flush-interval", type=float, default=0.05,
                     help="collector's journal flush interval [s] (default 0.05)")

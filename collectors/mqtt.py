@@ -171,11 +171,12 @@ def map_payload(meter: Meter, obj: Any, topic: str, arrival: dt.datetime) -> Rea
         unit = mapping.units.get(q, own[q])
         factor = MQTT_UNITS[q].get(unit)
         if factor is None or (q in ("counter", "rate") and unit not in _compatible(meter.medium, q)):
-            raise PayloadError(f"meter {meter.id}: unit {unit!r} of {q} does not fit a "
-                               f"{meter.medium.value} meter")
+            raise PayloadError(f"meter {meter.id}: unit {unit!r} of {q} does not fit its medium, "
+                               f"{meter.medium.value}")
         values[q] = to_reading_unit(x, factor)
     if values["counter"] < 0:
-        raise PayloadError(f"topic {topic!r}: counter {mapping.counter!r} is negative ({values['counter']!r})")
+        raise PayloadError(f"topic {topic!r}: counter {mapping.counter!r} is negative "
+                           f"({values['counter']!r})")
     when = _time(obj, mapping, topic) if mapping.time is not None else arrival
     return Reading(meter.id, when, values["counter"], values["rate"], values["voltage"], values["current"],
                    values["power_factor"], 0)
@@ -447,13 +448,14 @@ class MqttCollector:
         try:
             if meter is None:
                 raise PayloadError(f"topic {topic!r} matches no meter of gateway {self.gateway.id}")
-            reading = decode_message(meter, msg.payload, topic, arrival,
-                                     require_signature=self.settings.require_signature, registry=self.registry)
+            reading = decode_message(meter, msg.payload, topic, arrival, registry=self.registry,
+                                     require_signature=self.settings.require_signature)
         except PayloadError as exc:
             rejected = self._refuse(meter, topic, msg.payload, str(exc), arrival)
         except Exception as exc:  # noqa: BLE001 - a device's bytes must never stop the collector
             log.exception("gateway %s: unexpected %s on topic %r", self.gateway.id, type(exc).__name__, topic)
-            rejected = self._refuse(meter, topic, msg.payload, f"unexpected {type(exc).__name__}: {exc}", arrival)
+            rejected = self._refuse(meter, topic, msg.payload, f"unexpected {type(exc).__name__}: {exc}",
+                                    arrival)
         else:
             h = self.health[meter.id]
             h.reads += 1
@@ -465,7 +467,8 @@ class MqttCollector:
         if n >= self.settings.max_batch and self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _refuse(self, meter: Meter | None, topic: str, payload: bytes, reason: str, arrival: dt.datetime) -> dict:
+    def _refuse(self, meter: Meter | None, topic: str, payload: bytes, reason: str,
+                arrival: dt.datetime) -> dict:
         h = self.health[meter.id if meter is not None else self.gateway.id]
         h.errors += 1
         h.consecutive_failures += 1
@@ -495,7 +498,8 @@ class MqttCollector:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = s.session_expiry_s
             props.ReceiveMaximum = s.receive_maximum
-            client.connect_async(self.gateway.host, self.port, s.keepalive_s, clean_start=False, properties=props)
+            client.connect_async(self.gateway.host, self.port, s.keepalive_s, clean_start=False,
+                                 properties=props)
         else:
             client.connect_async(self.gateway.host, self.port, s.keepalive_s)
         self._client = client
@@ -511,7 +515,8 @@ class MqttCollector:
         self.connected.clear()
 
     async def flush(self) -> int:
-        """Journal what arrived as one batch, then acknowledge it to the broker; returns readings journaled."""
+        """Journal what arrived as one batch, then acknowledge it to the broker; returns the readings
+        journaled."""
         with self._lock:
             taken, self._received = self._waiting + self._received, []
             self._waiting = []

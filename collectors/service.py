@@ -102,7 +102,8 @@ class CollectionService:
             acked = 0
             while self.pending:
                 try:
-                    payload = encode_batch(self.site.plant.id, self.journal.next_seq, self.source, self.pending[0])
+                    payload = encode_batch(self.site.plant.id, self.journal.next_seq, self.source,
+                                           self.pending[0])
                     await asyncio.to_thread(self.journal.append, payload)
                 except DiskFullError as exc:
                     log.error("%s (%d cycles waiting)", exc, len(self.pending))

@@ -153,7 +153,8 @@ class MqttLink(_Model):
                                                                   "batch per interval [s, wall clock]")
     max_batch: int = Field(5000, ge=1, description="journal a batch early when this many readings wait")
     receive_maximum: int = Field(1000, ge=1, le=65535,
-                                 description="messages the broker may send before our acknowledgements (MQTT 5)")
+                                 description="messages the broker may send before our acknowledgements "
+                                             "(MQTT 5)")
     require_signature: bool = Field(False, description="refuse payloads not signed by the meter's device key")
 
 
@@ -178,15 +179,16 @@ class MqttTime(_Model):
 class MqttMapping(_Model):
     """Which messages are this meter's readings and how their JSON maps onto a reading."""
 
-    topic: str = Field(description="topic filter (MQTT wildcards + and # allowed), e.g. 'plant18/clamps/C-01/state'")
+    topic: str = Field(description="topic filter (MQTT wildcards + and # allowed), "
+                                   "e.g. 'plant18/clamps/+/C-01'")
     counter: MqttField = Field(description="field of the cumulative counter")
     rate: MqttField | None = Field(None, description="field of the instantaneous rate (power or flow)")
     voltage: MqttField | None = None
     current: MqttField | None = None
     power_factor: MqttField | None = None
     units: dict[Literal["counter", "rate", "voltage", "current", "power_factor"], str] = Field(
-        default_factory=dict, description="unit each field arrives in (default: the reading's own unit: kWh, kW, "
-                                          "V, A, 1; or m3, m3/h); see MQTT_UNITS")
+        default_factory=dict, description="unit each field arrives in (default: the reading's own unit: "
+                                          "kWh, kW, V, A, 1; or m3, m3/h); see MQTT_UNITS")
     time: MqttTime | None = Field(None, description="acquisition time in the payload (default: arrival time)")
     device_key: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$",
                                    description="address of the device key registered for this meter; a "
@@ -357,8 +359,9 @@ class Site(_Model):
                     "rate": ("kW", "W", "MW") if elec else ("m3/h", "L/min", "L/s")}
             for q, u in m.mqtt.units.items():
                 if q in fits and u not in fits[q]:
-                    return [(loc + ("mqtt", "units", q), f"meter {m.id!r}: unit {u!r} of {q} does not fit a "
-                                                         f"{m.medium.value} meter (use {', '.join(fits[q])})")]
+                    return [(loc + ("mqtt", "units", q), f"meter {m.id!r}: unit {u!r} of {q} does not fit "
+                                                         f"its medium, {m.medium.value} "
+                                                         f"(use {', '.join(fits[q])})")]
         if g.protocol != "mqtt" and m.mqtt is not None:
             return [(loc + ("mqtt",), f"meter {m.id!r}: an 'mqtt' mapping needs an mqtt gateway, "
                                       f"{g.id!r} is {g.protocol}")]

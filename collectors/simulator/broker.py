@@ -54,7 +54,10 @@ def _pem_key(key) -> bytes:
 
 
 def make_pki(folder: Path, clients: list[str]) -> dict[str, tuple[Path, Path]]:
-    """CA, broker and client certificates in ``folder``; returns name -> (cert, key) incl. ``ca`` and ``server``."""
+    """CA, broker and client certificates in ``folder``.
+
+    Returns name -> (certificate, key) paths, for every client and for ``ca`` and ``server``.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -73,7 +76,8 @@ def make_pki(folder: Path, clients: list[str]) -> dict[str, tuple[Path, Path]]:
           .not_valid_before(now).not_valid_after(until)
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
           .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False,
                                        key_agreement=False, encipher_only=False, decipher_only=False),
                          critical=True)
           .sign(ca_key, hashes.SHA256()))
@@ -90,16 +94,16 @@ def make_pki(folder: Path, clients: list[str]) -> dict[str, tuple[Path, Path]]:
     write("ca", ca, ca_key)
     for label, server in [("server", True)] + [(c, False) for c in clients]:
         key = ec.generate_private_key(ec.SECP256R1())
-        b = (x509.CertificateBuilder().subject_name(name("localhost" if server else label)).issuer_name(ca.subject)
+        b = (x509.CertificateBuilder().subject_name(name("localhost" if server else label))
+             .issuer_name(ca.subject)
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
              .not_valid_before(now).not_valid_after(until)
              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
              .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
                                                    else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
         if server:
-            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                critical=False)
+            san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
         write(label, b.sign(ca_key, hashes.SHA256()), key)
     return out
 
@@ -176,7 +180,8 @@ class Mosquitto:
     def start(self, timeout_s: float = 10.0) -> "Mosquitto":
         """Start the broker and wait until its port accepts connections."""
         self.log = open(self.folder / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

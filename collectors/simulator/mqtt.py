@@ -107,7 +107,8 @@ class ClampPublisher:
         Meter id -> eth_account ``LocalAccount`` signing that meter's payloads.
     """
 
-    def __init__(self, site: Site, gateway: str, model: LoadModel, *, host: str = "127.0.0.1", port: int = 1883,
+    def __init__(self, site: Site, gateway: str, model: LoadModel, *, host: str = "127.0.0.1",
+                 port: int = 1883,
                  client_id: str = "clamp-sim", username: str | None = None, password: str | None = None,
                  ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None,
                  keys: dict | None = None):
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     gw = next((g for g in cfg.site.gateways if g.id == args.gateway and g.protocol == "mqtt"), None)
     if gw is None:
         ap.error(f"{args.config} has no mqtt gateway {args.gateway!r}")
-    password = open(args.password_file, encoding="utf-8").read().splitlines()[0] if args.password_file else None
+    password = None
+    if args.password_file:
+        password = open(args.password_file, encoding="utf-8").read().splitlines()[0]
     pub = ClampPublisher(cfg.site, gw.id, LoadModel(cfg.site, cfg.simulation.seed), host=args.host or gw.host,
                          port=args.port or gw.port, client_id=f"sim-{gw.id}", username=args.username,
                          password=password, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
