@@ -465,7 +465,10 @@ class MqttCollector:
             self._received.append(_Received(msg.mid, msg.qos, self._generation, reading, rejected))
             n = len(self._received)
         if n >= self.settings.max_batch and self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop closed while stopping: the final flush has run or will not
+                pass
 
     def _refuse(self, meter: Meter | None, topic: str, payload: bytes, reason: str,
                 arrival: dt.datetime) -> dict:

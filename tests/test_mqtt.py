@@ -463,3 +463,20 @@ def test_without_a_reachable_registry_signatures_fall_back_to_the_configured_key
     with caplog.at_level(logging.WARNING, logger="collectors.mqtt"):
         assert device_registry_for(cfg) is None
     assert "checked against the configured device_key only" in caplog.text
+
+
+def test_queued_messages_survive_a_broker_restart(tmp_path):
+    """persistence on: the absent collector's session and its QoS 1 messages outlive the broker process."""
+    own = Mosquitto(tmp_path / "broker", USERS).start()
+    try:
+        cfg = make_cfg(tmp_path, own, client_id="coll-restart")
+        collect(cfg, connected)
+        a = Publisher(own, "gw-a")
+        a.publish("plant/gw-a/c/M-A1", {"e": 2500, "p": 0, "v": 230, "i": 0, "pf": 1, "ts": T0})
+        a.close()
+        own.stop()
+        own.start()
+        collect(cfg, lambda s: s.acknowledged >= 1)
+    finally:
+        own.stop()
+    assert [(r.meter, r.counter) for _, r in journaled(cfg)] == [("M-A1", 2.5)]
