@@ -413,6 +413,15 @@ class MqttCollector:
             return
         with self._lock:
             self._generation += 1
+            if flags.session_present:
+                # the broker sends again, with their packet ids, whatever we had not acknowledged: drop the
+                # copies not yet journaled so that each is journaled once (those of a flush under way are
+                # journaled twice; the store flags the repeat DUPLICATE)
+                dropped = len(self._received) + len(self._waiting)
+                self._received, self._waiting = [], []
+                if dropped:
+                    log.info("gateway %s: %d unacknowledged messages will be delivered again by the broker",
+                             self.gateway.id, dropped)
         gh.consecutive_failures = 0
         gh.last_seen = time.time()
         client.subscribe([(m.mqtt.topic, self.settings.qos) for m in self.meters])

@@ -503,3 +503,58 @@ def test_queued_messages_survive_a_broker_restart(tmp_path):
     finally:
         own.stop()
     assert [(r.meter, r.counter) for _, r in journaled(cfg)] == [("M-A1", 2.5)]
+
+
+def test_a_reconnect_while_messages_wait_journals_each_message_once(tmp_path):
+    """Messages held back (journal refusing) are delivered again by the broker after a reconnect to the
+    same session: the collector drops its own copies, so each is journaled once."""
+    from collectors.mqtt import MqttCollector
+    from workspace.batch import encode_batch
+    from workspace.errors import JournalError
+
+    own = Mosquitto(tmp_path / "broker", USERS).start()
+    cfg = make_cfg(tmp_path, own, client_id="coll-reconnect")
+    journal = Journal(cfg.paths.journal, writer=True)
+    refusing = True
+
+    async def journal_batch(readings, source):
+        if refusing:  # fault injection: a disk that refuses writes (see the test above)
+            raise JournalError("injected: the disk refuses writes")
+        journal.append(encode_batch("T1", journal.next_seq, source, readings))
+
+    async def main():
+        nonlocal refusing
+        stop = asyncio.Event()
+        c = MqttCollector(cfg.site.gateways[0], cfg.site.meters, Clock(), journal_batch)
+        task = asyncio.create_task(c.run(stop))
+
+        async def until(cond):
+            deadline = time.monotonic() + 20
+            while not cond() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+        await until(c.connected.is_set)
+        a = await asyncio.to_thread(Publisher, own, "gw-a")
+        await asyncio.to_thread(a.publish, "plant/gw-a/c/M-A1", {"e": 3000, "p": 0, "v": 230, "i": 0, "pf": 1,
+                                                                  "ts": T0})
+        await asyncio.to_thread(a.close)
+        await until(lambda: c.health["M-A1"].reads == 1)
+        await asyncio.sleep(0.3)  # flushes refused: the message waits, unacknowledged
+        await asyncio.to_thread(own.stop)
+        await until(lambda: not c.connected.is_set())
+        await asyncio.to_thread(own.start)
+        await until(lambda: c.health["M-A1"].reads == 2)  # the broker's second delivery
+        refusing = False
+        await until(lambda: c.acknowledged >= 1)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await task
+        return c
+
+    try:
+        c = asyncio.run(main())
+    finally:
+        own.stop()
+        journal.close()
+    assert c.health["M-A1"].reads == 2 and c.acknowledged == 1
+    assert [(r.meter, r.counter) for _, r in journaled(cfg)] == [("M-A1", 3.0)]
