@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import eth_account  # noqa: F401 - imported here: its import raises the recursion limit, not inside hypothesis
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from workspace.clock import Clock
 from workspace.config import load_config
 from workspace.errors import ConfigError
 from workspace.journal import Journal
+from workspace.store import Store
 
 UTC = dt.timezone.utc
 T0 = "2026-03-02T00:00:00Z"
@@ -106,14 +108,14 @@ class Publisher:
         self.client.loop_stop()
 
 
-def collect(cfg, until, *, timeout_s: float = 30.0, registry=None, journal=None):
+def collect(cfg, until, *, timeout_s: float = 30.0, registry=None, journal=None, store=None):
     """Run the collection service until ``until(service)`` holds (or the timeout); returns the service."""
     own = journal is None
     journal = journal or Journal(cfg.paths.journal, writer=True)
 
     async def main():
         stop = asyncio.Event()
-        svc = CollectionService(cfg.site, journal, None, Clock(), device_registry=registry,
+        svc = CollectionService(cfg.site, journal, store, Clock(), device_registry=registry,
                                 health_path=cfg.paths.run / "health.json")
         task = asyncio.create_task(svc.run(stop))
         deadline = time.monotonic() + timeout_s
@@ -148,7 +150,8 @@ def test_readings_land_in_the_journal_with_exact_values(tmp_path, broker):
                                           "ts": "2026-03-02T08:00:00+08:00"})
     b.publish("plant/gw-b/M-B1", {"energy": {"total": 88.25, "power_kw": 1.5}, "t": 1772409600000})
     a.close(), b.close()
-    svc = collect(cfg, lambda s: s.acknowledged >= 2)
+    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    svc = collect(cfg, lambda s: s.acknowledged >= 2, store=store)  # folds into the store when it stops
     got = sorted(journaled(cfg), key=lambda x: x[1].meter)
     assert [s for s, _ in got] == ["mqtt/GW-MQTT", "mqtt/GW-MQTT"]
     ra, rb = got[0][1], got[1][1]
@@ -163,6 +166,11 @@ def test_readings_land_in_the_journal_with_exact_values(tmp_path, broker):
     health = json.loads((cfg.paths.run / "health.json").read_text())["devices"]
     assert health["M-A1"]["reads"] == 1 and health["M-B1"]["reads"] == 1 and health["M-A1"]["errors"] == 0
     assert svc.pushers[0].acknowledged == 2
+    # and in the store, in the minute slot of 2026-03-02T00:00Z
+    ds = store.dataset()
+    slot = {"time": np.datetime64("2026-03-02T00:00")}
+    assert float(ds.counter.sel(meter="M-A1", **slot)) == 1234.567
+    assert float(ds.counter.sel(meter="M-B1", **slot)) == 88.25
 
 
 @pytest.mark.parametrize("version", ["5", "3.1.1"])
