@@ -254,6 +254,9 @@ def check_signed(obj: dict, meter: Meter, topic: str, registry: Any = None) -> b
             verify_device_payload(data, sig_bytes, device, registry)
         except VerificationError as exc:
             raise PayloadError(f"topic {topic!r}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the node is down or answers nonsense: refuse, do not guess
+            raise PayloadError(f"topic {topic!r}: cannot check device key {device} against the DeviceRegistry "
+                               f"({type(exc).__name__}: {exc})") from None
         return data
     try:
         signer = Account.recover_message(encode_defunct(primitive=data), signature=sig_bytes)
@@ -297,8 +300,15 @@ def device_registry_for(cfg) -> Any:
         from chain.cli import _connect, _registry
         from chain.registry import DEVICE_REGISTRY
 
+        from chain.node import is_up
+
         address = (cfg.chain.contracts or {}).get(DEVICE_REGISTRY)
-        return _registry(cfg, _connect(cfg), DEVICE_REGISTRY, address)
+        w3 = _connect(cfg)
+        registry = _registry(cfg, w3, DEVICE_REGISTRY, address)
+        if not is_up(w3):
+            raise RuntimeError(f"the chain node {cfg.chain.rpc_url} does not answer")
+        log.info("MQTT device signatures are checked against DeviceRegistry %s", registry.address)
+        return registry
     except Exception as exc:  # noqa: BLE001 - the chain is optional for collection; say what is missing
         log.warning("MQTT device signatures are checked against the configured device_key only, not the "
                     "DeviceRegistry (revocations are not seen): %s", exc)
