@@ -255,8 +255,8 @@ def check_signed(obj: dict, meter: Meter, topic: str, registry: Any = None) -> b
         except VerificationError as exc:
             raise PayloadError(f"topic {topic!r}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the node is down or answers nonsense: refuse, do not guess
-            raise PayloadError(f"topic {topic!r}: cannot check device key {device} against the DeviceRegistry "
-                               f"({type(exc).__name__}: {exc})") from None
+            raise PayloadError(f"topic {topic!r}: cannot check device key {device} against the "
+                               f"DeviceRegistry ({type(exc).__name__}: {exc})") from None
         return data
     try:
         signer = Account.recover_message(encode_defunct(primitive=data), signature=sig_bytes)

@@ -85,12 +85,18 @@ class Publisher:
         c.tls_set(ca_certs=t["ca_file"], certfile=t["cert_file"], keyfile=t["key_file"])
         c.on_connect = self._on_connect
         c.on_publish = self._on_publish
+        c.on_disconnect = self._on_disconnect
+        self.disconnects: list = []
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
         self.client = c
+        self.connected.wait(10)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         self.acks[mid] = reason_code
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.disconnects.append(reason_code)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -100,7 +106,11 @@ class Publisher:
     def publish(self, topic: str, payload: dict | bytes):
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         info = self.client.publish(topic, data, qos=1)
-        info.wait_for_publish(10)
+        # wait for the broker's PUBACK; a message published while the connection is down (rc NO_CONN)
+        # is kept by paho and sent when it reconnects
+        deadline = time.monotonic() + 20
+        while info.mid not in self.acks and time.monotonic() < deadline:
+            time.sleep(0.01)
         return self.acks.get(info.mid)
 
     def close(self):
@@ -231,6 +241,8 @@ def test_the_acl_keeps_a_gateway_to_its_own_topics(tmp_path, broker):
     collect(cfg, connected)
     a = Publisher(broker, "gw-a")
     denied = a.publish("plant/gw-b/M-B1", {"energy": {"total": 999.0, "power_kw": 0}, "t": 1772409600000})
+    a.close()
+    a = Publisher(broker, "gw-a")
     a.publish("plant/gw-a/c/M-A1", {"e": 5000, "p": 0, "v": 230, "i": 0, "pf": 1, "ts": T0})
     a.close()
     collect(cfg, lambda s: s.acknowledged >= 1)
