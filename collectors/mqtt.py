@@ -508,7 +508,6 @@ class MqttCollector:
     # -- asyncio side ------------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (in paho's network thread; it reconnects by itself)."""
-        import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
@@ -526,7 +525,6 @@ class MqttCollector:
             client.connect_async(self.gateway.host, self.port, s.keepalive_s)
         self._client = client
         client.loop_start()
-        _ = mqtt  # imported for the side effect of failing early when paho is missing
 
     def stop(self) -> None:
         """Disconnect; messages not yet acknowledged stay with the broker (persistent session)."""
