@@ -393,6 +393,7 @@ class MqttCollector:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = None
+        self._topic_meter: dict[str, Meter | None] = {}
 
     # -- paho side (its network thread) ------------------------------------------------------------
     def _make_client(self):
@@ -451,13 +452,20 @@ class MqttCollector:
                         self.gateway.id, gh.last_error)
 
     def meter_for(self, topic: str) -> Meter | None:
-        """The first meter (in configuration order) whose topic filter matches ``topic``."""
+        """The first meter (in configuration order) whose topic filter matches ``topic``.
+
+        Remembered per topic (a gateway's devices publish on a few fixed topics), so that a message
+        does not test every filter of a large gateway.
+        """
+        if topic in self._topic_meter:
+            return self._topic_meter[topic]
         from paho.mqtt.client import topic_matches_sub
 
-        for m in self.meters:
-            if topic_matches_sub(m.mqtt.topic, topic):
-                return m
-        return None
+        found = next((m for m in self.meters if topic_matches_sub(m.mqtt.topic, topic)), None)
+        if len(self._topic_meter) >= 100_000:  # topics invented by a misbehaving client: start over
+            self._topic_meter.clear()
+        self._topic_meter[topic] = found
+        return found
 
     def _on_message(self, client, userdata, msg) -> None:
         arrival = self.clock.now()
