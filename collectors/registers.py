@@ -196,6 +196,8 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
     for i, m in enumerate(site.meters):
         loc = ("site", "meters", i, "family")
         proto = protocols.get(m.gateway)
+        if proto == "mqtt":
+            continue  # a pushed payload has no register table: its 'mqtt' mapping says what it carries
         if proto in DLT645_PROTOCOLS:
             fam645 = DLT645_FAMILIES.get(m.family)
             if fam645 is None:

@@ -24,7 +24,7 @@ from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
 from workspace.inbox import drain
 from workspace.journal import Journal
-from workspace.site import Medium, Site
+from workspace.site import PUSH_PROTOCOLS, Medium, Site
 from workspace.store import Store
 
 from .readers import reader_for
@@ -45,19 +45,39 @@ class CollectionService:
     clock : Clock
     period_s : float or None
         Poll period in simulated seconds (default: each meter's ``period_s``; the shortest is used).
+    device_registry : Contract or None
+        DeviceRegistry that signed MQTT payloads are checked against (None: each meter's configured
+        ``device_key`` only).
+
+    Meters on push gateways (``protocol: mqtt``) are not polled: one
+    :class:`collectors.mqtt.MqttCollector` per such gateway journals what its broker delivers, through
+    the same journal, one batch per flush interval.
     """
 
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
                  fold_interval_s: float = 5.0, backoff_initial_s: float = 2.0, backoff_max_s: float = 300.0,
                  port_offset: int = 0, period_s: float | None = None, health_path: Path | None = None,
-                 source: str = "modbus-tcp", inbox: Path | None = None):
+                 source: str = "modbus-tcp", inbox: Path | None = None, device_registry=None):
         self.site = site
         self.journal = journal
         self.store = store
         self.clock = clock
         self.fold_interval_s = fold_interval_s
-        self.period_s = period_s or min(m.period_s for m in site.meters)
-        self.reader = reader_for(site.gateways, clock, backoff_initial_s, backoff_max_s, port_offset)
+        pushed = {g.id for g in site.gateways if g.protocol in PUSH_PROTOCOLS}
+        self.polled_meters = [m for m in site.meters if m.gateway not in pushed]
+        self.period_s = period_s or min((m.period_s for m in self.polled_meters), default=60.0)
+        self.reader = reader_for([g for g in site.gateways if g.id not in pushed], clock, backoff_initial_s,
+                                 backoff_max_s, port_offset)
+        self.pushers = []
+        if pushed:
+            from .mqtt import MqttCollector
+
+            quarantine = journal.directory.parent / "quarantine"
+            self.pushers = [MqttCollector(g, [m for m in site.meters if m.gateway == g.id], clock,
+                                          self.journal_batch, quarantine=quarantine / f"mqtt-{g.id}.jsonl",
+                                          registry=device_registry, port_offset=port_offset)
+                            for g in site.gateways if g.id in pushed]
+        self._journal_lock = asyncio.Lock()  # poll cycles, the inbox and push collectors share the journal
         self.pending: list[list[Reading]] = []  # cycles the disk refused: not yet acknowledged
         self.health_path = health_path
         self.source = source
@@ -69,29 +89,44 @@ class CollectionService:
     # -- one cycle -------------------------------------------------------------------------------
     async def poll_once(self) -> int:
         """Read every meter once and journal the readings; returns the number acknowledged."""
-        readings = await self.reader.read(self.site.meters)
+        readings = await self.reader.read(self.polled_meters) if self.polled_meters else []
         self.cycles += 1
-        if self.inbox is not None and not self.pending:
-            try:
-                await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
-            except JournalError as exc:
-                log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
-        if readings:
-            self.pending.append(readings)
-        acked = 0
-        while self.pending:
-            try:
-                payload = encode_batch(self.site.plant.id, self.journal.next_seq, self.source, self.pending[0])
-                await asyncio.to_thread(self.journal.append, payload)
-            except DiskFullError as exc:
-                log.error("%s (%d cycles waiting)", exc, len(self.pending))
-                break
-            except JournalError as exc:
-                log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
-                break
-            acked += len(self.pending.pop(0))
-        self.acknowledged += acked
+        async with self._journal_lock:
+            if self.inbox is not None and not self.pending:
+                try:
+                    await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
+                except JournalError as exc:
+                    log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
+            if readings:
+                self.pending.append(readings)
+            acked = 0
+            while self.pending:
+                try:
+                    payload = encode_batch(self.site.plant.id, self.journal.next_seq, self.source,
+                                           self.pending[0])
+                    await asyncio.to_thread(self.journal.append, payload)
+                except DiskFullError as exc:
+                    log.error("%s (%d cycles waiting)", exc, len(self.pending))
+                    break
+                except JournalError as exc:
+                    log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
+                    break
+                acked += len(self.pending.pop(0))
+            self.acknowledged += acked
         return acked
+
+    async def journal_batch(self, readings: list[Reading], source: str) -> None:
+        """Journal one batch from a push collector; returns once it is fsync'd (the acknowledgement).
+
+        Raises
+        ------
+        JournalError
+            When the journal refused it (a full disk included): the caller keeps the readings.
+        """
+        async with self._journal_lock:
+            payload = encode_batch(self.site.plant.id, self.journal.next_seq, source, readings)
+            await asyncio.to_thread(self.journal.append, payload)
+            self.acknowledged += len(readings)
 
     def fold_once(self) -> None:
         if self.store is None:
@@ -104,13 +139,20 @@ class CollectionService:
             log.error("folding the journal into %s failed (collection goes on, nothing is lost): %s",
                       self.store.path, self.last_fold_error)
 
+    def device_health(self) -> dict:
+        """Meter (or push gateway) id -> :class:`~collectors.polling.DeviceHealth`, polled and pushed."""
+        out = dict(self.reader.health)
+        for p in self.pushers:
+            out.update(p.health)
+        return out
+
     def write_health(self) -> None:
         if self.health_path is None:
             return
         doc = {"written_at": time.time(), "clock": self.clock.spec(), "cycles": self.cycles,
                "acknowledged": self.acknowledged, "journal_batches": len(self.journal),
                "pending_cycles": len(self.pending), "fold_error": self.last_fold_error,
-               "devices": {k: v.as_dict() for k, v in sorted(self.reader.health.items())}}
+               "devices": {k: v.as_dict() for k, v in sorted(self.device_health().items())}}
         tmp = self.health_path.with_suffix(".tmp")
         try:
             self.health_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +167,7 @@ class CollectionService:
         log.info("collecting %d meters through %d gateways every %g s (clock %s)", len(self.site.meters),
                  len(self.site.gateways), self.period_s, self.clock.spec())
         folder = asyncio.create_task(self._fold_loop(stop))
+        pushers = [asyncio.create_task(p.run(stop)) for p in self.pushers]
         try:
             while not stop.is_set():
                 now = self.clock.now()
@@ -139,6 +182,12 @@ class CollectionService:
                 await self.poll_once()
                 self.write_health()
         finally:
+            stop.set()  # also when the loop above failed: push collectors flush and disconnect
+            for task in pushers:
+                try:
+                    await task
+                except Exception:  # noqa: BLE001 - report, and still close the rest
+                    log.exception("push collector failed")
             folder.cancel()
             await asyncio.gather(folder, return_exceptions=True)
             self.reader.close()

@@ -98,6 +98,9 @@ def cmd_collect(args) -> int:
     journal = Journal(cfg.paths.journal, writer=True)
     store = Store.open(cfg.paths.store, cfg.site, create=True)
     svc = None
+    from collectors.mqtt import device_registry_for  # signed MQTT payloads: the chain's DeviceRegistry
+
+    registry = device_registry_for(cfg)
 
     async def main():
         nonlocal svc
@@ -112,7 +115,7 @@ def cmd_collect(args) -> int:
                                 backoff_initial_s=cfg.collection.backoff_initial_s,
                                 backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
                                 period_s=args.period, health_path=cfg.paths.run / "health.json",
-                                inbox=cfg.paths.inbox)
+                                inbox=cfg.paths.inbox, device_registry=registry)
         await svc.run(stop)
 
     print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "

@@ -283,5 +283,7 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
         "password_file": (base / ch.password_file) if ch.password_file else cfg.paths.chain / "keystore.password",
         "methodology_package": (base / ch.methodology_package) if ch.methodology_package else None,
     })
+    if any(g.mqtt is not None for g in cfg.site.gateways):  # MQTT password and TLS files beside the file
+        cfg.site = cfg.site.with_files_under(path.resolve().parent)
     cfg.source = path.resolve()
     return cfg

@@ -106,10 +106,107 @@ class Device(_Model):
 
 
 #: how a gateway reaches its meters; ``*_tcp`` protocols use host/port, the others a serial device
-GatewayProtocol = Literal["modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp", "dlt645_serial", "dlt645_tcp"]
+GatewayProtocol = Literal["modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp", "dlt645_serial", "dlt645_tcp",
+                          "mqtt"]
 SERIAL_PROTOCOLS = ("modbus_rtu", "dlt645_serial")
 MODBUS_PROTOCOLS = ("modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp")
 DLT645_PROTOCOLS = ("dlt645_serial", "dlt645_tcp")
+#: protocols whose meters push their readings (no polling)
+PUSH_PROTOCOLS = ("mqtt",)
+
+
+class MqttTls(_Model):
+    """TLS towards the broker: the CA that signed the broker's certificate, and this client's own."""
+
+    ca_file: str = Field(description="PEM file of the CA that signed the broker's certificate")
+    cert_file: str | None = Field(None, description="PEM client certificate (per-gateway credentials)")
+    key_file: str | None = Field(None, description="PEM private key of the client certificate")
+
+    @model_validator(mode="after")
+    def _pair(self) -> "MqttTls":
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class MqttLink(_Model):
+    """How the collector subscribes to an MQTT broker (``protocol: mqtt`` gateways).
+
+    The session is persistent (MQTT 5 ``clean_start`` false with a session expiry, or 3.1.1
+    ``clean_session`` false): QoS 1 messages published while the collector is away are kept by the
+    broker and delivered when it reconnects. A message is acknowledged to the broker (PUBACK) only
+    after its reading is fsync'd in the journal.
+    """
+
+    client_id: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+                           description="MQTT client id; the broker keeps the persistent session under it")
+    username: str | None = Field(None, description="user name the broker's password_file knows")
+    password_file: str | None = Field(None, description="file holding the password (one line), mode 0600")
+    tls: MqttTls | None = Field(None, description="TLS settings; None: plain TCP (a test bench only)")
+    version: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version")
+    qos: Literal[1] = Field(1, description="subscription QoS (1: at least once)")
+    session_expiry_s: int = Field(7 * 86400, ge=0, le=4294967295,
+                                  description="how long the broker keeps the session while the collector is "
+                                              "away [s] (MQTT 5)")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive [s]")
+    flush_interval_s: float = Field(0.5, gt=0, le=60, description="readings received are journaled as one "
+                                                                  "batch per interval [s, wall clock]")
+    max_batch: int = Field(5000, ge=1, description="journal a batch early when this many readings wait")
+    receive_maximum: int = Field(1000, ge=1, le=65535,
+                                 description="messages the broker may send before our acknowledgements "
+                                             "(MQTT 5)")
+    require_signature: bool = Field(False, description="refuse payloads not signed by the meter's device key")
+
+
+MqttField = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",
+                                 description="dotted path into the JSON payload, e.g. 'energy.total'")]
+#: units a payload may carry, by reading quantity, with the factor to the reading's unit
+MQTT_UNITS: dict[str, dict[str, float]] = {
+    "counter": {"kWh": 1.0, "Wh": 1e-3, "MWh": 1e3, "m3": 1.0, "L": 1e-3},
+    "rate": {"kW": 1.0, "W": 1e-3, "MW": 1e3, "m3/h": 1.0, "L/min": 0.06, "L/s": 3.6},
+    "voltage": {"V": 1.0, "kV": 1e3},
+    "current": {"A": 1.0, "mA": 1e-3},
+    "power_factor": {"1": 1.0, "%": 1e-2},
+}
+
+
+class MqttTime(_Model):
+    field: MqttField = Field(description="payload field holding the acquisition time")
+    format: Literal["iso8601", "epoch_s", "epoch_ms"] = Field(
+        "iso8601", description="ISO 8601 with an offset or Z, or seconds / milliseconds since 1970-01-01 UTC")
+
+
+class MqttMapping(_Model):
+    """Which messages are this meter's readings and how their JSON maps onto a reading."""
+
+    topic: str = Field(description="topic filter (MQTT wildcards + and # allowed), "
+                                   "e.g. 'plant18/clamps/+/C-01'")
+    counter: MqttField = Field(description="field of the cumulative counter")
+    rate: MqttField | None = Field(None, description="field of the instantaneous rate (power or flow)")
+    voltage: MqttField | None = None
+    current: MqttField | None = None
+    power_factor: MqttField | None = None
+    units: dict[Literal["counter", "rate", "voltage", "current", "power_factor"], str] = Field(
+        default_factory=dict, description="unit each field arrives in (default: the reading's own unit: "
+                                          "kWh, kW, V, A, 1; or m3, m3/h); see MQTT_UNITS")
+    time: MqttTime | None = Field(None, description="acquisition time in the payload (default: arrival time)")
+    device_key: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$",
+                                   description="address of the device key registered for this meter; a "
+                                               "signed payload must be signed by it")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "MqttMapping":
+        t = self.topic
+        if not t or "\x00" in t or len(t.encode()) > 65535:
+            raise ValueError(f"topic {t!r} is not an MQTT topic filter")
+        levels = t.split("/")
+        for i, lv in enumerate(levels):
+            if ("#" in lv and (lv != "#" or i != len(levels) - 1)) or ("+" in lv and lv != "+"):
+                raise ValueError(f"topic {t!r}: '+' must fill a whole level and '#' must be the last level")
+        for q, u in self.units.items():
+            if u not in MQTT_UNITS[q]:
+                raise ValueError(f"units.{q}: unknown unit {u!r} (known: {', '.join(MQTT_UNITS[q])})")
+        return self
 
 
 class Gateway(_Model):
@@ -130,9 +227,13 @@ class Gateway(_Model):
     connections: int = Field(4, ge=1, le=32, description="parallel TCP connections to this gateway "
                                                          "(Modbus TCP only: a serial bus carries one request "
                                                          "at a time)")
+    mqtt: MqttLink | None = Field(None, description="broker session settings (protocol mqtt)")
 
     @model_validator(mode="after")
     def _link_is_complete(self) -> "Gateway":
+        if (self.protocol == "mqtt") != (self.mqtt is not None):
+            raise ValueError(f"gateway {self.id!r}: 'mqtt' settings go with protocol mqtt, and protocol mqtt "
+                             f"needs them")
         if self.protocol in SERIAL_PROTOCOLS and not self.device:
             raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'device' "
                              f"(the serial port)")
@@ -158,6 +259,7 @@ class Meter(_Model):
     transformer: Id | None = Field(None, description="transformer whose incomer this meter is")
     period_s: float = Field(60.0, ge=1, description="polling period [s]")
     rated_power_kw: float | None = Field(None, gt=0, description="largest plausible rate [kW or m3/h]")
+    mqtt: MqttMapping | None = Field(None, description="topic and payload mapping (meters on mqtt gateways)")
 
 
 class Product(_Model):
@@ -184,6 +286,28 @@ class Site(_Model):
     meters: list[Meter]
     products: list[Product] = Field(default_factory=list)
     shifts: list[Shift] = Field(default_factory=list)
+
+    def with_files_under(self, base) -> "Site":
+        """This site with the relative file names of its gateways (MQTT password and TLS files) made
+        relative to ``base`` (the configuration file's folder)."""
+        from pathlib import Path
+
+        def under(name):
+            return None if name is None or Path(name).is_absolute() else str(Path(base) / name)
+
+        gws = []
+        for g in self.gateways:
+            if g.mqtt is not None:
+                upd = {}
+                if g.mqtt.password_file and under(g.mqtt.password_file):
+                    upd["password_file"] = under(g.mqtt.password_file)
+                if g.mqtt.tls is not None:
+                    t = g.mqtt.tls
+                    upd["tls"] = t.model_copy(update={k: under(getattr(t, k)) or getattr(t, k)
+                                                      for k in ("ca_file", "cert_file", "key_file")})
+                g = g.model_copy(update={"mqtt": g.mqtt.model_copy(update=upd)})
+            gws.append(g)
+        return self.model_copy(update={"gateways": gws})
 
     # -- look-ups --------------------------------------------------------------------------------
     def meter(self, meter_id: str) -> Meter:
@@ -226,6 +350,21 @@ class Site(_Model):
         if g.protocol in DLT645_PROTOCOLS and m.address is None:
             return [(loc + ("address",), f"meter {m.id!r} on {g.protocol} gateway {g.id!r} needs a 12-digit "
                                          f"DL/T 645 address")]
+        if g.protocol == "mqtt" and m.mqtt is None:
+            return [(loc + ("mqtt",), f"meter {m.id!r} on mqtt gateway {g.id!r} needs an 'mqtt' mapping "
+                                      f"(topic and payload fields)")]
+        if m.mqtt is not None and g.protocol == "mqtt":
+            elec = m.medium == Medium.electricity
+            fits = {"counter": ("kWh", "Wh", "MWh") if elec else ("m3", "L"),
+                    "rate": ("kW", "W", "MW") if elec else ("m3/h", "L/min", "L/s")}
+            for q, u in m.mqtt.units.items():
+                if q in fits and u not in fits[q]:
+                    return [(loc + ("mqtt", "units", q), f"meter {m.id!r}: unit {u!r} of {q} does not fit "
+                                                         f"its medium, {m.medium.value} "
+                                                         f"(use {', '.join(fits[q])})")]
+        if g.protocol != "mqtt" and m.mqtt is not None:
+            return [(loc + ("mqtt",), f"meter {m.id!r}: an 'mqtt' mapping needs an mqtt gateway, "
+                                      f"{g.id!r} is {g.protocol}")]
         return []
 
     def cross_reference_problems(self) -> list[tuple[tuple, str]]:
@@ -263,6 +402,7 @@ class Site(_Model):
                 out.append((root + ("devices", i, "line"), f"line {d.line!r} is not in workshop {d.workshop!r}"))
         units: dict[tuple[str, int], str] = {}
         addresses: dict[tuple[str, str], str] = {}
+        topics: dict[tuple[str, str], str] = {}
         for i, m in enumerate(self.meters):
             loc = root + ("meters", i)
             if m.gateway not in gw:
@@ -281,6 +421,12 @@ class Site(_Model):
                     out.append((loc + ("address",), f"address {m.address} already used by meter "
                                                     f"{addresses[akey]!r} on gateway {m.gateway!r}"))
                 addresses.setdefault(akey, m.id)
+            if m.mqtt is not None:
+                tkey = (m.gateway, m.mqtt.topic)
+                if tkey in topics:
+                    out.append((loc + ("mqtt", "topic"), f"topic {m.mqtt.topic!r} already mapped to meter "
+                                                         f"{topics[tkey]!r} on gateway {m.gateway!r}"))
+                topics.setdefault(tkey, m.id)
             if m.device is not None and m.device not in dv:
                 out.append((loc + ("device",), f"unknown device {m.device!r}"))
             if m.workshop is not None and m.workshop not in ws:
