@@ -105,15 +105,20 @@ async def test_health_of_a_dead_meter_is_read_back(plant, plant_cfg, tmp_path, c
     assert main(["--data-dir", str(plant_cfg.paths.data_dir), "health", "--problems"]) == 0
     out = capsys.readouterr().out
     assert f"{n - 1} ok, 1 backing off" in out and "M-WR-03" in out and "backing_off" in out
+    assert main(["--data-dir", str(plant_cfg.paths.data_dir), "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"devices: {n} seen, 1 failing" in out and "M-WR-03: 1 failures, retry every 30 s, last: " in out
     assert main(["--data-dir", str(plant_cfg.paths.data_dir), "health", "--csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("meter,state,last_seen,") and len(lines) == n + 1
 
 
-def test_health_without_a_collector(plant_cfg, tmp_path):
+def test_health_without_a_collector(plant_cfg, tmp_path, capsys):
     df = device_health(plant_cfg.paths.data_dir)
     assert df.empty and df.attrs["written_at"] is None
     assert "no health file" in summary(df)
+    assert main(["--data-dir", str(plant_cfg.paths.data_dir), "status"]) == 0
+    assert "collector: no health file at " in capsys.readouterr().out
     df = device_health(plant_cfg.paths.data_dir, plant_cfg.site)
     assert (df["state"] == "never_seen").all() and len(df) == len(plant_cfg.site.meters)
     bad = plant_cfg.paths.run / "health.json"
