@@ -198,3 +198,38 @@ def test_inbox_refuses_a_malformed_manual_reading(tmp_path):
                      ({"meter": ""}, "needs 'meter'")]:
         with pytest.raises(TanjianError, match=msg):
             submit(tmp_path / "inbox", {**good, **bad})
+
+
+def test_the_photo_is_verifiable_against_the_anchored_batch(ws, tmp_path):
+    """Photo → evidence → ledger leaf → anchored root (eth-tester chain) → exported proof: the photo
+    passes the ``document`` check; one changed byte fails it, naming the batch and the meter."""
+    from eth_account import Account
+
+    from chain.anchor import AnchorService
+    from chain.bundle import export_batch
+    from chain.deploy import ensure_deployment
+    from chain.ledger import Ledger
+    from chain.node import connect
+    from chain.verify import verify_files
+
+    cfg, journal, store = ws
+    photo = jpeg((10, 120, 200))
+    sub = submit_manual_reading(cfg.site, store, cfg.paths.inbox, cfg.paths.evidence, meter=METER,
+                                time=T0 + dt.timedelta(minutes=61), counter=2010.0, reader="zhang.min",
+                                photo=photo, now=NOW)
+    drain(cfg.paths.inbox, journal, cfg.site.plant.id)
+    w3 = connect("tester")
+    gateway = Account.create()
+    info = ensure_deployment(w3, cfg.paths.chain, gateway.address, plant=cfg.site.plant.id)
+    with Ledger(cfg.paths.journal, cfg.paths.chain) as ledger:
+        AnchorService(w3, info["address"], gateway, ledger, cfg.paths.chain).anchor_once()
+        batch_file, bundle_file = export_batch(cfg.paths.journal, ledger, cfg.paths.chain, 1, tmp_path / "out")
+    evidence = EvidenceStore(cfg.paths.evidence).get(sub.photo.sha256).path
+    r = verify_files(batch_file, bundle_file, w3, document_file=evidence)
+    assert r.ok, r.render()
+    assert "hand reading of M-TR-1 recorded in batch 1, read by zhang.min" in r.check("document").detail
+    altered = tmp_path / "altered.jpg"
+    altered.write_bytes(photo[:-3] + bytes([photo[-3] ^ 1]) + photo[-2:])
+    r = verify_files(batch_file, bundle_file, w3, document_file=altered)
+    assert r.failed == "document" and "batch 1" in r.check("document").detail
+    assert "M-TR-1" in r.check("document").detail
