@@ -25,7 +25,7 @@ import param
 
 from workspace.config import Config
 from workspace.errors import StoreError, TanjianError
-from workspace.manual import (check_plausible, last_reading, photo_media_type, rating,
+from workspace.manual import (check_plausible, last_reading, photo_media_type, queued_reading, rating,
                               submit_manual_reading)
 from workspace.site import MEDIUM_UNITS
 
@@ -54,6 +54,7 @@ CSS = """
 code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace; font-size: 13px; }
 """
 INPUT_CSS = ".bk-input { font-size: 18px; min-height: 44px; }"  # >= 16 px: phones do not zoom on focus
+CHECK_CSS = "input[type=checkbox] { width: 24px; height: 24px; } label { font-size: 16px; }"  # a thumb's target
 PREVIEW_PX = 480  # longest side of the photo preview sent back to the phone [px]
 
 
@@ -117,7 +118,7 @@ class ReadingForm(pn.viewable.Viewer):
                                                  sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
         self.photo_input = pn.widgets.FileInput(accept="image/*", multiple=False, sizing_mode="stretch_width")
         self.confirm = pn.widgets.Checkbox(name="I checked the value against the meter 已核对读数", value=False,
-                                           visible=False)
+                                           visible=False, stylesheets=[CHECK_CSS])
         self.button = pn.widgets.Button(name="Submit 提交", button_type="primary", disabled=True, height=48,
                                         sizing_mode="stretch_width")
         self.meter_input.param.watch(self._changed, "value")
@@ -184,7 +185,8 @@ class ReadingForm(pn.viewable.Viewer):
             self.problems, self.note = [], "enter " + " and ".join(missing) + " to check the value"
             return self._gate()
         self.note = ""
-        self.problems = check_plausible(self._cfg.site, self._open_store(), self.meter_input.value, when, counter)
+        self.problems = check_plausible(self._cfg.site, self._open_store(), self.meter_input.value, when, counter,
+                                        inbox=self._cfg.paths.inbox)
         self._gate()
 
     def _photo_changed(self, *_events) -> None:
@@ -249,6 +251,10 @@ class ReadingForm(pn.viewable.Viewer):
         store = self._open_store()
         last = last_reading(store, m_id) if store is not None else None
         last_txt = (f"{last.counter:,.2f} {unit} at {last.time:%Y-%m-%d %H:%M}" if last else "none yet 暂无")
+        queued = queued_reading(self._cfg.paths.inbox, m_id, self._tz)
+        if queued is not None and (last is None or queued.time > last.time):
+            last_txt += (f'<br><span class="tj-dim">queued 待入账:</span> {queued.counter:,.2f} {unit} at '
+                         f'{queued.time:%Y-%m-%d %H:%M}')
         limit, source = rating(self._cfg.site, m_id)
         limit_txt = f"{limit:,.1f} {rate_unit} ({render.esc(source)})" if limit else "none 无"
         return (f'<div class="tj-card" data-meter="{render.esc(m_id)}" '

@@ -233,3 +233,31 @@ def test_the_photo_is_verifiable_against_the_anchored_batch(ws, tmp_path):
     r = verify_files(batch_file, bundle_file, w3, document_file=altered)
     assert r.failed == "document" and "batch 1" in r.check("document").detail
     assert "M-TR-1" in r.check("document").detail
+
+
+def test_a_queued_hand_reading_is_the_last_one_until_journaled(ws, capsys):
+    """Submitted from the shell (`tanjian reading add`), not yet journaled: the next check compares with
+    it, so the same reading sent twice is refused."""
+    from workspace.cli import main
+
+    cfg, journal, store = ws
+    photo = cfg.paths.data_dir.parent / "IMG_0050.jpg"
+    photo.write_bytes(jpeg((0, 90, 0)))
+    at = T0 + dt.timedelta(minutes=61)
+    journal.close()  # the CLI may take the journal; here it only needs the store and the inbox
+    assert main(["--data-dir", str(cfg.paths.data_dir), "reading", "add", "--meter", METER, "--counter", "2010",
+                 "--photo", str(photo), "--reader", "zhang.min", "--time", at.isoformat()]) == 0
+    out = capsys.readouterr().out
+    sha = hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert f"photo sha256 {sha}" in out and "queued for the ledger" in out
+    [p] = check_plausible(cfg.site, store, METER, at, 2010.0, now=NOW, inbox=cfg.paths.inbox)
+    assert p.code == "slot_taken" and "the queued hand reading 2,010.00 kWh at 2026-03-02 09:01" in p.message
+    [p] = check_plausible(cfg.site, store, METER, at + dt.timedelta(minutes=5), 2000.0, now=NOW,
+                          inbox=cfg.paths.inbox)
+    assert p.code == "counter_below_last" and "queued hand reading 2,010.00 kWh" in p.message
+    # without the inbox only the store counts
+    assert check_plausible(cfg.site, store, METER, at, 2010.0, now=NOW) == []
+    # refused from the shell too, with the reason
+    assert main(["--data-dir", str(cfg.paths.data_dir), "reading", "add", "--meter", METER, "--counter", "2010",
+                 "--photo", str(photo), "--reader", "zhang.min", "--time", at.isoformat()]) == 2
+    assert "same minute" in capsys.readouterr().err

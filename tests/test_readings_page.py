@@ -2,8 +2,8 @@
 headless Chromium at an iPhone-sized viewport (390 × 844 CSS px).
 
 The workspace holds two readings of M-TR-1 (rated 2375 kW; limit 2375 × 1.5 = 3562.5 kW): 49,990 kWh
-two hours and one minute ago and 50,000 kWh two hours ago. 50,800 kWh now is 800 kWh in 2 h, 400 kW:
-plausible. 99,999,999 kWh is far above the limit.
+two hours and one minute ago and 50,000 kWh two hours ago. 50,800 kWh one hour ago is 800 kWh in 1 h,
+800 kW: plausible. 99,999,999 kWh now is far above the limit.
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ def test_a_reading_from_the_qr_link_is_queued_with_its_photo(server, phone, work
     assert phone.title() == "Plant 18 · 人工抄表" and phone.get_by_text("Reader 抄表人").count() == 1
 
     phone.get_by_placeholder("e.g. 12345.6").fill("50800")
+    read_at = workspace["last"] + dt.timedelta(hours=1)  # 800 kWh in 1 h: 800 kW
+    phone.get_by_placeholder("now 现在, or YYYY-MM-DD HH:MM").fill(f"{read_at:%Y-%m-%d %H:%M}")
     phone.get_by_placeholder("your name").fill("zhang.min")
     photo = jpeg((210, 220, 200))
     sha = hashlib.sha256(photo).hexdigest()
@@ -121,6 +123,7 @@ def test_a_reading_from_the_qr_link_is_queued_with_its_photo(server, phone, work
     [req] = requests(cfg)
     assert (req["kind"], req["meter"], req["counter"], req["author"]) == ("manual_reading", "M-TR-1", 50800.0,
                                                                          "zhang.min")
+    assert dt.datetime.fromisoformat(req["time"]) == read_at
     assert req["photo_sha256"] == sha
     stored = cfg.paths.evidence / "sha256" / sha[:2] / sha
     assert stored.read_bytes() == photo
@@ -143,7 +146,9 @@ def test_an_implausible_value_is_refused_and_nothing_is_queued(server, phone, wo
     problem = phone.locator('[data-verdict="error"] li[data-problem="above_rating"]')
     problem.wait_for(timeout=60_000)
     text = problem.inner_text()
-    assert "M-TR-1" in text and "50,000.00 kWh" in text and "3,562.5 kW" in text
+    # compared with the stored reading, or with the hand reading the first test queued an hour later
+    assert "M-TR-1: 99,999,999.00 kWh means" in text and "above the limit 3,562.5 kW" in text
+    assert "the last reading 50,000.00 kWh" in text or "the queued hand reading 50,800.00 kWh" in text
     assert phone.get_by_role("button", name="Submit 提交").is_disabled()
     tall(phone, ARTIFACTS / "readings-refused.png")
     assert requests(cfg) == before
@@ -166,4 +171,34 @@ def test_unknown_meter_in_the_link_is_said_and_the_picker_searches(server, phone
     picker.press_sequentially("compressor 1")
     phone.get_by_text("M-AC-01 · Screw air compressor 1").first.click()
     phone.locator('[data-meter="M-AC-01"]').wait_for(timeout=60_000)
+    assert phone.errors == []
+
+
+def test_a_warning_needs_the_readers_confirmation(server, phone, workspace):
+    """M-TR-2 has no stored reading: the value cannot be compared, so the reader must confirm it."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server}/", timeout=30) as r:
+        assert 'href="./readings"' in r.read().decode()  # the index lists the page
+    cfg = workspace["cfg"]
+    before = len(requests(cfg))
+    open_form(phone, f"{server}/readings?meter=M-TR-2")
+    phone.locator('[data-meter="M-TR-2"]').wait_for(timeout=60_000)
+    phone.get_by_placeholder("e.g. 12345.6").fill("1234.5")
+    phone.get_by_placeholder("your name").fill("li.wei")
+    phone.locator("input[type=file]").set_input_files(
+        files=[{"name": "IMG_0044.jpg", "mimeType": "image/jpeg", "buffer": jpeg((200, 200, 90))}])
+    phone.locator('[data-verdict="warning"] li[data-problem="no_history"]').wait_for(timeout=60_000)
+    phone.locator("[data-photo] img").wait_for(timeout=60_000)
+    button = phone.get_by_role("button", name="Submit 提交")
+    assert button.is_disabled()
+    assert phone.get_by_text("I checked the value against the meter 已核对读数").count() == 1
+    phone.locator("input[type=checkbox]").check()
+    phone.wait_for_function("b => !b.disabled", arg=button.element_handle(), timeout=60_000)
+    button.click()
+    phone.locator('[data-submit="queued"]').wait_for(timeout=60_000)
+    reqs = requests(cfg)
+    assert len(reqs) == before + 1
+    [new] = [r for r in reqs if r["meter"] == "M-TR-2"]
+    assert new["counter"] == 1234.5 and new["author"] == "li.wei" and new["confirmed_warnings"] == ["no_history"]
     assert phone.errors == []

@@ -94,6 +94,29 @@ def last_reading(store, meter: str, as_of=None) -> LastReading | None:
     return LastReading(t.astimezone(store.tz), float(p[1]))
 
 
+def queued_reading(inbox: str | os.PathLike | None, meter: str, tz: ZoneInfo) -> LastReading | None:
+    """The newest hand reading of ``meter`` still waiting in the inbox (not yet journaled), if any.
+
+    Requests that cannot be read are skipped here (the collector rejects them with a reason)."""
+    import json
+
+    if inbox is None or not Path(inbox).is_dir():
+        return None
+    best = None
+    for path in Path(inbox).glob("*.json"):
+        try:
+            req = json.loads(path.read_text())
+            if req.get("kind") != "manual_reading" or req.get("meter") != meter:
+                continue
+            t = dt.datetime.fromisoformat(str(req["time"]).replace("Z", "+00:00"))
+            r = LastReading(t.astimezone(tz).replace(second=0, microsecond=0), float(req["counter"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if t.tzinfo is not None and (best is None or r.time > best.time):
+            best = r
+    return best
+
+
 def swaps_after(store, meter: str, after: dt.datetime, as_of=None) -> list[tuple[dt.datetime, float, float]]:
     """Meter swaps (``tanjian replace-meter``) of ``meter`` folded after ``after``:
     ``(time, old meter's final counter, new meter's initial counter)``, oldest first."""
@@ -138,7 +161,8 @@ def _fmt(t: dt.datetime) -> str:
 
 
 def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: float, *,
-                    now: dt.datetime | None = None, as_of=None) -> list[Problem]:
+                    now: dt.datetime | None = None, as_of=None,
+                    inbox: str | os.PathLike | None = None) -> list[Problem]:
     """What is implausible about reading ``counter`` on ``meter`` at ``time``.
 
     Parameters
@@ -156,6 +180,10 @@ def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: f
         The present (default: the wall clock).
     as_of : optional
         Store version to compare with.
+    inbox : path, optional
+        ``cfg.paths.inbox``: a hand reading of the meter waiting there, newer than the stored one, is
+        the last reading compared with (so that a reading submitted twice is caught before it is
+        journaled).
 
     Returns
     -------
@@ -185,13 +213,17 @@ def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: f
                            f"{m.id}: the reading time {_fmt(time.astimezone(tz))} is in the future (now "
                            f"{_fmt(now.astimezone(tz))}); check the phone's clock"))
     last = last_reading(store, meter, as_of) if store is not None else None
+    queued = queued_reading(inbox, meter, tz)
+    what = "the last reading"
+    if queued is not None and (last is None or queued.time > last.time):
+        last, what = queued, "the queued hand reading"
     limit, source = rating(site, meter)
     if last is None:
         out.append(Problem("warning", "no_history",
                            f"{m.id} has no stored reading yet: {counter:,.2f} {unit} cannot be compared with a "
                            f"previous one"))
         return out
-    last_txt = f"the last reading {last.counter:,.2f} {unit} at {_fmt(last.time)}"
+    last_txt = f"{what} {last.counter:,.2f} {unit} at {_fmt(last.time)}"
     slot = time.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
     last_slot = last.time.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
     if slot == last_slot:
@@ -320,7 +352,7 @@ def submit_manual_reading(site: Site, store, inbox: str | os.PathLike, evidence:
     if time.tzinfo is None:
         time = time.replace(tzinfo=tz)
     now = now or dt.datetime.now(dt.timezone.utc)
-    problems = check_plausible(site, store, meter, time, counter, now=now)
+    problems = check_plausible(site, store, meter, time, counter, now=now, inbox=inbox)
     stop = blocking(problems, confirmed)
     if stop:
         raise TanjianError("; ".join(p.message for p in stop)
