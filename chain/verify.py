@@ -179,16 +179,23 @@ def _leaf(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
 
 
 def _document(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
-    """The batch is a ``document`` batch recording exactly this file's SHA-256."""
+    """The batch is a ``document`` batch recording exactly this file's SHA-256 (or a ``manual_reading``
+    batch whose photo it is)."""
     import hashlib
 
     try:
         note = json.loads(data).get("note") or {}
     except ValueError:
         note = {}
+    digest = hashlib.sha256(ctx["document"]).hexdigest()
+    if note.get("kind") == "manual_reading":  # a hand reading's photo (workspace.manual)
+        if digest != note.get("photo_sha256"):
+            return False, (f"the file's sha256 {digest} differs from the photo {note.get('photo_sha256')} that "
+                           f"batch {bundle['batch']['seq']} records for the hand reading of {note.get('meter')}")
+        return True, (f"photo (sha256 {digest}) of the hand reading of {note.get('meter')} recorded in batch "
+                      f"{bundle['batch']['seq']}, read by {note.get('author')}")
     if note.get("kind") != "document":
         return False, f"batch {bundle['batch']['seq']} records no document (it is not a document batch)"
-    digest = hashlib.sha256(ctx["document"]).hexdigest()
     if digest != note.get("sha256"):
         return False, (f"the file's sha256 {digest} differs from the {note.get('sha256')} that batch "
                        f"{bundle['batch']['seq']} records for {note.get('name')!r}")

@@ -1,5 +1,5 @@
-"""Serving the dashboards: ``/bigscreen`` (the management wall) and ``/verify`` (the proof verifier),
-with an index at ``/`` listing them.
+"""Serving the dashboards: ``/bigscreen`` (the management wall), ``/verify`` (the proof verifier) and
+``/readings`` (hand readings with a photo, for phones), with an index at ``/`` listing them.
 
 ``tanjian serve`` calls :func:`serve`; ``python -m dashboards.app --config FILE --data-dir DIR
 --port N`` does the same from a shell.
@@ -17,16 +17,18 @@ import panel as pn
 from workspace.config import Config, load_config
 from workspace.errors import TanjianError
 
-from . import bigscreen, verifier
+from . import bigscreen, readings, verifier
 
 log = logging.getLogger(__name__)
 
-PAGES = {"bigscreen": "Big screen: energy & CO₂e", "verify": "Proof verifier"}
+PAGES = {"bigscreen": "Big screen: energy & CO₂e", "verify": "Proof verifier",
+         "readings": "Hand reading 人工抄表"}
 
 
 def pages(cfg: Config) -> dict:
     """URL slug -> page function; each call builds the objects of one browser session."""
-    return {"bigscreen": lambda: bigscreen.page(cfg), "verify": lambda: verifier.page(cfg)}
+    return {"bigscreen": lambda: bigscreen.page(cfg), "verify": lambda: verifier.page(cfg),
+            "readings": lambda: readings.page(cfg)}
 
 
 def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bool = False):
@@ -54,7 +56,8 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
              ", ".join(f"/{p}" for p in PAGES))
     return pn.serve(pages(cfg), port=port, address=host, websocket_origin=origins, show=show,
                     title={slug: f"{cfg.site.plant.name} · {t}" for slug, t in PAGES.items()},
-                    threaded=threaded, verbose=False, liveness=True)
+                    threaded=threaded, verbose=False, liveness=True,
+                    websocket_max_message_size=64 * 1024 * 1024)  # a phone's photo, base64-encoded
 
 
 def main(argv: Sequence[str] | None = None) -> int:

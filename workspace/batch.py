@@ -21,7 +21,9 @@ recompute it with ``sha256sum``.
 A batch that is not a plain acquisition carries a ``"note"`` object (omitted otherwise):
 ``{"kind": "correction", "author": ..., "reason": ...}`` for readings entered to replace stored
 ones, or ``{"kind": "meter_replaced", "author": ..., "reason": ..., "meter": ..., "time": ...,
-"old_final": ..., "new_initial": ...}`` for a meter swap (its ``rows`` are empty).
+"old_final": ..., "new_initial": ...}`` for a meter swap (its ``rows`` are empty), or ``{"kind":
+"manual_reading", "author": <the reader>, "reason": ..., "meter": ..., "photo_sha256": ...,
+"submitted_at": ...}`` for one reading taken by hand (its row flagged MANUAL; see :mod:`workspace.manual`).
 """
 
 from __future__ import annotations

@@ -330,23 +330,24 @@ def cmd_tag(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from collectors.health import device_health
+
     cfg = config_from_args(args)
-    health = cfg.paths.run / "health.json"
-    if health.exists():
-        doc = json.loads(health.read_text())
-        age = dt.datetime.now().timestamp() - doc["written_at"]
+    devices = device_health(cfg.paths.data_dir)  # what the collector last wrote (`tanjian health`: all of it)
+    doc = devices.attrs
+    if doc["written_at"] is not None:
         print(f"collector: {doc['cycles']} cycles, {doc['acknowledged']} readings acknowledged, journal "
               f"{doc['journal_batches']} batches, {doc['pending_cycles']} cycles waiting for disk "
-              f"(health written {age:.0f} s ago)")
+              f"(health written {doc['age_s']:.0f} s ago)")
         if doc.get("fold_error"):
             print(f"  store fold failing: {doc['fold_error']}")
-        bad = {k: v for k, v in doc["devices"].items() if v["consecutive_failures"]}
-        print(f"devices: {len(doc['devices'])} seen, {len(bad)} failing")
-        for k, v in sorted(bad.items()):
-            wait = f", retry every {v['backoff_s']:.0f} s" if v.get("backoff_s") else ""
+        bad = devices[devices["consecutive_failures"] > 0]
+        print(f"devices: {len(devices)} seen, {len(bad)} failing")
+        for k, v in bad.iterrows():
+            wait = f", retry every {v['backoff_s']:.0f} s" if v["backoff_s"] else ""
             print(f"  {k}: {v['consecutive_failures']} failures{wait}, last: {v['last_error']}")
     else:
-        print(f"collector: no health file at {health} (not running here yet)")
+        print(f"collector: no health file at {doc['health_file']} (not running here yet)")
     try:
         store = _store(cfg)
         print(f"store: {store.path}, batches 0..{store.last_folded_seq} folded, newest reading "
@@ -388,6 +389,7 @@ def cmd_demo(args) -> int:
 COMMAND_MODULES = (
     "chain.cli",
     "collectors.files_cli",
+    "workspace.readings_cli",
 )
 
 

@@ -102,6 +102,9 @@ class DashboardConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(5006, ge=1, le=65535)
     refresh_s: float = Field(5.0, gt=0, description="live refresh period of the big screen [s]")
+    public_url: str = Field("http://127.0.0.1:5006", pattern=r"^https?://[^\s?#]+$",
+                            description="address of the dashboards as the plant's phones reach them; the "
+                                        "meters' QR labels point at <public_url>/readings?meter=ID")
 
 
 class JupyterConfig(_Model):

@@ -24,7 +24,7 @@ from .quality import Q
 
 log = logging.getLogger(__name__)
 
-KINDS = ("correction", "meter_replaced", "document")
+KINDS = ("correction", "meter_replaced", "document", "manual_reading")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -47,7 +47,10 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
     ``request`` is ``{"kind": "correction", "author", "reason", "readings": [{"meter", "time",
     "counter", ...}]}`` or ``{"kind": "meter_replaced", "author", "reason", "meter", "time",
     "old_final", "new_initial"}`` or ``{"kind": "document", "author", "reason", "name", "sha256",
-    "size"}`` for a report or any file whose hash goes into the ledger (times ISO 8601 with a zone).
+    "size"}`` for a report or any file whose hash goes into the ledger, or ``{"kind": "manual_reading",
+    "author" (the meter reader), "reason", "meter", "time", "counter", "photo_sha256", "device_time"
+    (optional: the reader's device clock)}`` for a reading taken by hand, whose photo is in the evidence
+    store (times ISO 8601 with a zone; see :mod:`workspace.manual`).
     """
     kind = request.get("kind")
     if kind not in KINDS:
@@ -55,6 +58,8 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
     for key in ("author", "reason"):
         if not str(request.get(key) or "").strip():
             raise TanjianError(f"inbox request: a {kind} needs a non-empty {key!r}")
+    if kind == "manual_reading":
+        _manual_note(request)  # refuse a request the collector could not journal, now rather than later
     inbox = Path(inbox)
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
@@ -63,21 +68,58 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
     return path
 
 
-def _batch(plant: str, seq: int, req: dict) -> bytes:
+def _when(s: str):
     import datetime as dt
 
-    def when(s: str) -> dt.datetime:
-        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-        if t.tzinfo is None:
-            raise TanjianError(f"inbox request: time {s!r} has no zone")
-        return t
+    try:
+        t = dt.datetime.fromisoformat(str(s).replace("Z", "+00:00"))
+    except ValueError:
+        raise TanjianError(f"inbox request: time {s!r} is not ISO 8601") from None
+    if t.tzinfo is None:
+        raise TanjianError(f"inbox request: time {s!r} has no zone")
+    return t
+
+
+def _sha256_hex(value, field: str) -> str:
+    digest = str(value).lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise TanjianError(f"inbox request: {field} {value!r} is not 64 hex digits")
+    return digest
+
+
+def _manual_note(req: dict) -> tuple[dict, Reading]:
+    """The note and the reading of a ``manual_reading`` request (validated)."""
+    for key in ("meter", "time", "counter", "photo_sha256"):
+        if req.get(key) in (None, ""):
+            raise TanjianError(f"inbox request: a manual_reading needs {key!r}")
+    try:
+        counter = float(req["counter"])
+    except (TypeError, ValueError):
+        raise TanjianError(f"inbox request: counter {req['counter']!r} is not a number") from None
+    if not math.isfinite(counter) or counter < 0:
+        raise TanjianError(f"inbox request: counter {req['counter']!r} must be a finite number >= 0")
+    t = _when(req["time"])
+    note = {"kind": "manual_reading", "author": req["author"], "reason": req["reason"],
+            "meter": str(req["meter"]), "photo_sha256": _sha256_hex(req["photo_sha256"], "photo_sha256")}
+    if req.get("device_time"):
+        note["device_time"] = format_time(_when(req["device_time"]))
+    if req.get("submitted_at"):
+        note["submitted_at"] = format_time(_when(req["submitted_at"]))
+    if req.get("confirmed_warnings"):
+        note["confirmed_warnings"] = [str(c) for c in req["confirmed_warnings"]]
+    return note, Reading(note["meter"], t, counter, quality=int(Q.MANUAL))
+
+
+def _batch(plant: str, seq: int, req: dict) -> bytes:
+    when = _when
+    if req["kind"] == "manual_reading":
+        note, reading = _manual_note(req)
+        return encode_batch(plant, seq, "inbox:manual_reading", [reading], note)
 
     note = {"kind": req["kind"], "author": req["author"], "reason": req["reason"]}
     readings: list[Reading] = []
     if req["kind"] == "document":
-        digest = str(req["sha256"]).lower()
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise TanjianError(f"inbox request: sha256 {req['sha256']!r} is not 64 hex digits")
+        digest = _sha256_hex(req["sha256"], "sha256")
         note.update(name=str(req["name"]), sha256=digest, size=int(req["size"]))
     elif req["kind"] == "correction":
         for r in req["readings"]:

@@ -1,0 +1,329 @@
+"""The hand-reading page (``/readings``): a meter reader on a phone picks the meter (or scans the QR
+label on it, which opens ``/readings?meter=ID``), types the value on the register, takes a photo of the
+display and submits.
+
+The page only shows and collects: the plausibility check, the evidence store and the inbox are
+:mod:`workspace.manual`'s. The verdict is shown while typing; errors block the submission, warnings
+need the reader's explicit confirmation. A submitted reading waits in the inbox until the collector
+journals it (a batch flagged MANUAL whose note carries the reader and the photo's SHA-256).
+
+The photo input is ``<input type="file" accept="image/*">``: on Android and iOS it offers the camera
+directly. Panel 1.9's ``FileInput`` has no ``capture`` attribute, so the phone may also offer its
+gallery; that is allowed (a photo taken earlier is still evidence).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import logging
+from zoneinfo import ZoneInfo
+
+import panel as pn
+import param
+
+from workspace.config import Config
+from workspace.errors import StoreError, TanjianError
+from workspace.manual import (check_plausible, last_reading, photo_media_type, queued_reading, rating,
+                              submit_manual_reading)
+from workspace.site import MEDIUM_UNITS
+
+from . import render
+
+log = logging.getLogger(__name__)
+
+CSS = """
+:host { font-family: Inter, "Noto Sans", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
+.tj-card { background: #f4f7f5; border: 1px solid #d5e2da; border-radius: 10px; padding: 10px 12px;
+  font-size: 15px; color: #223; }
+.tj-card b { font-size: 18px; }
+.tj-dim { color: #5b6670; font-size: 14px; }
+.tj-verdict { font-size: 16px; font-weight: 600; padding: 10px 12px; border-radius: 8px; margin: 4px 0; }
+.tj-ok { background: #e3f6ea; color: #11663a; border: 2px solid #2fbf71; }
+.tj-warning { background: #fff6e0; color: #7a4b00; border: 2px solid #f0a500; }
+.tj-error { background: #fde8e8; color: #9b1c1c; border: 2px solid #e02424; }
+.tj-incomplete { background: #f1f3f5; color: #555; border: 2px dashed #bbb; font-weight: 500; }
+.tj-verdict ul { margin: 6px 0 0 0; padding-left: 18px; font-weight: 500; font-size: 15px; }
+.tj-done { background: #e3f6ea; color: #11663a; border: 2px solid #2fbf71; border-radius: 8px;
+  padding: 10px 12px; font-size: 15px; }
+.tj-done code { overflow-wrap: anywhere; }
+.tj-fail { background: #fde8e8; color: #9b1c1c; border: 2px solid #e02424; border-radius: 8px;
+  padding: 10px 12px; font-size: 15px; }
+.tj-photo img { max-width: 100%; max-height: 260px; border-radius: 8px; border: 1px solid #ccc; }
+code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace; font-size: 13px; }
+"""
+INPUT_CSS = ".bk-input { font-size: 18px; min-height: 44px; }"  # >= 16 px: phones do not zoom on focus
+CHECK_CSS = "input[type=checkbox] { width: 24px; height: 24px; } label { font-size: 16px; }"  # a thumb's target
+PREVIEW_PX = 480  # longest side of the photo preview sent back to the phone [px]
+
+
+def _label(cfg: Config, meter_id: str) -> str:
+    m = cfg.site.meter(meter_id)
+    ws = {w.id: (w.name_zh or w.name) for w in cfg.site.workshops}
+    where = ws.get(m.workshop, m.workshop) if m.workshop else "全厂 plant"
+    return f"{m.id} · {m.name or ''} · {where}"
+
+
+def preview(data: bytes) -> str:
+    """A small JPEG of the photo as a ``data:`` URL ('' when Pillow cannot read it, e.g. HEIC)."""
+    try:
+        from PIL import Image, ImageOps
+
+        with Image.open(io.BytesIO(data)) as im:
+            im.draft("RGB", (PREVIEW_PX, PREVIEW_PX))  # a JPEG decodes at 1/2..1/8 scale: quick on 12 MP
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            im.thumbnail((PREVIEW_PX, PREVIEW_PX))
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=80)
+    except Exception:  # noqa: BLE001 - any unreadable image: no preview, the bytes are still kept
+        return ""
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+class ReadingForm(pn.viewable.Viewer):
+    """The hand-reading form of one browser session.
+
+    Parameters
+    ----------
+    cfg : Config
+    meter : str, optional
+        Meter chosen on arrival (the ``?meter=`` of a QR label).
+    """
+
+    problems = param.List(default=[], doc="plausibility findings for the current meter, value and time")
+    note = param.String(default="", doc="what is missing or unreadable in the form")
+    submitted = param.Dict(default=None, allow_None=True, doc="the last queued reading")
+    failure = param.String(default="", doc="why the last submission was refused")
+
+    def __init__(self, cfg: Config, meter: str | None = None, **params):
+        self._cfg = cfg
+        self._tz = ZoneInfo(cfg.site.plant.timezone)
+        self._store = None
+        super().__init__(**params)
+        options = {_label(cfg, m.id): m.id for m in cfg.site.meters}
+        self.link_note = ""
+        if meter and meter not in options.values():
+            self.link_note = f"the link names meter {meter!r}, which is not in the site model / 链接中的表计不存在"
+            meter = None
+        self.meter_input = pn.widgets.AutocompleteInput(
+            name="Meter 表计 (id, name or workshop 编号、名称或车间)", options=options, value=meter or None,
+            search_strategy="includes", case_sensitive=False, min_characters=1, restrict=True,
+            placeholder="M-TR-1, compressor, 焊接 …", sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
+        self.value_input = pn.widgets.TextInput(name="Reading 读数", placeholder="e.g. 12345.6",
+                                                sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
+        self.time_input = pn.widgets.TextInput(name="Read at 抄表时间 (blank = now 留空为现在)",
+                                               placeholder="now 现在, or YYYY-MM-DD HH:MM",
+                                               sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
+        self.reader_input = pn.widgets.TextInput(name="Reader 抄表人", placeholder="your name 姓名",
+                                                 sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
+        self.photo_input = pn.widgets.FileInput(accept="image/*", multiple=False, sizing_mode="stretch_width")
+        self.confirm = pn.widgets.Checkbox(name="I checked the value against the meter 已核对读数", value=False,
+                                           visible=False, stylesheets=[CHECK_CSS])
+        self.button = pn.widgets.Button(name="Submit 提交", button_type="primary", disabled=True, height=48,
+                                        sizing_mode="stretch_width")
+        self.meter_input.param.watch(self._changed, "value")
+        self.value_input.param.watch(self._changed, "value_input")
+        self.time_input.param.watch(self._changed, "value_input")
+        self.reader_input.param.watch(self._gate, "value_input")
+        self.photo_input.param.watch(self._photo_changed, "value")
+        self.confirm.param.watch(self._gate, "value")
+        self.button.on_click(self.submit)
+        self._changed()
+
+    # -- model ---------------------------------------------------------------------------------------
+    def _open_store(self):
+        if self._store is None:
+            from workspace.store import Store
+
+            try:
+                self._store = Store.open(self._cfg.paths.store, self._cfg.site)
+            except StoreError:
+                return None
+        return self._store
+
+    def _unit(self) -> str:
+        m = self.meter_input.value
+        return MEDIUM_UNITS[self._cfg.site.meter(m).medium][0] if m else "kWh | m³"
+
+    def _time(self) -> dt.datetime:
+        text = (self.time_input.value_input or "").strip()
+        if not text:
+            return dt.datetime.now(self._tz).replace(microsecond=0)
+        t = dt.datetime.fromisoformat(text.replace("/", "-"))
+        return t if t.tzinfo else t.replace(tzinfo=self._tz)
+
+    def _counter(self) -> float | None:
+        text = (self.value_input.value_input or "").strip().replace(" ", "")
+        if not text:
+            return None
+        if "," in text:
+            raise ValueError("use digits and a decimal point, without thousands separators / 请只用数字和小数点")
+        return float(text)
+
+    def _changed(self, *_events) -> None:
+        """Re-check plausibility after the meter, the value or the time changed."""
+        self.value_input.name = f"Reading 读数 [{self._unit()}]"
+        self.submitted = None if _events else self.submitted
+        self.failure = ""
+        self.confirm.value = False
+        missing = []
+        if not self.meter_input.value:
+            missing.append("the meter 表计")
+        try:
+            counter = self._counter()
+            if counter is None:
+                missing.append("the reading 读数")
+        except ValueError as exc:
+            self.problems, self.note = [], f"the reading is not a number: {exc}"
+            return self._gate()
+        try:
+            when = self._time()
+        except ValueError:
+            self.problems, self.note = [], "the time is not YYYY-MM-DD HH:MM / 时间格式应为 YYYY-MM-DD HH:MM"
+            return self._gate()
+        if missing:
+            self.problems, self.note = [], "enter " + " and ".join(missing) + " to check the value"
+            return self._gate()
+        self.note = ""
+        self.problems = check_plausible(self._cfg.site, self._open_store(), self.meter_input.value, when, counter,
+                                        inbox=self._cfg.paths.inbox)
+        self._gate()
+
+    def _photo_changed(self, *_events) -> None:
+        self.submitted = None
+        self.failure = ""
+        self._gate()
+
+    def _photo_ok(self) -> bool:
+        data = self.photo_input.value
+        if not data:
+            return False
+        try:
+            photo_media_type(data)
+        except TanjianError:
+            return False
+        return True
+
+    def _gate(self, *_events) -> None:
+        """Enable the button only for a complete, unblocked reading."""
+        errors = any(p.severity == "error" for p in self.problems)
+        warnings = any(p.severity == "warning" for p in self.problems)
+        self.confirm.visible = warnings and not errors
+        ready = (not self.note and self.meter_input.value and not errors
+                 and (self.confirm.value or not warnings)
+                 and bool((self.reader_input.value_input or "").strip()) and self._photo_ok())
+        self.button.disabled = not ready
+
+    def submit(self, *_events) -> dict | None:
+        """Store the photo and queue the reading (bound to the button)."""
+        self.failure = ""
+        try:
+            counter = self._counter()
+            when = self._time()
+            if counter is None or not self.meter_input.value:
+                raise TanjianError("choose the meter and enter the reading first")
+            sub = submit_manual_reading(
+                self._cfg.site, self._open_store(), self._cfg.paths.inbox, self._cfg.paths.evidence,
+                meter=self.meter_input.value, time=when, counter=counter,
+                reader=self.reader_input.value_input or "", photo=self.photo_input.value or b"",
+                photo_name=self.photo_input.filename or "photo.jpg", confirmed=self.confirm.value)
+        except (TanjianError, ValueError) as exc:
+            self.failure = str(exc)
+            log.warning("hand reading refused: %s", exc)
+            return None
+        self.submitted = {"meter": self.meter_input.value, "counter": counter, "time": when,
+                          "sha256": sub.photo.sha256, "request": sub.request.name,
+                          "reader": self.reader_input.value_input.strip()}
+        done = self.submitted
+        self.value_input.value = self.value_input.value_input = ""
+        self.confirm.value = False
+        self.button.disabled = True
+        self.submitted = done  # clearing the value above resets it
+        return done
+
+    # -- view ----------------------------------------------------------------------------------------
+    def _meter_card(self, m_id: str | None) -> str:
+        if not m_id:
+            extra = f'<div class="tj-dim">{render.esc(self.link_note)}</div>' if self.link_note else ""
+            return f'<div class="tj-card" data-meter="">No meter chosen yet 尚未选择表计{extra}</div>'
+        m = self._cfg.site.meter(m_id)
+        unit, rate_unit = MEDIUM_UNITS[m.medium]
+        store = self._open_store()
+        last = last_reading(store, m_id) if store is not None else None
+        last_txt = (f"{last.counter:,.2f} {unit} at {last.time:%Y-%m-%d %H:%M}" if last else "none yet 暂无")
+        queued = queued_reading(self._cfg.paths.inbox, m_id, self._tz)
+        if queued is not None and (last is None or queued.time > last.time):
+            last_txt += (f'<br><span class="tj-dim">queued 待入账:</span> {queued.counter:,.2f} {unit} at '
+                         f'{queued.time:%Y-%m-%d %H:%M}')
+        limit, source = rating(self._cfg.site, m_id)
+        limit_txt = f"{limit:,.1f} {rate_unit} ({render.esc(source)})" if limit else "none 无"
+        return (f'<div class="tj-card" data-meter="{render.esc(m_id)}" '
+                f'data-last-counter="{last.counter if last else ""}">'
+                f'<b>{render.esc(m_id)}</b> {render.esc(m.name or "")}<br>'
+                f'<span class="tj-dim">last reading 上次读数:</span> {last_txt}<br>'
+                f'<span class="tj-dim">rating 额定:</span> {limit_txt}</div>')
+
+    def _verdict(self, *_deps) -> str:
+        if self.note:
+            return f'<div class="tj-verdict tj-incomplete" data-verdict="incomplete">{render.esc(self.note)}</div>'
+        kind = ("error" if any(p.severity == "error" for p in self.problems)
+                else "warning" if self.problems else "ok")
+        head = {"ok": "✓ Plausible 读数合理", "warning": "⚠ Please confirm 请确认",
+                "error": "✗ Not accepted 读数不合理"}[kind]
+        items = "".join(f'<li data-problem="{p.code}" data-severity="{p.severity}">{render.esc(p.message)}</li>'
+                        for p in self.problems)
+        return (f'<div class="tj-verdict tj-{kind}" data-verdict="{kind}">{head}'
+                f'{f"<ul>{items}</ul>" if items else ""}</div>')
+
+    def _photo(self, data: bytes | None) -> str:
+        if not data:
+            return '<div class="tj-photo tj-dim" data-photo="">No photo yet 尚未拍照</div>'
+        try:
+            photo_media_type(data)
+        except TanjianError as exc:
+            return f'<div class="tj-photo tj-fail" data-photo="invalid">{render.esc(exc)}</div>'
+        import hashlib
+
+        sha = hashlib.sha256(data).hexdigest()
+        src = preview(data)
+        img = f'<img src="{src}" alt="photo of the meter">' if src else "(no preview for this format)"
+        return (f'<div class="tj-photo" data-photo="{sha}">{img}<div class="tj-dim">'
+                f'{len(data):,} bytes, SHA-256 <code>{sha[:16]}…</code></div></div>')
+
+    def _result(self, *_deps) -> str:
+        if self.failure:
+            return f'<div class="tj-fail" data-submit="refused">{render.esc(self.failure)}</div>'
+        s = self.submitted
+        if not s:
+            return '<div data-submit=""></div>'
+        return (f'<div class="tj-done" data-submit="queued" data-submitted-sha256="{s["sha256"]}">'
+                f'✓ {render.esc(s["meter"])} = {s["counter"]:,.2f} at {s["time"]:%Y-%m-%d %H:%M} by '
+                f'{render.esc(s["reader"])}: queued for the ledger 已提交，等待写入账本.<br>'
+                f'Photo SHA-256 照片哈希: <code>{s["sha256"]}</code></div>')
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        def html(fn, *deps):
+            return pn.pane.HTML(pn.bind(fn, *deps), stylesheets=[CSS], sizing_mode="stretch_width")
+
+        return pn.Column(
+            self.meter_input, html(self._meter_card, self.meter_input.param.value),
+            self.value_input, self.time_input, self.reader_input,
+            pn.pane.HTML('<div class="tj-dim">Photo of the display 表盘照片 (camera 相机)</div>',
+                         stylesheets=[CSS], sizing_mode="stretch_width"),
+            self.photo_input, html(self._photo, self.photo_input.param.value),
+            html(self._verdict, self.param.problems, self.param.note), self.confirm, self.button,
+            html(self._result, self.param.submitted, self.param.failure),
+            sizing_mode="stretch_width", max_width=560)
+
+
+def page(cfg: Config) -> pn.template.BaseTemplate:
+    """The hand-reading page of one session (``?meter=ID`` chooses the meter)."""
+    meter = None
+    args = pn.state.session_args or {}
+    if args.get("meter"):
+        meter = args["meter"][0].decode("utf-8", "replace").strip()
+    form = ReadingForm(cfg, meter)
+    return pn.template.BootstrapTemplate(  # no web fonts: plants are often offline
+        title=f"{cfg.site.plant.name} · 人工抄表", main=[form], header_background="#0f3d2e",
+        meta_viewport="width=device-width, initial-scale=1")  # a phone lays the page out at its own width
