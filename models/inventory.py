@@ -631,7 +631,8 @@ def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
                           s, e, "record")
         else:
             p = ctx.r.get(f"{ctx.m.rules.WELDING_SHARE_PREFIX}{item}", s, e)
-        t = apply(quantity(used, "kg"), (p.id, p.q), to="tCO2e", what=f"welding gas {item} {_origin(g)}")
+        t = apply(quantity(used, "kg"), (p.id, p.q), ("CO2 mass", quantity(1.0, "tCO2e/t")), to="tCO2e",
+                  what=f"welding gas {item} {_origin(g)}")
         origin = _origin(g) + f" [{how}]"
         lines.append(_line("process_welding_co2", item, "CO2", rec, used, "kg", origin, [p], t, "tCO2/kg",
                            _u(ctx.u, "activity:stock_balance"), [_u(ctx.u, "factor:welding_share")],
@@ -996,7 +997,7 @@ def restate(inv_old: Inventory, library_new: FactorLibrary) -> pd.DataFrame:
     pandas.DataFrame
         One row per line: source, item, workshop, device, period, ``old_tco2e``, ``new_tco2e``,
         ``difference_tco2e`` [tCO2e], ``reason`` (each factor row that changed, old -> new value, or
-        "unchanged"). ``attrs``: old/new library sha256, the new :class:`Inventory` (``"new"``).
+        "unchanged"). ``attrs``: old/new factor library sha256 and old/new canonical inventory sha256.
     """
     i = inv_old.inputs
     new = compute_inventory(inv_old.period_start, inv_old.period_end, methodology=inv_old.methodology,
@@ -1030,7 +1031,8 @@ def restate(inv_old: Inventory, library_new: FactorLibrary) -> pd.DataFrame:
                      "difference_tco2e": (n.tco2e if n else 0.0) - (o.tco2e if o else 0.0),
                      "reason": "; ".join(reasons) or "unchanged"})
     out = pd.DataFrame(rows)
-    out.attrs = {"old_library_sha256": inv_old.library.sha256, "new_library_sha256": library_new.sha256, "new": new}
+    out.attrs = {"old_library_sha256": inv_old.library.sha256, "new_library_sha256": library_new.sha256,
+                 "old_inventory_sha256": inv_old.sha256(), "new_inventory_sha256": new.sha256()}
     return out
 
 
