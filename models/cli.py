@@ -76,31 +76,36 @@ def _activity(files: list[Path] | None) -> pd.DataFrame | None:
 
 
 def _store_and_site(args):
-    """The configured store and site, or (None, site/None) when there is no store or --no-store."""
+    """(store, site, cfg): the configured store and site; store None when absent or --no-store."""
     from workspace.cli import config_from_args
 
     try:
         cfg = config_from_args(args)
     except TanjianError:
         if args.activity:
-            return None, None
+            return None, None, None
         raise
     if args.no_store:
-        return None, cfg.site
+        return None, cfg.site, cfg
     from workspace.store import Store
 
     if not Path(cfg.paths.store).exists():
         if args.activity:
             log.info("no store at %s: computing from the activity file(s) only", cfg.paths.store)
-            return None, cfg.site
-    return Store.open(cfg.paths.store, cfg.site), cfg.site
+            return None, cfg.site, cfg
+    return Store.open(cfg.paths.store, cfg.site), cfg.site, cfg
 
 
 def _compute(args, start, end, level):
+    from models.activity_input import load_activity
     from models.inventory import compute_inventory, load_measured
 
     activity = _activity(args.activity)
-    store, site = _store_and_site(args)
+    store, site, cfg = _store_and_site(args)
+    if activity is None and cfg is not None:
+        # invoices and hand vouchers imported into <data_dir>/activity/
+        activity = load_activity(cfg.paths.data_dir, start, end)
+        log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
     return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
                              as_of=args.as_of, level=level, measured=measured,
@@ -174,7 +179,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="methodology package id: cn-machinery-2015, gbt-32151.29-2024, ghg-protocol-corporate "
                         "(default), iso-14064-1-2018")
     p.add_argument("--activity", type=Path, action="append",
-                   help="activity-data file (CSV or XLSX; repeatable); checked before anything is computed")
+                   help="activity-data file (CSV or XLSX; repeatable); checked before anything is computed. "
+                        "Default: every file in <data_dir>/activity/")
     p.add_argument("--as-of", default=None, help="store snapshot id or tag to read")
     p.add_argument("--measured", type=Path, default=None, help="CSV of the plant's measured factors (lab values)")
     p.add_argument("--no-store", action="store_true", help="do not read the store (activity files only)")
