@@ -96,6 +96,23 @@ def _store_and_site(args):
     return Store.open(cfg.paths.store, cfg.site), cfg.site, cfg
 
 
+def _chain_guard(cfg, methodology_id: str) -> None:
+    """When the configuration pins this methodology on chain (``chain.methodology_id``), refuse a local
+    package whose hash differs from the version active in MethodologyRegistry (same rule as ``tanjian kpi``)."""
+    if cfg is None or getattr(cfg.chain, "methodology_id", None) != methodology_id:
+        return
+    from chain.cli import _connect, _registry
+    from chain.methodology import require_matching
+    from chain.registry import METHODOLOGY_REGISTRY
+    from models.packages import load_methodology
+
+    w3 = _connect(cfg)
+    reg = _registry(cfg, w3, METHODOLOGY_REGISTRY, None)
+    v = require_matching(load_methodology(methodology_id).path, reg, methodology_id)
+    log.info("methodology %s %s matches the version published on chain (%s)", methodology_id, v.version,
+             v.package_sha256)
+
+
 def _compute(args, start, end, level):
     from models.activity_input import load_activity
     from models.inventory import compute_inventory, load_measured
@@ -107,6 +124,7 @@ def _compute(args, start, end, level):
         activity = load_activity(cfg.paths.data_dir, start, end)
         log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
+    _chain_guard(cfg, args.methodology)
     return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
                              as_of=args.as_of, level=level, measured=measured,
                              allow_unverified=args.allow_unverified)
@@ -175,14 +193,14 @@ def cmd_footprint(args) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--methodology", default="ghg-protocol-corporate",
+    p.add_argument("--methodology", default="ghg-protocol-corporate", metavar="ID",
                    help="methodology package id: cn-machinery-2015, gbt-32151.29-2024, ghg-protocol-corporate "
                         "(default), iso-14064-1-2018")
-    p.add_argument("--activity", type=Path, action="append",
+    p.add_argument("--activity", type=Path, action="append", metavar="FILE",
                    help="activity-data file (CSV or XLSX; repeatable); checked before anything is computed. "
                         "Default: every file in <data_dir>/activity/")
-    p.add_argument("--as-of", default=None, help="store snapshot id or tag to read")
-    p.add_argument("--measured", type=Path, default=None, help="CSV of the plant's measured factors (lab values)")
+    p.add_argument("--as-of", default=None, metavar="SNAPSHOT", help="store snapshot id or tag to read")
+    p.add_argument("--measured", type=Path, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
     p.add_argument("--no-store", action="store_true", help="do not read the store (activity files only)")
     p.add_argument("--allow-unverified", action="store_true",
                    help="accept factor rows whose status is unverified (they are labelled in the result)")
@@ -194,16 +212,17 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("inventory", help="GHG inventory for a year or period (scopes 1-3, ISO categories)",
                               description="GHG inventory from the store's meters and activity files, under a "
                                           "versioned methodology package.")
-    p.add_argument("--year", type=int, default=None, help="calendar year (local dates)")
-    p.add_argument("--from", dest="date_from", default=None, help="first day YYYY-MM-DD (inclusive)")
-    p.add_argument("--to", dest="date_to", default=None, help="last day YYYY-MM-DD (inclusive)")
-    p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"))
-    p.add_argument("--restate-with", type=Path, default=None,
+    p.add_argument("--year", type=int, default=None, metavar="YYYY", help="calendar year (local dates)")
+    p.add_argument("--from", dest="date_from", default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
+    p.add_argument("--to", dest="date_to", default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
+    p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
+                   help="granularity of the lines (default: source)")
+    p.add_argument("--restate-with", type=Path, default=None, metavar="FACTORS.csv",
                    help="factor CSV to restate with: old and new side by side, with the reason per line")
     _common(p)
     p.set_defaults(func=_guard(cmd_inventory), month=None)
 
     p = subparsers.add_parser("footprint", help="product carbon footprint per unit (gate to gate) for a month")
-    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="YYYY-MM")
     _common(p)
     p.set_defaults(func=_guard(cmd_footprint), year=None, date_from=None, date_to=None)
