@@ -76,7 +76,15 @@ class ActivityFileError(TanjianError):
 
 
 def _blank(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+    """None, NaN, pandas NA or an empty/blank string."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v.strip()
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
