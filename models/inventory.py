@@ -353,6 +353,14 @@ def _in_period(df: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
     return df[inside]
 
 
+def _yearly(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``year`` column (calendar year of ``period_start``): records are grouped per year,
+    so that a multi-year inventory uses each year's factor rows and stock balance."""
+    out = df.copy()
+    out["year"] = [d.year for d in out["period_start"]] if len(out) else []
+    return out
+
+
 def _balance(g: pd.DataFrame, unit: str, what: str, recovered: bool = False) -> tuple[float, str]:
     """Quantity used by stock balance (opening + purchased − closing − sold [− recovered]) or as 'used'."""
     def total(move):
@@ -574,7 +582,8 @@ def _gwp(ctx: _Ctx, gas: str, start, end) -> FactorUse:
 def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line]:
     rules = ctx.m.rules
     lines = []
-    groups = [(k, g) for k, g in df.groupby(["item", "workshop", "device", "use"], dropna=False, sort=True)]
+    groups = [(k[:4], g) for k, g in _yearly(df).groupby(["item", "workshop", "device", "use", "year"], dropna=False,
+                                                              sort=True)]
     recs = []
     for (item, ws, dev, use), g in groups:
         if item not in rules.FUEL_FACTOR_PREFIX:
@@ -615,7 +624,7 @@ def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line
 
 def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     lines = []
-    for (item, ws, dev), g in df.groupby(["item", "workshop", "device"], dropna=False, sort=True):
+    for (item, ws, dev, _y), g in _yearly(df).groupby(["item", "workshop", "device", "year"], dropna=False, sort=True):
         used, how = _balance(g, "kg", f"welding gas {item}")
         s, e = min(g["period_start"]), max(g["period_end"])
         shares = {float(x) for x in g["co2_share"] if not math.isnan(x)}
@@ -642,7 +651,8 @@ def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
 
 def _fgas_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     lines = []
-    for (item, use, ws, dev), g in df.groupby(["item", "use", "workshop", "device"], dropna=False, sort=True):
+    for (item, use, ws, dev, _y), g in _yearly(df).groupby(["item", "use", "workshop", "device", "year"], dropna=False,
+                                                         sort=True):
         used, how = _balance(g, "kg", f"{item} ({use})", recovered=True)
         s, e = min(g["period_start"]), max(g["period_end"])
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
@@ -684,7 +694,7 @@ def _electricity_lines(ctx: _Ctx, recs: list[dict]) -> list[Line]:
 
 def _heat_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     lines = []
-    for (item, ws, dev), g in df.groupby(["item", "workshop", "device"], dropna=False, sort=True):
+    for (item, ws, dev, _y), g in _yearly(df).groupby(["item", "workshop", "device", "year"], dropna=False, sort=True):
         s, e = min(g["period_start"]), max(g["period_end"])
         qty, how = _balance(g, "GJ", f"heat {item}")
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
@@ -718,15 +728,19 @@ def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> lis
                            _origin(g) + f" [{label}]", [], 0.0, "tCO2/MWh", _u(ctx.u, "activity:instrument"), [],
                            formula="E = MWh covered by contractual instruments x 0", basis="market"))
     rest = total - claimed
-    grid = ctx.r.get(rules.GRID[0], s, e, rules.GRID[1])
-    rec = dict(workshop=None, device=None, period_start=s, period_end=e)
-    t = apply(quantity(rest, "MWh"), (grid.id, grid.q), to="tCO2e")
     u_ad = max((_u(ctx.u, "activity:meter"), _u(ctx.u, "activity:statement")))
-    lines.append(_line("purchased_electricity", "residual", "CO2", rec, rest, "MWh",
-                       f"electricity not covered by instruments; factor: {NO_RESIDUAL_MIX}", [grid], t, "tCO2/MWh",
-                       u_ad, [_u(ctx.u, "factor:grid")], formula="E = (electricity - instruments) x grid average",
-                       basis="market"))
-    return lines
+    residual = []
+    for ln in elec:
+        # instruments cover every electricity line in proportion; each residual part takes its own period's factor
+        q = quantity(ln.quantity, ln.unit).to("MWh").magnitude * (rest / total if total else 0.0)
+        grid = ctx.r.get(rules.GRID[0], ln.period_start, ln.period_end, rules.GRID[1])
+        t = apply(quantity(q, "MWh"), (grid.id, grid.q), to="tCO2e")
+        rec = dict(workshop=None, device=None, period_start=ln.period_start, period_end=ln.period_end)
+        residual.append(_line("purchased_electricity", "residual", "CO2", rec, q, "MWh",
+                              f"electricity not covered by instruments; factor: {NO_RESIDUAL_MIX}", [grid], t,
+                              "tCO2/MWh", u_ad, [_u(ctx.u, "factor:grid")],
+                              formula="E = (electricity - instruments) x grid average", basis="market"))
+    return lines + _merge(residual, ("source", "item"))
 
 
 def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:

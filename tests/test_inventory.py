@@ -213,6 +213,27 @@ def test_iso_category_mapping(tmp_path):
     assert iso["3"]["tco2e"] == "0.000"
     # T&D: 1000 MWh × 4.84% × 0.5306 = 25.681 t
     assert _line(inv, "td_losses")["tco2e"] == "25.681"
+    # upstream of natural gas: 1 ×10^4 Nm3 × 389.31 GJ/10^4Nm3 × 0.0084 tCO2e/GJ = 3.270 t
+    assert _line(inv, "upstream_fuel", "natural_gas")["tco2e"] == "3.270"
+
+
+def test_a_two_year_period_uses_each_years_factor(tmp_path):
+    a = _act(tmp_path, """
+kind,item,period_start,period_end,quantity,unit
+electricity_statement,total,2021-01-01,2021-12-31,100,MWh
+electricity_statement,total,2022-01-01,2022-12-31,100,MWh
+fuel,diesel,2021-06-01,2021-06-30,1,t
+fuel,diesel,2022-06-01,2022-06-30,1,t
+""")
+    inv = compute_inventory(D(2021, 1, 1), D(2022, 12, 31), methodology="cn-machinery-2015", activity=a)
+    c = inv.to_canonical()
+    # 100 × 0.5568 + 100 × 0.5366 = 55.68 + 53.66 = 109.340 t
+    assert c["totals"]["scope2_location"]["tco2e"] == "109.340"
+    # diesel: 2 × (42.652 × 0.0202 × 0.98 × 44/12) = 2 × 3.095943 = 6.192 t (same factor rows both years: one line)
+    assert c["totals"]["scope1"]["tco2e"] == "6.192"
+    assert len([ln for ln in c["lines"] if ln["source"] == "mobile_combustion"]) == 1
+    el = [ln for ln in c["lines"] if ln["source"] == "purchased_electricity"]
+    assert [ln["factor"]["value"] for ln in el] == ["0.5568", "0.5366"]
 
 
 def test_measured_carbon_content_overrides_the_default(tmp_path):
