@@ -73,3 +73,32 @@ def test_activity_statement_replaces_the_store_for_electricity(store, tmp_path):
     el = [ln for ln in inv.lines if ln.source == "purchased_electricity"]
     # 2 MWh × 0.5306 = 1.0612 t; the meters' 31 kWh are not added (no double count)
     assert len(el) == 1 and el[0].tco2e == pytest.approx(1.0612)
+
+
+def test_workshop_meter_and_product_footprint(plant_cfg):
+    import pandas as pd
+
+    from models.inventory import footprint
+
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+    pid = plant_cfg.site.plant.id
+    _append(j, pid, [("M-TR-1", k, 1000.0 + 10 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-2", k, 500.0 + 4 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-3", k, 200.0 + 1.5 * (k + 2)) for k in range(-2, 3)])
+    # the cutting & welding workshop's meter (under M-TR-1): 6 kWh a minute
+    _append(j, pid, [("M-WS-CW", k, 50.0 + 6 * (k + 2)) for k in range(-2, 3)])
+    s.fold(j)
+    try:
+        inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=s, level="workshop")
+        el = {ln.workshop: ln.quantity for ln in inv.lines if ln.source == "purchased_electricity" and ln.quantity}
+        # WS-CW: 2 minutes × 6 kWh = 12 kWh; the rest of the main meters: 31 − 12 = 19 kWh
+        assert el == {"WS-CW": pytest.approx(0.012), None: pytest.approx(0.019)}
+        prod = pd.DataFrame([{"kind": "production", "item": "P-PUMP", "period_start": "2026-11-24",
+                              "period_end": "2026-11-24", "quantity": "2", "unit": "unit", "workshop": "WS-CW"}])
+        fp = footprint(inv, prod)
+        # all 31 kWh × 0.5306 kg/kWh = 0.0164486 t go to the only producing workshop: 2 pumps -> 0.0082243 t each
+        assert fp.loc[0, "tco2e_per_unit"] == pytest.approx(0.0082243)
+        assert fp.loc[0, "energy_mwh"] == pytest.approx(0.012)
+    finally:
+        j.close()
