@@ -710,6 +710,9 @@ def _heat_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
 def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> list[Line]:
     """Market-based scope 2 electricity: instruments at 0, the rest at the grid average (no residual mix)."""
     if not elec:
+        if not instruments.empty:
+            log.warning("%d green power / GEC record(s) but no purchased electricity in the period: nothing to "
+                        "cover, market-based scope 2 is 0", len(instruments))
         return []
     rules = ctx.m.rules
     total = sum(quantity(ln.quantity, ln.unit).to("MWh").magnitude for ln in elec)
