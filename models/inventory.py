@@ -989,7 +989,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
 
     lines = _merge(lines, _LEVEL_KEYS[level])
     lines.sort(key=lambda ln: (ln.scope, ln.category, ln.source, ln.item, ln.workshop or "", ln.device or "",
-                               ln.period_start))
+                               ln.period_start, ln.period_end, ln.scope3_category or 0, ln.factor_key, ln.origin))
     plant = {"id": None, "name": None, "enterprise": None}
     if site is not None:
         plant = {"id": site.plant.id, "name": site.plant.name, "enterprise": site.enterprise.name}
