@@ -766,66 +766,68 @@ def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
 
 
 def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
-    """Energy per group and month from the store's rollups, with its data quality."""
+    """Energy per group and month from the store's rollups, with its data quality.
+
+    One energy query for every meter involved (per meter and month), one coverage query per workshop
+    (device lines carry their workshop's estimated share) and for the plant, and, for periods up to 31
+    days, one quality report for the MANUAL flags.
+    """
     lo = pd.Timestamp(start)
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
+    roots = site.top_meters(medium)
+    if not roots:
+        return [], None
+    groups: dict[str, tuple] = {}  # key -> (workshop, device, meters)
+    quality_sets: dict[str, list[str]] = {"__plant__": roots}
     if level in ("workshop", "device"):
-        groups = {}
         for w in site.workshops:
             tops = site.top_meters(medium, w.id)
             if not tops:
                 continue
+            quality_sets[w.id] = tops
             if level == "device":
                 for m in tops:
                     groups[m] = (w.id, site.meter(m).device or m, [m])
             else:
                 groups[w.id] = (w.id, None, tops)
-        roots = site.top_meters(medium)
-    else:
-        groups = {}
-        roots = site.top_meters(medium)
-    if not roots:
-        return [], None
-    out, snapshot = [], None
+    meters = sorted({m for _, _, ms in groups.values() for m in ms} | set(roots))
+    arr = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq="MS", meters=meters, as_of=as_of)
+    snapshot = arr.attrs.get("snapshot")
+    per_meter = pd.DataFrame(arr.fillna(0).values, index=pd.DatetimeIndex(arr["time"].values),
+                             columns=[str(g) for g in arr["group"].values])
+    est, man = {}, {}
+    rep = None
+    if hi - lo <= pd.Timedelta(days=31):
+        rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
+    for k, ms in quality_sets.items():
+        cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms, as_of=as_of)
+        est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
+        if rep is None:
+            man[k] = None
+        else:
+            minutes = float(rep.loc[ms, "minutes"].sum())
+            man[k] = float(rep.loc[ms, "manual"].sum()) / minutes if minutes else 0.0
+    out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
-    totals_by_month: dict = {}
-    calls = list(groups.items()) + [("__plant__", (None, None, roots))]
-    for key, (ws, dev, meters) in calls:
-        arr = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq="MS", meters=meters,
-                           as_of=as_of)
-        snapshot = arr.attrs.get("snapshot")
-        est = 1.0 - float(arr.attrs.get("coverage", 0.0))
-        man = _manual_share(store, lo, hi, meters, as_of)
-        vals = arr.fillna(0).sum("group")
-        for t, v in zip(pd.DatetimeIndex(arr["time"].values), vals.values):
-            m_start = max(t.date(), start)
-            m_end = min((t + pd.offsets.MonthEnd(0)).date(), end)
-            if key == "__plant__":
-                totals_by_month[(m_start, m_end)] = (float(v), est, man)
-                continue
-            out.append(dict(workshop=ws, device=dev, period_start=m_start, period_end=m_end, qty=float(v), unit=unit,
-                            origin=f"store:{medium}:{'+'.join(meters)}@{snapshot}", u_key="activity:meter",
-                            dq=(est, man), use="stationary", item="natural_gas"))
-    for (m_start, m_end), (v, est, man) in totals_by_month.items():
-        part = sum(r["qty"] for r in out if r["period_start"] == m_start)
-        rest = v - part
+    for t in per_meter.index:
+        m_start = max(t.date(), start)
+        m_end = min((t + pd.offsets.MonthEnd(0)).date(), end)
+        part = 0.0
+        for key, (ws, dev, ms) in groups.items():
+            v = float(per_meter.loc[t, ms].sum())
+            part += v
+            out.append(dict(workshop=ws, device=dev, period_start=m_start, period_end=m_end, qty=v, unit=unit,
+                            origin=f"store:{medium}:{'+'.join(ms)}@{snapshot}", u_key="activity:meter",
+                            dq=(est[ws], man[ws]), use="stationary", item="natural_gas"))
+        rest = float(per_meter.loc[t, roots].sum()) - part
         if groups and abs(rest) < 1e-9:
             continue
         out.append(dict(workshop=None, device=None, period_start=m_start, period_end=m_end, qty=rest, unit=unit,
                         origin=f"store:{medium}:{'+'.join(roots)}@{snapshot}" + (
                             " (plant main meters minus the workshops' meters)" if groups else ""),
-                        u_key="activity:meter", dq=(est, man), use="stationary", item="natural_gas"))
+                        u_key="activity:meter", dq=(est["__plant__"], man["__plant__"]), use="stationary",
+                        item="natural_gas"))
     return out, snapshot
-
-
-def _manual_share(store, lo, hi, meters, as_of) -> float | None:
-    """Share of slots entered by hand (Q.MANUAL) behind ``meters``; None for periods over 31 days (the
-    flag count needs the minute grid, not the rollups)."""
-    if hi - lo > pd.Timedelta(days=31):
-        return None
-    rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
-    minutes = float(rep["minutes"].sum())
-    return float(rep["manual"].sum()) / minutes if minutes else 0.0
 
 
 def _merge(lines: list[Line], keys: tuple[str, ...]) -> list[Line]:
