@@ -16,6 +16,8 @@ both units (:func:`apply`).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pint
 
 from workspace.errors import TanjianError
@@ -55,6 +57,7 @@ class UnitMismatch(TanjianError):
     """A value was combined with another in a unit it does not fit."""
 
 
+@lru_cache(maxsize=512)
 def parse(unit: str) -> pint.Unit:
     """The pint unit of a data-file unit string (``"GJ/10^4Nm3"``, ``"tCO2/MWh"``, ``"%"`` …).
 
@@ -74,7 +77,7 @@ def parse(unit: str) -> pint.Unit:
 
 def quantity(value: float, unit: str) -> pint.Quantity:
     """``value`` [unit] as a pint quantity (``unit`` in data-file spelling)."""
-    return ureg.Quantity(value, parse(unit))
+    return ureg.Quantity(value, parse(str(unit)))
 
 
 def apply(activity: pint.Quantity, *factors: tuple[str, pint.Quantity], to: str, what: str = "") -> float:
