@@ -29,7 +29,7 @@ import pandas as pd
 from models.activity_input import ActivityFileError, validate_activity
 from models.factors import DEFAULT_PATH, Factor, FactorError, FactorLibrary
 from models.packages import Methodology, check_library, load_methodology
-from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity, ureg
+from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity
 from workspace.errors import TanjianError
 
 __all__ = ["FactorUse", "Inventory", "InventoryError", "LEVELS", "Line", "MeasuredFactor", "SCHEMA",
@@ -1125,6 +1125,3 @@ def footprint(inv: Inventory, production: pd.DataFrame | None = None) -> pd.Data
                          "tco2e_per_unit": r["tco2e"] / r["quantity"] if r["quantity"] else math.nan}
                         for r in rows.values()])
     return out.sort_values("product").reset_index(drop=True)
-
-
-_ = ureg  # the registry is shared with models.units

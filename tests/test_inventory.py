@@ -8,9 +8,7 @@ import datetime as dt
 import json
 import math
 import shutil
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from models.activity_input import ActivityFileError, read_activity_file
