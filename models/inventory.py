@@ -436,6 +436,7 @@ class Inventory:
     compliance: dict
     offsets: list[dict]
     inputs: dict = field(default_factory=dict, repr=False)
+    memo: list[dict] = field(default_factory=list)
 
     # totals ---------------------------------------------------------------------------------------------
     def _sum(self, pred) -> tuple[float, float]:
@@ -547,6 +548,7 @@ class Inventory:
                 "note": "reported separately, never netted from gross emissions",
                 "items": [{**o, "tco2e": _dec(o["tco2e"], 3)} for o in self.offsets],
                 "total_tco2e": _dec(t["offsets"], 3)},
+            "memo": list(self.memo),
         }
 
     def canonical_json(self) -> bytes:
@@ -649,11 +651,21 @@ def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     return lines
 
 
-def _fgas_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
+#: ozone-depleting gases (Montreal Protocol): outside the Kyoto basket, reported as memo items only
+MONTREAL_PREFIXES = ("cfc_", "hcfc_", "halon_")
+
+
+def _fgas_lines(ctx: _Ctx, df: pd.DataFrame, memo: list[dict]) -> list[Line]:
     lines = []
     for (item, use, ws, dev, _y), g in _yearly(df).groupby(["item", "use", "workshop", "device", "year"], dropna=False,
                                                          sort=True):
         used, how = _balance(g, "kg", f"{item} ({use})", recovered=True)
+        if str(item).startswith(MONTREAL_PREFIXES):
+            log.warning("%s: %.3f kg emitted is a Montreal Protocol gas, outside the Kyoto basket: memo item only",
+                        item, used)
+            memo.append({"item": item, "quantity": _dec(used, 6), "unit": "kg", "origin": _origin(g) + f" [{how}]",
+                         "note": "Montreal Protocol gas: not part of scopes 1-3 (GHG Protocol: report separately)"})
+            continue
         s, e = min(g["period_start"]), max(g["period_end"])
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
                    period_end=e)
@@ -952,7 +964,8 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     lines += _fuel_lines(ctx, fuels, store_gas)
     lines += _welding_lines(ctx, by_kind.get("welding_gas", empty))
     fg = pd.concat([by_kind.get("refrigerant", empty), by_kind.get("sf6", empty)])
-    lines += _fgas_lines(ctx, fg)
+    memo: list[dict] = []
+    lines += _fgas_lines(ctx, fg, memo)
     # electricity: statements, else the store's top meters
     st = by_kind.get("electricity_statement", empty)
     elec_recs = []
@@ -997,7 +1010,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
         plant = {"id": site.plant.id, "name": site.plant.name, "enterprise": site.enterprise.name}
     inv = Inventory(plant=plant, period_start=period_start, period_end=period_end, methodology=meth, library=lib,
                     snapshot=snapshot, level=level, lines=lines, market_lines=market, compliance=compliance,
-                    offsets=offsets,
+                    offsets=offsets, memo=memo,
                     inputs=dict(store=store, activity=activity, site=site, as_of=snapshot or as_of, level=level,
                                 measured=measured, uncertainty=uncertainty, allow_unverified=allow_unverified))
     t = inv.totals()

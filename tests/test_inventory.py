@@ -382,3 +382,18 @@ electricity_statement,total,2024-03-01,2024-03-31,400,MWh,WS-B
     # = 3.88 % of 530.6
     assert (ln["activity"]["quantity"], ln["tco2e"], ln["workshop"]) == ("1000.000000", "530.600", None)
     assert ln["uncertainty_pct"] == "3.88"
+
+
+def test_refrigerant_blend_and_montreal_gas(tmp_path):
+    a = _act(tmp_path, """
+kind,item,period_start,period_end,quantity,unit,movement,use
+refrigerant,hfc_407c,2024-04-01,2024-04-30,10,kg,purchased,equipment
+refrigerant,hcfc_22,2024-04-01,2024-04-30,5,kg,purchased,equipment
+""")
+    inv = compute_inventory(*Y24, methodology="ghg-protocol-corporate", activity=a)
+    # R-407C (AR5): 0.23 × 677 + 0.25 × 3170 + 0.52 × 1300 = 1624.2; 10 kg -> 16.242 t
+    assert _line(inv, "fugitive_refrigerant", "hfc_407c")["tco2e"] == "16.242"
+    c = inv.to_canonical()
+    # HCFC-22 is not a Kyoto gas: memo only, not in scope 1
+    assert c["totals"]["scope1"]["tco2e"] == "16.242"
+    assert c["memo"][0]["item"] == "hcfc_22" and c["memo"][0]["quantity"] == "5.000000"
