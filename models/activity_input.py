@@ -58,7 +58,7 @@ COLUMNS = REQUIRED + OPTIONAL
 _DIMENSION = {
     "electricity_statement": ("MWh",), "green_power": ("MWh",), "gec": ("MWh",), "heat": ("GJ",),
     "welding_gas": ("kg",), "refrigerant": ("kg",), "sf6": ("kg",), "offset": ("tCO2e",),
-    "fuel": ("kg", "Nm3"),
+    "fuel": ("kg", "Nm3", "GJ"),
 }
 
 

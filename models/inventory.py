@@ -603,22 +603,30 @@ def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line
         item = rec["item"]
         prefix = rules.FUEL_FACTOR_PREFIX[item]
         s, e = rec["period_start"], rec["period_end"]
-        ncv = ctx.r.get(f"{prefix}_ncv", s, e)
-        cc = ctx.r.get(f"{prefix}_carbon_content", s, e)
-        of = ctx.r.get(f"{prefix}_oxidation", s, e)
         what = f"{item} {rec['origin']}"
         act = quantity(rec["qty"], rec["unit"])
-        t = apply(act, (ncv.id, ncv.q), (cc.id, cc.q), (of.id, of.q), ("44/12", CO2_PER_C), to="tCO2e", what=what)
+        if act.dimensionality == parse("GJ").dimensionality:
+            # the activity is already heat (an invoice in GJ): E = AD x CC x OF x 44/12, no NCV
+            heat_params = []
+            formula = "E = AD [GJ] x CC x OF x 44/12"
+        else:
+            heat_params = [ctx.r.get(f"{prefix}_ncv", s, e)]
+            formula = "E = FC x NCV x CC x OF x 44/12"
+        cc = ctx.r.get(f"{prefix}_carbon_content", s, e)
+        of = ctx.r.get(f"{prefix}_oxidation", s, e)
+        params = heat_params + [cc, of]
+        t = apply(act, *[(p.id, p.q) for p in params], ("44/12", CO2_PER_C), to="tCO2e", what=what)
         mobile = item in _MOBILE_FUELS if rec["use"] not in ("stationary", "mobile") else rec["use"] == "mobile"
         source = "mobile_combustion" if mobile else "stationary_combustion"
-        lines.append(_line(source, item, "CO2", rec, rec["qty"], rec["unit"], rec["origin"], [ncv, cc, of], t,
+        lines.append(_line(source, item, "CO2", rec, rec["qty"], rec["unit"], rec["origin"], params, t,
                            f"tCO2/{rec['unit']}", _u(ctx.u, rec["u_key"]), [_u(ctx.u, f"factor:{item}")],
-                           formula="E = FC x NCV x CC x OF x 44/12", dq=rec["dq"]))
+                           formula=formula, dq=rec["dq"]))
         if rules.SCOPE3:
             up = ctx.r.get(f"upstream_{item}", s, e, allow_unverified=True)
-            tu = apply(act, (ncv.id, ncv.q), (up.id, up.q), to="tCO2e", what=what)
-            lines.append(_line("upstream_fuel", item, "CO2e", rec, rec["qty"], rec["unit"], rec["origin"], [ncv, up],
-                               tu, f"tCO2e/{rec['unit']}", _u(ctx.u, rec["u_key"]), [_u(ctx.u, "factor:upstream")],
+            tu = apply(act, *[(p.id, p.q) for p in heat_params], (up.id, up.q), to="tCO2e", what=what)
+            lines.append(_line("upstream_fuel", item, "CO2e", rec, rec["qty"], rec["unit"], rec["origin"],
+                               heat_params + [up], tu, f"tCO2e/{rec['unit']}", _u(ctx.u, rec["u_key"]),
+                               [_u(ctx.u, "factor:upstream")],
                                formula="E = FC x NCV x EF_upstream (scope 3 category 3a)", dq=rec["dq"],
                                scope3_category=3))
     return lines

@@ -83,6 +83,15 @@ def test_diesel_mobile_combustion_by_hand(tmp_path):
     assert ln["device"] == "pump-truck-test"
 
 
+def test_natural_gas_invoiced_in_gj_needs_no_ncv(tmp_path):
+    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,natural_gas,2024-01-01,2024-12-31,100,GJ")
+    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
+    # 100 GJ × 0.0153 tC/GJ × 0.99 × 44/12 = 5.5539 t
+    ln = _line(inv, "stationary_combustion")
+    assert ln["tco2e"] == "5.554"
+    assert [p["factor_id"] for p in ln["factor"]["parameters"]] == ["natural_gas_carbon_content", "natural_gas_oxidation"]
+
+
 def test_lpg_needs_its_unverified_oxidation_rate_allowed(tmp_path):
     a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,lpg,2024-01-01,2024-12-31,2000,kg")
     with pytest.raises(FactorError, match="lpg_oxidation.*unverified"):
