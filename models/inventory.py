@@ -609,6 +609,10 @@ def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line
             # the activity is already heat (an invoice in GJ): E = AD x CC x OF x 44/12, no NCV
             heat_params = []
             formula = "E = AD [GJ] x CC x OF x 44/12"
+        elif act.dimensionality == parse("L").dimensionality and item != "natural_gas":
+            # a liquid fuel invoiced by volume: mass = V x density, then as usual
+            heat_params = [ctx.r.get(f"{item}_density", s, e), ctx.r.get(f"{prefix}_ncv", s, e)]
+            formula = "E = V x density x NCV x CC x OF x 44/12"
         else:
             heat_params = [ctx.r.get(f"{prefix}_ncv", s, e)]
             formula = "E = FC x NCV x CC x OF x 44/12"

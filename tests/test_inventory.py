@@ -74,7 +74,7 @@ def test_published_plant_electricity_with_the_reports_factor(tmp_path):
 
 def test_diesel_mobile_combustion_by_hand(tmp_path):
     # 10 t diesel × 42.652 GJ/t = 426.52 GJ; × 0.0202 tC/GJ = 8.615704 tC; × 0.98 = 8.44338992 tC;
-    # × 44/12 = 30.959430 tCO2.
+    # × 44/12 = 30.959096 tCO2.
     a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit,device\n"
                        "fuel,diesel,2024-01-01,2024-12-31,10,t,pump-truck-test")
     inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
@@ -236,7 +236,7 @@ fuel,diesel,2022-06-01,2022-06-30,1,t
     c = inv.to_canonical()
     # 100 × 0.5568 + 100 × 0.5366 = 55.68 + 53.66 = 109.340 t
     assert c["totals"]["scope2_location"]["tco2e"] == "109.340"
-    # diesel: 2 × (42.652 × 0.0202 × 0.98 × 44/12) = 2 × 3.095943 = 6.192 t (same factor rows both years: one line)
+    # diesel: 2 × (42.652 × 0.0202 × 0.98 × 44/12) = 2 × 3.0959096 = 6.192 t (same factor rows both years: one line)
     assert c["totals"]["scope1"]["tco2e"] == "6.192"
     assert len([ln for ln in c["lines"] if ln["source"] == "mobile_combustion"]) == 1
     el = [ln for ln in c["lines"] if ln["source"] == "purchased_electricity"]
@@ -315,9 +315,20 @@ def test_activity_file_errors_name_file_row_and_field(tmp_path):
 
 
 def test_factor_in_an_incompatible_unit_names_both(tmp_path):
-    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,diesel,2024-01-01,2024-12-31,500,L")
-    with pytest.raises(UnitMismatch, match=r"diesel_ncv.*GJ / t.*\[l\]"):
+    # a measured NCV given per volume cannot be applied to diesel weighed in tonnes
+    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,diesel,2024-01-01,2024-12-31,5,t")
+    m = [MeasuredFactor("diesel_ncv", 36.0, "GJ/10^4Nm3", D(2024, 1, 1), D(2024, 12, 31), "lab", "r", "ab" * 32)]
+    with pytest.raises(UnitMismatch, match=r"diesel_ncv.*GJ/10\^4Nm3.*GJ/t"):
+        compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a, measured=m)
+
+
+def test_diesel_invoiced_in_litres_uses_the_density(tmp_path):
+    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,diesel,2024-01-01,2024-12-31,2400,L")
+    with pytest.raises(FactorError, match="diesel_density.*unverified"):
         compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
+    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a, allow_unverified=True)
+    # 2400 L × 0.8503 kg/L = 2040.72 kg = 2.04072 t × 42.652 × 0.0202 × 0.98 × 44/12 (= 3.0959096 tCO2/t) = 6.317885 t
+    assert _line(inv, "mobile_combustion")["tco2e"] == "6.318"
 
 
 def test_package_hash_mismatch_is_refused(tmp_path):
