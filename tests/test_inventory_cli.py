@@ -87,3 +87,24 @@ def test_inventory_of_imported_fuel_invoices(plant_cfg, capsys):
     # SF6 refill 2.5 kg × 23,500 (AR5)                                            = 58.75
     # scope 1 = 107.7643722 t
     assert c["totals"]["scope1"]["tco2e"] == "107.764"
+
+
+def test_inventory_reads_every_imported_kind(plant_cfg, capsys):
+    """Production (pcs), financial (CNY) and the power statement imported too: they do not stop the inventory."""
+    from pathlib import Path
+
+    from workspace.config import EXAMPLE
+    from workspace.imports import import_file
+
+    samples = Path(EXAMPLE).parent / "imports"
+    import_file(plant_cfg, samples / "erp-production-2026-10.csv", "erp_production", author="test")
+    import_file(plant_cfg, samples / "settlement-2026-10.xlsx", "power_statement", author="test")
+    rc = main(["--data-dir", str(plant_cfg.paths.data_dir), "inventory", "--from", "2026-10-01", "--to", "2026-10-31",
+               "--no-store", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    c = json.loads(out.out)
+    el = [ln for ln in c["lines"] if ln["source"] == "purchased_electricity"]
+    # the statement's total row (not total + the time-of-use rows): 588,200 kWh = 588.2 MWh × 0.5306 = 312.099 t
+    assert len(el) == 1 and el[0]["activity"]["quantity"] == "588.200000"
+    assert el[0]["tco2e"] == "312.099"
