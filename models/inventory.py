@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.activity_input import ActivityFileError, validate_activity
+from models.activity_input import ActivityFileError, _blank, validate_activity
 from models.factors import DEFAULT_PATH, Factor, FactorError, FactorLibrary
 from models.packages import Methodology, check_library, load_methodology
 from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity
@@ -982,6 +982,9 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     st = by_kind.get("electricity_statement", empty)
     elec_recs = []
     if not st.empty:
+        if store is not None:
+            log.info("electricity from %d statement record(s); the store's meters are not added (no double count)",
+                     len(st))
         for (ws, s, e), g in st.groupby(["workshop", "period_start", "period_end"], dropna=False, sort=True):
             g_tot = g[g["item"] == "total"]
             use = g_tot if not g_tot.empty else g
@@ -1012,7 +1015,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
                         "tco2e": quantity(r.quantity, r.unit).to("tCO2e").magnitude,
                         "period": {"start": r.period_start.isoformat(), "end": r.period_end.isoformat()},
                         "origin": f"activity:{Path(str(r.source_file)).name}:{r.row}",
-                        "note": None if r.note is None or (isinstance(r.note, float) and math.isnan(r.note)) else str(r.note)})
+                        "note": None if _blank(r.note) else str(r.note)})
 
     lines = _merge(lines, _LEVEL_KEYS[level])
     lines.sort(key=lambda ln: (ln.scope, ln.category, ln.source, ln.item, ln.workshop or "", ln.device or "",
