@@ -390,6 +390,7 @@ COMMAND_MODULES = (
     "chain.cli",
     "collectors.files_cli",
     "workspace.readings_cli",
+    "models.cli",
 )
 
 
