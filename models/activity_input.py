@@ -1,80 +1,55 @@
-"""Minimal reader of activity-data files for the accounting core.
+"""Activity data for the accounting core: the inventory's side of the :mod:`workspace.activity` contract.
 
-Stand-in for ``workspace.activity`` (branch feat/imports), with the same column contract, so
-the two can be swapped: :func:`read_activity_file` and :func:`load_activity` have the same
-signatures. When ``workspace.activity`` is present, :func:`read_activity_file` here still
-validates with the rules below; the inventory only relies on the columns.
+There is one activity-record contract, :mod:`workspace.activity` (columns, kinds, items, units, movements,
+``use``; see ``docs/imports.md``). Parsing and validation are done there, for business files imported by
+``tanjian import`` and for desk-work files given to ``tanjian inventory --activity`` alike. This module only
+adapts a validated frame to what :mod:`models.inventory` computes with:
 
-Columns
--------
-``kind``
-    production | electricity_statement | fuel | welding_gas | refrigerant | sf6 | heat | financial,
-    and, added for the inventory (say so to feat/imports): ``green_power`` (MWh bought under a green
-    power contract), ``gec`` (green electricity certificates retired for the period, 1 GEC = 1 MWh),
-    ``offset`` (CCER or other credits retired, tCO2e).
-``item``
-    fuel: natural_gas, diesel, gasoline, lpg; welding_gas: co2, ar_co2, argon; refrigerant/sf6: gas id
-    (sf6, hfc_134a, hfc_32, hfc_125, hfc_410a, cf4, c2f6, nf3); electricity_statement:
-    sharp | peak | flat | valley | total; production: product id; heat: steam | hot_water;
-    offset: ccer | other.
-``period_start``, ``period_end``
-    Local dates (YYYY-MM-DD), inclusive.
-``quantity``, ``unit``
-    Number and its unit (pint spelling, see :mod:`models.units`).
-optional
-    ``workshop``, ``device``, ``shift``, ``team``, ``co2_share`` (mass fraction 0..1),
-    ``movement`` (purchased | opening_stock | closing_stock | sold | used | recovered; default
-    purchased), ``use`` (refrigerant/sf6: ``product`` = charged into products made, ``equipment`` =
-    the plant's own switchgear/chillers, the default; fuel: ``stationary`` or ``mobile``, default
-    mobile for diesel and gasoline, stationary otherwise), ``source_file``,
-    ``source_sha256``, ``row``, ``note``.
+- ``period_start``/``period_end`` become :class:`datetime.date` (the contract keeps ISO ``yyyy-mm-dd``
+  strings);
+- an empty ``use`` becomes ``equipment`` (for a fuel the inventory then decides stationary/mobile by the
+  item: mobile for diesel and gasoline, stationary otherwise);
+- it refuses, as ``file:row:unit``, the units the contract accepts but the inventory cannot compute with:
+  purchased heat must be given as energy (steam in t must first be converted to GJ) and welding gas as mass;
+- problems of a desk file name the file as the caller gave its path, and say that nothing was computed.
+
+Public names kept for :mod:`models.inventory` and :mod:`models.cli`: :class:`ActivityFileError`,
+:data:`COLUMNS`, :data:`KINDS`, :data:`MOVEMENTS`, :data:`USES`, :func:`validate_activity`,
+:func:`read_activity_file`, :func:`load_activity`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import math
 from pathlib import Path
 
 import pandas as pd
 
-from models.units import UnitMismatch, parse
-from workspace.errors import TanjianError
+from workspace import activity as contract
 
-__all__ = ["ActivityFileError", "COLUMNS", "KINDS", "MOVEMENTS", "load_activity", "read_activity_file",
+__all__ = ["ActivityFileError", "COLUMNS", "KINDS", "MOVEMENTS", "USES", "load_activity", "read_activity_file",
            "validate_activity"]
 
-KINDS = ("production", "electricity_statement", "fuel", "welding_gas", "refrigerant", "sf6", "heat",
-         "financial", "green_power", "gec", "offset")
-USES = ("equipment", "product", "stationary", "mobile")
-MOVEMENTS = ("purchased", "opening_stock", "closing_stock", "sold", "used", "recovered")
-REQUIRED = ("kind", "item", "period_start", "period_end", "quantity", "unit")
-OPTIONAL = ("workshop", "device", "shift", "team", "co2_share", "movement", "use", "source_file",
-            "source_sha256", "row", "note")
-COLUMNS = REQUIRED + OPTIONAL
+COLUMNS, KINDS, MOVEMENTS, USES, REQUIRED = (contract.COLUMNS, contract.KINDS, contract.MOVEMENTS, contract.USES,
+                                             contract.REQUIRED)
 
-#: kind -> units whose dimension its quantity may have (checked with pint); absent = any (production counts).
-_DIMENSION = {
-    "electricity_statement": ("MWh",), "green_power": ("MWh",), "gec": ("MWh",), "heat": ("GJ",),
-    "welding_gas": ("kg",), "refrigerant": ("kg",), "sf6": ("kg",), "offset": ("tCO2e",),
-    "fuel": ("kg", "Nm3", "GJ"),
+#: kind -> (the unit whose dimension the inventory computes the kind in, a hint for the message)
+_COMPUTED_IN = {
+    "heat": ("GJ", "; steam in t: convert to GJ with the guideline's AD = Ma x (En - 83.74) x 1e-3 "
+                   "(En: enthalpy [kJ/kg] at the steam's temperature and pressure) and give GJ"),
+    "welding_gas": ("kg", "; give the cylinders' gas mass (the stock balance is in kg)"),
 }
-_HINT = {"heat": "; steam in t: convert to GJ with the guideline's AD = Ma x (En - 83.74) x 1e-3 "
-                 "(En: enthalpy [kJ/kg] at the steam's temperature and pressure) and give GJ"}
 
 
-class ActivityFileError(TanjianError):
-    """An activity file (or frame) has bad rows; nothing is computed from it.
+class ActivityFileError(contract.ActivityFileError):
+    """Activity data with problems; nothing is computed from it.
 
-    ``problems`` holds ``(file, row, field, message)``; ``row`` is the 1-based line of the file
-    (the header is line 1).
+    ``problems`` holds ``(file, row, field, message)``; ``row`` is the 1-based row of the file as a
+    spreadsheet shows it (the header is row 1). A :class:`workspace.activity.ActivityFileError` too.
     """
 
-    def __init__(self, problems: list[tuple[str, int | None, str, str]]):
-        self.problems = problems
-        text = "\n".join(f"{f}:{r if r is not None else '?'}:{c}: {m}" for f, r, c, m in problems)
-        super().__init__(f"{len(problems)} problem(s) in activity data, nothing computed:\n{text}")
+    def __init__(self, problems, records=None, *, outcome: str = "nothing computed"):
+        super().__init__(problems, records, outcome=outcome)
 
 
 def _blank(v) -> bool:
@@ -89,13 +64,39 @@ def _blank(v) -> bool:
         return False
 
 
+def _for_inventory(df: pd.DataFrame) -> pd.DataFrame:
+    """A frame of valid contract records (:func:`workspace.activity.records_frame`) in the inventory's form.
+
+    Raises
+    ------
+    ActivityFileError
+        For units the inventory cannot compute with (see :data:`_COMPUTED_IN`), every row named.
+    """
+    problems = []
+    for r in df.itertuples(index=False):
+        want = _COMPUTED_IN.get(r.kind)
+        if want is not None and (contract.pint_unit(r.unit).dimensionality
+                                 != contract.pint_unit(want[0]).dimensionality):
+            problems.append((str(r.source_file), None if _blank(r.row) else int(r.row), "unit",
+                             f"{r.unit!r} is not a unit of {want[0]} (kind {r.kind}): the inventory computes "
+                             f"{r.kind} in {want[0]}{want[1]}"))
+    if problems:
+        raise ActivityFileError(problems)
+    out = df.copy()
+    out["period_start"] = [dt.date.fromisoformat(v) for v in out["period_start"]]
+    out["period_end"] = [dt.date.fromisoformat(v) for v in out["period_end"]]
+    out["use"] = ["equipment" if _blank(v) else v for v in out["use"]]
+    return out
+
+
 def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
-    """Check an activity frame against the column contract and normalise it.
+    """Check an activity frame against the contract and put it in the inventory's form.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        One row per record. ``source_file``/``row`` columns, when present, are used in messages.
+        One row per record, columns named as :data:`COLUMNS` (dates as ``date``, datetime or ISO text;
+        quantities as numbers or text). ``source_file``/``row`` columns, when present, are used in messages.
     file : str
         Name for messages when rows carry no ``source_file``.
 
@@ -108,154 +109,59 @@ def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
     Raises
     ------
     ActivityFileError
-        Listing every bad row as file:row:field.
+        Listing every problem as file:row:field.
     """
-    problems: list[tuple[str, int | None, str, str]] = []
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise ActivityFileError([(file, 1, c, "column missing") for c in missing])
-    out = df.copy()
-    for c in OPTIONAL:
-        if c not in out.columns:
-            out[c] = None
-    out = out[list(COLUMNS)].astype(object)
-    starts, ends, qty, shares, moves, uses, rows, files = [], [], [], [], [], [], [], []
-    for i, rec in enumerate(out.to_dict("records")):
-        f = rec["source_file"] if not _blank(rec["source_file"]) else file
-        r = int(rec["row"]) if not _blank(rec["row"]) else i + 2
-        files.append(f)
-        rows.append(r)
-
-        def bad(field, msg, f=f, r=r):
-            problems.append((f, r, field, msg))
-
-        for c in REQUIRED:
-            if _blank(rec[c]):
-                bad(c, "empty")
-        kind = str(rec["kind"]).strip() if not _blank(rec["kind"]) else ""
-        if kind and kind not in KINDS:
-            bad("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-        d = {}
-        for c in ("period_start", "period_end"):
-            v = rec[c]
-            if _blank(v):
-                d[c] = None
-                continue
-            try:
-                d[c] = v if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else (
-                    v.date() if isinstance(v, (dt.datetime, pd.Timestamp)) else dt.date.fromisoformat(str(v).strip()))
-            except ValueError:
-                bad(c, f"not a date YYYY-MM-DD: {v!r}")
-                d[c] = None
-        if d["period_start"] and d["period_end"] and d["period_end"] < d["period_start"]:
-            bad("period_end", f"{d['period_end']} is before period_start {d['period_start']}")
-        q = math.nan
-        if not _blank(rec["quantity"]):
-            try:
-                q = float(str(rec["quantity"]).replace(",", ""))
-                if not math.isfinite(q):
-                    raise ValueError
-            except ValueError:
-                bad("quantity", f"not a number: {rec['quantity']!r}")
-                q = math.nan
-            else:
-                if q < 0:
-                    bad("quantity", f"negative quantity {q}; give stock movements with 'movement'")
-        if not _blank(rec["unit"]) and kind not in ("production", "financial"):
-            # production counts and money are not computed with: their units are not checked here
-            try:
-                u = parse(str(rec["unit"]))
-                want = _DIMENSION.get(kind)
-                if want is not None and all(u.dimensionality != parse(w).dimensionality for w in want):
-                    bad("unit", f"{rec['unit']!r} is not a unit of {' or '.join(want)} (kind {kind})"
-                                f"{_HINT.get(kind, '')}")
-            except UnitMismatch as exc:
-                bad("unit", str(exc))
-        share = math.nan
-        if not _blank(rec["co2_share"]):
-            try:
-                share = float(rec["co2_share"])
-                if not 0 <= share <= 1:
-                    raise ValueError
-            except ValueError:
-                bad("co2_share", f"must be a mass fraction between 0 and 1, not {rec['co2_share']!r}")
-        move = "purchased" if _blank(rec["movement"]) else str(rec["movement"]).strip()
-        if move not in MOVEMENTS:
-            bad("movement", f"unknown movement {move!r}; expected one of {', '.join(MOVEMENTS)}")
-        use = "equipment" if _blank(rec["use"]) else str(rec["use"]).strip()
-        if use not in USES:
-            bad("use", f"must be one of {', '.join(USES)}, not {use!r}")
-        starts.append(d["period_start"])
-        ends.append(d["period_end"])
-        qty.append(q)
-        shares.append(share)
-        moves.append(move)
-        uses.append(use)
+    header = [c for c in df.columns if c in contract.MAPPABLE]
+    layout = contract.Layout.desk()
+    records, problems = [], []
+    for i, rec in enumerate(df.to_dict("records")):
+        name = file if _blank(rec.get("source_file")) else str(rec["source_file"])
+        rownum = i + 2 if _blank(rec.get("row")) else int(rec["row"])
+        sha = "" if _blank(rec.get("source_sha256")) else str(rec["source_sha256"])
+        cells = [None if _blank(rec[c]) else rec[c] for c in header]
+        recs, probs = contract.parse_row(name, rownum, header, cells, layout, sha)
+        records += recs
+        problems += probs
     if problems:
         raise ActivityFileError(problems)
-    out["period_start"], out["period_end"] = starts, ends
-    out["quantity"] = pd.Series(qty, index=out.index, dtype=float)
-    out["co2_share"] = pd.Series(shares, index=out.index, dtype=float)
-    out["movement"], out["use"], out["row"], out["source_file"] = moves, uses, rows, files
-    for c in ("kind", "item", "unit", "workshop", "device"):
-        out[c] = [None if _blank(v) else str(v).strip() for v in out[c]]
-    return out
+    return _for_inventory(contract.records_frame(records))
 
 
 def read_activity_file(path: str | Path) -> pd.DataFrame:
-    """Read and validate one activity file (CSV, UTF-8; or XLSX, first sheet).
+    """Read and validate one desk-work activity file (CSV or XLSX whose header names the record's columns).
 
     Returns
     -------
     pandas.DataFrame
-        As :func:`validate_activity`; ``source_file`` = the path, ``source_sha256`` = the file's
-        SHA-256, ``row`` = the line in the file.
+        As :func:`validate_activity`; ``source_file`` = the path as given, ``source_sha256`` = the file's
+        SHA-256, ``row`` = the row in the file.
 
     Raises
     ------
     ActivityFileError
-        If the file cannot be read or has bad rows (each named file:row:field).
+        If the file cannot be read or has problems (each named path:row:field).
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            df = pd.read_excel(path, dtype=str)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, comment=None, encoding="utf-8")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ActivityFileError([(str(path), None, "*", f"cannot read: {exc}")]) from exc
-    df.columns = [str(c).strip() for c in df.columns]
+        df = contract.read_activity_file(path)
+    except contract.ActivityFileError as exc:
+        raise ActivityFileError([(str(path) if f == path.name else f, r, c, m) for f, r, c, m in exc.problems]) \
+            from None
     df["source_file"] = str(path)
-    df["row"] = range(2, len(df) + 2)
-    df["source_sha256"] = hashlib.sha256(data).hexdigest()
-    return validate_activity(df, str(path))
+    return _for_inventory(df)
 
 
 def load_activity(data_dir: str | Path, start: dt.date, end: dt.date,
                   kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Every record of ``<data_dir>/activity/*.csv|xlsx`` overlapping [start, end] (inclusive dates).
+    """Every record imported by ``tanjian import`` (:func:`workspace.activity.load_activity`) whose period
+    overlaps [start, end] (inclusive local dates), superseded files left out, in the inventory's form.
 
     Raises
     ------
     ActivityFileError
-        If any file has bad rows (all files are checked before anything is returned).
+        If an imported record has a unit the inventory cannot compute with.
     """
-    folder = Path(data_dir) / "activity"
-    frames, problems = [], []
-    for p in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if p.suffix.lower() not in (".csv", ".xlsx"):
-            continue
-        try:
-            frames.append(read_activity_file(p))
-        except ActivityFileError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ActivityFileError(problems)
-    if not frames:
-        return validate_activity(pd.DataFrame(columns=list(REQUIRED)))
-    df = pd.concat(frames, ignore_index=True)
-    keep = (df["period_end"] >= start) & (df["period_start"] <= end)
-    if kinds is not None:
-        keep &= df["kind"].isin(kinds)
-    return df[keep].reset_index(drop=True)
+    return _for_inventory(contract.load_activity(data_dir, start, end, kinds=kinds))

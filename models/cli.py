@@ -120,13 +120,8 @@ def _compute(args, start, end, level):
     activity = _activity(args.activity)
     store, site, cfg = _store_and_site(args)
     if activity is None and cfg is not None:
-        # invoices and hand vouchers imported into <data_dir>/activity/ (by `tanjian import` when
-        # workspace.activity is present, else desk files in the record layout)
-        try:
-            from workspace.activity import load_activity as imported
-        except ImportError:
-            imported = load_activity
-        activity = imported(cfg.paths.data_dir, start, end)
+        # invoices, statements and hand vouchers imported into <data_dir>/activity/ by `tanjian import`
+        activity = load_activity(cfg.paths.data_dir, start, end)
         log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
     _chain_guard(cfg, args.methodology)

@@ -14,25 +14,35 @@ An activity record has the columns :data:`COLUMNS`:
     production: a product id; fuel: ``natural_gas``, ``diesel``, ``gasoline``, ``lpg``; welding_gas:
     ``co2``, ``ar_co2`` (with ``co2_share``), ``argon``; refrigerant / sf6: the gas (``sf6``,
     ``hfc_134a`` …); electricity_statement: the time-of-use period ``sharp | peak | flat | valley |
-    total``; heat: ``steam``, ``hot_water``; financial: the line's name (``revenue_cny`` …).
+    total``; heat: ``steam``, ``hot_water``; financial: the line's name (``revenue_cny`` …);
+    green_power: the contract (``solar_ppa`` …); gec: the certificates' source (``wind`` …); offset: the
+    credit type (``ccer``, ``other`` …).
 ``period_start``, ``period_end``
     local calendar dates, both inclusive, ISO ``yyyy-mm-dd`` strings.
 ``quantity`` [unit], ``unit``
-    a float and a unit :data:`ureg` parses (``t, kg, Nm3, m3, L, MWh, kWh, GJ, pcs, CNY, wanCNY`` …); the unit must
-    fit the kind and item (mass, volume or energy as :data:`DIMENSIONS` allows: no kWh of diesel).
+    a float and a unit :data:`ureg` parses (``t, kg, Nm3, m3, 10^4Nm3, L, MWh, kWh, GJ, GEC, tCO2e, pcs, CNY,
+    wanCNY`` …; see :func:`pint_unit`); the unit must fit the kind and item (mass, volume or energy as
+    :data:`DIMENSIONS` allows: no kWh of diesel; energy for green power and GECs, 1 GEC = 1 MWh; tCO2e for
+    offsets).
 ``workshop``, ``device``, ``shift``, ``team``, ``note``
     optional text.
 ``co2_share`` [-]
     mass fraction of CO₂ in a mixed welding gas (``ar_co2``), 0…1.
 ``movement``
-    for stock balances: ``purchased`` (default), ``opening_stock``, ``closing_stock``, ``sold``, ``used``.
+    for stock balances: ``purchased`` (default), ``opening_stock``, ``closing_stock``, ``sold``, ``used``,
+    ``recovered`` (F-gas recovered from products or equipment, taken off the balance).
+``use``
+    optional, one of :data:`USES`: refrigerant / sf6 ``product`` (charged into products made) or
+    ``equipment`` (the plant's own switchgear and chillers); fuel ``stationary`` or ``mobile`` combustion.
+    Empty when the file does not say (the inventory then applies its defaults).
 ``source_file``, ``source_sha256``, ``row``
     the file the record came from, its SHA-256, and the row in it (1-based, as a spreadsheet shows it).
 
 Every imported file is kept as one canonical JSON document ``<data_dir>/activity/<source_sha256>.json``
 (schema :data:`SCHEMA`); see :func:`write_document` and :func:`load_activity`.
 
-Units: use :data:`ureg` (pint, with ``m3``, ``Nm3``, ``pcs`` and ``CNY`` defined) to convert quantities.
+Units: use :data:`ureg` (pint, with ``m3``, ``Nm3``, ``wNm3``, ``GEC``, ``tCO2e``, ``pcs`` and ``CNY`` defined) and
+:func:`pint_unit` (which also reads the record spelling ``10^4Nm3``) to convert quantities.
 ``Nm3`` (normal cubic metre) has the dimension of a volume like ``m3``; which one a file means is kept in
 ``unit``.
 """
@@ -63,15 +73,18 @@ SCHEMA = "tanjian.activity/1"
 
 #: the columns of an activity record, in order
 COLUMNS = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
-           "team", "co2_share", "movement", "source_file", "source_sha256", "row", "note")
+           "team", "co2_share", "movement", "source_file", "source_sha256", "row", "note", "use")
 #: the fields a file (or its mapping) must give for every record
 REQUIRED = ("kind", "item", "period_start", "period_end", "quantity", "unit")
 #: the fields a file's columns may be mapped to (``date``: both period ends; ``month``: a whole month)
 MAPPABLE = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
-            "team", "co2_share", "movement", "note", "date", "month")
+            "team", "co2_share", "movement", "note", "date", "month", "use")
 
-KINDS = ("production", "electricity_statement", "fuel", "welding_gas", "refrigerant", "sf6", "heat", "financial")
-MOVEMENTS = ("purchased", "opening_stock", "closing_stock", "sold", "used")
+KINDS = ("production", "electricity_statement", "fuel", "welding_gas", "refrigerant", "sf6", "heat", "financial",
+         "green_power", "gec", "offset")
+MOVEMENTS = ("purchased", "opening_stock", "closing_stock", "sold", "used", "recovered")
+#: what a refrigerant / SF6 (``product``, ``equipment``) or a fuel (``stationary``, ``mobile``) is used for
+USES = ("product", "equipment", "stationary", "mobile")
 TOU_PERIODS = ("sharp", "peak", "flat", "valley", "total")
 
 #: the items a kind allows (None: any identifier, e.g. a product id or a financial line)
@@ -81,10 +94,13 @@ ITEMS: dict[str, tuple[str, ...] | None] = {
     "fuel": ("natural_gas", "diesel", "gasoline", "lpg"),
     "welding_gas": ("co2", "ar_co2", "argon"),
     "refrigerant": ("hfc_134a", "hfc_32", "hfc_125", "hfc_143a", "hfc_410a", "hfc_407c", "hfc_404a",
-                    "hcfc_22", "sf6"),
+                    "hcfc_22", "sf6", "cf4", "c2f6", "nf3"),
     "sf6": ("sf6",),
     "heat": ("steam", "hot_water"),
     "financial": None,
+    "green_power": None,
+    "gec": None,
+    "offset": None,
 }
 _ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -95,9 +111,16 @@ ureg.define("pcs = [count] = piece")
 ureg.define("CNY = [currency] = yuan")
 ureg.define("kCNY = 1000 * CNY")
 ureg.define("wanCNY = 10000 * CNY")  # 万元, the unit of most Chinese financial statements
+ureg.define("wNm3 = 10000 * Nm3")  # 万标方, written 10^4Nm3 in records and factor files
+ureg.define("GEC = megawatt_hour")  # a green electricity certificate, 1 GEC = 1 MWh (发改能源〔2023〕1044号)
+ureg.define("tCO2e = [co2e]")  # a tonne of CO2-equivalent (offset credits), as models.units
+ureg.define("tCO2 = tCO2e")
+ureg.define("kgCO2e = 0.001 * tCO2e")
+#: record spellings pint cannot read as they are -> the unit of :data:`ureg` they mean
+PINT_SPELLINGS = {"10^4Nm3": "wNm3"}
 
 _MASS, _VOLUME, _ENERGY = "[mass]", "[length] ** 3", "[length] ** 2 * [mass] / [time] ** 2"
-_COUNT, _MONEY = "[count]", "[currency]"
+_COUNT, _MONEY, _CO2E = "[count]", "[currency]", "[co2e]"
 #: dimensions a quantity may have, per kind (and per item where items differ)
 DIMENSIONS: dict[str, dict[str | None, tuple[str, ...]]] = {
     "production": {None: (_COUNT, _MASS)},
@@ -108,6 +131,9 @@ DIMENSIONS: dict[str, dict[str | None, tuple[str, ...]]] = {
     "sf6": {None: (_MASS,)},
     "heat": {None: (_ENERGY,), "steam": (_ENERGY, _MASS)},
     "financial": {None: (_MONEY,)},
+    "green_power": {None: (_ENERGY,)},
+    "gec": {None: (_ENERGY,)},
+    "offset": {None: (_CO2E,)},
 }
 #: unit spellings met in Chinese business files → the unit written into the record
 UNIT_ALIASES = {
@@ -115,7 +141,8 @@ UNIT_ALIASES = {
     "标准立方米": "Nm3", "Nm³": "Nm3", "nm3": "Nm3", "升": "L", "l": "L", "千瓦时": "kWh", "度": "kWh",
     "kwh": "kWh", "KWH": "kWh", "兆瓦时": "MWh", "mwh": "MWh", "吉焦": "GJ", "gj": "GJ", "台": "pcs",
     "件": "pcs", "套": "pcs", "个": "pcs", "unit": "pcs", "units": "pcs", "元": "CNY", "rmb": "CNY",
-    "RMB": "CNY", "cny": "CNY", "千元": "kCNY", "万元": "wanCNY",
+    "RMB": "CNY", "cny": "CNY", "千元": "kCNY", "万元": "wanCNY", "万标方": "10^4Nm3", "万标准立方米": "10^4Nm3",
+    "wNm3": "10^4Nm3", "tco2e": "tCO2e", "吨二氧化碳当量": "tCO2e",
 }
 
 
@@ -128,19 +155,24 @@ def normalise_unit(v: Any) -> str:
     if not s:
         raise CellError("empty: a unit is needed")
     s = UNIT_ALIASES.get(s, s)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ */^.\-]*", s):
+    if s not in PINT_SPELLINGS and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ */^.\-]*", s):
         raise CellError(f"unknown unit {s!r}")
     try:
-        ureg.parse_units(s)
+        pint_unit(s)
     except Exception as exc:  # pint's parser raises many types (even AssertionError) on odd text
         raise CellError(f"unknown unit {s!r} ({type(exc).__name__})") from None
     return s
 
 
+def pint_unit(unit: str) -> pint.Unit:
+    """The :data:`ureg` unit of a record's unit (``10^4Nm3`` read as ``wNm3``, see :data:`PINT_SPELLINGS`)."""
+    return ureg.parse_units(PINT_SPELLINGS.get(unit, unit))
+
+
 def unit_fits(kind: str, item: str, unit: str) -> bool:
     """Whether ``unit`` measures what ``kind``/``item`` is counted in (see :data:`DIMENSIONS`)."""
     dims = DIMENSIONS[kind].get(item, DIMENSIONS[kind][None])
-    d = ureg.parse_units(unit).dimensionality
+    d = pint_unit(unit).dimensionality
     return any(d == ureg.get_dimensionality(x) for x in dims)
 
 
@@ -354,6 +386,10 @@ class _Row:
         if mv not in MOVEMENTS:
             self.bad(self.col("movement"), f"unknown movement {mv!r} (one of {', '.join(MOVEMENTS)})")
         self.base["movement"] = mv
+        use = self.text("use")
+        if use and use not in USES:
+            self.bad(self.col("use"), f"unknown use {use!r} (one of {', '.join(USES)})")
+        self.base["use"] = use or None
 
     def unit(self) -> str | None:
         if not self.text("unit"):
@@ -428,7 +464,8 @@ class _Row:
 
 
 def _dims_text(kind: str, item: str) -> str:
-    names = {_MASS: "mass", _VOLUME: "volume", _ENERGY: "energy", _COUNT: "pieces", _MONEY: "money"}
+    names = {_MASS: "mass", _VOLUME: "volume", _ENERGY: "energy", _COUNT: "pieces", _MONEY: "money",
+             _CO2E: "tCO2e"}
     return " or ".join(names[d] for d in DIMENSIONS[kind].get(item, DIMENSIONS[kind][None]))
 
 
