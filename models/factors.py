@@ -86,6 +86,11 @@ KNOWN_UNITS: dict[str, tuple[str, float]] = {
     "tC/TJ": ("carbon_per_energy", 1e-3),  # 1 TJ = 1000 GJ
     "1": ("fraction", 1.0),
     "%": ("fraction", 1e-2),
+    # added for the accounting core (models/inventory.py); pint checks them again (models/units.py)
+    "GJ/t": ("energy_per_mass", 1.0),
+    "tCO2/GJ": ("co2_per_energy", 1.0),
+    "tCO2e/GJ": ("co2e_per_energy", 1.0),
+    "tCO2e/t": ("gwp", 1.0),  # tonnes CO2e per tonne of the gas: a 100-year GWP
 }
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
