@@ -385,6 +385,7 @@ def cmd_demo(args) -> int:
 COMMAND_MODULES = (
     "chain.cli",
     "models.quota_cli",
+    "models.reports.cli",
 )
 
 
