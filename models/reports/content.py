@@ -285,8 +285,8 @@ def _views_tables(inv: dict) -> list[Table]:
         if key in views:
             for k, v in _flat({k2: v2 for k2, v2 in views[key].items() if k2 != "lines"}
                               if isinstance(views[key], dict) else views[key]):
-                rows.append([names.get(key, key), k, v if isinstance(v, str) else _num(v)
-                             if isinstance(v, (int, float)) else str(v)])
+                rows.append([names.get(key, key), k, v if isinstance(v, str) else "" if v is None else
+                             _num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)])
     if rows:
         out.append(Table("Views: compliance, location-based and market-based",
                          [("View", "text"), ("Figure", "text"), ("Value", "num")], rows,
