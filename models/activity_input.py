@@ -54,10 +54,11 @@ OPTIONAL = ("workshop", "device", "shift", "team", "co2_share", "movement", "use
             "source_sha256", "row", "note")
 COLUMNS = REQUIRED + OPTIONAL
 
-#: kind -> dimension its quantity must have (checked with pint); None = any (production counts).
+#: kind -> units whose dimension its quantity may have (checked with pint); absent = any (production counts).
 _DIMENSION = {
-    "electricity_statement": "MWh", "green_power": "MWh", "gec": "MWh", "heat": "GJ",
-    "welding_gas": "kg", "refrigerant": "kg", "sf6": "kg", "offset": "tCO2e",
+    "electricity_statement": ("MWh",), "green_power": ("MWh",), "gec": ("MWh",), "heat": ("GJ",),
+    "welding_gas": ("kg",), "refrigerant": ("kg",), "sf6": ("kg",), "offset": ("tCO2e",),
+    "fuel": ("kg", "Nm3"),
 }
 
 
@@ -75,7 +76,15 @@ class ActivityFileError(TanjianError):
 
 
 def _blank(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+    """None, NaN, pandas NA or an empty/blank string."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v.strip()
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
@@ -154,8 +163,8 @@ def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
             try:
                 u = parse(str(rec["unit"]))
                 want = _DIMENSION.get(kind)
-                if want is not None and u.dimensionality != parse(want).dimensionality:
-                    bad("unit", f"{rec['unit']!r} is not a unit of {want} (kind {kind})")
+                if want is not None and all(u.dimensionality != parse(w).dimensionality for w in want):
+                    bad("unit", f"{rec['unit']!r} is not a unit of {' or '.join(want)} (kind {kind})")
             except UnitMismatch as exc:
                 bad("unit", str(exc))
         share = math.nan

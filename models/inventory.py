@@ -353,6 +353,14 @@ def _in_period(df: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
     return df[inside]
 
 
+def _yearly(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``year`` column (calendar year of ``period_start``): records are grouped per year,
+    so that a multi-year inventory uses each year's factor rows and stock balance."""
+    out = df.copy()
+    out["year"] = [d.year for d in out["period_start"]] if len(out) else []
+    return out
+
+
 def _balance(g: pd.DataFrame, unit: str, what: str, recovered: bool = False) -> tuple[float, str]:
     """Quantity used by stock balance (opening + purchased − closing − sold [− recovered]) or as 'used'."""
     def total(move):
@@ -574,7 +582,8 @@ def _gwp(ctx: _Ctx, gas: str, start, end) -> FactorUse:
 def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line]:
     rules = ctx.m.rules
     lines = []
-    groups = [(k, g) for k, g in df.groupby(["item", "workshop", "device", "use"], dropna=False, sort=True)]
+    groups = [(k[:4], g) for k, g in _yearly(df).groupby(["item", "workshop", "device", "use", "year"], dropna=False,
+                                                              sort=True)]
     recs = []
     for (item, ws, dev, use), g in groups:
         if item not in rules.FUEL_FACTOR_PREFIX:
@@ -615,7 +624,7 @@ def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line
 
 def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     lines = []
-    for (item, ws, dev), g in df.groupby(["item", "workshop", "device"], dropna=False, sort=True):
+    for (item, ws, dev, _y), g in _yearly(df).groupby(["item", "workshop", "device", "year"], dropna=False, sort=True):
         used, how = _balance(g, "kg", f"welding gas {item}")
         s, e = min(g["period_start"]), max(g["period_end"])
         shares = {float(x) for x in g["co2_share"] if not math.isnan(x)}
@@ -631,7 +640,8 @@ def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
                           s, e, "record")
         else:
             p = ctx.r.get(f"{ctx.m.rules.WELDING_SHARE_PREFIX}{item}", s, e)
-        t = apply(quantity(used, "kg"), (p.id, p.q), to="tCO2e", what=f"welding gas {item} {_origin(g)}")
+        t = apply(quantity(used, "kg"), (p.id, p.q), ("CO2 mass", quantity(1.0, "tCO2e/t")), to="tCO2e",
+                  what=f"welding gas {item} {_origin(g)}")
         origin = _origin(g) + f" [{how}]"
         lines.append(_line("process_welding_co2", item, "CO2", rec, used, "kg", origin, [p], t, "tCO2/kg",
                            _u(ctx.u, "activity:stock_balance"), [_u(ctx.u, "factor:welding_share")],
@@ -641,7 +651,8 @@ def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
 
 def _fgas_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     lines = []
-    for (item, use, ws, dev), g in df.groupby(["item", "use", "workshop", "device"], dropna=False, sort=True):
+    for (item, use, ws, dev, _y), g in _yearly(df).groupby(["item", "use", "workshop", "device", "year"], dropna=False,
+                                                         sort=True):
         used, how = _balance(g, "kg", f"{item} ({use})", recovered=True)
         s, e = min(g["period_start"]), max(g["period_end"])
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
@@ -683,7 +694,7 @@ def _electricity_lines(ctx: _Ctx, recs: list[dict]) -> list[Line]:
 
 def _heat_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     lines = []
-    for (item, ws, dev), g in df.groupby(["item", "workshop", "device"], dropna=False, sort=True):
+    for (item, ws, dev, _y), g in _yearly(df).groupby(["item", "workshop", "device", "year"], dropna=False, sort=True):
         s, e = min(g["period_start"]), max(g["period_end"])
         qty, how = _balance(g, "GJ", f"heat {item}")
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
@@ -699,6 +710,9 @@ def _heat_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
 def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> list[Line]:
     """Market-based scope 2 electricity: instruments at 0, the rest at the grid average (no residual mix)."""
     if not elec:
+        if not instruments.empty:
+            log.warning("%d green power / GEC record(s) but no purchased electricity in the period: nothing to "
+                        "cover, market-based scope 2 is 0", len(instruments))
         return []
     rules = ctx.m.rules
     total = sum(quantity(ln.quantity, ln.unit).to("MWh").magnitude for ln in elec)
@@ -717,15 +731,19 @@ def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> lis
                            _origin(g) + f" [{label}]", [], 0.0, "tCO2/MWh", _u(ctx.u, "activity:instrument"), [],
                            formula="E = MWh covered by contractual instruments x 0", basis="market"))
     rest = total - claimed
-    grid = ctx.r.get(rules.GRID[0], s, e, rules.GRID[1])
-    rec = dict(workshop=None, device=None, period_start=s, period_end=e)
-    t = apply(quantity(rest, "MWh"), (grid.id, grid.q), to="tCO2e")
     u_ad = max((_u(ctx.u, "activity:meter"), _u(ctx.u, "activity:statement")))
-    lines.append(_line("purchased_electricity", "residual", "CO2", rec, rest, "MWh",
-                       f"electricity not covered by instruments; factor: {NO_RESIDUAL_MIX}", [grid], t, "tCO2/MWh",
-                       u_ad, [_u(ctx.u, "factor:grid")], formula="E = (electricity - instruments) x grid average",
-                       basis="market"))
-    return lines
+    residual = []
+    for ln in elec:
+        # instruments cover every electricity line in proportion; each residual part takes its own period's factor
+        q = quantity(ln.quantity, ln.unit).to("MWh").magnitude * (rest / total if total else 0.0)
+        grid = ctx.r.get(rules.GRID[0], ln.period_start, ln.period_end, rules.GRID[1])
+        t = apply(quantity(q, "MWh"), (grid.id, grid.q), to="tCO2e")
+        rec = dict(workshop=None, device=None, period_start=ln.period_start, period_end=ln.period_end)
+        residual.append(_line("purchased_electricity", "residual", "CO2", rec, q, "MWh",
+                              f"electricity not covered by instruments; factor: {NO_RESIDUAL_MIX}", [grid], t,
+                              "tCO2/MWh", u_ad, [_u(ctx.u, "factor:grid")],
+                              formula="E = (electricity - instruments) x grid average", basis="market"))
+    return lines + _merge(residual, ("source", "item"))
 
 
 def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
@@ -971,7 +989,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
 
     lines = _merge(lines, _LEVEL_KEYS[level])
     lines.sort(key=lambda ln: (ln.scope, ln.category, ln.source, ln.item, ln.workshop or "", ln.device or "",
-                               ln.period_start))
+                               ln.period_start, ln.period_end, ln.scope3_category or 0, ln.factor_key, ln.origin))
     plant = {"id": None, "name": None, "enterprise": None}
     if site is not None:
         plant = {"id": site.plant.id, "name": site.plant.name, "enterprise": site.enterprise.name}
@@ -996,7 +1014,7 @@ def restate(inv_old: Inventory, library_new: FactorLibrary) -> pd.DataFrame:
     pandas.DataFrame
         One row per line: source, item, workshop, device, period, ``old_tco2e``, ``new_tco2e``,
         ``difference_tco2e`` [tCO2e], ``reason`` (each factor row that changed, old -> new value, or
-        "unchanged"). ``attrs``: old/new library sha256, the new :class:`Inventory` (``"new"``).
+        "unchanged"). ``attrs``: old/new factor library sha256 and old/new canonical inventory sha256.
     """
     i = inv_old.inputs
     new = compute_inventory(inv_old.period_start, inv_old.period_end, methodology=inv_old.methodology,
@@ -1030,7 +1048,8 @@ def restate(inv_old: Inventory, library_new: FactorLibrary) -> pd.DataFrame:
                      "difference_tco2e": (n.tco2e if n else 0.0) - (o.tco2e if o else 0.0),
                      "reason": "; ".join(reasons) or "unchanged"})
     out = pd.DataFrame(rows)
-    out.attrs = {"old_library_sha256": inv_old.library.sha256, "new_library_sha256": library_new.sha256, "new": new}
+    out.attrs = {"old_library_sha256": inv_old.library.sha256, "new_library_sha256": library_new.sha256,
+                 "old_inventory_sha256": inv_old.sha256(), "new_inventory_sha256": new.sha256()}
     return out
 
 

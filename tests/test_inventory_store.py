@@ -1,0 +1,104 @@
+"""The inventory from the store's meters (real journal + store), checked by hand."""
+
+import datetime as dt
+
+import pytest
+
+from models.inventory import compute_inventory
+from workspace.batch import Reading, encode_batch
+from workspace.journal import Journal
+from workspace.store import Store
+
+UTC = dt.timezone.utc
+# local midnight 2026-11-24 in Asia/Shanghai is 16:00 UTC the day before
+MIDNIGHT = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+DAY = dt.date(2026, 11, 24)
+
+
+def _append(j, plant, rows):
+    j.append(encode_batch(plant, j.next_seq, "test", [Reading(m, MIDNIGHT + dt.timedelta(minutes=k, milliseconds=300), c)
+                                                      for m, k, c in rows]))
+
+
+@pytest.fixture
+def store(plant_cfg):
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+    pid = plant_cfg.site.plant.id
+    # transformer incomers: counters at local 23:58 .. 00:02 (minutes -2..2)
+    _append(j, pid, [("M-TR-1", k, 1000.0 + 10 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-2", k, 500.0 + 4 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-3", k, 200.0 + 1.5 * (k + 2)) for k in range(-2, 3)])
+    # main gas meter: 0.5 m3 a minute
+    _append(j, pid, [("M-GAS-MAIN", k, 300.0 + 0.5 * (k + 2)) for k in range(-2, 3)])
+    s.fold(j)
+    yield s
+    j.close()
+
+
+def test_electricity_and_gas_from_the_store_with_data_quality(store):
+    inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=store)
+    c = inv.to_canonical()
+    el = [ln for ln in c["lines"] if ln["source"] == "purchased_electricity"]
+    gas = [ln for ln in c["lines"] if ln["source"] == "stationary_combustion"]
+    assert len(el) == 1 and len(gas) == 1
+    # 24 Nov: the minutes ending 00:01 and 00:02 -> 2 × (10 + 4 + 1.5) = 31 kWh = 0.031 MWh × 0.5306 = 0.0164486 t
+    assert el[0]["activity"]["quantity"] == "0.031000" and el[0]["activity"]["unit"] == "MWh"
+    assert inv.lines[[ln.source for ln in inv.lines].index("purchased_electricity")].tco2e == pytest.approx(0.0164486)
+    # 2 minutes × 0.5 m3 = 1 Nm3 = 1e-4 ×10^4 Nm3 × 389.31 × 0.0153 × 0.99 × 44/12 = 0.00216219 t
+    assert gas[0]["activity"]["quantity"] == "1.000000" and gas[0]["activity"]["unit"] == "Nm3"
+    assert inv.lines[[ln.source for ln in inv.lines].index("stationary_combustion")].tco2e == pytest.approx(0.00216219)
+    # data quality: 3 meters × 1440 minutes, 6 of them measured -> 1 − 6/4320 = 0.998611 not measured; none manual
+    assert el[0]["data_quality"] == {"estimated_share": "0.9986", "manual_share": "0.0000"}
+    assert c["store_snapshot"] == store.dataset().attrs["snapshot"]
+    assert el[0]["activity"]["origin"].startswith("store:electricity:M-TR-1+M-TR-2+M-TR-3@")
+
+
+def test_workshop_level_keeps_the_plant_total(store):
+    inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=store, level="workshop")
+    el = [ln for ln in inv.lines if ln.source == "purchased_electricity"]
+    # no workshop meter was read: the workshops' lines are 0 and the 31 kWh stay on the plant's main meters
+    assert sum(ln.quantity for ln in el) == pytest.approx(0.031)
+    rest = [ln for ln in el if ln.workshop is None]
+    assert len(rest) == 1 and rest[0].quantity == pytest.approx(0.031)
+    assert "minus the workshops' meters" in rest[0].origin
+
+
+def test_activity_statement_replaces_the_store_for_electricity(store, tmp_path):
+    import pandas as pd
+
+    a = pd.DataFrame([{"kind": "electricity_statement", "item": "total", "period_start": "2026-11-24",
+                       "period_end": "2026-11-24", "quantity": "2", "unit": "MWh"}])
+    inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=store, activity=a)
+    el = [ln for ln in inv.lines if ln.source == "purchased_electricity"]
+    # 2 MWh × 0.5306 = 1.0612 t; the meters' 31 kWh are not added (no double count)
+    assert len(el) == 1 and el[0].tco2e == pytest.approx(1.0612)
+
+
+def test_workshop_meter_and_product_footprint(plant_cfg):
+    import pandas as pd
+
+    from models.inventory import footprint
+
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+    pid = plant_cfg.site.plant.id
+    _append(j, pid, [("M-TR-1", k, 1000.0 + 10 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-2", k, 500.0 + 4 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-TR-3", k, 200.0 + 1.5 * (k + 2)) for k in range(-2, 3)])
+    # the cutting & welding workshop's meter (under M-TR-1): 6 kWh a minute
+    _append(j, pid, [("M-WS-CW", k, 50.0 + 6 * (k + 2)) for k in range(-2, 3)])
+    s.fold(j)
+    try:
+        inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=s, level="workshop")
+        el = {ln.workshop: ln.quantity for ln in inv.lines if ln.source == "purchased_electricity" and ln.quantity}
+        # WS-CW: 2 minutes × 6 kWh = 12 kWh; the rest of the main meters: 31 − 12 = 19 kWh
+        assert el == {"WS-CW": pytest.approx(0.012), None: pytest.approx(0.019)}
+        prod = pd.DataFrame([{"kind": "production", "item": "P-PUMP", "period_start": "2026-11-24",
+                              "period_end": "2026-11-24", "quantity": "2", "unit": "unit", "workshop": "WS-CW"}])
+        fp = footprint(inv, prod)
+        # all 31 kWh × 0.5306 kg/kWh = 0.0164486 t go to the only producing workshop: 2 pumps -> 0.0082243 t each
+        assert fp.loc[0, "tco2e_per_unit"] == pytest.approx(0.0082243)
+        assert fp.loc[0, "energy_mwh"] == pytest.approx(0.012)
+    finally:
+        j.close()
