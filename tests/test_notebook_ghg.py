@@ -47,7 +47,7 @@ def test_pairing_in_sync():
 
 def test_sample_activity_file_is_valid():
     a = read_activity_file(ACTIVITY)
-    assert set(a["kind"]) == {"fuel", "sf6", "green_power", "gec", "offset"}
+    assert set(a["kind"]) == {"fuel", "welding_gas", "sf6", "green_power", "gec", "offset"}
     assert a.loc[a["item"] == "diesel", "quantity"].sum() == pytest.approx(26.0)  # 12 fuel-card months
 
 
