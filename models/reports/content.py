@@ -253,18 +253,28 @@ def _facts(inv: dict, site, report_date: str, author: str, zh: bool) -> list[tup
     return rows
 
 
-def _line_rows(lines: list[dict]) -> tuple[list, list]:
-    src, act = [], []
+def _line_rows(lines: list[dict]) -> tuple[list, list, list]:
+    """Rows of the sources table, of the activity table (factor sources as references S1, S2, ...) and of
+    the references (each distinct citation once)."""
+    src, act, refs = [], [], {}
+
+    def ref(citations: str) -> str:
+        keys = []
+        for c in (x.strip() for x in str(citations or "").split(" | ")):
+            if c:
+                keys.append(refs.setdefault(c, f"S{len(refs) + 1}"))
+        return ", ".join(dict.fromkeys(keys))
+
     for line in lines:
         a, f = line.get("activity") or {}, line.get("factor") or {}
         src.append([line.get("source", ""), str(line.get("category", "")), str(line.get("scope", "")),
                     line.get("gas", ""), line.get("workshop") or "", line.get("device") or ""])
         act.append([line.get("source", ""), line.get("device") or line.get("workshop") or "",
                     _num(a.get("quantity")), a.get("unit", ""), a.get("origin", ""),
-                    f.get("id", ""), _num(f.get("value")), f.get("unit", ""), f.get("source", ""),
+                    f.get("id", ""), _num(f.get("value")), f.get("unit", ""), ref(f.get("source", "")),
                     f"{f.get('valid_from', '')} .. {f.get('valid_to', '') or 'open'}",
                     _num(line.get("gwp")), _num(line.get("tco2e"))])
-    return src, act
+    return src, act, [[k, c] for c, k in refs.items()]
 
 
 _ACT_COLS = [("Source", "text"), ("Device / workshop", "text"), ("Activity", "num"), ("Unit", "text"),
@@ -323,7 +333,8 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
         raise ReportError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
     lines = _check(inv)
     s = summary(inv)
-    src, act = _line_rows(lines)
+    src, act, refs = _line_rows(lines)
+    ref_table = Table("Factor sources (cited above as S1, S2, ...)", [("Ref", "text"), ("Source", "text")], refs)
     period = _period_text(inv.get("period"))
     if layout == "cn":
         rep = Report("cn", f"温室气体排放报告 GHG emission report — {period}",
@@ -335,6 +346,7 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
                                  ("Workshop", "text"), ("Device", "text")], src))
         rep.tables.append(Table("三、活动数据与排放因子及来源 Activity data, emission factors and sources",
                                 _ACT_COLS, act))
+        rep.tables.append(ref_table)
         res = [[zh, en, s["by_guideline_group"][k]] for k, zh, en in CN_GROUPS]
         res.append(["排放总量", "total", s["guideline_total_tco2e"]])
         rep.tables.append(Table("四、排放量结果 Emission results", [("排放源类别", "text"), ("Source group", "text"),
@@ -369,6 +381,7 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
                             [("Source", "text"), ("Device / workshop", "text"), ("tCO2e", "t"),
                              ("Estimated", "share"), ("Manual", "share")], dq))
     rep.tables.append(Table("7. Quantification: activity data x emission factors", _ACT_COLS, act))
+    rep.tables.append(ref_table)
     totals = [[k, v if isinstance(v, str) else _num(v)] for k, v in _flat(inv.get("totals") or {})]
     if totals:
         rep.tables.append(Table("8. Totals as computed by the inventory", [("Figure", "text"), ("Value", "num")],

@@ -31,6 +31,8 @@ __all__ = ["canonical_json", "report_json", "write_atomic", "xlsx_bytes", "pdf_b
 
 CJK_FONT = "STSong-Light"
 LATIN_FONT = "Helvetica"
+#: rows per table flowable in the PDF (about a page of short rows)
+CHUNK_ROWS = 40
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
 
 
@@ -176,18 +178,28 @@ def pdf_bytes(rep: Report, *, report_date: str, author: str, compress: bool = Tr
         weights = [min(max(max((len(str(r[c])) for r in texts[1:]), default=4), 9 if k == "text" else 11), 26)
                    for c, (_, k) in enumerate(t.columns)]
         cols = [width * w / sum(weights) for w in weights]
-        data = [[Paragraph(_markup(label), body) for label, _ in t.columns]]
-        for row in t.rows:
-            data.append([Paragraph(_markup(_text(v, k)), body if k == "text" else num)
-                         for (_, k), v in zip(t.columns, row)])
-        if len(data) == 1:
-            data.append([Paragraph("(none)", body)] + [""] * (n - 1))
-        tbl = LongTable(data, colWidths=cols, repeatRows=1)
-        tbl.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
-                                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                 ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f2f2f2")]),
-                                 ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
-        story.append(tbl)
+        header = [Paragraph(_markup(label), body) for label, _ in t.columns]
+
+        def cell(text: str, kind: str, w: float):
+            # a plain string (drawn as is, no wrapping: much cheaper) when it surely fits on one line in
+            # Helvetica; else a Paragraph that wraps and may hold CJK runs
+            if not _CJK.search(text) and pdfmetrics.stringWidth(text, LATIN_FONT, 7) <= w - 13:  # 6 pt padding a side
+                return text
+            return Paragraph(_markup(text), body if kind == "text" else num)
+
+        rows = [[cell(_text(v, k), k, w) for (_, k), v, w in zip(t.columns, row, cols)] for row in t.rows]
+        if not rows:
+            rows = [["(none)"] + [""] * (n - 1)]
+        style = [("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                 ("FONT", (0, 0), (-1, -1), LATIN_FONT, 7, 8.5),
+                 ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f2f2f2")]),
+                 ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]
+        style += [("ALIGN", (c, 1), (c, -1), "RIGHT") for c, (_, k) in enumerate(t.columns) if k != "text"]
+        # page-sized chunks, each with the header: a long table split page by page re-measures all its rows
+        for i in range(0, len(rows), CHUNK_ROWS):
+            tbl = LongTable([header] + rows[i:i + CHUNK_ROWS], colWidths=cols, repeatRows=1)
+            tbl.setStyle(TableStyle(style))
+            story.append(tbl)
         if t.note:
             story.append(Spacer(1, 2))
             story.append(Paragraph(_markup(t.note), note))
