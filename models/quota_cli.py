@@ -70,10 +70,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     how = "on chain, set by the regulator" if st.quota.source == "chain" else "hand-entered"
     print(f"{ent} {year}: allowance {st.quota.amount_kg / 1000:,.1f} t CO2e ({how}); store snapshot {st.snapshot}")
-    print(f"{'month':>5} {'days':>4} {'emitted t':>11} {'quota t':>10} {'balance t':>10} "
+    print(f"{'month':>5} {'days':>4} {'no data':>7} {'emitted t':>11} {'quota t':>10} {'balance t':>10} "
           f"{'cum emitted t':>14} {'cum quota t':>12} {'cum balance t':>14}")
     for m, r in st.settlement.iterrows():
-        print(f"{m:>5} {r.days:>4} {r.emissions_kg / 1000:>11,.2f} {r.quota_kg / 1000:>10,.2f} "
+        print(f"{m:>5} {r.days:>4} {r.missing_days:>7} {r.emissions_kg / 1000:>11,.2f} {r.quota_kg / 1000:>10,.2f} "
               f"{r.balance_kg / 1000:>10,.2f} {r.cum_emissions_kg / 1000:>14,.2f} {r.cum_quota_kg / 1000:>12,.2f} "
               f"{r.cum_balance_kg / 1000:>14,.2f}" + ("  OVER" if r.over else ""))
     fc = st.forecast
