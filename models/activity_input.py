@@ -58,8 +58,10 @@ COLUMNS = REQUIRED + OPTIONAL
 _DIMENSION = {
     "electricity_statement": ("MWh",), "green_power": ("MWh",), "gec": ("MWh",), "heat": ("GJ",),
     "welding_gas": ("kg",), "refrigerant": ("kg",), "sf6": ("kg",), "offset": ("tCO2e",),
-    "fuel": ("kg", "Nm3"),
+    "fuel": ("kg", "Nm3", "GJ"),
 }
+_HINT = {"heat": "; steam in t: convert to GJ with the guideline's AD = Ma x (En - 83.74) x 1e-3 "
+                 "(En: enthalpy [kJ/kg] at the steam's temperature and pressure) and give GJ"}
 
 
 class ActivityFileError(TanjianError):
@@ -159,12 +161,14 @@ def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
             else:
                 if q < 0:
                     bad("quantity", f"negative quantity {q}; give stock movements with 'movement'")
-        if not _blank(rec["unit"]):
+        if not _blank(rec["unit"]) and kind not in ("production", "financial"):
+            # production counts and money are not computed with: their units are not checked here
             try:
                 u = parse(str(rec["unit"]))
                 want = _DIMENSION.get(kind)
                 if want is not None and all(u.dimensionality != parse(w).dimensionality for w in want):
-                    bad("unit", f"{rec['unit']!r} is not a unit of {' or '.join(want)} (kind {kind})")
+                    bad("unit", f"{rec['unit']!r} is not a unit of {' or '.join(want)} (kind {kind})"
+                                f"{_HINT.get(kind, '')}")
             except UnitMismatch as exc:
                 bad("unit", str(exc))
         share = math.nan

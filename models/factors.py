@@ -91,6 +91,7 @@ KNOWN_UNITS: dict[str, tuple[str, float]] = {
     "tCO2/GJ": ("co2_per_energy", 1.0),
     "tCO2e/GJ": ("co2e_per_energy", 1.0),
     "tCO2e/t": ("gwp", 1.0),  # tonnes CO2e per tonne of the gas: a 100-year GWP
+    "kg/L": ("density", 1.0),
 }
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

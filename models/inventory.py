@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.activity_input import ActivityFileError, validate_activity
+from models.activity_input import ActivityFileError, _blank, validate_activity
 from models.factors import DEFAULT_PATH, Factor, FactorError, FactorLibrary
 from models.packages import Methodology, check_library, load_methodology
-from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity, ureg
+from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity
 from workspace.errors import TanjianError
 
 __all__ = ["FactorUse", "Inventory", "InventoryError", "LEVELS", "Line", "MeasuredFactor", "SCHEMA",
@@ -436,6 +436,7 @@ class Inventory:
     compliance: dict
     offsets: list[dict]
     inputs: dict = field(default_factory=dict, repr=False)
+    memo: list[dict] = field(default_factory=list)
 
     # totals ---------------------------------------------------------------------------------------------
     def _sum(self, pred) -> tuple[float, float]:
@@ -547,6 +548,7 @@ class Inventory:
                 "note": "reported separately, never netted from gross emissions",
                 "items": [{**o, "tco2e": _dec(o["tco2e"], 3)} for o in self.offsets],
                 "total_tco2e": _dec(t["offsets"], 3)},
+            "memo": list(self.memo),
         }
 
     def canonical_json(self) -> bytes:
@@ -601,22 +603,34 @@ def _fuel_lines(ctx: _Ctx, df: pd.DataFrame, store_gas: list[dict]) -> list[Line
         item = rec["item"]
         prefix = rules.FUEL_FACTOR_PREFIX[item]
         s, e = rec["period_start"], rec["period_end"]
-        ncv = ctx.r.get(f"{prefix}_ncv", s, e)
-        cc = ctx.r.get(f"{prefix}_carbon_content", s, e)
-        of = ctx.r.get(f"{prefix}_oxidation", s, e)
         what = f"{item} {rec['origin']}"
         act = quantity(rec["qty"], rec["unit"])
-        t = apply(act, (ncv.id, ncv.q), (cc.id, cc.q), (of.id, of.q), ("44/12", CO2_PER_C), to="tCO2e", what=what)
+        if act.dimensionality == parse("GJ").dimensionality:
+            # the activity is already heat (an invoice in GJ): E = AD x CC x OF x 44/12, no NCV
+            heat_params = []
+            formula = "E = AD [GJ] x CC x OF x 44/12"
+        elif act.dimensionality == parse("L").dimensionality and item != "natural_gas":
+            # a liquid fuel invoiced by volume: mass = V x density, then as usual
+            heat_params = [ctx.r.get(f"{item}_density", s, e), ctx.r.get(f"{prefix}_ncv", s, e)]
+            formula = "E = V x density x NCV x CC x OF x 44/12"
+        else:
+            heat_params = [ctx.r.get(f"{prefix}_ncv", s, e)]
+            formula = "E = FC x NCV x CC x OF x 44/12"
+        cc = ctx.r.get(f"{prefix}_carbon_content", s, e)
+        of = ctx.r.get(f"{prefix}_oxidation", s, e)
+        params = heat_params + [cc, of]
+        t = apply(act, *[(p.id, p.q) for p in params], ("44/12", CO2_PER_C), to="tCO2e", what=what)
         mobile = item in _MOBILE_FUELS if rec["use"] not in ("stationary", "mobile") else rec["use"] == "mobile"
         source = "mobile_combustion" if mobile else "stationary_combustion"
-        lines.append(_line(source, item, "CO2", rec, rec["qty"], rec["unit"], rec["origin"], [ncv, cc, of], t,
+        lines.append(_line(source, item, "CO2", rec, rec["qty"], rec["unit"], rec["origin"], params, t,
                            f"tCO2/{rec['unit']}", _u(ctx.u, rec["u_key"]), [_u(ctx.u, f"factor:{item}")],
-                           formula="E = FC x NCV x CC x OF x 44/12", dq=rec["dq"]))
+                           formula=formula, dq=rec["dq"]))
         if rules.SCOPE3:
             up = ctx.r.get(f"upstream_{item}", s, e, allow_unverified=True)
-            tu = apply(act, (ncv.id, ncv.q), (up.id, up.q), to="tCO2e", what=what)
-            lines.append(_line("upstream_fuel", item, "CO2e", rec, rec["qty"], rec["unit"], rec["origin"], [ncv, up],
-                               tu, f"tCO2e/{rec['unit']}", _u(ctx.u, rec["u_key"]), [_u(ctx.u, "factor:upstream")],
+            tu = apply(act, *[(p.id, p.q) for p in heat_params], (up.id, up.q), to="tCO2e", what=what)
+            lines.append(_line("upstream_fuel", item, "CO2e", rec, rec["qty"], rec["unit"], rec["origin"],
+                               heat_params + [up], tu, f"tCO2e/{rec['unit']}", _u(ctx.u, rec["u_key"]),
+                               [_u(ctx.u, "factor:upstream")],
                                formula="E = FC x NCV x EF_upstream (scope 3 category 3a)", dq=rec["dq"],
                                scope3_category=3))
     return lines
@@ -649,11 +663,21 @@ def _welding_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
     return lines
 
 
-def _fgas_lines(ctx: _Ctx, df: pd.DataFrame) -> list[Line]:
+#: ozone-depleting gases (Montreal Protocol): outside the Kyoto basket, reported as memo items only
+MONTREAL_PREFIXES = ("cfc_", "hcfc_", "halon_")
+
+
+def _fgas_lines(ctx: _Ctx, df: pd.DataFrame, memo: list[dict]) -> list[Line]:
     lines = []
     for (item, use, ws, dev, _y), g in _yearly(df).groupby(["item", "use", "workshop", "device", "year"], dropna=False,
                                                          sort=True):
         used, how = _balance(g, "kg", f"{item} ({use})", recovered=True)
+        if str(item).startswith(MONTREAL_PREFIXES):
+            log.warning("%s: %.3f kg emitted is a Montreal Protocol gas, outside the Kyoto basket: memo item only",
+                        item, used)
+            memo.append({"item": item, "quantity": _dec(used, 6), "unit": "kg", "origin": _origin(g) + f" [{how}]",
+                         "note": "Montreal Protocol gas: not part of scopes 1-3 (GHG Protocol: report separately)"})
+            continue
         s, e = min(g["period_start"]), max(g["period_end"])
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
                    period_end=e)
@@ -766,66 +790,68 @@ def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
 
 
 def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
-    """Energy per group and month from the store's rollups, with its data quality."""
+    """Energy per group and month from the store's rollups, with its data quality.
+
+    One energy query for every meter involved (per meter and month), one coverage query per workshop
+    (device lines carry their workshop's estimated share) and for the plant, and, for periods up to 31
+    days, one quality report for the MANUAL flags.
+    """
     lo = pd.Timestamp(start)
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
+    roots = site.top_meters(medium)
+    if not roots:
+        return [], None
+    groups: dict[str, tuple] = {}  # key -> (workshop, device, meters)
+    quality_sets: dict[str, list[str]] = {"__plant__": roots}
     if level in ("workshop", "device"):
-        groups = {}
         for w in site.workshops:
             tops = site.top_meters(medium, w.id)
             if not tops:
                 continue
+            quality_sets[w.id] = tops
             if level == "device":
                 for m in tops:
                     groups[m] = (w.id, site.meter(m).device or m, [m])
             else:
                 groups[w.id] = (w.id, None, tops)
-        roots = site.top_meters(medium)
-    else:
-        groups = {}
-        roots = site.top_meters(medium)
-    if not roots:
-        return [], None
-    out, snapshot = [], None
+    meters = sorted({m for _, _, ms in groups.values() for m in ms} | set(roots))
+    arr = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq="MS", meters=meters, as_of=as_of)
+    snapshot = arr.attrs.get("snapshot")
+    per_meter = pd.DataFrame(arr.fillna(0).values, index=pd.DatetimeIndex(arr["time"].values),
+                             columns=[str(g) for g in arr["group"].values])
+    est, man = {}, {}
+    rep = None
+    if hi - lo <= pd.Timedelta(days=31):
+        rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
+    for k, ms in quality_sets.items():
+        cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms, as_of=as_of)
+        est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
+        if rep is None:
+            man[k] = None
+        else:
+            minutes = float(rep.loc[ms, "minutes"].sum())
+            man[k] = float(rep.loc[ms, "manual"].sum()) / minutes if minutes else 0.0
+    out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
-    totals_by_month: dict = {}
-    calls = list(groups.items()) + [("__plant__", (None, None, roots))]
-    for key, (ws, dev, meters) in calls:
-        arr = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq="MS", meters=meters,
-                           as_of=as_of)
-        snapshot = arr.attrs.get("snapshot")
-        est = 1.0 - float(arr.attrs.get("coverage", 0.0))
-        man = _manual_share(store, lo, hi, meters, as_of)
-        vals = arr.fillna(0).sum("group")
-        for t, v in zip(pd.DatetimeIndex(arr["time"].values), vals.values):
-            m_start = max(t.date(), start)
-            m_end = min((t + pd.offsets.MonthEnd(0)).date(), end)
-            if key == "__plant__":
-                totals_by_month[(m_start, m_end)] = (float(v), est, man)
-                continue
-            out.append(dict(workshop=ws, device=dev, period_start=m_start, period_end=m_end, qty=float(v), unit=unit,
-                            origin=f"store:{medium}:{'+'.join(meters)}@{snapshot}", u_key="activity:meter",
-                            dq=(est, man), use="stationary", item="natural_gas"))
-    for (m_start, m_end), (v, est, man) in totals_by_month.items():
-        part = sum(r["qty"] for r in out if r["period_start"] == m_start)
-        rest = v - part
+    for t in per_meter.index:
+        m_start = max(t.date(), start)
+        m_end = min((t + pd.offsets.MonthEnd(0)).date(), end)
+        part = 0.0
+        for key, (ws, dev, ms) in groups.items():
+            v = float(per_meter.loc[t, ms].sum())
+            part += v
+            out.append(dict(workshop=ws, device=dev, period_start=m_start, period_end=m_end, qty=v, unit=unit,
+                            origin=f"store:{medium}:{'+'.join(ms)}@{snapshot}", u_key="activity:meter",
+                            dq=(est[ws], man[ws]), use="stationary", item="natural_gas"))
+        rest = float(per_meter.loc[t, roots].sum()) - part
         if groups and abs(rest) < 1e-9:
             continue
         out.append(dict(workshop=None, device=None, period_start=m_start, period_end=m_end, qty=rest, unit=unit,
                         origin=f"store:{medium}:{'+'.join(roots)}@{snapshot}" + (
                             " (plant main meters minus the workshops' meters)" if groups else ""),
-                        u_key="activity:meter", dq=(est, man), use="stationary", item="natural_gas"))
+                        u_key="activity:meter", dq=(est["__plant__"], man["__plant__"]), use="stationary",
+                        item="natural_gas"))
     return out, snapshot
-
-
-def _manual_share(store, lo, hi, meters, as_of) -> float | None:
-    """Share of slots entered by hand (Q.MANUAL) behind ``meters``; None for periods over 31 days (the
-    flag count needs the minute grid, not the rollups)."""
-    if hi - lo > pd.Timedelta(days=31):
-        return None
-    rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
-    minutes = float(rep["minutes"].sum())
-    return float(rep["manual"].sum()) / minutes if minutes else 0.0
 
 
 def _merge(lines: list[Line], keys: tuple[str, ...]) -> list[Line]:
@@ -950,11 +976,15 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     lines += _fuel_lines(ctx, fuels, store_gas)
     lines += _welding_lines(ctx, by_kind.get("welding_gas", empty))
     fg = pd.concat([by_kind.get("refrigerant", empty), by_kind.get("sf6", empty)])
-    lines += _fgas_lines(ctx, fg)
+    memo: list[dict] = []
+    lines += _fgas_lines(ctx, fg, memo)
     # electricity: statements, else the store's top meters
     st = by_kind.get("electricity_statement", empty)
     elec_recs = []
     if not st.empty:
+        if store is not None:
+            log.info("electricity from %d statement record(s); the store's meters are not added (no double count)",
+                     len(st))
         for (ws, s, e), g in st.groupby(["workshop", "period_start", "period_end"], dropna=False, sort=True):
             g_tot = g[g["item"] == "total"]
             use = g_tot if not g_tot.empty else g
@@ -985,7 +1015,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
                         "tco2e": quantity(r.quantity, r.unit).to("tCO2e").magnitude,
                         "period": {"start": r.period_start.isoformat(), "end": r.period_end.isoformat()},
                         "origin": f"activity:{Path(str(r.source_file)).name}:{r.row}",
-                        "note": None if r.note is None or (isinstance(r.note, float) and math.isnan(r.note)) else str(r.note)})
+                        "note": None if _blank(r.note) else str(r.note)})
 
     lines = _merge(lines, _LEVEL_KEYS[level])
     lines.sort(key=lambda ln: (ln.scope, ln.category, ln.source, ln.item, ln.workshop or "", ln.device or "",
@@ -995,7 +1025,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
         plant = {"id": site.plant.id, "name": site.plant.name, "enterprise": site.enterprise.name}
     inv = Inventory(plant=plant, period_start=period_start, period_end=period_end, methodology=meth, library=lib,
                     snapshot=snapshot, level=level, lines=lines, market_lines=market, compliance=compliance,
-                    offsets=offsets,
+                    offsets=offsets, memo=memo,
                     inputs=dict(store=store, activity=activity, site=site, as_of=snapshot or as_of, level=level,
                                 measured=measured, uncertainty=uncertainty, allow_unverified=allow_unverified))
     t = inv.totals()
@@ -1123,6 +1153,3 @@ def footprint(inv: Inventory, production: pd.DataFrame | None = None) -> pd.Data
                          "tco2e_per_unit": r["tco2e"] / r["quantity"] if r["quantity"] else math.nan}
                         for r in rows.values()])
     return out.sort_values("product").reset_index(drop=True)
-
-
-_ = ureg  # the registry is shared with models.units

@@ -9,12 +9,15 @@ One :class:`pint.UnitRegistry` (:data:`ureg`) knows, besides SI:
 - ``tC`` — a tonne of carbon, dimension ``[carbon]``; :data:`CO2_PER_C` = 44/12 tCO2/tC links the two.
 - ``GEC`` — a Chinese green electricity certificate, 1 GEC = 1 MWh (发改能源〔2023〕1044号).
 - ``tGHG``/``kgGHG`` — a mass of a greenhouse gas (SF6, HFC, ...), plain mass.
+- ``pcs`` (products counted), ``CNY``/``kCNY``/``wanCNY`` (financial records), as ``workspace.activity``.
 
 A factor applied to an activity in a unit it does not fit is a :class:`UnitMismatch` naming
 both units (:func:`apply`).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import pint
 
@@ -33,6 +36,10 @@ ureg.define("tC = [carbon]")
 ureg.define("GEC = megawatt_hour")
 ureg.define("tGHG = tonne")
 ureg.define("kgGHG = kilogram")
+ureg.define("pcs = [count] = piece")
+ureg.define("CNY = [currency] = yuan")
+ureg.define("kCNY = 1000 * CNY")
+ureg.define("wanCNY = 10000 * CNY")
 
 #: Mass ratio of CO2 to carbon, 44/12, as written in the NDRC guidelines. [tCO2/tC]
 CO2_PER_C = ureg.Quantity(44.0 / 12.0, "tCO2 / tC")
@@ -55,6 +62,7 @@ class UnitMismatch(TanjianError):
     """A value was combined with another in a unit it does not fit."""
 
 
+@lru_cache(maxsize=512)
 def parse(unit: str) -> pint.Unit:
     """The pint unit of a data-file unit string (``"GJ/10^4Nm3"``, ``"tCO2/MWh"``, ``"%"`` …).
 
@@ -74,7 +82,7 @@ def parse(unit: str) -> pint.Unit:
 
 def quantity(value: float, unit: str) -> pint.Quantity:
     """``value`` [unit] as a pint quantity (``unit`` in data-file spelling)."""
-    return ureg.Quantity(value, parse(unit))
+    return ureg.Quantity(value, parse(str(unit)))
 
 
 def apply(activity: pint.Quantity, *factors: tuple[str, pint.Quantity], to: str, what: str = "") -> float:

@@ -8,9 +8,7 @@ import datetime as dt
 import json
 import math
 import shutil
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from models.activity_input import ActivityFileError, read_activity_file
@@ -76,13 +74,22 @@ def test_published_plant_electricity_with_the_reports_factor(tmp_path):
 
 def test_diesel_mobile_combustion_by_hand(tmp_path):
     # 10 t diesel × 42.652 GJ/t = 426.52 GJ; × 0.0202 tC/GJ = 8.615704 tC; × 0.98 = 8.44338992 tC;
-    # × 44/12 = 30.959430 tCO2.
+    # × 44/12 = 30.959096 tCO2.
     a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit,device\n"
                        "fuel,diesel,2024-01-01,2024-12-31,10,t,pump-truck-test")
     inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
     ln = _line(inv, "mobile_combustion", "diesel")
     assert ln["tco2e"] == "30.959"
     assert ln["device"] == "pump-truck-test"
+
+
+def test_natural_gas_invoiced_in_gj_needs_no_ncv(tmp_path):
+    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,natural_gas,2024-01-01,2024-12-31,100,GJ")
+    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
+    # 100 GJ × 0.0153 tC/GJ × 0.99 × 44/12 = 5.5539 t
+    ln = _line(inv, "stationary_combustion")
+    assert ln["tco2e"] == "5.554"
+    assert [p["factor_id"] for p in ln["factor"]["parameters"]] == ["natural_gas_carbon_content", "natural_gas_oxidation"]
 
 
 def test_lpg_needs_its_unverified_oxidation_rate_allowed(tmp_path):
@@ -229,7 +236,7 @@ fuel,diesel,2022-06-01,2022-06-30,1,t
     c = inv.to_canonical()
     # 100 × 0.5568 + 100 × 0.5366 = 55.68 + 53.66 = 109.340 t
     assert c["totals"]["scope2_location"]["tco2e"] == "109.340"
-    # diesel: 2 × (42.652 × 0.0202 × 0.98 × 44/12) = 2 × 3.095943 = 6.192 t (same factor rows both years: one line)
+    # diesel: 2 × (42.652 × 0.0202 × 0.98 × 44/12) = 2 × 3.0959096 = 6.192 t (same factor rows both years: one line)
     assert c["totals"]["scope1"]["tco2e"] == "6.192"
     assert len([ln for ln in c["lines"] if ln["source"] == "mobile_combustion"]) == 1
     el = [ln for ln in c["lines"] if ln["source"] == "purchased_electricity"]
@@ -308,9 +315,20 @@ def test_activity_file_errors_name_file_row_and_field(tmp_path):
 
 
 def test_factor_in_an_incompatible_unit_names_both(tmp_path):
-    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,diesel,2024-01-01,2024-12-31,500,L")
-    with pytest.raises(UnitMismatch, match=r"diesel_ncv.*GJ / t.*\[l\]"):
+    # a measured NCV given per volume cannot be applied to diesel weighed in tonnes
+    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,diesel,2024-01-01,2024-12-31,5,t")
+    m = [MeasuredFactor("diesel_ncv", 36.0, "GJ/10^4Nm3", D(2024, 1, 1), D(2024, 12, 31), "lab", "r", "ab" * 32)]
+    with pytest.raises(UnitMismatch, match=r"diesel_ncv.*GJ/10\^4Nm3.*GJ/t"):
+        compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a, measured=m)
+
+
+def test_diesel_invoiced_in_litres_uses_the_density(tmp_path):
+    a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,diesel,2024-01-01,2024-12-31,2400,L")
+    with pytest.raises(FactorError, match="diesel_density.*unverified"):
         compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
+    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a, allow_unverified=True)
+    # 2400 L × 0.8503 kg/L = 2040.72 kg = 2.04072 t × 42.652 × 0.0202 × 0.98 × 44/12 (= 3.0959096 tCO2/t) = 6.317885 t
+    assert _line(inv, "mobile_combustion")["tco2e"] == "6.318"
 
 
 def test_package_hash_mismatch_is_refused(tmp_path):
@@ -384,3 +402,18 @@ electricity_statement,total,2024-03-01,2024-03-31,400,MWh,WS-B
     # = 3.88 % of 530.6
     assert (ln["activity"]["quantity"], ln["tco2e"], ln["workshop"]) == ("1000.000000", "530.600", None)
     assert ln["uncertainty_pct"] == "3.88"
+
+
+def test_refrigerant_blend_and_montreal_gas(tmp_path):
+    a = _act(tmp_path, """
+kind,item,period_start,period_end,quantity,unit,movement,use
+refrigerant,hfc_407c,2024-04-01,2024-04-30,10,kg,purchased,equipment
+refrigerant,hcfc_22,2024-04-01,2024-04-30,5,kg,purchased,equipment
+""")
+    inv = compute_inventory(*Y24, methodology="ghg-protocol-corporate", activity=a)
+    # R-407C (AR5): 0.23 × 677 + 0.25 × 3170 + 0.52 × 1300 = 1624.2; 10 kg -> 16.242 t
+    assert _line(inv, "fugitive_refrigerant", "hfc_407c")["tco2e"] == "16.242"
+    c = inv.to_canonical()
+    # HCFC-22 is not a Kyoto gas: memo only, not in scope 1
+    assert c["totals"]["scope1"]["tco2e"] == "16.242"
+    assert c["memo"][0]["item"] == "hcfc_22" and c["memo"][0]["quantity"] == "5.000000"

@@ -64,3 +64,47 @@ def test_footprint_for_a_month(tmp_path, capsys):
     # 100 MWh × 0.5306 = 53.06 t over 10 pumps = 5.306 t/unit
     (row,) = json.loads(out)
     assert row["product"] == "P-PUMP" and abs(row["tco2e_per_unit"] - 5.306) < 1e-9
+
+
+def test_inventory_of_imported_fuel_invoices(plant_cfg, capsys):
+    """The Plant 18 fuel invoices imported by `tanjian import`, then `tanjian inventory` (no store)."""
+    from pathlib import Path
+
+    from workspace.config import EXAMPLE
+    from workspace.imports import import_file
+
+    import_file(plant_cfg, Path(EXAMPLE).parent / "imports" / "fuel-invoices-2026-10.csv", "fuel_invoices",
+                author="test")
+    rc = main(["--data-dir", str(plant_cfg.paths.data_dir), "inventory", "--from", "2026-10-01", "--to", "2026-10-31",
+               "--no-store", "--allow-unverified", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    c = json.loads(out.out)
+    # natural gas 18,600 Nm3: 1.86 × 21.62188809 tCO2/10^4Nm3                     = 40.2167118
+    # diesel 2,400 L × 0.8503 kg/L = 2.04072 t × 3.0959096 tCO2/t                = 6.3178850
+    # LPG 0.35 t × 50.179 GJ/t × 0.0172 × 0.98 × 44/12                           = 1.0854654
+    # CO2 welding gas 1,200 kg; Ar/CO2 900 kg × 0.2159 = 194.31 kg               = 1.2 + 0.19431
+    # SF6 refill 2.5 kg × 23,500 (AR5)                                            = 58.75
+    # scope 1 = 107.7643722 t
+    assert c["totals"]["scope1"]["tco2e"] == "107.764"
+
+
+def test_inventory_reads_every_imported_kind(plant_cfg, capsys):
+    """Production (pcs), financial (CNY) and the power statement imported too: they do not stop the inventory."""
+    from pathlib import Path
+
+    from workspace.config import EXAMPLE
+    from workspace.imports import import_file
+
+    samples = Path(EXAMPLE).parent / "imports"
+    import_file(plant_cfg, samples / "erp-production-2026-10.csv", "erp_production", author="test")
+    import_file(plant_cfg, samples / "settlement-2026-10.xlsx", "power_statement", author="test")
+    rc = main(["--data-dir", str(plant_cfg.paths.data_dir), "inventory", "--from", "2026-10-01", "--to", "2026-10-31",
+               "--no-store", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    c = json.loads(out.out)
+    el = [ln for ln in c["lines"] if ln["source"] == "purchased_electricity"]
+    # the statement's total row (not total + the time-of-use rows): 588,200 kWh = 588.2 MWh × 0.5306 = 312.099 t
+    assert len(el) == 1 and el[0]["activity"]["quantity"] == "588.200000"
+    assert el[0]["tco2e"] == "312.099"
