@@ -391,6 +391,8 @@ COMMAND_MODULES = (
     "collectors.files_cli",
     "workspace.readings_cli",
     "models.cli",
+    "models.quota_cli",
+    "models.reports.cli",
 )
 
 

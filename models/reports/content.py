@@ -1,0 +1,389 @@
+"""What a GHG report says, independent of its file format: the canonical inventory dict laid out in the
+Chinese guideline's structure or as an ISO 14064-1 GHG report.
+
+The inventory is the dict of :meth:`models.inventory.Inventory.to_canonical` (schema
+``tanjian.inventory/1``). Sums shown here (by source group, scope, ISO category, gas; the combined
+uncertainty; the data-quality shares) are computed from its ``lines``; the inventory's own
+``totals``, ``views`` and ``offsets`` are shown as they are. Offsets are never netted.
+
+Combined uncertainty: IPCC 2006 Vol. 1 ch. 3 approach 1 (error propagation, uncorrelated sources),
+``U_total = sqrt(sum((E_i U_i)^2)) / |sum(E_i)|`` with ``U_i`` each line's ``uncertainty_pct``
+(half-width of the 95 % interval) [%].
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from workspace.errors import TanjianError
+
+__all__ = ["LAYOUTS", "Report", "ReportError", "Table", "build", "period_label", "summary"]
+
+LAYOUTS = ("cn", "iso")
+SCHEMA = "tanjian.inventory/1"
+
+ISO_CATEGORIES = {
+    1: "Direct GHG emissions and removals",
+    2: "Indirect GHG emissions from imported energy",
+    3: "Indirect GHG emissions from transportation",
+    4: "Indirect GHG emissions from products used by the organization",
+    5: "Indirect GHG emissions associated with the use of products from the organization",
+    6: "Indirect GHG emissions from other sources",
+}
+#: the guideline's source groups (NDRC 2015 machinery guideline, section 2: 核算边界)
+CN_GROUPS = (
+    ("combustion", "化石燃料燃烧排放", "fossil fuel combustion"),
+    ("process", "工业生产过程排放", "industrial process emissions"),
+    ("electricity", "净购入使用的电力对应的排放", "net purchased electricity"),
+    ("heat", "净购入使用的热力对应的排放", "net purchased heat"),
+)
+
+
+class ReportError(TanjianError):
+    """The inventory cannot be reported: wrong schema, a line without its figures."""
+
+
+@dataclass
+class Table:
+    """A titled table. ``columns``: ``(label, kind)`` with kind ``text``, ``t`` (tCO2e), ``num``, ``pct``
+    (a percentage already in %) or ``share`` (a fraction shown as %)."""
+
+    title: str
+    columns: list[tuple[str, str]]
+    rows: list[list]
+    note: str = ""
+
+
+@dataclass
+class Report:
+    """A report's content: title, key/value facts, tables."""
+
+    layout: str
+    title: str
+    facts: list[tuple[str, str]]
+    tables: list[Table] = field(default_factory=list)
+
+
+def _scope(line: dict) -> int | None:
+    s = line.get("scope")
+    if s is None:
+        return None
+    m = re.search(r"[123]", str(s))
+    return int(m.group()) if m else None
+
+
+def iso_category(line: dict) -> int:
+    """ISO 14064-1 category (1-6) of a line: its ``iso_category``, or a ``category`` naming one
+    ("1", "category 1", "ISO 2"), else from the scope (1 -> 1, 2 -> 2, 3 -> 4)."""
+    for key in ("iso_category", "category"):
+        v = line.get(key)
+        if isinstance(v, int) and 1 <= v <= 6:
+            return v
+        if isinstance(v, str):
+            m = re.fullmatch(r"\s*(?:iso[\s_-]*|category[\s_-]*|cat[\s_-]*)?([1-6])\s*", v, re.I)
+            if m:
+                return int(m.group(1))
+    return {1: 1, 2: 2, 3: 4}.get(_scope(line) or 0, 6)
+
+
+def cn_group(line: dict) -> str | None:
+    """The guideline's source group of a line, or None (scope 3 is outside the guideline's boundary)."""
+    scope = _scope(line)
+    text = f"{line.get('source', '')} {line.get('category', '')}".lower()
+    if scope == 2:
+        return "heat" if ("heat" in text or "steam" in text or "热" in text) else "electricity"
+    if scope == 1:
+        fuels = ("combustion", "natural_gas", "diesel", "gasoline", "lpg", "coal", "fuel", "燃烧")
+        return "combustion" if any(f in text for f in fuels) else "process"
+    return None
+
+
+def _num(v) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def _check(inv: dict) -> list[dict]:
+    if not isinstance(inv, dict):
+        raise ReportError("the inventory must be a dict (Inventory.to_canonical())")
+    schema = inv.get("schema")
+    if schema is not None and schema != SCHEMA:
+        raise ReportError(f"inventory schema {schema!r} is not {SCHEMA!r}")
+    lines = inv.get("lines")
+    if not isinstance(lines, list):
+        raise ReportError("the inventory has no 'lines' list")
+    for i, line in enumerate(lines):
+        t = _num(line.get("tco2e"))
+        if not math.isfinite(t):
+            raise ReportError(f"inventory line {i} ({line.get('source')!r}): tco2e {line.get('tco2e')!r} "
+                              f"is not a number")
+    return lines
+
+
+def _get(d: dict, *paths, default=None):
+    """The first of ``paths`` (tuples of keys) present in ``d``."""
+    for p in paths:
+        cur = d
+        for k in p:
+            if not isinstance(cur, dict) or k not in cur:
+                break
+            cur = cur[k]
+        else:
+            return cur
+    return default
+
+
+def _flat(d, prefix: str = "") -> list[tuple[str, object]]:
+    """(dotted key, value) of every scalar in nested dicts/lists, in key order."""
+    if isinstance(d, dict):
+        out = []
+        for k in sorted(d, key=str):
+            out += _flat(d[k], f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(d, list):
+        out = []
+        for i, v in enumerate(d):
+            out += _flat(v, f"{prefix}[{i}]")
+        return out
+    return [(prefix, d)]
+
+
+def _period_text(p) -> str:
+    if isinstance(p, dict):
+        label = period_label(p)
+        span = " .. ".join(str(p[k]) for k in ("start", "end") if k in p)
+        return f"{label} ({span})" if label and span and label != span.replace(" .. ", "_") else span or label
+    return str(p)
+
+
+def summary(inv: dict) -> dict:
+    """Figures the report computes from the lines [tCO2e]: by scope, ISO category, guideline group and
+    gas; gross total (scopes 1+2 location/compliance lines + scope 3); combined uncertainty [%]; data
+    quality shares weighted by emissions [1]."""
+    lines = _check(inv)
+    by_scope, by_cat, by_group, by_gas = {}, {c: 0.0 for c in ISO_CATEGORIES}, {}, {}
+    total = var = est = man = 0.0
+    for line in lines:
+        t = _num(line["tco2e"])
+        total += t
+        s = _scope(line)
+        by_scope[f"scope{s}" if s else "unscoped"] = by_scope.get(f"scope{s}" if s else "unscoped", 0.0) + t
+        by_cat[iso_category(line)] += t
+        g = cn_group(line)
+        if g:
+            by_group[g] = by_group.get(g, 0.0) + t
+        gas = str(line.get("gas") or "CO2")
+        by_gas[gas] = by_gas.get(gas, 0.0) + t
+        u = _num(line.get("uncertainty_pct"))
+        if math.isfinite(u):
+            var += (t * u / 100.0) ** 2
+        dq = line.get("data_quality") or {}
+        est += t * (_num(dq.get("estimated_share")) if math.isfinite(_num(dq.get("estimated_share"))) else 0.0)
+        man += t * (_num(dq.get("manual_share")) if math.isfinite(_num(dq.get("manual_share"))) else 0.0)
+    return {
+        "gross_tco2e": total,
+        "by_scope": dict(sorted(by_scope.items())),
+        "by_iso_category": {str(k): v for k, v in by_cat.items()},
+        "by_guideline_group": {k: by_group.get(k, 0.0) for k, _, _ in CN_GROUPS},
+        "guideline_total_tco2e": sum(by_group.values()),
+        "by_gas": dict(sorted(by_gas.items())),
+        "uncertainty_pct": (100.0 * math.sqrt(var) / abs(total)) if total else 0.0,
+        "estimated_share": est / total if total else 0.0,
+        "manual_share": man / total if total else 0.0,
+        "offsets_tco2e": sum(_num(o.get("tco2e")) for o in _offset_items(inv)),
+    }
+
+
+def _offset_items(inv: dict) -> list[dict]:
+    """Offset items: ``offsets["items"]`` (models.inventory) or a plain list."""
+    off = inv.get("offsets") or []
+    items = off.get("items", []) if isinstance(off, dict) else off
+    return [o for o in items if isinstance(o, dict)]
+
+
+def period_label(p) -> str:
+    """``2025`` for a calendar year, ``2025-03`` for a calendar month, else ``start_end`` (or the label)."""
+    if not isinstance(p, dict):
+        return str(p)
+    if p.get("label"):
+        return str(p["label"])
+    import datetime as dt
+
+    try:
+        a, b = dt.date.fromisoformat(str(p["start"])), dt.date.fromisoformat(str(p["end"]))
+    except (KeyError, ValueError):
+        return "_".join(str(v) for v in p.values())
+    if (a.month, a.day, b.month, b.day) == (1, 1, 12, 31) and a.year == b.year:
+        return str(a.year)
+    if a.day == 1 and a.year == b.year and a.month == b.month and (b + dt.timedelta(days=1)).day == 1:
+        return f"{a:%Y-%m}"
+    return f"{a}_{b}"
+
+
+def _facts(inv: dict, site, report_date: str, author: str, zh: bool) -> list[tuple[str, str]]:
+    plant = inv.get("plant")
+    ent = getattr(site, "enterprise", None)
+    pl = getattr(site, "plant", None)
+    m = inv.get("methodology") or {}
+    rows = [
+        ("企业名称 Enterprise" if zh else "Organization",
+         (f"{ent.name_zh} / {ent.name}" if ent.name_zh else ent.name) if ent else
+         str(plant.get("enterprise") or "") if isinstance(plant, dict) else ""),
+        ("统一社会信用代码 Credit code" if zh else "Unified social credit code", (ent.credit_code or "") if ent else ""),
+        ("行业 Industry" if zh else "Industry", ent.industry if ent else ""),
+        ("工厂 Plant" if zh else "Facility",
+         (f"{pl.name} ({pl.id}), {pl.city}, {pl.province}" if pl else "") or
+         (plant.get("name", plant.get("id", "")) if isinstance(plant, dict) else str(plant or ""))),
+        ("报告期 Period" if zh else "Reporting period", _period_text(inv.get("period"))),
+        ("核算方法 Methodology" if zh else "Methodology",
+         f"{m.get('id', '')} {m.get('version', '')}".strip()),
+        ("方法学包 SHA-256" if zh else "Methodology package SHA-256", str(m.get("sha256", ""))),
+        ("排放因子库 SHA-256" if zh else "Factor library SHA-256",
+         str(_get(inv, ("factor_library", "sha256"), ("factor_library_sha256",), default=""))),
+        ("数据快照 Store snapshot" if zh else "Store snapshot",
+         str(_get(inv, ("store_snapshot",), ("snapshot",), ("store", "snapshot"), default=""))),
+        ("报告日期 Report date" if zh else "Report date", report_date),
+        ("编制人 Issued by" if zh else "Issued by", author),
+    ]
+    return rows
+
+
+def _line_rows(lines: list[dict]) -> tuple[list, list, list]:
+    """Rows of the sources table, of the activity table (factor sources as references S1, S2, ...) and of
+    the references (each distinct citation once)."""
+    src, act, refs = [], [], {}
+
+    def ref(citations: str) -> str:
+        keys = []
+        for c in (x.strip() for x in str(citations or "").split(" | ")):
+            if c:
+                keys.append(refs.setdefault(c, f"S{len(refs) + 1}"))
+        return ", ".join(dict.fromkeys(keys))
+
+    for line in lines:
+        a, f = line.get("activity") or {}, line.get("factor") or {}
+        src.append([line.get("source", ""), str(line.get("category", "")), str(line.get("scope", "")),
+                    line.get("gas", ""), line.get("workshop") or "", line.get("device") or ""])
+        act.append([line.get("source", ""), line.get("device") or line.get("workshop") or "",
+                    _num(a.get("quantity")), a.get("unit", ""), a.get("origin", ""),
+                    f.get("id", ""), _num(f.get("value")), f.get("unit", ""), ref(f.get("source", "")),
+                    f"{f.get('valid_from', '')} .. {f.get('valid_to', '') or 'open'}",
+                    _num(line.get("gwp")), _num(line.get("tco2e"))])
+    return src, act, [[k, c] for c, k in refs.items()]
+
+
+_ACT_COLS = [("Source", "text"), ("Device / workshop", "text"), ("Activity", "num"), ("Unit", "text"),
+             ("Origin", "text"), ("Factor id", "text"), ("Factor", "num"), ("Factor unit", "text"),
+             ("Factor source", "text"), ("Valid", "text"), ("GWP", "num"), ("tCO2e", "t")]
+
+
+def _views_tables(inv: dict) -> list[Table]:
+    out = []
+    views = inv.get("views") or {}
+    names = {"compliance": "Chinese compliance rule (green power not deducted)",
+             "location_based": "GHG Protocol scope 2, location-based",
+             "market_based": "GHG Protocol scope 2, market-based (contracts, GECs; grid average where no "
+                             "residual mix)"}
+    rows = []
+    for key in ("compliance", "location_based", "market_based", *sorted(k for k in views
+                                                                       if k not in names)):
+        if key in views:
+            for k, v in _flat({k2: v2 for k2, v2 in views[key].items() if k2 != "lines"}
+                              if isinstance(views[key], dict) else views[key]):
+                rows.append([names.get(key, key), k, v if isinstance(v, str) else "" if v is None else
+                             _num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)])
+    if rows:
+        out.append(Table("Views: compliance, location-based and market-based",
+                         [("View", "text"), ("Figure", "text"), ("Value", "num")], rows,
+                         "The Chinese compliance rule and the market-based rule treat purchased green power "
+                         "differently; both are shown, labelled."))
+    return out
+
+
+def _offsets_table(inv: dict) -> Table:
+    rows = [[str(o.get("item", o.get("type", ""))), str(o.get("note") or o.get("id") or ""),
+             str(o.get("origin", "")), _num(o.get("tco2e"))] for o in _offset_items(inv)]
+    return Table("Offsets (CCER), reported separately — not netted from gross emissions",
+                 [("Item", "text"), ("Note / serial", "text"), ("Origin", "text"), ("tCO2e", "t")], rows)
+
+
+def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -> Report:
+    """The report's content.
+
+    Parameters
+    ----------
+    inv : dict
+        Canonical inventory (schema ``tanjian.inventory/1``).
+    layout : {"cn", "iso"}
+        ``cn``: the Chinese guideline's structure (企业基本情况, 排放源, 活动数据与排放因子及来源,
+        排放量结果); ``iso``: an ISO 14064-1:2018 GHG report.
+    report_date : str
+        ISO date printed on the report (and set as the files' creation date).
+    author : str
+        Who issues it.
+    site : workspace.site.Site, optional
+        Enterprise and plant details.
+    """
+    if layout not in LAYOUTS:
+        raise ReportError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    lines = _check(inv)
+    s = summary(inv)
+    src, act, refs = _line_rows(lines)
+    ref_table = Table("Factor sources (cited above as S1, S2, ...)", [("Ref", "text"), ("Source", "text")], refs)
+    period = _period_text(inv.get("period"))
+    if layout == "cn":
+        rep = Report("cn", f"温室气体排放报告 GHG emission report — {period}",
+                     _facts(inv, site, report_date, author, True))
+        rep.tables.append(Table("一、企业基本情况 Enterprise information", [("Item", "text"), ("Value", "text")],
+                                [list(r) for r in rep.facts]))
+        rep.tables.append(Table("二、排放源 Emission sources",
+                                [("Source", "text"), ("Category", "text"), ("Scope", "text"), ("Gas", "text"),
+                                 ("Workshop", "text"), ("Device", "text")], src))
+        rep.tables.append(Table("三、活动数据与排放因子及来源 Activity data, emission factors and sources",
+                                _ACT_COLS, act))
+        rep.tables.append(ref_table)
+        res = [[zh, en, s["by_guideline_group"][k]] for k, zh, en in CN_GROUPS]
+        res.append(["排放总量", "total", s["guideline_total_tco2e"]])
+        rep.tables.append(Table("四、排放量结果 Emission results", [("排放源类别", "text"), ("Source group", "text"),
+                                                               ("tCO2e", "t")], res,
+                                "Scope 3 lines are outside the guideline's boundary and not included here."))
+        rep.tables += _views_tables(inv)
+        return rep
+    rep = Report("iso", f"GHG report (ISO 14064-1:2018) — {period}", _facts(inv, site, report_date, author, False))
+    rep.tables.append(Table("1. Organization, boundaries and basis", [("Item", "text"), ("Value", "text")],
+                            [list(r) for r in rep.facts]))
+    cat = [[f"Category {k}", name, s["by_iso_category"][str(k)]] for k, name in ISO_CATEGORIES.items()]
+    cat.append(["Total", "categories 1-6, gross (offsets not deducted)", s["gross_tco2e"]])
+    rep.tables.append(Table("2. GHG emissions by category", [("Category", "text"), ("Description", "text"),
+                                                            ("tCO2e", "t")], cat,
+                            "Category 2 lines use the location-based method; see section 3 for both methods."))
+    rep.tables.append(Table("Emissions by scope and gas", [("Group", "text"), ("tCO2e", "t")],
+                            [[k, v] for k, v in s["by_scope"].items()] + [[k, v] for k, v in s["by_gas"].items()]))
+    rep.tables += [Table("3. " + t.title, t.columns, t.rows, t.note) for t in _views_tables(inv)]
+    off = _offsets_table(inv)
+    off.title = "4. " + off.title
+    rep.tables.append(off)
+    unc = [[r[0], r[1], r[-1], _num(line.get("uncertainty_pct"))] for r, line in zip(act, lines)]
+    unc.append(["Total", "", s["gross_tco2e"], s["uncertainty_pct"]])
+    rep.tables.append(Table("5. Uncertainty (IPCC approach 1, error propagation)",
+                            [("Source", "text"), ("Device / workshop", "text"), ("tCO2e", "t"),
+                             ("± % (95 %)", "pct")], unc))
+    dq = [[line.get("source", ""), line.get("device") or line.get("workshop") or "", _num(line.get("tco2e")),
+           _num((line.get("data_quality") or {}).get("estimated_share")),
+           _num((line.get("data_quality") or {}).get("manual_share"))] for line in lines]
+    dq.append(["Total (emission-weighted)", "", s["gross_tco2e"], s["estimated_share"], s["manual_share"]])
+    rep.tables.append(Table("6. Data quality (share of estimated and manual data behind each figure)",
+                            [("Source", "text"), ("Device / workshop", "text"), ("tCO2e", "t"),
+                             ("Estimated", "share"), ("Manual", "share")], dq))
+    rep.tables.append(Table("7. Quantification: activity data x emission factors", _ACT_COLS, act))
+    rep.tables.append(ref_table)
+    totals = [[k, v if isinstance(v, str) else _num(v)] for k, v in _flat(inv.get("totals") or {})]
+    if totals:
+        rep.tables.append(Table("8. Totals as computed by the inventory", [("Figure", "text"), ("Value", "num")],
+                                totals))
+    return rep
