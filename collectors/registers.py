@@ -196,6 +196,8 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
     for i, m in enumerate(site.meters):
         loc = ("site", "meters", i, "family")
         proto = protocols.get(m.gateway)
+        if proto == "opcua":
+            continue  # no registers: the nodes are checked with the site (workspace.site)
         if proto in DLT645_PROTOCOLS:
             fam645 = DLT645_FAMILIES.get(m.family)
             if fam645 is None:

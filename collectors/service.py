@@ -24,7 +24,7 @@ from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
 from workspace.inbox import drain
 from workspace.journal import Journal
-from workspace.site import Medium, Site
+from workspace.site import SUBSCRIBED_PROTOCOLS, Medium, Site
 from workspace.store import Store
 
 from .readers import reader_for
@@ -45,20 +45,37 @@ class CollectionService:
     clock : Clock
     period_s : float or None
         Poll period in simulated seconds (default: each meter's ``period_s``; the shortest is used).
+    base : path, optional
+        Folder the relative paths of gateways (OPC UA certificates and keys) are taken from
+        (default: the working folder).
+
+    Meters of ``protocol: opcua`` gateways are not polled: :class:`collectors.opcua.OpcUaCollector`
+    subscribes to them, and each cycle journals what it received since the last one as its own batch
+    (source ``opcua``) next to the polled readings' batch.
     """
 
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
                  fold_interval_s: float = 5.0, backoff_initial_s: float = 2.0, backoff_max_s: float = 300.0,
                  port_offset: int = 0, period_s: float | None = None, health_path: Path | None = None,
-                 source: str = "modbus-tcp", inbox: Path | None = None):
+                 source: str = "modbus-tcp", inbox: Path | None = None, base: Path | None = None):
         self.site = site
         self.journal = journal
         self.store = store
         self.clock = clock
         self.fold_interval_s = fold_interval_s
         self.period_s = period_s or min(m.period_s for m in site.meters)
-        self.reader = reader_for(site.gateways, clock, backoff_initial_s, backoff_max_s, port_offset)
+        subscribed = {g.id for g in site.gateways if g.protocol in SUBSCRIBED_PROTOCOLS}
+        self.polled_meters = [m for m in site.meters if m.gateway not in subscribed]
+        self.reader = reader_for([g for g in site.gateways if g.id not in subscribed], clock, backoff_initial_s,
+                                 backoff_max_s, port_offset)
+        self.subscriber = None
+        if subscribed:
+            from collectors.opcua import OpcUaCollector
+
+            self.subscriber = OpcUaCollector(site.gateways, site.meters, clock, backoff_initial_s=backoff_initial_s,
+                                             backoff_max_s=backoff_max_s, base=base)
         self.pending: list[list[Reading]] = []  # cycles the disk refused: not yet acknowledged
+        self._pending_sources: list[str] = []  # the source of each pending batch
         self.health_path = health_path
         self.source = source
         self.inbox = inbox
@@ -69,19 +86,26 @@ class CollectionService:
     # -- one cycle -------------------------------------------------------------------------------
     async def poll_once(self) -> int:
         """Read every meter once and journal the readings; returns the number acknowledged."""
-        readings = await self.reader.read(self.site.meters)
+        readings = await self.reader.read(self.polled_meters) if self.polled_meters else []
+        pushed: list[Reading] = []
+        if self.subscriber is not None:
+            self.subscriber.start()
+            pushed = self.subscriber.drain()
         self.cycles += 1
         if self.inbox is not None and not self.pending:
             try:
                 await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
             except JournalError as exc:
                 log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
-        if readings:
-            self.pending.append(readings)
+        for source, batch in ((self.source, readings), ("opcua", pushed)):
+            if batch:
+                self.pending.append(batch)
+                self._pending_sources.append(source)
         acked = 0
         while self.pending:
             try:
-                payload = encode_batch(self.site.plant.id, self.journal.next_seq, self.source, self.pending[0])
+                payload = encode_batch(self.site.plant.id, self.journal.next_seq, self._pending_sources[0],
+                                       self.pending[0])
                 await asyncio.to_thread(self.journal.append, payload)
             except DiskFullError as exc:
                 log.error("%s (%d cycles waiting)", exc, len(self.pending))
@@ -90,6 +114,7 @@ class CollectionService:
                 log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
                 break
             acked += len(self.pending.pop(0))
+            self._pending_sources.pop(0)
         self.acknowledged += acked
         return acked
 
@@ -104,13 +129,26 @@ class CollectionService:
             log.error("folding the journal into %s failed (collection goes on, nothing is lost): %s",
                       self.store.path, self.last_fold_error)
 
+    @property
+    def health(self) -> dict:
+        """Meter id -> :class:`~collectors.polling.DeviceHealth`, polled and subscribed meters alike."""
+        if self.subscriber is None:
+            return self.reader.health
+        return {**self.reader.health, **self.subscriber.health}
+
+    async def close(self) -> None:
+        """Close the polled links and end the subscriptions."""
+        self.reader.close()
+        if self.subscriber is not None:
+            await self.subscriber.close()
+
     def write_health(self) -> None:
         if self.health_path is None:
             return
         doc = {"written_at": time.time(), "clock": self.clock.spec(), "cycles": self.cycles,
                "acknowledged": self.acknowledged, "journal_batches": len(self.journal),
                "pending_cycles": len(self.pending), "fold_error": self.last_fold_error,
-               "devices": {k: v.as_dict() for k, v in sorted(self.reader.health.items())}}
+               "devices": {k: v.as_dict() for k, v in sorted(self.health.items())}}
         tmp = self.health_path.with_suffix(".tmp")
         try:
             self.health_path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +162,8 @@ class CollectionService:
         """Poll at each period boundary of the clock until ``stop`` is set; fold in between."""
         log.info("collecting %d meters through %d gateways every %g s (clock %s)", len(self.site.meters),
                  len(self.site.gateways), self.period_s, self.clock.spec())
+        if self.subscriber is not None:
+            self.subscriber.start()
         folder = asyncio.create_task(self._fold_loop(stop))
         try:
             while not stop.is_set():
@@ -141,7 +181,7 @@ class CollectionService:
         finally:
             folder.cancel()
             await asyncio.gather(folder, return_exceptions=True)
-            self.reader.close()
+            await self.close()
             await asyncio.to_thread(self.fold_once)
             self.write_health()
 

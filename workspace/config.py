@@ -214,6 +214,7 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
     base = Path.cwd() if path.resolve() == EXAMPLE.resolve() else path.resolve().parent
     dd = Path(data_dir) if data_dir is not None else cfg.paths.data_dir
     cfg.paths = Paths(data_dir=(base / dd) if not dd.is_absolute() else dd)
+    cfg.site = cfg.site.with_files_under(base)
     ch = cfg.chain
     cfg.chain = ch.model_copy(update={
         "keystore": (base / ch.keystore) if ch.keystore else cfg.paths.chain / "gateway.keystore.json",

@@ -106,10 +106,58 @@ class Device(_Model):
 
 
 #: how a gateway reaches its meters; ``*_tcp`` protocols use host/port, the others a serial device
-GatewayProtocol = Literal["modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp", "dlt645_serial", "dlt645_tcp"]
+GatewayProtocol = Literal["modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp", "dlt645_serial", "dlt645_tcp",
+                          "opcua"]
 SERIAL_PROTOCOLS = ("modbus_rtu", "dlt645_serial")
 MODBUS_PROTOCOLS = ("modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp")
 DLT645_PROTOCOLS = ("dlt645_serial", "dlt645_tcp")
+SUBSCRIBED_PROTOCOLS = ("opcua",)  # the server pushes values: no host/port polling
+
+
+class OpcUaEndpoint(_Model):
+    """How the collector reaches an OPC UA server (a SCADA or DCS) and proves who it is.
+
+    Certificate and key paths are relative to the configuration file's folder.
+    """
+
+    url: str = Field(pattern=r"^opc\.tcp://[^/:\s]+(:[0-9]{1,5})?(/.*)?$",
+                     description="endpoint URL, e.g. opc.tcp://scada.plant.local:4840")
+    security_policy: Literal["Basic256Sha256"] = Field("Basic256Sha256", description="OPC UA security "
+                                                                                     "policy")
+    security_mode: Literal["SignAndEncrypt", "Sign"] = Field("SignAndEncrypt", description="message security "
+                                                                                           "mode")
+    certificate: str = Field(description="the collector's application certificate (DER or PEM), which "
+                                         "the server must trust")
+    private_key: str = Field(description="the collector's private key (PEM), readable by the collector only")
+    server_certificate: str = Field(description="the server's certificate (DER or PEM) the collector "
+                                                "trusts; any other server is refused")
+    username: str | None = Field(None, description="user name, when the server asks for one")
+    password_file: str | None = Field(None, description="file holding the user's password (with username)")
+    publishing_interval_ms: float = Field(1000.0, gt=0, description="subscription publishing interval [ms]")
+    sampling_interval_ms: float = Field(500.0, ge=0, description="server-side sampling interval of each "
+                                                                  "node [ms]")
+    timeout_s: float = Field(4.0, gt=0, description="request timeout [s]")
+
+    @model_validator(mode="after")
+    def _password_with_user(self) -> "OpcUaEndpoint":
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("username and password_file go together")
+        return self
+
+
+#: quantities an OPC UA meter maps to nodes; ``rate`` is the active power of an electricity meter
+OpcUaQuantity = Literal["counter", "rate", "voltage", "current", "power_factor"]
+
+
+class OpcUaNode(_Model):
+    """One quantity of a meter as a node of the server's address space."""
+
+    node_id: str = Field(pattern=r"^(ns=[0-9]+;|nsu=[^;]+;)?[isgb]=.+$",
+                         description="NodeId string, e.g. ns=2;s=Line1.Meter4.Energy")
+    scale: float = Field(1.0, description="multiplier applied to the server's value before the unit "
+                                          "conversion [-]")
+    unit: str | None = Field(None, description="unit the server publishes in (default: the meter's own, "
+                                               "kWh/kW, m3 or m3/h, V, A, -)")
 
 
 class Gateway(_Model):
@@ -130,13 +178,16 @@ class Gateway(_Model):
     connections: int = Field(4, ge=1, le=32, description="parallel TCP connections to this gateway "
                                                          "(Modbus TCP only: a serial bus carries one request "
                                                          "at a time)")
+    opcua: OpcUaEndpoint | None = Field(None, description="endpoint and security (protocol opcua)")
 
     @model_validator(mode="after")
     def _link_is_complete(self) -> "Gateway":
         if self.protocol in SERIAL_PROTOCOLS and not self.device:
             raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'device' "
                              f"(the serial port)")
-        if self.protocol not in SERIAL_PROTOCOLS and self.port is None:
+        if self.protocol == "opcua" and self.opcua is None:
+            raise ValueError(f"gateway {self.id!r}: protocol opcua needs 'opcua' (url and certificates)")
+        if self.protocol not in SERIAL_PROTOCOLS + SUBSCRIBED_PROTOCOLS and self.port is None:
             raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'port'")
         return self
 
@@ -158,6 +209,8 @@ class Meter(_Model):
     transformer: Id | None = Field(None, description="transformer whose incomer this meter is")
     period_s: float = Field(60.0, ge=1, description="polling period [s]")
     rated_power_kw: float | None = Field(None, gt=0, description="largest plausible rate [kW or m3/h]")
+    opcua: dict[OpcUaQuantity, OpcUaNode] | None = Field(None, description="nodes of the meter's "
+                                                                           "quantities (OPC UA gateways)")
 
 
 class Product(_Model):
@@ -218,6 +271,24 @@ class Site(_Model):
         return [m.id for m in ms if m.workshop == workshop
                 and (m.parent is None or by_id[m.parent].workshop != workshop)]
 
+    def with_files_under(self, base) -> "Site":
+        """A copy whose relative file paths (OPC UA certificates, keys, passwords) start at ``base``."""
+        import os
+
+        def absolute(p: str | None) -> str | None:
+            return p if p is None or os.path.isabs(p) else os.path.join(str(base), p)
+
+        gws = []
+        for g in self.gateways:
+            if g.opcua is not None:
+                e = g.opcua
+                g = g.model_copy(update={"opcua": e.model_copy(update={
+                    "certificate": absolute(e.certificate), "private_key": absolute(e.private_key),
+                    "server_certificate": absolute(e.server_certificate),
+                    "password_file": absolute(e.password_file)})})
+            gws.append(g)
+        return self.model_copy(update={"gateways": gws})
+
     @staticmethod
     def _link_problems(loc: tuple, m: Meter, g: Gateway) -> list[tuple[tuple, str]]:
         """A meter must carry the address its gateway's protocol uses."""
@@ -226,6 +297,21 @@ class Site(_Model):
         if g.protocol in DLT645_PROTOCOLS and m.address is None:
             return [(loc + ("address",), f"meter {m.id!r} on {g.protocol} gateway {g.id!r} needs a 12-digit "
                                          f"DL/T 645 address")]
+        if g.protocol == "opcua":
+            if not m.opcua or "counter" not in m.opcua:
+                return [(loc + ("opcua",), f"meter {m.id!r} on opcua gateway {g.id!r} needs 'opcua' with at "
+                                           f"least the node of its 'counter'")]
+            from collectors.units import unit_problem  # the conversion table lives with the collectors
+
+            out = []
+            for q, node in m.opcua.items():
+                problem = unit_problem(m.medium.value, q, node.unit)
+                if problem:
+                    out.append((loc + ("opcua", q, "unit"), f"meter {m.id!r}: {problem}"))
+            return out
+        if m.opcua is not None:
+            return [(loc + ("opcua",), f"meter {m.id!r}: 'opcua' nodes need an opcua gateway, not "
+                                       f"{g.protocol} gateway {g.id!r}")]
         return []
 
     def cross_reference_problems(self) -> list[tuple[tuple, str]]:
