@@ -25,6 +25,7 @@ Families
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Literal
 
@@ -223,6 +224,23 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
     return out
 
 
+#: struct format of each data type (big-endian bytes once the words are in high-first order)
+_STRUCT = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f", "int64": ">q",
+           "uint64": ">Q", "float64": ">d"}
+_WORDS = {n: struct.Struct(f">{n}H") for n in (1, 2, 4)}
+
+
+def _unpack(f: Field, words: list[int]) -> float:
+    """The raw value of a field's words: what ``ModbusClientMixin.convert_from_registers`` gives, at a
+    fraction of its cost (the collector's hot path decodes every meter every cycle)."""
+    if f.word_order == "little" and len(words) > 1:
+        words = words[::-1]
+    fmt = _STRUCT.get(f.dtype)
+    if fmt is None or len(words) not in _WORDS:  # a type without a struct code: pymodbus's general path
+        return float(ModbusClientMixin.convert_from_registers(words, f.datatype, word_order="big"))
+    return float(struct.unpack(fmt, _WORDS[len(words)].pack(*words))[0])
+
+
 def decode(family: Family, blocks: dict[tuple[str, int], list[int]]) -> dict[str, float]:
     """Engineering values from the registers read for each block ``(table, address) -> registers``.
 
@@ -243,8 +261,7 @@ def decode(family: Family, blocks: dict[tuple[str, int], list[int]]) -> dict[str
                 if not all(isinstance(w, int) and 0 <= w <= 0xFFFF for w in words):
                     raise DecodeError(f"family {family.name}: {f.quantity} at {f.table} {f.address}: "
                                       f"{words!r} are not 16-bit register words")
-                raw = ModbusClientMixin.convert_from_registers(words, f.datatype, word_order=f.word_order)
-                value = float(raw) * f.scale
+                value = _unpack(f, words) * f.scale
                 if not math.isfinite(value):
                     if f.quantity == "counter":
                         raise DecodeError(f"family {family.name}: counter at {f.table} {f.address} is "
