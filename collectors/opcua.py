@@ -26,6 +26,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,8 @@ def application_uri(certificate: Path) -> str | None:
     return uris[0] if uris else None
 
 
-async def make_certificate(key_file: Path, cert_file: Path, app_uri: str, *, server: bool = False,
-                           host: str = "localhost", days: int = 365) -> None:
+def make_certificate(key_file: Path, cert_file: Path, app_uri: str, *, server: bool = False,
+                     host: str | None = None, days: int = 365) -> None:
     """Write a new RSA key (PEM) and a self-signed application certificate (DER) for it.
 
     The certificate carries ``app_uri`` and ``host`` in its subject alternative names and the key
@@ -74,23 +75,34 @@ async def make_certificate(key_file: Path, cert_file: Path, app_uri: str, *, ser
     Parameters
     ----------
     key_file, cert_file : path
-        Written; an existing key is reused, an existing valid certificate kept.
+        Written (replaced if they exist): the key in PEM (mode 0600), the certificate in DER.
     app_uri : str
         Application URI, e.g. ``urn:plant18:tanjian:collector``.
     server : bool
         A server certificate (serverAuth) instead of a client one (clientAuth).
+    host : str, optional
+        Host name in the certificate (default: this host's name).
     days : int
         Validity [days].
     """
-    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from asyncua.crypto.cert_gen import (dump_private_key_as_pem, generate_private_key,
+                                         generate_self_signed_app_certificate)
+    from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     key_file, cert_file = Path(key_file), Path(cert_file)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     cert_file.parent.mkdir(parents=True, exist_ok=True)
+    host = host or socket.gethostname()
+    key = generate_private_key()
     use = [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-    await setup_self_signed_certificate(key_file, cert_file, app_uri, host, use, {"organizationName": "tanjian"})
+    cert = generate_self_signed_app_certificate(
+        key, app_uri, {"organizationName": "tanjian"},
+        [x509.UniformResourceIdentifier(app_uri), x509.DNSName(host)], extended=use, days=days)
+    key_file.touch(mode=0o600)
     key_file.chmod(0o600)
+    key_file.write_bytes(dump_private_key_as_pem(key))
+    cert_file.write_bytes(cert.public_bytes(Encoding.DER))
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,9 @@ def pki(tmp_path_factory):
     """Keys and certificates: the collector's, the SCADA's, and a stranger's nobody trusts."""
     d = tmp_path_factory.mktemp("pki")
 
-    async def make():
-        await make_certificate(d / "collector.key.pem", d / "collector.der", "urn:tanjian:test:collector")
-        await make_certificate(d / "stranger.key.pem", d / "stranger.der", "urn:tanjian:test:stranger")
-        await make_certificate(d / "scada.key.pem", d / "scada.der", SERVER_URI, server=True)
-
-    asyncio.run(make())
+    make_certificate(d / "collector.key.pem", d / "collector.der", "urn:tanjian:test:collector")
+    make_certificate(d / "stranger.key.pem", d / "stranger.der", "urn:tanjian:test:stranger")
+    make_certificate(d / "scada.key.pem", d / "scada.der", SERVER_URI, server=True)
     trusted = d / "trusted"
     trusted.mkdir()
     shutil.copy(d / "collector.der", trusted / "collector.der")
@@ -88,6 +85,23 @@ def test_example_validates_and_converts_units_by_hand():
     assert factor("electricity", "rate", "W") == 0.001
     assert factor("water", "counter", None) == 1.0
     assert unit_problem("natural_gas", "counter", "kWh") is not None
+
+
+def test_cli_makes_a_certificate_naming_the_application(tmp_path, capsys):
+    from cryptography import x509
+
+    from collectors.opcua import application_uri
+    from workspace.cli import main
+
+    assert main(["opcua", "cert", "--out", str(tmp_path), "--name", "edge", "--uri", "urn:plant-ua:edge",
+                 "--host", "edge-1", "--days", "30"]) == 0
+    cert = x509.load_der_x509_certificate((tmp_path / "edge.der").read_bytes())
+    assert application_uri(tmp_path / "edge.der") == "urn:plant-ua:edge"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["edge-1"]
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 30
+    assert (tmp_path / "edge.key.pem").stat().st_mode & 0o777 == 0o600
+    assert "urn:plant-ua:edge" in capsys.readouterr().out
 
 
 def test_bad_opcua_config_names_file_line_and_field(tmp_path):

@@ -384,6 +384,7 @@ def cmd_demo(args) -> int:
 #: modules that add their own sub-commands through ``add_commands(subparsers)`` (one per line)
 COMMAND_MODULES = (
     "chain.cli",
+    "collectors.opcua_cli",
 )
 
 
