@@ -95,9 +95,10 @@ class PlantSimulator:
     # -- values ----------------------------------------------------------------------------------
     def values(self, meter_id: str, t: dt.datetime) -> dict[str, float]:
         """What the meter shows at ``t``: counter, rate, and the electrical quantities."""
-        if self._at is None or self._at[0] != t:  # many requests share an instant (a frozen clock)
-            self._at = (t, self.model.at(t))
-        counters, rates = self._at[1]
+        at = self._at  # one read: other threads may replace it meanwhile
+        if at is None or at[0] != t:  # many requests share an instant (a frozen clock)
+            at = self._at = (t, self.model.at(t))
+        counters, rates = at[1]
         i = self._index[meter_id]
         m = self._meters[meter_id]
         counter = counters[i] - self.faults.reset_offset.get(meter_id, 0.0)
