@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ModbusException
 
-from collectors.modbus_link import ModbusTcpConnection
 from collectors.polling import DeviceHealth, PolledReader
 from collectors.registers import FAMILIES, decode
 from workspace.clock import Clock
@@ -23,13 +23,13 @@ log = logging.getLogger(__name__)
 __all__ = ["DeviceHealth", "GatewayPool", "ModbusTcpReader", "read_meter"]
 
 
-async def read_meter(client: ModbusBaseClient | ModbusTcpConnection, meter: Meter, where: str,
+async def read_meter(client: ModbusBaseClient, meter: Meter, where: str,
                      timeout_s: float) -> dict[str, float]:
     """Read and decode every field of a meter's register family through a connected client.
 
     Parameters
     ----------
-    client : pymodbus async client or ModbusTcpConnection
+    client : pymodbus async client
         Connected; used for this meter only until the call returns.
     meter : Meter
     where : str
@@ -69,20 +69,16 @@ async def read_meter(client: ModbusBaseClient | ModbusTcpConnection, meter: Mete
 
 
 class GatewayPool:
-    """``connections`` TCP connections to one gateway; each serves one request at a time.
-
-    The connections are :class:`collectors.modbus_link.ModbusTcpConnection` (lean frames; the pymodbus
-    client's per-request machinery was the poll's largest CPU cost at thousands of meters, see
-    ``benchmarks/bench_collect.py``); a connection that failed is opened again at its next request.
-    """
+    """``connections`` TCP clients to one gateway; each serves one request at a time."""
 
     def __init__(self, gateway: Gateway, port_offset: int = 0):
         self.gateway = gateway
         self.port = gateway.port + port_offset
-        self._free: asyncio.Queue[ModbusTcpConnection] = asyncio.Queue()
-        self._clients: list[ModbusTcpConnection] = []
-        for _ in range(gateway.connections):
-            c = ModbusTcpConnection(gateway.host, self.port, gateway.timeout_s)
+        self._free: asyncio.Queue[AsyncModbusTcpClient] = asyncio.Queue()
+        self._clients: list[AsyncModbusTcpClient] = []
+        for i in range(gateway.connections):
+            c = AsyncModbusTcpClient(gateway.host, port=self.port, timeout=gateway.timeout_s, retries=0,
+                                     reconnect_delay=0.5, reconnect_delay_max=10, name=f"{gateway.id}-{i}")
             self._clients.append(c)
             self._free.put_nowait(c)
 
