@@ -65,7 +65,7 @@ def _server(cfg, pki, clock, model=None):
                             pki / "trusted", seed=cfg.simulation.seed, update_s=0.5, model=model)
 
 
-async def _wait(cond, timeout_s=20.0):
+async def _wait(cond, timeout_s=90.0):
     """Until ``cond()`` holds (no timing is asserted: the limit only ends a hung test)."""
     for _ in range(int(timeout_s / 0.1)):
         if cond():
