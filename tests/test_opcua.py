@@ -60,9 +60,9 @@ def _config(tmp_path: Path, pki: Path, *, client: str = "collector"):
     return load_config(p, data_dir=tmp_path / "var")
 
 
-def _server(cfg, pki, clock, model=None):
+def _server(cfg, pki, clock, model=None, users=None):
     return OpcUaPlantServer(cfg.site, "GW-SCADA", clock, pki / "scada.der", pki / "scada.key.pem",
-                            pki / "trusted", seed=cfg.simulation.seed, update_s=0.5, model=model)
+                            pki / "trusted", seed=cfg.simulation.seed, update_s=0.5, model=model, users=users)
 
 
 async def _wait(cond, timeout_s=90.0):
@@ -284,4 +284,31 @@ async def test_server_stop_marks_devices_down_and_collection_catches_up(tmp_path
     assert after  # readings flow again after the server's return
     counters, _ = LoadModel(cfg.site, cfg.simulation.seed).at(after[0].time)
     assert after[0].counter == float(counters[model.meter_ids.index("M-MAIN")])
+    j.close()
+
+
+@pytest.mark.parametrize("password", ["s3cret-of-the-shift", "wrong"])
+async def test_user_and_password_file(tmp_path, pki, password):
+    cfg = _config(tmp_path, pki)
+    text = (tmp_path / "tanjian.yaml").read_text().replace(
+        "        publishing_interval_ms: 1000\n",
+        "        publishing_interval_ms: 1000\n        username: collector\n        password_file: pki/scada.password\n")
+    (tmp_path / "tanjian.yaml").write_text(text)
+    (tmp_path / "pki" / "scada.password").write_text(password + "\n")
+    cfg = load_config(tmp_path / "tanjian.yaml", data_dir=tmp_path / "var")
+    assert cfg.site.gateways[0].opcua.username == "collector"
+    clock = Clock.simulated(START, speed=60)
+    j = Journal(cfg.paths.journal, writer=True)
+    async with _server(cfg, pki, clock, users={"collector": "s3cret-of-the-shift"}):
+        svc = CollectionService(cfg.site, j, None, clock, backoff_initial_s=30, backoff_max_s=60)
+        try:
+            await svc.poll_once()
+            h = svc.health["M-MAIN"]
+            await _wait(lambda: h.last_seen is not None or h.consecutive_failures >= 1)
+        finally:
+            await svc.close()
+    if password == "wrong":
+        assert h.last_seen is None and "BadUserAccessDenied" in h.last_error, h.last_error
+    else:
+        assert h.last_seen is not None and h.errors == 0
     j.close()

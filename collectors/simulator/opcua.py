@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import logging
 from pathlib import Path
 
 import numpy as np
 from asyncua import Server, ua
+from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.server.user_managers import UserManager
 
 from collectors.units import factor
 from workspace.clock import Clock
@@ -39,6 +42,20 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "urn:tanjian:simulator:plant"
 SERVER_URI = "urn:tanjian:simulator:opcua"
+
+
+class _Users(UserManager):
+    """Only the configured user names, with their passwords."""
+
+    def __init__(self, users: dict[str, str]):
+        self.users = users
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        expected = self.users.get(username or "")
+        if expected is None or password is None or not hmac.compare_digest(expected, password):
+            log.warning("OPC UA simulator: user %r refused", username)
+            return None
+        return User(role=UserRole.User)
 
 
 class OpcUaPlantServer:
@@ -63,11 +80,13 @@ class OpcUaPlantServer:
         Endpoint URL to listen on (default: the gateway's).
     model : LoadModel, optional
         A model already built for the site (it caches days of rates).
+    users : dict, optional
+        User name -> password: when given, only those users may open a session (no anonymous ones).
     """
 
     def __init__(self, site: Site, gateway: str, clock: Clock, certificate: Path, private_key: Path,
                  trusted: Path, *, seed: int = 18, update_s: float = 1.0, url: str | None = None,
-                 model: LoadModel | None = None):
+                 model: LoadModel | None = None, users: dict[str, str] | None = None):
         g = next(g for g in site.gateways if g.id == gateway)
         if g.protocol != "opcua":
             raise ValueError(f"gateway {gateway!r} is {g.protocol}, not opcua")
@@ -83,6 +102,7 @@ class OpcUaPlantServer:
         self.meters = [m for m in site.meters if m.gateway == gateway]
         self._index = {m: i for i, m in enumerate(self.model.meter_ids)}
         self._failed: set[tuple[str, str]] = set()
+        self.users = dict(users) if users else None
         self._status_nodes: set[ua.NodeId] = set()
         self._server: Server | None = None
         self._task: asyncio.Task | None = None
@@ -147,8 +167,10 @@ class OpcUaPlantServer:
     async def start(self) -> None:
         """Build the address space, listen, publish the first values and keep them updated."""
         await asyncio.to_thread(self.model.at, self.clock.now())  # integrate the counters up to now
-        server = Server()
+        server = Server(user_manager=_Users(self.users) if self.users else None)
         await server.init()
+        if self.users:
+            server.set_identity_tokens([ua.UserNameIdentityToken])
         server.set_endpoint(self.url)
         server.set_server_name(f"tanjian simulated SCADA ({self.gateway.id})")
         await server.set_application_uri(SERVER_URI)
