@@ -11,12 +11,14 @@ when the server sends none). The collection service drains the filed values once
 
 A reading is made for every counter value received; the meter's other quantities come from the
 same source instant, else from the latest value received since the previous counter value, else
-NaN. Monitored items use the trigger *StatusValueTimestamp*, so a server that re-samples an unchanged
+NaN. The newest instant of a meter waits for the next drain unless all its quantities are there
+(a server may split one instant's values over two publish responses). Monitored items use the trigger *StatusValueTimestamp*, so a server that re-samples an unchanged
 counter still sends it (an idle meter keeps producing readings).
 
 When the server goes away (socket closed, keep-alive probe unanswered) every meter of the gateway
 is marked down in its :class:`~collectors.polling.DeviceHealth` and the collector reconnects with
-an exponential back-off; a rejected value (bad status, wrong type) is logged with the meter, the
+an exponential back-off; once connected again it reads what it missed from the server's history
+(HistoryRead of raw values after each meter's last journaled reading). A rejected value (bad status, wrong type) is logged with the meter, the
 quantity and the node, and counted in the meter's health.
 """
 
@@ -168,6 +170,11 @@ class OpcUaCollector:
         self.rejected = 0
         self._filed: dict[str, dict[dt.datetime, dict[str, float]]] = {m: {} for m in self.meters}
         self._fresh: dict[str, dict[str, float]] = {m: {} for m in self.meters}
+        self._last: dict[str, dict[str, tuple[dt.datetime, float]]] = {m: {} for m in self.meters}
+        self._wanted = {m.id: set(m.opcua or ()) for m in self.meters.values()}  # quantities mapped
+        self._emitted: dict[str, dt.datetime] = {}  # meter -> source time of its last reading
+        self._catching_up: set[str] = set()  # gateways reading history: their meters wait
+        self.caught_up = 0  # values read from the servers' history after reconnections
         self._stop = asyncio.Event()
         self._established: set[str] = set()  # gateways whose last session got as far as subscribing
         self._tasks: list[asyncio.Task] = []
@@ -218,6 +225,9 @@ class OpcUaCollector:
         elif when.tzinfo is None:
             when = when.replace(tzinfo=dt.timezone.utc)
         self._filed[item.meter].setdefault(when, {})[item.quantity] = x
+        last = self._last[item.meter].get(item.quantity)
+        if last is None or when >= last[0]:
+            self._last[item.meter][item.quantity] = (when, x)
         h.last_seen = time.time()
 
     def _reject(self, item: _Item, why: str) -> None:
@@ -232,16 +242,24 @@ class OpcUaCollector:
         out: list[Reading] = []
         nan = math.nan
         for mid, filed in self._filed.items():
-            if not filed:
+            if not filed or self.meters[mid].gateway in self._catching_up:
                 continue
-            self._filed[mid] = {}
+            order = sorted(filed)
+            newest = filed[order[-1]]
+            if not self._wanted[mid] <= newest.keys():  # its other values may still be on their way
+                self._filed[mid] = {order[-1]: newest}
+                order = order[:-1]
+            else:
+                self._filed[mid] = {}
+            done = self._emitted.get(mid)
             fresh = self._fresh[mid]
             h = self.health[mid]
-            for when in sorted(filed):
+            for when in order:
                 group = filed[when]
                 fresh.update({q: v for q, v in group.items() if q != "counter"})
-                if "counter" not in group:
-                    continue
+                if "counter" not in group or (done is not None and when <= done):
+                    continue  # no counter, or already journaled (history overlapping the live values)
+                self._emitted[mid] = when
                 out.append(Reading(mid, when, group["counter"], fresh.get("rate", nan), fresh.get("voltage", nan),
                                    fresh.get("current", nan), fresh.get("power_factor", nan), 0))
                 fresh.clear()
@@ -317,6 +335,7 @@ class OpcUaCollector:
                     self._reject(it, f"the server refused to monitor it ({res.name})")
             self.connected[g.id] = True
             self._established.add(g.id)
+            await self._catch_up(g, client, items)
             for m in self.meters.values():
                 if m.gateway == g.id:
                     h = self.health[m.id]
@@ -345,6 +364,57 @@ class OpcUaCollector:
                 await asyncio.wait_for(client.disconnect(), ep.timeout_s)
             except Exception as exc:  # noqa: BLE001 - the server may already be gone
                 log.debug("gateway %s: disconnect: %s", g.id, exc)
+
+    async def _catch_up(self, g: Gateway, client: Client, items: dict[int, _Item]) -> None:
+        """After a reconnection, read from the server's history what was missed (HistoryRead, raw).
+
+        Values after each meter's last journaled reading are filed like live ones (same checks); the
+        gateway's meters are not drained meanwhile, so readings stay in time order. A server without
+        history for a node says so (logged per node), and the gap stays.
+        """
+        since = {it.meter: self._emitted.get(it.meter) for it in items.values()}
+        if not any(since.values()):
+            return  # first session: nothing journaled yet
+        self._catching_up.add(g.id)
+        before = {m: dict(self._last[m]) for m in since}  # the values in force when the link went down
+        try:
+            n = 0
+            for it in items.values():
+                start = since[it.meter]
+                if start is None:
+                    continue
+                try:
+                    values = await client.get_node(it.node_id).read_raw_history(
+                        start + dt.timedelta(milliseconds=1), None, 0, return_bounds=False)
+                except Exception as exc:  # noqa: BLE001 - no history on that node: the gap stays
+                    log.warning("gateway %s: no history of node %s (meter %s %s) since %s: %s", g.id,
+                                it.node_id, it.meter, it.quantity, start.isoformat(), exc)
+                    continue
+                for dv in values:
+                    self._receive(it, dv)
+                n += len(values)
+            self._fill_unchanged(since, before)
+            self.caught_up += n
+            log.info("gateway %s: read %d values missed while disconnected from the server's history", g.id, n)
+        finally:
+            self._catching_up.discard(g.id)
+
+    def _fill_unchanged(self, since: dict, before: dict) -> None:
+        """Historians store a value when it changes: an instant of the history without a meter's rate
+        (voltage, …) had the rate last stored before it. Fill those from the history itself, starting
+        from the values in force when the link went down."""
+        for mid, start in since.items():
+            if start is None:
+                continue
+            running = {q: v for q, (_, v) in before[mid].items() if q != "counter"}
+            for when in sorted(self._filed[mid]):
+                group = self._filed[mid][when]
+                if when <= start:
+                    continue
+                running.update({q: v for q, v in group.items() if q != "counter"})
+                if "counter" in group:
+                    for q, v in running.items():
+                        group.setdefault(q, v)
 
     async def _keep_session(self, g: Gateway) -> None:
         failures = 0

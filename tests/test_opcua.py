@@ -60,9 +60,10 @@ def _config(tmp_path: Path, pki: Path, *, client: str = "collector"):
     return load_config(p, data_dir=tmp_path / "var")
 
 
-def _server(cfg, pki, clock, model=None, users=None):
+def _server(cfg, pki, clock, model=None, users=None, url=None):
     return OpcUaPlantServer(cfg.site, "GW-SCADA", clock, pki / "scada.der", pki / "scada.key.pem",
-                            pki / "trusted", seed=cfg.simulation.seed, update_s=0.5, model=model, users=users)
+                            pki / "trusted", seed=cfg.simulation.seed, update_s=0.5, model=model, users=users,
+                            url=url)
 
 
 async def _wait(cond, timeout_s=90.0):
@@ -311,4 +312,64 @@ async def test_user_and_password_file(tmp_path, pki, password):
         assert h.last_seen is None and "BadUserAccessDenied" in h.last_error, h.last_error
     else:
         assert h.last_seen is not None and h.errors == 0
+    j.close()
+
+
+async def test_network_outage_is_caught_up_from_the_servers_history(tmp_path, pki):
+    """The SCADA keeps running; the network between it and the collector (a real socat relay) goes down."""
+    import os
+    import signal
+    import subprocess
+
+    if not shutil.which("socat"):
+        pytest.skip("socat missing")
+    cfg = _config(tmp_path, pki)
+    relay_port = int(cfg.site.gateways[0].opcua.url.rsplit(":", 1)[1].split("/")[0])
+    server_port = free_port()
+
+    def relay():
+        return subprocess.Popen(["socat", f"TCP-LISTEN:{relay_port},bind=127.0.0.1,reuseaddr,fork",
+                                 f"TCP:127.0.0.1:{server_port}"], start_new_session=True)
+
+    clock = Clock.simulated(START, speed=60)
+    model = LoadModel(cfg.site, cfg.simulation.seed)
+    j = Journal(cfg.paths.journal, writer=True)
+    proc = relay()
+    try:
+        async with _server(cfg, pki, clock, model, url=f"opc.tcp://127.0.0.1:{server_port}/tanjian/") as srv:
+            svc = CollectionService(cfg.site, j, None, clock, backoff_initial_s=0.5, backoff_max_s=1)
+            try:
+                await svc.poll_once()
+                await _wait(lambda: svc.health["M-MAIN"].last_seen is not None)
+                await asyncio.sleep(1.0)
+                await svc.poll_once()
+                os.killpg(proc.pid, signal.SIGTERM)  # the relay and its connections: the network is down
+                proc.wait()
+                await _wait(lambda: svc.health["M-MAIN"].consecutive_failures >= 1)
+                cut = srv.updates
+                await svc.poll_once()
+                await _wait(lambda: srv.updates >= cut + 4)  # the SCADA goes on without us
+                proc = relay()
+                await _wait(lambda: svc.subscriber.connected["GW-SCADA"] and svc.subscriber.caught_up > 0)
+                await asyncio.sleep(0.6)
+                await svc.poll_once()
+                last = srv.instants[-1]
+            finally:
+                await svc.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+    readings = [r for _, p in j.records() for r in decode_batch(p).readings if r.meter == "M-MAIN"]
+    times = [r.time for r in readings]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    # every instant the SCADA published between our first reading and its last update before our last
+    # poll is in the journal once, outage included, with the model's values
+    published = [t for t in srv.instants if times[0] <= t <= min(last, times[-1])]
+    assert set(published) <= set(times)
+    assert len([t for t in published if t > times[0]]) >= 4
+    expected = LoadModel(cfg.site, cfg.simulation.seed)
+    k = expected.meter_ids.index("M-MAIN")
+    for r in readings:
+        counters, rates = expected.at(r.time)
+        assert (r.counter, r.rate) == (float(counters[k]), float(rates[k]))
     j.close()

@@ -13,6 +13,9 @@ Only Basic256Sha256 with SignAndEncrypt is offered, and a client is accepted onl
 certificate is in the trust folder (:class:`asyncua.crypto.validator.CertificateValidator` with
 ``TRUSTED_VALIDATION``).
 
+Every quantity node is historized (the last ``history`` values, in memory), so a collector that lost
+its connection can read what it missed (HistoryRead, raw values).
+
 Faults: :meth:`OpcUaPlantServer.fail` makes a quantity's values Bad (``BadSensorFailure``, no
 value), :meth:`OpcUaPlantServer.heal` makes them Good again.
 """
@@ -82,11 +85,13 @@ class OpcUaPlantServer:
         A model already built for the site (it caches days of rates).
     users : dict, optional
         User name -> password: when given, only those users may open a session (no anonymous ones).
+    history : int
+        Values kept per node for HistoryRead (a historian's memory; 0: none).
     """
 
     def __init__(self, site: Site, gateway: str, clock: Clock, certificate: Path, private_key: Path,
                  trusted: Path, *, seed: int = 18, update_s: float = 1.0, url: str | None = None,
-                 model: LoadModel | None = None, users: dict[str, str] | None = None):
+                 model: LoadModel | None = None, users: dict[str, str] | None = None, history: int = 10_000):
         g = next(g for g in site.gateways if g.id == gateway)
         if g.protocol != "opcua":
             raise ValueError(f"gateway {gateway!r} is {g.protocol}, not opcua")
@@ -103,10 +108,12 @@ class OpcUaPlantServer:
         self._index = {m: i for i, m in enumerate(self.model.meter_ids)}
         self._failed: set[tuple[str, str]] = set()
         self.users = dict(users) if users else None
+        self.history = history
         self._status_nodes: set[ua.NodeId] = set()
         self._server: Server | None = None
         self._task: asyncio.Task | None = None
         self.updates = 0
+        self.instants: list[dt.datetime] = []  # source time of every update, in order
         self.last_update: dt.datetime | None = None
 
     # -- faults ----------------------------------------------------------------------------------
@@ -154,6 +161,7 @@ class OpcUaPlantServer:
                 await self._server.write_attribute_value(nid, dv)
         self.updates += 1
         self.last_update = t
+        self.instants.append(t)
 
     async def _run(self) -> None:
         while True:
@@ -182,6 +190,7 @@ class OpcUaPlantServer:
         server.set_certificate_validator(CertificateValidator(
             CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT, store))
         idx = await server.register_namespace(NAMESPACE)
+        historized = []
         plant = await server.nodes.objects.add_folder(ua.NodeId(f"{self.site.plant.id}", idx), "Plant")
         for m in self.meters:
             obj = await plant.add_object(ua.NodeId(f"{m.id}", idx), m.id)
@@ -194,11 +203,13 @@ class OpcUaPlantServer:
                 if nid.NamespaceIndex != idx:
                     raise ValueError(f"meter {m.id}: node {node.node_id} is not in namespace {idx} "
                                      f"({NAMESPACE}), the only one the simulator serves")
-                await obj.add_variable(nid, q, 0.0, ua.VariantType.Double)
+                historized.append(await obj.add_variable(nid, q, 0.0, ua.VariantType.Double))
             await obj.add_variable(status, "Status", "RUN", ua.VariantType.String)
         self._server = server
-        await self._update()
         await server.start()
+        await self._update()  # before the history starts: the nodes' placeholder 0.0 is no measurement
+        if self.history:  # kept in memory, by count (the clock may be simulated): a SCADA's historian
+            await server.historize_node_data_change(historized, period=None, count=self.history)
         self._task = asyncio.create_task(self._run(), name=f"opcua-sim-{self.gateway.id}")
         log.info("simulated SCADA %s serving %d meters at %s (Basic256Sha256 SignAndEncrypt)", self.gateway.id,
                  len(self.meters), self.url)
