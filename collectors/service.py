@@ -24,7 +24,7 @@ from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
 from workspace.inbox import drain
 from workspace.journal import Journal
-from workspace.site import PUSH_PROTOCOLS, Medium, Site
+from workspace.site import PUSH_PROTOCOLS, SUBSCRIBED_PROTOCOLS, Medium, Site
 from workspace.store import Store
 
 from .readers import reader_for
@@ -48,26 +48,33 @@ class CollectionService:
     device_registry : Contract or None
         DeviceRegistry that signed MQTT payloads are checked against (None: each meter's configured
         ``device_key`` only).
+    base : path, optional
+        Folder the relative paths of gateways (OPC UA certificates and keys) are taken from
+        (default: the working folder).
 
     Meters on push gateways (``protocol: mqtt``) are not polled: one
     :class:`collectors.mqtt.MqttCollector` per such gateway journals what its broker delivers, through
-    the same journal, one batch per flush interval.
+    the same journal, one batch per flush interval. Meters of ``protocol: opcua`` gateways are not
+    polled either: :class:`collectors.opcua.OpcUaCollector` subscribes to them, and each cycle journals
+    what it received since the last one as its own batch (source ``opcua``) next to the polled readings'.
     """
 
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
                  fold_interval_s: float = 5.0, backoff_initial_s: float = 2.0, backoff_max_s: float = 300.0,
                  port_offset: int = 0, period_s: float | None = None, health_path: Path | None = None,
-                 source: str = "modbus-tcp", inbox: Path | None = None, device_registry=None):
+                 source: str = "modbus-tcp", inbox: Path | None = None, device_registry=None,
+                 base: Path | None = None):
         self.site = site
         self.journal = journal
         self.store = store
         self.clock = clock
         self.fold_interval_s = fold_interval_s
         pushed = {g.id for g in site.gateways if g.protocol in PUSH_PROTOCOLS}
-        self.polled_meters = [m for m in site.meters if m.gateway not in pushed]
+        subscribed = {g.id for g in site.gateways if g.protocol in SUBSCRIBED_PROTOCOLS}
+        self.polled_meters = [m for m in site.meters if m.gateway not in pushed | subscribed]
         self.period_s = period_s or min((m.period_s for m in self.polled_meters), default=60.0)
-        self.reader = reader_for([g for g in site.gateways if g.id not in pushed], clock, backoff_initial_s,
-                                 backoff_max_s, port_offset)
+        self.reader = reader_for([g for g in site.gateways if g.id not in pushed | subscribed], clock,
+                                 backoff_initial_s, backoff_max_s, port_offset)
         self.pushers = []
         if pushed:
             from .mqtt import MqttCollector
@@ -77,8 +84,15 @@ class CollectionService:
                                           self.journal_batch, quarantine=quarantine / f"mqtt-{g.id}.jsonl",
                                           registry=device_registry, port_offset=port_offset)
                             for g in site.gateways if g.id in pushed]
+        self.subscriber = None
+        if subscribed:
+            from .opcua import OpcUaCollector
+
+            self.subscriber = OpcUaCollector(site.gateways, site.meters, clock, backoff_initial_s=backoff_initial_s,
+                                             backoff_max_s=backoff_max_s, base=base)
         self._journal_lock = asyncio.Lock()  # poll cycles, the inbox and push collectors share the journal
         self.pending: list[list[Reading]] = []  # cycles the disk refused: not yet acknowledged
+        self._pending_sources: list[str] = []  # the source of each pending batch
         self.health_path = health_path
         self.source = source
         self.inbox = inbox
@@ -90,6 +104,10 @@ class CollectionService:
     async def poll_once(self) -> int:
         """Read every meter once and journal the readings; returns the number acknowledged."""
         readings = await self.reader.read(self.polled_meters) if self.polled_meters else []
+        subscribed: list[Reading] = []
+        if self.subscriber is not None:
+            self.subscriber.start()
+            subscribed = self.subscriber.drain()
         self.cycles += 1
         async with self._journal_lock:
             if self.inbox is not None and not self.pending:
@@ -97,12 +115,14 @@ class CollectionService:
                     await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
                 except JournalError as exc:
                     log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
-            if readings:
-                self.pending.append(readings)
+            for source, batch in ((self.source, readings), ("opcua", subscribed)):
+                if batch:
+                    self.pending.append(batch)
+                    self._pending_sources.append(source)
             acked = 0
             while self.pending:
                 try:
-                    payload = encode_batch(self.site.plant.id, self.journal.next_seq, self.source,
+                    payload = encode_batch(self.site.plant.id, self.journal.next_seq, self._pending_sources[0],
                                            self.pending[0])
                     await asyncio.to_thread(self.journal.append, payload)
                 except DiskFullError as exc:
@@ -112,6 +132,7 @@ class CollectionService:
                     log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
                     break
                 acked += len(self.pending.pop(0))
+                self._pending_sources.pop(0)
             self.acknowledged += acked
         return acked
 
@@ -140,11 +161,25 @@ class CollectionService:
                       self.store.path, self.last_fold_error)
 
     def device_health(self) -> dict:
-        """Meter (or push gateway) id -> :class:`~collectors.polling.DeviceHealth`, polled and pushed."""
+        """Meter (or push gateway) id -> :class:`~collectors.polling.DeviceHealth`: polled, pushed and
+        subscribed meters alike."""
         out = dict(self.reader.health)
         for p in self.pushers:
             out.update(p.health)
+        if self.subscriber is not None:
+            out.update(self.subscriber.health)
         return out
+
+    @property
+    def health(self) -> dict:
+        """Same as :meth:`device_health`."""
+        return self.device_health()
+
+    async def close(self) -> None:
+        """Close the polled links and end the subscriptions."""
+        self.reader.close()
+        if self.subscriber is not None:
+            await self.subscriber.close()
 
     def write_health(self) -> None:
         if self.health_path is None:
@@ -166,6 +201,8 @@ class CollectionService:
         """Poll at each period boundary of the clock until ``stop`` is set; fold in between."""
         log.info("collecting %d meters through %d gateways every %g s (clock %s)", len(self.site.meters),
                  len(self.site.gateways), self.period_s, self.clock.spec())
+        if self.subscriber is not None:
+            self.subscriber.start()
         folder = asyncio.create_task(self._fold_loop(stop))
         pushers = [asyncio.create_task(p.run(stop)) for p in self.pushers]
         try:
@@ -190,7 +227,7 @@ class CollectionService:
                     log.exception("push collector failed")
             folder.cancel()
             await asyncio.gather(folder, return_exceptions=True)
-            self.reader.close()
+            await self.close()
             await asyncio.to_thread(self.fold_once)
             self.write_health()
 

@@ -393,6 +393,7 @@ COMMAND_MODULES = (
     "models.cli",
     "models.quota_cli",
     "models.reports.cli",
+    "collectors.opcua_cli",
 )
 
 

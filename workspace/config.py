@@ -280,13 +280,12 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
     base = Path.cwd() if path.resolve() == EXAMPLE.resolve() else path.resolve().parent
     dd = Path(data_dir) if data_dir is not None else cfg.paths.data_dir
     cfg.paths = Paths(data_dir=(base / dd) if not dd.is_absolute() else dd)
+    cfg.site = cfg.site.with_files_under(base)  # certificates, keys, password files beside the file
     ch = cfg.chain
     cfg.chain = ch.model_copy(update={
         "keystore": (base / ch.keystore) if ch.keystore else cfg.paths.chain / "gateway.keystore.json",
         "password_file": (base / ch.password_file) if ch.password_file else cfg.paths.chain / "keystore.password",
         "methodology_package": (base / ch.methodology_package) if ch.methodology_package else None,
     })
-    if any(g.mqtt is not None for g in cfg.site.gateways):  # MQTT password and TLS files beside the file
-        cfg.site = cfg.site.with_files_under(path.resolve().parent)
     cfg.source = path.resolve()
     return cfg

@@ -107,7 +107,7 @@ class Device(_Model):
 
 #: how a gateway reaches its meters; ``*_tcp`` protocols use host/port, the others a serial device
 GatewayProtocol = Literal["modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp", "dlt645_serial", "dlt645_tcp",
-                          "mqtt"]
+                          "mqtt", "opcua"]
 SERIAL_PROTOCOLS = ("modbus_rtu", "dlt645_serial")
 MODBUS_PROTOCOLS = ("modbus_tcp", "modbus_rtu", "modbus_rtu_over_tcp")
 DLT645_PROTOCOLS = ("dlt645_serial", "dlt645_tcp")
@@ -207,6 +207,53 @@ class MqttMapping(_Model):
             if u not in MQTT_UNITS[q]:
                 raise ValueError(f"units.{q}: unknown unit {u!r} (known: {', '.join(MQTT_UNITS[q])})")
         return self
+SUBSCRIBED_PROTOCOLS = ("opcua",)  # the server pushes values: no host/port polling
+
+
+class OpcUaEndpoint(_Model):
+    """How the collector reaches an OPC UA server (a SCADA or DCS) and proves who it is.
+
+    Certificate and key paths are relative to the configuration file's folder.
+    """
+
+    url: str = Field(pattern=r"^opc\.tcp://[^/:\s]+(:[0-9]{1,5})?(/.*)?$",
+                     description="endpoint URL, e.g. opc.tcp://scada.plant.local:4840")
+    security_policy: Literal["Basic256Sha256"] = Field("Basic256Sha256", description="OPC UA security "
+                                                                                     "policy")
+    security_mode: Literal["SignAndEncrypt", "Sign"] = Field("SignAndEncrypt", description="message security "
+                                                                                           "mode")
+    certificate: str = Field(description="the collector's application certificate (DER or PEM), which "
+                                         "the server must trust")
+    private_key: str = Field(description="the collector's private key (PEM), readable by the collector only")
+    server_certificate: str = Field(description="the server's certificate (DER or PEM) the collector "
+                                                "trusts; any other server is refused")
+    username: str | None = Field(None, description="user name, when the server asks for one")
+    password_file: str | None = Field(None, description="file holding the user's password (with username)")
+    publishing_interval_ms: float = Field(1000.0, gt=0, description="subscription publishing interval [ms]")
+    sampling_interval_ms: float = Field(500.0, ge=0, description="server-side sampling interval of each "
+                                                                  "node [ms]")
+    timeout_s: float = Field(4.0, gt=0, description="request timeout [s]")
+
+    @model_validator(mode="after")
+    def _password_with_user(self) -> "OpcUaEndpoint":
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("username and password_file go together")
+        return self
+
+
+#: quantities an OPC UA meter maps to nodes; ``rate`` is the active power of an electricity meter
+OpcUaQuantity = Literal["counter", "rate", "voltage", "current", "power_factor"]
+
+
+class OpcUaNode(_Model):
+    """One quantity of a meter as a node of the server's address space."""
+
+    node_id: str = Field(pattern=r"^(ns=[0-9]+;|nsu=[^;]+;)?[isgb]=.+$",
+                         description="NodeId string, e.g. ns=2;s=Line1.Meter4.Energy")
+    scale: float = Field(1.0, description="multiplier applied to the server's value before the unit "
+                                          "conversion [-]")
+    unit: str | None = Field(None, description="unit the server publishes in (default: the meter's own, "
+                                               "kWh/kW, m3 or m3/h, V, A, -)")
 
 
 class Gateway(_Model):
@@ -228,6 +275,7 @@ class Gateway(_Model):
                                                          "(Modbus TCP only: a serial bus carries one request "
                                                          "at a time)")
     mqtt: MqttLink | None = Field(None, description="broker session settings (protocol mqtt)")
+    opcua: OpcUaEndpoint | None = Field(None, description="endpoint and security (protocol opcua)")
 
     @model_validator(mode="after")
     def _link_is_complete(self) -> "Gateway":
@@ -237,7 +285,9 @@ class Gateway(_Model):
         if self.protocol in SERIAL_PROTOCOLS and not self.device:
             raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'device' "
                              f"(the serial port)")
-        if self.protocol not in SERIAL_PROTOCOLS and self.port is None:
+        if self.protocol == "opcua" and self.opcua is None:
+            raise ValueError(f"gateway {self.id!r}: protocol opcua needs 'opcua' (url and certificates)")
+        if self.protocol not in SERIAL_PROTOCOLS + SUBSCRIBED_PROTOCOLS and self.port is None:
             raise ValueError(f"gateway {self.id!r}: protocol {self.protocol} needs 'port'")
         return self
 
@@ -260,6 +310,8 @@ class Meter(_Model):
     period_s: float = Field(60.0, ge=1, description="polling period [s]")
     rated_power_kw: float | None = Field(None, gt=0, description="largest plausible rate [kW or m3/h]")
     mqtt: MqttMapping | None = Field(None, description="topic and payload mapping (meters on mqtt gateways)")
+    opcua: dict[OpcUaQuantity, OpcUaNode] | None = Field(None, description="nodes of the meter's "
+                                                                           "quantities (OPC UA gateways)")
 
 
 class Product(_Model):
@@ -286,28 +338,6 @@ class Site(_Model):
     meters: list[Meter]
     products: list[Product] = Field(default_factory=list)
     shifts: list[Shift] = Field(default_factory=list)
-
-    def with_files_under(self, base) -> "Site":
-        """This site with the relative file names of its gateways (MQTT password and TLS files) made
-        relative to ``base`` (the configuration file's folder)."""
-        from pathlib import Path
-
-        def under(name):
-            return None if name is None or Path(name).is_absolute() else str(Path(base) / name)
-
-        gws = []
-        for g in self.gateways:
-            if g.mqtt is not None:
-                upd = {}
-                if g.mqtt.password_file and under(g.mqtt.password_file):
-                    upd["password_file"] = under(g.mqtt.password_file)
-                if g.mqtt.tls is not None:
-                    t = g.mqtt.tls
-                    upd["tls"] = t.model_copy(update={k: under(getattr(t, k)) or getattr(t, k)
-                                                      for k in ("ca_file", "cert_file", "key_file")})
-                g = g.model_copy(update={"mqtt": g.mqtt.model_copy(update=upd)})
-            gws.append(g)
-        return self.model_copy(update={"gateways": gws})
 
     # -- look-ups --------------------------------------------------------------------------------
     def meter(self, meter_id: str) -> Meter:
@@ -342,6 +372,32 @@ class Site(_Model):
         return [m.id for m in ms if m.workshop == workshop
                 and (m.parent is None or by_id[m.parent].workshop != workshop)]
 
+    def with_files_under(self, base) -> "Site":
+        """A copy whose relative file paths (MQTT password and TLS files; OPC UA certificates, keys,
+        passwords) start at ``base`` (the configuration file's folder)."""
+        import os
+
+        def absolute(p: str | None) -> str | None:
+            return p if p is None or os.path.isabs(p) else os.path.join(str(base), p)
+
+        gws = []
+        for g in self.gateways:
+            if g.mqtt is not None:
+                upd = {"password_file": absolute(g.mqtt.password_file)}
+                if g.mqtt.tls is not None:
+                    t = g.mqtt.tls
+                    upd["tls"] = t.model_copy(update={k: absolute(getattr(t, k))
+                                                      for k in ("ca_file", "cert_file", "key_file")})
+                g = g.model_copy(update={"mqtt": g.mqtt.model_copy(update=upd)})
+            if g.opcua is not None:
+                e = g.opcua
+                g = g.model_copy(update={"opcua": e.model_copy(update={
+                    "certificate": absolute(e.certificate), "private_key": absolute(e.private_key),
+                    "server_certificate": absolute(e.server_certificate),
+                    "password_file": absolute(e.password_file)})})
+            gws.append(g)
+        return self.model_copy(update={"gateways": gws})
+
     @staticmethod
     def _link_problems(loc: tuple, m: Meter, g: Gateway) -> list[tuple[tuple, str]]:
         """A meter must carry the address its gateway's protocol uses."""
@@ -365,6 +421,21 @@ class Site(_Model):
         if g.protocol != "mqtt" and m.mqtt is not None:
             return [(loc + ("mqtt",), f"meter {m.id!r}: an 'mqtt' mapping needs an mqtt gateway, "
                                       f"{g.id!r} is {g.protocol}")]
+        if g.protocol == "opcua":
+            if not m.opcua or "counter" not in m.opcua:
+                return [(loc + ("opcua",), f"meter {m.id!r} on opcua gateway {g.id!r} needs 'opcua' with at "
+                                           f"least the node of its 'counter'")]
+            from collectors.units import unit_problem  # the conversion table lives with the collectors
+
+            out = []
+            for q, node in m.opcua.items():
+                problem = unit_problem(m.medium.value, q, node.unit)
+                if problem:
+                    out.append((loc + ("opcua", q, "unit"), f"meter {m.id!r}: {problem}"))
+            return out
+        if m.opcua is not None:
+            return [(loc + ("opcua",), f"meter {m.id!r}: 'opcua' nodes need an opcua gateway, not "
+                                       f"{g.protocol} gateway {g.id!r}")]
         return []
 
     def cross_reference_problems(self) -> list[tuple[tuple, str]]:

@@ -72,6 +72,8 @@ class PlantSimulator:
         self._servers: list[ModbusTcpServer] = []
         self._tasks: list[asyncio.Task] = []
         self._index = {m: i for i, m in enumerate(self.model.meter_ids)}
+        self._meters = {m.id: m for m in site.meters}
+        self._at: tuple[dt.datetime, tuple] | None = None  # the model at the last instant asked
         self.requests = 0
 
     # -- faults ----------------------------------------------------------------------------------
@@ -93,9 +95,12 @@ class PlantSimulator:
     # -- values ----------------------------------------------------------------------------------
     def values(self, meter_id: str, t: dt.datetime) -> dict[str, float]:
         """What the meter shows at ``t``: counter, rate, and the electrical quantities."""
-        counters, rates = self.model.at(t)
+        at = self._at  # one read: other threads may replace it meanwhile
+        if at is None or at[0] != t:  # many requests share an instant (a frozen clock)
+            at = self._at = (t, self.model.at(t))
+        counters, rates = at[1]
         i = self._index[meter_id]
-        m = self.site.meter(meter_id)
+        m = self._meters[meter_id]
         counter = counters[i] - self.faults.reset_offset.get(meter_id, 0.0)
         if meter_id in self.faults.spike_next:
             self.faults.spike_next.discard(meter_id)
@@ -115,7 +120,7 @@ class PlantSimulator:
             return ExcCodes.GATEWAY_NO_RESPONSE
         if set_values is not None:
             return ExcCodes.ILLEGAL_FUNCTION  # meters are read-only here
-        fam = FAMILIES[self.site.meter(meter_id).family]
+        fam = FAMILIES[self._meters[meter_id].family]
         table = "input" if function_code == 4 else "holding"
         for (tbl, addr), words in encode(fam, self.values(meter_id, self.clock.now())).items():
             if tbl == table:
