@@ -40,7 +40,7 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 import zarr  # noqa: E402
 
-from .batch import decode_batch, parse_time
+from .batch import NO_TIME, decode_batch, decode_columns, parse_time  # noqa: F401 (decode_batch: re-export)
 from .errors import StoreError, UnknownMeter
 from .journal import Journal
 from .quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
@@ -49,6 +49,10 @@ from .site import MEDIUM_UNITS, Medium, Site
 log = logging.getLogger(__name__)
 
 SLOT = dt.timedelta(minutes=1)
+SLOT_MS = 60_000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+DENSE_CELLS = 4_000_000  # a fold's raw writes go as one block per variable up to this many cells
+CLOCK_TOLERANCE_S = 60.0  # device clock vs collector clock beyond which a reading is CLOCK_DRIFT [s]
 CHUNK_T = 60  # one hour of minutes per chunk: small commits, few chunks touched per fold
 VARIABLES = {  # name: (attrs, dtype, fill)
     "counter": ({"long_name": "cumulative register", "units_from": "counter_units"}, "float64", np.nan),
@@ -86,6 +90,11 @@ class FoldResult:
     seq_to: int  # inclusive; seq_from > seq_to means nothing was folded
     readings: int
     snapshot: str | None
+
+
+def _ms_of(t: dt.datetime) -> int:
+    """Milliseconds since 1970-01-01T00:00:00Z of an aware datetime."""
+    return (t - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
 def _utc(t: dt.datetime | str | pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
@@ -146,6 +155,7 @@ class Store:
         self._midx = {m: i for i, m in enumerate(self.meters)}
         self._ds_cache: tuple[str, xr.Dataset] | None = None
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
+        self.clock_tolerance_s = CLOCK_TOLERANCE_S  # see :data:`CLOCK_TOLERANCE_S`
         self._fold_lock = threading.Lock()  # one fold at a time in this process (the journal lock: one process)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -244,7 +254,10 @@ class Store:
             return FoldResult(start, start - 1, 0, None)
         batches = []
         for seq, payload in journal.records(start, stop):
-            batch = decode_batch(payload)
+            try:
+                batch = decode_columns(payload)
+            except ValueError as exc:
+                raise StoreError(f"{journal.path}: record {seq}: {exc}") from exc
             if batch.seq != seq:
                 raise StoreError(f"{journal.path}: record {seq} holds batch seq {batch.seq}")
             if batch.note is not None and batches:
@@ -265,44 +278,38 @@ class Store:
                                            "reason": note.get("reason"), "sha256": note.get("sha256")})
             self._ds_cache = None
             return FoldResult(start, start, 0, snap)
-        rows: dict[str, list] = {}
-        n = 0
-        for batch in batches:
-            for r in batch.readings:
-                if r.meter not in self._midx:
-                    raise UnknownMeter(f"batch {batch.seq}: unknown meter {r.meter!r} (not in the site model)")
-                rows.setdefault(r.meter, []).append(r)
-                n += 1
+        cols = self._columns(batches)
+        n = len(cols["time"])
         events = {k: [list(e) for e in v] for k, v in state.get("events", {}).items()}
         if note is not None and note.get("kind") == "meter_replaced":
             if note.get("meter") not in self._midx:
                 raise UnknownMeter(f"batch {start}: unknown meter {note.get('meter')!r} in a meter_replaced event")
-        times = [r.time for rs in rows.values() for r in rs]
+        times = cols["time"]
         if note is not None and note.get("kind") == "meter_replaced":
-            times.append(parse_time(note["time"]))
+            times = np.append(times, _ms_of(parse_time(note["time"])))
         origin = state["origin"]
         if origin is None:  # the grid starts on the UTC day before the local year of the first reading
-            first = min(times).astimezone(self.tz)
+            first = (_EPOCH + dt.timedelta(milliseconds=int(times.min()))).astimezone(self.tz)
             o = dt.datetime(first.year, 1, 1, tzinfo=self.tz).astimezone(dt.timezone.utc)
             origin = (o.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)).isoformat()
         o = dt.datetime.fromisoformat(origin)
-        slot_of = {t: int((t - o) // SLOT) for t in times}
-        if slot_of and min(slot_of.values()) < 0:
+        o_ms = _ms_of(o)
+        slots = (times - o_ms) // SLOT_MS
+        if len(slots) and int(slots.min()) < 0:
             raise StoreError(f"readings before the store's origin {origin} cannot be stored")
-        self._extend(g, max(slot_of.values()) + 1, o)
+        self._extend(g, int(slots.max()) + 1, o)
+        cols["slot"] = slots[:n]
         prev = dict(state["prev"])
         affected: dict[str, list[int]] = {}  # meter -> [earliest, newest] slot changed
         if note is not None and note.get("kind") == "meter_replaced":
-            sl = slot_of[parse_time(note["time"])]
+            sl = int(slots[-1])
             events.setdefault(note["meter"], []).append([sl, float(note["old_final"]), float(note["new_initial"])])
             affected[note["meter"]] = [sl, sl]
         correction = note is not None and note.get("kind") == "correction"
-        writes = self._raw_writes(g, rows, slot_of, prev, correction, affected)
-        self._apply(g, writes)
+        written = self._write_raw(g, cols, prev, correction, affected)
         lo, hi = self._rederive(g, affected, prev, events)
-        self._roll_up(g, np.unique(np.concatenate([np.asarray(writes["quality"][0], dtype=np.int64),
-                                                   np.arange(lo, hi, dtype=np.int64)])), o)
-        first = min(slot_of.values())
+        self._roll_up(g, np.unique(np.concatenate([written, np.arange(lo, hi, dtype=np.int64)])), o)
+        first = int(slots.min())
         if state.get("first_slot") is not None:
             first = min(first, int(state["first_slot"]))
         state.update(seq=stop - 1, origin=origin, prev=prev, first_slot=first, events=events)
@@ -319,56 +326,95 @@ class Store:
         self._ds_cache = None
         return FoldResult(start, stop - 1, n, snap)
 
-    def _raw_writes(self, g, rows, slot_of, prev, correction: bool, affected: dict[str, list[int]]):
-        """Queue the raw values and reading-level flags; note each meter's earliest changed slot."""
-        writes: dict[str, tuple[list, list, list]] = {v: ([], [], []) for v in VARIABLES}
-        for meter, rs in rows.items():
-            mi = self._midx[meter]
-            rs.sort(key=lambda r: r.time)
-            p = prev.get(meter)
-            p_slot = p[0] if p else None
-            # which slots at or before the last folded reading already hold one: one read, not one per reading
-            late_slots = sorted({slot_of[r.time] for r in rs if p_slot is not None and slot_of[r.time] <= p_slot})
-            held = set()
-            if late_slots:
-                got = g["counter"].get_orthogonal_selection((np.asarray(late_slots), [mi]))[:, 0]
-                held = {sl for sl, v in zip(late_slots, got.tolist()) if np.isfinite(v)}
-            seen = set()
-            for r in rs:
-                sl = slot_of[r.time]
-                late = p_slot is not None and sl <= p_slot
-                taken = sl in held
-                if sl in seen or (taken and not correction):
-                    self._put(writes, "quality", sl, mi, int(Q.DUPLICATE))
-                    continue
-                seen.add(sl)
-                for col in READ_COLUMNS:
-                    self._put(writes, col, sl, mi, getattr(r, col))
-                flags = int(r.quality) | (int(Q.MANUAL) if correction else 0)
-                if late and not correction:
-                    flags |= int(Q.OUT_OF_ORDER)
-                self._put(writes, "quality", sl, mi, flags)
-                span = affected.setdefault(meter, [sl, sl])
-                span[0], span[1] = min(span[0], sl), max(span[1], sl)
-        return writes
+    def _columns(self, batches) -> dict[str, np.ndarray]:
+        """The batches' readings as columns (store meter index ``mi``, ``time`` [ms], values, ``quality``
+        with :attr:`Q.CLOCK_DRIFT` set where the device clock is off by more than the tolerance)."""
+        parts = []
+        for b in batches:
+            idx = np.empty(len(b.meters), np.int64)
+            for k, mid in enumerate(b.meters):
+                i = self._midx.get(mid)
+                if i is None:
+                    raise UnknownMeter(f"batch {b.seq}: unknown meter {mid!r} (not in the site model)")
+                idx[k] = i
+            q = b.quality.astype(np.uint16)
+            if b.device_time is not None:
+                dev = b.device_time
+                drift = (dev != NO_TIME) & (np.abs(dev - b.time) > int(self.clock_tolerance_s * 1000))
+                if drift.any():
+                    q = q | np.where(drift, np.uint16(int(Q.CLOCK_DRIFT)), np.uint16(0))
+            parts.append({"mi": idx[b.meter.astype(np.int64)], "time": b.time.astype(np.int64), "quality": q,
+                          **{c: b.__getattribute__(c) for c in READ_COLUMNS}})
+        if len(parts) == 1:
+            return dict(parts[0])
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def _apply(self, g, writes) -> None:
+    def _write_raw(self, g, cols: dict[str, np.ndarray], prev: dict, correction: bool,
+                   affected: dict[str, list[int]]) -> np.ndarray:
+        """Write the raw values and reading-level flags, vectorised; note each meter's changed slots.
+
+        Per meter, in time order: a reading for a slot already read in this fold, or (unless it is a
+        correction) for a slot the store already holds, is a DUPLICATE (the first is kept); a kept
+        reading at or before the meter's last folded one is OUT_OF_ORDER (merged into its slot).
+        Returns the slots whose cells were written.
+        """
+        n = len(cols["time"])
+        if n == 0:
+            return np.zeros(0, np.int64)
         m = len(self.meters)
-        for var, (ts, ms, vs) in writes.items():
-            if not ts:
-                continue
-            ts_a, ms_a = np.asarray(ts, dtype=np.int64), np.asarray(ms, dtype=np.int64)
-            if var == "quality":
-                # OR the flags together and into what is stored (several may land on one cell)
-                key = ts_a * m + ms_a
-                uniq, inv = np.unique(key, return_inverse=True)
-                merged = np.zeros(len(uniq), np.uint16)
-                np.bitwise_or.at(merged, inv, np.asarray(vs, dtype=np.uint16))
-                ts_a, ms_a = uniq // m, uniq % m
-                merged |= g["quality"].get_coordinate_selection((ts_a, ms_a)).astype(np.uint16)
-                g["quality"].set_coordinate_selection((ts_a, ms_a), merged)
-            else:
-                g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
+        order = np.lexsort((cols["time"], cols["mi"]))  # stable: by meter, then time, ties as journaled
+        mi, slot = cols["mi"][order], cols["slot"][order]
+        p_slot = np.full(m, np.iinfo(np.int64).min, np.int64)
+        for meter, p in prev.items():
+            i = self._midx.get(meter)
+            if i is not None:
+                p_slot[i] = int(p[0])
+        late = slot <= p_slot[mi]
+        taken = np.zeros(n, bool)
+        if late.any():
+            li = np.nonzero(late)[0]
+            taken[li] = np.isfinite(g["counter"].get_coordinate_selection((slot[li], mi[li])))
+        dup = np.zeros(n, bool)
+        dup[1:] = (mi[1:] == mi[:-1]) & (slot[1:] == slot[:-1])
+        if not correction:
+            dup |= taken
+        keep = ~dup
+        flags = cols["quality"][order].astype(np.uint16)
+        if correction:
+            flags |= np.uint16(int(Q.MANUAL))
+        else:
+            flags[late] |= np.uint16(int(Q.OUT_OF_ORDER))
+        flags[dup] = np.uint16(int(Q.DUPLICATE))
+        k_mi, k_slot = mi[keep], slot[keep]
+        # quality: OR every flag landing on a cell together, and into what is stored
+        key = slot * m + mi
+        uniq, inv = np.unique(key, return_inverse=True)
+        merged = np.zeros(len(uniq), np.uint16)
+        np.bitwise_or.at(merged, inv, flags)
+        q_slot, q_mi = uniq // m, uniq % m
+        s0, s1 = int(q_slot[0]), int(q_slot[-1]) + 1
+        if (s1 - s0) * m <= DENSE_CELLS:  # one block read and written per variable
+            for var in READ_COLUMNS:
+                block = g[var][s0:s1]
+                block[k_slot - s0, k_mi] = cols[var][order][keep]
+                g[var][s0:s1] = block
+            block = g["quality"][s0:s1].astype(np.uint16)
+            block[q_slot - s0, q_mi] |= merged
+            g["quality"][s0:s1] = block
+        else:  # readings spread far apart (late data): only their cells
+            for var in READ_COLUMNS:
+                g[var].set_coordinate_selection((k_slot, k_mi), cols[var][order][keep].astype(np.float64))
+            merged |= g["quality"].get_coordinate_selection((q_slot, q_mi)).astype(np.uint16)
+            g["quality"].set_coordinate_selection((q_slot, q_mi), merged)
+        if len(k_mi):
+            first = np.ones(len(k_mi), bool)
+            first[1:] = k_mi[1:] != k_mi[:-1]
+            starts = np.nonzero(first)[0]
+            ends = np.append(starts[1:], len(k_mi)) - 1
+            for i, a, b in zip(k_mi[starts].tolist(), k_slot[starts].tolist(), k_slot[ends].tolist()):
+                span = affected.setdefault(self.meters[i], [a, b])
+                span[0], span[1] = min(span[0], a), max(span[1], b)
+        return np.unique(q_slot)
 
     def _typical(self, g, mi: int, slots: np.ndarray) -> np.ndarray | None:
         """The meter's typical consumption in each slot [kWh or m3 per minute]: the mean of the same
@@ -449,14 +495,6 @@ class Store:
         g["energy"][changed:hi] = energy[changed - lo:]
         g["quality"][changed:hi] = quality[changed - lo:]
         return changed, hi
-
-    @staticmethod
-    def _put(writes, var, slot, mi, value):
-        """Queue one cell; quality cells are OR-ed together (and with what is stored) when written."""
-        ts, ms, vs = writes[var]
-        ts.append(slot)
-        ms.append(mi)
-        vs.append(value)
 
     def _extend(self, g: zarr.Group, need: int, origin: dt.datetime) -> None:
         t = g["time"]
