@@ -184,7 +184,12 @@ def decode_batch(data: bytes) -> Batch:
     """Parse canonical batch bytes (either schema); raises ValueError naming what is wrong."""
     if data[:16] == MAGIC2:
         return decode_columns(data).to_batch()
-    obj = json.loads(data)
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"neither a {SCHEMA2} batch nor {SCHEMA} JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"not a {SCHEMA} batch (a JSON {type(obj).__name__}, not an object)")
     if obj.get("schema") != SCHEMA:
         raise ValueError(f"not a {SCHEMA} batch (schema={obj.get('schema')!r})")
     nan = math.nan
@@ -397,9 +402,12 @@ def batch_header(data: bytes) -> dict:
     """The batch's header fields (schema, plant, seq, source, note if any) without decoding its readings."""
     if data[:16] == MAGIC2:
         return _header2(data)[0]
-    obj = json.loads(data)
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"neither a {SCHEMA2} batch nor {SCHEMA} JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise ValueError("a batch is a JSON object")
+        raise ValueError(f"not a {SCHEMA} batch (a JSON {type(obj).__name__}, not an object)")
     obj.pop("rows", None)
     return obj
 
