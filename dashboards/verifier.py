@@ -70,7 +70,7 @@ class Verifier(pn.viewable.Viewer):
     def __init__(self, cfg: Config, **params):
         self._cfg = cfg
         super().__init__(**params)
-        self.batch_input = pn.widgets.FileInput(accept=".json", multiple=False,
+        self.batch_input = pn.widgets.FileInput(accept=".json,.tjb", multiple=False,
                                                 sizing_mode="stretch_width")
         self.bundle_input = pn.widgets.FileInput(accept=".json", multiple=False,
                                                  sizing_mode="stretch_width")
@@ -123,7 +123,7 @@ class Verifier(pn.viewable.Viewer):
                                 stylesheets=[CSS], sizing_mode="stretch_width")
 
         files = pn.Row(
-            pn.Column("### 1 · Batch file (`.json`)", self.batch_input, status(self.batch_input, "batch"),
+            pn.Column("### 1 · Batch file (`.json` or `.tjb`)", self.batch_input, status(self.batch_input, "batch"),
                       sizing_mode="stretch_width"),
             pn.Column("### 2 · Proof bundle (`.proof.json`)", self.bundle_input,
                       status(self.bundle_input, "bundle"), sizing_mode="stretch_width"),
