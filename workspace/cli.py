@@ -110,7 +110,9 @@ def cmd_collect(args) -> int:
         # pymodbus clients belong to the running loop: create the service inside it
         svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
                                 backoff_initial_s=cfg.collection.backoff_initial_s,
-                                backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
+                                backoff_max_s=cfg.collection.backoff_max_s,
+                                compact_interval_s=cfg.collection.compact_interval_h * 3600,
+                                compact_keep_days=cfg.collection.compact_keep_days, port_offset=args.port_offset,
                                 period_s=args.period, health_path=cfg.paths.run / "health.json",
                                 inbox=cfg.paths.inbox)
         await svc.run(stop)

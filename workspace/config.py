@@ -65,6 +65,9 @@ class CollectionConfig(_Model):
                                                           "the store [s, wall clock]")
     backoff_initial_s: float = Field(2.0, gt=0, description="first wait after a failed read [s]")
     backoff_max_s: float = Field(300.0, gt=0, description="longest wait between retries of a dead device [s]")
+    compact_interval_h: float = Field(24.0, ge=0, description="how often the collector compacts the store "
+                                                              "(expires old versions, tags kept) [h]; 0: never")
+    compact_keep_days: float = Field(30.0, gt=0, description="versions younger than this survive compaction [d]")
 
 
 class ChainConfig(_Model):
