@@ -416,6 +416,133 @@ class Store:
                 span[0], span[1] = min(span[0], a), max(span[1], b)
         return np.unique(q_slot)
 
+    def bulk_load(self, blocks, *, message: str = "bulk load", author: str = "import") -> str:
+        """Load whole blocks of history into an EMPTY store in one commit, as folds would have built it.
+
+        For imports of history (meter-data exports, the benchmark's year): no journal, no batch per
+        reading, so a year of a thousand meters loads in minutes. Journal folds continue from it
+        (the fold state is set: each meter's last reading, origin, first slot; journal seq -1).
+
+        Parameters
+        ----------
+        blocks : iterable of (first minute, mapping)
+            Blocks in time order, none overlapping another. The first minute is the UTC minute of
+            the block's first row, as an aware datetime or as whole minutes since
+            1970-01-01T00:00Z. The mapping holds ``(minutes, meters)`` arrays, one column per
+            meter of the site model in its order: ``counter`` [kWh | m3] (required), and any of
+            ``rate`` [kW | m3/h], ``voltage`` [V], ``current`` [A], ``power_factor`` [-] (NaN
+            where absent) and ``quality`` (collector flags, default 0).
+        message, author : str
+            The commit's message and author.
+
+        Returns
+        -------
+        str
+            The snapshot id of the commit.
+
+        Notes
+        -----
+        Energy is derived from the counters exactly as the fold derives it (same function, same
+        flags; a gap's profile comes from the hourly rollups of earlier blocks), and the hourly
+        and daily rollups follow. A counter frozen across the border of two blocks is judged
+        within each block only (STUCK). Nothing stored is ever overwritten: a block before the
+        previous one's end is refused.
+        """
+        with self._fold_lock:
+            return self._bulk_load(blocks, message, author)
+
+    def _bulk_load(self, blocks, message: str, author: str) -> str:
+        s = self.repo.writable_session("main")
+        g = zarr.open_group(store=s.store, mode="r+")
+        state = dict(g.attrs["fold"])
+        if state["seq"] != -1 or state["origin"] is not None:
+            raise StoreError(f"{self.path}: bulk_load needs an empty store (it holds data up to journal batch "
+                             f"{state['seq']}); import into a new store")
+        m = len(self.meters)
+        origin = o = None
+        base = 0
+        prev: dict[str, list] = {}
+        events: dict = {}
+        first_slot = None
+        end = None  # the next free slot
+        n = 0
+        for k, (t0, arrays) in enumerate(blocks):
+            if isinstance(t0, dt.datetime):
+                t0 = _ms_of(t0) // SLOT_MS
+            t0 = int(t0)
+            if "counter" not in arrays:
+                raise StoreError(f"bulk_load block {k}: no 'counter' array")
+            unknown = set(arrays) - set(READ_COLUMNS) - {"quality"}
+            if unknown:
+                raise StoreError(f"bulk_load block {k}: unknown variables {sorted(unknown)}")
+            counter = np.asarray(arrays["counter"], dtype=np.float64)
+            if counter.ndim != 2 or counter.shape[1] != m:
+                raise StoreError(f"bulk_load block {k}: counter has shape {counter.shape}, expected (minutes, {m})")
+            rows = counter.shape[0]
+            if rows == 0:
+                continue
+            if origin is None:  # the fold's rule: the UTC day before the local year of the first reading
+                first = (_EPOCH + dt.timedelta(minutes=t0)).astimezone(self.tz)
+                oo = dt.datetime(first.year, 1, 1, tzinfo=self.tz).astimezone(dt.timezone.utc)
+                o = oo.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+                origin = o.isoformat()
+                base = _ms_of(o) // SLOT_MS
+            lo, hi = t0 - base, t0 - base + rows
+            if lo < 0:
+                raise StoreError(f"bulk_load block {k}: it starts before the store's origin {origin}")
+            if end is not None and lo < end:
+                raise StoreError(f"bulk_load block {k}: it starts at slot {lo}, before the end of the previous "
+                                 f"block (slot {end}); blocks must be in time order and never overlap")
+            self._extend(g, hi, o)
+            for var in READ_COLUMNS:
+                a = arrays.get(var)
+                if a is not None and np.shape(a) != counter.shape:
+                    raise StoreError(f"bulk_load block {k}: {var} has shape {np.shape(a)}, not {counter.shape}")
+                g[var][lo:hi] = counter if var == "counter" else (
+                    np.full(counter.shape, np.nan) if a is None else np.asarray(a, dtype=np.float64))
+            rate = np.asarray(arrays["rate"], dtype=np.float64) if "rate" in arrays else np.full(counter.shape, np.nan)
+            # energy and its flags, meter by meter; a gap from the previous block reaches back before lo
+            e_lo = min([lo] + [int(p[0]) + 1 for p in prev.values()])
+            energy = np.full((hi - e_lo, m), np.nan)
+            quality = np.zeros((hi - e_lo, m), np.uint16)
+            if e_lo < lo:
+                energy[:lo - e_lo] = g["energy"][e_lo:lo]
+                quality[:lo - e_lo] = g["quality"][e_lo:lo]
+            if "quality" in arrays:
+                quality[lo - e_lo:] = np.asarray(arrays["quality"]).astype(np.uint16)
+            slot_h = SLOT.total_seconds() / 3600
+            for mi, meter in enumerate(self.meters):
+                c = counter[:, mi]
+                fin = np.nonzero(np.isfinite(c))[0]
+                if not len(fin):
+                    continue
+                p = prev.get(meter)
+                mt = self.site.meter(meter)
+                es, ee, ef, p_slot, p_counter = derive_energy(
+                    p[0] if p else None, p[1] if p else None, lo + fin, c[fin], mt.rated_power_kw, slot_h,
+                    wrap=self._wrap.get(meter), profile=lambda gap, mi=mi: self._typical(g, mi, gap))
+                energy[es - e_lo, mi] = ee
+                np.bitwise_or.at(quality[:, mi], es - e_lo, ef)
+                stuck = stuck_readings(c[fin], rate[fin, mi], mt.rated_power_kw)
+                if stuck.any():
+                    quality[lo - e_lo + fin[stuck], mi] |= np.uint16(int(Q.STUCK))
+                if p_slot is not None:
+                    prev[meter] = [int(p_slot), float(p_counter)]
+            g["energy"][e_lo:hi] = energy
+            g["quality"][e_lo:hi] = quality
+            self._roll_up(g, np.arange(e_lo, hi, dtype=np.int64), o)
+            first_slot = lo if first_slot is None else first_slot
+            end = hi
+            n += int(np.isfinite(counter).sum())
+        if origin is None:
+            raise StoreError(f"{self.path}: bulk_load was given no data")
+        state.update(seq=-1, origin=origin, first_slot=int(first_slot), events=events, prev=prev)
+        g.attrs["fold"] = state
+        snap = s.commit(f"{message} ({n} readings)", metadata={"author": author, "readings": n, "kind": "bulk_load"})
+        log.info("bulk load of %d readings into %s as snapshot %s", n, self.path, snap)
+        self._ds_cache = None
+        return snap
+
     def _typical(self, g, mi: int, slots: np.ndarray) -> np.ndarray | None:
         """The meter's typical consumption in each slot [kWh or m3 per minute]: the mean of the same
         hour of the day over the :data:`PROFILE_DAYS` days before the first slot (hourly rollups);
