@@ -71,3 +71,26 @@ def test_bulk_load_refuses_what_it_cannot_do(fresh):
     s.bulk_load([(MIDNIGHT, {"counter": c, "quality": np.full(c.shape, int(Q.MANUAL))})])
     with pytest.raises(StoreError, match="needs an empty store"):
         s.bulk_load([(MIDNIGHT + dt.timedelta(hours=1), {"counter": c})])
+
+
+def test_cached_rollups_follow_late_data_and_corrections(fresh):
+    """Queries read rollups cached per snapshot; a later fold that changes an old hour is seen."""
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    rows = [(1000 + 10 * k, 50 + k) for k in range(0, 180)]  # three hours: 10 kWh and 1 kWh a minute
+    rows[90] = (np.nan, np.nan)  # local 01:30 missing: the gap is spread (estimated)
+    s.bulk_load([(MIDNIGHT, {"counter": _block(s, rows)})])
+    assert s.energy("2026-11-24", "2026-11-25", meters=["M-TR-1"], freq=None).item() == pytest.approx(1790.0)
+    # the late reading for 01:30 arrives from a gateway's buffer, off by +3 kWh against the spread
+    j.append(encode_batch_columnar(pid, 0, "t", [Reading("M-TR-1", MIDNIGHT + dt.timedelta(minutes=90, seconds=2),
+                                                         1903.0)]))
+    s.fold(j)
+    h = s.energy("2026-11-24 01:00", "2026-11-24 02:00", meters=["M-TR-1"], freq="1h").values[0, 0]
+    assert h == pytest.approx(600.0)  # the hour's total is unchanged: the counter delta is exact
+    m = s.energy("2026-11-24 01:29", "2026-11-24 01:31", meters=["M-TR-1"], freq="1min").values[:, 0]
+    assert m.tolist() == pytest.approx([13.0, 7.0])  # 1903 - 1890 and 1910 - 1903, no longer estimated
+    again = Store.open(cfg.paths.store, cfg.site)  # a fresh process's view: no cache
+    for a, b in (("2026-11-24", "2026-11-25"), ("2026-11-24 01:00", "2026-11-24 02:00")):
+        assert s.energy(a, b, meters=["M-TR-1"], freq="1h").equals(again.energy(a, b, meters=["M-TR-1"], freq="1h"))
+    cov = s.energy("2026-11-24 00:00", "2026-11-24 03:00", meters=["M-TR-1"], freq=None).attrs["coverage"]
+    assert cov == again.energy("2026-11-24 00:00", "2026-11-24 03:00", meters=["M-TR-1"], freq=None).attrs["coverage"]

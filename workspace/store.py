@@ -154,6 +154,9 @@ class Store:
         self.meters = [m.id for m in site.meters]
         self._midx = {m: i for i, m in enumerate(self.meters)}
         self._ds_cache: tuple[str, xr.Dataset] | None = None
+        self._rollup_cache: dict | None = None  # rollup arrays of one snapshot (see :meth:`_rollups`)
+        self._latest_cache: tuple[str, dt.datetime | None] | None = None
+        self._cache_lock = threading.Lock()
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
         self.clock_tolerance_s = CLOCK_TOLERANCE_S  # see :data:`CLOCK_TOLERANCE_S`
         self._fold_lock = threading.Lock()  # one fold at a time in this process (the journal lock: one process)
@@ -308,13 +311,15 @@ class Store:
         correction = note is not None and note.get("kind") == "correction"
         written = self._write_raw(g, cols, prev, correction, affected)
         lo, hi = self._rederive(g, affected, prev, events)
-        self._roll_up(g, np.unique(np.concatenate([written, np.arange(lo, hi, dtype=np.int64)])), o)
+        touched = np.unique(np.concatenate([written, np.arange(lo, hi, dtype=np.int64)]))
+        self._roll_up(g, touched, o)
         first = int(slots.min())
         if state.get("first_slot") is not None:
             first = min(first, int(state["first_slot"]))
         state.update(seq=stop - 1, origin=origin, prev=prev, first_slot=first, events=events)
         g.attrs["fold"] = state
-        meta = {"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n, "author": author}
+        meta = {"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n, "author": author,
+                "changed_slots": [int(touched[0]), int(touched[-1]) + 1] if len(touched) else [0, 0]}
         if note is not None:
             msg = (f"{note.get('kind')} by {note.get('author')}: {note.get('reason')} "
                    f"(journal batch {start}, {n} readings)")
@@ -538,7 +543,8 @@ class Store:
             raise StoreError(f"{self.path}: bulk_load was given no data")
         state.update(seq=-1, origin=origin, first_slot=int(first_slot), events=events, prev=prev)
         g.attrs["fold"] = state
-        snap = s.commit(f"{message} ({n} readings)", metadata={"author": author, "readings": n, "kind": "bulk_load"})
+        snap = s.commit(f"{message} ({n} readings)", metadata={"author": author, "readings": n, "kind": "bulk_load",
+                                                               "changed_slots": [0, int(end)]})
         log.info("bulk load of %d readings into %s as snapshot %s", n, self.path, snap)
         self._ds_cache = None
         return snap
@@ -794,6 +800,15 @@ class Store:
 
     def latest_time(self, as_of=None) -> dt.datetime | None:
         """Local time of the newest slot holding any reading, or None for an empty store."""
+        snap = self._snapshot_for(as_of)
+        hit = self._latest_cache
+        if hit is not None and hit[0] == snap:
+            return hit[1]
+        out = self._latest_time(snap)
+        self._latest_cache = (snap, out)
+        return out
+
+    def _latest_time(self, as_of) -> dt.datetime | None:
         ds = self.dataset(as_of)
         if ds.sizes["time"] == 0:
             return None
@@ -808,6 +823,72 @@ class Store:
                 t = pd.Timestamp(ds.time.values[k]).tz_localize("UTC").tz_convert(self.tz)
                 return t.to_pydatetime()
             end = lo
+        return None
+
+    def _rollups(self, snap: str) -> dict:
+        """The hourly and daily rollup arrays of snapshot ``snap`` in memory (snapshots never change,
+        so this is safe), with their ``hour`` and ``day`` coordinates [h or d since 1970-01-01].
+
+        Moving to a newer snapshot re-reads only what the folds in between changed (each fold's
+        commit records the slots it changed in ``changed_slots``); anything else reads all again.
+        The arrays are replaced, never modified in place, so a caller's reference stays valid.
+        """
+        with self._cache_lock:
+            c = self._rollup_cache
+            if c is not None and c["snap"] == snap:
+                return c
+            s = self.repo.readonly_session(snapshot_id=snap)
+            g = zarr.open_group(store=s.store, mode="r")
+            names = ("hour", "day", *ROLLUPS, *DAILY)
+            spans = self._changed_since(c["snap"], snap) if c is not None else None
+            if spans is None:
+                arrays = {k: g[k][...] for k in names}
+            else:
+                arrays = {}
+                fold = g.attrs["fold"]
+                origin = dt.datetime.fromisoformat(fold["origin"]) if fold.get("origin") else None
+                n_h, n_d = g["hour"].shape[0], g["day"].shape[0]
+                h_rows = [(max(0, (a - 1) // 60 - 1), (b - 1) // 60 + 2) for a, b in spans if b > a]
+                d_rows = []
+                if origin is not None:
+                    d0 = self._day0(origin)
+                    for a, b in h_rows:
+                        da = (origin + dt.timedelta(hours=a)).astimezone(self.tz).date()
+                        db = (origin + dt.timedelta(hours=b)).astimezone(self.tz).date()
+                        d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
+                for k in names:
+                    old = c[k]
+                    n = n_h if k in ("hour", *ROLLUPS) else n_d
+                    rows = h_rows if k in ("hour", *ROLLUPS) else d_rows
+                    rows = [(a, min(b, n)) for a, b in rows if a < n] + ([(old.shape[0], n)] if n > old.shape[0] else [])
+                    if not rows:
+                        arrays[k] = old
+                        continue
+                    new = np.empty((n, *old.shape[1:]), old.dtype)
+                    keep = min(n, old.shape[0])
+                    new[:keep] = old[:keep]
+                    for a, b in rows:
+                        new[a:b] = g[k][a:b]
+                    arrays[k] = new
+            c = {"snap": snap, **arrays}
+            self._rollup_cache = c
+            return c
+
+    def _changed_since(self, old: str, new: str) -> list[tuple[int, int]] | None:
+        """Slot ranges changed by the commits after ``old`` up to ``new``; None when unknown."""
+        spans = []
+        for i, sn in enumerate(self.repo.ancestry(snapshot_id=new)):
+            if sn.id == old:
+                return spans
+            meta = dict(sn.metadata)
+            if i >= 1000:
+                return None
+            if meta.get("kind") == "document":
+                continue
+            ch = meta.get("changed_slots")
+            if ch is None:
+                return None
+            spans.append((int(ch[0]), int(ch[1])))
         return None
 
     def _first_time(self, as_of) -> pd.Timestamp | None:
@@ -912,14 +993,14 @@ class Store:
             e, m = self._energy_frames_hourly(lo, d_lo.tz_convert("UTC"), cols, as_of, freq)
             parts.append(e)
             measured += m
-        ds = self.dataset(as_of)
-        sel = dict(day=slice(d_lo.tz_localize(None).to_datetime64(),
-                             (d_hi - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()), meter=cols)
-        sub_e, sub_m = ds["energy_1d"].sel(**sel), ds["measured_1d"].sel(**sel)
-        idx = pd.DatetimeIndex(sub_e.day.values).tz_localize(self.tz)
+        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        ci = [self._midx[c] for c in cols]
+        epoch = pd.Timestamp("1970-01-01")
+        i0, i1 = np.searchsorted(R["day"], [(d_lo.tz_localize(None) - epoch).days, (d_hi.tz_localize(None) - epoch).days])
+        idx = pd.DatetimeIndex(R["day"][i0:i1].astype("datetime64[D]").astype("datetime64[ns]")).tz_localize(self.tz)
         full = pd.date_range(d_lo, d_hi, freq="D", inclusive="left")
-        parts.append(pd.DataFrame(sub_e.values, index=idx, columns=cols).reindex(full))
-        measured += int(sub_m.values.astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1d"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1d"][i0:i1][:, ci].astype(np.int64).sum())
         if d_hi < lhi:
             e, m = self._energy_frames_hourly(d_hi.tz_convert("UTC"), hi, cols, as_of, freq)
             parts.append(e)
@@ -944,16 +1025,18 @@ class Store:
             e, m = minutes(lo, h_lo)
             parts.append(e)
             measured += m
-        ds = self.dataset(as_of)
         first = self._first_time(as_of)
         read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
-        sel = dict(hour=slice(read_lo.tz_localize(None).to_datetime64(),
-                              (h_hi - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()), meter=cols)
-        sub_e, sub_m = ds["energy_1h"].sel(**sel), ds["measured_1h"].sel(**sel)
-        idx = pd.DatetimeIndex(sub_e.hour.values).tz_localize("UTC").tz_convert(self.tz)
+        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        ci = [self._midx[c] for c in cols]
+        hour = pd.Timedelta(hours=1)
+        epoch = pd.Timestamp("1970-01-01", tz="UTC")
+        i0, i1 = np.searchsorted(R["hour"], [-((epoch - read_lo) // hour), -((epoch - h_hi) // hour)])
+        idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
+                               ).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
-        parts.append(pd.DataFrame(sub_e.values, index=idx, columns=cols).reindex(full))
-        measured += int(sub_m.values.astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1h"][i0:i1][:, ci].astype(np.int64).sum())
         if h_hi < hi:
             e, m = minutes(h_hi, hi)
             parts.append(e)
