@@ -37,6 +37,8 @@ from .readers import reader_for
 
 log = logging.getLogger(__name__)
 
+GROUP_CYCLES = 100  # cycles waiting in memory journaled with one fsync at most
+
 
 class CollectionService:
     """Poll → journal → store, for one site.
@@ -95,17 +97,21 @@ class CollectionService:
             self.pending.append(readings)
         acked = 0
         while self.pending:
+            # one fsync for every cycle waiting (after a full disk: catching up in one group commit)
+            group = self.pending[:GROUP_CYCLES]
             try:
-                payload = encode_batch_columnar(self.site.plant.id, self.journal.next_seq, self.source,
-                                                self.pending[0])
-                await asyncio.to_thread(self.journal.append, payload)
+                seq = self.journal.next_seq
+                payloads = [encode_batch_columnar(self.site.plant.id, seq + k, self.source, rs)
+                            for k, rs in enumerate(group)]
+                await asyncio.to_thread(self.journal.append_many, payloads)
             except DiskFullError as exc:
                 log.error("%s (%d cycles waiting)", exc, len(self.pending))
                 break
             except JournalError as exc:
                 log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
                 break
-            acked += len(self.pending.pop(0))
+            del self.pending[:len(group)]
+            acked += sum(map(len, group))
         self.acknowledged += acked
         return acked
 

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -54,6 +55,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DENSE_CELLS = 4_000_000  # a fold's raw writes go as one block per variable up to this many cells
 CLOCK_TOLERANCE_S = 60.0  # device clock vs collector clock beyond which a reading is CLOCK_DRIFT [s]
 CHUNK_T = 60  # one hour of minutes per chunk: small commits, few chunks touched per fold
+MINUTE_CHUNKS_CACHED = 192  # minute chunks kept in memory by the query cache (≈ 0.5 MB each at 1,000 meters)
 VARIABLES = {  # name: (attrs, dtype, fill)
     "counter": ({"long_name": "cumulative register", "units_from": "counter_units"}, "float64", np.nan),
     "rate": ({"long_name": "instantaneous rate", "units_from": "rate_units"}, "float64", np.nan),
@@ -156,6 +158,7 @@ class Store:
         self._ds_cache: tuple[str, xr.Dataset] | None = None
         self._rollup_cache: dict | None = None  # rollup arrays of one snapshot (see :meth:`_rollups`)
         self._latest_cache: tuple[str, dt.datetime | None] | None = None
+        self._chunk_cache: dict | None = None  # minute chunks of one snapshot (see :meth:`_minutes`)
         self._cache_lock = threading.Lock()
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
         self.clock_tolerance_s = CLOCK_TOLERANCE_S  # see :data:`CLOCK_TOLERANCE_S`
@@ -913,6 +916,41 @@ class Store:
             return {m: [m] for m in self.site.meter_ids(medium)}
         raise ValueError(f"by must be 'plant', 'workshop' or 'meter', not {by!r}")
 
+    def _minutes(self, snap: str, var: str, s0: int, s1: int) -> np.ndarray:
+        """Slots ``[s0, s1)`` of a minute variable, all meters, through an in-memory cache of whole
+        chunks (one hour × all meters) per snapshot; chunks that later folds did not change (their
+        ``changed_slots``) carry over to the newer snapshot."""
+        m = len(self.meters)
+        if s1 <= s0:
+            return np.zeros((0, m), VARIABLES[var][1])
+        with self._cache_lock:
+            c = self._chunk_cache
+            if c is None or c["snap"] != snap:
+                spans = self._changed_since(c["snap"], snap) if c is not None else None
+                chunks = OrderedDict()
+                if spans is not None:
+                    for key, arr in c["chunks"].items():
+                        a, b = key[1] * CHUNK_T, (key[1] + 1) * CHUNK_T
+                        if not any(lo < b and a < hi for lo, hi in spans):
+                            chunks[key] = arr
+                g = zarr.open_group(store=self.repo.readonly_session(snapshot_id=snap).store, mode="r")
+                c = self._chunk_cache = {"snap": snap, "chunks": chunks, "group": g}
+            parts = []
+            for k in range(s0 // CHUNK_T, (s1 - 1) // CHUNK_T + 1):
+                key = (var, k)
+                arr = c["chunks"].get(key)
+                if arr is None:
+                    arr = c["group"][var][k * CHUNK_T:(k + 1) * CHUNK_T]
+                    c["chunks"][key] = arr
+                    while len(c["chunks"]) > MINUTE_CHUNKS_CACHED:
+                        c["chunks"].popitem(last=False)
+                else:
+                    c["chunks"].move_to_end(key)
+                a = max(s0, k * CHUNK_T) - k * CHUNK_T
+                b = min(s1, (k + 1) * CHUNK_T) - k * CHUNK_T
+                parts.append(arr[a:b])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def _frame(self, var: str, start, end, cols: list[str], as_of, shift: dt.timedelta) -> pd.DataFrame:
         ds = self.dataset(as_of)
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
@@ -922,8 +960,18 @@ class Store:
         # energy at slot s belongs to the minute before it: select slots in (lo, hi]
         t0 = (lo_read + shift).tz_localize(None)
         t1 = (hi + shift).tz_localize(None) - pd.Timedelta("1ns")
-        sub = ds[var].sel(time=slice(t0.to_datetime64(), t1.to_datetime64()), meter=cols)
-        df = pd.DataFrame(sub.values, index=pd.DatetimeIndex(sub.time.values), columns=cols)
+        st = ds.attrs.get("fold", {})
+        n = ds.sizes["time"]
+        if st.get("origin") is None or n == 0:
+            values, times = np.zeros((0, len(cols))), pd.DatetimeIndex([])
+        else:
+            o = pd.Timestamp(st["origin"]).tz_convert("UTC").tz_localize(None)
+            minute = pd.Timedelta(minutes=1)
+            s0 = min(max(0, -((o - t0) // minute)), n)  # first slot at or after t0
+            s1 = min(max(s0, (t1 - o) // minute + 1), n)  # past the last slot at or before t1
+            values = self._minutes(ds.attrs["snapshot"], var, s0, s1)[:, [self._midx[c] for c in cols]]
+            times = pd.DatetimeIndex(o + minute * np.arange(s0, s1))
+        df = pd.DataFrame(values, index=times, columns=cols)
         df.index = (df.index - shift).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(lo.tz_convert(self.tz), hi.tz_convert(self.tz), freq="1min", inclusive="left")
         return df.reindex(full)
