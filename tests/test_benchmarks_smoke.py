@@ -24,6 +24,7 @@ ROWS = [
     "of which columnar encode (tanjian.batch/2) [readings/s]",
     "of which Journal.append+fsync alone [readings/s]",
     "ingest ack'd from columns, no Reading objects [readings/s]",
+    "ingest ack'd, 10 cycles per fsync [readings/s]",
     "JSON tanjian.batch/1 encode alone (before) [readings/s]",
     "fold journal -> store [readings/s]",
     "store growth per fold / after compaction [MB]",
