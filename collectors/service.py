@@ -57,13 +57,17 @@ class CollectionService:
         Compact the store this often [s, wall clock]; None or 0: never.
     compact_keep_days : float
         Versions younger than this are kept by compaction [d].
+    clock_tolerance_s : float or None
+        Device clock vs collector clock beyond which the fold flags CLOCK_DRIFT [s] (None: the
+        store's default, :data:`workspace.store.CLOCK_TOLERANCE_S`).
     """
 
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
                  fold_interval_s: float = 5.0, backoff_initial_s: float = 2.0, backoff_max_s: float = 300.0,
                  port_offset: int = 0, period_s: float | None = None, health_path: Path | None = None,
                  source: str = "modbus-tcp", inbox: Path | None = None,
-                 compact_interval_s: float | None = None, compact_keep_days: float = 30.0):
+                 compact_interval_s: float | None = None, compact_keep_days: float = 30.0,
+                 clock_tolerance_s: float | None = None):
         self.site = site
         self.journal = journal
         self.store = store
@@ -78,6 +82,8 @@ class CollectionService:
         self.cycles = 0
         self.acknowledged = 0
         self.last_fold_error: str | None = None
+        if store is not None and clock_tolerance_s is not None:
+            store.clock_tolerance_s = clock_tolerance_s
         self.compact_interval_s = compact_interval_s or None
         self.compact_keep_days = compact_keep_days
         self._last_compaction = time.monotonic()

@@ -68,6 +68,8 @@ class CollectionConfig(_Model):
     compact_interval_h: float = Field(24.0, ge=0, description="how often the collector compacts the store "
                                                               "(expires old versions, tags kept) [h]; 0: never")
     compact_keep_days: float = Field(30.0, gt=0, description="versions younger than this survive compaction [d]")
+    clock_tolerance_s: float = Field(60.0, gt=0, description="a reading whose device clock differs from the "
+                                                             "collector's by more is flagged CLOCK_DRIFT [s]")
 
 
 class ChainConfig(_Model):
