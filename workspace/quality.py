@@ -12,7 +12,9 @@ bit   flag               meaning
 6     STUCK              the counter did not move while the rate said it should
 7     DUPLICATE          a second reading for a slot that already had one (the first is kept)
 8     OUT_OF_ORDER       a reading older than one already folded for the meter (merged into its slot)
-9     CLOCK_DRIFT        the reading's timestamp disagrees with the collector's clock
+9     CLOCK_DRIFT        the device's own clock (``Reading.device_time``) differs from the collector's
+                         time stamp by more than ``collection.clock_tolerance_s`` (default 60 s);
+                         set by the fold; the reading is stored in the collector's slot
 10    MANUAL             entered by hand
 11    DEVICE_ERROR       the device answered with an error
 ====  =================  ==========================================================================
