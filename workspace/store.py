@@ -19,6 +19,15 @@ a snapshot id or an instant.
 
 Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the
 zone in ``attrs["timezone"]``).
+
+Rollups: ``energy_1h``/``measured_1h`` (UTC hours) and ``energy_1d``/``measured_1d`` (local
+calendar days) are maintained at every fold. Monthly totals (``freq="MS"``) are summed from the
+daily rollups in memory (at most 31 rows a month); no monthly array is stored.
+
+Query caches (per process; snapshots are immutable, so they can never be stale): the rollup arrays
+of the newest snapshot read, and the minute chunks (one hour × all meters) read recently. Each
+fold's commit records the slot range it changed (``changed_slots`` in its metadata), so moving to a
+newer snapshot re-reads only that range. :meth:`Store.bulk_load` imports history in one commit.
 """
 
 from __future__ import annotations
