@@ -164,3 +164,22 @@ def test_clock_drift_beyond_the_tolerance_is_flagged(fresh):
     first = int(ds.attrs["fold"]["first_slot"])
     q = ds.sel(meter="M-TR-1").quality.values[first:first + 5].astype(int)
     assert [(v & int(Q.CLOCK_DRIFT)) != 0 for v in q] == [False, True, False, True, True]
+
+
+def test_any_damage_is_a_value_error_never_a_crash():
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    good = encode_batch_columnar("p", 0, "s", [Reading("M-1", T, 1.0, 2.0), Reading("M-2", T, 3.0)])
+
+    @settings(max_examples=300, deadline=None)
+    @given(hs.integers(0, len(good) - 1), hs.integers(0, 255), hs.integers(0, len(good)))
+    def check(pos, byte, cut):
+        bad = (good[:pos] + bytes([byte]) + good[pos + 1:])[:cut]
+        try:
+            cols = decode_columns(bad)
+        except ValueError:
+            return
+        assert len(cols.meter) == len(cols.time) and int(cols.meter.max()) < len(cols.meters)
+
+    check()
