@@ -1,8 +1,8 @@
 """The collection service: poll every meter each period, acknowledge each cycle's readings as one
 journaled batch, and fold the journal into the store in transactions.
 
-Poll cycles (and backfilled history) are journaled as columnar ``tanjian.batch/2`` batches (see
-:mod:`workspace.batch`); requests from the inbox (corrections, meter swaps, documents) stay JSON.
+Poll cycles are journaled as columnar ``tanjian.batch/2`` batches (see :mod:`workspace.batch`);
+backfilled demo history and requests from the inbox (corrections, meter swaps, documents) stay JSON.
 With ``compact_interval_s`` the service also compacts the store on that schedule: versions older
 than ``compact_keep_days`` are expired (tagged ones kept) and the data only they used is deleted,
 since every fold rewrites whole chunks (write amplification: see benchmarks/README.md).
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workspace.batch import Reading, encode_batch_columnar
+from workspace.batch import Reading, encode_batch, encode_batch_columnar
 from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
 from workspace.inbox import drain
@@ -226,7 +226,8 @@ def backfill(site: Site, journal: Journal, model, start: dt.datetime, end: dt.da
                     readings.append(Reading(mid, when, float(counters[k]), float(rates[k]), math.nan,
                                             math.nan, math.nan, 0))
         if readings:
-            journal.append(encode_batch_columnar(site.plant.id, journal.next_seq, "simulator-history", readings))
+            # history stays tanjian.batch/1 (JSON): demo workspaces and their exports keep readable batch files
+            journal.append(encode_batch(site.plant.id, journal.next_seq, "simulator-history", readings))
             n += len(readings)
         if progress is not None:
             progress.update((t_end - t).total_seconds() / 60)

@@ -40,7 +40,8 @@ code { font-size: 14px; font-family: "JetBrains Mono", "DejaVu Sans Mono", monos
 """
 
 INTRO = """
-Check a **batch export** (`batch-NNNNNNNN.json`, exactly the bytes the plant journaled) against its
+Check a **batch export** (`batch-NNNNNNNN.json`, or `.tjb` for a columnar batch: exactly the bytes the plant
+journaled) against its
 **proof bundle** (`batch-NNNNNNNN.proof.json`, format `tanjian.proof/2`).
 
 The checks, in order: `format` (the bundle's schema), `leaf` (the file's SHA-256 and RFC 9162 leaf hash
