@@ -28,7 +28,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput
 
-from workspace.batch import parse_time
+from workspace.batch import MAGIC2, decode_columns, parse_time
 from workspace.errors import ChainError
 
 from ._tx import send
@@ -97,13 +97,21 @@ def batch_period(ledger: Ledger, start: int, stop: int) -> tuple[int, int]:
     """Earliest and latest reading time of batches ``start <= seq < stop`` [unix seconds, UTC];
     ``(0, 0)`` when they hold no readings."""
     times = []
+    ms = []  # columnar batches: [ms since the epoch]
     for _, payload in ledger.journal.records(start, stop):
+        if payload[:16] == MAGIC2:
+            t = decode_columns(payload).time
+            if len(t):
+                ms += [int(t.min()), int(t.max())]
+            continue
         obj = json.loads(payload)
         col = obj["columns"].index("time")
         times.extend(row[col] for row in obj["rows"])
-    if not times:
+    secs = [int(parse_time(t).timestamp()) for t in (min(times), max(times))] if times else []
+    secs += [v // 1000 for v in ms]
+    if not secs:
         return 0, 0
-    return int(parse_time(min(times)).timestamp()), int(parse_time(max(times)).timestamp())
+    return min(secs), max(secs)
 
 
 class AnchorService:

@@ -2,7 +2,7 @@
 
 For batch ``seq`` two files are written:
 
-- ``batch-<seq:08d>.json`` — exactly the batch's canonical bytes as journaled, so that
+- ``batch-<seq:08d>.json`` (``.tjb`` for a columnar ``tanjian.batch/2`` batch) — exactly the batch's canonical bytes as journaled, so that
   ``sha256sum`` gives ``batch.sha256`` and ``(printf '\\x00'; cat FILE) | sha256sum`` gives the leaf;
 - ``batch-<seq:08d>.proof.json`` — the bundle (schema: ``chain/proof-bundle.schema.json``): the
   batch's seq, file name, SHA-256 and leaf hash; the gateway's signature of the leaf hash
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from web3 import Web3
 
+from workspace.batch import MAGIC2
 from workspace.errors import ChainError
 from workspace.journal import Journal
 
@@ -35,8 +36,10 @@ FORMAT = "tanjian.proof/2"
 SCHEMA_PATH = Path(__file__).resolve().parent / "proof-bundle.schema.json"
 
 
-def batch_file_name(seq: int) -> str:
-    return f"batch-{seq:08d}.json"
+def batch_file_name(seq: int, payload: bytes = b"") -> str:
+    """``batch-<seq>.json`` for a ``tanjian.batch/1`` batch, ``batch-<seq>.tjb`` for a columnar
+    ``tanjian.batch/2`` one (its first bytes ``payload``)."""
+    return f"batch-{seq:08d}.tjb" if payload[:16] == MAGIC2 else f"batch-{seq:08d}.json"
 
 
 def bundle_file_name(seq: int) -> str:
@@ -110,7 +113,7 @@ def make_bundle(seq: int, batch_bytes: bytes, ledger: Ledger, anchor: dict, sign
                                       for p in ledger.consistency_proof(size, r["tree_size"])]})
     return {
         "format": FORMAT,
-        "batch": {"seq": seq, "file": batch_file_name(seq),
+        "batch": {"seq": seq, "file": batch_file_name(seq, batch_bytes),
                   "sha256": hashlib.sha256(batch_bytes).hexdigest(), "leaf_hash": Web3.to_hex(leaf)},
         "signature": {"scheme": SCHEME, "signer": signer, "value": Web3.to_hex(signature)},
         "tree": {"size": size, "root": Web3.to_hex(root),
@@ -166,7 +169,7 @@ def export_batch(journal_dir: str | os.PathLike, ledger: Ledger, anchors_state_d
     bundle = make_bundle(seq, batch_bytes, ledger, anchor, signature, later)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    batch_path = out / batch_file_name(seq)
+    batch_path = out / batch_file_name(seq, batch_bytes)
     bundle_path = out / bundle_file_name(seq)
     _write(batch_path, batch_bytes)
     _write(bundle_path, (json.dumps(bundle, indent=2) + "\n").encode("utf-8"))

@@ -34,6 +34,8 @@ from pathlib import Path
 import jsonschema
 from web3 import Web3
 
+from workspace.batch import batch_header
+
 from . import merkle
 from .bundle import FORMAT, load_schema
 from .compile import code_matches, load_artefact
@@ -169,7 +171,7 @@ def _leaf(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
         return False, (f"batch {seq}: file content differs from the one proven (sha256 {sha}, bundle "
                        f"{b['sha256']}; leaf {Web3.to_hex(leaf)}, bundle {b['leaf_hash']})")
     try:
-        inner = json.loads(data).get("seq")
+        inner = batch_header(data).get("seq")  # tanjian.batch/1 (JSON) or /2 (columnar binary)
     except (ValueError, AttributeError):
         inner = None
     if inner != seq:
@@ -184,7 +186,7 @@ def _document(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     import hashlib
 
     try:
-        note = json.loads(data).get("note") or {}
+        note = batch_header(data).get("note") or {}
     except ValueError:
         note = {}
     digest = hashlib.sha256(ctx["document"]).hexdigest()

@@ -1,6 +1,12 @@
 """The collection service: poll every meter each period, acknowledge each cycle's readings as one
 journaled batch, and fold the journal into the store in transactions.
 
+Poll cycles are journaled as columnar ``tanjian.batch/2`` batches (see :mod:`workspace.batch`);
+backfilled demo history and requests from the inbox (corrections, meter swaps, documents) stay JSON.
+With ``compact_interval_s`` the service also compacts the store on that schedule: versions older
+than ``compact_keep_days`` are expired (tagged ones kept) and the data only they used is deleted,
+since every fold rewrites whole chunks (write amplification: see benchmarks/README.md).
+
 Nothing is acknowledged before it is fsync'd; a batch the disk refused stays in memory and is
 retried each cycle (and the log says so, naming the path), so collection continues through a full
 disk and catches up when space returns.
@@ -19,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workspace.batch import Reading, encode_batch
+from workspace.batch import Reading, encode_batch, encode_batch_columnar
 from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
 from workspace.inbox import drain
@@ -30,6 +36,8 @@ from workspace.store import Store
 from .readers import reader_for
 
 log = logging.getLogger(__name__)
+
+GROUP_CYCLES = 100  # cycles waiting in memory journaled with one fsync at most
 
 
 class CollectionService:
@@ -57,13 +65,21 @@ class CollectionService:
     the same journal, one batch per flush interval. Meters of ``protocol: opcua`` gateways are not
     polled either: :class:`collectors.opcua.OpcUaCollector` subscribes to them, and each cycle journals
     what it received since the last one as its own batch (source ``opcua``) next to the polled readings'.
+    compact_interval_s : float or None
+        Compact the store this often [s, wall clock]; None or 0: never.
+    compact_keep_days : float
+        Versions younger than this are kept by compaction [d].
+    clock_tolerance_s : float or None
+        Device clock vs collector clock beyond which the fold flags CLOCK_DRIFT [s] (None: the
+        store's default, :data:`workspace.store.CLOCK_TOLERANCE_S`).
     """
 
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
                  fold_interval_s: float = 5.0, backoff_initial_s: float = 2.0, backoff_max_s: float = 300.0,
                  port_offset: int = 0, period_s: float | None = None, health_path: Path | None = None,
                  source: str = "modbus-tcp", inbox: Path | None = None, device_registry=None,
-                 base: Path | None = None):
+                 base: Path | None = None, compact_interval_s: float | None = None,
+                 compact_keep_days: float = 30.0, clock_tolerance_s: float | None = None):
         self.site = site
         self.journal = journal
         self.store = store
@@ -99,6 +115,12 @@ class CollectionService:
         self.cycles = 0
         self.acknowledged = 0
         self.last_fold_error: str | None = None
+        if store is not None and clock_tolerance_s is not None:
+            store.clock_tolerance_s = clock_tolerance_s
+        self.compact_interval_s = compact_interval_s or None
+        self.compact_keep_days = compact_keep_days
+        self._last_compaction = time.monotonic()
+        self.last_compaction: dict | None = None  # counts of the last compaction, and when [unix s]
 
     # -- one cycle -------------------------------------------------------------------------------
     async def poll_once(self) -> int:
@@ -121,18 +143,22 @@ class CollectionService:
                     self._pending_sources.append(source)
             acked = 0
             while self.pending:
+                # one fsync for every cycle waiting (after a full disk: catching up in one group commit)
+                group = self.pending[:GROUP_CYCLES]
                 try:
-                    payload = encode_batch(self.site.plant.id, self.journal.next_seq, self._pending_sources[0],
-                                           self.pending[0])
-                    await asyncio.to_thread(self.journal.append, payload)
+                    seq = self.journal.next_seq
+                    payloads = [encode_batch_columnar(self.site.plant.id, seq + k, self._pending_sources[k], rs)
+                                for k, rs in enumerate(group)]
+                    await asyncio.to_thread(self.journal.append_many, payloads)
                 except DiskFullError as exc:
                     log.error("%s (%d cycles waiting)", exc, len(self.pending))
                     break
                 except JournalError as exc:
                     log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
                     break
-                acked += len(self.pending.pop(0))
-                self._pending_sources.pop(0)
+                del self.pending[:len(group)]
+                del self._pending_sources[:len(group)]
+                acked += sum(map(len, group))
             self.acknowledged += acked
         return acked
 
@@ -181,12 +207,34 @@ class CollectionService:
         if self.subscriber is not None:
             await self.subscriber.close()
 
+    def compact_due(self) -> bool:
+        """Whether the compaction schedule says it is time."""
+        return (self.store is not None and self.compact_interval_s is not None
+                and time.monotonic() - self._last_compaction >= self.compact_interval_s)
+
+    def compact_once(self) -> dict | None:
+        """Compact the store now (the fold waits meanwhile); returns the counts, None on failure."""
+        if self.store is None:
+            return None
+        self._last_compaction = time.monotonic()
+        try:
+            out = self.store.compact(self.compact_keep_days)
+        except Exception as exc:  # noqa: BLE001 - collection goes on; compaction is retried next period
+            log.error("compacting %s failed (collection goes on): %s: %s", self.store.path, type(exc).__name__, exc)
+            return None
+        self.last_compaction = {**out, "at": time.time(), "keep_days": self.compact_keep_days}
+        log.info("compacted %s: %d old versions expired, %.1f MB deleted (versions of the last %g days and "
+                 "tagged ones kept)", self.store.path, out["expired"], out["deleted_bytes"] / 1e6,
+                 self.compact_keep_days)
+        return out
+
     def write_health(self) -> None:
         if self.health_path is None:
             return
         doc = {"written_at": time.time(), "clock": self.clock.spec(), "cycles": self.cycles,
                "acknowledged": self.acknowledged, "journal_batches": len(self.journal),
                "pending_cycles": len(self.pending), "fold_error": self.last_fold_error,
+               "last_compaction": self.last_compaction,
                "devices": {k: v.as_dict() for k, v in sorted(self.device_health().items())}}
         tmp = self.health_path.with_suffix(".tmp")
         try:
@@ -235,6 +283,8 @@ class CollectionService:
         while not stop.is_set():
             await asyncio.sleep(self.fold_interval_s)
             await asyncio.to_thread(self.fold_once)
+            if self.compact_due():
+                await asyncio.to_thread(self.compact_once)
 
 
 def backfill(site: Site, journal: Journal, model, start: dt.datetime, end: dt.datetime, *,
@@ -260,6 +310,7 @@ def backfill(site: Site, journal: Journal, model, start: dt.datetime, end: dt.da
                     readings.append(Reading(mid, when, float(counters[k]), float(rates[k]), math.nan,
                                             math.nan, math.nan, 0))
         if readings:
+            # history stays tanjian.batch/1 (JSON): demo workspaces and their exports keep readable batch files
             journal.append(encode_batch(site.plant.id, journal.next_seq, "simulator-history", readings))
             n += len(readings)
         if progress is not None:

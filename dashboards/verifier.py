@@ -40,7 +40,8 @@ code { font-size: 14px; font-family: "JetBrains Mono", "DejaVu Sans Mono", monos
 """
 
 INTRO = """
-Check a **batch export** (`batch-NNNNNNNN.json`, exactly the bytes the plant journaled) against its
+Check a **batch export** (`batch-NNNNNNNN.json`, or `.tjb` for a columnar batch: exactly the bytes the plant
+journaled) against its
 **proof bundle** (`batch-NNNNNNNN.proof.json`, format `tanjian.proof/2`).
 
 The checks, in order: `format` (the bundle's schema), `leaf` (the file's SHA-256 and RFC 9162 leaf hash
@@ -70,7 +71,7 @@ class Verifier(pn.viewable.Viewer):
     def __init__(self, cfg: Config, **params):
         self._cfg = cfg
         super().__init__(**params)
-        self.batch_input = pn.widgets.FileInput(accept=".json", multiple=False,
+        self.batch_input = pn.widgets.FileInput(accept=".json,.tjb", multiple=False,
                                                 sizing_mode="stretch_width")
         self.bundle_input = pn.widgets.FileInput(accept=".json", multiple=False,
                                                  sizing_mode="stretch_width")
@@ -123,7 +124,7 @@ class Verifier(pn.viewable.Viewer):
                                 stylesheets=[CSS], sizing_mode="stretch_width")
 
         files = pn.Row(
-            pn.Column("### 1 · Batch file (`.json`)", self.batch_input, status(self.batch_input, "batch"),
+            pn.Column("### 1 · Batch file (`.json` or `.tjb`)", self.batch_input, status(self.batch_input, "batch"),
                       sizing_mode="stretch_width"),
             pn.Column("### 2 · Proof bundle (`.proof.json`)", self.bundle_input,
                       status(self.bundle_input, "bundle"), sizing_mode="stretch_width"),

@@ -21,9 +21,13 @@ from benchmarks._plantgen import PlantData, make_site  # noqa: E402
 
 ROWS = [
     "ingest acknowledged, fsync'd [readings/s]",
-    "of which canonical JSON encode alone [readings/s]",
+    "of which columnar encode (tanjian.batch/2) [readings/s]",
     "of which Journal.append+fsync alone [readings/s]",
+    "ingest ack'd from columns, no Reading objects [readings/s]",
+    "ingest ack'd, 10 cycles per fsync [readings/s]",
+    "JSON tanjian.batch/1 encode alone (before) [readings/s]",
     "fold journal -> store [readings/s]",
+    "store growth per fold / after compaction [MB]",
     "bulk load history / build [readings/s]",
     *[f"{q} {k} [ms]" for k in ("cold", "warm") for q in bench_store.QUERIES],
     "peak RSS, queries [MB]",

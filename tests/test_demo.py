@@ -6,14 +6,17 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, free_port_block
+from workspace.batch import decode_columns
 from workspace.config import EXAMPLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires_anvil]
@@ -70,14 +73,24 @@ def test_demo_runs_anchors_verifies_and_stops_cleanly(tmp_path):
         out = tmp_path / "export"
         r = _cli(cfg_path, "export", str(seq), "--out", str(out))
         assert r.returncode == 0, r.stderr
-        batch, bundle = (out / f"batch-{seq:08d}.json"), (out / f"batch-{seq:08d}.proof.json")
+        # live poll cycles are columnar (.tjb), the backfilled history JSON (.json)
+        batch, = [p for p in out.glob(f"batch-{seq:08d}.*") if not p.name.endswith(".proof.json")]
+        bundle = out / f"batch-{seq:08d}.proof.json"
         r = _cli(cfg_path, "verify", str(batch), str(bundle), "--rpc", rpc)
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout.count("PASS") >= 5 and "FAIL" not in r.stdout
         # change one value in the export: verify fails at the leaf and names the batch
         data = batch.read_bytes()
-        m = re.search(rb'"M-TR-1","[^"]+",(\d+\.\d)', data)
-        tampered = data[:m.start(1)] + str(float(m.group(1)) + 1).encode() + data[m.end(1):]
+        if batch.suffix == ".json":
+            m = re.search(rb'"M-TR-1","[^"]+",(\d+\.\d)', data)
+            tampered = data[:m.start(1)] + str(float(m.group(1)) + 1).encode() + data[m.end(1):]
+        else:  # tanjian.batch/2: add 1 kWh to M-TR-1's counter (docs/batch.md: column 1, 8 bytes a row)
+            cols = decode_columns(data)
+            row = int(np.nonzero(cols.meter == cols.meters.index("M-TR-1"))[0][0])
+            (h,) = struct.unpack_from("<I", data, 16)
+            at = 20 + h + (-(20 + h) % 8) + 8 * len(cols) * 1 + 8 * row
+            (c,) = struct.unpack_from("<d", data, at)
+            tampered = data[:at] + struct.pack("<d", c + 1.0) + data[at + 8:]
         assert len(tampered) != len(data) or tampered != data
         batch.write_bytes(tampered)
         r = _cli(cfg_path, "verify", str(batch), str(bundle), "--rpc", rpc)

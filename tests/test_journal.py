@@ -109,3 +109,18 @@ def test_full_disk_keeps_the_journal_whole(small_disk):
     assert j.append(_batch(acked, n=40)) == acked
     j.close()
     assert len(Journal(small_disk / "journal")) == acked + 1
+
+
+def test_group_commit_appends_all_with_one_write(tmp_path):
+    from workspace.batch import Reading, decode_batch, encode_batch_columnar
+
+    t = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
+    with Journal(tmp_path / "j", writer=True) as j:
+        assert j.append(b"first") == 0
+        payloads = [encode_batch_columnar("p", 1 + k, "t", [Reading("M-1", t, 10.0 + k)]) for k in range(3)]
+        assert j.append_many(payloads) == [1, 2, 3]
+        assert j.append_many([]) == []
+        assert j.next_seq == 4
+    with Journal(tmp_path / "j") as r:
+        assert [p for _, p in r.records()] == [b"first", *payloads]
+        assert [decode_batch(r.read(k)).readings[0].counter for k in (1, 2, 3)] == [10.0, 11.0, 12.0]

@@ -24,6 +24,46 @@ ones, or ``{"kind": "meter_replaced", "author": ..., "reason": ..., "meter": ...
 "old_final": ..., "new_initial": ...}`` for a meter swap (its ``rows`` are empty), or ``{"kind":
 "manual_reading", "author": <the reader>, "reason": ..., "meter": ..., "photo_sha256": ...,
 "submitted_at": ...}`` for one reading taken by hand (its row flagged MANUAL; see :mod:`workspace.manual`).
+
+A reading may carry the device's own clock (``Reading.device_time``, e.g. a DL/T 645 meter's
+clock); a batch with any such reading has a ninth column ``"device_time"`` (the same time format,
+``null`` where absent). Batches without one are exactly as above.
+
+Columnar binary batch ``tanjian.batch/2``
+-----------------------------------------
+A poll cycle of a thousand meters encoded as JSON costs ≈ 12 µs a reading in pure Python; the
+columnar variant costs well under 1 µs and is what the collector journals for poll cycles
+(corrections, meter swaps and documents stay ``tanjian.batch/1``). Its bytes, in order::
+
+    offset    size    content
+    0         16      ASCII "tanjian.batch/2" followed by one newline (0x0A)
+    16        4       H: byte length of the header, unsigned 32-bit little-endian
+    20        H       header: UTF-8 RFC 8785 (JCS) JSON object, see below
+    20+H      P       P zero bytes, 0 <= P < 8, so that the columns start at a multiple of 8
+    20+H+P    ...     the columns, one after another in the order of the header's "columns",
+                      each ``rows`` values of its type, little-endian, nothing in between;
+                      the batch ends right after the last column
+
+The header object::
+
+    {"schema": "tanjian.batch/2", "plant": <plant id>, "seq": <journal sequence number>,
+     "source": <where the readings came from>, "rows": <number of readings>,
+     "time0": <"YYYY-MM-DDTHH:MM:SS.mmmZ" of the earliest reading, null when rows is 0>,
+     "meters": [<meter id>, ...],                      # the distinct meters of the batch, sorted
+     "columns": [["time", "<i8"], ["counter", "<f8"], ["rate", "<f8"], ["voltage", "<f8"],
+                 ["current", "<f8"], ["power_factor", "<f8"], ["meter", "<u2"], ["quality", "<u2"]],
+     "note": {...}}                                    # only when the batch has a note
+
+``time`` is the reading's UTC time in integer milliseconds since 1970-01-01T00:00:00Z;
+``counter`` … ``power_factor`` are IEEE 754 float64 in the units of ``tanjian.batch/1``, an
+absent value being the quiet NaN ``00 00 00 00 00 00 f8 7f`` (every non-finite value is written
+so, and -0.0 as 0.0); ``meter`` is the index of the reading's meter in ``meters``; ``quality``
+is the collector's bitmask. When any reading carries a device clock, the column
+``["device_time", "<i8"]`` follows ``power_factor`` (milliseconds since the epoch, -2**63 where
+absent). Rows are sorted by (meter id, time), ties kept in the order given. The same readings
+therefore always give the same bytes, and the ledger leaf is ``SHA-256(0x00 || bytes)`` exactly
+as for ``tanjian.batch/1``: ``(printf '\\x00'; cat FILE) | sha256sum``. ``head -c 20 FILE | tail
+-c 4 | od -An -tu4`` prints H and ``tail -c +21 FILE | head -c H`` the readable header.
 """
 
 from __future__ import annotations
@@ -32,12 +72,22 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
+import struct
 from functools import lru_cache
 
+import numpy as np
 import rfc8785
 
 SCHEMA = "tanjian.batch/1"
 COLUMNS = ("meter", "time", "counter", "rate", "voltage", "current", "power_factor", "quality")
+COLUMNS_CLOCK = COLUMNS + ("device_time",)
+SCHEMA2 = "tanjian.batch/2"
+MAGIC2 = b"tanjian.batch/2\n"
+FLOAT_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
+COLUMNS2 = (("time", "<i8"),) + tuple((c, "<f8") for c in FLOAT_COLUMNS) + (("meter", "<u2"), ("quality", "<u2"))
+COLUMNS2_CLOCK = COLUMNS2[:6] + (("device_time", "<i8"),) + COLUMNS2[6:]
+NO_TIME = np.iinfo(np.int64).min  # an absent device time in ``tanjian.batch/2``
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +108,9 @@ class Reading:
         Phase-average voltage [V], current [A] and total power factor [-]; NaN when absent.
     quality : int
         Quality bitmask set by the collector (:class:`workspace.quality.Q`).
+    device_time : datetime.datetime or None
+        The device's own clock at the reading, when the device has one (compared with ``time``,
+        the collector's clock, to flag :attr:`workspace.quality.Q.CLOCK_DRIFT`).
     """
 
     meter: str
@@ -68,6 +121,7 @@ class Reading:
     current: float = math.nan
     power_factor: float = math.nan
     quality: int = 0
+    device_time: dt.datetime | None = None
 
 
 def format_time(t: dt.datetime) -> str:
@@ -93,7 +147,8 @@ def _num(x: float) -> float | None:
 
 
 def encode_batch(plant: str, seq: int, source: str, readings: list[Reading], note: dict | None = None) -> bytes:
-    """Canonical bytes of a batch (see the module docstring)."""
+    """Canonical bytes of a ``tanjian.batch/1`` batch (see the module docstring)."""
+    with_clock = any(r.device_time is not None for r in readings)
     rows = sorted(
         (
             [
@@ -106,12 +161,13 @@ def encode_batch(plant: str, seq: int, source: str, readings: list[Reading], not
                 _num(r.power_factor),
                 int(r.quality),
             ]
+            + ([None if r.device_time is None else format_time(r.device_time)] if with_clock else [])
             for r in readings
         ),
         key=lambda row: (row[0], row[1]),
     )
     obj = {"schema": SCHEMA, "plant": plant, "seq": int(seq), "source": source,
-           "columns": list(COLUMNS), "rows": rows}
+           "columns": list(COLUMNS_CLOCK if with_clock else COLUMNS), "rows": rows}
     if note is not None:
         obj["note"] = note
     return rfc8785.dumps(obj)
@@ -127,16 +183,277 @@ class Batch:
 
 
 def decode_batch(data: bytes) -> Batch:
-    """Parse canonical batch bytes; raises ValueError naming what is wrong."""
-    obj = json.loads(data)
+    """Parse canonical batch bytes (either schema); raises ValueError naming what is wrong."""
+    if data[:16] == MAGIC2:
+        return decode_columns(data).to_batch()
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"neither a {SCHEMA2} batch nor {SCHEMA} JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"not a {SCHEMA} batch (a JSON {type(obj).__name__}, not an object)")
     if obj.get("schema") != SCHEMA:
         raise ValueError(f"not a {SCHEMA} batch (schema={obj.get('schema')!r})")
-    if tuple(obj["columns"]) != COLUMNS:
-        raise ValueError(f"unexpected columns {obj['columns']!r}")
     nan = math.nan
-    readings = [
-        Reading(m, parse_time(t), nan if c is None else c, nan if r is None else r,
-                nan if v is None else v, nan if i is None else i, nan if pf is None else pf, int(q))
-        for m, t, c, r, v, i, pf, q in obj["rows"]
-    ]
+    if tuple(obj["columns"]) == COLUMNS:
+        readings = [
+            Reading(m, parse_time(t), nan if c is None else c, nan if r is None else r,
+                    nan if v is None else v, nan if i is None else i, nan if pf is None else pf, int(q))
+            for m, t, c, r, v, i, pf, q in obj["rows"]
+        ]
+    elif tuple(obj["columns"]) == COLUMNS_CLOCK:
+        readings = [
+            Reading(m, parse_time(t), nan if c is None else c, nan if r is None else r,
+                    nan if v is None else v, nan if i is None else i, nan if pf is None else pf, int(q),
+                    None if d is None else parse_time(d))
+            for m, t, c, r, v, i, pf, q, d in obj["rows"]
+        ]
+    else:
+        raise ValueError(f"unexpected columns {obj['columns']!r}")
     return Batch(obj["plant"], int(obj["seq"]), obj["source"], readings, obj.get("note"))
+
+
+# -- tanjian.batch/2: the columnar binary batch --------------------------------------------------
+_LEN = struct.Struct("<I")
+_QNAN = np.float64(np.nan)
+
+
+@dataclass(frozen=True)
+class BatchColumns:
+    """A batch as columns (either schema), for the fold: one array per column, rows in canonical order.
+
+    ``meter`` indexes ``meters``; ``time`` and ``device_time`` are integer milliseconds since
+    1970-01-01T00:00:00Z (``device_time`` is None when no reading carries a device clock, else
+    :data:`NO_TIME` where a reading has none).
+    """
+
+    plant: str
+    seq: int
+    source: str
+    meters: list[str]
+    meter: np.ndarray
+    time: np.ndarray
+    counter: np.ndarray
+    rate: np.ndarray
+    voltage: np.ndarray
+    current: np.ndarray
+    power_factor: np.ndarray
+    quality: np.ndarray
+    device_time: np.ndarray | None = None
+    note: dict | None = None
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def to_batch(self) -> Batch:
+        """The same batch as :class:`Reading` objects (slow: for tools, not for the fold)."""
+        times = {}
+
+        def when(ms: int) -> dt.datetime:
+            t = times.get(ms)
+            if t is None:
+                t = times[ms] = _EPOCH + dt.timedelta(milliseconds=ms)
+            return t
+
+        dev = self.device_time.tolist() if self.device_time is not None else [NO_TIME] * len(self)
+        readings = [
+            Reading(self.meters[m], when(t), c, r, v, i, pf, q, None if d == NO_TIME else when(d))
+            for m, t, c, r, v, i, pf, q, d in zip(
+                self.meter.tolist(), self.time.tolist(), self.counter.tolist(), self.rate.tolist(),
+                self.voltage.tolist(), self.current.tolist(), self.power_factor.tolist(),
+                self.quality.tolist(), dev)
+        ]
+        return Batch(self.plant, self.seq, self.source, readings, self.note)
+
+
+def _ms(t: dt.datetime) -> int:
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: readings need a timezone")
+    return (t - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def _header_json(obj: dict) -> bytes:
+    """RFC 8785 bytes of a header. Without a note the header holds only strings, integers, null and
+    lists of strings under ASCII keys, for which sorted compact ``json.dumps`` is exactly RFC 8785
+    (same escapes, same key order) and 10× faster; a note (which may hold floats) goes through
+    :func:`rfc8785.dumps`."""
+    if "note" in obj:
+        return rfc8785.dumps(obj)
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+@lru_cache(maxsize=16)
+def _meter_order(meter_ids: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids sorted, rank of each given id in that order) for a collector's fixed meter list."""
+    if len(set(meter_ids)) != len(meter_ids):
+        raise ValueError("meter ids must be distinct")
+    order = sorted(range(len(meter_ids)), key=meter_ids.__getitem__)
+    rank = np.empty(len(meter_ids), np.int64)
+    rank[order] = np.arange(len(meter_ids))
+    return np.array([meter_ids[i] for i in order], dtype=object), rank
+
+
+def _canonical_float(a) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64) + 0.0  # a copy; -0.0 becomes 0.0
+    bad = ~np.isfinite(a)
+    if bad.any():
+        a[bad] = _QNAN  # one NaN bit pattern (and no infinities), as JSON's null
+    return a
+
+
+def encode_columns(plant: str, seq: int, source: str, meter_ids, meter, time, counter, rate=None,
+                   voltage=None, current=None, power_factor=None, quality=None, device_time=None,
+                   note: dict | None = None) -> bytes:
+    """Canonical ``tanjian.batch/2`` bytes of readings given as columns (see the module docstring).
+
+    Parameters
+    ----------
+    plant, seq, source
+        As for :func:`encode_batch`.
+    meter_ids : sequence of str
+        Distinct meter ids (e.g. the collector's list, the same every cycle: its order is cached).
+    meter : array of int
+        Per reading, the index of its meter in ``meter_ids``.
+    time : array of int
+        Per reading, UTC time [ms since 1970-01-01T00:00:00Z].
+    counter, rate, voltage, current, power_factor : array of float
+        [kWh | m3], [kW | m3/h], [V], [A], [-]; NaN where absent (None: all absent).
+    quality : array of int, optional
+        Bitmask per reading (default 0).
+    device_time : array of int, optional
+        The device's clock per reading [ms since the epoch], :data:`NO_TIME` where absent.
+    note : dict, optional
+        As for :func:`encode_batch`.
+    """
+    meter = np.asarray(meter, dtype=np.int64)
+    n = len(meter)
+    time = np.asarray(time, dtype=np.int64)
+    sorted_ids, rank = _meter_order(tuple(meter_ids))
+    if n and (meter.min() < 0 or meter.max() >= len(rank)):
+        raise ValueError(f"meter index out of range 0..{len(rank) - 1}")
+    key = rank[meter]
+    used = np.unique(key)
+    if len(used) > 65536:
+        raise ValueError("a tanjian.batch/2 batch holds at most 65,536 meters")
+    idx = np.searchsorted(used, key).astype("<u2")
+    order = np.lexsort((time, idx))  # stable: ties keep the order given
+    cols = {"time": time[order].astype("<i8")}
+    for name, arr in (("counter", counter), ("rate", rate), ("voltage", voltage), ("current", current),
+                      ("power_factor", power_factor)):
+        cols[name] = _canonical_float(np.full(n, np.nan) if arr is None else arr)[order]
+    if device_time is not None:
+        cols["device_time"] = np.asarray(device_time, dtype="<i8")[order]
+    cols["meter"] = idx[order]
+    cols["quality"] = (np.zeros(n, "<u2") if quality is None else np.asarray(quality).astype("<u2"))[order]
+    spec = COLUMNS2 if device_time is None else COLUMNS2_CLOCK
+    head = {"schema": SCHEMA2, "plant": plant, "seq": int(seq), "source": source, "rows": n,
+            "time0": format_time(_EPOCH + dt.timedelta(milliseconds=int(time.min()))) if n else None,
+            "meters": sorted_ids[used].tolist(), "columns": [list(c) for c in spec]}
+    if note is not None:
+        head["note"] = note
+    hb = _header_json(head)
+    pad = -(20 + len(hb)) % 8
+    parts = [MAGIC2, _LEN.pack(len(hb)), hb, b"\0" * pad]
+    parts += [cols[name].astype(dtype, copy=False).tobytes() for name, dtype in spec]
+    return b"".join(parts)
+
+
+def encode_batch_columnar(plant: str, seq: int, source: str, readings: list[Reading],
+                          note: dict | None = None) -> bytes:
+    """Canonical ``tanjian.batch/2`` bytes of :class:`Reading` objects (a collector's poll cycle)."""
+    ids: dict[str, int] = {}
+    meter = [ids.setdefault(r.meter, len(ids)) for r in readings]
+    ms_of: dict[dt.datetime, int] = {}
+    time = []
+    for r in readings:
+        t = r.time
+        v = ms_of.get(t)
+        if v is None:
+            v = ms_of[t] = _ms(t)
+        time.append(v)
+    n = len(readings)
+    dev = None
+    if any(r.device_time is not None for r in readings):
+        dev = [NO_TIME if r.device_time is None else _ms(r.device_time) for r in readings]
+    return encode_columns(
+        plant, seq, source, list(ids), meter, time,
+        np.fromiter((r.counter for r in readings), np.float64, n),
+        np.fromiter((r.rate for r in readings), np.float64, n),
+        np.fromiter((r.voltage for r in readings), np.float64, n),
+        np.fromiter((r.current for r in readings), np.float64, n),
+        np.fromiter((r.power_factor for r in readings), np.float64, n),
+        np.fromiter((r.quality for r in readings), np.int64, n), dev, note)
+
+
+def _header2(data: bytes) -> tuple[dict, int]:
+    if len(data) < 20 or data[:16] != MAGIC2:
+        raise ValueError(f"not a {SCHEMA2} batch (it does not start with {MAGIC2!r})")
+    (h,) = _LEN.unpack_from(data, 16)
+    if 20 + h > len(data):
+        raise ValueError(f"{SCHEMA2}: header length {h} runs past the batch's {len(data)} bytes")
+    try:
+        head = json.loads(data[20:20 + h])
+    except ValueError as exc:
+        raise ValueError(f"{SCHEMA2}: header is not JSON: {exc}") from None
+    if not isinstance(head, dict) or head.get("schema") != SCHEMA2:
+        raise ValueError(f"{SCHEMA2}: header schema is {head.get('schema') if isinstance(head, dict) else head!r}")
+    return head, 20 + h
+
+
+def batch_header(data: bytes) -> dict:
+    """The batch's header fields (schema, plant, seq, source, note if any) without decoding its readings."""
+    if data[:16] == MAGIC2:
+        return _header2(data)[0]
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"neither a {SCHEMA2} batch nor {SCHEMA} JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"not a {SCHEMA} batch (a JSON {type(obj).__name__}, not an object)")
+    obj.pop("rows", None)
+    return obj
+
+
+def decode_columns(data: bytes) -> BatchColumns:
+    """Columns of a batch of either schema (``tanjian.batch/2`` read with ``numpy.frombuffer``, no copy
+    beyond the little-endian view); raises ValueError naming what is wrong."""
+    if data[:16] != MAGIC2:
+        b = decode_batch(data)
+        rs = b.readings
+        ids: dict[str, int] = {}
+        meter = np.fromiter((ids.setdefault(r.meter, len(ids)) for r in rs), np.int64, len(rs))
+        ms_of: dict[dt.datetime, int] = {}
+        time = np.fromiter((ms_of[r.time] if r.time in ms_of else ms_of.setdefault(r.time, _ms(r.time))
+                            for r in rs), np.int64, len(rs))
+        cols = {c: np.fromiter((getattr(r, c) for r in rs), np.float64, len(rs)) for c in FLOAT_COLUMNS}
+        dev = None
+        if any(r.device_time is not None for r in rs):
+            dev = np.array([NO_TIME if r.device_time is None else _ms(r.device_time) for r in rs], np.int64)
+        return BatchColumns(b.plant, b.seq, b.source, list(ids), meter, time, quality=np.fromiter(
+            (r.quality for r in rs), np.int64, len(rs)).astype(np.uint16), device_time=dev, note=b.note, **cols)
+    head, pos = _header2(data)
+    try:
+        n, meters, spec = int(head["rows"]), list(head["meters"]), [tuple(c) for c in head["columns"]]
+        plant, seq, source = head["plant"], int(head["seq"]), head["source"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{SCHEMA2}: header lacks or mangles {exc}") from None
+    if tuple(spec) not in (COLUMNS2, COLUMNS2_CLOCK):
+        raise ValueError(f"{SCHEMA2}: unexpected columns {head['columns']!r}")
+    pad = -pos % 8
+    if data[pos:pos + pad] != b"\0" * pad:
+        raise ValueError(f"{SCHEMA2}: padding after the header is not zero")
+    pos += pad
+    cols = {}
+    for name, dtype in spec:
+        size = np.dtype(dtype).itemsize * n
+        if pos + size > len(data):
+            raise ValueError(f"{SCHEMA2} batch {seq}: column {name!r} runs past the end ({len(data)} bytes)")
+        cols[name] = np.frombuffer(data, dtype=dtype, count=n, offset=pos)
+        pos += size
+    if pos != len(data):
+        raise ValueError(f"{SCHEMA2} batch {seq}: {len(data) - pos} bytes after the last column")
+    if n and int(cols["meter"].max()) >= len(meters):
+        raise ValueError(f"{SCHEMA2} batch {seq}: a meter index is beyond the {len(meters)} meters of the header")
+    return BatchColumns(plant, seq, source, meters, cols["meter"], cols["time"],
+                        *(cols[c] for c in FLOAT_COLUMNS), cols["quality"], cols.get("device_time"),
+                        head.get("note"))

@@ -113,7 +113,10 @@ def cmd_collect(args) -> int:
         # pymodbus clients belong to the running loop: create the service inside it
         svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
                                 backoff_initial_s=cfg.collection.backoff_initial_s,
-                                backoff_max_s=cfg.collection.backoff_max_s, port_offset=args.port_offset,
+                                backoff_max_s=cfg.collection.backoff_max_s,
+                                compact_interval_s=cfg.collection.compact_interval_h * 3600,
+                                compact_keep_days=cfg.collection.compact_keep_days,
+                                clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=args.port_offset,
                                 period_s=args.period, health_path=cfg.paths.run / "health.json",
                                 inbox=cfg.paths.inbox, device_registry=registry)
         await svc.run(stop)
@@ -133,6 +136,7 @@ def cmd_fold(args) -> int:
     cfg = config_from_args(args)
     journal = Journal(cfg.paths.journal, writer=True)
     store = Store.open(cfg.paths.store, cfg.site, create=True)
+    store.clock_tolerance_s = cfg.collection.clock_tolerance_s
     from .inbox import drain
 
     if (k := drain(cfg.paths.inbox, journal, cfg.site.plant.id)):

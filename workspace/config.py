@@ -65,6 +65,11 @@ class CollectionConfig(_Model):
                                                           "the store [s, wall clock]")
     backoff_initial_s: float = Field(2.0, gt=0, description="first wait after a failed read [s]")
     backoff_max_s: float = Field(300.0, gt=0, description="longest wait between retries of a dead device [s]")
+    compact_interval_h: float = Field(24.0, ge=0, description="how often the collector compacts the store "
+                                                              "(expires old versions, tags kept) [h]; 0: never")
+    compact_keep_days: float = Field(30.0, gt=0, description="versions younger than this survive compaction [d]")
+    clock_tolerance_s: float = Field(60.0, gt=0, description="a reading whose device clock differs from the "
+                                                             "collector's by more is flagged CLOCK_DRIFT [s]")
 
 
 class ChainConfig(_Model):

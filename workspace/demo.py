@@ -153,7 +153,10 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
         await sim.start()
         svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
                                 backoff_initial_s=cfg.collection.backoff_initial_s,
-                                backoff_max_s=cfg.collection.backoff_max_s, port_offset=port_offset,
+                                backoff_max_s=cfg.collection.backoff_max_s,
+                                compact_interval_s=cfg.collection.compact_interval_h * 3600,
+                                compact_keep_days=cfg.collection.compact_keep_days,
+                                clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=port_offset,
                                 health_path=runlog / "health.json", inbox=cfg.paths.inbox)
         collector = asyncio.create_task(svc.run(stop_ev), name="collector")
         urls = []

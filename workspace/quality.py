@@ -12,7 +12,9 @@ bit   flag               meaning
 6     STUCK              the counter did not move while the rate said it should
 7     DUPLICATE          a second reading for a slot that already had one (the first is kept)
 8     OUT_OF_ORDER       a reading older than one already folded for the meter (merged into its slot)
-9     CLOCK_DRIFT        the reading's timestamp disagrees with the collector's clock
+9     CLOCK_DRIFT        the device's own clock (``Reading.device_time``) differs from the collector's
+                         time stamp by more than ``collection.clock_tolerance_s`` (default 60 s);
+                         set by the fold; the reading is stored in the collector's slot
 10    MANUAL             entered by hand
 11    DEVICE_ERROR       the device answered with an error
 ====  =================  ==========================================================================
@@ -67,17 +69,19 @@ def stuck_readings(counters: np.ndarray, rates: np.ndarray, max_rate: float | No
     -------
     ndarray of bool, one per reading.
     """
-    out = np.zeros(len(counters), bool)
-    if max_rate is None or len(counters) < STUCK_READINGS:
-        return out
-    busy = np.nan_to_num(rates, nan=0.0) > STUCK_RATE_SHARE * max_rate
-    start = 0
-    for i in range(1, len(counters) + 1):
-        if i == len(counters) or counters[i] != counters[start]:
-            if i - start >= STUCK_READINGS and busy[start:i].all():
-                out[start:i] = True
-            start = i
-    return out
+    n = len(counters)
+    if max_rate is None or n < STUCK_READINGS:
+        return np.zeros(n, bool)
+    counters = np.asarray(counters, dtype=np.float64)
+    busy = np.nan_to_num(np.asarray(rates, dtype=np.float64), nan=0.0) > STUCK_RATE_SHARE * max_rate
+    # runs of equal values (a NaN is a run of its own, as NaN != NaN), vectorised
+    new_run = np.ones(n, bool)
+    new_run[1:] = counters[1:] != counters[:-1]
+    run = np.cumsum(new_run) - 1
+    length = np.bincount(run)
+    idle = np.bincount(run, weights=~busy, minlength=len(length))
+    stuck_run = (length >= STUCK_READINGS) & (idle == 0)
+    return stuck_run[run]
 
 
 def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.ndarray, counters: np.ndarray,
@@ -125,6 +129,9 @@ def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.n
     spike is flagged and its energy withheld; the next good reading's delta covers the interval.
     """
     replaced = replaced or {}
+    fast = _derive_steady(prev_slot, prev_counter, slots, counters, max_rate, slot_hours, replaced)
+    if fast is not None:
+        return fast
     out_s: list[int] = []
     out_e: list[float] = []
     out_f: list[int] = []
@@ -176,3 +183,32 @@ def derive_energy(prev_slot: int | None, prev_counter: float | None, slots: np.n
         prev_slot, prev_counter = s, c
     return (np.asarray(out_s, dtype=np.int64), np.asarray(out_e, dtype=np.float64),
             np.asarray(out_f, dtype=np.uint16), prev_slot, prev_counter)
+
+
+def _derive_steady(prev_slot, prev_counter, slots, counters, max_rate, slot_hours, replaced):
+    """:func:`derive_energy` for the common case, vectorised: every reading one slot after the last,
+    no swap, no backwards step, no spike. Returns None when the readings need the general path
+    (same results to the bit: ``delta = c - previous c`` either way)."""
+    slots = np.asarray(slots, dtype=np.int64)
+    counters = np.asarray(counters, dtype=np.float64)
+    fin = np.isfinite(counters)
+    s_f, c_f = slots[fin], counters[fin]
+    if not len(s_f):
+        return None
+    if replaced and not set(replaced).isdisjoint(s_f.tolist()):
+        return None
+    if prev_slot is None:
+        ps, pc = s_f[:-1], c_f[:-1]
+        rs, rc = s_f[1:], c_f[1:]
+    else:
+        ps = np.concatenate([[prev_slot], s_f[:-1]])
+        pc = np.concatenate([[prev_counter], c_f[:-1]])
+        rs, rc = s_f, c_f
+    delta = rc - pc
+    if len(rs) and not ((rs - ps == 1).all() and (delta >= 0).all()):
+        return None
+    if max_rate is not None and len(rs) and not (delta <= max_rate * SPIKE_MARGIN * 1 * slot_hours + 1e-6).all():
+        return None
+    if prev_slot is None:  # the meter's first reading: no energy yet
+        delta = np.concatenate([[np.nan], delta])
+    return (s_f.copy(), delta.astype(np.float64), np.zeros(len(s_f), np.uint16), int(s_f[-1]), float(c_f[-1]))

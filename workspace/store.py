@@ -19,6 +19,15 @@ a snapshot id or an instant.
 
 Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the
 zone in ``attrs["timezone"]``).
+
+Rollups: ``energy_1h``/``measured_1h`` (UTC hours) and ``energy_1d``/``measured_1d`` (local
+calendar days) are maintained at every fold. Monthly totals (``freq="MS"``) are summed from the
+daily rollups in memory (at most 31 rows a month); no monthly array is stored.
+
+Query caches (per process; snapshots are immutable, so they can never be stale): the rollup arrays
+of the newest snapshot read, and the minute chunks (one hour × all meters) read recently. Each
+fold's commit records the slot range it changed (``changed_slots`` in its metadata), so moving to a
+newer snapshot re-reads only that range. :meth:`Store.bulk_load` imports history in one commit.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import datetime as dt
 import logging
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,7 +50,7 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 import zarr  # noqa: E402
 
-from .batch import decode_batch, parse_time
+from .batch import NO_TIME, decode_batch, decode_columns, parse_time  # noqa: F401 (decode_batch: re-export)
 from .errors import StoreError, UnknownMeter
 from .journal import Journal
 from .quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
@@ -49,7 +59,12 @@ from .site import MEDIUM_UNITS, Medium, Site
 log = logging.getLogger(__name__)
 
 SLOT = dt.timedelta(minutes=1)
+SLOT_MS = 60_000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+DENSE_CELLS = 4_000_000  # a fold's raw writes go as one block per variable up to this many cells
+CLOCK_TOLERANCE_S = 60.0  # device clock vs collector clock beyond which a reading is CLOCK_DRIFT [s]
 CHUNK_T = 60  # one hour of minutes per chunk: small commits, few chunks touched per fold
+MINUTE_CHUNKS_CACHED = 192  # minute chunks kept in memory by the query cache (≈ 0.5 MB each at 1,000 meters)
 VARIABLES = {  # name: (attrs, dtype, fill)
     "counter": ({"long_name": "cumulative register", "units_from": "counter_units"}, "float64", np.nan),
     "rate": ({"long_name": "instantaneous rate", "units_from": "rate_units"}, "float64", np.nan),
@@ -88,6 +103,11 @@ class FoldResult:
     snapshot: str | None
 
 
+def _ms_of(t: dt.datetime) -> int:
+    """Milliseconds since 1970-01-01T00:00:00Z of an aware datetime."""
+    return (t - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
 def _utc(t: dt.datetime | str | pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
     ts = pd.Timestamp(t)
     if ts.tzinfo is None:
@@ -105,6 +125,26 @@ def _counter_wrap(family: str) -> float | None:
         return None
     bits = 16 * field.count - (0 if field.dtype.startswith("u") else 1)
     return float(2 ** bits) * field.scale
+
+
+class _Resolved(str):
+    """A snapshot id already resolved from ``as_of`` (a query resolves it once, not per array read)."""
+
+
+def _group_sums(df: pd.DataFrame, groups: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Row sums of each group's columns, NaN where all of them are NaN (pandas' ``sum(axis=1,
+    min_count=1)``, in numpy: the same additions in the same order, without pandas' per-call cost)."""
+    pos = {c: i for i, c in enumerate(df.columns)}
+    v = df.to_numpy()
+    fin = np.isfinite(v)
+    z = np.where(fin, v, 0.0)
+    out = {}
+    for g, ms in groups.items():
+        idx = [pos[m] for m in ms]
+        total = z[:, idx].sum(axis=1)
+        total[~fin[:, idx].any(axis=1)] = np.nan
+        out[g] = total
+    return out
 
 
 def _hourly_ok(freq: str | None) -> bool:
@@ -145,7 +185,13 @@ class Store:
         self.meters = [m.id for m in site.meters]
         self._midx = {m: i for i, m in enumerate(self.meters)}
         self._ds_cache: tuple[str, xr.Dataset] | None = None
+        self._rollup_cache: dict | None = None  # rollup arrays of one snapshot (see :meth:`_rollups`)
+        self._latest_cache: tuple[str, dt.datetime | None] | None = None
+        self._group_cache: dict = {}
+        self._chunk_cache: dict | None = None  # minute chunks of one snapshot (see :meth:`_minutes`)
+        self._cache_lock = threading.Lock()
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
+        self.clock_tolerance_s = CLOCK_TOLERANCE_S  # see :data:`CLOCK_TOLERANCE_S`
         self._fold_lock = threading.Lock()  # one fold at a time in this process (the journal lock: one process)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -244,7 +290,10 @@ class Store:
             return FoldResult(start, start - 1, 0, None)
         batches = []
         for seq, payload in journal.records(start, stop):
-            batch = decode_batch(payload)
+            try:
+                batch = decode_columns(payload)
+            except ValueError as exc:
+                raise StoreError(f"{journal.path}: record {seq}: {exc}") from exc
             if batch.seq != seq:
                 raise StoreError(f"{journal.path}: record {seq} holds batch seq {batch.seq}")
             if batch.note is not None and batches:
@@ -265,49 +314,45 @@ class Store:
                                            "reason": note.get("reason"), "sha256": note.get("sha256")})
             self._ds_cache = None
             return FoldResult(start, start, 0, snap)
-        rows: dict[str, list] = {}
-        n = 0
-        for batch in batches:
-            for r in batch.readings:
-                if r.meter not in self._midx:
-                    raise UnknownMeter(f"batch {batch.seq}: unknown meter {r.meter!r} (not in the site model)")
-                rows.setdefault(r.meter, []).append(r)
-                n += 1
+        cols = self._columns(batches)
+        n = len(cols["time"])
         events = {k: [list(e) for e in v] for k, v in state.get("events", {}).items()}
         if note is not None and note.get("kind") == "meter_replaced":
             if note.get("meter") not in self._midx:
                 raise UnknownMeter(f"batch {start}: unknown meter {note.get('meter')!r} in a meter_replaced event")
-        times = [r.time for rs in rows.values() for r in rs]
+        times = cols["time"]
         if note is not None and note.get("kind") == "meter_replaced":
-            times.append(parse_time(note["time"]))
+            times = np.append(times, _ms_of(parse_time(note["time"])))
         origin = state["origin"]
         if origin is None:  # the grid starts on the UTC day before the local year of the first reading
-            first = min(times).astimezone(self.tz)
+            first = (_EPOCH + dt.timedelta(milliseconds=int(times.min()))).astimezone(self.tz)
             o = dt.datetime(first.year, 1, 1, tzinfo=self.tz).astimezone(dt.timezone.utc)
             origin = (o.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)).isoformat()
         o = dt.datetime.fromisoformat(origin)
-        slot_of = {t: int((t - o) // SLOT) for t in times}
-        if slot_of and min(slot_of.values()) < 0:
+        o_ms = _ms_of(o)
+        slots = (times - o_ms) // SLOT_MS
+        if len(slots) and int(slots.min()) < 0:
             raise StoreError(f"readings before the store's origin {origin} cannot be stored")
-        self._extend(g, max(slot_of.values()) + 1, o)
+        self._extend(g, int(slots.max()) + 1, o)
+        cols["slot"] = slots[:n]
         prev = dict(state["prev"])
         affected: dict[str, list[int]] = {}  # meter -> [earliest, newest] slot changed
         if note is not None and note.get("kind") == "meter_replaced":
-            sl = slot_of[parse_time(note["time"])]
+            sl = int(slots[-1])
             events.setdefault(note["meter"], []).append([sl, float(note["old_final"]), float(note["new_initial"])])
             affected[note["meter"]] = [sl, sl]
         correction = note is not None and note.get("kind") == "correction"
-        writes = self._raw_writes(g, rows, slot_of, prev, correction, affected)
-        self._apply(g, writes)
+        written = self._write_raw(g, cols, prev, correction, affected)
         lo, hi = self._rederive(g, affected, prev, events)
-        self._roll_up(g, np.unique(np.concatenate([np.asarray(writes["quality"][0], dtype=np.int64),
-                                                   np.arange(lo, hi, dtype=np.int64)])), o)
-        first = min(slot_of.values())
+        touched = np.unique(np.concatenate([written, np.arange(lo, hi, dtype=np.int64)]))
+        self._roll_up(g, touched, o)
+        first = int(slots.min())
         if state.get("first_slot") is not None:
             first = min(first, int(state["first_slot"]))
         state.update(seq=stop - 1, origin=origin, prev=prev, first_slot=first, events=events)
         g.attrs["fold"] = state
-        meta = {"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n, "author": author}
+        meta = {"journal_seq_from": start, "journal_seq_to": stop - 1, "readings": n, "author": author,
+                "changed_slots": [int(touched[0]), int(touched[-1]) + 1] if len(touched) else [0, 0]}
         if note is not None:
             msg = (f"{note.get('kind')} by {note.get('author')}: {note.get('reason')} "
                    f"(journal batch {start}, {n} readings)")
@@ -319,56 +364,223 @@ class Store:
         self._ds_cache = None
         return FoldResult(start, stop - 1, n, snap)
 
-    def _raw_writes(self, g, rows, slot_of, prev, correction: bool, affected: dict[str, list[int]]):
-        """Queue the raw values and reading-level flags; note each meter's earliest changed slot."""
-        writes: dict[str, tuple[list, list, list]] = {v: ([], [], []) for v in VARIABLES}
-        for meter, rs in rows.items():
-            mi = self._midx[meter]
-            rs.sort(key=lambda r: r.time)
-            p = prev.get(meter)
-            p_slot = p[0] if p else None
-            # which slots at or before the last folded reading already hold one: one read, not one per reading
-            late_slots = sorted({slot_of[r.time] for r in rs if p_slot is not None and slot_of[r.time] <= p_slot})
-            held = set()
-            if late_slots:
-                got = g["counter"].get_orthogonal_selection((np.asarray(late_slots), [mi]))[:, 0]
-                held = {sl for sl, v in zip(late_slots, got.tolist()) if np.isfinite(v)}
-            seen = set()
-            for r in rs:
-                sl = slot_of[r.time]
-                late = p_slot is not None and sl <= p_slot
-                taken = sl in held
-                if sl in seen or (taken and not correction):
-                    self._put(writes, "quality", sl, mi, int(Q.DUPLICATE))
-                    continue
-                seen.add(sl)
-                for col in READ_COLUMNS:
-                    self._put(writes, col, sl, mi, getattr(r, col))
-                flags = int(r.quality) | (int(Q.MANUAL) if correction else 0)
-                if late and not correction:
-                    flags |= int(Q.OUT_OF_ORDER)
-                self._put(writes, "quality", sl, mi, flags)
-                span = affected.setdefault(meter, [sl, sl])
-                span[0], span[1] = min(span[0], sl), max(span[1], sl)
-        return writes
+    def _columns(self, batches) -> dict[str, np.ndarray]:
+        """The batches' readings as columns (store meter index ``mi``, ``time`` [ms], values, ``quality``
+        with :attr:`Q.CLOCK_DRIFT` set where the device clock is off by more than the tolerance)."""
+        parts = []
+        for b in batches:
+            idx = np.empty(len(b.meters), np.int64)
+            for k, mid in enumerate(b.meters):
+                i = self._midx.get(mid)
+                if i is None:
+                    raise UnknownMeter(f"batch {b.seq}: unknown meter {mid!r} (not in the site model)")
+                idx[k] = i
+            q = b.quality.astype(np.uint16)
+            if b.device_time is not None:
+                dev = b.device_time
+                drift = (dev != NO_TIME) & (np.abs(dev - b.time) > int(self.clock_tolerance_s * 1000))
+                if drift.any():
+                    q = q | np.where(drift, np.uint16(int(Q.CLOCK_DRIFT)), np.uint16(0))
+            parts.append({"mi": idx[b.meter.astype(np.int64)], "time": b.time.astype(np.int64), "quality": q,
+                          **{c: b.__getattribute__(c) for c in READ_COLUMNS}})
+        if len(parts) == 1:
+            return dict(parts[0])
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def _apply(self, g, writes) -> None:
+    def _write_raw(self, g, cols: dict[str, np.ndarray], prev: dict, correction: bool,
+                   affected: dict[str, list[int]]) -> np.ndarray:
+        """Write the raw values and reading-level flags, vectorised; note each meter's changed slots.
+
+        Per meter, in time order: a reading for a slot already read in this fold, or (unless it is a
+        correction) for a slot the store already holds, is a DUPLICATE (the first is kept); a kept
+        reading at or before the meter's last folded one is OUT_OF_ORDER (merged into its slot).
+        Returns the slots whose cells were written.
+        """
+        n = len(cols["time"])
+        if n == 0:
+            return np.zeros(0, np.int64)
         m = len(self.meters)
-        for var, (ts, ms, vs) in writes.items():
-            if not ts:
+        order = np.lexsort((cols["time"], cols["mi"]))  # stable: by meter, then time, ties as journaled
+        mi, slot = cols["mi"][order], cols["slot"][order]
+        p_slot = np.full(m, np.iinfo(np.int64).min, np.int64)
+        for meter, p in prev.items():
+            i = self._midx.get(meter)
+            if i is not None:
+                p_slot[i] = int(p[0])
+        late = slot <= p_slot[mi]
+        taken = np.zeros(n, bool)
+        if late.any():
+            li = np.nonzero(late)[0]
+            taken[li] = np.isfinite(g["counter"].get_coordinate_selection((slot[li], mi[li])))
+        dup = np.zeros(n, bool)
+        dup[1:] = (mi[1:] == mi[:-1]) & (slot[1:] == slot[:-1])
+        if not correction:
+            dup |= taken
+        keep = ~dup
+        flags = cols["quality"][order].astype(np.uint16)
+        if correction:
+            flags |= np.uint16(int(Q.MANUAL))
+        else:
+            flags[late] |= np.uint16(int(Q.OUT_OF_ORDER))
+        flags[dup] = np.uint16(int(Q.DUPLICATE))
+        k_mi, k_slot = mi[keep], slot[keep]
+        # quality: OR every flag landing on a cell together, and into what is stored
+        key = slot * m + mi
+        uniq, inv = np.unique(key, return_inverse=True)
+        merged = np.zeros(len(uniq), np.uint16)
+        np.bitwise_or.at(merged, inv, flags)
+        q_slot, q_mi = uniq // m, uniq % m
+        s0, s1 = int(q_slot[0]), int(q_slot[-1]) + 1
+        if (s1 - s0) * m <= DENSE_CELLS:  # one block read and written per variable
+            for var in READ_COLUMNS:
+                block = g[var][s0:s1]
+                block[k_slot - s0, k_mi] = cols[var][order][keep]
+                g[var][s0:s1] = block
+            block = g["quality"][s0:s1].astype(np.uint16)
+            block[q_slot - s0, q_mi] |= merged
+            g["quality"][s0:s1] = block
+        else:  # readings spread far apart (late data): only their cells
+            for var in READ_COLUMNS:
+                g[var].set_coordinate_selection((k_slot, k_mi), cols[var][order][keep].astype(np.float64))
+            merged |= g["quality"].get_coordinate_selection((q_slot, q_mi)).astype(np.uint16)
+            g["quality"].set_coordinate_selection((q_slot, q_mi), merged)
+        if len(k_mi):
+            first = np.ones(len(k_mi), bool)
+            first[1:] = k_mi[1:] != k_mi[:-1]
+            starts = np.nonzero(first)[0]
+            ends = np.append(starts[1:], len(k_mi)) - 1
+            for i, a, b in zip(k_mi[starts].tolist(), k_slot[starts].tolist(), k_slot[ends].tolist()):
+                span = affected.setdefault(self.meters[i], [a, b])
+                span[0], span[1] = min(span[0], a), max(span[1], b)
+        return np.unique(q_slot)
+
+    def bulk_load(self, blocks, *, message: str = "bulk load", author: str = "import") -> str:
+        """Load whole blocks of history into an EMPTY store in one commit, as folds would have built it.
+
+        For imports of history (meter-data exports, the benchmark's year): no journal, no batch per
+        reading, so a year of a thousand meters loads in minutes. Journal folds continue from it
+        (the fold state is set: each meter's last reading, origin, first slot; journal seq -1).
+
+        Parameters
+        ----------
+        blocks : iterable of (first minute, mapping)
+            Blocks in time order, none overlapping another. The first minute is the UTC minute of
+            the block's first row, as an aware datetime or as whole minutes since
+            1970-01-01T00:00Z. The mapping holds ``(minutes, meters)`` arrays, one column per
+            meter of the site model in its order: ``counter`` [kWh | m3] (required), and any of
+            ``rate`` [kW | m3/h], ``voltage`` [V], ``current`` [A], ``power_factor`` [-] (NaN
+            where absent) and ``quality`` (collector flags, default 0).
+        message, author : str
+            The commit's message and author.
+
+        Returns
+        -------
+        str
+            The snapshot id of the commit.
+
+        Notes
+        -----
+        Energy is derived from the counters exactly as the fold derives it (same function, same
+        flags; a gap's profile comes from the hourly rollups of earlier blocks), and the hourly
+        and daily rollups follow. A counter frozen across the border of two blocks is judged
+        within each block only (STUCK). Nothing stored is ever overwritten: a block before the
+        previous one's end is refused.
+        """
+        with self._fold_lock:
+            return self._bulk_load(blocks, message, author)
+
+    def _bulk_load(self, blocks, message: str, author: str) -> str:
+        s = self.repo.writable_session("main")
+        g = zarr.open_group(store=s.store, mode="r+")
+        state = dict(g.attrs["fold"])
+        if state["seq"] != -1 or state["origin"] is not None:
+            raise StoreError(f"{self.path}: bulk_load needs an empty store (it holds data up to journal batch "
+                             f"{state['seq']}); import into a new store")
+        m = len(self.meters)
+        origin = o = None
+        base = 0
+        prev: dict[str, list] = {}
+        events: dict = {}
+        first_slot = None
+        end = None  # the next free slot
+        n = 0
+        for k, (t0, arrays) in enumerate(blocks):
+            if isinstance(t0, dt.datetime):
+                t0 = _ms_of(t0) // SLOT_MS
+            t0 = int(t0)
+            if "counter" not in arrays:
+                raise StoreError(f"bulk_load block {k}: no 'counter' array")
+            unknown = set(arrays) - set(READ_COLUMNS) - {"quality"}
+            if unknown:
+                raise StoreError(f"bulk_load block {k}: unknown variables {sorted(unknown)}")
+            counter = np.asarray(arrays["counter"], dtype=np.float64)
+            if counter.ndim != 2 or counter.shape[1] != m:
+                raise StoreError(f"bulk_load block {k}: counter has shape {counter.shape}, expected (minutes, {m})")
+            rows = counter.shape[0]
+            if rows == 0:
                 continue
-            ts_a, ms_a = np.asarray(ts, dtype=np.int64), np.asarray(ms, dtype=np.int64)
-            if var == "quality":
-                # OR the flags together and into what is stored (several may land on one cell)
-                key = ts_a * m + ms_a
-                uniq, inv = np.unique(key, return_inverse=True)
-                merged = np.zeros(len(uniq), np.uint16)
-                np.bitwise_or.at(merged, inv, np.asarray(vs, dtype=np.uint16))
-                ts_a, ms_a = uniq // m, uniq % m
-                merged |= g["quality"].get_coordinate_selection((ts_a, ms_a)).astype(np.uint16)
-                g["quality"].set_coordinate_selection((ts_a, ms_a), merged)
-            else:
-                g[var].set_coordinate_selection((ts_a, ms_a), np.asarray(vs, dtype=np.float64))
+            if origin is None:  # the fold's rule: the UTC day before the local year of the first reading
+                first = (_EPOCH + dt.timedelta(minutes=t0)).astimezone(self.tz)
+                oo = dt.datetime(first.year, 1, 1, tzinfo=self.tz).astimezone(dt.timezone.utc)
+                o = oo.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+                origin = o.isoformat()
+                base = _ms_of(o) // SLOT_MS
+            lo, hi = t0 - base, t0 - base + rows
+            if lo < 0:
+                raise StoreError(f"bulk_load block {k}: it starts before the store's origin {origin}")
+            if end is not None and lo < end:
+                raise StoreError(f"bulk_load block {k}: it starts at slot {lo}, before the end of the previous "
+                                 f"block (slot {end}); blocks must be in time order and never overlap")
+            self._extend(g, hi, o)
+            for var in READ_COLUMNS:
+                a = arrays.get(var)
+                if a is not None and np.shape(a) != counter.shape:
+                    raise StoreError(f"bulk_load block {k}: {var} has shape {np.shape(a)}, not {counter.shape}")
+                g[var][lo:hi] = counter if var == "counter" else (
+                    np.full(counter.shape, np.nan) if a is None else np.asarray(a, dtype=np.float64))
+            rate = np.asarray(arrays["rate"], dtype=np.float64) if "rate" in arrays else np.full(counter.shape, np.nan)
+            # energy and its flags, meter by meter; a gap from the previous block reaches back before lo
+            e_lo = min([lo] + [int(p[0]) + 1 for p in prev.values()])
+            energy = np.full((hi - e_lo, m), np.nan)
+            quality = np.zeros((hi - e_lo, m), np.uint16)
+            if e_lo < lo:
+                energy[:lo - e_lo] = g["energy"][e_lo:lo]
+                quality[:lo - e_lo] = g["quality"][e_lo:lo]
+            if "quality" in arrays:
+                quality[lo - e_lo:] = np.asarray(arrays["quality"]).astype(np.uint16)
+            slot_h = SLOT.total_seconds() / 3600
+            for mi, meter in enumerate(self.meters):
+                c = counter[:, mi]
+                fin = np.nonzero(np.isfinite(c))[0]
+                if not len(fin):
+                    continue
+                p = prev.get(meter)
+                mt = self.site.meter(meter)
+                es, ee, ef, p_slot, p_counter = derive_energy(
+                    p[0] if p else None, p[1] if p else None, lo + fin, c[fin], mt.rated_power_kw, slot_h,
+                    wrap=self._wrap.get(meter), profile=lambda gap, mi=mi: self._typical(g, mi, gap))
+                energy[es - e_lo, mi] = ee
+                np.bitwise_or.at(quality[:, mi], es - e_lo, ef)
+                stuck = stuck_readings(c[fin], rate[fin, mi], mt.rated_power_kw)
+                if stuck.any():
+                    quality[lo - e_lo + fin[stuck], mi] |= np.uint16(int(Q.STUCK))
+                if p_slot is not None:
+                    prev[meter] = [int(p_slot), float(p_counter)]
+            g["energy"][e_lo:hi] = energy
+            g["quality"][e_lo:hi] = quality
+            self._roll_up(g, np.arange(e_lo, hi, dtype=np.int64), o)
+            first_slot = lo if first_slot is None else first_slot
+            end = hi
+            n += int(np.isfinite(counter).sum())
+        if origin is None:
+            raise StoreError(f"{self.path}: bulk_load was given no data")
+        state.update(seq=-1, origin=origin, first_slot=int(first_slot), events=events, prev=prev)
+        g.attrs["fold"] = state
+        snap = s.commit(f"{message} ({n} readings)", metadata={"author": author, "readings": n, "kind": "bulk_load",
+                                                               "changed_slots": [0, int(end)]})
+        log.info("bulk load of %d readings into %s as snapshot %s", n, self.path, snap)
+        self._ds_cache = None
+        return snap
 
     def _typical(self, g, mi: int, slots: np.ndarray) -> np.ndarray | None:
         """The meter's typical consumption in each slot [kWh or m3 per minute]: the mean of the same
@@ -449,14 +661,6 @@ class Store:
         g["energy"][changed:hi] = energy[changed - lo:]
         g["quality"][changed:hi] = quality[changed - lo:]
         return changed, hi
-
-    @staticmethod
-    def _put(writes, var, slot, mi, value):
-        """Queue one cell; quality cells are OR-ed together (and with what is stored) when written."""
-        ts, ms, vs = writes[var]
-        ts.append(slot)
-        ms.append(mi)
-        vs.append(value)
 
     def _extend(self, g: zarr.Group, need: int, origin: dt.datetime) -> None:
         t = g["time"]
@@ -599,6 +803,8 @@ class Store:
         return out
 
     def _snapshot_for(self, as_of: str | dt.datetime | None) -> str:
+        if isinstance(as_of, _Resolved):  # resolved once by the public call
+            return str(as_of)
         if as_of is None:
             return self.repo.lookup_branch("main")
         if isinstance(as_of, str):
@@ -629,6 +835,15 @@ class Store:
 
     def latest_time(self, as_of=None) -> dt.datetime | None:
         """Local time of the newest slot holding any reading, or None for an empty store."""
+        snap = self._snapshot_for(as_of)
+        hit = self._latest_cache
+        if hit is not None and hit[0] == snap:
+            return hit[1]
+        out = self._latest_time(snap)
+        self._latest_cache = (snap, out)
+        return out
+
+    def _latest_time(self, as_of) -> dt.datetime | None:
         ds = self.dataset(as_of)
         if ds.sizes["time"] == 0:
             return None
@@ -645,6 +860,72 @@ class Store:
             end = lo
         return None
 
+    def _rollups(self, snap: str) -> dict:
+        """The hourly and daily rollup arrays of snapshot ``snap`` in memory (snapshots never change,
+        so this is safe), with their ``hour`` and ``day`` coordinates [h or d since 1970-01-01].
+
+        Moving to a newer snapshot re-reads only what the folds in between changed (each fold's
+        commit records the slots it changed in ``changed_slots``); anything else reads all again.
+        The arrays are replaced, never modified in place, so a caller's reference stays valid.
+        """
+        with self._cache_lock:
+            c = self._rollup_cache
+            if c is not None and c["snap"] == snap:
+                return c
+            s = self.repo.readonly_session(snapshot_id=snap)
+            g = zarr.open_group(store=s.store, mode="r")
+            names = ("hour", "day", *ROLLUPS, *DAILY)
+            spans = self._changed_since(c["snap"], snap) if c is not None else None
+            if spans is None:
+                arrays = {k: g[k][...] for k in names}
+            else:
+                arrays = {}
+                fold = g.attrs["fold"]
+                origin = dt.datetime.fromisoformat(fold["origin"]) if fold.get("origin") else None
+                n_h, n_d = g["hour"].shape[0], g["day"].shape[0]
+                h_rows = [(max(0, (a - 1) // 60 - 1), (b - 1) // 60 + 2) for a, b in spans if b > a]
+                d_rows = []
+                if origin is not None:
+                    d0 = self._day0(origin)
+                    for a, b in h_rows:
+                        da = (origin + dt.timedelta(hours=a)).astimezone(self.tz).date()
+                        db = (origin + dt.timedelta(hours=b)).astimezone(self.tz).date()
+                        d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
+                for k in names:
+                    old = c[k]
+                    n = n_h if k in ("hour", *ROLLUPS) else n_d
+                    rows = h_rows if k in ("hour", *ROLLUPS) else d_rows
+                    rows = [(a, min(b, n)) for a, b in rows if a < n] + ([(old.shape[0], n)] if n > old.shape[0] else [])
+                    if not rows:
+                        arrays[k] = old
+                        continue
+                    new = np.empty((n, *old.shape[1:]), old.dtype)
+                    keep = min(n, old.shape[0])
+                    new[:keep] = old[:keep]
+                    for a, b in rows:
+                        new[a:b] = g[k][a:b]
+                    arrays[k] = new
+            c = {"snap": snap, **arrays}
+            self._rollup_cache = c
+            return c
+
+    def _changed_since(self, old: str, new: str) -> list[tuple[int, int]] | None:
+        """Slot ranges changed by the commits after ``old`` up to ``new``; None when unknown."""
+        spans = []
+        for i, sn in enumerate(self.repo.ancestry(snapshot_id=new)):
+            if sn.id == old:
+                return spans
+            meta = dict(sn.metadata)
+            if i >= 1000:
+                return None
+            if meta.get("kind") == "document":
+                continue
+            ch = meta.get("changed_slots")
+            if ch is None:
+                return None
+            spans.append((int(ch[0]), int(ch[1])))
+        return None
+
     def _first_time(self, as_of) -> pd.Timestamp | None:
         ds = self.dataset(as_of)
         st = ds.attrs.get("fold", {})
@@ -653,6 +934,15 @@ class Store:
         return pd.Timestamp(st["origin"]).tz_convert("UTC") + pd.Timedelta(minutes=int(st["first_slot"]) - 1)
 
     def _groups(self, by: str, medium: Medium, meters: list[str] | None) -> dict[str, list[str]]:
+        if meters is None:  # the site model does not change while the store is open: remember the grouping
+            key = (by, medium)
+            hit = self._group_cache.get(key)
+            if hit is None:
+                hit = self._group_cache[key] = self._groups_of(by, medium, None)
+            return {g: list(ms) for g, ms in hit.items()}
+        return self._groups_of(by, medium, meters)
+
+    def _groups_of(self, by: str, medium: Medium, meters: list[str] | None) -> dict[str, list[str]]:
         if meters is not None:
             for m in meters:
                 if m not in self._midx:
@@ -667,6 +957,41 @@ class Store:
             return {m: [m] for m in self.site.meter_ids(medium)}
         raise ValueError(f"by must be 'plant', 'workshop' or 'meter', not {by!r}")
 
+    def _minutes(self, snap: str, var: str, s0: int, s1: int) -> np.ndarray:
+        """Slots ``[s0, s1)`` of a minute variable, all meters, through an in-memory cache of whole
+        chunks (one hour × all meters) per snapshot; chunks that later folds did not change (their
+        ``changed_slots``) carry over to the newer snapshot."""
+        m = len(self.meters)
+        if s1 <= s0:
+            return np.zeros((0, m), VARIABLES[var][1])
+        with self._cache_lock:
+            c = self._chunk_cache
+            if c is None or c["snap"] != snap:
+                spans = self._changed_since(c["snap"], snap) if c is not None else None
+                chunks = OrderedDict()
+                if spans is not None:
+                    for key, arr in c["chunks"].items():
+                        a, b = key[1] * CHUNK_T, (key[1] + 1) * CHUNK_T
+                        if not any(lo < b and a < hi for lo, hi in spans):
+                            chunks[key] = arr
+                g = zarr.open_group(store=self.repo.readonly_session(snapshot_id=snap).store, mode="r")
+                c = self._chunk_cache = {"snap": snap, "chunks": chunks, "group": g}
+            parts = []
+            for k in range(s0 // CHUNK_T, (s1 - 1) // CHUNK_T + 1):
+                key = (var, k)
+                arr = c["chunks"].get(key)
+                if arr is None:
+                    arr = c["group"][var][k * CHUNK_T:(k + 1) * CHUNK_T]
+                    c["chunks"][key] = arr
+                    while len(c["chunks"]) > MINUTE_CHUNKS_CACHED:
+                        c["chunks"].popitem(last=False)
+                else:
+                    c["chunks"].move_to_end(key)
+                a = max(s0, k * CHUNK_T) - k * CHUNK_T
+                b = min(s1, (k + 1) * CHUNK_T) - k * CHUNK_T
+                parts.append(arr[a:b])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def _frame(self, var: str, start, end, cols: list[str], as_of, shift: dt.timedelta) -> pd.DataFrame:
         ds = self.dataset(as_of)
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
@@ -676,8 +1001,18 @@ class Store:
         # energy at slot s belongs to the minute before it: select slots in (lo, hi]
         t0 = (lo_read + shift).tz_localize(None)
         t1 = (hi + shift).tz_localize(None) - pd.Timedelta("1ns")
-        sub = ds[var].sel(time=slice(t0.to_datetime64(), t1.to_datetime64()), meter=cols)
-        df = pd.DataFrame(sub.values, index=pd.DatetimeIndex(sub.time.values), columns=cols)
+        st = ds.attrs.get("fold", {})
+        n = ds.sizes["time"]
+        if st.get("origin") is None or n == 0:
+            values, times = np.zeros((0, len(cols))), pd.DatetimeIndex([])
+        else:
+            o = pd.Timestamp(st["origin"]).tz_convert("UTC").tz_localize(None)
+            minute = pd.Timedelta(minutes=1)
+            s0 = min(max(0, -((o - t0) // minute)), n)  # first slot at or after t0
+            s1 = min(max(s0, (t1 - o) // minute + 1), n)  # past the last slot at or before t1
+            values = self._minutes(ds.attrs["snapshot"], var, s0, s1)[:, [self._midx[c] for c in cols]]
+            times = pd.DatetimeIndex(o + minute * np.arange(s0, s1))
+        df = pd.DataFrame(values, index=times, columns=cols)
         df.index = (df.index - shift).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(lo.tz_convert(self.tz), hi.tz_convert(self.tz), freq="1min", inclusive="left")
         return df.reindex(full)
@@ -715,11 +1050,12 @@ class Store:
         from the minutes; all give the same sums.
         """
         medium = Medium(medium)
+        as_of = _Resolved(self._snapshot_for(as_of))
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
         df, measured = self._energy_frames(lo, hi, cols, as_of, freq)
-        out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=1) for g, ms in groups.items()}, index=df.index)
+        out = pd.DataFrame(_group_sums(df, groups), index=df.index)
         minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
         unit = MEDIUM_UNITS[medium][0]
         attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
@@ -747,14 +1083,14 @@ class Store:
             e, m = self._energy_frames_hourly(lo, d_lo.tz_convert("UTC"), cols, as_of, freq)
             parts.append(e)
             measured += m
-        ds = self.dataset(as_of)
-        sel = dict(day=slice(d_lo.tz_localize(None).to_datetime64(),
-                             (d_hi - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()), meter=cols)
-        sub_e, sub_m = ds["energy_1d"].sel(**sel), ds["measured_1d"].sel(**sel)
-        idx = pd.DatetimeIndex(sub_e.day.values).tz_localize(self.tz)
+        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        ci = [self._midx[c] for c in cols]
+        epoch = pd.Timestamp("1970-01-01")
+        i0, i1 = np.searchsorted(R["day"], [(d_lo.tz_localize(None) - epoch).days, (d_hi.tz_localize(None) - epoch).days])
+        idx = pd.DatetimeIndex(R["day"][i0:i1].astype("datetime64[D]").astype("datetime64[ns]")).tz_localize(self.tz)
         full = pd.date_range(d_lo, d_hi, freq="D", inclusive="left")
-        parts.append(pd.DataFrame(sub_e.values, index=idx, columns=cols).reindex(full))
-        measured += int(sub_m.values.astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1d"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1d"][i0:i1][:, ci].astype(np.int64).sum())
         if d_hi < lhi:
             e, m = self._energy_frames_hourly(d_hi.tz_convert("UTC"), hi, cols, as_of, freq)
             parts.append(e)
@@ -779,16 +1115,18 @@ class Store:
             e, m = minutes(lo, h_lo)
             parts.append(e)
             measured += m
-        ds = self.dataset(as_of)
         first = self._first_time(as_of)
         read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
-        sel = dict(hour=slice(read_lo.tz_localize(None).to_datetime64(),
-                              (h_hi - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()), meter=cols)
-        sub_e, sub_m = ds["energy_1h"].sel(**sel), ds["measured_1h"].sel(**sel)
-        idx = pd.DatetimeIndex(sub_e.hour.values).tz_localize("UTC").tz_convert(self.tz)
+        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        ci = [self._midx[c] for c in cols]
+        hour = pd.Timedelta(hours=1)
+        epoch = pd.Timestamp("1970-01-01", tz="UTC")
+        i0, i1 = np.searchsorted(R["hour"], [-((epoch - read_lo) // hour), -((epoch - h_hi) // hour)])
+        idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
+                               ).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
-        parts.append(pd.DataFrame(sub_e.values, index=idx, columns=cols).reindex(full))
-        measured += int(sub_m.values.astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1h"][i0:i1][:, ci].astype(np.int64).sum())
         if h_hi < hi:
             e, m = minutes(h_hi, hi)
             parts.append(e)
@@ -806,6 +1144,7 @@ class Store:
         if how not in ("mean", "max", "min"):
             raise ValueError(f"how must be 'mean', 'max' or 'min', not {how!r}")
         medium = Medium(medium)
+        as_of = _Resolved(self._snapshot_for(as_of))
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
         df = self._frame("rate", start, end, cols, as_of, dt.timedelta(0))
@@ -836,6 +1175,7 @@ class Store:
             estimated), then one count column per flag of :class:`~workspace.quality.Q`.
             ``attrs``: period, timezone, snapshot.
         """
+        as_of = _Resolved(self._snapshot_for(as_of))
         if meters is None:
             meters = self.site.meter_ids(medium)
         for m in meters:
