@@ -29,6 +29,7 @@ import asyncio
 import logging
 import secrets
 import shutil
+import subprocess
 import urllib.parse
 from pathlib import Path
 
@@ -138,6 +139,10 @@ class ProtocolPeers:
                     await self._start_mqtt(g)
                 elif g.protocol == "opcua":
                     await self._start_opcua(g)
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+            await self.stop()
+            raise TanjianError(f"the demo's simulated peer of gateway {g.id} ({g.protocol}) did not start: "
+                               f"{exc}") from exc
         except BaseException:
             await self.stop()
             raise
@@ -211,7 +216,8 @@ class ProtocolPeers:
         await asyncio.to_thread(make_certificate, pki / "scada.key.pem", pki / "scada.der", SERVER_URI,
                                 server=True, host=host, days=30)
         cert, key, server_cert = Path(e.certificate), Path(e.private_key), Path(e.server_certificate)
-        _claim(cert), _claim(key), _claim(server_cert)
+        for f in (cert, key, server_cert):
+            _claim(f)
         await asyncio.to_thread(make_certificate, key, cert, f"urn:tanjian:demo:{self.cfg.site.plant.id}:collector",
                                 host=host, days=30)
         shutil.copyfile(pki / "scada.der", server_cert)
