@@ -152,9 +152,13 @@ class ProtocolPeers:
         from collectors.simulator.mqtt import ClampPublisher
 
         m = g.mqtt
+        if m.tls is None or m.tls.cert_file is None or not m.username or not m.password_file:
+            raise TanjianError(f"gateway {g.id}: the demo's broker requires TLS with a client certificate and a "
+                               f"password; give the gateway mqtt.username, mqtt.password_file and mqtt.tls with "
+                               f"ca_file, cert_file and key_file")
         meters = [x for x in self.cfg.site.meters if x.gateway == g.id and x.mqtt is not None]
         topics = tuple(sorted({x.mqtt.topic for x in meters}))
-        collector = m.username or "collector"
+        collector = m.username
         publisher = f"sim-{g.id}".lower()
         pub_pw = secrets.token_urlsafe(18)
         col_pw = secrets.token_urlsafe(18)
@@ -162,13 +166,10 @@ class ProtocolPeers:
         folder = self.folder / f"mosquitto-{g.id}"
         broker = await asyncio.to_thread(Mosquitto, folder, users, g.port + self.port_offset)
         # the collector's side, where the configuration looks for it
-        if m.password_file:
-            _write_secret(Path(m.password_file), (col_pw + "\n").encode())
-        if m.tls is not None:
-            shutil.copyfile(broker.certs["ca"][0], _claim(Path(m.tls.ca_file)))
-            if m.tls.cert_file:
-                shutil.copyfile(broker.certs[collector][0], _claim(Path(m.tls.cert_file)))
-                _write_secret(Path(m.tls.key_file), broker.certs[collector][1].read_bytes())
+        _write_secret(Path(m.password_file), (col_pw + "\n").encode())
+        shutil.copyfile(broker.certs["ca"][0], _claim(Path(m.tls.ca_file)))
+        shutil.copyfile(broker.certs[collector][0], _claim(Path(m.tls.cert_file)))
+        _write_secret(Path(m.tls.key_file), broker.certs[collector][1].read_bytes())
         await asyncio.to_thread(broker.start)
         self._brokers.append(broker)
         # the clamp meters: signed with a known test key when the meter's device_key is one of theirs
@@ -182,7 +183,7 @@ class ProtocolPeers:
             elif m.require_signature:
                 log.warning("meter %s: the demo does not hold the private key of device_key %s; its simulated "
                             "payloads go unsigned and the collector will refuse them", x.id, x.mqtt.device_key)
-        tls = broker.tls(publisher) if m.tls is not None else {}
+        tls = broker.tls(publisher)
         pub = ClampPublisher(self.cfg.site, g.id, self.plant.model, host=g.host, port=g.port + self.port_offset,
                              client_id=f"sim-{g.id}", username=publisher, password=pub_pw, keys=keys, **tls)
         await asyncio.to_thread(pub.connect)
@@ -212,14 +213,13 @@ class ProtocolPeers:
         if trusted.exists():
             shutil.rmtree(trusted)
         trusted.mkdir(parents=True)
-        host = urllib.parse.urlsplit(e.url).hostname or "localhost"
         await asyncio.to_thread(make_certificate, pki / "scada.key.pem", pki / "scada.der", SERVER_URI,
-                                server=True, host=host, days=30)
+                                server=True, days=30)  # this host's name, as asyncua checks
         cert, key, server_cert = Path(e.certificate), Path(e.private_key), Path(e.server_certificate)
         for f in (cert, key, server_cert):
             _claim(f)
-        await asyncio.to_thread(make_certificate, key, cert, f"urn:tanjian:demo:{self.cfg.site.plant.id}:collector",
-                                host=host, days=30)
+        uri = f"urn:tanjian:demo:{self.cfg.site.plant.id}:collector"
+        await asyncio.to_thread(make_certificate, key, cert, uri, days=30)
         shutil.copyfile(pki / "scada.der", server_cert)
         shutil.copyfile(cert, trusted / "collector.der")
         url = shifted_url(e.url, self.port_offset)
