@@ -253,9 +253,4 @@ class ProtocolPeers:
         self._brokers.clear()
 
 
-def needs_peers(cfg) -> bool:
-    """Whether the site has gateways beyond Modbus TCP (the demo then starts :class:`ProtocolPeers`)."""
-    return any(g.protocol != "modbus_tcp" for g in cfg.site.gateways)
-
-
-__all__ = ["MARKER", "ProtocolPeers", "needs_peers", "shifted_url"]
+__all__ = ["MARKER", "ProtocolPeers", "shifted_url"]
