@@ -86,20 +86,10 @@ def test_demo_collects_every_protocol_into_the_store(tmp_path):
     data = tmp_path / "data"
     cfg = load_config(cfg_path, data_dir=data)
     log_path = tmp_path / "demo.log"
-    log = open(log_path, "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), "--data-dir",
-                             str(data), "demo", "--no-lab", "--no-chain", "--history-days", "0",
-                             "--port-offset", str(offset)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
+    proc = _start(cfg_path, data, offset, log_path)
     got: dict[str, int] = {}
     try:
-        text = ""
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and "Ctrl-C stops everything" not in text:
-            assert proc.poll() is None, log_path.read_text()[-4000:]
-            time.sleep(0.5)
-            text = log_path.read_text()
-        assert "Ctrl-C stops everything" in text, text[-4000:]
+        text = _wait_ready(proc, log_path)
         for name in ("GW-MB (Modbus TCP)", "GW-RTU (Modbus RTU/TCP)", "GW-645 (DL/T 645)",
                      "GW-CLAMPS (MQTT broker)", "GW-SCADA (OPC UA SCADA)"):
             assert name in text, text[-3000:]
@@ -120,13 +110,7 @@ def test_demo_collects_every_protocol_into_the_store(tmp_path):
                 break
             time.sleep(10)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+        code = _stop(proc)
     text = log_path.read_text()
     assert code == 0, text[-3000:]
     assert "stopped cleanly" in text
@@ -143,3 +127,44 @@ def test_demo_collects_every_protocol_into_the_store(tmp_path):
     for port in PORTS[1:]:
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port + offset), timeout=2).close()
+    # a second start on the same folders: the demo rewrites the certificates it made (a new broker CA) and the
+    # collector resumes its persistent MQTT session
+    ca = (tmp_path / "certs" / "mqtt-ca.crt").read_bytes()
+    log2 = tmp_path / "demo2.log"
+    proc = _start(cfg_path, data, offset, log2)
+    try:
+        text = _wait_ready(proc, log2)
+        assert "(session resumed)" in text, text[-3000:]
+        assert (tmp_path / "certs" / "mqtt-ca.crt").read_bytes() != ca
+    finally:
+        code = _stop(proc)
+    assert code == 0 and "stopped cleanly" in log2.read_text(), log2.read_text()[-3000:]
+
+
+def _start(cfg_path, data, offset, log_path):
+    log = open(log_path, "w+")
+    return subprocess.Popen([sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), "--data-dir",
+                             str(data), "demo", "--no-lab", "--no-chain", "--history-days", "0",
+                             "--port-offset", str(offset)],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
+
+
+def _wait_ready(proc, log_path) -> str:
+    text = ""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and "Ctrl-C stops everything" not in text:
+        assert proc.poll() is None, log_path.read_text()[-4000:]
+        time.sleep(0.5)
+        text = log_path.read_text()
+    assert "Ctrl-C stops everything" in text, text[-4000:]
+    return text
+
+
+def _stop(proc) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
