@@ -118,8 +118,8 @@ class ProtocolPeers:
         try:
             for g in self.cfg.site.gateways:
                 if g.protocol in ("modbus_rtu", "dlt645_serial"):
-                    log.warning("gateway %s (%s on %s): the demo simulates no serial port; the collector will "
-                                "report it failing", g.id, g.protocol, g.device)
+                    log.warning("gateway %s (%s on %s): the demo simulates no serial port: it stays "
+                                "unreachable", g.id, g.protocol, g.device)
             for g in self.gateways:
                 if g.protocol == "modbus_rtu_over_tcp":
                     from collectors.simulator.rtu import RtuBusSimulator
