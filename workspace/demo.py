@@ -131,6 +131,8 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
     from collectors.service import CollectionService
     from collectors.simulator import PlantSimulator
 
+    from .demo_protocols import ProtocolPeers
+
     cfg.paths.data_dir.mkdir(parents=True, exist_ok=True)
     runlog = cfg.paths.run
     journal = Journal(cfg.paths.journal, writer=True)
@@ -151,7 +153,13 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
             loop.add_signal_handler(sig, stop_ev.set)
         sim = PlantSimulator(cfg.site, clock, cfg.simulation.seed, port_offset)
         await sim.start()
-        svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
+        peers = ProtocolPeers(cfg, clock, sim, port_offset)  # RTU/TCP, DL/T 645, MQTT, OPC UA peers, if any
+        try:
+            await peers.start()
+        except BaseException:
+            await sim.stop()
+            raise
+        svc = CollectionService(peers.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
                                 backoff_initial_s=cfg.collection.backoff_initial_s,
                                 backoff_max_s=cfg.collection.backoff_max_s,
                                 compact_interval_s=cfg.collection.compact_interval_h * 3600,
@@ -159,7 +167,7 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
                                 clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=port_offset,
                                 health_path=runlog / "health.json", inbox=cfg.paths.inbox)
         collector = asyncio.create_task(svc.run(stop_ev), name="collector")
-        urls = []
+        urls = list(peers.where)
         try:
             if chain:
                 try:
@@ -208,6 +216,9 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
             if chain_part is not None:
                 print("stopping: anchoring and anvil", flush=True)
                 await asyncio.to_thread(chain_part.stop)
+            if peers.where:
+                print("stopping: simulated peers", flush=True)
+            await peers.stop()
             await sim.stop()
 
     try:
