@@ -20,7 +20,7 @@ from workspace.errors import TanjianError
 
 #: columns of :func:`device_health`, in order
 COLUMNS = ("state", "last_seen", "seen_ago_s", "reads", "errors", "consecutive_failures", "latency_ms",
-           "backoff_s", "next_attempt", "rejected", "last_error")
+           "backoff_s", "next_attempt", "rejected", "superseded", "last_error")
 
 STATES = {
     "ok": "answered at its last attempt",
@@ -58,7 +58,8 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
         ``consecutive_failures``, ``latency_ms`` [ms] of the last good read, ``backoff_s`` [s] (the
         current wait between attempts, 0 while the device answers), ``next_attempt`` (UTC),
         ``rejected`` (payloads refused as malformed or badly signed, for collectors that receive
-        pushed data) and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
+        pushed data), ``superseded`` (values of a minute already read, from subscriptions that deliver
+        faster than the store's one-minute grid) and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
         there is no file), ``age_s`` [s], ``cycles``, ``acknowledged``, ``journal_batches``,
         ``pending_cycles``, ``fold_error``, ``clock``.
 
@@ -98,13 +99,15 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
             "latency_ms": float(d["latency_ms"]) if d.get("latency_ms") is not None else np.nan,
             "backoff_s": float(d.get("backoff_s") or 0.0),
             "next_attempt": _ts(d.get("next_attempt")) if failures else pd.NaT,
-            "rejected": int(d.get("rejected") or 0), "last_error": d.get("last_error"),
+            "rejected": int(d.get("rejected") or 0), "superseded": int(d.get("superseded") or 0),
+            "last_error": d.get("last_error"),
         }
     if site is not None:
         for m in site.meter_ids():
             rows.setdefault(m, {"state": "never_seen", "last_seen": pd.NaT, "seen_ago_s": np.nan, "reads": 0,
                                 "errors": 0, "consecutive_failures": 0, "latency_ms": np.nan, "backoff_s": 0.0,
-                                "next_attempt": pd.NaT, "rejected": 0, "last_error": None})
+                                "next_attempt": pd.NaT, "rejected": 0, "superseded": 0,
+                                "last_error": None})
     df = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     df.index.name = "meter"
     df = df.sort_index()

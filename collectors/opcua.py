@@ -107,6 +107,11 @@ def make_certificate(key_file: Path, cert_file: Path, app_uri: str, *, server: b
     cert_file.write_bytes(cert.public_bytes(Encoding.DER))
 
 
+def _next_minute(t: dt.datetime) -> dt.datetime:
+    """Start of the minute after the one holding ``t`` (the store's slot boundary)."""
+    return t.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class _Item:
     meter: str
@@ -238,7 +243,13 @@ class OpcUaCollector:
         log.warning("%s", h.last_error)
 
     def drain(self) -> list[Reading]:
-        """The readings made from the values received since the last drain, in time order per meter."""
+        """The readings made from the values received since the last drain, in time order per meter.
+
+        The store holds one reading per meter and minute: of the values a subscription delivers within
+        one minute, the first is journaled (what a poll at the minute would read) and the later ones
+        only refresh the instantaneous quantities; they are counted as ``superseded`` in the meter's
+        health, so nothing disappears unseen.
+        """
         out: list[Reading] = []
         nan = math.nan
         for mid, filed in self._filed.items():
@@ -259,6 +270,9 @@ class OpcUaCollector:
                 fresh.update({q: v for q, v in group.items() if q != "counter"})
                 if "counter" not in group or (done is not None and when <= done):
                     continue  # no counter, or already journaled (history overlapping the live values)
+                if done is not None and when < _next_minute(done):
+                    h.superseded += 1  # the store keeps one reading a minute: the first, as a poll would
+                    continue
                 self._emitted[mid] = when
                 out.append(Reading(mid, when, group["counter"], fresh.get("rate", nan), fresh.get("voltage", nan),
                                    fresh.get("current", nan), fresh.get("power_factor", nan), 0))

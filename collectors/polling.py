@@ -47,6 +47,7 @@ class DeviceHealth:
     next_attempt: float = 0.0  # wall clock [s since epoch]; back-off
     backoff_s: float = 0.0  # current wait between attempts [s]; 0 while the device answers
     rejected: int = 0  # payloads refused (malformed, badly signed) from devices that push their data
+    superseded: int = 0  # values of a minute already read (a subscription delivers faster than the grid)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
