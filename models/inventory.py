@@ -789,43 +789,108 @@ def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
             "total_tco2e": _dec(other + t_e, 3), "factors": sorted(set(used))}
 
 
+def _device_meters(site, medium: str, workshop: str) -> dict[str, list[str]]:
+    """The meters of ``workshop`` that measure single devices, by device.
+
+    A meter with ``device`` set counts unless one of its ancestors in the same workshop measures a
+    device too (a sub-meter of a device meter is part of that device, not counted twice).
+    """
+    from workspace.site import Medium
+
+    med = Medium(medium)
+    by_id = {m.id: m for m in site.meters}
+    out: dict[str, list[str]] = {}
+    for m in site.meters:
+        if m.medium != med or m.workshop != workshop or m.device is None:
+            continue
+        up = by_id.get(m.parent) if m.parent else None
+        covered = False
+        while up is not None and up.workshop == workshop:
+            if up.device is not None:
+                covered = True
+                break
+            up = by_id.get(up.parent) if up.parent else None
+        if not covered:
+            out.setdefault(m.device, []).append(m.id)
+    return dict(sorted(out.items()))
+
+
+def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> pd.Series | None:
+    """Minutes with a measured (not estimated) energy per meter over the local days [start, end].
+
+    Read in one selection from the store's daily rollup ``measured_1d`` (the variable
+    :meth:`workspace.store.Store.energy` takes its ``coverage`` from); None when the store has no
+    such rollup (the caller then asks :meth:`~workspace.store.Store.energy` group by group).
+    """
+    ds = store.dataset(as_of)
+    if "measured_1d" not in ds.data_vars:
+        return None
+    import numpy as np
+
+    sub = ds["measured_1d"].sel(day=slice(np.datetime64(start), np.datetime64(end)), meter=meters)
+    vals = sub.values.astype("int64").sum(axis=sub.get_axis_num("day"))
+    return pd.Series(vals, index=meters)
+
+
 def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
     """Energy per group and month from the store's rollups, with its data quality.
 
-    One energy query for every meter involved (per meter and month), one coverage query per workshop
-    (device lines carry their workshop's estimated share) and for the plant, and, for periods up to 31
-    days, one quality report for the MANUAL flags.
+    Groups: the plant's main meters (plant and source levels); each workshop's top meters
+    (``Site.top_meters``) and the rest of the plant's main meters (workshop level); at device level,
+    each device's meters (``Meter.device``: the sub-meters that measure one device), each workshop's
+    unmetered remainder (its top meters minus its device meters, labelled) and the rest of the
+    plant's main meters. Device lines plus the remainder sum to the workshop's total.
+
+    One energy query for every meter involved (per meter and month), one read of the daily
+    ``measured`` rollup for the estimated share of every group, and, for periods up to 31 days, one
+    quality report for the MANUAL flags.
     """
     lo = pd.Timestamp(start)
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
     roots = site.top_meters(medium)
     if not roots:
         return [], None
-    groups: dict[str, tuple] = {}  # key -> (workshop, device, meters)
-    quality_sets: dict[str, list[str]] = {"__plant__": roots}
+    # key -> (workshop, device, meters added, meters subtracted, label)
+    groups: dict[str, tuple] = {}
+    quality_sets: dict[str, list[str]] = {"__plant__": list(roots)}
     if level in ("workshop", "device"):
         for w in site.workshops:
             tops = site.top_meters(medium, w.id)
             if not tops:
                 continue
-            quality_sets[w.id] = tops
             if level == "device":
-                for m in tops:
-                    groups[m] = (w.id, site.meter(m).device or m, [m])
+                devs = _device_meters(site, medium, w.id)
+                sub = [m for ms in devs.values() for m in ms]
+                for dev, ms in devs.items():
+                    groups[f"{w.id}/{dev}"] = (w.id, dev, ms, [], "")
+                    quality_sets[f"{w.id}/{dev}"] = ms
+                label = (f" (unmetered remainder: workshop {w.id} main meters minus its device meters "
+                         f"{'+'.join(sub)})" if sub else f" (workshop {w.id} main meters: no device meter)")
+                groups[f"{w.id}/"] = (w.id, None, tops, sub, label)
+                quality_sets[f"{w.id}/"] = list(dict.fromkeys(tops + sub))
             else:
-                groups[w.id] = (w.id, None, tops)
-    meters = sorted({m for _, _, ms in groups.values() for m in ms} | set(roots))
+                groups[w.id] = (w.id, None, tops, [], "")
+                quality_sets[w.id] = tops
+    meters = sorted({m for _, _, plus, minus, _ in groups.values() for m in plus + minus} | set(roots))
     arr = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq="MS", meters=meters, as_of=as_of)
     snapshot = arr.attrs.get("snapshot")
     per_meter = pd.DataFrame(arr.fillna(0).values, index=pd.DatetimeIndex(arr["time"].values),
                              columns=[str(g) for g in arr["group"].values])
+    # estimated share = 1 - measured minutes / (minutes of the period x meters), as Store.energy's coverage
+    tz = site.plant.timezone
+    period_min = (hi.tz_localize(tz) - lo.tz_localize(tz)) / pd.Timedelta(minutes=1)
+    measured = _measured_minutes(store, start, end, meters, as_of)
     est, man = {}, {}
     rep = None
     if hi - lo <= pd.Timedelta(days=31):
         rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
     for k, ms in quality_sets.items():
-        cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms, as_of=as_of)
-        est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
+        if measured is not None:
+            est[k] = 1.0 - float(measured[ms].sum()) / (period_min * len(ms)) if period_min else 1.0
+        else:
+            cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms,
+                               as_of=as_of)
+            est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
         if rep is None:
             man[k] = None
         else:
@@ -833,17 +898,25 @@ def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[
             man[k] = float(rep.loc[ms, "manual"].sum()) / minutes if minutes else 0.0
     out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
-    for t in per_meter.index:
+    values = per_meter.to_numpy()
+    col = {m: i for i, m in enumerate(per_meter.columns)}
+    idx = {key: ([col[m] for m in plus], [col[m] for m in minus]) for key, (_, _, plus, minus, _) in groups.items()}
+    origins = {key: f"store:{medium}:{'+'.join(plus)}" + (f"-({'+'.join(minus)})" if minus else "")
+               + f"@{snapshot}{label}" for key, (_, _, plus, minus, label) in groups.items()}
+    root_idx = [col[m] for m in roots]
+    for i, t in enumerate(per_meter.index):
         m_start = max(t.date(), start)
         m_end = min((t + pd.offsets.MonthEnd(0)).date(), end)
+        row = values[i]
         part = 0.0
-        for key, (ws, dev, ms) in groups.items():
-            v = float(per_meter.loc[t, ms].sum())
+        for key, (ws, dev, _plus, _minus, _label) in groups.items():
+            p, n = idx[key]
+            v = float(row[p].sum()) - (float(row[n].sum()) if n else 0.0)
             part += v
             out.append(dict(workshop=ws, device=dev, period_start=m_start, period_end=m_end, qty=v, unit=unit,
-                            origin=f"store:{medium}:{'+'.join(ms)}@{snapshot}", u_key="activity:meter",
-                            dq=(est[ws], man[ws]), use="stationary", item="natural_gas"))
-        rest = float(per_meter.loc[t, roots].sum()) - part
+                            origin=origins[key], u_key="activity:meter", dq=(est[key], man[key]),
+                            use="stationary", item="natural_gas"))
+        rest = float(row[root_idx].sum()) - part
         if groups and abs(rest) < 1e-9:
             continue
         out.append(dict(workshop=None, device=None, period_start=m_start, period_end=m_end, qty=rest, unit=unit,
