@@ -29,7 +29,7 @@ import pandas as pd
 from models.activity_input import ActivityFileError, _blank, validate_activity
 from models.factors import DEFAULT_PATH, Factor, FactorError, FactorLibrary
 from models.packages import Methodology, check_library, load_methodology
-from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity
+from models.units import CO2_PER_C, UnitMismatch, apply, convert, parse, quantity
 from workspace.errors import TanjianError
 
 __all__ = ["FactorUse", "Inventory", "InventoryError", "LEVELS", "Line", "MeasuredFactor", "SCHEMA",
@@ -739,11 +739,11 @@ def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> lis
                         "cover, market-based scope 2 is 0", len(instruments))
         return []
     rules = ctx.m.rules
-    total = sum(quantity(ln.quantity, ln.unit).to("MWh").magnitude for ln in elec)
+    total = sum(convert(ln.quantity, ln.unit, "MWh") for ln in elec)
     s, e = min(ln.period_start for ln in elec), max(ln.period_end for ln in elec)
     claimed, lines = 0.0, []
     for (kind, item), g in instruments.groupby(["kind", "item"], sort=True):
-        mwh = sum(quantity(q, u).to("MWh").magnitude for q, u in zip(g["quantity"], g["unit"]))
+        mwh = sum(convert(q, u, "MWh") for q, u in zip(g["quantity"], g["unit"]))
         take = min(mwh, total - claimed)
         if take < mwh:
             log.warning("%s %s: %.3f MWh of instruments exceed the electricity left to cover; %.3f MWh claimed",
@@ -759,7 +759,7 @@ def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> lis
     residual = []
     for ln in elec:
         # instruments cover every electricity line in proportion; each residual part takes its own period's factor
-        q = quantity(ln.quantity, ln.unit).to("MWh").magnitude * (rest / total if total else 0.0)
+        q = convert(ln.quantity, ln.unit, "MWh") * (rest / total if total else 0.0)
         grid = ctx.r.get(rules.GRID[0], ln.period_start, ln.period_end, rules.GRID[1])
         t = apply(quantity(q, "MWh"), (grid.id, grid.q), to="tCO2e")
         rec = dict(workshop=None, device=None, period_start=ln.period_start, period_end=ln.period_end)
@@ -815,7 +815,7 @@ def _device_meters(site, medium: str, workshop: str) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
-def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> pd.Series | None:
+def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, int] | None:
     """Minutes with a measured (not estimated) energy per meter over the local days [start, end].
 
     Read in one selection from the store's daily rollup ``measured_1d`` (the variable
@@ -829,7 +829,7 @@ def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as
 
     sub = ds["measured_1d"].sel(day=slice(np.datetime64(start), np.datetime64(end)), meter=meters)
     vals = sub.values.astype("int64").sum(axis=sub.get_axis_num("day"))
-    return pd.Series(vals, index=meters)
+    return dict(zip(meters, vals.tolist()))
 
 
 def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
@@ -883,10 +883,11 @@ def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[
     est, man = {}, {}
     rep = None
     if hi - lo <= pd.Timedelta(days=31):
-        rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
+        q = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
+        rep = {m: (float(a), float(b)) for m, a, b in zip(q.index, q["minutes"], q["manual"])}
     for k, ms in quality_sets.items():
         if measured is not None:
-            est[k] = 1.0 - float(measured[ms].sum()) / (period_min * len(ms)) if period_min else 1.0
+            est[k] = 1.0 - float(sum(measured[m] for m in ms)) / (period_min * len(ms)) if period_min else 1.0
         else:
             cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms,
                                as_of=as_of)
@@ -894,8 +895,8 @@ def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[
         if rep is None:
             man[k] = None
         else:
-            minutes = float(rep.loc[ms, "minutes"].sum())
-            man[k] = float(rep.loc[ms, "manual"].sum()) / minutes if minutes else 0.0
+            minutes = sum(rep[m][0] for m in ms)
+            man[k] = sum(rep[m][1] for m in ms) / minutes if minutes else 0.0
     out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
     values = per_meter.to_numpy()
@@ -1061,14 +1062,14 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
         for (ws, s, e), g in st.groupby(["workshop", "period_start", "period_end"], dropna=False, sort=True):
             g_tot = g[g["item"] == "total"]
             use = g_tot if not g_tot.empty else g
-            mwh = sum(quantity(q, u).to("MWh").magnitude for q, u in zip(use["quantity"], use["unit"]))
+            mwh = sum(convert(q, u, "MWh") for q, u in zip(use["quantity"], use["unit"]))
             elec_recs.append(dict(workshop=None if pd.isna(ws) else ws, device=None, period_start=s, period_end=e,
                                   qty=mwh, unit="MWh", origin=_origin(use), u_key="activity:statement",
                                   dq=(None, None)))
     elif store is not None and site is not None:
         recs, snap = _store_records(store, site, period_start, period_end, level, as_of, "electricity")
         snapshot = snap or snapshot
-        elec_recs = [{**r, "qty": quantity(r["qty"], "kWh").to("MWh").magnitude, "unit": "MWh"} for r in recs]
+        elec_recs = [{**r, "qty": convert(r["qty"], "kWh", "MWh"), "unit": "MWh"} for r in recs]
     elec_lines = _electricity_lines(ctx, elec_recs)
     lines += elec_lines
     lines += _heat_lines(ctx, by_kind.get("heat", empty))
@@ -1085,7 +1086,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     offsets = []
     for r in by_kind.get("offset", empty).itertuples():
         offsets.append({"item": r.item, "quantity": _dec(r.quantity, 6), "unit": r.unit,
-                        "tco2e": quantity(r.quantity, r.unit).to("tCO2e").magnitude,
+                        "tco2e": convert(r.quantity, r.unit, "tCO2e"),
                         "period": {"start": r.period_start.isoformat(), "end": r.period_end.isoformat()},
                         "origin": f"activity:{Path(str(r.source_file)).name}:{r.row}",
                         "note": None if _blank(r.note) else str(r.note)})
@@ -1196,7 +1197,7 @@ def footprint(inv: Inventory, production: pd.DataFrame | None = None) -> pd.Data
     elec = {}
     for ln in lines:
         if ln.source == "purchased_electricity" and ln.workshop:
-            elec[ln.workshop] = elec.get(ln.workshop, 0.0) + quantity(ln.quantity, ln.unit).to("MWh").magnitude
+            elec[ln.workshop] = elec.get(ln.workshop, 0.0) + convert(ln.quantity, ln.unit, "MWh")
     made_in = set(production["workshop"])
     e_made = {w: elec.get(w, 0.0) for w in made_in}
     e_sum = sum(e_made.values())
