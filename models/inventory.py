@@ -832,6 +832,34 @@ def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as
     return dict(zip(meters, vals.tolist()))
 
 
+def _manual_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, tuple[int, int]]:
+    """Per meter: the minutes of the local days [start, end] and how many are flagged MANUAL.
+
+    Reads only the minute ``quality`` bitmask of the store (what
+    :meth:`~workspace.store.Store.quality_report` counts its flags from, without its other columns);
+    falls back to ``quality_report`` if the store has no such variable.
+    """
+    import numpy as np
+
+    from workspace.quality import Q
+
+    tz = store.site.plant.timezone if getattr(store, "site", None) is not None else None
+    ds = store.dataset(as_of)
+    lo = pd.Timestamp(start).tz_localize(tz).tz_convert("UTC").tz_localize(None)
+    hi = (pd.Timestamp(end) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC").tz_localize(None)
+    if tz is None or "quality" not in ds.data_vars:
+        rep = store.quality_report(pd.Timestamp(start).to_pydatetime(),
+                                   (pd.Timestamp(end) + pd.Timedelta(days=1)).to_pydatetime(), meters=meters,
+                                   as_of=as_of)
+        return {m: (int(a), int(b)) for m, a, b in zip(rep.index, rep["minutes"], rep["manual"])}
+    n = int((hi - lo) / pd.Timedelta(minutes=1))
+    sub = ds["quality"].sel(time=slice(lo.to_datetime64(), (hi - pd.Timedelta("1ns")).to_datetime64()), meter=meters)
+    vals = sub.values
+    flagged = (np.nan_to_num(vals, nan=0).astype(np.int64) & int(Q.MANUAL)) != 0
+    counts = flagged.sum(axis=sub.get_axis_num("time"))
+    return {m: (n, int(c)) for m, c in zip(meters, counts.tolist())}
+
+
 def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
     """Energy per group and month from the store's rollups, with its data quality.
 
@@ -843,7 +871,7 @@ def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[
 
     One energy query for every meter involved (per meter and month), one read of the daily
     ``measured`` rollup for the estimated share of every group, and, for periods up to 31 days, one
-    quality report for the MANUAL flags.
+    read of the minute quality flags for the MANUAL share (no rollup counts them).
     """
     lo = pd.Timestamp(start)
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
@@ -883,8 +911,7 @@ def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[
     est, man = {}, {}
     rep = None
     if hi - lo <= pd.Timedelta(days=31):
-        q = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
-        rep = {m: (float(a), float(b)) for m, a, b in zip(q.index, q["minutes"], q["manual"])}
+        rep = _manual_minutes(store, start, end, meters, as_of)
     for k, ms in quality_sets.items():
         if measured is not None:
             est[k] = 1.0 - float(sum(measured[m] for m in ms)) / (period_min * len(ms)) if period_min else 1.0
@@ -895,8 +922,8 @@ def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[
         if rep is None:
             man[k] = None
         else:
-            minutes = sum(rep[m][0] for m in ms)
-            man[k] = sum(rep[m][1] for m in ms) / minutes if minutes else 0.0
+            minutes = float(sum(rep[m][0] for m in ms))
+            man[k] = float(sum(rep[m][1] for m in ms)) / minutes if minutes else 0.0
     out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
     values = per_meter.to_numpy()

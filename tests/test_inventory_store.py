@@ -150,3 +150,36 @@ def test_device_level_reads_the_device_meters_and_labels_the_unmetered_remainder
                 and ln.quantity} == {"WS-CW": pytest.approx(0.012), None: pytest.approx(0.019)}
     finally:
         j.close()
+
+
+def test_manual_share_counts_the_corrected_minutes_of_each_line(plant_cfg):
+    """A hand correction flags its slot MANUAL; the device line behind it carries that share."""
+    from workspace.inbox import drain, submit
+
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+    pid = plant_cfg.site.plant.id
+    _append(j, pid, [("M-TR-1", k, 1000.0 + 10 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-WS-CW", k, 50.0 + 6 * (k + 2)) for k in range(-2, 3)])
+    _append(j, pid, [("M-LC-01", k, 70.0 + 0.5 * (k + 2)) for k in range(-2, 3)])
+    s.fold(j)
+    # the laser cutter's reading at local 00:01 is corrected by hand (same value: only the flag changes)
+    submit(plant_cfg.paths.inbox, {"kind": "correction", "author": "li.wei", "reason": "read off the display",
+                                   "readings": [{"meter": "M-LC-01",
+                                                 "time": (MIDNIGHT + dt.timedelta(minutes=1, milliseconds=300))
+                                                 .isoformat(), "counter": 71.5}]})
+    assert drain(plant_cfg.paths.inbox, j, pid) == 1
+    s.fold(j)
+    try:
+        inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=s, level="device")
+        el = {(ln.workshop, ln.device): ln for ln in inv.lines if ln.source == "purchased_electricity"}
+        lc1 = el[("WS-CW", "D-LC-01")]
+        # 1 meter x 1440 minutes of 24 Nov, 1 of them MANUAL -> 1/1440; the energy is unchanged (1 kWh)
+        assert lc1.manual_share == pytest.approx(1 / 1440)
+        assert lc1.quantity == pytest.approx(0.001)
+        # a laser cutter without the correction: no manual minute
+        assert el[("WS-CW", "D-LC-02")].manual_share == 0.0
+        # the plant's main meters (3 x 1440 minutes) hold no manual minute
+        assert el[(None, None)].manual_share == 0.0
+    finally:
+        j.close()
