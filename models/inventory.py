@@ -33,6 +33,7 @@ from models.units import CO2_PER_C, UnitMismatch, apply, convert, parse, quantit
 from workspace.errors import TanjianError
 
 __all__ = ["FactorUse", "Inventory", "InventoryError", "LEVELS", "Line", "MeasuredFactor", "SCHEMA",
+           "UnverifiedFactors",
            "compute_inventory", "footprint", "load_measured", "load_uncertainty", "restate"]
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,35 @@ NO_RESIDUAL_MIX = ("grid average (no residual mix is published for China; GHG Pr
 
 class InventoryError(TanjianError):
     """The inventory cannot be computed from the given inputs."""
+
+
+class UnverifiedFactors(FactorError):
+    """Factor rows the inventory needs are unverified and were not allowed.
+
+    Attributes
+    ----------
+    rows : list of (Factor, datetime.date, datetime.date)
+        Every unverified row the computation needed, with the period it was needed for (all of
+        them, not only the first).
+    """
+
+    def __init__(self, rows: list[tuple[Factor, dt.date, dt.date]], path):
+        self.rows = rows
+        uniq = list(dict.fromkeys(r for r, _, _ in rows))
+        out = [f"{len(uniq)} factor row(s) needed by this inventory are unverified (status 'unverified' in "
+               f"{path}: not confirmed in any source read so far), so nothing was computed:"]
+        for r in uniq:
+            periods = sorted({(s, e) for x, s, e in rows if x == r})
+            when = ", ".join(f"{s}..{e}" for s, e in periods)
+            note = f" - {r.notes}" if r.notes else ""
+            out.append(f"  - {r.key} (unverified) = {r.value:g} {r.unit} (line {r.line}: {r.issuer}, {r.table}), needed for "
+                       f"{when}{note}")
+        out.append("To accept them knowingly: run again with --allow-unverified (Python: allow_unverified=True); "
+                   "every line using one lists the row with status 'unverified' among its factors, in the JSON and "
+                   "the reports. Or give the plant's own value for that factor with --measured FILE (a lab "
+                   "value with its evidence), or correct the row and its status in the factor file once it "
+                   "is checked against the cited source.")
+        super().__init__("\n".join(out))
 
 
 # -- factors -------------------------------------------------------------------------------------------
@@ -205,6 +235,14 @@ class _Resolver:
 
     def __init__(self, lib: FactorLibrary, measured: list[MeasuredFactor], allow_unverified: bool):
         self.lib, self.measured, self.allow_unverified = lib, measured, allow_unverified
+        #: unverified rows used without being allowed: the computation goes on so that all of them are
+        #: named at once (:meth:`check`), then nothing is returned
+        self.refused: list[tuple[Factor, dt.date, dt.date]] = []
+
+    def check(self) -> None:
+        """Raise :class:`UnverifiedFactors` naming every unverified row that was needed and not allowed."""
+        if self.refused:
+            raise UnverifiedFactors(self.refused, self.lib.path)
 
     def get(self, factor_id: str, start: dt.date, end: dt.date, region: str = "CN",
             allow_unverified: bool | None = None) -> FactorUse:
@@ -236,10 +274,8 @@ class _Resolver:
                 f"no single {factor_id!r} factor row is valid for the whole period {start}..{end}: {row.key} ends "
                 f"{row.applies_to} (file {self.lib.path}); split the period at the validity boundary")
         if row.status == "unverified" and not allow:
-            raise FactorError(
-                f"factor {factor_id!r} for {start}..{end} is unverified ({row.key}, line {row.line} of "
-                f"{self.lib.path}); allow unverified factors explicitly (allow_unverified=True, "
-                f"tanjian inventory --allow-unverified) to use it")
+            # collected, reported all together by check(); the message names each as "<id> ... unverified"
+            self.refused.append((row, start, end))
         return row
 
 
@@ -774,11 +810,20 @@ def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
     rules = ctx.m.rules
     label = ("Chinese compliance view (MEE key-enterprise reporting): purchased electricity incl. green power x "
              f"{rules.COMPLIANCE_GRID[0]} (0.5703 for 2022-2025 reporting); green power is not deducted")
+    n_refused = len(ctx.r.refused)
     try:
         t_e = 0.0
         used = []
         for ln in elec:
             f = ctx.r.get(rules.COMPLIANCE_GRID[0], ln.period_start, ln.period_end, rules.COMPLIANCE_GRID[1])
+            if len(ctx.r.refused) > n_refused:
+                # an unverified compliance factor makes this view unavailable, not the inventory
+                row, s, e = ctx.r.refused[n_refused]
+                del ctx.r.refused[n_refused:]
+                raise FactorError(
+                    f"factor {row.factor_id!r} for {s}..{e} is unverified ({row.key}, line {row.line} of "
+                    f"{ctx.r.lib.path}); allow unverified factors explicitly (allow_unverified=True, "
+                    f"tanjian inventory --allow-unverified) to use it")
             used.append(f.id)
             t_e += apply(quantity(ln.quantity, ln.unit), (f.id, f.q), to="tCO2e")
     except FactorError as exc:
@@ -1118,6 +1163,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
                         "origin": f"activity:{Path(str(r.source_file)).name}:{r.row}",
                         "note": None if _blank(r.note) else str(r.note)})
 
+    res.check()
     lines = _merge(lines, _LEVEL_KEYS[level])
     lines.sort(key=lambda ln: (ln.scope, ln.category, ln.source, ln.item, ln.workshop or "", ln.device or "",
                                ln.period_start, ln.period_end, ln.scope3_category or 0, ln.factor_key, ln.origin))
