@@ -22,6 +22,7 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -127,8 +128,9 @@ class FactorUse:
     status: str
     evidence_sha256: str | None = None
 
-    @property
+    @cached_property
     def q(self):
+        """The value as a pint quantity (built once per row use). [unit]"""
         return quantity(self.value, self.unit)
 
 
@@ -238,6 +240,7 @@ class _Resolver:
         #: unverified rows used without being allowed: the computation goes on so that all of them are
         #: named at once (:meth:`check`), then nothing is returned
         self.refused: list[tuple[Factor, dt.date, dt.date]] = []
+        self._memo: dict[tuple, tuple[FactorUse, Factor | None]] = {}  # the same row for the same request
 
     def check(self) -> None:
         """Raise :class:`UnverifiedFactors` naming every unverified row that was needed and not allowed."""
@@ -260,9 +263,18 @@ class _Resolver:
                     f"measured {factor_id} ({m.file}:{m.line}) covers {m.applies_from}..{m.applies_to}, only part of "
                     f"the line period {start}..{end}: split the activity records at the measured period's edges")
         allow = self.allow_unverified if allow_unverified is None else allow_unverified
+        key = (factor_id, start, end, region, allow)
+        hit = self._memo.get(key)
+        if hit is not None:
+            if hit[1]:
+                self.refused.append((hit[1], start, end))
+            return hit[0]
+        n = len(self.refused)
         row = self._row(factor_id, start, end, region, allow)
-        return FactorUse(row.key, row.factor_id, row.value, row.unit, row.source, row.applies_from, row.applies_to,
-                         row.status)
+        use = FactorUse(row.key, row.factor_id, row.value, row.unit, row.source, row.applies_from, row.applies_to,
+                        row.status)
+        self._memo[key] = (use, row if len(self.refused) > n else None)
+        return use
 
     def _row(self, factor_id, start, end, region, allow) -> Factor | None:
         try:
