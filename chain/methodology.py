@@ -26,14 +26,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from web3 import Web3
+from typing import TYPE_CHECKING, Any
 
 from workspace.errors import ChainError
 
-from ._tx import Sender, send
-from .registry import id32, text_of
+if TYPE_CHECKING:  # web3 is imported only by the functions that talk to the chain: hashing a package
+    from web3 import Web3  # (the inventory's path) does not load it
+
+    from ._tx import Sender
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,9 @@ def publish(w3: Web3, registry: Any, association: Sender, package_dir: str | os.
     ChainError
         The contract's refusal by name (``NotAssociation``, ``VersionExists(…)``, ``InvalidWindow(…)``).
     """
+    from ._tx import send
+    from .registry import id32
+
     sha = package_sha256(package_dir)
     frm, to = _unix(effective_from), (_unix(effective_to) if effective_to is not None else 0)
     send(w3, registry.functions.publish(id32(methodology_id), id32(version), bytes.fromhex(sha), frm, to),
@@ -140,6 +143,8 @@ def active(registry: Any, methodology_id: str,
            when: dt.datetime | dt.date | None = None) -> MethodologyVersion | None:
     """The version of ``methodology_id`` effective at ``when`` (now by default), read from the chain;
     None when no published version is effective then."""
+    from .registry import id32, text_of
+
     when = when or dt.datetime.now(dt.timezone.utc)
     found, version, sha, frm, to = registry.functions.activeAt(id32(methodology_id), _unix(when)).call()
     if not found:

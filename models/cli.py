@@ -203,15 +203,42 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--measured", type=Path, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
     p.add_argument("--no-store", action="store_true", help="do not read the store (activity files only)")
     p.add_argument("--allow-unverified", action="store_true",
-                   help="accept factor rows whose status is unverified (they are labelled in the result)")
+                   help="accept factor rows whose status is 'unverified' (values not yet confirmed against their "
+                        "cited source; see models/data/emission-factors.csv). Without it, an inventory that needs "
+                        "such a row stops and lists every one (id, value, file line, why) and nothing is computed; "
+                        "with it, each line using one lists the row with status 'unverified' among its factors "
+                        "(JSON and reports). Scope 3 upstream factors are always accepted and labelled")
     p.add_argument("--json", action="store_true", help="print canonical JSON (RFC 8785)")
+
+
+INVENTORY_EPILOG = """\
+unverified factors:
+  Some factor rows are marked status 'unverified' in models/data/emission-factors.csv (the value
+  could not be confirmed in its cited source, e.g. lpg_oxidation, the LPG oxidation rate of the
+  NDRC 2015 guideline). An inventory that needs one stops with the list of every such row it
+  needs (id, value, line in the file, why it is unverified) and computes nothing. To accept them
+  knowingly, add --allow-unverified: the rows are then used and each line shows them with status
+  'unverified' among its factors. Or give the plant's own value with --measured FILE.
+
+examples:
+  tanjian inventory --year 2026 --level workshop
+  tanjian inventory --year 2025 --level device --json > inventory-2025.json
+  # desk work from the example activity file (it burns LPG: needs the unverified lpg_oxidation row)
+  tanjian inventory --year 2025 --no-store --activity docs/examples/plant18-activity-2025.csv \\
+      --methodology cn-machinery-2015 --allow-unverified
+
+levels: source (default) | workshop (each workshop's main meters) | device (each device's own meter,
+  plus each workshop's "unmetered remainder": its main meters minus its device meters) | plant;
+  every level has the same total.
+"""
 
 
 def add_commands(subparsers) -> None:
     """Add ``inventory`` and ``footprint`` to the CLI."""
     p = subparsers.add_parser("inventory", help="GHG inventory for a year or period (scopes 1-3, ISO categories)",
                               description="GHG inventory from the store's meters and activity files, under a "
-                                          "versioned methodology package.")
+                                          "versioned methodology package.",
+                              epilog=INVENTORY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--year", type=int, default=None, metavar="YYYY", help="calendar year (local dates)")
     p.add_argument("--from", dest="date_from", default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
     p.add_argument("--to", dest="date_to", default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")

@@ -22,6 +22,7 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +30,11 @@ import pandas as pd
 from models.activity_input import ActivityFileError, _blank, validate_activity
 from models.factors import DEFAULT_PATH, Factor, FactorError, FactorLibrary
 from models.packages import Methodology, check_library, load_methodology
-from models.units import CO2_PER_C, UnitMismatch, apply, parse, quantity
+from models.units import CO2_PER_C, UnitMismatch, apply, convert, parse, quantity
 from workspace.errors import TanjianError
 
 __all__ = ["FactorUse", "Inventory", "InventoryError", "LEVELS", "Line", "MeasuredFactor", "SCHEMA",
+           "UnverifiedFactors",
            "compute_inventory", "footprint", "load_measured", "load_uncertainty", "restate"]
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,35 @@ class InventoryError(TanjianError):
     """The inventory cannot be computed from the given inputs."""
 
 
+class UnverifiedFactors(FactorError):
+    """Factor rows the inventory needs are unverified and were not allowed.
+
+    Attributes
+    ----------
+    rows : list of (Factor, datetime.date, datetime.date)
+        Every unverified row the computation needed, with the period it was needed for (all of
+        them, not only the first).
+    """
+
+    def __init__(self, rows: list[tuple[Factor, dt.date, dt.date]], path):
+        self.rows = rows
+        uniq = list(dict.fromkeys(r for r, _, _ in rows))
+        out = [f"{len(uniq)} factor row(s) needed by this inventory are unverified (status 'unverified' in "
+               f"{path}: not confirmed in any source read so far), so nothing was computed:"]
+        for r in uniq:
+            periods = sorted({(s, e) for x, s, e in rows if x == r})
+            when = ", ".join(f"{s}..{e}" for s, e in periods)
+            note = f" - {r.notes}" if r.notes else ""
+            out.append(f"  - {r.key} (unverified) = {r.value:g} {r.unit} (line {r.line}: {r.issuer}, {r.table}), needed for "
+                       f"{when}{note}")
+        out.append("To accept them knowingly: run again with --allow-unverified (Python: allow_unverified=True); "
+                   "every line using one lists the row with status 'unverified' among its factors, in the JSON and "
+                   "the reports. Or give the plant's own value for that factor with --measured FILE (a lab "
+                   "value with its evidence), or correct the row and its status in the factor file once it "
+                   "is checked against the cited source.")
+        super().__init__("\n".join(out))
+
+
 # -- factors -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FactorUse:
@@ -97,8 +128,9 @@ class FactorUse:
     status: str
     evidence_sha256: str | None = None
 
-    @property
+    @cached_property
     def q(self):
+        """The value as a pint quantity (built once per row use). [unit]"""
         return quantity(self.value, self.unit)
 
 
@@ -205,6 +237,15 @@ class _Resolver:
 
     def __init__(self, lib: FactorLibrary, measured: list[MeasuredFactor], allow_unverified: bool):
         self.lib, self.measured, self.allow_unverified = lib, measured, allow_unverified
+        #: unverified rows used without being allowed: the computation goes on so that all of them are
+        #: named at once (:meth:`check`), then nothing is returned
+        self.refused: list[tuple[Factor, dt.date, dt.date]] = []
+        self._memo: dict[tuple, tuple[FactorUse, Factor | None]] = {}  # the same row for the same request
+
+    def check(self) -> None:
+        """Raise :class:`UnverifiedFactors` naming every unverified row that was needed and not allowed."""
+        if self.refused:
+            raise UnverifiedFactors(self.refused, self.lib.path)
 
     def get(self, factor_id: str, start: dt.date, end: dt.date, region: str = "CN",
             allow_unverified: bool | None = None) -> FactorUse:
@@ -222,9 +263,18 @@ class _Resolver:
                     f"measured {factor_id} ({m.file}:{m.line}) covers {m.applies_from}..{m.applies_to}, only part of "
                     f"the line period {start}..{end}: split the activity records at the measured period's edges")
         allow = self.allow_unverified if allow_unverified is None else allow_unverified
+        key = (factor_id, start, end, region, allow)
+        hit = self._memo.get(key)
+        if hit is not None:
+            if hit[1]:
+                self.refused.append((hit[1], start, end))
+            return hit[0]
+        n = len(self.refused)
         row = self._row(factor_id, start, end, region, allow)
-        return FactorUse(row.key, row.factor_id, row.value, row.unit, row.source, row.applies_from, row.applies_to,
-                         row.status)
+        use = FactorUse(row.key, row.factor_id, row.value, row.unit, row.source, row.applies_from, row.applies_to,
+                        row.status)
+        self._memo[key] = (use, row if len(self.refused) > n else None)
+        return use
 
     def _row(self, factor_id, start, end, region, allow) -> Factor | None:
         try:
@@ -236,10 +286,8 @@ class _Resolver:
                 f"no single {factor_id!r} factor row is valid for the whole period {start}..{end}: {row.key} ends "
                 f"{row.applies_to} (file {self.lib.path}); split the period at the validity boundary")
         if row.status == "unverified" and not allow:
-            raise FactorError(
-                f"factor {factor_id!r} for {start}..{end} is unverified ({row.key}, line {row.line} of "
-                f"{self.lib.path}); allow unverified factors explicitly (allow_unverified=True, "
-                f"tanjian inventory --allow-unverified) to use it")
+            # collected, reported all together by check(); the message names each as "<id> ... unverified"
+            self.refused.append((row, start, end))
         return row
 
 
@@ -739,11 +787,11 @@ def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> lis
                         "cover, market-based scope 2 is 0", len(instruments))
         return []
     rules = ctx.m.rules
-    total = sum(quantity(ln.quantity, ln.unit).to("MWh").magnitude for ln in elec)
+    total = sum(convert(ln.quantity, ln.unit, "MWh") for ln in elec)
     s, e = min(ln.period_start for ln in elec), max(ln.period_end for ln in elec)
     claimed, lines = 0.0, []
     for (kind, item), g in instruments.groupby(["kind", "item"], sort=True):
-        mwh = sum(quantity(q, u).to("MWh").magnitude for q, u in zip(g["quantity"], g["unit"]))
+        mwh = sum(convert(q, u, "MWh") for q, u in zip(g["quantity"], g["unit"]))
         take = min(mwh, total - claimed)
         if take < mwh:
             log.warning("%s %s: %.3f MWh of instruments exceed the electricity left to cover; %.3f MWh claimed",
@@ -759,7 +807,7 @@ def _market_lines(ctx: _Ctx, elec: list[Line], instruments: pd.DataFrame) -> lis
     residual = []
     for ln in elec:
         # instruments cover every electricity line in proportion; each residual part takes its own period's factor
-        q = quantity(ln.quantity, ln.unit).to("MWh").magnitude * (rest / total if total else 0.0)
+        q = convert(ln.quantity, ln.unit, "MWh") * (rest / total if total else 0.0)
         grid = ctx.r.get(rules.GRID[0], ln.period_start, ln.period_end, rules.GRID[1])
         t = apply(quantity(q, "MWh"), (grid.id, grid.q), to="tCO2e")
         rec = dict(workshop=None, device=None, period_start=ln.period_start, period_end=ln.period_end)
@@ -774,11 +822,20 @@ def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
     rules = ctx.m.rules
     label = ("Chinese compliance view (MEE key-enterprise reporting): purchased electricity incl. green power x "
              f"{rules.COMPLIANCE_GRID[0]} (0.5703 for 2022-2025 reporting); green power is not deducted")
+    n_refused = len(ctx.r.refused)
     try:
         t_e = 0.0
         used = []
         for ln in elec:
             f = ctx.r.get(rules.COMPLIANCE_GRID[0], ln.period_start, ln.period_end, rules.COMPLIANCE_GRID[1])
+            if len(ctx.r.refused) > n_refused:
+                # an unverified compliance factor makes this view unavailable, not the inventory
+                row, s, e = ctx.r.refused[n_refused]
+                del ctx.r.refused[n_refused:]
+                raise FactorError(
+                    f"factor {row.factor_id!r} for {s}..{e} is unverified ({row.key}, line {row.line} of "
+                    f"{ctx.r.lib.path}); allow unverified factors explicitly (allow_unverified=True, "
+                    f"tanjian inventory --allow-unverified) to use it")
             used.append(f.id)
             t_e += apply(quantity(ln.quantity, ln.unit), (f.id, f.q), to="tCO2e")
     except FactorError as exc:
@@ -789,61 +846,162 @@ def _compliance(ctx: _Ctx, lines: list[Line], elec: list[Line]) -> dict:
             "total_tco2e": _dec(other + t_e, 3), "factors": sorted(set(used))}
 
 
+def _device_meters(site, medium: str, workshop: str) -> dict[str, list[str]]:
+    """The meters of ``workshop`` that measure single devices, by device.
+
+    A meter with ``device`` set counts unless one of its ancestors in the same workshop measures a
+    device too (a sub-meter of a device meter is part of that device, not counted twice).
+    """
+    from workspace.site import Medium
+
+    med = Medium(medium)
+    by_id = {m.id: m for m in site.meters}
+    out: dict[str, list[str]] = {}
+    for m in site.meters:
+        if m.medium != med or m.workshop != workshop or m.device is None:
+            continue
+        up = by_id.get(m.parent) if m.parent else None
+        covered = False
+        while up is not None and up.workshop == workshop:
+            if up.device is not None:
+                covered = True
+                break
+            up = by_id.get(up.parent) if up.parent else None
+        if not covered:
+            out.setdefault(m.device, []).append(m.id)
+    return dict(sorted(out.items()))
+
+
+def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, int] | None:
+    """Minutes with a measured (not estimated) energy per meter over the local days [start, end].
+
+    Read in one selection from the store's daily rollup ``measured_1d`` (the variable
+    :meth:`workspace.store.Store.energy` takes its ``coverage`` from); None when the store has no
+    such rollup (the caller then asks :meth:`~workspace.store.Store.energy` group by group).
+    """
+    ds = store.dataset(as_of)
+    if "measured_1d" not in ds.data_vars:
+        return None
+    import numpy as np
+
+    sub = ds["measured_1d"].sel(day=slice(np.datetime64(start), np.datetime64(end)), meter=meters)
+    vals = sub.values.astype("int64").sum(axis=sub.get_axis_num("day"))
+    return dict(zip(meters, vals.tolist()))
+
+
+def _manual_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, tuple[int, int]]:
+    """Per meter: the minutes of the local days [start, end] and how many are flagged MANUAL.
+
+    Reads only the minute ``quality`` bitmask of the store (what
+    :meth:`~workspace.store.Store.quality_report` counts its flags from, without its other columns);
+    falls back to ``quality_report`` if the store has no such variable.
+    """
+    import numpy as np
+
+    from workspace.quality import Q
+
+    tz = store.site.plant.timezone if getattr(store, "site", None) is not None else None
+    ds = store.dataset(as_of)
+    lo = pd.Timestamp(start).tz_localize(tz).tz_convert("UTC").tz_localize(None)
+    hi = (pd.Timestamp(end) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC").tz_localize(None)
+    if tz is None or "quality" not in ds.data_vars:
+        rep = store.quality_report(pd.Timestamp(start).to_pydatetime(),
+                                   (pd.Timestamp(end) + pd.Timedelta(days=1)).to_pydatetime(), meters=meters,
+                                   as_of=as_of)
+        return {m: (int(a), int(b)) for m, a, b in zip(rep.index, rep["minutes"], rep["manual"])}
+    n = int((hi - lo) / pd.Timedelta(minutes=1))
+    sub = ds["quality"].sel(time=slice(lo.to_datetime64(), (hi - pd.Timedelta("1ns")).to_datetime64()), meter=meters)
+    vals = sub.values
+    flagged = (np.nan_to_num(vals, nan=0).astype(np.int64) & int(Q.MANUAL)) != 0
+    counts = flagged.sum(axis=sub.get_axis_num("time"))
+    return {m: (n, int(c)) for m, c in zip(meters, counts.tolist())}
+
+
 def _store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
     """Energy per group and month from the store's rollups, with its data quality.
 
-    One energy query for every meter involved (per meter and month), one coverage query per workshop
-    (device lines carry their workshop's estimated share) and for the plant, and, for periods up to 31
-    days, one quality report for the MANUAL flags.
+    Groups: the plant's main meters (plant and source levels); each workshop's top meters
+    (``Site.top_meters``) and the rest of the plant's main meters (workshop level); at device level,
+    each device's meters (``Meter.device``: the sub-meters that measure one device), each workshop's
+    unmetered remainder (its top meters minus its device meters, labelled) and the rest of the
+    plant's main meters. Device lines plus the remainder sum to the workshop's total.
+
+    One energy query for every meter involved (per meter and month), one read of the daily
+    ``measured`` rollup for the estimated share of every group, and, for periods up to 31 days, one
+    read of the minute quality flags for the MANUAL share (no rollup counts them).
     """
     lo = pd.Timestamp(start)
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
     roots = site.top_meters(medium)
     if not roots:
         return [], None
-    groups: dict[str, tuple] = {}  # key -> (workshop, device, meters)
-    quality_sets: dict[str, list[str]] = {"__plant__": roots}
+    # key -> (workshop, device, meters added, meters subtracted, label)
+    groups: dict[str, tuple] = {}
+    quality_sets: dict[str, list[str]] = {"__plant__": list(roots)}
     if level in ("workshop", "device"):
         for w in site.workshops:
             tops = site.top_meters(medium, w.id)
             if not tops:
                 continue
-            quality_sets[w.id] = tops
             if level == "device":
-                for m in tops:
-                    groups[m] = (w.id, site.meter(m).device or m, [m])
+                devs = _device_meters(site, medium, w.id)
+                sub = [m for ms in devs.values() for m in ms]
+                for dev, ms in devs.items():
+                    groups[f"{w.id}/{dev}"] = (w.id, dev, ms, [], "")
+                    quality_sets[f"{w.id}/{dev}"] = ms
+                label = (f" (unmetered remainder: workshop {w.id} main meters minus its device meters "
+                         f"{'+'.join(sub)})" if sub else f" (workshop {w.id} main meters: no device meter)")
+                groups[f"{w.id}/"] = (w.id, None, tops, sub, label)
+                quality_sets[f"{w.id}/"] = list(dict.fromkeys(tops + sub))
             else:
-                groups[w.id] = (w.id, None, tops)
-    meters = sorted({m for _, _, ms in groups.values() for m in ms} | set(roots))
+                groups[w.id] = (w.id, None, tops, [], "")
+                quality_sets[w.id] = tops
+    meters = sorted({m for _, _, plus, minus, _ in groups.values() for m in plus + minus} | set(roots))
     arr = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq="MS", meters=meters, as_of=as_of)
     snapshot = arr.attrs.get("snapshot")
     per_meter = pd.DataFrame(arr.fillna(0).values, index=pd.DatetimeIndex(arr["time"].values),
                              columns=[str(g) for g in arr["group"].values])
+    # estimated share = 1 - measured minutes / (minutes of the period x meters), as Store.energy's coverage
+    tz = site.plant.timezone
+    period_min = (hi.tz_localize(tz) - lo.tz_localize(tz)) / pd.Timedelta(minutes=1)
+    measured = _measured_minutes(store, start, end, meters, as_of)
     est, man = {}, {}
     rep = None
     if hi - lo <= pd.Timedelta(days=31):
-        rep = store.quality_report(lo.to_pydatetime(), hi.to_pydatetime(), meters=meters, as_of=as_of)
+        rep = _manual_minutes(store, start, end, meters, as_of)
     for k, ms in quality_sets.items():
-        cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms, as_of=as_of)
-        est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
+        if measured is not None:
+            est[k] = 1.0 - float(sum(measured[m] for m in ms)) / (period_min * len(ms)) if period_min else 1.0
+        else:
+            cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms,
+                               as_of=as_of)
+            est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
         if rep is None:
             man[k] = None
         else:
-            minutes = float(rep.loc[ms, "minutes"].sum())
-            man[k] = float(rep.loc[ms, "manual"].sum()) / minutes if minutes else 0.0
+            minutes = float(sum(rep[m][0] for m in ms))
+            man[k] = float(sum(rep[m][1] for m in ms)) / minutes if minutes else 0.0
     out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
-    for t in per_meter.index:
+    values = per_meter.to_numpy()
+    col = {m: i for i, m in enumerate(per_meter.columns)}
+    idx = {key: ([col[m] for m in plus], [col[m] for m in minus]) for key, (_, _, plus, minus, _) in groups.items()}
+    origins = {key: f"store:{medium}:{'+'.join(plus)}" + (f"-({'+'.join(minus)})" if minus else "")
+               + f"@{snapshot}{label}" for key, (_, _, plus, minus, label) in groups.items()}
+    root_idx = [col[m] for m in roots]
+    for i, t in enumerate(per_meter.index):
         m_start = max(t.date(), start)
         m_end = min((t + pd.offsets.MonthEnd(0)).date(), end)
+        row = values[i]
         part = 0.0
-        for key, (ws, dev, ms) in groups.items():
-            v = float(per_meter.loc[t, ms].sum())
+        for key, (ws, dev, _plus, _minus, _label) in groups.items():
+            p, n = idx[key]
+            v = float(row[p].sum()) - (float(row[n].sum()) if n else 0.0)
             part += v
             out.append(dict(workshop=ws, device=dev, period_start=m_start, period_end=m_end, qty=v, unit=unit,
-                            origin=f"store:{medium}:{'+'.join(ms)}@{snapshot}", u_key="activity:meter",
-                            dq=(est[ws], man[ws]), use="stationary", item="natural_gas"))
-        rest = float(per_meter.loc[t, roots].sum()) - part
+                            origin=origins[key], u_key="activity:meter", dq=(est[key], man[key]),
+                            use="stationary", item="natural_gas"))
+        rest = float(row[root_idx].sum()) - part
         if groups and abs(rest) < 1e-9:
             continue
         out.append(dict(workshop=None, device=None, period_start=m_start, period_end=m_end, qty=rest, unit=unit,
@@ -988,14 +1146,14 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
         for (ws, s, e), g in st.groupby(["workshop", "period_start", "period_end"], dropna=False, sort=True):
             g_tot = g[g["item"] == "total"]
             use = g_tot if not g_tot.empty else g
-            mwh = sum(quantity(q, u).to("MWh").magnitude for q, u in zip(use["quantity"], use["unit"]))
+            mwh = sum(convert(q, u, "MWh") for q, u in zip(use["quantity"], use["unit"]))
             elec_recs.append(dict(workshop=None if pd.isna(ws) else ws, device=None, period_start=s, period_end=e,
                                   qty=mwh, unit="MWh", origin=_origin(use), u_key="activity:statement",
                                   dq=(None, None)))
     elif store is not None and site is not None:
         recs, snap = _store_records(store, site, period_start, period_end, level, as_of, "electricity")
         snapshot = snap or snapshot
-        elec_recs = [{**r, "qty": quantity(r["qty"], "kWh").to("MWh").magnitude, "unit": "MWh"} for r in recs]
+        elec_recs = [{**r, "qty": convert(r["qty"], "kWh", "MWh"), "unit": "MWh"} for r in recs]
     elec_lines = _electricity_lines(ctx, elec_recs)
     lines += elec_lines
     lines += _heat_lines(ctx, by_kind.get("heat", empty))
@@ -1012,11 +1170,12 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     offsets = []
     for r in by_kind.get("offset", empty).itertuples():
         offsets.append({"item": r.item, "quantity": _dec(r.quantity, 6), "unit": r.unit,
-                        "tco2e": quantity(r.quantity, r.unit).to("tCO2e").magnitude,
+                        "tco2e": convert(r.quantity, r.unit, "tCO2e"),
                         "period": {"start": r.period_start.isoformat(), "end": r.period_end.isoformat()},
                         "origin": f"activity:{Path(str(r.source_file)).name}:{r.row}",
                         "note": None if _blank(r.note) else str(r.note)})
 
+    res.check()
     lines = _merge(lines, _LEVEL_KEYS[level])
     lines.sort(key=lambda ln: (ln.scope, ln.category, ln.source, ln.item, ln.workshop or "", ln.device or "",
                                ln.period_start, ln.period_end, ln.scope3_category or 0, ln.factor_key, ln.origin))
@@ -1123,7 +1282,7 @@ def footprint(inv: Inventory, production: pd.DataFrame | None = None) -> pd.Data
     elec = {}
     for ln in lines:
         if ln.source == "purchased_electricity" and ln.workshop:
-            elec[ln.workshop] = elec.get(ln.workshop, 0.0) + quantity(ln.quantity, ln.unit).to("MWh").magnitude
+            elec[ln.workshop] = elec.get(ln.workshop, 0.0) + convert(ln.quantity, ln.unit, "MWh")
     made_in = set(production["workshop"])
     e_made = {w: elec.get(w, 0.0) for w in made_in}
     e_sum = sum(e_made.values())

@@ -1,6 +1,7 @@
 """`tanjian inventory` and `tanjian footprint` end to end (in-process CLI), checked by hand."""
 
 import json
+from pathlib import Path
 
 from models.factors import DEFAULT_PATH
 from workspace.cli import main
@@ -108,3 +109,53 @@ def test_inventory_reads_every_imported_kind(plant_cfg, capsys):
     # the statement's total row (not total + the time-of-use rows): 588,200 kWh = 588.2 MWh × 0.5306 = 312.099 t
     assert len(el) == 1 and el[0]["activity"]["quantity"] == "588.200000"
     assert el[0]["tco2e"] == "312.099"
+
+
+EXAMPLE_ACTIVITY = Path(__file__).resolve().parents[1] / "docs" / "examples" / "plant18-activity-2025.csv"
+
+
+def test_unverified_factor_error_names_every_row_and_how_to_accept_them(tmp_path, capsys):
+    # the example file burns LPG: the NDRC 2015 LPG oxidation rate (98 %, line 88 of the factor file) is unverified
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity",
+                        str(EXAMPLE_ACTIVITY), "--methodology", "cn-machinery-2015")
+    assert rc == 1 and out == ""
+    assert "1 factor row(s)" in err
+    assert "lpg_oxidation@CN:2015-01-01 (unverified) = 98 % (line 88" in err
+    assert "needed for 2025-01-01..2025-12-31" in err
+    assert "--allow-unverified" in err and "--measured FILE" in err
+    # accepted knowingly: computed, and the row is labelled unverified in the result
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity",
+                        str(EXAMPLE_ACTIVITY), "--methodology", "cn-machinery-2015", "--allow-unverified", "--json")
+    assert rc == 0, err
+    c = json.loads(out)
+    lpg = [ln for ln in c["lines"] if ln["item"] == "lpg"]
+    assert len(lpg) == 1
+    assert {p["id"]: p["status"] for p in lpg[0]["factor"]["parameters"]}["lpg_oxidation@CN:2015-01-01"] == \
+        "unverified"
+
+
+def test_unverified_error_lists_all_rows_not_only_the_first(tmp_path, capsys):
+    # GB/T 32151.29-2024 annex C values are all unverified in the factor file: diesel and LPG need 6
+    f = tmp_path / "a.csv"
+    f.write_text("kind,item,period_start,period_end,quantity,unit\n"
+                 "fuel,diesel,2025-01-01,2025-12-31,18.4,t\n"
+                 "fuel,lpg,2025-01-01,2025-12-31,1.5,t\n", encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity", str(f),
+                        "--methodology", "gbt-32151.29-2024")
+    assert rc == 1
+    assert "6 factor row(s)" in err
+    for fid in ("diesel_ncv", "diesel_carbon_content", "diesel_oxidation", "lpg_ncv", "lpg_carbon_content",
+                "lpg_oxidation"):
+        assert f"gbt2024_{fid}@CN:2025-01-01 (unverified)" in err
+
+
+def test_inventory_help_documents_unverified_factors(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main(["inventory", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--allow-unverified" in out and "unverified factors:" in out
+    assert "docs/examples/plant18-activity-2025.csv" in out and "lpg_oxidation" in out
+    assert "unmetered remainder" in out
