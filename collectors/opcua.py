@@ -273,7 +273,7 @@ class OpcUaCollector:
                 if done is not None and when < _next_minute(done):
                     h.superseded += 1  # the store keeps one reading a minute: the first, as a poll would
                     continue
-                self._emitted[mid] = when
+                self._emitted[mid] = done = when
                 out.append(Reading(mid, when, group["counter"], fresh.get("rate", nan), fresh.get("voltage", nan),
                                    fresh.get("current", nan), fresh.get("power_factor", nan), 0))
                 fresh.clear()
