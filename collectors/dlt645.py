@@ -26,8 +26,10 @@ appendix A (data identifiers and formats). DL/T 645-1997 多功能电能表通�
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from workspace.errors import CollectorError
 
@@ -321,6 +323,9 @@ ITEMS_2007: dict[int, DataItem] = {it.di: it for it in (
     DataItem(0x02020100, "current", 3, 3, True, "A", "A相电流 phase A current, XXX.XXX"),
     DataItem(0x02030000, "rate", 3, 4, True, "kW", "瞬时总有功功率 total active power, XX.XXXX"),
     DataItem(0x02060000, "power_factor", 2, 3, True, "-", "总功率因数 total power factor, X.XXX"),
+    # appendix A, parameter identifiers (参变量): the meter's clock, in the meter's local time
+    DataItem(0x04000101, "clock_date", 4, 0, False, "-", "日期及星期 date and week (0: Sunday), YYMMDDWW"),
+    DataItem(0x04000102, "clock_time", 3, 0, False, "-", "时间 time, hhmmss"),
 )}
 
 #: DL/T 645-1997 identifiers (2 bytes) for the same quantities
@@ -334,7 +339,13 @@ ITEMS_1997: dict[int, DataItem] = {it.di: it for it in (
     DataItem(0xB621, "current", 2, 2, False, "A", "A相电流 phase A current, XX.XX"),
     DataItem(0xB630, "rate", 3, 4, False, "kW", "瞬时有功功率 active power, XX.XXXX"),
     DataItem(0xB650, "power_factor", 2, 3, False, "-", "总功率因数 total power factor, X.XXX"),
+    # parameter identifiers (参变量): the meter's clock, in the meter's local time
+    DataItem(0xC010, "clock_date", 4, 0, False, "-", "日期及周次 date and week (0: Sunday), YYMMDDWW"),
+    DataItem(0xC011, "clock_time", 3, 0, False, "-", "时间 time, hhmmss"),
 )}
+
+#: the identifiers of a meter's clock (date and week, then time of day), per edition
+CLOCK_ITEMS: dict[int, tuple[int, int]] = {2007: (0x04000101, 0x04000102), 1997: (0xC010, 0xC011)}
 
 
 @dataclass(frozen=True)
@@ -399,6 +410,20 @@ def parse_read_reply(frame: Frame, edition: int = 2007) -> tuple[int, float]:
     FrameError
         Not a read reply, unknown identifier, or a value of the wrong size or not BCD.
     """
+    di, value = parse_read_raw(frame, edition)
+    item = items_of(edition)[di]
+    return di, bcd_value(value, item.decimals, item.signed)
+
+
+def parse_read_raw(frame: Frame, edition: int = 2007) -> tuple[int, bytes]:
+    """``(di, value bytes)`` from a normal read reply, the value bytes without the 0x33 offset, low
+    byte first, checked for the item's size (for values that are not a number: the clock).
+
+    Raises
+    ------
+    MeterException, FrameError
+        As :func:`parse_read_reply`.
+    """
     read = READ_2007 if edition == 2007 else READ_1997
     if frame.function != read or not frame.is_reply:
         raise FrameError(f"meter {frame.address}: control code {frame.control:02X} is not a reply to a read "
@@ -419,4 +444,78 @@ def parse_read_reply(frame: Frame, edition: int = 2007) -> tuple[int, float]:
     if len(value) != item.size:
         raise FrameError(f"meter {frame.address}: {item.name} ({di:0{2 * size}X}) has {item.size} bytes, "
                          f"the reply carries {len(value)}")
-    return di, bcd_value(value, item.decimals, item.signed)
+    return di, bytes(value)
+
+
+# -- the meter's clock ---------------------------------------------------------------------------
+def _bcd_fields(raw: bytes, what: str) -> list[int]:
+    """The two-digit BCD fields of ``raw`` (sent low byte first), most significant first."""
+    out = []
+    for b in reversed(raw):
+        if b >> 4 > 9 or b & 0xF > 9:
+            raise FrameError(f"{what} {bytes(raw).hex(' ').upper()} (low byte first): byte {b:02X} is not BCD")
+        out.append(10 * (b >> 4) + (b & 0xF))
+    return out
+
+
+def decode_date(raw: bytes) -> tuple[dt.date, int]:
+    """The meter's date and its week day from ``YYMMDDWW`` (4 BCD bytes, sent ``WW DD MM YY``).
+
+    ``YY`` is a year of 2000..2099; ``WW`` is the week day the meter keeps, 0 Sunday .. 6 Saturday
+    (set with the clock; it is returned, not checked against the date, as some meters keep it wrong).
+
+    Raises
+    ------
+    FrameError
+        Not 4 bytes, a byte that is not BCD, a week day above 6, or no such date (2026-02-30).
+    """
+    if len(raw) != 4:
+        raise FrameError(f"a date YYMMDDWW has 4 bytes, not {len(raw)} ({bytes(raw).hex(' ').upper()})")
+    yy, mm, dd, ww = _bcd_fields(raw, "date YYMMDDWW")
+    if ww > 6:
+        raise FrameError(f"date YYMMDDWW {yy:02d}{mm:02d}{dd:02d}{ww:02d}: week day {ww} is not 0 (Sunday) .. 6")
+    try:
+        return dt.date(2000 + yy, mm, dd), ww
+    except ValueError as exc:
+        raise FrameError(f"date YYMMDDWW {yy:02d}{mm:02d}{dd:02d}{ww:02d}: no such date ({exc})") from None
+
+
+def decode_time(raw: bytes) -> dt.time:
+    """The meter's time of day from ``hhmmss`` (3 BCD bytes, sent ``ss mm hh``).
+
+    Raises
+    ------
+    FrameError
+        Not 3 bytes, a byte that is not BCD, or no such time (24:00:00, 12:60:00).
+    """
+    if len(raw) != 3:
+        raise FrameError(f"a time hhmmss has 3 bytes, not {len(raw)} ({bytes(raw).hex(' ').upper()})")
+    hh, mi, ss = _bcd_fields(raw, "time hhmmss")
+    try:
+        return dt.time(hh, mi, ss)
+    except ValueError as exc:
+        raise FrameError(f"time hhmmss {hh:02d}{mi:02d}{ss:02d}: no such time ({exc})") from None
+
+
+def encode_date(day: dt.date) -> bytes:
+    """``YYMMDDWW`` as sent (low byte first) for a date of 2000..2099 (the meter's side)."""
+    if not 2000 <= day.year <= 2099:
+        raise FrameError(f"{day}: YYMMDDWW holds the years 2000..2099")
+    ww = day.isoweekday() % 7  # 0: Sunday
+    return bytes.fromhex(f"{ww:02d}{day.day:02d}{day.month:02d}{day.year % 100:02d}")
+
+
+def encode_time(t: dt.time) -> bytes:
+    """``hhmmss`` as sent (low byte first), seconds truncated as a meter's clock shows them."""
+    return bytes.fromhex(f"{t.second:02d}{t.minute:02d}{t.hour:02d}")
+
+
+def meter_clock(day: dt.date, time_of_day: dt.time, zone: str | dt.tzinfo) -> dt.datetime:
+    """The meter's clock as a UTC instant.
+
+    A DL/T 645 meter keeps local wall time (its tariff periods switch by it) with no zone or offset in
+    the frame; ``zone`` is the zone it is set to (the site's). An ambiguous wall time (the hour repeated
+    when summer time ends, in zones that have it) is taken as its first occurrence.
+    """
+    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
+    return dt.datetime.combine(day, time_of_day, tzinfo=tz).astimezone(dt.timezone.utc)

@@ -4,15 +4,24 @@ One request at a time per bus (half duplex). Every request starts with an empty 
 four wake-up bytes 0xFE; a reply is accepted only from the meter asked, with the reply control code of
 the request and the data identifier asked for, so a reply that comes after its request timed out is
 skipped rather than taken for the next one.
+
+The meter's clock (date 04000101 and time 04000102; 1997: C010 and C011) is read after the energy,
+when the gateway's (or the meter's) ``read_clock`` is on, at most every ``clock_interval_s``: the
+meter's local wall time, in the site's zone, becomes ``device_time`` [s since the epoch, UTC] in the
+values, carried forward from the moment the meter read its clock to the end of the read (the time the
+reading is stamped with), so that the few hundred milliseconds of the exchange do not count as drift.
+A meter that answers the clock request abnormally is not asked again (logged once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from collectors.bytelink import ByteLink, link_to
 from collectors.dlt645 import (
+    CLOCK_ITEMS,
     FAMILIES,
     READ_ADDRESS_2007,
     WILDCARD,
@@ -20,7 +29,11 @@ from collectors.dlt645 import (
     FrameError,
     MeterException,
     encode_frame,
+    decode_date,
+    decode_time,
     find_frame,
+    meter_clock,
+    parse_read_raw,
     parse_read_reply,
     read_request,
 )
@@ -44,10 +57,24 @@ class Dlt645Bus:
         Added to the TCP port (tests).
     link : ByteLink, optional
         The byte stream (default: from the gateway).
+    timezone : str, optional
+        IANA zone the meters' clocks are set to (the site's); without it the clocks are not read.
+
+    Attributes
+    ----------
+    no_clock : dict
+        Meter id -> why its clock is not read (it answered the clock request abnormally).
+    clock_reads : int
+        Clock reads that gave a device time.
     """
 
-    def __init__(self, gateway: Gateway, port_offset: int = 0, link: ByteLink | None = None):
+    def __init__(self, gateway: Gateway, port_offset: int = 0, link: ByteLink | None = None,
+                 timezone: str | None = None):
         self.gateway = gateway
+        self.timezone = timezone
+        self.no_clock: dict[str, str] = {}
+        self.clock_reads = 0
+        self._clock_due: dict[str, float] = {}  # meter id -> loop time its clock is next read
         self.link = link if link is not None else link_to(gateway, port_offset)
         self.where = f"{gateway.id} {self.link.where}"
         self._lock = asyncio.Lock()
@@ -108,7 +135,8 @@ class Dlt645Bus:
         return True
 
     async def read(self, meter: Meter) -> dict[str, float]:
-        """Every quantity of the meter's DL/T 645 family [kWh, kW, V, A, -].
+        """Every quantity of the meter's DL/T 645 family [kWh, kW, V, A, -], and ``device_time``, the
+        meter's clock at the end of the read [s since the epoch, UTC], when it is read this time.
 
         Raises CollectorError naming the meter, the gateway, the identifier and what went wrong.
         """
@@ -135,7 +163,63 @@ class Dlt645Bus:
                     self.link.close()
                     raise CollectorError(f"{who}: {exc}") from None
                 out[item.quantity] = value
+            if self._clock_wanted(meter):
+                device_time = await self._read_clock(meter, who)
+                if device_time is not None:
+                    out["device_time"] = device_time
         return out
+
+    def _clock_wanted(self, meter: Meter) -> bool:
+        on = meter.read_clock if meter.read_clock is not None else self.gateway.read_clock
+        if not on or self.timezone is None or meter.id in self.no_clock:
+            return False
+        return asyncio.get_running_loop().time() >= self._clock_due.get(meter.id, -math.inf)
+
+    async def _read_value(self, meter: Meter, di: int) -> bytes:
+        edition = FAMILIES[meter.family].edition
+        reply = await self.transact(read_request(meter.address, di, edition), di, edition)
+        return parse_read_raw(reply, edition)[1]
+
+    async def _read_clock(self, meter: Meter, who: str) -> float | None:
+        """The meter's clock carried forward to now [s since the epoch, UTC]; None when it could not be
+        read this time (a timeout, a garbled or impossible value: logged, tried again at the next
+        interval) or the meter does not tell it (remembered in :attr:`no_clock`)."""
+        loop = asyncio.get_running_loop()
+        edition = FAMILIES[meter.family].edition
+        di_date, di_time = CLOCK_ITEMS[edition]
+        width = 8 if edition == 2007 else 4
+        self._clock_due[meter.id] = loop.time() + self.gateway.clock_interval_s
+        di = di_date
+        try:
+            t_date = loop.time()
+            raw_date = await self._read_value(meter, di_date)
+            di = di_time
+            t_asked = loop.time()
+            raw_time = await self._read_value(meter, di_time)
+            t_answered = loop.time()
+            day, _ = decode_date(raw_date)
+            tod = decode_time(raw_time)
+            if tod.hour * 3600 + tod.minute * 60 + tod.second <= math.ceil(t_answered - t_date) + 1:
+                di = di_date  # midnight may have passed between the two requests: the date again
+                day, _ = decode_date(await self._read_value(meter, di_date))
+        except MeterException as exc:
+            self.no_clock[meter.id] = f"{di:0{width}X}: {exc}"
+            log.warning("%s: does not tell its clock (reading %0*X: %s); not asked again, its readings carry "
+                        "no device time", who, width, di, exc)
+            return None
+        except (ConnectionError, OSError) as exc:
+            self.link.close()
+            log.warning("%s: reading its clock: %s", who, exc)
+            return None
+        except CollectorError as exc:  # FrameError included: a value that is no date or time
+            log.warning("%s: reading its clock (%0*X): %s; tried again in %g s", who, width, di, exc,
+                        self.gateway.clock_interval_s)
+            return None
+        # hhmmss is truncated to the second: the meter's clock was [0, 1) s later, 0.5 s on average, at
+        # some moment between the time request and its reply (its middle taken)
+        at_mid = meter_clock(day, tod, self.timezone).timestamp() + 0.5
+        self.clock_reads += 1
+        return at_mid + (loop.time() - (t_asked + t_answered) / 2)
 
     async def discover(self) -> str:
         """The address of the only meter on the bus (2007 read-address request to AA AA AA AA AA AA).

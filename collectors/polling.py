@@ -11,6 +11,7 @@ devices that fail, so that a dead meter never stalls the others.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
 import time
@@ -114,8 +115,10 @@ class PolledReader:
         h.latency_ms = (time.perf_counter() - t0) * 1000
         self.last_values[meter.id] = v
         nan = math.nan
+        device = v.get("device_time")  # the meter's own clock at the end of the read [s since the epoch]
         return Reading(meter.id, self.clock.now(), v["counter"], v.get("rate", nan), v.get("voltage", nan),
-                       v.get("current", nan), v.get("power_factor", nan), 0)
+                       v.get("current", nan), v.get("power_factor", nan), 0,
+                       None if device is None else dt.datetime.fromtimestamp(device, dt.timezone.utc))
 
     def _failed(self, h: DeviceHealth, exc: CollectorError) -> None:
         h.errors += 1

@@ -21,8 +21,9 @@ from workspace.site import Gateway
 log = logging.getLogger(__name__)
 
 
-def link_for(gateway: Gateway, port_offset: int = 0) -> Link:
-    """The link that reaches a gateway's meters, by its protocol."""
+def link_for(gateway: Gateway, port_offset: int = 0, timezone: str | None = None) -> Link:
+    """The link that reaches a gateway's meters, by its protocol (``timezone``: the site's, in which
+    DL/T 645 meters keep their clocks; without it their clocks are not read)."""
     p = gateway.protocol
     if p == "modbus_tcp":
         from collectors.modbus import GatewayPool
@@ -35,12 +36,12 @@ def link_for(gateway: Gateway, port_offset: int = 0) -> Link:
     if p in ("dlt645_serial", "dlt645_tcp"):
         from collectors.dlt645_client import Dlt645Bus
 
-        return Dlt645Bus(gateway, port_offset)
+        return Dlt645Bus(gateway, port_offset, timezone=timezone)
     raise CollectorError(f"gateway {gateway.id}: no collector for protocol {p!r}")
 
 
 def reader_for(gateways: list[Gateway], clock: Clock, backoff_initial_s: float = 2.0,
-               backoff_max_s: float = 300.0, port_offset: int = 0) -> PolledReader:
+               backoff_max_s: float = 300.0, port_offset: int = 0, timezone: str | None = None) -> PolledReader:
     """A reader with ``async read(meters) -> list[Reading]``, ``health`` and ``close()`` for every gateway.
 
     Parameters
@@ -52,6 +53,8 @@ def reader_for(gateways: list[Gateway], clock: Clock, backoff_initial_s: float =
         Wait after a device's first failure, doubled per failure up to the maximum [s, wall clock].
     port_offset : int
         Added to every TCP port (tests run several plants side by side).
+    timezone : str, optional
+        IANA zone of the site: DL/T 645 meters keep local time, so their clocks are read only with it.
     """
-    return PolledReader({g.id: link_for(g, port_offset) for g in gateways}, clock, backoff_initial_s,
+    return PolledReader({g.id: link_for(g, port_offset, timezone) for g in gateways}, clock, backoff_initial_s,
                         backoff_max_s)

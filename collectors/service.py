@@ -90,7 +90,7 @@ class CollectionService:
         self.polled_meters = [m for m in site.meters if m.gateway not in pushed | subscribed]
         self.period_s = period_s or min((m.period_s for m in self.polled_meters), default=60.0)
         self.reader = reader_for([g for g in site.gateways if g.id not in pushed | subscribed], clock,
-                                 backoff_initial_s, backoff_max_s, port_offset)
+                                 backoff_initial_s, backoff_max_s, port_offset, timezone=site.plant.timezone)
         self.pushers = []
         if pushed:
             from .mqtt import MqttCollector

@@ -276,6 +276,10 @@ class Gateway(_Model):
                                                          "at a time)")
     mqtt: MqttLink | None = Field(None, description="broker session settings (protocol mqtt)")
     opcua: OpcUaEndpoint | None = Field(None, description="endpoint and security (protocol opcua)")
+    read_clock: bool = Field(True, description="read each meter's clock, for the CLOCK_DRIFT flag (DL/T 645 "
+                                               "gateways; a meter may override it)")
+    clock_interval_s: float = Field(3600.0, ge=0, description="how often a meter's clock is read [s]; 0: at "
+                                                              "every poll (two requests more per meter)")
 
     @model_validator(mode="after")
     def _link_is_complete(self) -> "Gateway":
@@ -312,6 +316,8 @@ class Meter(_Model):
     mqtt: MqttMapping | None = Field(None, description="topic and payload mapping (meters on mqtt gateways)")
     opcua: dict[OpcUaQuantity, OpcUaNode] | None = Field(None, description="nodes of the meter's "
                                                                            "quantities (OPC UA gateways)")
+    read_clock: bool | None = Field(None, description="read this meter's clock (None: as its gateway's "
+                                                      "read_clock; DL/T 645 meters)")
 
 
 class Product(_Model):

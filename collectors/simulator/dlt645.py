@@ -12,13 +12,20 @@ A read-address request to AA AA AA AA AA AA is answered when exactly one meter i
 real bus several would collide). Faults, per meter id: ``silent``/``dead`` of the plant (no reply),
 :meth:`Dlt645BusSimulator.garble` (a reply of random bytes), :meth:`Dlt645BusSimulator.refuse`
 (an abnormal reply with the given error byte).
+
+Each meter has a clock (date 04000101 / C010, time 04000102 / C011) in the site's local time: the
+plant's clock, or, after :meth:`Dlt645BusSimulator.set_clock`, off by a fixed offset and running fast or
+slow by a drift rate; :meth:`Dlt645BusSimulator.without_clock` makes a meter answer the clock
+identifiers with "no requested data" (as meters without a clock, or that do not expose it, do).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
+from zoneinfo import ZoneInfo
 
 from collectors.bytelink import ByteLink, SerialByteLink, TcpByteLink
 from collectors.dlt645 import (
@@ -31,7 +38,9 @@ from collectors.dlt645 import (
     abnormal_reply,
     address_bytes,
     bcd_bytes,
+    encode_date,
     encode_frame,
+    encode_time,
     find_frame,
     items_of,
 )
@@ -81,6 +90,9 @@ class Dlt645BusSimulator:
                        if m.gateway == gateway_id and m.id not in set(absent)}
         self.garbled: set[str] = set()
         self.refused: dict[str, int] = {}
+        self.clocks: dict[str, tuple[float, float, dt.datetime]] = {}  # offset [s], drift [s/s], since
+        self.clockless: set[str] = set()
+        self._zone = ZoneInfo(plant.site.plant.timezone)
         self.requests = 0
         self.frames_in_error = 0
         self._rng = random.Random(seed)
@@ -96,6 +108,22 @@ class Dlt645BusSimulator:
     def refuse(self, meter: str, error: int = 0x02) -> None:
         """From now on the meter replies abnormally with this error byte (default: no requested data)."""
         self.refused[meter] = error
+
+    def set_clock(self, meter: str, offset_s: float = 0.0, drift_ppm: float = 0.0) -> None:
+        """From now on the meter's clock is ``offset_s`` ahead of the plant's (negative: behind) and
+        gains ``drift_ppm`` [µs/s, 1e-6 s per s] more from now on (negative: loses)."""
+        self.clocks[meter] = (offset_s, drift_ppm * 1e-6, self.plant.clock.now())
+
+    def without_clock(self, meter: str) -> None:
+        """From now on the meter answers its clock identifiers abnormally (no requested data)."""
+        self.clockless.add(meter)
+
+    def meter_time(self, meter: str) -> dt.datetime:
+        """The meter's clock now, as local wall time in the site's zone (timezone-aware)."""
+        now = self.plant.clock.now()
+        offset, drift, since = self.clocks.get(meter, (0.0, 0.0, now))
+        dev = now + dt.timedelta(seconds=offset + drift * (now - since).total_seconds())
+        return dev.astimezone(self._zone)
 
     # -- answering -------------------------------------------------------------------------------
     def values(self, meter_id: str) -> dict[str, float]:
@@ -134,6 +162,12 @@ class Dlt645BusSimulator:
             return encode_frame(abnormal_reply(m.address, 0x01, fam.edition), wakeup)  # other error
         di = int.from_bytes(frame.data, "little")
         item = items_of(fam.edition).get(di)
+        if item is not None and item.quantity in ("clock_date", "clock_time"):
+            if m.id in self.clockless:
+                return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)
+            local = self.meter_time(m.id)
+            value = encode_date(local.date()) if item.quantity == "clock_date" else encode_time(local.time())
+            return encode_frame(Frame(m.address, fam.read_code | REPLY, frame.data + value), wakeup)
         v = self.values(m.id)
         v["energy_combined"] = v["counter"]  # nothing is exported here: combined = forward
         if item is None or item.quantity not in v:
