@@ -22,6 +22,10 @@ References
 ----------
 DL/T 645-2007 多功能电能表通信协议, sections 4 (frame) and 7 (control codes, error word), and its
 appendix A (data identifiers and formats). DL/T 645-1997 多功能电能表通信规约.
+
+The meter's clock: 2007 appendix A, parameter identifiers (参变量) 04000101 日期及星期 (YYMMDDWW, 0 is
+Sunday) and 04000102 时间 (hhmmss); 1997 C010 日期及周次 (YYMMDDWW) and C011 时间 (hhmmss). The meter
+keeps local wall time (no zone in the frame): :func:`meter_clock` takes it in the site's zone to UTC.
 """
 
 from __future__ import annotations
@@ -453,7 +457,8 @@ def _bcd_fields(raw: bytes, what: str) -> list[int]:
     out = []
     for b in reversed(raw):
         if b >> 4 > 9 or b & 0xF > 9:
-            raise FrameError(f"{what} {bytes(raw).hex(' ').upper()} (low byte first): byte {b:02X} is not BCD")
+            raise FrameError(f"{what} {bytes(raw).hex(' ').upper()} (low byte first): "
+                             f"byte {b:02X} is not BCD")
         out.append(10 * (b >> 4) + (b & 0xF))
     return out
 
@@ -473,7 +478,8 @@ def decode_date(raw: bytes) -> tuple[dt.date, int]:
         raise FrameError(f"a date YYMMDDWW has 4 bytes, not {len(raw)} ({bytes(raw).hex(' ').upper()})")
     yy, mm, dd, ww = _bcd_fields(raw, "date YYMMDDWW")
     if ww > 6:
-        raise FrameError(f"date YYMMDDWW {yy:02d}{mm:02d}{dd:02d}{ww:02d}: week day {ww} is not 0 (Sunday) .. 6")
+        raise FrameError(f"date YYMMDDWW {yy:02d}{mm:02d}{dd:02d}{ww:02d}: "
+                         f"week day {ww} is not 0 (Sunday) .. 6")
     try:
         return dt.date(2000 + yy, mm, dd), ww
     except ValueError as exc:

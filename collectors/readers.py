@@ -41,7 +41,8 @@ def link_for(gateway: Gateway, port_offset: int = 0, timezone: str | None = None
 
 
 def reader_for(gateways: list[Gateway], clock: Clock, backoff_initial_s: float = 2.0,
-               backoff_max_s: float = 300.0, port_offset: int = 0, timezone: str | None = None) -> PolledReader:
+               backoff_max_s: float = 300.0, port_offset: int = 0,
+               timezone: str | None = None) -> PolledReader:
     """A reader with ``async read(meters) -> list[Reading]``, ``health`` and ``close()`` for every gateway.
 
     Parameters
@@ -56,5 +57,5 @@ def reader_for(gateways: list[Gateway], clock: Clock, backoff_initial_s: float =
     timezone : str, optional
         IANA zone of the site: DL/T 645 meters keep local time, so their clocks are read only with it.
     """
-    return PolledReader({g.id: link_for(g, port_offset, timezone) for g in gateways}, clock, backoff_initial_s,
-                        backoff_max_s)
+    links = {g.id: link_for(g, port_offset, timezone) for g in gateways}
+    return PolledReader(links, clock, backoff_initial_s, backoff_max_s)
