@@ -12,6 +12,7 @@ checksum, low byte kept (``python3 -c "print(hex(sum(bytes.fromhex('...')) % 256
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -196,3 +197,37 @@ async def test_the_clock_is_read_every_interval_and_midnight_is_handled(tmp_path
     assert r1.device_time.date() == dt.date(2026, 11, 24)  # 2026-11-25 local is still the 24th in UTC
     assert abs((r1.device_time - r1.time).total_seconds()) <= 2
     assert r2.device_time is None
+
+
+async def test_a_clock_that_lost_its_setting_gives_no_device_time_and_is_asked_again(tmp_path, caplog):
+    port = free_port()
+    gw = {"id": "srv-1", "protocol": "dlt645_tcp", "port": port, "timeout_s": 0.5, "clock_interval_s": 0}
+    cfg = load_site(tmp_path, [gw], [meter("M-A", "srv-1", "D-WELD", "dlt645-2007", address="000000000001")])
+    clock = Clock.simulated(T0, speed=1)
+    plant = PlantSimulator(cfg.site, clock)
+    async with Dlt645BusSimulator(plant, "srv-1") as sim:
+        sim.clock_lost("M-A")  # date 00 00 00 00: no such date
+        reader = reader_for(cfg.site.gateways, clock, timezone="Asia/Shanghai")
+        try:
+            with caplog.at_level(logging.WARNING, logger="collectors.dlt645_client"):
+                r1, = await reader.read(cfg.site.meters)
+                r2, = await reader.read(cfg.site.meters)
+            assert sim.requests == 2 * (9 + 2)  # asked again: a bad value is not "no clock"
+        finally:
+            reader.close()
+    assert r1.device_time is None and r2.device_time is None and r1.counter > 0
+    bad = [r.getMessage() for r in caplog.records if "reading its clock" in r.getMessage()]
+    assert len(bad) == 2 and "date YYMMDDWW 00000000: no such date" in bad[0]
+    assert reader.links["srv-1"].no_clock == {}
+
+
+def test_the_simulated_clock_drifts_at_its_rate(tmp_path):
+    cfg = load_site(tmp_path, [{"id": "srv-1", "protocol": "dlt645_tcp", "port": 1}],
+                    [meter("M-A", "srv-1", "D-WELD", "dlt645-2007", address="000000000001")])
+    plant = PlantSimulator(cfg.site, Clock.simulated(T0, speed=0))
+    sim = Dlt645BusSimulator(plant, "srv-1")
+    sim.set_clock("M-A", offset_s=-60, drift_ppm=100)  # a minute slow, gaining 100 µs a second
+    assert sim.meter_time("M-A") == dt.datetime(2026, 11, 24, 9, 59, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    plant.clock = Clock.simulated(T0 + dt.timedelta(days=1), speed=0)  # a day on: 86400 s x 1e-4 = 8.64 s
+    assert sim.meter_time("M-A") == dt.datetime(2026, 11, 25, 9, 59, 38, 640_000,
+                                                tzinfo=ZoneInfo("Asia/Shanghai"))

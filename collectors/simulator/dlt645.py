@@ -16,7 +16,8 @@ real bus several would collide). Faults, per meter id: ``silent``/``dead`` of th
 Each meter has a clock (date 04000101 / C010, time 04000102 / C011) in the site's local time: the
 plant's clock, or, after :meth:`Dlt645BusSimulator.set_clock`, off by a fixed offset and running fast or
 slow by a drift rate; :meth:`Dlt645BusSimulator.without_clock` makes a meter answer the clock
-identifiers with "no requested data" (as meters without a clock, or that do not expose it, do).
+identifiers with "no requested data" (as meters without a clock, or that do not expose it, do), and
+:meth:`Dlt645BusSimulator.clock_lost` makes it show 00-00-00 00:00:00 (a clock that lost its setting).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Dlt645BusSimulator:
         self.refused: dict[str, int] = {}
         self.clocks: dict[str, tuple[float, float, dt.datetime]] = {}  # offset [s], drift [s/s], since
         self.clockless: set[str] = set()
+        self.clock_unset: set[str] = set()
         self._zone = ZoneInfo(plant.site.plant.timezone)
         self.requests = 0
         self.frames_in_error = 0
@@ -117,6 +119,10 @@ class Dlt645BusSimulator:
     def without_clock(self, meter: str) -> None:
         """From now on the meter answers its clock identifiers abnormally (no requested data)."""
         self.clockless.add(meter)
+
+    def clock_lost(self, meter: str) -> None:
+        """From now on the meter's clock shows 00-00-00 00:00:00 (its setting lost), which is no date."""
+        self.clock_unset.add(meter)
 
     def meter_time(self, meter: str) -> dt.datetime:
         """The meter's clock now, as local wall time in the site's zone (timezone-aware)."""
@@ -165,8 +171,12 @@ class Dlt645BusSimulator:
         if item is not None and item.quantity in ("clock_date", "clock_time"):
             if m.id in self.clockless:
                 return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)
-            local = self.meter_time(m.id)
-            value = encode_date(local.date()) if item.quantity == "clock_date" else encode_time(local.time())
+            if m.id in self.clock_unset:
+                value = bytes(item.size)  # BCD zeros: 00-00-00, week day 0, 00:00:00
+            else:
+                local = self.meter_time(m.id)
+                value = (encode_date(local.date()) if item.quantity == "clock_date"
+                         else encode_time(local.time()))
             return encode_frame(Frame(m.address, fam.read_code | REPLY, frame.data + value), wakeup)
         v = self.values(m.id)
         v["energy_combined"] = v["counter"]  # nothing is exported here: combined = forward
