@@ -72,7 +72,8 @@ class PolledReader:
         Meter id -> :class:`DeviceHealth`.
     last_values : dict
         Meter id -> every quantity decoded at its last good read (DL/T 645 meters add their
-        per-tariff energies ``energy_tariff_1..4`` [kWh], which a :class:`Reading` does not carry).
+        per-tariff energies ``energy_tariff_1..4`` [kWh], which a :class:`Reading` does not carry, and,
+        when their clock was read, ``device_time`` [s since the epoch, UTC]).
     """
 
     def __init__(self, links: dict[str, Link], clock: Clock, backoff_initial_s: float = 2.0,
