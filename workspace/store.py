@@ -162,6 +162,23 @@ def _hourly_ok(freq: str | None) -> bool:
     return True
 
 
+def _is_hourly_grid(index: pd.DatetimeIndex, freq: str | None) -> bool:
+    """True when ``freq`` is one hour and ``index`` is already one row per whole hour, one hour apart
+    (the hourly rollups' rows without minute edges), so that ``resample(freq)`` is the identity."""
+    if freq is None or len(index) == 0:
+        return False
+    try:
+        if pd.tseries.frequencies.to_offset(freq) != pd.offsets.Hour(1):
+            return False
+    except ValueError:
+        return False
+    ns = index.asi8
+    hour = 3_600_000_000_000
+    if len(ns) > 1 and not (np.diff(ns) == hour).all():
+        return False
+    return index[0] == index[0].floor("h")
+
+
 def _daily_ok(freq: str | None) -> bool:
     """Whether intervals of ``freq`` are made of whole local days (so daily rollups can serve them)."""
     if freq is None:
@@ -1107,7 +1124,10 @@ class Store:
         if freq is None:
             return xr.DataArray(out.sum(min_count=1).to_numpy(), dims=["group"],
                                 coords={"group": list(out.columns)}, attrs=attrs)
-        res = out.resample(freq).sum(min_count=1)
+        if _is_hourly_grid(out.index, freq):
+            res = out  # already one row per whole hour: resampling would copy the same values
+        else:
+            res = out.resample(freq).sum(min_count=1)
         return xr.DataArray(res.to_numpy(), dims=["time", "group"],
                             coords={"time": res.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs=attrs)
