@@ -113,6 +113,43 @@ def _local_index(data: xr.DataArray, what: str) -> pd.DatetimeIndex:
         raise ActivityDataError(f"{what}: cannot place time in zone {tz!r}: {exc}") from exc
 
 
+_SERIES_CACHE: dict[tuple, tuple] = {}  # (id(lib), sha256, what, ..., index) -> (lib, values, rows)
+_SERIES_CACHE_MAX = 256
+
+
+def _cached(lib: FactorLibrary, key: tuple, index: pd.DatetimeIndex, build) -> tuple[np.ndarray, tuple]:
+    """``build()`` -> (values, rows) once per library object, request and local index.
+
+    The big screen asks for the same factor along the same days at every refresh; a library is
+    never changed after loading, and the library object is kept with its entry so that its
+    ``id`` cannot be reused while the entry lives. Values are read-only arrays.
+    """
+    k = (id(lib), lib.sha256, *key, str(index.tz), index.asi8.tobytes())
+    hit = _SERIES_CACHE.get(k)
+    if hit is not None and hit[0] is lib:
+        return hit[1], hit[2]
+    values, rows = build()
+    values = np.asarray(values, dtype=float)
+    values.setflags(write=False)
+    if len(_SERIES_CACHE) >= _SERIES_CACHE_MAX:
+        _SERIES_CACHE.clear()
+    _SERIES_CACHE[k] = (lib, values, rows)
+    return values, rows
+
+
+def _apply(activity: xr.DataArray, scale: float, factor: np.ndarray, factor_units: str) -> xr.DataArray:
+    """``(activity * scale) * factor`` along ``time``, with the factor as coordinate
+    ``emission_factor``: the same arithmetic as xarray's, without re-aligning coordinates that
+    are the activity's own."""
+    axis = activity.dims.index("time")
+    shape = [1] * activity.ndim
+    shape[axis] = len(factor)
+    data = (np.asarray(activity.values) * scale) * factor.reshape(shape)
+    ef = xr.Variable(("time",), factor.copy(), attrs={"units": factor_units})
+    out = xr.DataArray(data, coords=activity.coords, dims=activity.dims)
+    return out.assign_coords(emission_factor=ef)
+
+
 def _factor_along_time(
     lib: FactorLibrary,
     factor_id: str,
@@ -187,11 +224,13 @@ def electricity_location_based(
     lib = _library(library)
     kwh_per_unit = _scale(energy, _ENERGY_UNITS, "energy")
     index = _local_index(energy, "energy")
-    factor, used = _factor_along_time(
-        lib, factor_id, index, energy["time"], region, "kgCO2/kWh", allow_unverified
-    )
-    out = (energy * kwh_per_unit) * factor
-    out = out.assign_coords(emission_factor=factor.assign_attrs(units="kgCO2/kWh"))
+
+    def build():
+        f, rows = _factor_along_time(lib, factor_id, index, energy["time"], region, "kgCO2/kWh", allow_unverified)
+        return f.values, rows
+
+    factor, used = _cached(lib, ("electricity", factor_id, region, allow_unverified), index, build)
+    out = _apply(energy, kwh_per_unit, factor, "kgCO2/kWh")
     out.name = "emissions_location_based"
     out.attrs = {
         "units": "kgCO2e",
@@ -271,9 +310,13 @@ def natural_gas_combustion(
     lib = _library(library)
     nm3_per_unit = _scale(volume, _VOLUME_UNITS, "volume")
     index = _local_index(volume, "volume")
-    factor, used = _natural_gas_factor_series(lib, index, volume["time"], region)
-    out = (volume * nm3_per_unit) * factor
-    out = out.assign_coords(emission_factor=factor.assign_attrs(units="kgCO2/Nm3"))
+
+    def build():
+        f, rows = _natural_gas_factor_series(lib, index, volume["time"], region)
+        return f.values, rows
+
+    factor, used = _cached(lib, ("natural_gas", region), index, build)
+    out = _apply(volume, nm3_per_unit, factor, "kgCO2/Nm3")
     out.name = "emissions_natural_gas"
     out.attrs = {
         "units": "kgCO2",

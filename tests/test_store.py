@@ -354,3 +354,34 @@ def test_compaction_keeps_tagged_versions_and_the_data(fresh):
     # and folding goes on after it
     _append(j, pid, [("M-TR-1", 12, 112.0)])
     assert s.fold(j).readings == 1
+
+
+def test_hourly_peak_rollup_follows_late_readings_and_edges(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    kw = dict(meters=["M-WR-07"], freq="1h", how="max")
+
+    def put(rows):  # (local minute after midnight, counter [kWh], rate [kW])
+        j.append(encode_batch(pid, j.next_seq, "test", [Reading("M-WR-07", _t(k), c, r) for k, c, r in rows]))
+        return s.fold(j).snapshot
+
+    # 00:58 10 kW, 00:59 12, 01:00 15 (read at 01:00: the 01:00 hour's), 01:30 9, 02:00 5
+    first = put([(58, 1.00, 10.0), (59, 1.01, 12.0), (60, 1.02, 15.0), (90, 1.20, 9.0), (120, 1.30, 5.0)])
+    assert s.power("2026-11-24 00:00", "2026-11-24 03:00", **kw).values[:, 0].tolist() == [12.0, 15.0, 5.0]
+    # a gateway's buffer brings 01:15 at 25 kW hours later: that hour's peak rises, the others stay
+    put([(75, 1.10, 25.0)])
+    assert s.power("2026-11-24 00:00", "2026-11-24 03:00", **kw).values[:, 0].tolist() == [12.0, 25.0, 5.0]
+    assert s.power("2026-11-24 00:00", "2026-11-24 03:00", as_of=first, **kw).values[:, 0].tolist() == \
+        [12.0, 15.0, 5.0]
+    # a fold holding only a reading on the hour (03:00) rolls up the 03:00 hour, not 02:00
+    put([(180, 1.40, 6.0)])
+    ds = s.dataset()
+    peaks = ds.power_max_1h.sel(meter="M-WR-07").sel(hour=slice("2026-11-23T16:00", "2026-11-23T19:00")).values
+    assert peaks.tolist() == [12.0, 25.0, 5.0, 6.0]
+    # partial hours at the edges come from the minutes: 00:30-00:59 -> 12, 02:00-02:29 -> 5; 03:00 alone -> 6
+    assert s.power("2026-11-24 00:30", "2026-11-24 02:30", **kw).values[:, 0].tolist() == [12.0, 25.0, 5.0]
+    # 01:20-01:59 holds only 01:30 (9 kW; the late 25 kW at 01:15 is before it), 03:00-03:00:59 only 6 kW
+    assert s.power("2026-11-24 01:20", "2026-11-24 03:01", **kw).values[:, 0].tolist() == [9.0, 5.0, 6.0]
+    # an hour without readings is NaN, as from the minutes
+    late = s.power("2026-11-24 02:00", "2026-11-24 05:00", **kw).values[:, 0].tolist()
+    assert late[:2] == [5.0, 6.0] and math.isnan(late[2])

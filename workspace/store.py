@@ -85,6 +85,11 @@ ROLLUPS = {
     "measured_1h": ({"long_name": "minutes of the hour with a measured (not estimated) energy",
                      "units": "min"}, "uint8", 0),
 }
+POWER_MAX_METERS = 50  # hourly max-power rollup: chunks of one UTC day × this many meters (a few meters' hours = a small read)
+POWER_MAX = {  # absent from stores created before it: power(how="max") then reads the minutes
+    "power_max_1h": ({"long_name": "highest one-minute rate read in the hour starting at `hour`",
+                      "units_from": "rate_units"}, "float64", np.nan),
+}
 CHUNK_D = 16  # daily rollups: 16 local days per chunk
 DAILY = {
     "energy_1d": ({"long_name": "energy consumed in the local calendar day `day` (sum of its hours)",
@@ -155,6 +160,23 @@ def _hourly_ok(freq: str | None) -> bool:
     if isinstance(off, pd.offsets.Tick):
         return pd.Timedelta(off) % pd.Timedelta(hours=1) == pd.Timedelta(0)
     return True
+
+
+def _is_hourly_grid(index: pd.DatetimeIndex, freq: str | None) -> bool:
+    """True when ``freq`` is one hour and ``index`` is already one row per whole hour, one hour apart
+    (the hourly rollups' rows without minute edges), so that ``resample(freq)`` is the identity."""
+    if freq is None or len(index) == 0:
+        return False
+    try:
+        if pd.tseries.frequencies.to_offset(freq) != pd.offsets.Hour(1):
+            return False
+    except ValueError:
+        return False
+    ns = index.asi8
+    hour = 3_600_000_000_000
+    if len(ns) > 1 and not (np.diff(ns) == hour).all():
+        return False
+    return index[0] == index[0].floor("h")
 
 
 def _daily_ok(freq: str | None) -> bool:
@@ -247,6 +269,9 @@ class Store:
         for name, (attrs, dtype, fill) in ROLLUPS.items():
             g.create_array(name, shape=(0, m), chunks=(CHUNK_H, m), dtype=dtype, fill_value=fill,
                            dimension_names=["hour", "meter"], attributes=attrs)
+        for name, (attrs, dtype, fill) in POWER_MAX.items():
+            g.create_array(name, shape=(0, m), chunks=(CHUNK_H, min(m, POWER_MAX_METERS)), dtype=dtype,
+                           fill_value=fill, dimension_names=["hour", "meter"], attributes=attrs)
         g.create_array("day", shape=(0,), chunks=(366,), dtype="int64", fill_value=0, dimension_names=["day"],
                        attributes={"units": "days since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
                                    "long_name": f"local calendar day ({self.site.plant.timezone})"})
@@ -681,6 +706,9 @@ class Store:
         h[have_h:hours] = base // 60 + np.arange(have_h, hours, dtype=np.int64)
         for name in ROLLUPS:
             g[name].resize((hours, len(self.meters)))
+        for name in POWER_MAX:
+            if name in g:
+                g[name].resize((hours, len(self.meters)))
         d0 = self._day0(origin)
         last = (origin + new * SLOT - dt.timedelta(microseconds=1)).astimezone(self.tz).date()
         days = (last - d0).days + 1
@@ -729,9 +757,11 @@ class Store:
         """Re-derive the hourly rollups of every hour a fold touched, from the minutes.
 
         The energy at slot ``s`` is the minute [s-1, s); hour ``h`` sums slots ``60h+1 .. 60h+60``.
+        The hourly max rate is re-derived too (:meth:`_roll_up_power`).
         """
         if not len(slots):
             return
+        self._roll_up_power(g, slots)
         hours = np.unique((slots - 1) // 60)
         hours = hours[hours >= 0]
         if not len(hours):
@@ -758,6 +788,34 @@ class Store:
             g["energy_1h"].set_orthogonal_selection((idx, slice(None)), total[keep])
             g["measured_1h"].set_orthogonal_selection((idx, slice(None)), measured[keep])
         self._roll_up_days(g, hours, origin)
+
+    def _roll_up_power(self, g: zarr.Group, slots: np.ndarray) -> None:
+        """Re-derive the hourly max rate of every hour holding a touched slot, from the minutes.
+
+        The rate at slot ``s`` is read at the instant ``s`` (no shift, unlike energy): hour ``h``
+        holds slots ``60h .. 60h+59``. A slot the fold touched for its energy (the minute before it)
+        may sit one hour earlier than its rate, so both hours are re-derived. An hour without any
+        rate is NaN.
+        """
+        if "power_max_1h" not in g:
+            return
+        hours = np.unique(np.concatenate([slots // 60, (slots - 1) // 60]))
+        hours = hours[hours >= 0]
+        if not len(hours):
+            return
+        h0, h1 = int(hours[0]), int(hours[-1]) + 1
+        m = len(self.meters)
+        n_slots = g["rate"].shape[0]
+        lo, hi = h0 * 60, min(h1 * 60, n_slots)
+        r = np.full(((h1 - h0) * 60, m), np.nan)
+        if hi > lo:
+            r[:hi - lo] = g["rate"][lo:hi]
+        peak = np.fmax.reduce(r.reshape(h1 - h0, 60, m), axis=1)  # NaN only where the whole hour is NaN
+        keep = np.isin(np.arange(h0, h1), hours)
+        if keep.all():
+            g["power_max_1h"][h0:h1] = peak
+        else:
+            g["power_max_1h"].set_orthogonal_selection((np.arange(h0, h1)[keep], slice(None)), peak[keep])
 
     # -- versions --------------------------------------------------------------------------------
     def versions(self) -> list[dict]:
@@ -874,7 +932,7 @@ class Store:
                 return c
             s = self.repo.readonly_session(snapshot_id=snap)
             g = zarr.open_group(store=s.store, mode="r")
-            names = ("hour", "day", *ROLLUPS, *DAILY)
+            names = ("hour", "day", *ROLLUPS, *DAILY, *(k for k in POWER_MAX if k in g))
             spans = self._changed_since(c["snap"], snap) if c is not None else None
             if spans is None:
                 arrays = {k: g[k][...] for k in names}
@@ -893,8 +951,9 @@ class Store:
                         d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
                 for k in names:
                     old = c[k]
-                    n = n_h if k in ("hour", *ROLLUPS) else n_d
-                    rows = h_rows if k in ("hour", *ROLLUPS) else d_rows
+                    hourly = k in ("hour", *ROLLUPS, *POWER_MAX)
+                    n = n_h if hourly else n_d
+                    rows = h_rows if hourly else d_rows
                     rows = [(a, min(b, n)) for a, b in rows if a < n] + ([(old.shape[0], n)] if n > old.shape[0] else [])
                     if not rows:
                         arrays[k] = old
@@ -1065,7 +1124,10 @@ class Store:
         if freq is None:
             return xr.DataArray(out.sum(min_count=1).to_numpy(), dims=["group"],
                                 coords={"group": list(out.columns)}, attrs=attrs)
-        res = out.resample(freq).sum(min_count=1)
+        if _is_hourly_grid(out.index, freq):
+            res = out  # already one row per whole hour: resampling would copy the same values
+        else:
+            res = out.resample(freq).sum(min_count=1)
         return xr.DataArray(res.to_numpy(), dims=["time", "group"],
                             coords={"time": res.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs=attrs)
@@ -1147,13 +1209,54 @@ class Store:
         as_of = _Resolved(self._snapshot_for(as_of))
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
-        df = self._frame("rate", start, end, cols, as_of, dt.timedelta(0))
-        out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=len(ms)) for g, ms in groups.items()},
-                           index=df.index).resample(freq).agg(how)
+        out = None
+        if how == "max" and all(len(ms) == 1 for ms in groups.values()):
+            out = self._power_max_hourly(start, end, groups, cols, as_of, freq)
+        if out is None:
+            df = self._frame("rate", start, end, cols, as_of, dt.timedelta(0))
+            out = pd.DataFrame({g: df[ms].sum(axis=1, min_count=len(ms)) for g, ms in groups.items()},
+                               index=df.index).resample(freq).agg(how)
         return xr.DataArray(out.to_numpy(), dims=["time", "group"],
                             coords={"time": out.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs={"units": MEDIUM_UNITS[medium][1], "timezone": self.site.plant.timezone,
                                    "medium": medium.value, "long_name": f"{how} {medium.value} rate"})
+
+    def _power_max_hourly(self, start, end, groups: dict[str, list[str]], cols: list[str], as_of,
+                          freq: str) -> pd.DataFrame | None:
+        """Hourly peaks of single-meter groups from the ``power_max_1h`` rollup for the whole hours of
+        [start, end) and from the minutes for the partial hours at its edges; None when the rollup
+        cannot answer (another frequency, a zone not a whole number of hours from UTC, no whole
+        hour in the period, or a store created before the rollup existed). Same values as
+        resampling the minutes: a maximum picks one of them."""
+        try:
+            if pd.tseries.frequencies.to_offset(freq) != pd.offsets.Hour(1):
+                return None
+        except ValueError:
+            return None
+        lo, hi = _utc(start, self.tz), _utc(end, self.tz)
+        h_lo, h_hi = lo.ceil("h"), hi.floor("h")
+        if not h_lo < h_hi or any(t.tz_convert(self.tz).utcoffset().total_seconds() % 3600 for t in (lo, hi)):
+            return None
+        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        if "power_max_1h" not in R:
+            return None
+        parts = []
+        if lo < h_lo:
+            parts.append(self._frame("rate", lo, h_lo, cols, as_of, dt.timedelta(0)).resample(freq).max())
+        first = self._first_time(as_of)
+        read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
+        hour = pd.Timedelta(hours=1)
+        epoch = pd.Timestamp("1970-01-01", tz="UTC")
+        i0, i1 = np.searchsorted(R["hour"], [-((epoch - read_lo) // hour), -((epoch - h_hi) // hour)])
+        idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
+                               ).tz_localize("UTC").tz_convert(self.tz)
+        full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
+        ci = [self._midx[c] for c in cols]
+        parts.append(pd.DataFrame(R["power_max_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        if h_hi < hi:
+            parts.append(self._frame("rate", h_hi, hi, cols, as_of, dt.timedelta(0)).resample(freq).max())
+        df = pd.concat(parts) if len(parts) > 1 else parts[0]
+        return pd.DataFrame({g: df[ms[0]] for g, ms in groups.items()}, index=df.index)
 
     def quality_report(self, start, end, *, meters: list[str] | None = None, medium: str | Medium | None = None,
                        as_of=None) -> pd.DataFrame:
