@@ -10,6 +10,7 @@ import math
 import struct
 
 import numpy as np
+import pytest
 
 from workspace.batch import (Reading, decode_batch, decode_columns, encode_batch, encode_batch_columnar)
 
@@ -89,3 +90,90 @@ def test_batch2_tariff_columns_by_hand():
                 + NAN + struct.pack("<d", 3.0) + NAN + struct.pack("<d", 4.5)
                 + struct.pack("<HH", 0, 1) + struct.pack("<HH", 0, 0))
     assert data == expected
+
+
+# -- end to end: simulated DL/T 645 meters on TCP -> collector -> journal -> store -----------------
+def _documented_split(total_kwh: float) -> list[float]:
+    """The simulator's documented split: sharp 10 %, peak 35 %, flat 30 % in whole 0.01 kWh (rounded
+    down), valley the rest, so that the four add up to the total as on a real meter."""
+    cents = round(total_kwh * 100)
+    parts = [cents * 10 // 100, cents * 35 // 100, cents * 30 // 100]
+    return [p / 100 for p in parts + [cents - sum(parts)]]
+
+
+async def _poll_at(cfg, journal, store, when):
+    """One poll cycle with every clock frozen at ``when``; the simulator's tariff values at that instant."""
+    from collectors.service import CollectionService
+    from collectors.simulator import PlantSimulator
+    from collectors.simulator.dlt645 import Dlt645BusSimulator
+    from workspace.clock import Clock
+
+    clock = Clock.simulated(when, speed=0)  # frozen: the meters' registers do not move during the read
+    plant = PlantSimulator(cfg.site, clock)
+    async with Dlt645BusSimulator(plant, "srv-1") as sim:
+        sim.without_tariffs("M-1RATE")
+        served = {m: sim.values(m) for m in ("M-TOU", "M-97", "M-1RATE")}
+        svc = CollectionService(cfg.site, journal, store, clock, source="dlt645")
+        try:
+            assert await svc.poll_once() == 3
+        finally:
+            await svc.close()
+    return served
+
+
+async def test_tariffs_flow_from_the_meter_to_the_store(tmp_path):
+    from tests.conftest import free_port
+    from tests.small_sites import load_site, meter
+    from workspace.journal import Journal
+    from workspace.store import Store
+
+    port = free_port()
+    cfg = load_site(tmp_path, [{"id": "srv-1", "protocol": "dlt645_tcp", "port": port, "timeout_s": 0.5,
+                                "clock_interval_s": 0}],
+                    [meter("M-TOU", "srv-1", "D-WELD", "dlt645-2007", address="000000000001"),
+                     meter("M-97", "srv-1", "D-CNC", "dlt645-1997", address="000000000002"),
+                     meter("M-1RATE", "srv-1", "D-PUMP", "dlt645-2007", address="000000000003")])
+    t1 = dt.datetime(2026, 11, 24, 2, 0, 30, tzinfo=UTC)  # 10:00:30 in Changsha
+    t2 = t1 + dt.timedelta(minutes=45)  # 10:45:30
+    journal = Journal(cfg.paths.journal, writer=True)
+    try:
+        store = Store.open(cfg.paths.store, cfg.site, create=True)
+        served1 = await _poll_at(cfg, journal, store, t1)
+        served2 = await _poll_at(cfg, journal, store, t2)
+        batches = [decode_batch(p) for _, p in journal.records(0, len(journal))]
+        store.fold(journal)
+    finally:
+        journal.close()
+
+    assert len(batches) == 2
+    for batch, served in zip(batches, (served1, served2)):
+        got = {r.meter: r for r in batch.readings}
+        for m in ("M-TOU", "M-97"):
+            r = got[m]
+            # the registers the simulator served, to the 0.01 kWh of XXXXXX.XX
+            assert list(r.tariffs) == [pytest.approx(served[m][f"energy_tariff_{k}"], abs=0.0051)
+                                       for k in (1, 2, 3, 4)]
+            assert list(r.tariffs) == pytest.approx(_documented_split(r.counter), abs=1e-9)
+            assert round(sum(r.tariffs) * 100) == round(r.counter * 100)  # they add up to the total
+        # the single-rate meter: no tariffs, its total still collected
+        assert got["M-1RATE"].tariffs is None
+        assert got["M-1RATE"].counter == pytest.approx(served["M-1RATE"]["counter"], abs=0.0051)
+    assert batches[1].readings[0].counter > batches[0].readings[0].counter  # the meters did run
+
+    r1 = {r.meter: r for r in batches[0].readings}
+    r2 = {r.meter: r for r in batches[1].readings}
+    te = store.tariff_energy("2026-11-24 10:00", "2026-11-24 11:00")
+    assert list(te.index) == ["M-TOU", "M-97", "M-1RATE"]
+    assert list(te.columns) == ["tariff_1", "tariff_2", "tariff_3", "tariff_4"]
+    for m in ("M-TOU", "M-97"):
+        want = [b - a for a, b in zip(_documented_split(r1[m].counter), _documented_split(r2[m].counter))]
+        assert te.loc[m].tolist() == pytest.approx(want, abs=1e-6)
+        # the tariffs share out the total energy of the period
+        assert te.loc[m].sum() == pytest.approx(r2[m].counter - r1[m].counter, abs=1e-6)
+    assert te.loc["M-1RATE"].isna().all()
+    # a period holding only the first reading: no energy yet; one holding none: NaN
+    assert (store.tariff_energy("2026-11-24 10:00", "2026-11-24 10:30", meters=["M-TOU"]).loc["M-TOU"] == 0).all()
+    assert store.tariff_energy("2026-11-24 08:00", "2026-11-24 09:00").isna().all().all()
+    # the single-rate meter's total is in the store all the same
+    counter = store.dataset().counter.sel(meter="M-1RATE").values
+    assert np.isfinite(counter).sum() == 2
