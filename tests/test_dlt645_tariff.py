@@ -177,3 +177,37 @@ async def test_tariffs_flow_from_the_meter_to_the_store(tmp_path):
     # the single-rate meter's total is in the store all the same
     counter = store.dataset().counter.sel(meter="M-1RATE").values
     assert np.isfinite(counter).sum() == 2
+
+
+def test_a_store_made_before_the_tariff_registers_gets_them_at_fold(tmp_path):
+    import zarr
+
+    from tests.small_sites import load_site, meter
+    from workspace.journal import Journal
+    from workspace.store import Store
+
+    cfg = load_site(tmp_path, [{"id": "srv-1", "protocol": "dlt645_tcp", "port": 1}],
+                    [meter("M-A", "srv-1", "D-WELD", "dlt645-2007", address="000000000001")])
+    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    s = store.repo.writable_session("main")  # make it look like a store created before them
+    g = zarr.open_group(store=s.store, mode="r+")
+    for k in (1, 2, 3, 4):
+        del g[f"tariff_{k}"]
+    s.commit("as before the tariff registers")
+    store = Store.open(cfg.paths.store, cfg.site)
+    t = dt.datetime(2026, 11, 24, 2, 0, 0, tzinfo=UTC)  # 10:00 local
+    journal = Journal(cfg.paths.journal, writer=True)
+    try:
+        journal.append(encode_batch_columnar("P", 0, "t", [Reading("M-A", t, 100.0)]))
+        store.fold(journal)
+        assert "tariff_1" not in store.dataset().variables
+        assert store.tariff_energy("2026-11-24 10:00", "2026-11-24 11:00").isna().all().all()
+        journal.append(encode_batch_columnar("P", 1, "t", [
+            Reading("M-A", t + dt.timedelta(minutes=1), 101.0, tariffs=(10.0, 35.0, 30.0, 26.0)),
+            Reading("M-A", t + dt.timedelta(minutes=2), 103.0, tariffs=(10.0, 36.5, 30.0, 26.5))]))
+        store.fold(journal)
+    finally:
+        journal.close()
+    te = store.tariff_energy("2026-11-24 10:00", "2026-11-24 11:00")
+    assert te.loc["M-A"].tolist() == [0.0, 1.5, 0.0, 0.5]  # 36.5 - 35, 26.5 - 26
+    assert store.dataset()["tariff_2"].attrs["units"] == "kWh"
