@@ -25,6 +25,9 @@ from workspace.site import Meter
 
 log = logging.getLogger(__name__)
 
+#: per-tariff energy quantities a link may return (DL/T 645: 尖 sharp, 峰 peak, 平 flat, 谷 valley) [kWh]
+TARIFF_QUANTITIES = ("energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4")
+
 
 class Link(Protocol):
     """What a reader needs from the link to one gateway."""
@@ -72,7 +75,7 @@ class PolledReader:
         Meter id -> :class:`DeviceHealth`.
     last_values : dict
         Meter id -> every quantity decoded at its last good read (DL/T 645 meters add their
-        per-tariff energies ``energy_tariff_1..4`` [kWh], which a :class:`Reading` does not carry, and,
+        per-tariff energies ``energy_tariff_1..4`` [kWh], carried on as :attr:`Reading.tariffs`, and,
         when their clock was read, ``device_time`` [s since the epoch, UTC]).
     """
 
@@ -117,9 +120,12 @@ class PolledReader:
         self.last_values[meter.id] = v
         nan = math.nan
         device = v.get("device_time")  # the meter's own clock at the end of the read [s since the epoch]
+        tariffs = None  # the meter's time-of-use registers; NaN for a tariff it does not have
+        if any(k in v for k in TARIFF_QUANTITIES):
+            tariffs = tuple(v.get(k, nan) for k in TARIFF_QUANTITIES)
         return Reading(meter.id, self.clock.now(), v["counter"], v.get("rate", nan), v.get("voltage", nan),
                        v.get("current", nan), v.get("power_factor", nan), 0,
-                       None if device is None else dt.datetime.fromtimestamp(device, dt.timezone.utc))
+                       None if device is None else dt.datetime.fromtimestamp(device, dt.timezone.utc), tariffs)
 
     def _failed(self, h: DeviceHealth, exc: CollectorError) -> None:
         h.errors += 1

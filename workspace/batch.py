@@ -29,6 +29,12 @@ A reading may carry the device's own clock (``Reading.device_time``, e.g. a DL/T
 clock); a batch with any such reading has a ninth column ``"device_time"`` (the same time format,
 ``null`` where absent). Batches without one are exactly as above.
 
+A reading may carry the meter's own time-of-use energy registers (``Reading.tariffs``: tariffs 1..4,
+尖峰平谷 sharp, peak, flat, valley, forward active energy [kWh], e.g. a DL/T 645 meter's); a batch with
+any such reading has four more columns ``"tariff_1"`` … ``"tariff_4"`` after the others (numbers,
+``null`` where absent; a reading without them has four ``null``). Batches without one are exactly as
+above.
+
 Columnar binary batch ``tanjian.batch/2``
 -----------------------------------------
 A poll cycle of a thousand meters encoded as JSON costs ≈ 12 µs a reading in pure Python; the
@@ -60,7 +66,9 @@ absent value being the quiet NaN ``00 00 00 00 00 00 f8 7f`` (every non-finite v
 so, and -0.0 as 0.0); ``meter`` is the index of the reading's meter in ``meters``; ``quality``
 is the collector's bitmask. When any reading carries a device clock, the column
 ``["device_time", "<i8"]`` follows ``power_factor`` (milliseconds since the epoch, -2**63 where
-absent). Rows are sorted by (meter id, time), ties kept in the order given. The same readings
+absent). When any reading carries tariff registers, the four columns ``["tariff_1", "<f8"]`` …
+``["tariff_4", "<f8"]`` follow (after ``device_time`` when present, before ``meter``; [kWh], NaN
+where absent, a reading without them having four NaN). Rows are sorted by (meter id, time), ties kept in the order given. The same readings
 therefore always give the same bytes, and the ledger leaf is ``SHA-256(0x00 || bytes)`` exactly
 as for ``tanjian.batch/1``: ``(printf '\\x00'; cat FILE) | sha256sum``. ``head -c 20 FILE | tail
 -c 4 | od -An -tu4`` prints H and ``tail -c +21 FILE | head -c H`` the readable header.
@@ -86,6 +94,7 @@ MAGIC2 = b"tanjian.batch/2\n"
 FLOAT_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
 COLUMNS2 = (("time", "<i8"),) + tuple((c, "<f8") for c in FLOAT_COLUMNS) + (("meter", "<u2"), ("quality", "<u2"))
 COLUMNS2_CLOCK = COLUMNS2[:6] + (("device_time", "<i8"),) + COLUMNS2[6:]
+TARIFF_COLUMNS = ("tariff_1", "tariff_2", "tariff_3", "tariff_4")  # 尖 sharp, 峰 peak, 平 flat, 谷 valley
 NO_TIME = np.iinfo(np.int64).min  # an absent device time in ``tanjian.batch/2``
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -111,6 +120,9 @@ class Reading:
     device_time : datetime.datetime or None
         The device's own clock at the reading, when the device has one (compared with ``time``,
         the collector's clock, to flag :attr:`workspace.quality.Q.CLOCK_DRIFT`).
+    tariffs : tuple of 4 float or None
+        The meter's time-of-use forward active energy registers, tariffs 1..4 (尖 sharp, 峰 peak,
+        平 flat, 谷 valley) [kWh]; NaN for a tariff the meter lacks; None when it has none.
     """
 
     meter: str
@@ -122,6 +134,24 @@ class Reading:
     power_factor: float = math.nan
     quality: int = 0
     device_time: dt.datetime | None = None
+    tariffs: tuple[float, float, float, float] | None = None
+
+
+def _columns1(clock: bool, tariffs: bool) -> tuple[str, ...]:
+    return COLUMNS + (("device_time",) if clock else ()) + (TARIFF_COLUMNS if tariffs else ())
+
+
+def _columns2(clock: bool, tariffs: bool) -> tuple[tuple[str, str], ...]:
+    return (COLUMNS2[:6] + ((("device_time", "<i8"),) if clock else ())
+            + (tuple((c, "<f8") for c in TARIFF_COLUMNS) if tariffs else ()) + COLUMNS2[6:])
+
+
+def _tariff_tuple(values) -> tuple[float, float, float, float] | None:
+    """Four tariff values (None or non-finite: absent) as a :attr:`Reading.tariffs`; None when all absent."""
+    t = tuple(math.nan if x is None or not math.isfinite(x) else float(x) for x in values)
+    if len(t) != 4:
+        raise ValueError(f"tariffs: expected 4 values, got {len(t)}")
+    return None if all(math.isnan(x) for x in t) else t  # type: ignore[return-value]
 
 
 def format_time(t: dt.datetime) -> str:
@@ -149,6 +179,7 @@ def _num(x: float) -> float | None:
 def encode_batch(plant: str, seq: int, source: str, readings: list[Reading], note: dict | None = None) -> bytes:
     """Canonical bytes of a ``tanjian.batch/1`` batch (see the module docstring)."""
     with_clock = any(r.device_time is not None for r in readings)
+    with_tariffs = any(r.tariffs is not None for r in readings)
     rows = sorted(
         (
             [
@@ -162,12 +193,13 @@ def encode_batch(plant: str, seq: int, source: str, readings: list[Reading], not
                 int(r.quality),
             ]
             + ([None if r.device_time is None else format_time(r.device_time)] if with_clock else [])
+            + (([None] * 4 if r.tariffs is None else [_num(x) for x in r.tariffs]) if with_tariffs else [])
             for r in readings
         ),
         key=lambda row: (row[0], row[1]),
     )
     obj = {"schema": SCHEMA, "plant": plant, "seq": int(seq), "source": source,
-           "columns": list(COLUMNS_CLOCK if with_clock else COLUMNS), "rows": rows}
+           "columns": list(_columns1(with_clock, with_tariffs)), "rows": rows}
     if note is not None:
         obj["note"] = note
     return rfc8785.dumps(obj)
@@ -201,12 +233,14 @@ def decode_batch(data: bytes) -> Batch:
                     nan if v is None else v, nan if i is None else i, nan if pf is None else pf, int(q))
             for m, t, c, r, v, i, pf, q in obj["rows"]
         ]
-    elif tuple(obj["columns"]) == COLUMNS_CLOCK:
+    elif tuple(obj["columns"]) in (COLUMNS_CLOCK, _columns1(False, True), _columns1(True, True)):
+        clock = "device_time" in obj["columns"]
+        k = 9 if clock else 8
         readings = [
-            Reading(m, parse_time(t), nan if c is None else c, nan if r is None else r,
-                    nan if v is None else v, nan if i is None else i, nan if pf is None else pf, int(q),
-                    None if d is None else parse_time(d))
-            for m, t, c, r, v, i, pf, q, d in obj["rows"]
+            Reading(row[0], parse_time(row[1]), *(nan if x is None else x for x in row[2:7]), int(row[7]),
+                    None if not clock or row[8] is None else parse_time(row[8]),
+                    _tariff_tuple(row[k:k + 4]) if len(row) > k else None)
+            for row in obj["rows"]
         ]
     else:
         raise ValueError(f"unexpected columns {obj['columns']!r}")
@@ -224,7 +258,8 @@ class BatchColumns:
 
     ``meter`` indexes ``meters``; ``time`` and ``device_time`` are integer milliseconds since
     1970-01-01T00:00:00Z (``device_time`` is None when no reading carries a device clock, else
-    :data:`NO_TIME` where a reading has none).
+    :data:`NO_TIME` where a reading has none); ``tariffs`` is None when no reading carries tariff
+    registers, else an array of shape (rows, 4) [kWh], NaN where absent.
     """
 
     plant: str
@@ -241,6 +276,7 @@ class BatchColumns:
     quality: np.ndarray
     device_time: np.ndarray | None = None
     note: dict | None = None
+    tariffs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.time)
@@ -256,12 +292,13 @@ class BatchColumns:
             return t
 
         dev = self.device_time.tolist() if self.device_time is not None else [NO_TIME] * len(self)
+        tar = [None] * len(self) if self.tariffs is None else [_tariff_tuple(t) for t in self.tariffs.tolist()]
         readings = [
-            Reading(self.meters[m], when(t), c, r, v, i, pf, q, None if d == NO_TIME else when(d))
-            for m, t, c, r, v, i, pf, q, d in zip(
+            Reading(self.meters[m], when(t), c, r, v, i, pf, q, None if d == NO_TIME else when(d), tf)
+            for m, t, c, r, v, i, pf, q, d, tf in zip(
                 self.meter.tolist(), self.time.tolist(), self.counter.tolist(), self.rate.tolist(),
                 self.voltage.tolist(), self.current.tolist(), self.power_factor.tolist(),
-                self.quality.tolist(), dev)
+                self.quality.tolist(), dev, tar)
         ]
         return Batch(self.plant, self.seq, self.source, readings, self.note)
 
@@ -303,7 +340,7 @@ def _canonical_float(a) -> np.ndarray:
 
 def encode_columns(plant: str, seq: int, source: str, meter_ids, meter, time, counter, rate=None,
                    voltage=None, current=None, power_factor=None, quality=None, device_time=None,
-                   note: dict | None = None) -> bytes:
+                   note: dict | None = None, tariffs=None) -> bytes:
     """Canonical ``tanjian.batch/2`` bytes of readings given as columns (see the module docstring).
 
     Parameters
@@ -324,6 +361,8 @@ def encode_columns(plant: str, seq: int, source: str, meter_ids, meter, time, co
         The device's clock per reading [ms since the epoch], :data:`NO_TIME` where absent.
     note : dict, optional
         As for :func:`encode_batch`.
+    tariffs : array of float, shape (rows, 4), optional
+        Per reading, the meter's tariff 1..4 energy registers [kWh], NaN where absent.
     """
     meter = np.asarray(meter, dtype=np.int64)
     n = len(meter)
@@ -343,9 +382,15 @@ def encode_columns(plant: str, seq: int, source: str, meter_ids, meter, time, co
         cols[name] = _canonical_float(np.full(n, np.nan) if arr is None else arr)[order]
     if device_time is not None:
         cols["device_time"] = np.asarray(device_time, dtype="<i8")[order]
+    if tariffs is not None:
+        tariffs = np.asarray(tariffs, dtype=np.float64)
+        if tariffs.shape != (n, 4):
+            raise ValueError(f"tariffs has shape {tariffs.shape}, expected ({n}, 4)")
+        for k, name in enumerate(TARIFF_COLUMNS):
+            cols[name] = _canonical_float(tariffs[:, k])[order]
     cols["meter"] = idx[order]
     cols["quality"] = (np.zeros(n, "<u2") if quality is None else np.asarray(quality).astype("<u2"))[order]
-    spec = COLUMNS2 if device_time is None else COLUMNS2_CLOCK
+    spec = _columns2(device_time is not None, tariffs is not None)
     head = {"schema": SCHEMA2, "plant": plant, "seq": int(seq), "source": source, "rows": n,
             "time0": format_time(_EPOCH + dt.timedelta(milliseconds=int(time.min()))) if n else None,
             "meters": sorted_ids[used].tolist(), "columns": [list(c) for c in spec]}
@@ -375,6 +420,9 @@ def encode_batch_columnar(plant: str, seq: int, source: str, readings: list[Read
     dev = None
     if any(r.device_time is not None for r in readings):
         dev = [NO_TIME if r.device_time is None else _ms(r.device_time) for r in readings]
+    tar = None
+    if any(r.tariffs is not None for r in readings):
+        tar = np.array([(math.nan,) * 4 if r.tariffs is None else r.tariffs for r in readings], np.float64)
     return encode_columns(
         plant, seq, source, list(ids), meter, time,
         np.fromiter((r.counter for r in readings), np.float64, n),
@@ -382,7 +430,7 @@ def encode_batch_columnar(plant: str, seq: int, source: str, readings: list[Read
         np.fromiter((r.voltage for r in readings), np.float64, n),
         np.fromiter((r.current for r in readings), np.float64, n),
         np.fromiter((r.power_factor for r in readings), np.float64, n),
-        np.fromiter((r.quality for r in readings), np.int64, n), dev, note)
+        np.fromiter((r.quality for r in readings), np.int64, n), dev, note, tar)
 
 
 def _header2(data: bytes) -> tuple[dict, int]:
@@ -429,15 +477,19 @@ def decode_columns(data: bytes) -> BatchColumns:
         dev = None
         if any(r.device_time is not None for r in rs):
             dev = np.array([NO_TIME if r.device_time is None else _ms(r.device_time) for r in rs], np.int64)
+        tar = None
+        if any(r.tariffs is not None for r in rs):
+            tar = np.array([(math.nan,) * 4 if r.tariffs is None else r.tariffs for r in rs], np.float64)
         return BatchColumns(b.plant, b.seq, b.source, list(ids), meter, time, quality=np.fromiter(
-            (r.quality for r in rs), np.int64, len(rs)).astype(np.uint16), device_time=dev, note=b.note, **cols)
+            (r.quality for r in rs), np.int64, len(rs)).astype(np.uint16), device_time=dev, note=b.note,
+            tariffs=tar, **cols)
     head, pos = _header2(data)
     try:
         n, meters, spec = int(head["rows"]), list(head["meters"]), [tuple(c) for c in head["columns"]]
         plant, seq, source = head["plant"], int(head["seq"]), head["source"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{SCHEMA2}: header lacks or mangles {exc}") from None
-    if tuple(spec) not in (COLUMNS2, COLUMNS2_CLOCK):
+    if tuple(spec) not in (_columns2(c, t) for c in (False, True) for t in (False, True)):
         raise ValueError(f"{SCHEMA2}: unexpected columns {head['columns']!r}")
     pad = -pos % 8
     if data[pos:pos + pad] != b"\0" * pad:
@@ -456,4 +508,5 @@ def decode_columns(data: bytes) -> BatchColumns:
         raise ValueError(f"{SCHEMA2} batch {seq}: a meter index is beyond the {len(meters)} meters of the header")
     return BatchColumns(plant, seq, source, meters, cols["meter"], cols["time"],
                         *(cols[c] for c in FLOAT_COLUMNS), cols["quality"], cols.get("device_time"),
-                        head.get("note"))
+                        head.get("note"),
+                        np.column_stack([cols[c] for c in TARIFF_COLUMNS]) if TARIFF_COLUMNS[0] in cols else None)

@@ -10,7 +10,10 @@ An Icechunk repository (Zarr v3) holding one dense grid of one-minute slots:
   ``power_factor`` [-] (time, meter) — the raw readings, never overwritten;
 - ``energy`` [kWh | m3] (time, meter) — energy of the minute that ENDS at the slot's reading,
   derived from counter deltas (:func:`workspace.quality.derive_energy`);
-- ``quality`` (time, meter) — the bitmask of :class:`workspace.quality.Q`.
+- ``quality`` (time, meter) — the bitmask of :class:`workspace.quality.Q`;
+- ``tariff_1`` … ``tariff_4`` [kWh] (time, meter) — the time-of-use registers of meters that have
+  them (DL/T 645: 尖 sharp, 峰 peak, 平 flat, 谷 valley), raw as read, NaN elsewhere; created by the
+  first fold of a batch carrying them in stores made before them (:meth:`Store.tariff_energy`).
 
 Each fold of journaled batches is one Icechunk commit whose metadata names the journal range it
 holds; the fold state (last folded batch, last good counter per meter) is written in the same
@@ -74,6 +77,12 @@ VARIABLES = {  # name: (attrs, dtype, fill)
     "energy": ({"long_name": "energy of the minute ending at the slot's reading", "units_from": "counter_units"}, "float64", np.nan),
     "quality": ({"long_name": "quality bitmask", "flag_masks": [int(f) for f in Q],
                  "flag_meanings": " ".join(f.name for f in Q)}, "uint16", 0),
+}
+TARIFF_NAMES = ("尖 sharp", "峰 peak", "平 flat", "谷 valley")
+TARIFFS = {  # the meters' own time-of-use registers, as read (no energy is derived from them)
+    f"tariff_{k}": ({"long_name": f"forward active energy register of tariff {k} ({name})", "units": "kWh"},
+                    "float64", np.nan)
+    for k, name in enumerate(TARIFF_NAMES, start=1)
 }
 STUCK_LOOKBACK = 30  # slots before a re-derived window searched for the start of a frozen counter
 LOOKBACK = 7 * 24 * 60  # how far back a late reading looks for the good reading before it [slots]
@@ -259,7 +268,7 @@ class Store:
                            "standard_name": "time", "long_name": "slot start (UTC)"})
         meter = g.create_array("meter", shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"])
         meter[:] = np.array(self.meters)
-        for name, (attrs, dtype, fill) in VARIABLES.items():
+        for name, (attrs, dtype, fill) in {**VARIABLES, **TARIFFS}.items():
             g.create_array(name, shape=(0, m), chunks=(CHUNK_T, m), dtype=dtype, fill_value=fill,
                            dimension_names=["time", "meter"], attributes=attrs)
         g.create_array("hour", shape=(0,), chunks=(24 * 366,), dtype="int64", fill_value=0,
@@ -393,6 +402,7 @@ class Store:
         """The batches' readings as columns (store meter index ``mi``, ``time`` [ms], values, ``quality``
         with :attr:`Q.CLOCK_DRIFT` set where the device clock is off by more than the tolerance)."""
         parts = []
+        with_tariffs = any(b.tariffs is not None for b in batches)
         for b in batches:
             idx = np.empty(len(b.meters), np.int64)
             for k, mid in enumerate(b.meters):
@@ -408,6 +418,9 @@ class Store:
                     q = q | np.where(drift, np.uint16(int(Q.CLOCK_DRIFT)), np.uint16(0))
             parts.append({"mi": idx[b.meter.astype(np.int64)], "time": b.time.astype(np.int64), "quality": q,
                           **{c: b.__getattribute__(c) for c in READ_COLUMNS}})
+            if with_tariffs:
+                tar = b.tariffs if b.tariffs is not None else np.full((len(b), 4), np.nan)
+                parts[-1].update({name: tar[:, k] for k, name in enumerate(TARIFFS)})
         if len(parts) == 1:
             return dict(parts[0])
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -449,6 +462,13 @@ class Store:
             flags[late] |= np.uint16(int(Q.OUT_OF_ORDER))
         flags[dup] = np.uint16(int(Q.DUPLICATE))
         k_mi, k_slot = mi[keep], slot[keep]
+        raw = READ_COLUMNS
+        if "tariff_1" in cols:
+            for name, (attrs, dtype, fill) in TARIFFS.items():
+                if name not in g:  # a store made before the tariff registers: add them
+                    g.create_array(name, shape=g["counter"].shape, chunks=(CHUNK_T, m), dtype=dtype,
+                                   fill_value=fill, dimension_names=["time", "meter"], attributes=attrs)
+            raw = READ_COLUMNS + tuple(TARIFFS)
         # quality: OR every flag landing on a cell together, and into what is stored
         key = slot * m + mi
         uniq, inv = np.unique(key, return_inverse=True)
@@ -457,7 +477,7 @@ class Store:
         q_slot, q_mi = uniq // m, uniq % m
         s0, s1 = int(q_slot[0]), int(q_slot[-1]) + 1
         if (s1 - s0) * m <= DENSE_CELLS:  # one block read and written per variable
-            for var in READ_COLUMNS:
+            for var in raw:
                 block = g[var][s0:s1]
                 block[k_slot - s0, k_mi] = cols[var][order][keep]
                 g[var][s0:s1] = block
@@ -465,7 +485,7 @@ class Store:
             block[q_slot - s0, q_mi] |= merged
             g["quality"][s0:s1] = block
         else:  # readings spread far apart (late data): only their cells
-            for var in READ_COLUMNS:
+            for var in raw:
                 g[var].set_coordinate_selection((k_slot, k_mi), cols[var][order][keep].astype(np.float64))
             merged |= g["quality"].get_coordinate_selection((q_slot, q_mi)).astype(np.uint16)
             g["quality"].set_coordinate_selection((q_slot, q_mi), merged)
@@ -699,6 +719,9 @@ class Store:
         t[have:new] = base + np.arange(have, new, dtype=np.int64)
         for name in VARIABLES:
             g[name].resize((new, len(self.meters)))
+        for name in TARIFFS:
+            if name in g:
+                g[name].resize((new, len(self.meters)))
         hours = new // 60  # the minute axis grows in whole hours from a UTC midnight
         h = g["hour"]
         have_h = h.shape[0]
@@ -1022,7 +1045,7 @@ class Store:
         ``changed_slots``) carry over to the newer snapshot."""
         m = len(self.meters)
         if s1 <= s0:
-            return np.zeros((0, m), VARIABLES[var][1])
+            return np.zeros((0, m), (VARIABLES.get(var) or TARIFFS[var])[1])
         with self._cache_lock:
             c = self._chunk_cache
             if c is None or c["snap"] != snap:
@@ -1297,3 +1320,51 @@ class Store:
                      "snapshot": self.dataset(as_of).attrs["snapshot"]}
         return out
 
+
+    def tariff_energy(self, start, end, *, meters: list[str] | None = None, as_of=None) -> pd.DataFrame:
+        """Energy per meter per tariff over a period, from the meters' own time-of-use registers.
+
+        Parameters
+        ----------
+        start, end : datetime or str
+            The period ``[start, end)``, local time of the site (or timezone-aware).
+        meters : list of str, optional
+            Meter ids (default: every electricity meter of the site).
+        as_of : str or datetime, optional
+            Snapshot id or instant of the version to read (default: the newest).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``meter``, columns ``tariff_1`` … ``tariff_4`` (尖 sharp, 峰 peak, 平 flat, 谷 valley):
+            the last minus the first stored register reading of the tariff within the period [kWh];
+            NaN where the meter has no stored reading of that tariff in it (a meter without
+            tariff registers, or not read), 0 when it has exactly one. A register that rolled over at
+            10^6 kWh within the period is not unwrapped. ``attrs`` holds the period, the timezone and
+            the snapshot read.
+
+        Raises
+        ------
+        UnknownMeter
+            For a meter id not in the site model.
+        """
+        as_of = _Resolved(self._snapshot_for(as_of))
+        if meters is None:
+            meters = self.site.meter_ids("electricity")
+        for m in meters:
+            if m not in self._midx:
+                raise UnknownMeter(f"unknown meter {m!r}")
+        ds = self.dataset(as_of)
+        out = pd.DataFrame(np.nan, index=pd.Index(meters, name="meter"), columns=list(TARIFFS))
+        for name in TARIFFS:
+            if name not in ds.variables or not meters:
+                continue  # a store that never received tariff registers
+            values = self._frame(name, start, end, meters, as_of, dt.timedelta(0)).to_numpy()
+            for j in range(len(meters)):
+                col = values[:, j]
+                got = col[np.isfinite(col)]
+                if len(got):
+                    out.iloc[j, out.columns.get_loc(name)] = got[-1] - got[0]
+        out.attrs = {"period": (str(start), str(end)), "timezone": self.site.plant.timezone,
+                     "units": "kWh", "snapshot": ds.attrs["snapshot"]}
+        return out

@@ -11,7 +11,8 @@ A 2007 meter replies with four wake-up bytes 0xFE, a 1997 meter with none (both 
 A read-address request to AA AA AA AA AA AA is answered when exactly one meter is on the bus (on a
 real bus several would collide). Faults, per meter id: ``silent``/``dead`` of the plant (no reply),
 :meth:`Dlt645BusSimulator.garble` (a reply of random bytes), :meth:`Dlt645BusSimulator.refuse`
-(an abnormal reply with the given error byte).
+(an abnormal reply with the given error byte), :meth:`Dlt645BusSimulator.without_tariffs` (a meter
+without time-of-use registers: "no requested data" for them, the total still answered).
 
 Each meter has a clock (date 04000101 / C010, time 04000102 / C011) in the site's local time: the
 plant's clock, or, after :meth:`Dlt645BusSimulator.set_clock`, off by a fixed offset and running fast or
@@ -94,6 +95,7 @@ class Dlt645BusSimulator:
         self.clocks: dict[str, tuple[float, float, dt.datetime]] = {}  # offset [s], drift [s/s], since
         self.clockless: set[str] = set()
         self.clock_unset: set[str] = set()
+        self.tariffless: set[str] = set()
         self._zone = ZoneInfo(plant.site.plant.timezone)
         self.requests = 0
         self.frames_in_error = 0
@@ -123,6 +125,11 @@ class Dlt645BusSimulator:
     def clock_lost(self, meter: str) -> None:
         """From now on the meter's clock shows 00-00-00 00:00:00 (its setting lost), which is no date."""
         self.clock_unset.add(meter)
+
+    def without_tariffs(self, meter: str) -> None:
+        """From now on the meter has no tariff registers: it answers them "no requested data" (as a
+        single-rate meter does) and still answers its total."""
+        self.tariffless.add(meter)
 
     def meter_time(self, meter: str) -> dt.datetime:
         """The meter's clock now, as local wall time in the site's zone (timezone-aware)."""
@@ -179,6 +186,9 @@ class Dlt645BusSimulator:
                          else encode_time(local.time()))
             return encode_frame(Frame(m.address, fam.read_code | REPLY, frame.data + value), wakeup)
         v = self.values(m.id)
+        if m.id in self.tariffless:
+            for k in range(1, 5):
+                del v[f"energy_tariff_{k}"]
         v["energy_combined"] = v["counter"]  # nothing is exported here: combined = forward
         if item is None or item.quantity not in v:
             return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no such data
