@@ -29,7 +29,7 @@ import sys
 import threading
 from pathlib import Path
 
-from workspace.errors import ChainError, ConfigError, TanjianError
+from workspace.errors import ChainError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -281,16 +281,6 @@ def cmd_quota(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except TanjianError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    run.__doc__ = fn.__doc__
-    return run
-
 
 def add_commands(subparsers) -> None:
     """Add ``anchor``, ``export``, ``verify``, ``chain {keygen,deploy}``, ``methodology
@@ -298,6 +288,8 @@ def add_commands(subparsers) -> None:
 
     Each sub-parser gets ``func`` (``args -> exit code``) as its default.
     """
+    from workspace.cli import guarded as _guard
+
     p = subparsers.add_parser("anchor", help="anchor the ledger root on chain")
     p.add_argument("--once", action="store_true", help="anchor once and exit")
     p.set_defaults(func=_guard(cmd_anchor))

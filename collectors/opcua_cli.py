@@ -56,19 +56,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (TanjianError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    run.__doc__ = fn.__doc__
-    return run
-
 
 def add_commands(subparsers) -> None:
     """Add ``opcua cert`` and ``opcua simulate`` to the CLI."""
+    from workspace.cli import guarded
+
+    def _guard(fn):
+        return guarded(fn, (TanjianError, OSError))
+
     p = subparsers.add_parser("opcua", help="OPC UA: make certificates, simulate a SCADA server")
     sub = p.add_subparsers(dest="opcua_command", metavar="ACTION", required=True)
     x = sub.add_parser("cert", help="write a private key and a self-signed application certificate")

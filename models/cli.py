@@ -28,16 +28,6 @@ from workspace.errors import TanjianError
 log = logging.getLogger(__name__)
 
 
-def _guard(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except TanjianError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    run.__doc__ = fn.__doc__
-    return run
-
 
 def _period(args) -> tuple[dt.date, dt.date]:
     if getattr(args, "month", None):
@@ -235,6 +225,8 @@ levels: source (default) | workshop (each workshop's main meters) | device (each
 
 def add_commands(subparsers) -> None:
     """Add ``inventory`` and ``footprint`` to the CLI."""
+    from workspace.cli import guarded as _guard
+
     p = subparsers.add_parser("inventory", help="GHG inventory for a year or period (scopes 1-3, ISO categories)",
                               description="GHG inventory from the store's meters and activity files, under a "
                                           "versioned methodology package.",

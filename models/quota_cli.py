@@ -92,21 +92,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(fn):
-    def run(args: argparse.Namespace) -> int:
-        from workspace.errors import TanjianError
-
-        try:
-            return fn(args)
-        except TanjianError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    run.__doc__ = fn.__doc__
-    return run
-
 
 def add_commands(subparsers) -> None:
     """Add ``allowance status`` to the CLI."""
+    from workspace.cli import guarded as _guard
+
     p = subparsers.add_parser("allowance", help="the year's allowance: settlement, forecast, alarm, green share",
                               description="Read the allowance set with `tanjian quota set` (or on chain) and "
                                           "compare the store's emissions with it.")

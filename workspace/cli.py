@@ -24,6 +24,19 @@ def config_from_args(args: argparse.Namespace):
     return load_config(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
 
 
+
+def guarded(fn, errors: tuple[type[BaseException], ...] = (TanjianError,)):
+    """``fn`` as a sub-command that prints ``error: ...`` and exits 1 on one of ``errors`` (instead of the
+    traceback, or :func:`main`'s generic exit 2)."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except errors as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    run.__doc__ = fn.__doc__
+    return run
+
 # -- config ------------------------------------------------------------------------------------------
 def cmd_config_check(args) -> int:
     from .config import default_path, load_config

@@ -89,21 +89,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(fn):
-    def run(args: argparse.Namespace) -> int:
-        from workspace.errors import TanjianError
-
-        try:
-            return fn(args)
-        except TanjianError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    run.__doc__ = fn.__doc__
-    return run
-
 
 def add_commands(subparsers) -> None:
     """Add ``report`` to the CLI."""
+    from workspace.cli import guarded as _guard
+
     p = subparsers.add_parser(
         "report", help="GHG report (XLSX, PDF, canonical JSON) for a year or month; hashes go into the ledger",
         description="Compute the inventory of the period from the store (and --activity), write the reports "
