@@ -25,6 +25,7 @@ from web3 import Web3
 
 from workspace.batch import MAGIC2
 from workspace.errors import ChainError
+from workspace.fsutil import write_atomic
 from workspace.journal import Journal
 
 from . import merkle
@@ -171,15 +172,7 @@ def export_batch(journal_dir: str | os.PathLike, ledger: Ledger, anchors_state_d
     out.mkdir(parents=True, exist_ok=True)
     batch_path = out / batch_file_name(seq, batch_bytes)
     bundle_path = out / bundle_file_name(seq)
-    _write(batch_path, batch_bytes)
-    _write(bundle_path, (json.dumps(bundle, indent=2) + "\n").encode("utf-8"))
+    write_atomic(batch_path, batch_bytes)
+    write_atomic(bundle_path, (json.dumps(bundle, indent=2) + "\n").encode("utf-8"))
     return batch_path, bundle_path
 
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from workspace.errors import ChainError
+from workspace.fsutil import write_atomic
 from workspace.journal import Journal
 
 from . import merkle
@@ -67,13 +68,7 @@ class Ledger:
         self._hashes = derived
 
     def _rewrite(self, hashes: list[bytes]) -> None:
-        tmp = self.cache_path.with_suffix(".bin.tmp")
-        with open(tmp, "wb") as f:
-            f.write(b"".join(hashes))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.cache_path)
-        _fsync_dir(self.cache_dir)
+        write_atomic(self.cache_path, b"".join(hashes), what="rewriting the ledger cache")
 
     def _append(self, hashes: list[bytes]) -> None:
         if not hashes:
@@ -145,10 +140,3 @@ class Ledger:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pint
 
 from .errors import TanjianError
+from .fsutil import write_atomic
 from .sheets import (ActivityFileError, CellError, Table, cell_text, header_key, parse_date, parse_month,
                      parse_number, read_table)
 from .sheets import decode_text, format_problem  # noqa: F401  (part of this module's API)
@@ -556,12 +557,10 @@ def write_document(data_dir: str | os.PathLike, doc: dict) -> Path:
 
     ``doc`` must carry ``schema`` = :data:`SCHEMA`, ``source_sha256`` and ``records``.
     """
-    from .evidence import _atomic_write
-
     if doc.get("schema") != SCHEMA or not doc.get("source_sha256"):
         raise TanjianError(f"activity document: needs schema {SCHEMA!r} and source_sha256")
     target = activity_dir(data_dir) / f"{doc['source_sha256']}.json"
-    _atomic_write(target, canonical_json(doc))
+    write_atomic(target, canonical_json(doc), what="writing an import document")
     return target
 
 

@@ -7,22 +7,20 @@ the same hash and only adds the new context to the sidecar's ``seen`` list. A fi
 the ledger (``kind: document`` inbox requests), so a verifier holding the file can prove it is the one used.
 
 Writes are atomic (temporary file, fsync, rename, fsync of the directory); a full disk raises
-:class:`workspace.journal.DiskFullError` naming the path and leaves no partial file behind.
+:class:`workspace.errors.DiskFullError` naming the path and leaves no partial file behind.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import TanjianError
-from .journal import DiskFullError
+from .fsutil import write_atomic
 
 _CHUNK = 1 << 20
 
@@ -34,35 +32,6 @@ class Evidence:
     sha256: str
     path: Path
     meta: dict
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(f"{target}: no space left on device while storing evidence; "
-                                "free space and retry (nothing was stored)") from exc
-        raise
 
 
 class EvidenceStore:
@@ -102,7 +71,7 @@ class EvidenceStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_for(digest)
         if not target.exists():
-            _atomic_write(target, data)
+            write_atomic(target, data, what="storing evidence")
         elif target.stat().st_size != len(data):
             raise TanjianError(f"evidence: {target} exists with a different size: the store is damaged; "
                                "move the file away and store the evidence again")
@@ -111,7 +80,7 @@ class EvidenceStore:
             "sha256": digest, "size": len(data), "media_type": media_type, "seen": []}
         meta["seen"].append({"name": name, "author": author, "reason": reason,
                              "stored": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        _atomic_write(meta_path, json.dumps(meta, ensure_ascii=False, indent=1).encode())
+        write_atomic(meta_path, json.dumps(meta, ensure_ascii=False, indent=1).encode(), what="storing evidence")
         return Evidence(digest, target, meta)
 
     def put_file(self, path: str | os.PathLike, **kw) -> Evidence:

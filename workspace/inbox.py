@@ -19,26 +19,13 @@ from pathlib import Path
 
 from .batch import Reading, encode_batch, format_time, parse_time
 from .errors import TanjianError
+from .fsutil import write_atomic
 from .journal import Journal
 from .quality import Q
 
 log = logging.getLogger(__name__)
 
 KINDS = ("correction", "meter_replaced", "document", "manual_reading")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def submit(inbox: str | os.PathLike, request: dict) -> Path:
@@ -63,7 +50,7 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
     inbox = Path(inbox)
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-    _write_atomic(path, json.dumps(request, sort_keys=True).encode())
+    write_atomic(path, json.dumps(request, sort_keys=True).encode(), what="queueing a request")
     log.info("%s by %s queued in %s", kind, request["author"], path)
     return path
 

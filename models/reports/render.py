@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import os
 import re
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import rfc8785
+
+from workspace.fsutil import write_atomic  # re-exported: reports are written with it
 
 from .content import Report, Table, summary
 
@@ -48,18 +48,6 @@ def report_json(inv: dict, *, report_date: str, author: str) -> bytes:
                            "inventory_sha256": __import__("hashlib").sha256(canonical_json(inv)).hexdigest(),
                            "summary": summary(inv), "inventory": inv})
 
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file, fsync'd."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
 
 
 def _text(v, kind: str) -> str:
