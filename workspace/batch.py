@@ -214,16 +214,22 @@ class Batch:
     note: dict | None = None
 
 
-def decode_batch(data: bytes) -> Batch:
-    """Parse canonical batch bytes (either schema); raises ValueError naming what is wrong."""
-    if data[:16] == MAGIC2:
-        return decode_columns(data).to_batch()
+def _json_object(data: bytes) -> dict:
+    """The JSON object of a :data:`SCHEMA` batch's bytes; ValueError when they are not one."""
     try:
         obj = json.loads(data)
     except ValueError as exc:
         raise ValueError(f"neither a {SCHEMA2} batch nor {SCHEMA} JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ValueError(f"not a {SCHEMA} batch (a JSON {type(obj).__name__}, not an object)")
+    return obj
+
+
+def decode_batch(data: bytes) -> Batch:
+    """Parse canonical batch bytes (either schema); raises ValueError naming what is wrong."""
+    if data[:16] == MAGIC2:
+        return decode_columns(data).to_batch()
+    obj = _json_object(data)
     if obj.get("schema") != SCHEMA:
         raise ValueError(f"not a {SCHEMA} batch (schema={obj.get('schema')!r})")
     nan = math.nan
@@ -452,12 +458,7 @@ def batch_header(data: bytes) -> dict:
     """The batch's header fields (schema, plant, seq, source, note if any) without decoding its readings."""
     if data[:16] == MAGIC2:
         return _header2(data)[0]
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise ValueError(f"neither a {SCHEMA2} batch nor {SCHEMA} JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"not a {SCHEMA} batch (a JSON {type(obj).__name__}, not an object)")
+    obj = _json_object(data)
     obj.pop("rows", None)
     return obj
 
