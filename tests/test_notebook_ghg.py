@@ -13,7 +13,6 @@ import os
 import shutil
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -28,21 +27,7 @@ from workspace.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 NB = ROOT / "notebooks" / "ghg_inventory.ipynb"
-NB_PY = ROOT / "notebooks" / "ghg_inventory.py"
 ACTIVITY = ROOT / "notebooks" / "data" / "plant18-activity-2026.csv"
-
-
-def test_pairing_in_sync():
-    nb = nbformat.read(NB, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
-    from_py = jupytext.read(NB_PY)
-    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in from_py.cells] == \
-        [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells], \
-        "notebooks/ghg_inventory.ipynb and .py differ: run `jupytext --sync notebooks/ghg_inventory.ipynb`"
-    for c in nb.cells:
-        if c.cell_type == "code":
-            assert c.outputs == [] and c.execution_count is None, "commit the .ipynb without outputs"
 
 
 def test_sample_activity_file_is_valid():

@@ -91,19 +91,21 @@ def markdown_outputs(cell) -> list[str]:
 
 
 # -- pairing ---------------------------------------------------------------------------------------------
-def test_tour_pairing_in_sync():
-    """tour.ipynb is what jupytext makes of tour.py: same cells, sources and tags; committed without outputs."""
-    nb = nbformat.read(TOUR, as_version=4)
+@pytest.mark.parametrize("name", ["tour", "ghg_inventory"])
+def test_pairing_in_sync(name):
+    """Each notebook's .ipynb is what jupytext makes of its .py: same cells, sources and tags; committed
+    without outputs."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    from_py = jupytext.read(TOUR_PY)
+    from_py = jupytext.read(NOTEBOOKS / f"{name}.py")
     assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in from_py.cells] == \
         [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells], \
-        "notebooks/tour.ipynb and tour.py differ: run `jupytext --sync notebooks/tour.ipynb`"
+        f"notebooks/{name}.ipynb and {name}.py differ: run `jupytext --sync notebooks/{name}.ipynb`"
     for c in nb.cells:
         if c.cell_type == "code":
-            assert c.outputs == [] and c.execution_count is None, "commit tour.ipynb without outputs"
+            assert c.outputs == [] and c.execution_count is None, f"commit {name}.ipynb without outputs"
 
 
 def test_tour_reads_only_through_the_query_api():
