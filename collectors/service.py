@@ -107,8 +107,7 @@ class CollectionService:
             self.subscriber = OpcUaCollector(site.gateways, site.meters, clock, backoff_initial_s=backoff_initial_s,
                                              backoff_max_s=backoff_max_s, base=base)
         self._journal_lock = asyncio.Lock()  # poll cycles, the inbox and push collectors share the journal
-        self.pending: list[list[Reading]] = []  # cycles the disk refused: not yet acknowledged
-        self._pending_sources: list[str] = []  # the source of each pending batch
+        self.pending: list[tuple[str, list[Reading]]] = []  # (source, readings) not yet acknowledged
         self.health_path = health_path
         self.source = source
         self.inbox = inbox
@@ -139,16 +138,15 @@ class CollectionService:
                     log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
             for source, batch in ((self.source, readings), ("opcua", subscribed)):
                 if batch:
-                    self.pending.append(batch)
-                    self._pending_sources.append(source)
+                    self.pending.append((source, batch))
             acked = 0
             while self.pending:
                 # one fsync for every cycle waiting (after a full disk: catching up in one group commit)
                 group = self.pending[:GROUP_CYCLES]
                 try:
                     seq = self.journal.next_seq
-                    payloads = [encode_batch_columnar(self.site.plant.id, seq + k, self._pending_sources[k], rs)
-                                for k, rs in enumerate(group)]
+                    payloads = [encode_batch_columnar(self.site.plant.id, seq + k, source, rs)
+                                for k, (source, rs) in enumerate(group)]
                     await asyncio.to_thread(self.journal.append_many, payloads)
                 except DiskFullError as exc:
                     log.error("%s (%d cycles waiting)", exc, len(self.pending))
@@ -157,8 +155,7 @@ class CollectionService:
                     log.error("journal: %s (%d cycles waiting)", exc, len(self.pending))
                     break
                 del self.pending[:len(group)]
-                del self._pending_sources[:len(group)]
-                acked += sum(map(len, group))
+                acked += sum(len(rs) for _, rs in group)
             self.acknowledged += acked
         return acked
 
