@@ -122,22 +122,24 @@ class MinuteRule:
 
     def admit(self, readings: list[Reading]) -> Admission:
         """Decide which readings of a batch are kept (in their original order) and which superseded."""
-        n = len(readings)
-        order = sorted(range(n), key=lambda k: (readings[k].meter, readings[k].time))
-        keep = [False] * n
-        seen: dict[str, set[int]] = {}
+        keep = [False] * len(readings)
+        groups: dict[str, list[int]] = {}
+        for k, r in enumerate(readings):
+            groups.setdefault(r.meter, []).append(k)
         slots: dict[str, list[int]] = {}
-        for k in order:
-            r = readings[k]
-            have = seen.get(r.meter)
-            if have is None:
-                have = seen[r.meter] = set(self._kept.get(r.meter, ()))
-            s = minute_slot(r.time)
-            if s in have:
-                continue
-            have.add(s)
-            slots.setdefault(r.meter, []).append(s)
-            keep[k] = True
+        for meter, idx in groups.items():
+            if len(idx) > 1:
+                idx.sort(key=lambda k: readings[k].time)  # stable, and linear when already in time order
+            have = set(self._kept.get(meter, ()))
+            new = []
+            for k in idx:
+                s = minute_slot(readings[k].time)
+                if s not in have:
+                    have.add(s)
+                    new.append(s)
+                    keep[k] = True
+            if new:
+                slots[meter] = new
         return Admission([r for r, k in zip(readings, keep) if k], [r for r, k in zip(readings, keep) if not k],
                          slots)
 
@@ -145,13 +147,15 @@ class MinuteRule:
         """Apply a decision of :meth:`admit` once its kept readings are journaled (or queued to be)."""
         for meter, new in adm.slots.items():
             self._remember(meter, new)
+        self.superseded += len(adm.superseded)
+        debug = log.isEnabledFor(logging.DEBUG)
         for r in adm.superseded:
-            self.superseded += 1
             h = self.health_of(r.meter) if self.health_of is not None else None
             if h is not None:
                 h.superseded += 1
-            log.debug("meter %s: reading at %s superseded: minute %s already has its reading", r.meter,
-                      r.time.isoformat(), r.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"))
+            if debug:
+                log.debug("meter %s: reading at %s superseded: minute %s already has its reading", r.meter,
+                          r.time.isoformat(), r.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"))
 
     def filter(self, readings: list[Reading]) -> list[Reading]:
         """:meth:`admit` then :meth:`commit`; returns the readings kept."""
@@ -160,8 +164,14 @@ class MinuteRule:
         return adm.kept
 
     def _remember(self, meter: str, slots: Iterable[int]) -> None:
-        have = self._kept.get(meter, [])
-        merged = sorted(set(have).union(slots))
+        have = self._kept.get(meter)
+        slots = list(slots)
+        if have and len(slots) == 1 and slots[0] > have[-1]:  # the usual case: the next minute
+            have.append(slots[0])
+            if len(have) > self.recent:
+                del have[0]
+            return
+        merged = sorted(set(have or ()).union(slots))
         self._kept[meter] = merged[-self.recent:]
 
     def recover(self, journal, meters: Iterable[str], *, records: int = TAIL_RECORDS) -> int:
