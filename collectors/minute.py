@@ -140,8 +140,8 @@ class MinuteRule:
                     keep[k] = True
             if new:
                 slots[meter] = new
-        return Admission([r for r, k in zip(readings, keep) if k], [r for r, k in zip(readings, keep) if not k],
-                         slots)
+        kept = [r for r, k in zip(readings, keep) if k]
+        return Admission(kept, [r for r, k in zip(readings, keep) if not k], slots)
 
     def commit(self, adm: Admission) -> None:
         """Apply a decision of :meth:`admit` once its kept readings are journaled (or queued to be)."""

@@ -473,8 +473,8 @@ class MqttCollector:
         self.clock = clock
         self.journal_batch = journal_batch
         self.quarantine = quarantine
-        self.key_cache = DeviceKeyCache(registry, self.settings.registry_ttl_s) if registry is not None else None
-        self.registry = self.key_cache if registry is not None else None
+        self.key_cache = None if registry is None else DeviceKeyCache(registry, self.settings.registry_ttl_s)
+        self.registry = self.key_cache
         self.port = (gateway.port or 1883) + port_offset
         self.source = f"mqtt/{gateway.id}"
         self.health: dict[str, DeviceHealth] = {m.id: DeviceHealth(m.id) for m in self.meters}

@@ -58,7 +58,8 @@ def test_the_minute_slot_is_the_utc_minute_of_the_time_truncated_to_the_millisec
     assert minute_slot(T0 + dt.timedelta(seconds=60)) == 29540161
     assert minute_slot(T0 - dt.timedelta(microseconds=1)) == 29540159
     # an offset changes nothing: 08:00:30+08:00 is 00:00:30Z
-    assert minute_slot(dt.datetime(2026, 3, 2, 8, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))) == 29540160
+    changsha = dt.timezone(dt.timedelta(hours=8))
+    assert minute_slot(dt.datetime(2026, 3, 2, 8, 0, 30, tzinfo=changsha)) == 29540160
     with pytest.raises(ValueError, match="naive"):
         minute_slot(dt.datetime(2026, 3, 2))
 
@@ -68,8 +69,8 @@ def test_the_store_puts_the_awkward_instant_in_the_same_slot(tmp_path):
     cfg = make_cfg(tmp_path, _NoBroker(), client_id="c-slot")
     j = Journal(cfg.paths.journal, writer=True)
     st = Store.open(cfg.paths.store, cfg.site, create=True)
-    j.append(encode_batch("T1", 0, "test", [reading("M-A1", T0 + dt.timedelta(seconds=59, microseconds=999_600),
-                                                    5.0)]))
+    awkward = T0 + dt.timedelta(seconds=59, microseconds=999_600)
+    j.append(encode_batch("T1", 0, "test", [reading("M-A1", awkward, 5.0)]))
     st.fold(j)
     j.close()
     ds = st.dataset()
