@@ -43,8 +43,9 @@ USERS_SPEC = [("collector", "c-pw", ("bench/#",), ()), ("sub", "s-pw", ("bench/#
 
 
 def _payload(k: int) -> bytes:
-    # a clamp meter's reading: energy in Wh, power in W, an ISO time (one second per message)
-    ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1772409600 + k))
+    # a clamp meter's reading: energy in Wh, power in W, an ISO time (one minute per message: the
+    # collector journals one reading per meter and minute, and every message is to be journaled here)
+    ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1772409600 + 60 * k))
     return json.dumps({"e": 1_000_000 + 10 * k, "p": 2500 + k % 100, "v": 230.0, "i": 3.6, "pf": 0.93,
                        "ts": ts}, separators=(",", ":")).encode()
 

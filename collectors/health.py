@@ -58,8 +58,10 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
         ``consecutive_failures``, ``latency_ms`` [ms] of the last good read, ``backoff_s`` [s] (the
         current wait between attempts, 0 while the device answers), ``next_attempt`` (UTC),
         ``rejected`` (payloads refused as malformed or badly signed, for collectors that receive
-        pushed data), ``superseded`` (values of a minute already read, from subscriptions that deliver
-        faster than the store's one-minute grid) and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
+        pushed data), ``superseded`` (readings of a minute that already had its reading, from devices that
+        push or servers that notify faster than the store's one-minute grid: not journaled, see
+        :mod:`collectors.minute`)
+        and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
         there is no file), ``age_s`` [s], ``cycles``, ``acknowledged``, ``journal_batches``,
         ``pending_cycles``, ``fold_error``, ``clock``.
 

@@ -6,8 +6,10 @@ to every meter's topic filter at QoS 1, maps each message onto a :class:`~worksp
 (:func:`map_payload`) and journals what arrived as one batch per flush interval. The broker gets its
 acknowledgement (PUBACK, sent with paho's ``manual_ack``) only after the batch is fsync'd in the
 journal, so a crash never loses a message the broker considers delivered: what was not
-acknowledged is delivered again when the collector reconnects (a crash between the fsync and the
-PUBACK therefore journals a reading twice; the store keeps one value per meter and slot).
+acknowledged is delivered again when the collector reconnects. Several readings of one meter in one
+minute (a device publishing every 10 s) are all acknowledged, but only the minute's first is journaled:
+the service's :class:`~collectors.minute.MinuteRule` counts the others ``superseded``; the same rule
+keeps a message redelivered after a crash between the fsync and the PUBACK out of the journal.
 
 Signed payloads
 ---------------
@@ -253,6 +255,8 @@ def check_signed(obj: dict, meter: Meter, topic: str, registry: Any = None) -> b
         try:
             verify_device_payload(data, sig_bytes, device, registry)
         except VerificationError as exc:
+            if exc.check == "signature" and isinstance(registry, DeviceKeyCache):
+                registry.forget(device)  # ask the registry afresh at this key's next message
             raise PayloadError(f"topic {topic!r}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the node is down or answers nonsense: refuse, do not guess
             raise PayloadError(f"topic {topic!r}: cannot check device key {device} against the "
@@ -315,6 +319,93 @@ def device_registry_for(cfg) -> Any:
         return None
 
 
+# -- the DeviceRegistry, asked once per key and TTL ----------------------------------------------------
+class DeviceKeyCache:
+    """The DeviceRegistry's record of each device key, kept ``ttl_s`` seconds: one chain call per key
+    and TTL instead of one per signed message.
+
+    It stands in for the registry contract where :func:`chain.identity.verify_device_payload` takes
+    one (it offers ``address`` and ``functions.keyOf(key).call()``, the only parts that function uses),
+    so the checks themselves stay in one place.
+
+    Trade-off: a key revoked on chain is still accepted for at most ``ttl_s`` after its record was
+    last fetched (default 300 s: at most five minutes of readings from a revoked key reach the
+    journal), against one ``eth_call`` per message without the cache (a thousand clamp meters
+    publishing every 10 s: 100 calls/s on the node, and each message waits for one). What is
+    never kept: a key the registry does not know (asked again at every message, so a key registered
+    after the collector started is accepted at once), and a key whose signature failed to verify
+    (forgotten: its next message asks the registry again). ``ttl_s=0`` asks at every message.
+
+    Parameters
+    ----------
+    registry : Contract
+        The DeviceRegistry.
+    ttl_s : float
+        How long a record is used before it is fetched again [s, monotonic wall clock].
+    now : callable
+        The time source [s] (``time.monotonic``).
+
+    Attributes
+    ----------
+    calls : int
+        ``keyOf`` calls made to the chain.
+    hits : int
+        Answers given from the cache.
+    """
+
+    def __init__(self, registry: Any, ttl_s: float = 300.0, now: Callable[[], float] = time.monotonic):
+        self.registry = registry
+        self.address = registry.address
+        self.ttl_s = float(ttl_s)
+        self.now = now
+        self.calls = 0
+        self.hits = 0
+        self._records: dict[str, tuple[float, tuple]] = {}  # lower-case address -> (fetched at, record)
+        self._lock = threading.Lock()
+        self.functions = _KeyOfFunctions(self)
+
+    def key_of(self, key: str) -> tuple:
+        """The registry's ``keyOf(key)`` record: (kind, plant, owner, registeredAt, revokedAt)."""
+        k = key.lower()
+        t = self.now()
+        with self._lock:
+            hit = self._records.get(k)
+            if hit is not None and t - hit[0] < self.ttl_s:
+                self.hits += 1
+                return hit[1]
+        record = tuple(self.registry.functions.keyOf(key).call())
+        with self._lock:
+            self.calls += 1
+            if record[0] != 0 and self.ttl_s > 0:  # Kind.None: unknown, never kept
+                self._records[k] = (t, record)
+            else:
+                self._records.pop(k, None)
+        return record
+
+    def forget(self, key: str) -> None:
+        """Drop ``key``'s record: the next check asks the registry."""
+        with self._lock:
+            self._records.pop(key.lower(), None)
+
+
+class _KeyOfCall:
+    def __init__(self, cache: DeviceKeyCache, key: str):
+        self.cache, self.key = cache, key
+
+    def call(self) -> tuple:
+        return self.cache.key_of(self.key)
+
+
+class _KeyOfFunctions:
+    """``registry.functions`` as :func:`chain.identity.verify_device_payload` uses it."""
+
+    def __init__(self, cache: DeviceKeyCache):
+        self._cache = cache
+
+    def keyOf(self, key: str) -> _KeyOfCall:  # noqa: N802 - the contract's function name
+        return _KeyOfCall(self._cache, key)
+
+
 # -- the collector -----------------------------------------------------------------------------------
 @dataclass
 class _Received:
@@ -349,12 +440,14 @@ class MqttCollector:
     clock : Clock
         Arrival time stamps.
     journal_batch : callable
-        ``async journal_batch(readings, source)``: journals one batch and returns once it is fsync'd;
+        ``async journal_batch(readings, source)``: journals one batch and returns once it is fsync'd
+        (optionally the number of readings journaled: the service's supersedes repeats of a minute);
         raises :class:`~workspace.errors.JournalError` when it is not.
     quarantine : path or None
         JSON-lines file for refused messages.
     registry : Contract or None
-        The DeviceRegistry to check signing keys against (None: the configured ``device_key`` only).
+        The DeviceRegistry to check signing keys against (None: the configured ``device_key`` only);
+        its answers are kept ``mqtt.registry_ttl_s`` per key (:class:`DeviceKeyCache`).
     port_offset : int
         Added to the gateway's port (tests).
 
@@ -365,6 +458,8 @@ class MqttCollector:
         the gateway id -> its connection's health.
     acknowledged, rejected : int
         Messages acknowledged to the broker after journaling, and refused.
+    key_cache : DeviceKeyCache or None
+        The registry's answers per device key (None without a registry).
     """
 
     def __init__(self, gateway: Gateway, meters: list[Meter], clock: Clock,
@@ -378,7 +473,8 @@ class MqttCollector:
         self.clock = clock
         self.journal_batch = journal_batch
         self.quarantine = quarantine
-        self.registry = registry
+        self.key_cache = None if registry is None else DeviceKeyCache(registry, self.settings.registry_ttl_s)
+        self.registry = self.key_cache
         self.port = (gateway.port or 1883) + port_offset
         self.source = f"mqtt/{gateway.id}"
         self.health: dict[str, DeviceHealth] = {m.id: DeviceHealth(m.id) for m in self.meters}
@@ -394,6 +490,11 @@ class MqttCollector:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = None
         self._topic_meter: dict[str, Meter | None] = {}
+
+    @property
+    def registry_calls(self) -> int:
+        """``keyOf`` calls made to the DeviceRegistry since the start (0 without a registry)."""
+        return self.key_cache.calls if self.key_cache is not None else 0
 
     # -- paho side (its network thread) ------------------------------------------------------------
     def _make_client(self):
@@ -426,8 +527,8 @@ class MqttCollector:
             self._generation += 1
             if flags.session_present:
                 # the broker sends again, with their packet ids, whatever we had not acknowledged: drop the
-                # copies not yet journaled so that each is journaled once (those of a flush under way are
-                # journaled twice; the store flags the repeat DUPLICATE)
+                # copies not yet journaled so that each is journaled once (those of a flush under way come
+                # back too: the service's minute rule supersedes them)
                 dropped = len(self._received) + len(self._waiting)
                 self._received, self._waiting = [], []
                 if dropped:
@@ -557,8 +658,10 @@ class MqttCollector:
                 await asyncio.to_thread(self._keep_refused, refused)
                 for r in taken:
                     r.rejected = None
+            journaled = 0
             if readings:
-                await self.journal_batch(readings, self.source)
+                n = await self.journal_batch(readings, self.source)
+                journaled = n if isinstance(n, int) else len(readings)  # the service's: minute rule applied
                 for r in taken:
                     r.reading = None
         except (JournalError, OSError) as exc:
@@ -574,7 +677,7 @@ class MqttCollector:
             if r.qos > 0 and r.generation == gen and client is not None:
                 client.ack(r.mid, r.qos)
         self.acknowledged += len(taken)
-        return len(readings)
+        return journaled
 
     def _keep_refused(self, refused: list[dict]) -> None:
         self.quarantine.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,9 @@ A reading is made for every counter value received; the meter's other quantities
 same source instant, else from the latest value received since the previous counter value, else
 NaN. The newest instant of a meter waits for the next drain unless all its quantities are there
 (a server may split one instant's values over two publish responses). Monitored items use the trigger *StatusValueTimestamp*, so a server that re-samples an unchanged
-counter still sends it (an idle meter keeps producing readings).
+counter still sends it (an idle meter keeps producing readings). One reading per meter and minute is
+not this module's business: the collection service applies that rule to every collector that is sent
+its readings (:class:`collectors.minute.MinuteRule`).
 
 When the server goes away (socket closed, keep-alive probe unanswered) every meter of the gateway
 is marked down in its :class:`~collectors.polling.DeviceHealth` and the collector reconnects with
@@ -107,11 +109,6 @@ def make_certificate(key_file: Path, cert_file: Path, app_uri: str, *, server: b
     cert_file.write_bytes(cert.public_bytes(Encoding.DER))
 
 
-def _next_minute(t: dt.datetime) -> dt.datetime:
-    """Start of the minute after the one holding ``t`` (the store's slot boundary)."""
-    return t.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-
-
 @dataclass(frozen=True)
 class _Item:
     meter: str
@@ -177,7 +174,7 @@ class OpcUaCollector:
         self._fresh: dict[str, dict[str, float]] = {m: {} for m in self.meters}
         self._last: dict[str, dict[str, tuple[dt.datetime, float]]] = {m: {} for m in self.meters}
         self._wanted = {m.id: set(m.opcua or ()) for m in self.meters.values()}  # quantities mapped
-        self._emitted: dict[str, dt.datetime] = {}  # meter -> source time of its last reading
+        self._emitted: dict[str, dt.datetime] = {}  # meter -> source time of its last reading drained
         self._catching_up: set[str] = set()  # gateways reading history: their meters wait
         self.caught_up = 0  # values read from the servers' history after reconnections
         self._stop = asyncio.Event()
@@ -245,10 +242,9 @@ class OpcUaCollector:
     def drain(self) -> list[Reading]:
         """The readings made from the values received since the last drain, in time order per meter.
 
-        The store holds one reading per meter and minute: of the values a subscription delivers within
-        one minute, the first is journaled (what a poll at the minute would read) and the later ones
-        only refresh the instantaneous quantities; they are counted as ``superseded`` in the meter's
-        health, so nothing disappears unseen.
+        Every counter value makes a reading, however often the server sends them; the collection
+        service's :class:`~collectors.minute.MinuteRule` then journals the first of each minute (what a
+        poll at the minute would read) and counts the later ones as ``superseded`` in the meter's health.
         """
         out: list[Reading] = []
         nan = math.nan
@@ -269,10 +265,7 @@ class OpcUaCollector:
                 group = filed[when]
                 fresh.update({q: v for q, v in group.items() if q != "counter"})
                 if "counter" not in group or (done is not None and when <= done):
-                    continue  # no counter, or already journaled (history overlapping the live values)
-                if done is not None and when < _next_minute(done):
-                    h.superseded += 1  # the store keeps one reading a minute: the first, as a poll would
-                    continue
+                    continue  # no counter, or already drained (history overlapping the live values)
                 self._emitted[mid] = done = when
                 out.append(Reading(mid, when, group["counter"], fresh.get("rate", nan), fresh.get("voltage", nan),
                                    fresh.get("current", nan), fresh.get("power_factor", nan), 0))

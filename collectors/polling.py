@@ -51,7 +51,7 @@ class DeviceHealth:
     next_attempt: float = 0.0  # wall clock [s since epoch]; back-off
     backoff_s: float = 0.0  # current wait between attempts [s]; 0 while the device answers
     rejected: int = 0  # payloads refused (malformed, badly signed) from devices that push their data
-    superseded: int = 0  # values of a minute already read (a subscription delivers faster than the grid)
+    superseded: int = 0  # readings of a minute already journaled: not journaled (collectors.minute)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

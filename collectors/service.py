@@ -33,6 +33,7 @@ from workspace.journal import Journal
 from workspace.site import PUSH_PROTOCOLS, SUBSCRIBED_PROTOCOLS, Medium, Site
 from workspace.store import Store
 
+from .minute import MinuteRule
 from .readers import reader_for
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class CollectionService:
     the same journal, one batch per flush interval. Meters of ``protocol: opcua`` gateways are not
     polled either: :class:`collectors.opcua.OpcUaCollector` subscribes to them, and each cycle journals
     what it received since the last one as its own batch (source ``opcua``) next to the polled readings'.
+    Both go through one :class:`collectors.minute.MinuteRule` (attribute ``minute_rule``): per meter,
+    the first reading of each store minute slot is journaled and the later ones of that slot are
+    counted ``superseded`` in the meter's health; its memory of the last slots is recovered from the
+    journal's tail at start.
     compact_interval_s : float or None
         Compact the store this often [s, wall clock]; None or 0: never.
     compact_keep_days : float
@@ -106,6 +111,9 @@ class CollectionService:
 
             self.subscriber = OpcUaCollector(site.gateways, site.meters, clock, backoff_initial_s=backoff_initial_s,
                                              backoff_max_s=backoff_max_s, base=base)
+        # one reading per meter and minute for every meter that is sent its readings (pushed or subscribed)
+        self.minute_rule = MinuteRule(self._health_of)
+        self.minute_rule.recover(journal, [m.id for m in site.meters if m.gateway in pushed | subscribed])
         self._journal_lock = asyncio.Lock()  # poll cycles, the inbox and push collectors share the journal
         self.pending: list[tuple[str, list[Reading]]] = []  # (source, readings) not yet acknowledged
         self.health_path = health_path
@@ -131,6 +139,8 @@ class CollectionService:
             subscribed = self.subscriber.drain()
         self.cycles += 1
         async with self._journal_lock:
+            # kept readings wait in self.pending until journaled: decided and remembered at once
+            subscribed = self.minute_rule.filter(subscribed)
             if self.inbox is not None and not self.pending:
                 try:
                     await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
@@ -159,18 +169,41 @@ class CollectionService:
             self.acknowledged += acked
         return acked
 
-    async def journal_batch(self, readings: list[Reading], source: str) -> None:
+    async def journal_batch(self, readings: list[Reading], source: str) -> int:
         """Journal one batch from a push collector; returns once it is fsync'd (the acknowledgement).
+
+        Readings of a minute slot that already has its reading are superseded (counted in the meter's
+        health, not journaled: :class:`~collectors.minute.MinuteRule`); they are handled all the same,
+        and the caller acknowledges them.
+
+        Returns
+        -------
+        int
+            Readings journaled.
 
         Raises
         ------
         JournalError
-            When the journal refused it (a full disk included): the caller keeps the readings.
+            When the journal refused it (a full disk included): the caller keeps the readings, and the
+            minute rule remembers nothing of them.
         """
         async with self._journal_lock:
-            payload = encode_batch(self.site.plant.id, self.journal.next_seq, source, readings)
-            await asyncio.to_thread(self.journal.append, payload)
-            self.acknowledged += len(readings)
+            adm = self.minute_rule.admit(readings)
+            if adm.kept:
+                payload = encode_batch(self.site.plant.id, self.journal.next_seq, source, adm.kept)
+                await asyncio.to_thread(self.journal.append, payload)
+                self.acknowledged += len(adm.kept)
+            self.minute_rule.commit(adm)
+            return len(adm.kept)
+
+    def _health_of(self, meter: str):
+        """The health record of a pushed or subscribed meter (None for others)."""
+        for p in self.pushers:
+            if meter in p.health:
+                return p.health[meter]
+        if self.subscriber is not None:
+            return self.subscriber.health.get(meter)
+        return None
 
     def fold_once(self) -> None:
         if self.store is None:

@@ -156,6 +156,9 @@ class MqttLink(_Model):
                                  description="messages the broker may send before our acknowledgements "
                                              "(MQTT 5)")
     require_signature: bool = Field(False, description="refuse payloads not signed by the meter's device key")
+    registry_ttl_s: float = Field(300.0, ge=0, le=86400,
+                                  description="how long the DeviceRegistry's answer for a device key is reused; "
+                                              "a revocation is seen within it [s] (0: every message)")
 
 
 MqttField = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",
