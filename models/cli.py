@@ -79,7 +79,7 @@ def _store_and_site(args):
         return None, cfg.site, cfg
     from workspace.store import Store
 
-    if not Path(cfg.paths.store).exists():
+    if isinstance(cfg.paths.store, Path) and not cfg.paths.store.exists():
         if args.activity:
             log.info("no store at %s: computing from the activity file(s) only", cfg.paths.store)
             return None, cfg.site, cfg

@@ -32,16 +32,41 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class S3Options(_Model):
+    """How to reach an S3-compatible object store (credentials come from AWS_* environment variables)."""
+
+    endpoint_url: str | None = Field(None, description="e.g. http://minio.plant.lan:9000; omit for AWS S3")
+    region: str | None = Field(None, description="the bucket's region, e.g. us-east-1")
+    allow_http: bool = Field(False, description="allow a plain-HTTP endpoint (inside a plant network)")
+    force_path_style: bool = Field(False, description="path-style addressing (most self-hosted S3 servers)")
+    anonymous: bool = Field(False, description="unsigned requests: a public, read-only bucket")
+
+
 class Paths(_Model):
     data_dir: Path = Field(Path("var"), description="where the journal, store, ledger and keys live")
+    store_url: str | None = Field(None, pattern=r"^s3://[^/?#]+(/[^?#]*)?$",
+                                  description="keep the store on object storage instead of data_dir/store: "
+                                              "s3://BUCKET/PREFIX (the journal stays local)")
+    s3: S3Options | None = Field(None, description="options of store_url's object store")
+
+    @model_validator(mode="after")
+    def _s3_needs_url(self) -> "Paths":
+        if self.s3 is not None and self.store_url is None:
+            raise ValueError("s3 options given without store_url")
+        return self
 
     @property
     def journal(self) -> Path:
         return self.data_dir / "journal"
 
     @property
-    def store(self) -> Path:
-        return self.data_dir / "store"
+    def store(self) -> Path | str:
+        """The store's location: data_dir/store, or store_url with its options (workspace.storage)."""
+        if self.store_url is None:
+            return self.data_dir / "store"
+        from .storage import s3_url
+
+        return s3_url(self.store_url, self.s3.model_dump() if self.s3 is not None else {})
 
     @property
     def chain(self) -> Path:
@@ -284,7 +309,7 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
     # the packaged example keeps its data under the working folder, a user's file beside itself
     base = Path.cwd() if path.resolve() == EXAMPLE.resolve() else path.resolve().parent
     dd = Path(data_dir) if data_dir is not None else cfg.paths.data_dir
-    cfg.paths = Paths(data_dir=(base / dd) if not dd.is_absolute() else dd)
+    cfg.paths = cfg.paths.model_copy(update={"data_dir": (base / dd) if not dd.is_absolute() else dd})
     cfg.site = cfg.site.with_files_under(base)  # certificates, keys, password files beside the file
     ch = cfg.chain
     cfg.chain = ch.model_copy(update={

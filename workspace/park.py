@@ -6,10 +6,10 @@ few thousand small chunks per plant, not a scan of their minutes.
 
 The same code runs on a real cluster: connect a client to its scheduler before calling
 (``dask.distributed.Client("tcp://scheduler:8786")``), and open stores that the workers can
-reach. Stores on object storage use Icechunk's S3-compatible storage instead of the local one
-(``icechunk.s3_storage(bucket=..., prefix=..., endpoint_url=...)``) — only the storage line of
-:meth:`workspace.store.Store.open` changes; read-only sessions are picklable and travel to the
-workers with the task graph.
+reach: stores on object storage (``paths.store_url: s3://bucket/prefix``, :mod:`workspace.storage`)
+are read by every worker straight from the bucket (credentials from the workers' AWS_* environment);
+read-only sessions are picklable and travel to the workers with the task graph.
+``tests/test_store_s3.py`` runs this over stores on an S3 server (moto's) with a LocalCluster.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ class PlantStore:
 
     plant: str
     site: Site
-    path: Path
+    path: Path | str  # a folder, or an s3:// location (workspace.storage)
 
     @classmethod
     def from_config(cls, cfg) -> "PlantStore":
-        return cls(cfg.site.plant.id, cfg.site, Path(cfg.paths.store))
+        return cls(cfg.site.plant.id, cfg.site, cfg.paths.store)
 
 
 def _plant_series(p: PlantStore, start: pd.Timestamp, end: pd.Timestamp, medium: Medium, freq: str,

@@ -41,7 +41,6 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 # Icechunk warns at every open that local-filesystem storage is unsafe for concurrent commits. Commits
@@ -58,6 +57,7 @@ from .errors import StoreError, UnknownMeter
 from .journal import Journal
 from .quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
 from .site import MEDIUM_UNITS, Medium, Site
+from .storage import parse_location
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,13 @@ class FoldResult:
     seq_to: int  # inclusive; seq_from > seq_to means nothing was folded
     readings: int
     snapshot: str | None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The gist of an error whose text may be a long multi-line trace (Icechunk's are)."""
+    lines = [ln.strip(" |x`->") for ln in str(exc).splitlines() if ln.strip(" |x`->")]
+    cause = [ln for ln in lines if "error" in ln.lower() or "refused" in ln.lower()]
+    return "; ".join(dict.fromkeys((lines[:1] + cause[-2:]))) if lines else type(exc).__name__
 
 
 def _ms_of(t: dt.datetime) -> int:
@@ -203,13 +210,15 @@ class Store:
 
     Parameters
     ----------
-    path : path
-        The Icechunk repository's folder.
+    path : path or str
+        The Icechunk repository's folder, or its ``s3://`` location (:mod:`workspace.storage`).
     site : Site
     """
 
     def __init__(self, path: str | os.PathLike, site: Site, repo: icechunk.Repository):
-        self.path = Path(path)
+        loc = parse_location(path)
+        self.location = loc
+        self.path = loc.local if loc.is_local else loc.label  # what messages name
         self.site = site
         self.tz = ZoneInfo(site.plant.timezone)
         self.repo = repo
@@ -228,19 +237,27 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike, site: Site, *, create: bool = False) -> "Store":
-        """Open (or with ``create=True`` create if missing) the store at ``path``."""
-        path = Path(path)
-        storage = icechunk.local_filesystem_storage(str(path))
+        """Open (or with ``create=True`` create if missing) the store at ``path``: a folder, or an
+        ``s3://bucket/prefix?options`` location on object storage (:mod:`workspace.storage`)."""
+        loc = parse_location(path)
         try:
+            storage = loc.storage()
             exists = icechunk.Repository.exists(storage)
+        except StoreError:
+            raise
         except Exception as exc:  # noqa: BLE001 - icechunk raises its own types
-            raise StoreError(f"{path}: cannot read the store: {exc}") from exc
+            raise StoreError(f"{loc.label}: cannot read the store: unreachable or refusing "
+                             f"({_first_line(exc)}); check the storage and try again") from exc
         if not exists:
             if not create:
-                raise StoreError(f"{path}: no store here yet. Start collection (`tanjian collect`) or the demo "
+                raise StoreError(f"{loc.label}: no store here yet. Start collection (`tanjian collect`) or the demo "
                                  f"(`tanjian demo`) to create it.")
-            path.mkdir(parents=True, exist_ok=True)
-            repo = icechunk.Repository.create(storage)
+            if loc.is_local:
+                loc.local.mkdir(parents=True, exist_ok=True)
+            try:
+                repo = icechunk.Repository.create(storage)
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(f"{loc.label}: cannot create the store ({_first_line(exc)})") from exc
             store = cls(path, site, repo)
             store._initialise()
             return store
@@ -249,12 +266,13 @@ class Store:
             store = cls(path, site, repo)
             have = list(store.dataset().meter.values)
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{path}: the store is damaged or not an Icechunk repository ({exc}). Restore it "
-                             f"from backup, or move it aside: the journal still holds every acknowledged "
-                             f"reading and `tanjian fold` rebuilds the store from it.") from exc
+            raise StoreError(f"{loc.label}: the store is damaged, unreachable or not an Icechunk repository "
+                             f"({_first_line(exc)}). If it is unreachable, check the storage and try again; if damaged, "
+                             f"restore it from backup, or move it aside: the journal still holds every "
+                             f"acknowledged reading and `tanjian fold` rebuilds the store from it.") from exc
         if have != store.meters:
             missing = sorted(set(store.meters) - set(have))
-            raise StoreError(f"{path}: the store's meters differ from the site model (new: {missing[:5]}...). "
+            raise StoreError(f"{loc.label}: the store's meters differ from the site model (new: {missing[:5]}...). "
                              f"Adding meters to an existing store is not supported yet.")
         return store
 
@@ -312,7 +330,12 @@ class Store:
         message and metadata carry its author and reason.
         """
         with self._fold_lock:
-            return self._fold(journal, max_batches, author)
+            try:
+                return self._fold(journal, max_batches, author)
+            except icechunk.IcechunkError as exc:  # storage unreachable or refusing: nothing was committed
+                raise StoreError(f"{self.path}: the fold could not read or commit the store, nothing of it was "
+                                 f"committed and the journal keeps every batch; the next fold retries "
+                                 f"({_first_line(exc)})") from exc
 
     def _fold(self, journal: Journal, max_batches: int, author: str) -> FoldResult:
         s = self.repo.writable_session("main")
