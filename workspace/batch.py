@@ -82,6 +82,7 @@ import math
 from dataclasses import dataclass
 import struct
 from functools import lru_cache
+from json.encoder import encode_basestring as _encode_basestring
 from operator import attrgetter
 
 import numpy as np
@@ -328,8 +329,11 @@ def _header_json(obj: dict) -> bytes:
 
 def _json_str(s: str) -> str:
     """A JSON string as RFC 8785 writes it (for strings, compact ``json.dumps`` without ASCII escaping is
-    the same: the same short escapes, ``\\u00xx`` in lower case for other controls, nothing else escaped)."""
-    return json.dumps(s, ensure_ascii=False)
+    the same: the same short escapes, ``\\u00xx`` in lower case for other controls, nothing else escaped;
+    this is the function ``json.dumps(s, ensure_ascii=False)`` calls, without building an encoder)."""
+    if not isinstance(s, str):
+        raise TypeError(f"expected a string, got {type(s).__name__}: {s!r}")
+    return _encode_basestring(s)
 
 
 @lru_cache(maxsize=4)

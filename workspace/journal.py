@@ -155,7 +155,10 @@ class Journal:
             return self._append_locked(payloads)
 
     def _append_locked(self, payloads: list[bytes]) -> list[int]:
-        record = b"".join(HEADER.pack(MAGIC, len(p), zlib.crc32(p)) + p for p in payloads)
+        parts = []
+        for p in payloads:  # one copy of each payload, into the record
+            parts += (HEADER.pack(MAGIC, len(p), zlib.crc32(p)), p)
+        record = b"".join(parts)
         start = self._end
         try:
             written = os.pwrite(self._fd, record, start)
