@@ -207,7 +207,11 @@ class Journal:
 
         Every batch waiting when the writer thread comes round is written with one ``write`` and one
         ``fsync`` (at most :data:`GROUP_MAX_BATCHES` batches / :data:`GROUP_MAX_BYTES` a group), in
-        the order submitted; :meth:`append` and :meth:`append_many` may be used beside it.
+        the order submitted. :meth:`append` and :meth:`append_many` may be used beside it only for
+        payloads whose bytes do not depend on their seq: a batch encoded with :attr:`next_seq` read
+        before the call can find that seq taken by a group written meanwhile (the fold then refuses the
+        record). While producers submit, journal every batch through :meth:`submit`, with a callable:
+        ``journal.submit(lambda seq: encode_batch(plant, seq, source, readings)).result()``.
         """
         if self._fd is None:
             raise JournalError(f"{self.path}: opened read-only (or closed)")
