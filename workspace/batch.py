@@ -400,13 +400,20 @@ class PreparedBatch:
         return len(self._body)
 
 
-def _prepare(plant: str, source: str, n: int, idx: np.ndarray, meters_json: str, time: np.ndarray,
-             floats: np.ndarray, quality, device_time, tariffs, note: dict | None) -> PreparedBatch:
+def _prepare(plant: str, source: str, n: int, idx: np.ndarray, meters_json: str, time: np.ndarray | int,
+             floats: np.ndarray, quality, device_time, tariffs, note: dict | None, *,
+             order: np.ndarray | None = None, meter_col: bytes | None = None) -> PreparedBatch:
     """The common tail of both encoders. ``idx``: per reading, the index of its meter among the
-    batch's sorted distinct meters; ``floats``: (5, rows) counter … power_factor, not yet canonical."""
-    order = np.lexsort((time, idx))  # stable: ties keep the order given
+    batch's sorted distinct meters; ``time``: per reading [ms], or one int when every reading has that
+    time (a poll cycle: rows then sort by meter alone); ``floats``: (5, rows) counter … power_factor,
+    not yet canonical; ``order`` and ``meter_col``: the row order and the meter column's bytes when the
+    caller knows them already (a cycle's meters, one time: both cached); ``quality`` None: all 0."""
+    single = isinstance(time, int)
+    if order is None:  # stable: ties keep the order given
+        order = np.argsort(idx, kind="stable") if single else np.lexsort((time, idx))
     floats = _canonical_float(floats)[:, order]
-    parts = [time[order].astype("<i8", copy=False).tobytes(), floats.astype("<f8", copy=False).tobytes()]
+    parts = [_I8.pack(time) * n if single else time[order].astype("<i8", copy=False).tobytes(),
+             floats.astype("<f8", copy=False).tobytes()]
     if device_time is not None:
         parts.append(np.asarray(device_time, dtype="<i8")[order].tobytes())
     if tariffs is not None:
@@ -414,13 +421,13 @@ def _prepare(plant: str, source: str, n: int, idx: np.ndarray, meters_json: str,
         if tariffs.shape != (n, 4):
             raise ValueError(f"tariffs has shape {tariffs.shape}, expected ({n}, 4)")
         parts.append(_canonical_float(tariffs.T)[:, order].astype("<f8", copy=False).tobytes())
-    parts.append(idx[order].astype("<u2", copy=False).tobytes())
-    q = np.zeros(n, "<u2") if quality is None else np.asarray(quality).astype("<u2")[order]
-    parts.append(q.tobytes())
+    parts.append(idx[order].astype("<u2", copy=False).tobytes() if meter_col is None else meter_col)
+    parts.append(bytes(2 * n) if quality is None else np.asarray(quality).astype("<u2")[order].tobytes())
     head0 = ('{"columns":' + _columns_json(device_time is not None, tariffs is not None) + ',"meters":' + meters_json
              + (',"note":' + rfc8785.dumps(note).decode("utf-8") if note is not None else "")
              + ',"plant":' + _json_str(plant) + ',"rows":' + str(n) + ',"schema":"' + SCHEMA2 + '","seq":')
-    head1 = (',"source":' + _json_str(source) + ',"time0":' + (_time0_json(int(time.min())) if n else "null")
+    head1 = (',"source":' + _json_str(source) + ',"time0":' + (
+        "null" if not n else _time0_json(time if single else int(time.min())))
              + "}")
     return PreparedBatch(head0.encode("utf-8"), head1.encode("utf-8"), b"".join(parts), n)
 
@@ -489,27 +496,30 @@ _GET_FLOATS = tuple(attrgetter(c) for c in FLOAT_COLUMNS)
 _GET_QUALITY = attrgetter("quality")
 _GET_DEVICE_TIME = attrgetter("device_time")
 _GET_TARIFFS = attrgetter("tariffs")
-_CYCLES: dict[tuple, tuple[list[str], np.ndarray, str]] = {}  # a cycle's meter list -> (list, idx, JSON)
+_I8 = struct.Struct("<q")
+_CYCLES: dict[tuple, tuple] = {}  # a cycle's meter list -> (that list, idx, JSON, order, meter column)
 
 
-def _cycle_meters(meters: list[str]) -> tuple[np.ndarray, str]:
-    """(index of each reading's meter among the sorted distinct meters, their JSON list) of a cycle's
-    meter column; a collector reads the same meters in the same order every cycle, so the answer is
-    kept (per meter list; the lists are compared whole, at C speed, before one is reused)."""
+def _cycle_meters(meters: list[str]) -> tuple[np.ndarray, str, np.ndarray, bytes]:
+    """Of a cycle's meter column: the index of each reading's meter among the sorted distinct meters,
+    their JSON list, and for a cycle with one time, the row order (stable by meter) and the bytes of
+    the ``meter`` column. A collector reads the same meters in the same order every cycle, so the
+    answer is kept (per meter list; the lists are compared whole, at C speed, before one is reused)."""
     key = (len(meters), meters[0], meters[-1]) if meters else (0,)
     hit = _CYCLES.get(key)
     if hit is not None and hit[0] == meters:
-        return hit[1], hit[2]
+        return hit[1:]
     uniq = sorted(set(meters))
     if len(uniq) > 65536:
         raise ValueError("a tanjian.batch/2 batch holds at most 65,536 meters")
     pos = {m: i for i, m in enumerate(uniq)}
     idx = np.fromiter(map(pos.__getitem__, meters), np.int64, len(meters))
     js = "[" + ",".join(map(_json_str, uniq)) + "]"
+    order = np.argsort(idx, kind="stable")
     if len(_CYCLES) >= 256:
         _CYCLES.clear()
-    _CYCLES[key] = (meters, idx, js)
-    return idx, js
+    _CYCLES[key] = hit = (meters, idx, js, order, idx[order].astype("<u2").tobytes())
+    return hit[1:]
 
 
 def prepare_batch_columnar(plant: str, source: str, readings: list[Reading], note: dict | None = None
@@ -520,25 +530,27 @@ def prepare_batch_columnar(plant: str, source: str, readings: list[Reading], not
     the readings); a cycle with one poll instant converts that instant once."""
     n = len(readings)
     meters = list(map(_GET_METER, readings))
-    idx, meters_json = _cycle_meters(meters)
+    idx, meters_json, order, meter_col = _cycle_meters(meters)
     times = list(map(_GET_TIME, readings))
     distinct = set(times)
-    if len(distinct) == 1:
-        time = np.full(n, _ms(times[0]), np.int64)
+    if len(distinct) == 1:  # a poll cycle: one instant, rows in the cached order of the cycle's meters
+        time = _ms(times[0])
     else:
         ms_of = {t: _ms(t) for t in distinct}
         time = np.fromiter(map(ms_of.__getitem__, times), np.int64, n)
+        order = meter_col = None
     floats = np.empty((5, n), np.float64)
     for k, get in enumerate(_GET_FLOATS):  # one C-level pass per column: faster than tuples of five
         floats[k] = np.fromiter(map(get, readings), np.float64, n)
-    quality = np.fromiter(map(_GET_QUALITY, readings), np.int64, n)
+    quality = np.fromiter(map(_GET_QUALITY, readings), np.int64, n) if any(map(_GET_QUALITY, readings)) else None
     dev = None
     if any(map(_GET_DEVICE_TIME, readings)):
         dev = np.fromiter((NO_TIME if d is None else _ms(d) for d in map(_GET_DEVICE_TIME, readings)), np.int64, n)
     tar = None
     if any(map(_GET_TARIFFS, readings)):
         tar = np.array([(math.nan,) * 4 if t is None else t for t in map(_GET_TARIFFS, readings)], np.float64)
-    return _prepare(plant, source, n, idx, meters_json, time, floats, quality, dev, tar, note)
+    return _prepare(plant, source, n, idx, meters_json, time, floats, quality, dev, tar, note, order=order,
+                    meter_col=meter_col)
 
 
 def encode_batch_columnar(plant: str, seq: int, source: str, readings: list[Reading],
