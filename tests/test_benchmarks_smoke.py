@@ -25,6 +25,7 @@ ROWS = [
     "of which Journal.append+fsync alone [readings/s]",
     "ingest ack'd from columns, no Reading objects [readings/s]",
     "ingest ack'd, 10 cycles per fsync [readings/s]",
+    "ingest ack'd, group commit, whole poll cycles [readings/s]",
     "ingest ack'd, group commit, gateway threads [readings/s]",
     "ingest ack'd, backfill of gateway buffers [readings/s]",
     "disk: durable append p50 / p99 [milliseconds]",
