@@ -839,7 +839,8 @@ def build_table(st: Setup, meters: int, days: float, R: dict, args) -> tuple[str
             r = c["readings"] / c["s"]
             duck = ing["duck_back_readings"] / ing["duck_back_s"] if key == "back" else None
             rows.append((label, r, None, duck, None, None,
-                         f"≥1,000,000 {'met' if r >= 1e6 else 'MISSED'}; {c['gateways']} threads, "
+                         f"≥1,000,000 {'met' if r >= 1e6 else 'MISSED'}; {c['gateways']} producer thread"
+                         f"{'s' if c['gateways'] > 1 else ''}, "
                          f"{c['batch_readings']:,.0f} readings a batch, window {c['window']}; ack p50 "
                          f"{c['lat_p50'] * 1e3:.1f} / p99 {c['lat_p99'] * 1e3:.1f} ms; "
                          f"{c['batches'] / max(c['syncs'], 1):.1f} batches a fsync; "
