@@ -75,7 +75,14 @@ class Journal:
         if writer:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._take_writer_lock()
+            created = not self.path.exists()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+            if created:  # the new file's name must be durable too, or an acknowledged batch could vanish with it
+                dfd = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
         self._scan(repair=writer)
 
     # -- opening ---------------------------------------------------------------------------------
