@@ -277,6 +277,11 @@ def phase_ingest(st: Setup, args) -> dict:
     t = time.perf_counter()
     cycles = _slice_readings(st)
     build_s = time.perf_counter() - t
+    # The collector holds one poll cycle of Readings, the harness the whole slice (--journal-minutes × meters
+    # objects): keep the cyclic garbage collector from traversing them at every full collection (harness-only).
+    import gc
+
+    gc.freeze()
     n = sum(len(c[1]) for c in cycles)
     prof = cProfile.Profile() if args.profile else None
     journal = Journal(st.paths["journal"], writer=True)
