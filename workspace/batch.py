@@ -82,6 +82,8 @@ import math
 from dataclasses import dataclass
 import struct
 from functools import lru_cache
+from json.encoder import encode_basestring as _encode_basestring
+from operator import attrgetter
 
 import numpy as np
 import rfc8785
@@ -325,15 +327,32 @@ def _header_json(obj: dict) -> bytes:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-@lru_cache(maxsize=16)
-def _meter_order(meter_ids: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(ids sorted, rank of each given id in that order) for a collector's fixed meter list."""
+def _json_str(s: str) -> str:
+    """A JSON string as RFC 8785 writes it (for strings, compact ``json.dumps`` without ASCII escaping is
+    the same: the same short escapes, ``\\u00xx`` in lower case for other controls, nothing else escaped;
+    this is the function ``json.dumps(s, ensure_ascii=False)`` calls, without building an encoder)."""
+    if not isinstance(s, str):
+        raise TypeError(f"expected a string, got {type(s).__name__}: {s!r}")
+    return _encode_basestring(s)
+
+
+@lru_cache(maxsize=4)
+def _columns_json(clock: bool, tariffs: bool) -> str:
+    return json.dumps([list(c) for c in _columns2(clock, tariffs)], separators=(",", ":"))
+
+
+@lru_cache(maxsize=64)
+def _meter_order(meter_ids: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """For a collector's fixed meter list: (ids sorted, rank of each given id in that order, the JSON
+    string of each sorted id, the JSON list of all of them)."""
     if len(set(meter_ids)) != len(meter_ids):
         raise ValueError("meter ids must be distinct")
     order = sorted(range(len(meter_ids)), key=meter_ids.__getitem__)
     rank = np.empty(len(meter_ids), np.int64)
     rank[order] = np.arange(len(meter_ids))
-    return np.array([meter_ids[i] for i in order], dtype=object), rank
+    sorted_ids = np.array([meter_ids[i] for i in order], dtype=object)
+    frags = np.array([_json_str(s) for s in sorted_ids.tolist()], dtype=object)
+    return sorted_ids, rank, frags, "[" + ",".join(frags.tolist()) + "]"
 
 
 def _canonical_float(a) -> np.ndarray:
@@ -342,6 +361,103 @@ def _canonical_float(a) -> np.ndarray:
     if bad.any():
         a[bad] = _QNAN  # one NaN bit pattern (and no infinities), as JSON's null
     return a
+
+
+@lru_cache(maxsize=1024)
+def _time0_json(ms: int) -> str:
+    return '"' + format_time(_EPOCH + dt.timedelta(milliseconds=ms)) + '"'
+
+
+class PreparedBatch:
+    """A ``tanjian.batch/2`` batch encoded but for its ``seq``: the journal's group commit gives it
+    the sequence number it gets when it is written (:meth:`workspace.journal.Journal.submit`).
+
+    ``prepared(seq)`` returns exactly the bytes :func:`encode_columns` gives for that ``seq``: the
+    header is RFC 8785, keys sorted, so every member before ``"seq"`` (columns, meters, note, plant,
+    rows, schema) and after it (source, time0) is serialised once here and the number put between
+    them; the padding is recomputed, the columns are kept as one block of bytes.
+
+    Attributes
+    ----------
+    rows : int
+        Number of readings.
+    """
+
+    __slots__ = ("_head0", "_head1", "_body", "rows")
+
+    def __init__(self, head0: bytes, head1: bytes, body: bytes, rows: int):
+        self._head0, self._head1, self._body, self.rows = head0, head1, body, rows
+
+    def __call__(self, seq: int) -> bytes:
+        seq = int(seq)
+        if seq < 0:
+            raise ValueError(f"seq {seq}: must be >= 0")
+        hb = b"%s%d%s" % (self._head0, seq, self._head1)
+        return b"".join((MAGIC2, _LEN.pack(len(hb)), hb, b"\0" * (-(20 + len(hb)) % 8), self._body))
+
+    def __len__(self) -> int:
+        """Bytes of the batch without its header (its columns) [B]."""
+        return len(self._body)
+
+
+def _prepare(plant: str, source: str, n: int, idx: np.ndarray, meters_json: str, time: np.ndarray | int,
+             floats: np.ndarray, quality, device_time, tariffs, note: dict | None, *,
+             order: np.ndarray | None = None, meter_col: bytes | None = None) -> PreparedBatch:
+    """The common tail of both encoders. ``idx``: per reading, the index of its meter among the
+    batch's sorted distinct meters; ``time``: per reading [ms], or one int when every reading has that
+    time (a poll cycle: rows then sort by meter alone); ``floats``: (5, rows) counter … power_factor,
+    not yet canonical; ``order`` and ``meter_col``: the row order and the meter column's bytes when the
+    caller knows them already (a cycle's meters, one time: both cached); ``quality`` None: all 0."""
+    single = isinstance(time, int)
+    if order is None:  # stable: ties keep the order given
+        order = np.argsort(idx, kind="stable") if single else np.lexsort((time, idx))
+    floats = _canonical_float(floats)[:, order]
+    parts = [_I8.pack(time) * n if single else time[order].astype("<i8", copy=False).tobytes(),
+             floats.astype("<f8", copy=False).tobytes()]
+    if device_time is not None:
+        parts.append(np.asarray(device_time, dtype="<i8")[order].tobytes())
+    if tariffs is not None:
+        tariffs = np.asarray(tariffs, dtype=np.float64)
+        if tariffs.shape != (n, 4):
+            raise ValueError(f"tariffs has shape {tariffs.shape}, expected ({n}, 4)")
+        parts.append(_canonical_float(tariffs.T)[:, order].astype("<f8", copy=False).tobytes())
+    parts.append(idx[order].astype("<u2", copy=False).tobytes() if meter_col is None else meter_col)
+    parts.append(bytes(2 * n) if quality is None else np.asarray(quality).astype("<u2")[order].tobytes())
+    head0 = ('{"columns":' + _columns_json(device_time is not None, tariffs is not None) + ',"meters":' + meters_json
+             + (',"note":' + rfc8785.dumps(note).decode("utf-8") if note is not None else "")
+             + ',"plant":' + _json_str(plant) + ',"rows":' + str(n) + ',"schema":"' + SCHEMA2 + '","seq":')
+    head1 = (',"source":' + _json_str(source) + ',"time0":' + (
+        "null" if not n else _time0_json(time if single else int(time.min())))
+             + "}")
+    return PreparedBatch(head0.encode("utf-8"), head1.encode("utf-8"), b"".join(parts), n)
+
+
+def prepare_columns(plant: str, source: str, meter_ids, meter, time, counter, rate=None, voltage=None,
+                    current=None, power_factor=None, quality=None, device_time=None, note: dict | None = None,
+                    tariffs=None) -> PreparedBatch:
+    """:func:`encode_columns` without the ``seq``: a :class:`PreparedBatch` to submit to the journal's
+    group commit, which writes ``prepared(seq)``. Parameters as for :func:`encode_columns`."""
+    meter = np.asarray(meter, dtype=np.int64)
+    n = len(meter)
+    time = np.asarray(time, dtype=np.int64)
+    sorted_ids, rank, frags, all_json = _meter_order(tuple(meter_ids))
+    if n and (meter.min() < 0 or meter.max() >= len(rank)):
+        raise ValueError(f"meter index out of range 0..{len(rank) - 1}")
+    key = rank[meter]
+    present = np.zeros(len(rank), bool)
+    present[key] = True
+    used = np.flatnonzero(present)
+    if len(used) > 65536:
+        raise ValueError("a tanjian.batch/2 batch holds at most 65,536 meters")
+    if len(used) == len(rank):
+        idx, meters_json = key, all_json
+    else:
+        idx = (np.cumsum(present) - 1)[key]
+        meters_json = "[" + ",".join(frags[used].tolist()) + "]"
+    floats = np.empty((5, n), np.float64)
+    for k, arr in enumerate((counter, rate, voltage, current, power_factor)):
+        floats[k] = np.nan if arr is None else arr
+    return _prepare(plant, source, n, idx, meters_json, time, floats, quality, device_time, tariffs, note)
 
 
 def encode_columns(plant: str, seq: int, source: str, meter_ids, meter, time, counter, rate=None,
@@ -370,73 +486,77 @@ def encode_columns(plant: str, seq: int, source: str, meter_ids, meter, time, co
     tariffs : array of float, shape (rows, 4), optional
         Per reading, the meter's tariff 1..4 energy registers [kWh], NaN where absent.
     """
-    meter = np.asarray(meter, dtype=np.int64)
-    n = len(meter)
-    time = np.asarray(time, dtype=np.int64)
-    sorted_ids, rank = _meter_order(tuple(meter_ids))
-    if n and (meter.min() < 0 or meter.max() >= len(rank)):
-        raise ValueError(f"meter index out of range 0..{len(rank) - 1}")
-    key = rank[meter]
-    used = np.unique(key)
-    if len(used) > 65536:
+    return prepare_columns(plant, source, meter_ids, meter, time, counter, rate, voltage, current, power_factor,
+                           quality, device_time, note, tariffs)(seq)
+
+
+_GET_METER = attrgetter("meter")
+_GET_TIME = attrgetter("time")
+_GET_FLOATS = tuple(attrgetter(c) for c in FLOAT_COLUMNS)
+_GET_QUALITY = attrgetter("quality")
+_GET_DEVICE_TIME = attrgetter("device_time")
+_GET_TARIFFS = attrgetter("tariffs")
+_I8 = struct.Struct("<q")
+_CYCLES: dict[tuple, tuple] = {}  # a cycle's meter list -> (that list, idx, JSON, order, meter column)
+
+
+def _cycle_meters(meters: list[str]) -> tuple[np.ndarray, str, np.ndarray, bytes]:
+    """Of a cycle's meter column: the index of each reading's meter among the sorted distinct meters,
+    their JSON list, and for a cycle with one time, the row order (stable by meter) and the bytes of
+    the ``meter`` column. A collector reads the same meters in the same order every cycle, so the
+    answer is kept (per meter list; the lists are compared whole, at C speed, before one is reused)."""
+    key = (len(meters), meters[0], meters[-1]) if meters else (0,)
+    hit = _CYCLES.get(key)
+    if hit is not None and hit[0] == meters:
+        return hit[1:]
+    uniq = sorted(set(meters))
+    if len(uniq) > 65536:
         raise ValueError("a tanjian.batch/2 batch holds at most 65,536 meters")
-    idx = np.searchsorted(used, key).astype("<u2")
-    order = np.lexsort((time, idx))  # stable: ties keep the order given
-    cols = {"time": time[order].astype("<i8")}
-    for name, arr in (("counter", counter), ("rate", rate), ("voltage", voltage), ("current", current),
-                      ("power_factor", power_factor)):
-        cols[name] = _canonical_float(np.full(n, np.nan) if arr is None else arr)[order]
-    if device_time is not None:
-        cols["device_time"] = np.asarray(device_time, dtype="<i8")[order]
-    if tariffs is not None:
-        tariffs = np.asarray(tariffs, dtype=np.float64)
-        if tariffs.shape != (n, 4):
-            raise ValueError(f"tariffs has shape {tariffs.shape}, expected ({n}, 4)")
-        for k, name in enumerate(TARIFF_COLUMNS):
-            cols[name] = _canonical_float(tariffs[:, k])[order]
-    cols["meter"] = idx[order]
-    cols["quality"] = (np.zeros(n, "<u2") if quality is None else np.asarray(quality).astype("<u2"))[order]
-    spec = _columns2(device_time is not None, tariffs is not None)
-    head = {"schema": SCHEMA2, "plant": plant, "seq": int(seq), "source": source, "rows": n,
-            "time0": format_time(_EPOCH + dt.timedelta(milliseconds=int(time.min()))) if n else None,
-            "meters": sorted_ids[used].tolist(), "columns": [list(c) for c in spec]}
-    if note is not None:
-        head["note"] = note
-    hb = _header_json(head)
-    pad = -(20 + len(hb)) % 8
-    parts = [MAGIC2, _LEN.pack(len(hb)), hb, b"\0" * pad]
-    parts += [cols[name].astype(dtype, copy=False).tobytes() for name, dtype in spec]
-    return b"".join(parts)
+    pos = {m: i for i, m in enumerate(uniq)}
+    idx = np.fromiter(map(pos.__getitem__, meters), np.int64, len(meters))
+    js = "[" + ",".join(map(_json_str, uniq)) + "]"
+    order = np.argsort(idx, kind="stable")
+    if len(_CYCLES) >= 256:
+        _CYCLES.clear()
+    _CYCLES[key] = hit = (meters, idx, js, order, idx[order].astype("<u2").tobytes())
+    return hit[1:]
+
+
+def prepare_batch_columnar(plant: str, source: str, readings: list[Reading], note: dict | None = None
+                           ) -> PreparedBatch:
+    """:func:`encode_batch_columnar` without the ``seq`` (see :class:`PreparedBatch`).
+
+    Attributes are gathered column by column with C-level ``map``/``attrgetter`` (no Python loop over
+    the readings); a cycle with one poll instant converts that instant once."""
+    n = len(readings)
+    meters = list(map(_GET_METER, readings))
+    idx, meters_json, order, meter_col = _cycle_meters(meters)
+    times = list(map(_GET_TIME, readings))
+    distinct = set(times)
+    if len(distinct) == 1:  # a poll cycle: one instant, rows in the cached order of the cycle's meters
+        time = _ms(times[0])
+    else:
+        ms_of = {t: _ms(t) for t in distinct}
+        time = np.fromiter(map(ms_of.__getitem__, times), np.int64, n)
+        order = meter_col = None
+    floats = np.empty((5, n), np.float64)
+    for k, get in enumerate(_GET_FLOATS):  # one C-level pass per column: faster than tuples of five
+        floats[k] = np.fromiter(map(get, readings), np.float64, n)
+    quality = np.fromiter(map(_GET_QUALITY, readings), np.int64, n) if any(map(_GET_QUALITY, readings)) else None
+    dev = None
+    if any(map(_GET_DEVICE_TIME, readings)):
+        dev = np.fromiter((NO_TIME if d is None else _ms(d) for d in map(_GET_DEVICE_TIME, readings)), np.int64, n)
+    tar = None
+    if any(map(_GET_TARIFFS, readings)):
+        tar = np.array([(math.nan,) * 4 if t is None else t for t in map(_GET_TARIFFS, readings)], np.float64)
+    return _prepare(plant, source, n, idx, meters_json, time, floats, quality, dev, tar, note, order=order,
+                    meter_col=meter_col)
 
 
 def encode_batch_columnar(plant: str, seq: int, source: str, readings: list[Reading],
                           note: dict | None = None) -> bytes:
     """Canonical ``tanjian.batch/2`` bytes of :class:`Reading` objects (a collector's poll cycle)."""
-    ids: dict[str, int] = {}
-    meter = [ids.setdefault(r.meter, len(ids)) for r in readings]
-    ms_of: dict[dt.datetime, int] = {}
-    time = []
-    for r in readings:
-        t = r.time
-        v = ms_of.get(t)
-        if v is None:
-            v = ms_of[t] = _ms(t)
-        time.append(v)
-    n = len(readings)
-    dev = None
-    if any(r.device_time is not None for r in readings):
-        dev = [NO_TIME if r.device_time is None else _ms(r.device_time) for r in readings]
-    tar = None
-    if any(r.tariffs is not None for r in readings):
-        tar = np.array([(math.nan,) * 4 if r.tariffs is None else r.tariffs for r in readings], np.float64)
-    return encode_columns(
-        plant, seq, source, list(ids), meter, time,
-        np.fromiter((r.counter for r in readings), np.float64, n),
-        np.fromiter((r.rate for r in readings), np.float64, n),
-        np.fromiter((r.voltage for r in readings), np.float64, n),
-        np.fromiter((r.current for r in readings), np.float64, n),
-        np.fromiter((r.power_factor for r in readings), np.float64, n),
-        np.fromiter((r.quality for r in readings), np.int64, n), dev, note, tar)
+    return prepare_batch_columnar(plant, source, readings, note)(seq)
 
 
 def _header2(data: bytes) -> tuple[dict, int]:

@@ -8,7 +8,20 @@ File format (``journal.log`` in the journal directory), one record per batch::
     payload             the batch's canonical bytes (:mod:`workspace.batch`)
 
 Record ``n`` (from 0) is batch ``seq == n``. :meth:`Journal.append` returns only after the record
-is written and ``fsync``'d: that is the acknowledgement. A record cut short by a crash (which was
+is written and ``fsync``'d: that is the acknowledgement.
+
+Group commit (many producers, one fsync)
+----------------------------------------
+An fsync on this kind of disk takes milliseconds whatever its size (``python -m benchmarks.bench_fsync``:
+≈ 4 ms from 4 KiB to 1 MiB on the development VM), so one fsync per batch caps ingest at a few hundred
+batches a second. :meth:`Journal.submit` hands a batch to the journal's writer thread and returns a
+:class:`concurrent.futures.Future`; the writer takes every batch waiting, writes them with one write
+and one fsync (:meth:`Journal.append_many`), and only then resolves each future with its ``seq``:
+the acknowledgement. While it syncs, the next group gathers. A batch's canonical bytes hold its
+``seq``, which is known only when it is written, so a producer submits a callable ``seq -> bytes``
+(:class:`workspace.batch.PreparedBatch`, from :func:`workspace.batch.prepare_batch_columnar`), called
+by the writer. kill -9 at any moment loses no batch whose future had resolved: the future resolves
+after the fsync that covered it returned. A record cut short by a crash (which was
 therefore never acknowledged) is removed when the journal is opened; a damaged record followed by
 good ones is reported as :class:`~workspace.errors.JournalDamaged` and nothing is changed.
 """
@@ -21,7 +34,8 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 from .errors import DiskFullError, JournalDamaged, JournalError
@@ -30,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"TJB1"
 HEADER = struct.Struct(">4sII")
+GROUP_MAX_BATCHES = 8192  # batches one group commit writes at most
+GROUP_MAX_BYTES = 64 << 20  # [B] payload bytes one group commit writes at most (roughly: callables count their body)
 
 
 class Journal:
@@ -51,10 +67,22 @@ class Journal:
         self._end = 0
         self._fd: int | None = None
         self._lockfd: int | None = None
+        self._gc_cond = threading.Condition()  # guards the group commit's queue
+        self._gc_queue: list[tuple[bytes | Callable[[int], bytes], Future]] = []
+        self._gc_thread: threading.Thread | None = None
+        self._gc_closing = False
+        self.syncs = 0  # fsyncs of appended records since opening (one per append, append_many or group)
         if writer:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._take_writer_lock()
+            created = not self.path.exists()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+            if created:  # the new file's name must be durable too, or an acknowledged batch could vanish with it
+                dfd = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
         self._scan(repair=writer)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -130,32 +158,128 @@ class Journal:
             raise JournalError(f"{self.path}: opened read-only")
         if not payloads:
             return []
-        record = b"".join(HEADER.pack(MAGIC, len(p), zlib.crc32(p)) + p for p in payloads)
         with self._lock:
-            start = self._end
+            return self._append_locked(payloads)
+
+    def _append_locked(self, payloads: list[bytes]) -> list[int]:
+        parts = []
+        for p in payloads:  # one copy of each payload, into the record
+            parts += (HEADER.pack(MAGIC, len(p), zlib.crc32(p)), p)
+        record = b"".join(parts)
+        start = self._end
+        try:
+            written = os.pwrite(self._fd, record, start)
+            if written != len(record):
+                raise OSError(errno.ENOSPC, "short write")
+            os.fsync(self._fd)
+        except OSError as exc:
+            # Keep the journal exactly as it was: drop whatever part of the record got in.
             try:
-                written = os.pwrite(self._fd, record, start)
-                if written != len(record):
-                    raise OSError(errno.ENOSPC, "short write")
+                os.ftruncate(self._fd, start)
                 os.fsync(self._fd)
-            except OSError as exc:
-                # Keep the journal exactly as it was: drop whatever part of the record got in.
-                try:
-                    os.ftruncate(self._fd, start)
-                    os.fsync(self._fd)
-                except OSError:
-                    pass
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise DiskFullError(f"{self.path}: no space left on device; batch not acknowledged, "
-                                        f"collection keeps it in memory and retries") from exc
-                raise JournalError(f"{self.path}: cannot write: {exc}") from exc
-            first = len(self._offsets)
-            pos = start
-            for p in payloads:
-                self._offsets.append(pos)
-                pos += HEADER.size + len(p)
-            self._end = pos
-            return list(range(first, first + len(payloads)))
+            except OSError:
+                pass
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(f"{self.path}: no space left on device; batch not acknowledged, "
+                                    f"collection keeps it in memory and retries") from exc
+            raise JournalError(f"{self.path}: cannot write: {exc}") from exc
+        self.syncs += 1
+        first = len(self._offsets)
+        pos = start
+        for p in payloads:
+            self._offsets.append(pos)
+            pos += HEADER.size + len(p)
+        self._end = pos
+        return list(range(first, first + len(payloads)))
+
+    # -- group commit ----------------------------------------------------------------------------
+    def submit(self, payload: bytes | Callable[[int], bytes]) -> Future:
+        """Hand one batch to the group commit; returns a future of its ``seq`` (the acknowledgement).
+
+        Parameters
+        ----------
+        payload : bytes or callable
+            The batch's canonical bytes, or (what a producer should give, since a batch's bytes
+            hold its ``seq``) a callable returning them for the ``seq`` the batch gets, such as
+            :func:`workspace.batch.prepare_batch_columnar`'s :class:`~workspace.batch.PreparedBatch`.
+            It is called in the writer thread, under the journal's lock: keep it cheap.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            Resolves to the batch's ``seq`` once the fsync covering it has returned; or fails with
+            :class:`~workspace.errors.DiskFullError` / :class:`~workspace.errors.JournalError` (the batch
+            is then NOT in the journal: keep its readings and submit them again), or with the
+            callable's own exception (that batch only). From asyncio: ``await asyncio.wrap_future(f)``.
+
+        Every batch waiting when the writer thread comes round is written with one ``write`` and one
+        ``fsync`` (at most :data:`GROUP_MAX_BATCHES` batches / :data:`GROUP_MAX_BYTES` a group), in
+        the order submitted. :meth:`append` and :meth:`append_many` may be used beside it only for
+        payloads whose bytes do not depend on their seq: a batch encoded with :attr:`next_seq` read
+        before the call can find that seq taken by a group written meanwhile (the fold then refuses the
+        record). While producers submit, journal every batch through :meth:`submit`, with a callable:
+        ``journal.submit(lambda seq: encode_batch(plant, seq, source, readings)).result()``.
+        """
+        if self._fd is None:
+            raise JournalError(f"{self.path}: opened read-only (or closed)")
+        fut: Future = Future()
+        with self._gc_cond:
+            if self._gc_closing:
+                raise JournalError(f"{self.path}: closing; batch not accepted")
+            if self._gc_thread is None:
+                self._gc_thread = threading.Thread(target=self._group_writer, name=f"journal-commit {self.path}",
+                                                   daemon=True)
+                self._gc_thread.start()
+            self._gc_queue.append((payload, fut))
+            self._gc_cond.notify()
+        return fut
+
+    def _take_group(self) -> list[tuple[bytes | Callable[[int], bytes], Future]] | None:
+        with self._gc_cond:
+            while not self._gc_queue and not self._gc_closing:
+                self._gc_cond.wait()
+            if not self._gc_queue:
+                return None  # closing and nothing left
+            q = self._gc_queue
+            k, size = 0, 0
+            while k < len(q) and k < GROUP_MAX_BATCHES and (k == 0 or size < GROUP_MAX_BYTES):
+                size += len(q[k][0]) if hasattr(q[k][0], "__len__") else 0
+                k += 1
+            group, self._gc_queue = q[:k], q[k:]
+            return group
+
+    def _group_writer(self) -> None:
+        """The writer thread: one write and one fsync per group of waiting batches, then the acks."""
+        while (group := self._take_group()) is not None:
+            done: list[tuple[Future, int | BaseException]] = []
+            with self._lock:
+                payloads, futs = [], []
+                seq0 = len(self._offsets)
+                for payload, fut in group:
+                    if not fut.set_running_or_notify_cancel():
+                        continue  # cancelled before it was written: never acknowledged
+                    try:
+                        data = payload(seq0 + len(payloads)) if callable(payload) else payload
+                        if not isinstance(data, (bytes, bytearray, memoryview)):
+                            raise TypeError(f"a batch must be bytes, got {type(data).__name__}")
+                    except BaseException as exc:  # noqa: BLE001 - that batch fails, the others go on
+                        done.append((fut, exc))
+                        continue
+                    payloads.append(bytes(data))
+                    futs.append(fut)
+                if payloads:
+                    try:
+                        seqs = self._append_locked(payloads)
+                    except BaseException as exc:  # noqa: BLE001 - nothing of the group is in the journal
+                        log.error("journal %s: group commit of %d batches failed: %s", self.path, len(futs), exc)
+                        done += [(f, exc) for f in futs]
+                    else:
+                        done += list(zip(futs, seqs))
+            for fut, res in done:  # acknowledge outside the lock
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
 
     # -- reading ---------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -192,6 +316,13 @@ class Journal:
                 yield seq, payload
 
     def close(self) -> None:
+        """Write and acknowledge every batch already submitted, stop the writer thread, close the files."""
+        with self._gc_cond:
+            self._gc_closing = True
+            self._gc_cond.notify_all()
+            thread = self._gc_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
         for fd in (self._fd, self._lockfd):
             if fd is not None:
                 os.close(fd)
