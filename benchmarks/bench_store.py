@@ -35,6 +35,7 @@ TOU_NAMES = list(TOU)
 HOUR_CLASS = {h: k for k, hs in TOU.items() for h in hs}
 DEFAULT_END = "2026-10-15T14:37"  # local: mid-month, mid-afternoon, a partial hour (exercises every path)
 QUERIES = ("Q1", "Q2", "Q3", "Q4", "Q5")
+DUCK_BUILD_MEMORY = f"{max(2, int(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30 * 0.4))}GB"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,7 +142,10 @@ def phase_load(st: Setup, args) -> dict:
     schema = pa.schema([("time", pa.timestamp("us", tz="UTC")), ("meter", pa.dictionary(pa.int32(), pa.string())),
                         ("counter", pa.float64()), ("energy", pa.float64()), ("power", pa.float64()),
                         ("quality", pa.uint16())])
-    writer = pq.ParquetWriter(st.paths["parquet"], schema, compression="zstd")
+    reuse = _peers_reusable(st, args)
+    if reuse:  # the same generated data's Parquet file and DuckDB tables from an earlier run: keep them
+        os.replace(st.paths["parquet"].with_suffix(".kept"), st.paths["parquet"])
+    writer = None if reuse else pq.ParquetWriter(st.paths["parquet"], schema, compression="zstd")
     pq_time = [0.0]
     dict_meters = pa.array(meters)
 
@@ -158,12 +162,12 @@ def phase_load(st: Setup, args) -> dict:
 
     store = Store.open(st.paths["store"], st.site, create=True)
     t = time.perf_counter()
-    n_bulk = bulk_load(store, st.data, st.slice_start, on_block=to_parquet)
+    n_bulk = bulk_load(store, st.data, st.slice_start, on_block=None if reuse else to_parquet)
     bulk_s = time.perf_counter() - t - pq_time[0]
-    gen_t = time.perf_counter()
-    n_gen = 0
+    if reuse:
+        return {**reuse["load"], "bulk_readings": n_bulk, "bulk_s": bulk_s, "rss_load_mb": peak_rss_mb(),
+                "peers_reused_from": reuse["stamp"]}
     for b in st.data.blocks(start=st.slice_start):
-        n_gen += b.counter.size
         to_parquet(b)
     writer.close()
     rss = peak_rss_mb()
@@ -171,7 +175,9 @@ def phase_load(st: Setup, args) -> dict:
     import duckdb
 
     t = time.perf_counter()
-    con = duckdb.connect(str(st.paths["duckdb"]))
+    # DuckDB's default limit is 80 % of RAM; building a year at 1,000 meters (526 M rows sorted) reached 20 GiB
+    # on a 24 GiB machine shared with other work. It spills to disk beyond the limit (slower build, same tables).
+    con = duckdb.connect(str(st.paths["duckdb"]), config={"memory_limit": DUCK_BUILD_MEMORY})
     pqf = str(st.paths["parquet"])
     con.execute(f"CREATE TABLE minute AS SELECT * FROM read_parquet('{pqf}') ORDER BY meter, time")
     con.execute(f"""CREATE TABLE energy_1h AS SELECT meter, date_trunc('hour', timezone('{TZ}', time - INTERVAL 1 MINUTE))
@@ -185,6 +191,25 @@ def phase_load(st: Setup, args) -> dict:
     duck_s = time.perf_counter() - t
     return {"bulk_readings": n_bulk, "bulk_s": bulk_s, "parquet_rows": st.readings(), "parquet_s": pq_time[0],
             "duck_tables_s": duck_s, "rss_load_mb": rss, "rss_mb": peak_rss_mb()}
+
+
+def _stamp(st: Setup, args) -> dict:
+    """What the generated data depend on: a kept Parquet file / DuckDB file is reusable only for the same."""
+    return {"meters": len(st.site.meters), "m0": st.data.m0, "m1": st.data.m1, "seed": args.seed,
+            "slice_start": st.slice_start}
+
+
+def _peers_reusable(st: Setup, args) -> dict | None:
+    """With ``--reuse-peers``: the earlier run's load result when its Parquet file and DuckDB tables were
+    made from the same data (same stamp), else None (everything is rebuilt)."""
+    if not getattr(args, "reuse_peers", False):
+        return None
+    kept = st.paths["parquet"].with_suffix(".kept")
+    prev = st.work / "results-peers.json"
+    if not ((kept.exists() or st.paths["parquet"].exists()) and st.paths["duckdb"].exists() and prev.exists()):
+        return None
+    old = json.loads(prev.read_text())
+    return old if old.get("stamp") == _stamp(st, args) else None
 
 
 def _slice_readings(st: Setup) -> list[tuple[dt.datetime, list]]:
@@ -760,6 +785,8 @@ def run_phase(name: str, work: Path, args, meters: int, days: float) -> dict:
            "--backfill-minutes", str(args.backfill_minutes)]
     if args.profile:
         cmd.append("--profile")
+    if args.reuse_peers:
+        cmd.append("--reuse-peers")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
     if r.returncode != 0:
@@ -912,19 +939,34 @@ def build_table(st: Setup, meters: int, days: float, R: dict, args) -> tuple[str
 def run_size(meters: int, days: float, args) -> tuple[str, dict]:
     base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tanjian-bench-"))
     work = base / f"m{meters}-d{days:g}"
-    if work.exists():
+    st = Setup(work, meters, days, args.end, args.journal_minutes, args.seed) if work.exists() else None
+    reuse = _peers_reusable(st, args) if st is not None else None
+    if reuse:  # keep the peers' files; everything of tanjian's is rebuilt
+        os.replace(st.paths["parquet"], st.paths["parquet"].with_suffix(".kept"))
+        for p in work.iterdir():
+            if p.name not in ("minutes.kept", "tables.duckdb", "results-peers.json"):
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        print(f"  [{meters} m × {days:g} d] reusing the Parquet file, DuckDB tables and their query "
+              f"results of {reuse['stamp']}", file=sys.stderr, flush=True)
+    elif work.exists():
         shutil.rmtree(work)
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     st = Setup(work, meters, days, args.end, args.journal_minutes, args.seed)
     R = {}
     try:
         for ph in ("load", "ingest", "q-tanjian", "q-parquet", "q-tables", "q-numpy", "disk"):
             t = time.perf_counter()
+            if reuse and ph in ("q-parquet", "q-numpy", "disk"):  # read-only phases on unchanged files
+                R[ph] = reuse[ph]
+                continue
             R[ph] = run_phase(ph, work, args, meters, days)
             print(f"  [{meters} m × {days:g} d] {ph}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
         R["compared"] = check_answers(st, {k[2:]: v for k, v in R.items() if k.startswith("q-")})
         table, verdicts = build_table(st, meters, days, R, args)
         (work / "results.json").write_text(json.dumps(R, indent=1, default=str))
+        if not reuse:
+            peers = {k: R[k] for k in ("load", "q-parquet", "q-numpy", "disk")}
+            (work / "results-peers.json").write_text(json.dumps({**peers, "stamp": _stamp(st, args)}, default=str))
         return table, {"R": R, "verdicts": verdicts}
     finally:
         if not args.keep:
@@ -972,6 +1014,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7, help="warm runs per query (median)")
     ap.add_argument("--end", default=DEFAULT_END, help=f"local end of the history (default {DEFAULT_END})")
     ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--reuse-peers", action="store_true",
+                    help="with --out and --keep: rebuild and measure tanjian again but keep the DuckDB/Parquet files "
+                         "and the Parquet/numpy/disk results of an earlier run on the same data (DuckDB tables are "
+                         "queried again)")
     ap.add_argument("--profile", action="store_true", help="cProfile the ingest phase (work/ingest.prof); implies --keep")
     ap.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
