@@ -161,6 +161,23 @@ def _group_sums(df: pd.DataFrame, groups: dict[str, list[str]]) -> dict[str, np.
     return out
 
 
+def _month_of(minute, *, ceil: bool):
+    """Months since 1970-01 of local minutes since 1970-01-01 00:00 (the month holding each, or
+    with ``ceil`` the first month starting at or after it)."""
+    t = np.asarray(minute, np.int64)
+    m = t.astype("datetime64[m]").astype("datetime64[M]").astype(np.int64)
+    if ceil:
+        m = m + (_month_start(m) < t)
+    return m if np.ndim(minute) else int(m)
+
+
+def _month_start(month):
+    """Local minutes since 1970-01-01 00:00 of the first minute of months since 1970-01."""
+    m = np.asarray(month, np.int64)
+    out = m.astype("datetime64[M]").astype("datetime64[m]").astype(np.int64)
+    return out if np.ndim(month) else int(out)
+
+
 def _hourly_ok(freq: str | None) -> bool:
     """Whether intervals of ``freq`` are made of whole hours (so hourly rollups can serve them)."""
     if freq is None:
@@ -220,6 +237,8 @@ class Store:
         self._latest_cache: tuple[str, dt.datetime | None] | None = None
         self._group_cache: dict = {}
         self._chunk_cache: dict | None = None  # minute chunks of one snapshot (see :meth:`_minutes`)
+        self._meta_cache: dict | None = None  # grid facts of one snapshot (see :meth:`_meta`)
+        self._offset_cache: dict[int, int | None] = {}  # UTC year -> the zone's fixed offset [min] or None
         self._cache_lock = threading.Lock()
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
         self.clock_tolerance_s = CLOCK_TOLERANCE_S  # see :data:`CLOCK_TOLERANCE_S`
@@ -1136,14 +1155,29 @@ class Store:
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
+        self._meta(as_of)  # a version that does not exist (or was expired) fails here, clearly
+        unit = MEDIUM_UNITS[medium][0]
+        attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
+                 "snapshot": str(as_of), "coverage": 0.0, "long_name": f"{medium.value} consumed"}
+        fast = self._energy_numpy(lo, hi, groups, cols, as_of, freq)
+        if fast is None:
+            return self._energy_pandas(lo, hi, groups, cols, as_of, freq, attrs)
+        values, labels, measured = fast
+        minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
+        attrs["coverage"] = float(measured / minutes) if minutes else 0.0
+        if labels is None:
+            return xr.DataArray(values, dims=["group"], coords={"group": list(groups)}, attrs=attrs)
+        return xr.DataArray(values, dims=["time", "group"], coords={"time": labels, "group": list(groups)},
+                            attrs=attrs)
+
+    def _energy_pandas(self, lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
+                       as_of, freq: str | None, attrs: dict) -> xr.DataArray:
+        """:meth:`energy` through pandas frames: the general path (zones with daylight saving time,
+        frequencies other than whole minutes and months, periods not on whole minutes)."""
         df, measured = self._energy_frames(lo, hi, cols, as_of, freq)
         out = pd.DataFrame(_group_sums(df, groups), index=df.index)
         minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
-        unit = MEDIUM_UNITS[medium][0]
-        attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
-                 "snapshot": self.dataset(as_of).attrs["snapshot"],
-                 "coverage": float(measured / minutes) if minutes else 0.0,
-                 "long_name": f"{medium.value} consumed"}
+        attrs["coverage"] = float(measured / minutes) if minutes else 0.0
         if freq is None:
             return xr.DataArray(out.sum(min_count=1).to_numpy(), dims=["group"],
                                 coords={"group": list(out.columns)}, attrs=attrs)
@@ -1154,6 +1188,215 @@ class Store:
         return xr.DataArray(res.to_numpy(), dims=["time", "group"],
                             coords={"time": res.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs=attrs)
+
+    def _fixed_offset(self, lo: pd.Timestamp, hi: pd.Timestamp) -> int | None:
+        """The site zone's offset from UTC [min] when it is the same all through the UTC years of
+        [lo, hi] (checked at every UTC midnight of those years, once per year per process); None
+        for a zone that changes its offset then (daylight saving time)."""
+        out = None
+        for year in range(lo.year, hi.year + 1):
+            off = self._offset_cache.get(year, "?")
+            if off == "?":
+                t = dt.datetime(year, 1, 1, tzinfo=dt.timezone.utc)
+                offs = {(t + dt.timedelta(days=k)).astimezone(self.tz).utcoffset() for k in range(367)}
+                off = None
+                if len(offs) == 1:
+                    o = offs.pop()
+                    off = int(o // dt.timedelta(minutes=1)) if o % dt.timedelta(minutes=1) == dt.timedelta(0) else None
+                self._offset_cache[year] = off
+            if off is None or (out is not None and off != out):
+                return None
+            out = off
+        return out
+
+    def _energy_numpy(self, lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
+                      snap: str, freq: str | None) -> tuple[np.ndarray, np.ndarray | None, int] | None:
+        """:meth:`energy`'s sums with integer minute arithmetic and numpy, no pandas frames.
+
+        The period is cut exactly as :meth:`_energy_frames` cuts it (whole local months from the
+        monthly rollups when ``freq`` is "MS" or None, whole local days from the daily ones, whole
+        UTC hours from the hourly ones, minutes at the edges); each row's group sums are taken as
+        :func:`_group_sums` takes them, then the rows of each interval are added. Returns the
+        values ``(intervals, groups)`` (or ``(groups,)`` when ``freq`` is None), the interval
+        labels (local, datetime64[ns]; None when ``freq`` is None) and the measured minutes; None
+        when this path does not apply (a zone with daylight saving time in the period, a period not
+        on whole minutes or empty, a frequency other than whole minutes, "MS" or None).
+        """
+        if freq is None:
+            tick = None
+        else:
+            try:
+                off = pd.tseries.frequencies.to_offset(freq)
+            except ValueError:
+                return None
+            if isinstance(off, pd.offsets.Tick):
+                td = pd.Timedelta(off)
+                if td <= pd.Timedelta(0) or td % pd.Timedelta(minutes=1):
+                    return None
+                tick = int(td // pd.Timedelta(minutes=1))
+            elif type(off) is pd.offsets.Day and off.n > 0:  # calendar days (not a Tick since pandas 3)
+                tick = off.n * 1440
+            elif type(off) is pd.offsets.MonthBegin and off.n == 1:
+                tick = "MS"
+            else:
+                return None
+        nmin = 60_000_000_000
+        if lo.value % nmin or hi.value % nmin or not lo < hi:
+            return None
+        zone = self._fixed_offset(lo, hi)
+        if zone is None:
+            return None
+        u0, u1 = lo.value // nmin, hi.value // nmin  # UTC minutes since 1970
+        l0, l1 = u0 + zone, u1 + zone  # local minutes
+        monthly = tick is None or tick == "MS"
+        daily = tick is None or tick == "MS" or tick % 1440 == 0
+        hourly = tick is None or tick == "MS" or tick % 60 == 0
+        segs = []  # (kind, first, end): minutes [UTC min], hours [UTC h], days [local d], months [local mo]
+
+        def hours_or_minutes(a: int, b: int) -> None:  # UTC minutes [a, b)
+            ha, hb = -(-a // 60), b // 60
+            if hourly and ha < hb and zone % 60 == 0:
+                if a < ha * 60:
+                    segs.append(("m", a, ha * 60))
+                segs.append(("h", ha, hb))
+                if hb * 60 < b:
+                    segs.append(("m", hb * 60, b))
+            else:
+                segs.append(("m", a, b))
+
+        def days_or_less(a: int, b: int) -> None:  # local minutes [a, b)
+            da, db = -(-a // 1440), b // 1440
+            if daily and da < db:
+                if a < da * 1440:
+                    hours_or_minutes(a - zone, da * 1440 - zone)
+                segs.append(("d", da, db))
+                if db * 1440 < b:
+                    hours_or_minutes(db * 1440 - zone, b - zone)
+            else:
+                hours_or_minutes(a - zone, b - zone)
+
+        mo = None
+        if monthly:
+            m_lo, m_hi = _month_of(l0, ceil=True), _month_of(l1, ceil=False)
+            mo = self._monthly(snap) if m_lo < m_hi else None
+        if mo is not None:
+            a, b = _month_start(m_lo), _month_start(m_hi)
+            if l0 < a:
+                days_or_less(l0, a)
+            segs.append(("M", m_lo, m_hi))
+            if b < l1:
+                days_or_less(b, l1)
+        else:
+            days_or_less(l0, l1)
+
+        ci = np.asarray([self._midx[c] for c in cols], np.intp)
+        parts, starts, measured = [], [], 0
+        for kind, a, b in segs:
+            if kind == "m":
+                v, q = self._minute_rows(snap, a, b, ci)
+                measured += int((np.isfinite(v) & ((q & int(Q.ESTIMATED)) == 0)).sum())
+                starts.append(np.arange(a, b, dtype=np.int64) + zone)
+            else:
+                name = {"h": "1h", "d": "1d", "M": "1mo"}[kind]
+                v, mm = self._rollup_rows(snap, name, a, b, ci)
+                measured += int(mm.astype(np.int64).sum())
+                if kind == "h":
+                    starts.append(np.arange(a, b, dtype=np.int64) * 60 + zone)
+                elif kind == "d":
+                    starts.append(np.arange(a, b, dtype=np.int64) * 1440)
+                else:
+                    starts.append(_month_start(np.arange(a, b, dtype=np.int64)))
+            parts.append(v)
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        t = starts[0] if len(starts) == 1 else np.concatenate(starts)
+        pos = {c: i for i, c in enumerate(cols)}
+        fin = np.isfinite(rows)
+        z = np.where(fin, rows, 0.0)
+        sums = np.empty((len(rows), len(groups)))
+        for j, ms in enumerate(groups.values()):  # as _group_sums: the same additions in the same order
+            idx = [pos[m] for m in ms]
+            total = z[:, idx].sum(axis=1)
+            total[~fin[:, idx].any(axis=1)] = np.nan
+            sums[:, j] = total
+        if tick is None:
+            sfin = np.isfinite(sums)
+            total = np.where(sfin, sums, 0.0).sum(axis=0)
+            total[~sfin.any(axis=0)] = np.nan
+            return total, None, measured
+        if tick == "MS":
+            label = _month_start(_month_of(t, ceil=False))
+        else:
+            origin = (l0 // 1440) * 1440  # pandas' origin="start_day": midnight of the first day
+            label = origin + (t - origin) // tick * tick
+        first = np.ones(len(label), bool)
+        first[1:] = label[1:] != label[:-1]
+        if first.all():
+            values = sums  # one row per interval: the rows are the answer
+        else:
+            at = np.nonzero(first)[0]
+            sfin = np.isfinite(sums)
+            values = np.add.reduceat(np.where(sfin, sums, 0.0), at, axis=0)
+            values[~np.logical_or.reduceat(sfin, at, axis=0)] = np.nan
+        labels = label[first]
+        if tick != "MS" and len(labels) > 1 and (np.diff(labels) != tick).any():
+            return None  # an interval without any row (cannot happen: rows cover the period)
+        return values, (labels * nmin).astype("datetime64[ns]"), measured
+
+    def _minute_rows(self, snap: str, a: int, b: int, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Energy and quality of the UTC minutes ``[a, b)`` [min since 1970] of meters ``ci`` (energy
+        of minute u sits at the slot of u + 1); NaN and 0 outside the grid."""
+        meta = self._meta(snap)
+        v = np.full((b - a, len(ci)), np.nan)
+        q = np.zeros((b - a, len(ci)), np.uint16)
+        if meta["origin"] is None:
+            return v, q
+        s0, s1 = a - meta["origin"] + 1, b - meta["origin"] + 1
+        r0, r1 = max(s0, 0), min(s1, meta["slots"])
+        if r0 < r1:
+            v[r0 - s0:r1 - s0] = self._minutes(snap, "energy", r0, r1)[:, ci]
+            q[r0 - s0:r1 - s0] = self._minutes(snap, "quality", r0, r1)[:, ci]
+        return v, q
+
+    def _rollup_rows(self, snap: str, name: str, a: int, b: int, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``[a, b)`` of the ``energy_<name>`` and ``measured_<name>`` rollups ("1h": UTC hours,
+        "1d": local days, "1mo": local months since 1970) of meters ``ci``; NaN and 0 outside the
+        rows the store holds."""
+        if name == "1mo":
+            R = self._monthly(snap)
+            coord = R["month"]
+        else:
+            R = self._rollups(snap)
+            coord = R["hour" if name == "1h" else "day"]
+        v = np.full((b - a, len(ci)), np.nan)
+        mm = np.zeros((b - a, len(ci)), np.int64)
+        if len(coord):
+            c0 = int(coord[0])
+            r0, r1 = max(a - c0, 0), min(b - c0, len(coord))
+            if r0 < r1:
+                v[r0 + c0 - a:r1 + c0 - a] = R[f"energy_{name}"][r0:r1][:, ci]
+                mm[r0 + c0 - a:r1 + c0 - a] = R[f"measured_{name}"][r0:r1][:, ci]
+        return v, mm
+
+    def _monthly(self, snap: str) -> dict | None:
+        """Monthly rollups (local months × meters) of a snapshot; None when the store has none."""
+        return None
+
+    def _meta(self, snap: str) -> dict:
+        """What a query needs to know about a snapshot's grid, read once per snapshot: ``origin``
+        (the grid's first slot) [UTC min since 1970] or None for an empty store, ``slots`` (the
+        minute axis' length) and the fold state ``fold``."""
+        with self._cache_lock:
+            hit = self._meta_cache
+            if hit is not None and hit["snap"] == snap:
+                return hit
+        ds = self.dataset(snap)
+        fold = ds.attrs.get("fold", {})
+        origin = fold.get("origin")
+        o = None if origin is None else int(_ms_of(dt.datetime.fromisoformat(origin)) // SLOT_MS)
+        meta = {"snap": snap, "origin": o, "slots": int(ds.sizes["time"]), "fold": fold}
+        with self._cache_lock:
+            self._meta_cache = meta
+        return meta
 
     def _energy_frames(self, lo: pd.Timestamp, hi: pd.Timestamp, cols: list[str], as_of,
                        freq: str | None) -> tuple[pd.DataFrame, int]:
