@@ -23,9 +23,21 @@ a snapshot id or an instant.
 Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the
 zone in ``attrs["timezone"]``).
 
-Rollups: ``energy_1h``/``measured_1h`` (UTC hours) and ``energy_1d``/``measured_1d`` (local
-calendar days) are maintained at every fold. Monthly totals (``freq="MS"``) are summed from the
-daily rollups in memory (at most 31 rows a month); no monthly array is stored.
+Rollups, maintained at every fold (and by :meth:`Store.bulk_load`; late readings, corrections and
+meter swaps re-derive the hours they touch, then those hours' days, then those days' months):
+
+- ``energy_1h`` [kWh | m3], ``measured_1h`` [min] (hour, meter): UTC hours (coordinate ``hour``,
+  hours since 1970-01-01T00Z), chunks of one UTC day × all meters; ``power_max_1h`` [kW | m3/h]
+  the hour's highest one-minute rate, chunks of one day × 50 meters;
+- ``energy_1d`` [kWh | m3], ``measured_1d`` [min] (day, meter): local calendar days (coordinate
+  ``day``, days since 1970-01-01), the sum of the day's UTC hours, chunks of 16 days × all meters;
+- ``energy_1mo`` [kWh | m3], ``measured_1mo`` [min] (month, meter): local calendar months
+  (coordinate ``month``: months since January 1970, 0 = 1970-01), the sum of the month's days,
+  chunks of 12 months × all meters. Stores created before them lack these three arrays; monthly
+  totals are then summed from the daily rows at query time.
+
+A rollup's energy is NaN only where every minute under it is; ``measured_*`` counts the minutes
+with a measured (not estimated) energy, from which queries report ``coverage``.
 
 Query caches (per process; snapshots are immutable, so they can never be stale): the rollup arrays
 of the newest snapshot read, and the minute chunks (one hour × all meters) read recently. Each
@@ -106,6 +118,13 @@ DAILY = {
     "measured_1d": ({"long_name": "minutes of the local day with a measured (not estimated) energy",
                      "units": "min"}, "uint16", 0),
 }
+CHUNK_MO = 12  # monthly rollups: 12 local months per chunk
+MONTHLY = {  # absent from stores created before them: monthly totals are then summed from the daily rows
+    "energy_1mo": ({"long_name": "energy consumed in the local calendar month `month` (sum of its days)",
+                    "units_from": "counter_units"}, "float64", np.nan),
+    "measured_1mo": ({"long_name": "minutes of the local month with a measured (not estimated) energy",
+                      "units": "min"}, "uint32", 0),
+}
 READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
 
 
@@ -159,6 +178,11 @@ def _group_sums(df: pd.DataFrame, groups: dict[str, list[str]]) -> dict[str, np.
         total[~fin[:, idx].any(axis=1)] = np.nan
         out[g] = total
     return out
+
+
+def _months(date: dt.date) -> int:
+    """Months since January 1970 of a date's month (0 = 1970-01)."""
+    return (date.year - 1970) * 12 + date.month - 1
 
 
 def _month_of(minute, *, ceil: bool):
@@ -306,6 +330,14 @@ class Store:
         for name, (attrs, dtype, fill) in DAILY.items():
             g.create_array(name, shape=(0, m), chunks=(CHUNK_D, m), dtype=dtype, fill_value=fill,
                            dimension_names=["day", "meter"], attributes=attrs)
+        # no CF time units: "months since" is not a fixed length of time
+        g.create_array("month", shape=(0,), chunks=(CHUNK_MO * 100,), dtype="int64", fill_value=0,
+                       dimension_names=["month"], attributes={
+                           "long_name": f"local calendar month ({self.site.plant.timezone}), counted in months "
+                                        f"since January 1970 (0 = 1970-01)"})
+        for name, (attrs, dtype, fill) in MONTHLY.items():
+            g.create_array(name, shape=(0, m), chunks=(CHUNK_MO, m), dtype=dtype, fill_value=fill,
+                           dimension_names=["month", "meter"], attributes=attrs)
         for name, k in (("counter_units", 0), ("rate_units", 1)):  # per-meter units (media differ)
             a = g.create_array(name, shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"],
                                attributes={"long_name": f"units of {name.split('_')[0]} per meter"})
@@ -760,6 +792,14 @@ class Store:
         d[have_d:days] = (d0 - dt.date(1970, 1, 1)).days + np.arange(have_d, days, dtype=np.int64)
         for name in DAILY:
             g[name].resize((days, len(self.meters)))
+        if "month" in g:
+            mo = g["month"]
+            have_mo = mo.shape[0]
+            n_mo = _months(last) - _months(d0) + 1
+            mo.resize((n_mo,))
+            mo[have_mo:n_mo] = _months(d0) + np.arange(have_mo, n_mo, dtype=np.int64)
+            for name in MONTHLY:
+                g[name].resize((n_mo, len(self.meters)))
 
     def _day0(self, origin: dt.datetime) -> dt.date:
         """Local date of the daily rollups' first row: the date of the grid's origin instant."""
@@ -794,6 +834,32 @@ class Store:
         idx_a = np.asarray(idx)
         g["energy_1d"].set_orthogonal_selection((idx_a, slice(None)), np.asarray(tot))
         g["measured_1d"].set_orthogonal_selection((idx_a, slice(None)), np.asarray(mea, dtype=np.uint16))
+        if "energy_1mo" in g:
+            self._roll_up_months(g, dates, d0)
+
+    def _roll_up_months(self, g: zarr.Group, dates: list[dt.date], d0: dt.date) -> None:
+        """Re-derive the monthly rollups of every local month holding one of ``dates``, from the
+        daily rows (already re-derived): a month's total is NaN only where all its days are."""
+        months = sorted({_months(d) for d in dates})
+        n_days = g["energy_1d"].shape[0]
+        m0 = _months(d0)
+
+        def day_row(month: int) -> int:
+            return min(n_days, max(0, (dt.date(1970 + month // 12, month % 12 + 1, 1) - d0).days))
+
+        a0, b0 = day_row(months[0]), day_row(months[-1] + 1)
+        e = g["energy_1d"][a0:b0]
+        mm = g["measured_1d"][a0:b0].astype(np.uint32)
+        tot, mea = [], []
+        for month in months:
+            a, b = day_row(month) - a0, day_row(month + 1) - a0
+            block = e[a:b]
+            fin = np.isfinite(block)
+            tot.append(np.where(fin.any(axis=0), np.nansum(block, axis=0), np.nan))
+            mea.append(mm[a:b].sum(axis=0, dtype=np.uint32))
+        idx = np.asarray(months, np.int64) - m0
+        g["energy_1mo"].set_orthogonal_selection((idx, slice(None)), np.asarray(tot))
+        g["measured_1mo"].set_orthogonal_selection((idx, slice(None)), np.asarray(mea, dtype=np.uint32))
 
     def _roll_up(self, g: zarr.Group, slots: np.ndarray, origin: dt.datetime) -> None:
         """Re-derive the hourly rollups of every hour a fold touched, from the minutes.
@@ -974,7 +1040,7 @@ class Store:
                 return c
             s = self.repo.readonly_session(snapshot_id=snap)
             g = zarr.open_group(store=s.store, mode="r")
-            names = ("hour", "day", *ROLLUPS, *DAILY, *(k for k in POWER_MAX if k in g))
+            names = ("hour", "day", *ROLLUPS, *DAILY, *(k for k in (*POWER_MAX, "month", *MONTHLY) if k in g))
             spans = self._changed_since(c["snap"], snap) if c is not None else None
             if spans is None:
                 arrays = {k: g[k][...] for k in names}
@@ -991,11 +1057,17 @@ class Store:
                         da = (origin + dt.timedelta(hours=a)).astimezone(self.tz).date()
                         db = (origin + dt.timedelta(hours=b)).astimezone(self.tz).date()
                         d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
+                m_rows = []
+                if origin is not None:
+                    m0 = _months(self._day0(origin))
+                    m_rows = [(max(0, _months(d0 + dt.timedelta(days=a)) - m0 - 1),
+                               _months(d0 + dt.timedelta(days=b)) - m0 + 2) for a, b in d_rows]
                 for k in names:
                     old = c[k]
                     hourly = k in ("hour", *ROLLUPS, *POWER_MAX)
-                    n = n_h if hourly else n_d
-                    rows = h_rows if hourly else d_rows
+                    monthly = k in ("month", *MONTHLY)
+                    n = n_h if hourly else g[k].shape[0] if monthly else n_d
+                    rows = h_rows if hourly else m_rows if monthly else d_rows
                     rows = [(a, min(b, n)) for a, b in rows if a < n] + ([(old.shape[0], n)] if n > old.shape[0] else [])
                     if not rows:
                         arrays[k] = old
@@ -1379,7 +1451,8 @@ class Store:
 
     def _monthly(self, snap: str) -> dict | None:
         """Monthly rollups (local months × meters) of a snapshot; None when the store has none."""
-        return None
+        R = self._rollups(snap)
+        return R if "energy_1mo" in R else None
 
     def _meta(self, snap: str) -> dict:
         """What a query needs to know about a snapshot's grid, read once per snapshot: ``origin``
