@@ -160,6 +160,26 @@ def _counter_wrap(family: str) -> float | None:
     return float(2 ** bits) * field.scale
 
 
+class _Rows:
+    """Rows of one rollup array of one snapshot, read lazily: ``rows[a:b]`` reads (once) only the
+    chunks holding rows ``a`` to ``b`` (see :meth:`Store._rollups`)."""
+
+    def __init__(self, store: "Store", snap: str, name: str, info: tuple):
+        self._store, self._snap, self._name = store, snap, name
+        self.shape, self.dtype = info[0], np.dtype(info[2])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("rollup rows take a slice")
+        a, b, step = key.indices(self.shape[0])
+        if step != 1:
+            raise TypeError("rollup rows take a slice without a step")
+        return self._store._rollup_read(self._snap, self._name, a, b)
+
+
 class _Resolved(str):
     """A snapshot id already resolved from ``as_of`` (a query resolves it once, not per array read)."""
 
@@ -1027,60 +1047,102 @@ class Store:
         return None
 
     def _rollups(self, snap: str) -> dict:
-        """The hourly and daily rollup arrays of snapshot ``snap`` in memory (snapshots never change,
-        so this is safe), with their ``hour`` and ``day`` coordinates [h or d since 1970-01-01].
+        """The rollups of snapshot ``snap``: their coordinates ``hour``, ``day`` (and ``month``) as
+        arrays [h, d or months since 1970] and each rollup array as a :class:`_Rows`, whose
+        slices read only the chunks they cover, once (snapshots never change, so this is safe).
 
-        Moving to a newer snapshot re-reads only what the folds in between changed (each fold's
-        commit records the slots it changed in ``changed_slots``); anything else reads all again.
-        The arrays are replaced, never modified in place, so a caller's reference stays valid.
+        Moving to a newer snapshot keeps the chunks that the folds in between did not change (each
+        fold's commit records the slots it changed in ``changed_slots``). Cached chunks are
+        replaced, never modified in place, so a caller's reference stays valid.
         """
         with self._cache_lock:
             c = self._rollup_cache
             if c is not None and c["snap"] == snap:
-                return c
-            s = self.repo.readonly_session(snapshot_id=snap)
-            g = zarr.open_group(store=s.store, mode="r")
-            names = ("hour", "day", *ROLLUPS, *DAILY, *(k for k in (*POWER_MAX, "month", *MONTHLY) if k in g))
-            spans = self._changed_since(c["snap"], snap) if c is not None else None
-            if spans is None:
-                arrays = {k: g[k][...] for k in names}
+                return c["view"]
+        meta = self._meta(snap)
+        g = meta["group"]
+        names = [k for k in (*ROLLUPS, *DAILY, *POWER_MAX, *MONTHLY) if k in meta["arrays"]]
+        with self._cache_lock:
+            c = self._rollup_cache
+            chunks: dict = {}
+            if c is not None:
+                spans = self._changed_since(c["snap"], snap)
+                if spans is not None:
+                    chunks = self._carry_chunks(c, spans, meta)
+            view: dict = {}
+            origin = meta["origin"]
+            if origin is not None:
+                d0 = self._day0(_EPOCH + dt.timedelta(minutes=origin))
+                firsts = {"hour": origin // 60, "day": (d0 - dt.date(1970, 1, 1)).days, "month": _months(d0)}
             else:
-                arrays = {}
-                fold = g.attrs["fold"]
-                origin = dt.datetime.fromisoformat(fold["origin"]) if fold.get("origin") else None
-                n_h, n_d = g["hour"].shape[0], g["day"].shape[0]
-                h_rows = [(max(0, (a - 1) // 60 - 1), (b - 1) // 60 + 2) for a, b in spans if b > a]
-                d_rows = []
-                if origin is not None:
-                    d0 = self._day0(origin)
-                    for a, b in h_rows:
-                        da = (origin + dt.timedelta(hours=a)).astimezone(self.tz).date()
-                        db = (origin + dt.timedelta(hours=b)).astimezone(self.tz).date()
-                        d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
-                m_rows = []
-                if origin is not None:
-                    m0 = _months(self._day0(origin))
-                    m_rows = [(max(0, _months(d0 + dt.timedelta(days=a)) - m0 - 1),
-                               _months(d0 + dt.timedelta(days=b)) - m0 + 2) for a, b in d_rows]
-                for k in names:
-                    old = c[k]
-                    hourly = k in ("hour", *ROLLUPS, *POWER_MAX)
-                    monthly = k in ("month", *MONTHLY)
-                    n = n_h if hourly else g[k].shape[0] if monthly else n_d
-                    rows = h_rows if hourly else m_rows if monthly else d_rows
-                    rows = [(a, min(b, n)) for a, b in rows if a < n] + ([(old.shape[0], n)] if n > old.shape[0] else [])
-                    if not rows:
-                        arrays[k] = old
-                        continue
-                    new = np.empty((n, *old.shape[1:]), old.dtype)
-                    keep = min(n, old.shape[0])
-                    new[:keep] = old[:keep]
-                    for a, b in rows:
-                        new[a:b] = g[k][a:b]
-                    arrays[k] = new
-            c = {"snap": snap, **arrays}
-            self._rollup_cache = c
-            return c
+                firsts = {"hour": 0, "day": 0, "month": 0}
+            for axis in ("hour", "day", "month"):
+                if axis in meta["arrays"]:  # the coordinates are consecutive, as _extend writes them
+                    view[axis] = firsts[axis] + np.arange(meta["arrays"][axis][0][0], dtype=np.int64)
+            for k in names:
+                view[k] = _Rows(self, snap, k, meta["arrays"][k])
+            self._rollup_cache = {"snap": snap, "chunks": chunks, "view": view, "group": g}
+            return view
+
+    def _carry_chunks(self, c: dict, spans: list[tuple[int, int]], meta: dict) -> dict:
+        """The cached rollup chunks of the previous snapshot ``c`` that the slot ``spans`` changed
+        since then cannot have touched (a rollup row near a changed minute is dropped with its
+        chunk, and so is a chunk cut short by the array's old end)."""
+        origin = meta["origin"]
+        if origin is None:
+            return {}
+        o = _EPOCH + dt.timedelta(minutes=origin)
+        d0 = self._day0(o)
+        h_rows = [(max(0, (a - 1) // 60 - 1), (b - 1) // 60 + 2) for a, b in spans if b > a]
+        d_rows, m_rows = [], []
+        for a, b in h_rows:
+            da = (o + dt.timedelta(hours=a)).astimezone(self.tz).date()
+            db = (o + dt.timedelta(hours=b)).astimezone(self.tz).date()
+            d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
+            m_rows.append((max(0, _months(da) - _months(d0) - 1), _months(db) - _months(d0) + 2))
+        out = {}
+        for (name, k), arr in c["chunks"].items():
+            info = meta["arrays"].get(name)
+            if info is None:
+                continue
+            size = info[1][0]
+            if len(arr) < size:
+                continue  # the old tail chunk: the array may have grown
+            rows = h_rows if name in (*ROLLUPS, *POWER_MAX) else m_rows if name in MONTHLY else d_rows
+            if not any(a < (k + 1) * size and k * size < b for a, b in rows):
+                out[(name, k)] = arr
+        return out
+
+    def _rollup_read(self, snap: str, name: str, a: int, b: int) -> np.ndarray:
+        """Rows ``[a, b)`` (all meters) of rollup array ``name`` of snapshot ``snap``, through the
+        per-snapshot chunk cache (see :meth:`_rollups`); runs of missing chunks are read in one call."""
+        meta = self._meta(snap)
+        self._rollups(snap)
+        with self._cache_lock:
+            c = self._rollup_cache
+            if c is None or c["snap"] != snap:  # another thread moved the cache on: read directly
+                return meta["group"][name][a:b]
+            info = meta["arrays"][name]
+            n, size = info[0][0], info[1][0]
+            a, b = max(0, a), min(b, n)
+            if b <= a:
+                return np.zeros((0, *info[0][1:]), info[2])
+            ks = range(a // size, (b - 1) // size + 1)
+            missing = [k for k in ks if (name, k) not in c["chunks"]]
+            arr = c["group"][name]
+            i = 0
+            while i < len(missing):
+                j = i
+                while j + 1 < len(missing) and missing[j + 1] == missing[j] + 1:
+                    j += 1
+                lo, hi = missing[i] * size, min((missing[j] + 1) * size, n)
+                block = arr[lo:hi]
+                for k in range(missing[i], missing[j] + 1):
+                    c["chunks"][(name, k)] = block[k * size - lo:(k + 1) * size - lo]
+                i = j + 1
+            parts = [c["chunks"][(name, k)][max(a, k * size) - k * size:min(b, (k + 1) * size) - k * size]
+                     for k in ks]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _changed_since(self, old: str, new: str) -> list[tuple[int, int]] | None:
         """Slot ranges changed by the commits after ``old`` up to ``new``; None when unknown."""
@@ -1455,18 +1517,25 @@ class Store:
         return R if "energy_1mo" in R else None
 
     def _meta(self, snap: str) -> dict:
-        """What a query needs to know about a snapshot's grid, read once per snapshot: ``origin``
-        (the grid's first slot) [UTC min since 1970] or None for an empty store, ``slots`` (the
-        minute axis' length) and the fold state ``fold``."""
+        """What a query needs to know about a snapshot, read once per snapshot (zarr metadata only,
+        no data): ``origin`` (the grid's first slot) [UTC min since 1970] or None for an empty
+        store, ``slots`` (the minute axis' length), the fold state ``fold``, the open zarr
+        ``group`` and ``arrays``: name -> (shape, chunk shape, dtype)."""
         with self._cache_lock:
             hit = self._meta_cache
             if hit is not None and hit["snap"] == snap:
                 return hit
-        ds = self.dataset(snap)
-        fold = ds.attrs.get("fold", {})
+        try:
+            g = zarr.open_group(store=self.repo.readonly_session(snapshot_id=snap).store, mode="r")
+            arrays = {k: (a.shape, a.chunks, a.dtype) for k, a in g.arrays()}
+            fold = dict(g.attrs.get("fold", {}))
+        except Exception as exc:  # noqa: BLE001 - icechunk's own error types
+            raise StoreError(f"{self.path}: no version {snap!r} (unknown, or expired by compaction: tag the "
+                             f"versions reports use): {exc}") from exc
         origin = fold.get("origin")
         o = None if origin is None else int(_ms_of(dt.datetime.fromisoformat(origin)) // SLOT_MS)
-        meta = {"snap": snap, "origin": o, "slots": int(ds.sizes["time"]), "fold": fold}
+        meta = {"snap": snap, "origin": o, "slots": int(arrays["time"][0][0]), "fold": fold, "group": g,
+                "arrays": arrays}
         with self._cache_lock:
             self._meta_cache = meta
         return meta
