@@ -172,12 +172,16 @@ class _Rows:
         return self.shape[0]
 
     def __getitem__(self, key) -> np.ndarray:
+        """``rows[a:b]`` (all meters) or ``rows[a:b, cols]`` (meter indices: taken chunk by chunk)."""
+        cols = None
+        if isinstance(key, tuple):
+            key, cols = key
         if not isinstance(key, slice):
             raise TypeError("rollup rows take a slice")
         a, b, step = key.indices(self.shape[0])
         if step != 1:
             raise TypeError("rollup rows take a slice without a step")
-        return self._store._rollup_read(self._snap, self._name, a, b)
+        return self._store._rollup_read(self._snap, self._name, a, b, cols)
 
 
 class _Resolved(str):
@@ -1113,23 +1117,26 @@ class Store:
                 out[(name, k)] = arr
         return out
 
-    def _rollup_read(self, snap: str, name: str, a: int, b: int) -> np.ndarray:
-        """Rows ``[a, b)`` (all meters) of rollup array ``name`` of snapshot ``snap``, through the
-        per-snapshot chunk cache (see :meth:`_rollups`); runs of missing chunks are read in one call."""
+    def _rollup_read(self, snap: str, name: str, a: int, b: int, cols=None) -> np.ndarray:
+        """Rows ``[a, b)`` of rollup array ``name`` of snapshot ``snap`` (all meters, or the meter
+        indices ``cols``), through the per-snapshot chunk cache (see :meth:`_rollups`); runs of
+        missing chunks are read in one call."""
         meta = self._meta(snap)
         self._rollups(snap)
         with self._cache_lock:
             c = self._rollup_cache
             if c is None or c["snap"] != snap:  # another thread moved the cache on: read directly
-                return meta["group"][name][a:b]
+                out = meta["group"][name][a:b]
+                return out if cols is None else out[:, cols]
             info = meta["arrays"][name]
             n, size = info[0][0], info[1][0]
             a, b = max(0, a), min(b, n)
             if b <= a:
-                return np.zeros((0, *info[0][1:]), info[2])
+                out = np.zeros((0, *info[0][1:]), info[2])
+                return out if cols is None else out[:, cols]
             ks = range(a // size, (b - 1) // size + 1)
             missing = [k for k in ks if (name, k) not in c["chunks"]]
-            arr = c["group"][name]
+            arr = c["group"][name] if missing else None  # opening an array reads its metadata: only when needed
             i = 0
             while i < len(missing):
                 j = i
@@ -1142,6 +1149,8 @@ class Store:
                 i = j + 1
             parts = [c["chunks"][(name, k)][max(a, k * size) - k * size:min(b, (k + 1) * size) - k * size]
                      for k in ks]
+            if cols is not None:
+                parts = [part[:, cols] for part in parts]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _changed_since(self, old: str, new: str) -> list[tuple[int, int]] | None:
@@ -1505,11 +1514,28 @@ class Store:
         mm = np.zeros((b - a, len(ci)), np.int64)
         if len(coord):
             c0 = int(coord[0])
-            r0, r1 = max(a - c0, 0), min(b - c0, len(coord))
+            # no row before the one holding the first minute with data (all NaN): not read
+            r0, r1 = max(a - c0, self._first_rows(snap)[name] - c0, 0), min(b - c0, len(coord))
             if r0 < r1:
-                v[r0 + c0 - a:r1 + c0 - a] = R[f"energy_{name}"][r0:r1][:, ci]
-                mm[r0 + c0 - a:r1 + c0 - a] = R[f"measured_{name}"][r0:r1][:, ci]
+                v[r0 + c0 - a:r1 + c0 - a] = R[f"energy_{name}"][r0:r1, ci]
+                mm[r0 + c0 - a:r1 + c0 - a] = R[f"measured_{name}"][r0:r1, ci]
         return v, mm
+
+    def _first_rows(self, snap: str) -> dict[str, int]:
+        """The hour [h since 1970, UTC], local day [d since 1970] and local month [months since
+        1970-01] of the first minute that may hold energy (the minute before the first slot read)."""
+        meta = self._meta(snap)
+        hit = meta.get("first_rows")
+        if hit is None:
+            first = meta["fold"].get("first_slot")
+            if meta["origin"] is None or first is None:
+                hit = {"1h": 0, "1d": 0, "1mo": 0}
+            else:
+                u = meta["origin"] + int(first) - 1
+                day = (_EPOCH + dt.timedelta(minutes=u)).astimezone(self.tz).date()
+                hit = {"1h": u // 60, "1d": (day - dt.date(1970, 1, 1)).days, "1mo": _months(day)}
+            meta["first_rows"] = hit
+        return hit
 
     def _monthly(self, snap: str) -> dict | None:
         """Monthly rollups (local months × meters) of a snapshot; None when the store has none."""
@@ -1559,8 +1585,8 @@ class Store:
         i0, i1 = np.searchsorted(R["day"], [(d_lo.tz_localize(None) - epoch).days, (d_hi.tz_localize(None) - epoch).days])
         idx = pd.DatetimeIndex(R["day"][i0:i1].astype("datetime64[D]").astype("datetime64[ns]")).tz_localize(self.tz)
         full = pd.date_range(d_lo, d_hi, freq="D", inclusive="left")
-        parts.append(pd.DataFrame(R["energy_1d"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
-        measured += int(R["measured_1d"][i0:i1][:, ci].astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1d"][i0:i1, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1d"][i0:i1, ci].astype(np.int64).sum())
         if d_hi < lhi:
             e, m = self._energy_frames_hourly(d_hi.tz_convert("UTC"), hi, cols, as_of, freq)
             parts.append(e)
@@ -1595,8 +1621,8 @@ class Store:
         idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
                                ).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
-        parts.append(pd.DataFrame(R["energy_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
-        measured += int(R["measured_1h"][i0:i1][:, ci].astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1h"][i0:i1, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1h"][i0:i1, ci].astype(np.int64).sum())
         if h_hi < hi:
             e, m = minutes(h_hi, hi)
             parts.append(e)
@@ -1660,7 +1686,7 @@ class Store:
                                ).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
         ci = [self._midx[c] for c in cols]
-        parts.append(pd.DataFrame(R["power_max_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        parts.append(pd.DataFrame(R["power_max_1h"][i0:i1, ci], index=idx, columns=cols).reindex(full))
         if h_hi < hi:
             parts.append(self._frame("rate", h_hi, hi, cols, as_of, dt.timedelta(0)).resample(freq).max())
         df = pd.concat(parts) if len(parts) > 1 else parts[0]
