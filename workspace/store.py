@@ -286,6 +286,7 @@ class Store:
         self._group_cache: dict = {}
         self._chunk_cache: dict | None = None  # minute chunks of one snapshot (see :meth:`_minutes`)
         self._meta_cache: dict | None = None  # grid facts of one snapshot (see :meth:`_meta`)
+        self._result_cache: dict = {}  # coordinates of recent answers (see :meth:`_result`)
         self._offset_cache: dict[int, int | None] = {}  # UTC year -> the zone's fixed offset [min] or None
         self._cache_lock = threading.Lock()
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
@@ -1308,10 +1309,30 @@ class Store:
         values, labels, measured = fast
         minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
         attrs["coverage"] = float(measured / minutes) if minutes else 0.0
+        return self._result(values, labels, list(groups), attrs)
+
+    def _result(self, values: np.ndarray, labels: np.ndarray | None, groups: list[str], attrs: dict) -> xr.DataArray:
+        """The answer as a DataArray, built from a kept one with the same coordinates when there is
+        one (a dashboard asks the same shape at every refresh; building the indexes is most of the
+        cost): its coordinates (immutable indexes) are shared, data and attrs are the new ones."""
+        key = (tuple(groups), None if labels is None else (len(labels), labels[0], labels[-1]) if len(labels) else 0)
+        with self._cache_lock:
+            tmpl = self._result_cache.get(key)
+        if tmpl is not None and (labels is None or np.array_equal(tmpl["time"].values, labels)) \
+                and tmpl.shape == values.shape:
+            out = tmpl.copy(deep=False, data=values)
+            out.attrs = attrs
+            return out
         if labels is None:
-            return xr.DataArray(values, dims=["group"], coords={"group": list(groups)}, attrs=attrs)
-        return xr.DataArray(values, dims=["time", "group"], coords={"time": labels, "group": list(groups)},
-                            attrs=attrs)
+            out = xr.DataArray(values, dims=["group"], coords={"group": groups}, attrs=attrs)
+        else:
+            out = xr.DataArray(values, dims=["time", "group"], coords={"time": labels, "group": groups}, attrs=attrs)
+        with self._cache_lock:
+            if len(self._result_cache) >= 32:
+                self._result_cache.clear()
+            # kept without the answer's values (a zero-stride array: no memory, no reference to them)
+            self._result_cache[key] = out.copy(deep=False, data=np.broadcast_to(np.float64(0.0), out.shape))
+        return out
 
     def _energy_pandas(self, lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
                        as_of, freq: str | None, attrs: dict) -> xr.DataArray:
