@@ -160,6 +160,20 @@ def _counter_wrap(family: str) -> float | None:
     return float(2 ** bits) * field.scale
 
 
+_XARRAY_WARM = False
+
+
+def _warm_xarray() -> None:
+    """Build one tiny DataArray, once per process: xarray's first one imports every installed
+    duck-array library (dask, pint: seconds in a fresh process). Opening a store pays it, as
+    opening the xarray dataset used to, rather than the first query."""
+    global _XARRAY_WARM
+    if not _XARRAY_WARM:
+        xr.DataArray(np.zeros((1, 1)), dims=["time", "group"],
+                     coords={"time": np.zeros(1, "datetime64[ns]"), "group": ["g"]}).values
+        _XARRAY_WARM = True
+
+
 class _Rows:
     """Rows of one rollup array of one snapshot, read lazily: ``rows[a:b]`` reads (once) only the
     chunks holding rows ``a`` to ``b`` (see :meth:`Store._rollups`)."""
@@ -315,11 +329,15 @@ class Store:
         try:
             repo = icechunk.Repository.open(storage)
             store = cls(path, site, repo)
-            have = list(store.dataset().meter.values)
+            # the meter list from zarr itself: opening the xarray dataset (time decoding and its imports)
+            # costs seconds in a fresh process, and queries do not need it
+            g = zarr.open_group(store=repo.readonly_session(branch="main").store, mode="r")
+            have = [str(m) for m in g["meter"][:]]
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"{path}: the store is damaged or not an Icechunk repository ({exc}). Restore it "
                              f"from backup, or move it aside: the journal still holds every acknowledged "
                              f"reading and `tanjian fold` rebuilds the store from it.") from exc
+        _warm_xarray()
         if have != store.meters:
             missing = sorted(set(store.meters) - set(have))
             raise StoreError(f"{path}: the store's meters differ from the site model (new: {missing[:5]}...). "
@@ -1034,20 +1052,18 @@ class Store:
         self._latest_cache = (snap, out)
         return out
 
-    def _latest_time(self, as_of) -> dt.datetime | None:
-        ds = self.dataset(as_of)
-        if ds.sizes["time"] == 0:
+    def _latest_time(self, snap: str) -> dt.datetime | None:
+        meta = self._meta(snap)
+        if meta["origin"] is None or meta["slots"] == 0:
             return None
-        c = ds["counter"]
         # scan back chunk by chunk from the end
-        end = ds.sizes["time"]
+        end = meta["slots"]
         while end > 0:
             lo = max(0, end - CHUNK_T)
-            block = np.isfinite(c.isel(time=slice(lo, end)).values).any(axis=1)
+            block = np.isfinite(self._minutes(snap, "counter", lo, end)).any(axis=1)
             if block.any():
                 k = lo + int(np.nonzero(block)[0][-1])
-                t = pd.Timestamp(ds.time.values[k]).tz_localize("UTC").tz_convert(self.tz)
-                return t.to_pydatetime()
+                return (_EPOCH + dt.timedelta(minutes=meta["origin"] + k)).astimezone(self.tz)
             end = lo
         return None
 
@@ -1172,8 +1188,7 @@ class Store:
         return None
 
     def _first_time(self, as_of) -> pd.Timestamp | None:
-        ds = self.dataset(as_of)
-        st = ds.attrs.get("fold", {})
+        st = self._meta(self._snapshot_for(as_of))["fold"]
         if st.get("first_slot") is None or st.get("origin") is None:
             return None
         return pd.Timestamp(st["origin"]).tz_convert("UTC") + pd.Timedelta(minutes=int(st["first_slot"]) - 1)
@@ -1238,7 +1253,7 @@ class Store:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _frame(self, var: str, start, end, cols: list[str], as_of, shift: dt.timedelta) -> pd.DataFrame:
-        ds = self.dataset(as_of)
+        meta = self._meta(self._snapshot_for(as_of))
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
         # read no further back than the first slot holding data (the grid starts at the year's origin)
         first = self._first_time(as_of)
@@ -1246,8 +1261,8 @@ class Store:
         # energy at slot s belongs to the minute before it: select slots in (lo, hi]
         t0 = (lo_read + shift).tz_localize(None)
         t1 = (hi + shift).tz_localize(None) - pd.Timedelta("1ns")
-        st = ds.attrs.get("fold", {})
-        n = ds.sizes["time"]
+        st = meta["fold"]
+        n = meta["slots"]
         if st.get("origin") is None or n == 0:
             values, times = np.zeros((0, len(cols))), pd.DatetimeIndex([])
         else:
@@ -1255,7 +1270,7 @@ class Store:
             minute = pd.Timedelta(minutes=1)
             s0 = min(max(0, -((o - t0) // minute)), n)  # first slot at or after t0
             s1 = min(max(s0, (t1 - o) // minute + 1), n)  # past the last slot at or before t1
-            values = self._minutes(ds.attrs["snapshot"], var, s0, s1)[:, [self._midx[c] for c in cols]]
+            values = self._minutes(meta["snap"], var, s0, s1)[:, [self._midx[c] for c in cols]]
             times = pd.DatetimeIndex(o + minute * np.arange(s0, s1))
         df = pd.DataFrame(values, index=times, columns=cols)
         df.index = (df.index - shift).tz_localize("UTC").tz_convert(self.tz)
@@ -1600,7 +1615,7 @@ class Store:
             e, m = self._energy_frames_hourly(lo, d_lo.tz_convert("UTC"), cols, as_of, freq)
             parts.append(e)
             measured += m
-        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        R = self._rollups(self._snapshot_for(as_of))
         ci = [self._midx[c] for c in cols]
         epoch = pd.Timestamp("1970-01-01")
         i0, i1 = np.searchsorted(R["day"], [(d_lo.tz_localize(None) - epoch).days, (d_hi.tz_localize(None) - epoch).days])
@@ -1634,7 +1649,7 @@ class Store:
             measured += m
         first = self._first_time(as_of)
         read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
-        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        R = self._rollups(self._snapshot_for(as_of))
         ci = [self._midx[c] for c in cols]
         hour = pd.Timedelta(hours=1)
         epoch = pd.Timestamp("1970-01-01", tz="UTC")
@@ -1692,7 +1707,7 @@ class Store:
         h_lo, h_hi = lo.ceil("h"), hi.floor("h")
         if not h_lo < h_hi or any(t.tz_convert(self.tz).utcoffset().total_seconds() % 3600 for t in (lo, hi)):
             return None
-        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        R = self._rollups(self._snapshot_for(as_of))
         if "power_max_1h" not in R:
             return None
         parts = []
