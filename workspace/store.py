@@ -39,10 +39,21 @@ meter swaps re-derive the hours they touch, then those hours' days, then those d
 A rollup's energy is NaN only where every minute under it is; ``measured_*`` counts the minutes
 with a measured (not estimated) energy, from which queries report ``coverage``.
 
-Query caches (per process; snapshots are immutable, so they can never be stale): the rollup arrays
-of the newest snapshot read, and the minute chunks (one hour × all meters) read recently. Each
-fold's commit records the slot range it changed (``changed_slots`` in its metadata), so moving to a
-newer snapshot re-reads only that range. :meth:`Store.bulk_load` imports history in one commit.
+Query caches (per process; snapshots are immutable, so they can never be stale): the facts of the
+newest snapshot read (origin, shapes, fold state: zarr metadata only), the rollup chunks the
+queries touched (read lazily, chunk by chunk, never a whole array), the minute chunks (one hour ×
+all meters) read recently, and the coordinates of recent answers. Each fold's commit records the
+slot range it changed (``changed_slots`` in its metadata), so moving to a newer snapshot drops only
+the cached chunks in that range. :meth:`Store.bulk_load` imports history in one commit.
+
+How :meth:`Store.energy` answers: the period ``[start, end)`` is cut, with integer minute
+arithmetic, into whole local months (monthly rollups, when ``freq`` is "MS" or None), whole local
+days (daily rollups, when ``freq`` is whole days, "MS" or None), whole UTC hours (hourly rollups,
+when ``freq`` is whole hours and the zone a whole number of hours from UTC) and minutes at the
+edges; each row's group sums and then each interval's rows are added in numpy, and the DataArray
+is built once. Zones with daylight saving time in the period, periods not on whole minutes and
+other frequencies go through the same cuts with pandas (``_energy_pandas``); both give the same
+sums (bit-identical where the additions are the same, else within a few ulp).
 """
 
 from __future__ import annotations
@@ -1305,9 +1316,13 @@ class Store:
 
         Notes
         -----
-        Whole local days are read from the daily rollups, whole hours from the hourly rollups (both
-        maintained at every fold), partial hours at the period's edges and sub-hourly frequencies
-        from the minutes; all give the same sums.
+        Whole local months are read from the monthly rollups (``freq`` "MS" or None; stores made
+        before them sum the days), whole local days from the daily rollups, whole hours from the
+        hourly rollups (all maintained at every fold), partial hours at the period's edges and
+        sub-hourly frequencies from the minutes; all give the same sums. Intervals follow pandas'
+        ``resample(freq)`` in local time (labels at each interval's local start; bins of a fixed
+        length start at the local midnight of the period's first day). A month's or day's value is
+        NaN only when no minute under it holds energy for any meter of the group.
         """
         medium = Medium(medium)
         as_of = _Resolved(self._snapshot_for(as_of))
