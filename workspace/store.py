@@ -23,14 +23,37 @@ a snapshot id or an instant.
 Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the
 zone in ``attrs["timezone"]``).
 
-Rollups: ``energy_1h``/``measured_1h`` (UTC hours) and ``energy_1d``/``measured_1d`` (local
-calendar days) are maintained at every fold. Monthly totals (``freq="MS"``) are summed from the
-daily rollups in memory (at most 31 rows a month); no monthly array is stored.
+Rollups, maintained at every fold (and by :meth:`Store.bulk_load`; late readings, corrections and
+meter swaps re-derive the hours they touch, then those hours' days, then those days' months):
 
-Query caches (per process; snapshots are immutable, so they can never be stale): the rollup arrays
-of the newest snapshot read, and the minute chunks (one hour × all meters) read recently. Each
-fold's commit records the slot range it changed (``changed_slots`` in its metadata), so moving to a
-newer snapshot re-reads only that range. :meth:`Store.bulk_load` imports history in one commit.
+- ``energy_1h`` [kWh | m3], ``measured_1h`` [min] (hour, meter): UTC hours (coordinate ``hour``,
+  hours since 1970-01-01T00Z), chunks of one UTC day × all meters; ``power_max_1h`` [kW | m3/h]
+  the hour's highest one-minute rate, chunks of one day × 50 meters;
+- ``energy_1d`` [kWh | m3], ``measured_1d`` [min] (day, meter): local calendar days (coordinate
+  ``day``, days since 1970-01-01), the sum of the day's UTC hours, chunks of 16 days × all meters;
+- ``energy_1mo`` [kWh | m3], ``measured_1mo`` [min] (month, meter): local calendar months
+  (coordinate ``month``: months since January 1970, 0 = 1970-01), the sum of the month's days,
+  chunks of 12 months × all meters. Stores created before them lack these three arrays; monthly
+  totals are then summed from the daily rows at query time.
+
+A rollup's energy is NaN only where every minute under it is; ``measured_*`` counts the minutes
+with a measured (not estimated) energy, from which queries report ``coverage``.
+
+Query caches (per process; snapshots are immutable, so they can never be stale): the facts of the
+newest snapshot read (origin, shapes, fold state: zarr metadata only), the rollup chunks the
+queries touched (read lazily, chunk by chunk, never a whole array), the minute chunks (one hour ×
+all meters) read recently, and the coordinates of recent answers. Each fold's commit records the
+slot range it changed (``changed_slots`` in its metadata), so moving to a newer snapshot drops only
+the cached chunks in that range. :meth:`Store.bulk_load` imports history in one commit.
+
+How :meth:`Store.energy` answers: the period ``[start, end)`` is cut, with integer minute
+arithmetic, into whole local months (monthly rollups, when ``freq`` is "MS" or None), whole local
+days (daily rollups, when ``freq`` is whole days, "MS" or None), whole UTC hours (hourly rollups,
+when ``freq`` is whole hours and the zone a whole number of hours from UTC) and minutes at the
+edges; each row's group sums and then each interval's rows are added in numpy, and the DataArray
+is built once. Zones with daylight saving time in the period, periods not on whole minutes and
+other frequencies go through the same cuts with pandas (``_energy_pandas``); both give the same
+sums (bit-identical where the additions are the same, else within a few ulp).
 """
 
 from __future__ import annotations
@@ -106,6 +129,13 @@ DAILY = {
     "measured_1d": ({"long_name": "minutes of the local day with a measured (not estimated) energy",
                      "units": "min"}, "uint16", 0),
 }
+CHUNK_MO = 12  # monthly rollups: 12 local months per chunk
+MONTHLY = {  # absent from stores created before them: monthly totals are then summed from the daily rows
+    "energy_1mo": ({"long_name": "energy consumed in the local calendar month `month` (sum of its days)",
+                    "units_from": "counter_units"}, "float64", np.nan),
+    "measured_1mo": ({"long_name": "minutes of the local month with a measured (not estimated) energy",
+                      "units": "min"}, "uint32", 0),
+}
 READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
 
 
@@ -148,6 +178,44 @@ def _counter_wrap(family: str) -> float | None:
     return float(2 ** bits) * field.scale
 
 
+_XARRAY_WARM = False
+
+
+def _warm_xarray() -> None:
+    """Build one tiny DataArray, once per process: xarray's first one imports every installed
+    duck-array library (dask, pint: seconds in a fresh process). Opening a store pays it, as
+    opening the xarray dataset used to, rather than the first query."""
+    global _XARRAY_WARM
+    if not _XARRAY_WARM:
+        xr.DataArray(np.zeros((1, 1)), dims=["time", "group"],
+                     coords={"time": np.zeros(1, "datetime64[ns]"), "group": ["g"]}).values
+        _XARRAY_WARM = True
+
+
+class _Rows:
+    """Rows of one rollup array of one snapshot, read lazily: ``rows[a:b]`` reads (once) only the
+    chunks holding rows ``a`` to ``b`` (see :meth:`Store._rollups`)."""
+
+    def __init__(self, store: "Store", snap: str, name: str, info: tuple):
+        self._store, self._snap, self._name = store, snap, name
+        self.shape, self.dtype = info[0], np.dtype(info[2])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        """``rows[a:b]`` (all meters) or ``rows[a:b, cols]`` (meter indices: taken chunk by chunk)."""
+        cols = None
+        if isinstance(key, tuple):
+            key, cols = key
+        if not isinstance(key, slice):
+            raise TypeError("rollup rows take a slice")
+        a, b, step = key.indices(self.shape[0])
+        if step != 1:
+            raise TypeError("rollup rows take a slice without a step")
+        return self._store._rollup_read(self._snap, self._name, a, b, cols)
+
+
 class _Resolved(str):
     """A snapshot id already resolved from ``as_of`` (a query resolves it once, not per array read)."""
 
@@ -166,6 +234,28 @@ def _group_sums(df: pd.DataFrame, groups: dict[str, list[str]]) -> dict[str, np.
         total[~fin[:, idx].any(axis=1)] = np.nan
         out[g] = total
     return out
+
+
+def _months(date: dt.date) -> int:
+    """Months since January 1970 of a date's month (0 = 1970-01)."""
+    return (date.year - 1970) * 12 + date.month - 1
+
+
+def _month_of(minute, *, ceil: bool):
+    """Months since 1970-01 of local minutes since 1970-01-01 00:00 (the month holding each, or
+    with ``ceil`` the first month starting at or after it)."""
+    t = np.asarray(minute, np.int64)
+    m = t.astype("datetime64[m]").astype("datetime64[M]").astype(np.int64)
+    if ceil:
+        m = m + (_month_start(m) < t)
+    return m if np.ndim(minute) else int(m)
+
+
+def _month_start(month):
+    """Local minutes since 1970-01-01 00:00 of the first minute of months since 1970-01."""
+    m = np.asarray(month, np.int64)
+    out = m.astype("datetime64[M]").astype("datetime64[m]").astype(np.int64)
+    return out if np.ndim(month) else int(out)
 
 
 def _hourly_ok(freq: str | None) -> bool:
@@ -229,6 +319,9 @@ class Store:
         self._latest_cache: tuple[str, dt.datetime | None] | None = None
         self._group_cache: dict = {}
         self._chunk_cache: dict | None = None  # minute chunks of one snapshot (see :meth:`_minutes`)
+        self._meta_cache: dict | None = None  # grid facts of one snapshot (see :meth:`_meta`)
+        self._result_cache: dict = {}  # coordinates of recent answers (see :meth:`_result`)
+        self._offset_cache: dict[int, int | None] = {}  # UTC year -> the zone's fixed offset [min] or None
         self._cache_lock = threading.Lock()
         self._wrap = {m.id: _counter_wrap(m.family) for m in site.meters}
         self.clock_tolerance_s = CLOCK_TOLERANCE_S  # see :data:`CLOCK_TOLERANCE_S`
@@ -264,12 +357,16 @@ class Store:
         try:
             repo = icechunk.Repository.open(storage)
             store = cls(path, site, repo)
-            have = list(store.dataset().meter.values)
+            # the meter list from zarr itself: opening the xarray dataset (time decoding and its imports)
+            # costs seconds in a fresh process, and queries do not need it
+            g = zarr.open_group(store=repo.readonly_session(branch="main").store, mode="r")
+            have = [str(m) for m in g["meter"][:]]
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"{loc.label}: the store is damaged, unreachable or not an Icechunk repository "
                              f"({_first_line(exc)}). If it is unreachable, check the storage and try again; if damaged, "
                              f"restore it from backup, or move it aside: the journal still holds every "
                              f"acknowledged reading and `tanjian fold` rebuilds the store from it.") from exc
+        _warm_xarray()
         if have != store.meters:
             missing = sorted(set(store.meters) - set(have))
             raise StoreError(f"{loc.label}: the store's meters differ from the site model (new: {missing[:5]}...). "
@@ -305,6 +402,14 @@ class Store:
         for name, (attrs, dtype, fill) in DAILY.items():
             g.create_array(name, shape=(0, m), chunks=(CHUNK_D, m), dtype=dtype, fill_value=fill,
                            dimension_names=["day", "meter"], attributes=attrs)
+        # no CF time units: "months since" is not a fixed length of time
+        g.create_array("month", shape=(0,), chunks=(CHUNK_MO * 100,), dtype="int64", fill_value=0,
+                       dimension_names=["month"], attributes={
+                           "long_name": f"local calendar month ({self.site.plant.timezone}), counted in months "
+                                        f"since January 1970 (0 = 1970-01)"})
+        for name, (attrs, dtype, fill) in MONTHLY.items():
+            g.create_array(name, shape=(0, m), chunks=(CHUNK_MO, m), dtype=dtype, fill_value=fill,
+                           dimension_names=["month", "meter"], attributes=attrs)
         for name, k in (("counter_units", 0), ("rate_units", 1)):  # per-meter units (media differ)
             a = g.create_array(name, shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"],
                                attributes={"long_name": f"units of {name.split('_')[0]} per meter"})
@@ -764,6 +869,14 @@ class Store:
         d[have_d:days] = (d0 - dt.date(1970, 1, 1)).days + np.arange(have_d, days, dtype=np.int64)
         for name in DAILY:
             g[name].resize((days, len(self.meters)))
+        if "month" in g:
+            mo = g["month"]
+            have_mo = mo.shape[0]
+            n_mo = _months(last) - _months(d0) + 1
+            mo.resize((n_mo,))
+            mo[have_mo:n_mo] = _months(d0) + np.arange(have_mo, n_mo, dtype=np.int64)
+            for name in MONTHLY:
+                g[name].resize((n_mo, len(self.meters)))
 
     def _day0(self, origin: dt.datetime) -> dt.date:
         """Local date of the daily rollups' first row: the date of the grid's origin instant."""
@@ -798,6 +911,32 @@ class Store:
         idx_a = np.asarray(idx)
         g["energy_1d"].set_orthogonal_selection((idx_a, slice(None)), np.asarray(tot))
         g["measured_1d"].set_orthogonal_selection((idx_a, slice(None)), np.asarray(mea, dtype=np.uint16))
+        if "energy_1mo" in g:
+            self._roll_up_months(g, dates, d0)
+
+    def _roll_up_months(self, g: zarr.Group, dates: list[dt.date], d0: dt.date) -> None:
+        """Re-derive the monthly rollups of every local month holding one of ``dates``, from the
+        daily rows (already re-derived): a month's total is NaN only where all its days are."""
+        months = sorted({_months(d) for d in dates})
+        n_days = g["energy_1d"].shape[0]
+        m0 = _months(d0)
+
+        def day_row(month: int) -> int:
+            return min(n_days, max(0, (dt.date(1970 + month // 12, month % 12 + 1, 1) - d0).days))
+
+        a0, b0 = day_row(months[0]), day_row(months[-1] + 1)
+        e = g["energy_1d"][a0:b0]
+        mm = g["measured_1d"][a0:b0].astype(np.uint32)
+        tot, mea = [], []
+        for month in months:
+            a, b = day_row(month) - a0, day_row(month + 1) - a0
+            block = e[a:b]
+            fin = np.isfinite(block)
+            tot.append(np.where(fin.any(axis=0), np.nansum(block, axis=0), np.nan))
+            mea.append(mm[a:b].sum(axis=0, dtype=np.uint32))
+        idx = np.asarray(months, np.int64) - m0
+        g["energy_1mo"].set_orthogonal_selection((idx, slice(None)), np.asarray(tot))
+        g["measured_1mo"].set_orthogonal_selection((idx, slice(None)), np.asarray(mea, dtype=np.uint32))
 
     def _roll_up(self, g: zarr.Group, slots: np.ndarray, origin: dt.datetime) -> None:
         """Re-derive the hourly rollups of every hour a fold touched, from the minutes.
@@ -947,72 +1086,123 @@ class Store:
         self._latest_cache = (snap, out)
         return out
 
-    def _latest_time(self, as_of) -> dt.datetime | None:
-        ds = self.dataset(as_of)
-        if ds.sizes["time"] == 0:
+    def _latest_time(self, snap: str) -> dt.datetime | None:
+        meta = self._meta(snap)
+        if meta["origin"] is None or meta["slots"] == 0:
             return None
-        c = ds["counter"]
         # scan back chunk by chunk from the end
-        end = ds.sizes["time"]
+        end = meta["slots"]
         while end > 0:
             lo = max(0, end - CHUNK_T)
-            block = np.isfinite(c.isel(time=slice(lo, end)).values).any(axis=1)
+            block = np.isfinite(self._minutes(snap, "counter", lo, end)).any(axis=1)
             if block.any():
                 k = lo + int(np.nonzero(block)[0][-1])
-                t = pd.Timestamp(ds.time.values[k]).tz_localize("UTC").tz_convert(self.tz)
-                return t.to_pydatetime()
+                return (_EPOCH + dt.timedelta(minutes=meta["origin"] + k)).astimezone(self.tz)
             end = lo
         return None
 
     def _rollups(self, snap: str) -> dict:
-        """The hourly and daily rollup arrays of snapshot ``snap`` in memory (snapshots never change,
-        so this is safe), with their ``hour`` and ``day`` coordinates [h or d since 1970-01-01].
+        """The rollups of snapshot ``snap``: their coordinates ``hour``, ``day`` (and ``month``) as
+        arrays [h, d or months since 1970] and each rollup array as a :class:`_Rows`, whose
+        slices read only the chunks they cover, once (snapshots never change, so this is safe).
 
-        Moving to a newer snapshot re-reads only what the folds in between changed (each fold's
-        commit records the slots it changed in ``changed_slots``); anything else reads all again.
-        The arrays are replaced, never modified in place, so a caller's reference stays valid.
+        Moving to a newer snapshot keeps the chunks that the folds in between did not change (each
+        fold's commit records the slots it changed in ``changed_slots``). Cached chunks are
+        replaced, never modified in place, so a caller's reference stays valid.
         """
         with self._cache_lock:
             c = self._rollup_cache
             if c is not None and c["snap"] == snap:
-                return c
-            s = self.repo.readonly_session(snapshot_id=snap)
-            g = zarr.open_group(store=s.store, mode="r")
-            names = ("hour", "day", *ROLLUPS, *DAILY, *(k for k in POWER_MAX if k in g))
-            spans = self._changed_since(c["snap"], snap) if c is not None else None
-            if spans is None:
-                arrays = {k: g[k][...] for k in names}
+                return c["view"]
+        meta = self._meta(snap)
+        g = meta["group"]
+        names = [k for k in (*ROLLUPS, *DAILY, *POWER_MAX, *MONTHLY) if k in meta["arrays"]]
+        with self._cache_lock:
+            c = self._rollup_cache
+            chunks: dict = {}
+            if c is not None:
+                spans = self._changed_since(c["snap"], snap)
+                if spans is not None:
+                    chunks = self._carry_chunks(c, spans, meta)
+            view: dict = {}
+            origin = meta["origin"]
+            if origin is not None:
+                d0 = self._day0(_EPOCH + dt.timedelta(minutes=origin))
+                firsts = {"hour": origin // 60, "day": (d0 - dt.date(1970, 1, 1)).days, "month": _months(d0)}
             else:
-                arrays = {}
-                fold = g.attrs["fold"]
-                origin = dt.datetime.fromisoformat(fold["origin"]) if fold.get("origin") else None
-                n_h, n_d = g["hour"].shape[0], g["day"].shape[0]
-                h_rows = [(max(0, (a - 1) // 60 - 1), (b - 1) // 60 + 2) for a, b in spans if b > a]
-                d_rows = []
-                if origin is not None:
-                    d0 = self._day0(origin)
-                    for a, b in h_rows:
-                        da = (origin + dt.timedelta(hours=a)).astimezone(self.tz).date()
-                        db = (origin + dt.timedelta(hours=b)).astimezone(self.tz).date()
-                        d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
-                for k in names:
-                    old = c[k]
-                    hourly = k in ("hour", *ROLLUPS, *POWER_MAX)
-                    n = n_h if hourly else n_d
-                    rows = h_rows if hourly else d_rows
-                    rows = [(a, min(b, n)) for a, b in rows if a < n] + ([(old.shape[0], n)] if n > old.shape[0] else [])
-                    if not rows:
-                        arrays[k] = old
-                        continue
-                    new = np.empty((n, *old.shape[1:]), old.dtype)
-                    keep = min(n, old.shape[0])
-                    new[:keep] = old[:keep]
-                    for a, b in rows:
-                        new[a:b] = g[k][a:b]
-                    arrays[k] = new
-            c = {"snap": snap, **arrays}
-            self._rollup_cache = c
-            return c
+                firsts = {"hour": 0, "day": 0, "month": 0}
+            for axis in ("hour", "day", "month"):
+                if axis in meta["arrays"]:  # the coordinates are consecutive, as _extend writes them
+                    view[axis] = firsts[axis] + np.arange(meta["arrays"][axis][0][0], dtype=np.int64)
+            for k in names:
+                view[k] = _Rows(self, snap, k, meta["arrays"][k])
+            self._rollup_cache = {"snap": snap, "chunks": chunks, "view": view, "group": g}
+            return view
+
+    def _carry_chunks(self, c: dict, spans: list[tuple[int, int]], meta: dict) -> dict:
+        """The cached rollup chunks of the previous snapshot ``c`` that the slot ``spans`` changed
+        since then cannot have touched (a rollup row near a changed minute is dropped with its
+        chunk, and so is a chunk cut short by the array's old end)."""
+        origin = meta["origin"]
+        if origin is None:
+            return {}
+        o = _EPOCH + dt.timedelta(minutes=origin)
+        d0 = self._day0(o)
+        h_rows = [(max(0, (a - 1) // 60 - 1), (b - 1) // 60 + 2) for a, b in spans if b > a]
+        d_rows, m_rows = [], []
+        for a, b in h_rows:
+            da = (o + dt.timedelta(hours=a)).astimezone(self.tz).date()
+            db = (o + dt.timedelta(hours=b)).astimezone(self.tz).date()
+            d_rows.append((max(0, (da - d0).days - 1), (db - d0).days + 2))
+            m_rows.append((max(0, _months(da) - _months(d0) - 1), _months(db) - _months(d0) + 2))
+        out = {}
+        for (name, k), arr in c["chunks"].items():
+            info = meta["arrays"].get(name)
+            if info is None:
+                continue
+            size = info[1][0]
+            if len(arr) < size:
+                continue  # the old tail chunk: the array may have grown
+            rows = h_rows if name in (*ROLLUPS, *POWER_MAX) else m_rows if name in MONTHLY else d_rows
+            if not any(a < (k + 1) * size and k * size < b for a, b in rows):
+                out[(name, k)] = arr
+        return out
+
+    def _rollup_read(self, snap: str, name: str, a: int, b: int, cols=None) -> np.ndarray:
+        """Rows ``[a, b)`` of rollup array ``name`` of snapshot ``snap`` (all meters, or the meter
+        indices ``cols``), through the per-snapshot chunk cache (see :meth:`_rollups`); runs of
+        missing chunks are read in one call."""
+        meta = self._meta(snap)
+        self._rollups(snap)
+        with self._cache_lock:
+            c = self._rollup_cache
+            if c is None or c["snap"] != snap:  # another thread moved the cache on: read directly
+                out = meta["group"][name][a:b]
+                return out if cols is None else out[:, cols]
+            info = meta["arrays"][name]
+            n, size = info[0][0], info[1][0]
+            a, b = max(0, a), min(b, n)
+            if b <= a:
+                out = np.zeros((0, *info[0][1:]), info[2])
+                return out if cols is None else out[:, cols]
+            ks = range(a // size, (b - 1) // size + 1)
+            missing = [k for k in ks if (name, k) not in c["chunks"]]
+            arr = c["group"][name] if missing else None  # opening an array reads its metadata: only when needed
+            i = 0
+            while i < len(missing):
+                j = i
+                while j + 1 < len(missing) and missing[j + 1] == missing[j] + 1:
+                    j += 1
+                lo, hi = missing[i] * size, min((missing[j] + 1) * size, n)
+                block = arr[lo:hi]
+                for k in range(missing[i], missing[j] + 1):
+                    c["chunks"][(name, k)] = block[k * size - lo:(k + 1) * size - lo]
+                i = j + 1
+            parts = [c["chunks"][(name, k)][max(a, k * size) - k * size:min(b, (k + 1) * size) - k * size]
+                     for k in ks]
+            if cols is not None:
+                parts = [part[:, cols] for part in parts]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _changed_since(self, old: str, new: str) -> list[tuple[int, int]] | None:
         """Slot ranges changed by the commits after ``old`` up to ``new``; None when unknown."""
@@ -1032,8 +1222,7 @@ class Store:
         return None
 
     def _first_time(self, as_of) -> pd.Timestamp | None:
-        ds = self.dataset(as_of)
-        st = ds.attrs.get("fold", {})
+        st = self._meta(self._snapshot_for(as_of))["fold"]
         if st.get("first_slot") is None or st.get("origin") is None:
             return None
         return pd.Timestamp(st["origin"]).tz_convert("UTC") + pd.Timedelta(minutes=int(st["first_slot"]) - 1)
@@ -1098,7 +1287,7 @@ class Store:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _frame(self, var: str, start, end, cols: list[str], as_of, shift: dt.timedelta) -> pd.DataFrame:
-        ds = self.dataset(as_of)
+        meta = self._meta(self._snapshot_for(as_of))
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
         # read no further back than the first slot holding data (the grid starts at the year's origin)
         first = self._first_time(as_of)
@@ -1106,8 +1295,8 @@ class Store:
         # energy at slot s belongs to the minute before it: select slots in (lo, hi]
         t0 = (lo_read + shift).tz_localize(None)
         t1 = (hi + shift).tz_localize(None) - pd.Timedelta("1ns")
-        st = ds.attrs.get("fold", {})
-        n = ds.sizes["time"]
+        st = meta["fold"]
+        n = meta["slots"]
         if st.get("origin") is None or n == 0:
             values, times = np.zeros((0, len(cols))), pd.DatetimeIndex([])
         else:
@@ -1115,7 +1304,7 @@ class Store:
             minute = pd.Timedelta(minutes=1)
             s0 = min(max(0, -((o - t0) // minute)), n)  # first slot at or after t0
             s1 = min(max(s0, (t1 - o) // minute + 1), n)  # past the last slot at or before t1
-            values = self._minutes(ds.attrs["snapshot"], var, s0, s1)[:, [self._midx[c] for c in cols]]
+            values = self._minutes(meta["snap"], var, s0, s1)[:, [self._midx[c] for c in cols]]
             times = pd.DatetimeIndex(o + minute * np.arange(s0, s1))
         df = pd.DataFrame(values, index=times, columns=cols)
         df.index = (df.index - shift).tz_localize("UTC").tz_convert(self.tz)
@@ -1150,23 +1339,62 @@ class Store:
 
         Notes
         -----
-        Whole local days are read from the daily rollups, whole hours from the hourly rollups (both
-        maintained at every fold), partial hours at the period's edges and sub-hourly frequencies
-        from the minutes; all give the same sums.
+        Whole local months are read from the monthly rollups (``freq`` "MS" or None; stores made
+        before them sum the days), whole local days from the daily rollups, whole hours from the
+        hourly rollups (all maintained at every fold), partial hours at the period's edges and
+        sub-hourly frequencies from the minutes; all give the same sums. Intervals follow pandas'
+        ``resample(freq)`` in local time (labels at each interval's local start; bins of a fixed
+        length start at the local midnight of the period's first day). A month's or day's value is
+        NaN only when no minute under it holds energy for any meter of the group.
         """
         medium = Medium(medium)
         as_of = _Resolved(self._snapshot_for(as_of))
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
         lo, hi = _utc(start, self.tz), _utc(end, self.tz)
+        self._meta(as_of)  # a version that does not exist (or was expired) fails here, clearly
+        unit = MEDIUM_UNITS[medium][0]
+        attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
+                 "snapshot": str(as_of), "coverage": 0.0, "long_name": f"{medium.value} consumed"}
+        fast = self._energy_numpy(lo, hi, groups, cols, as_of, freq)
+        if fast is None:
+            return self._energy_pandas(lo, hi, groups, cols, as_of, freq, attrs)
+        values, labels, measured = fast
+        minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
+        attrs["coverage"] = float(measured / minutes) if minutes else 0.0
+        return self._result(values, labels, list(groups), attrs)
+
+    def _result(self, values: np.ndarray, labels: np.ndarray | None, groups: list[str], attrs: dict) -> xr.DataArray:
+        """The answer as a DataArray, built from a kept one with the same coordinates when there is
+        one (a dashboard asks the same shape at every refresh; building the indexes is most of the
+        cost): its coordinates (immutable indexes) are shared, data and attrs are the new ones."""
+        key = (tuple(groups), None if labels is None else (len(labels), labels[0], labels[-1]) if len(labels) else 0)
+        with self._cache_lock:
+            tmpl = self._result_cache.get(key)
+        if tmpl is not None and (labels is None or np.array_equal(tmpl["time"].values, labels)) \
+                and tmpl.shape == values.shape:
+            out = tmpl.copy(deep=False, data=values)
+            out.attrs = attrs
+            return out
+        if labels is None:
+            out = xr.DataArray(values, dims=["group"], coords={"group": groups}, attrs=attrs)
+        else:
+            out = xr.DataArray(values, dims=["time", "group"], coords={"time": labels, "group": groups}, attrs=attrs)
+        with self._cache_lock:
+            if len(self._result_cache) >= 32:
+                self._result_cache.clear()
+            # kept without the answer's values (a zero-stride array: no memory, no reference to them)
+            self._result_cache[key] = out.copy(deep=False, data=np.broadcast_to(np.float64(0.0), out.shape))
+        return out
+
+    def _energy_pandas(self, lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
+                       as_of, freq: str | None, attrs: dict) -> xr.DataArray:
+        """:meth:`energy` through pandas frames: the general path (zones with daylight saving time,
+        frequencies other than whole minutes and months, periods not on whole minutes)."""
         df, measured = self._energy_frames(lo, hi, cols, as_of, freq)
         out = pd.DataFrame(_group_sums(df, groups), index=df.index)
         minutes = max((hi - lo) / pd.Timedelta(minutes=1), 0) * len(cols)
-        unit = MEDIUM_UNITS[medium][0]
-        attrs = {"units": unit, "timezone": self.site.plant.timezone, "medium": medium.value,
-                 "snapshot": self.dataset(as_of).attrs["snapshot"],
-                 "coverage": float(measured / minutes) if minutes else 0.0,
-                 "long_name": f"{medium.value} consumed"}
+        attrs["coverage"] = float(measured / minutes) if minutes else 0.0
         if freq is None:
             return xr.DataArray(out.sum(min_count=1).to_numpy(), dims=["group"],
                                 coords={"group": list(out.columns)}, attrs=attrs)
@@ -1177,6 +1405,240 @@ class Store:
         return xr.DataArray(res.to_numpy(), dims=["time", "group"],
                             coords={"time": res.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs=attrs)
+
+    def _fixed_offset(self, lo: pd.Timestamp, hi: pd.Timestamp) -> int | None:
+        """The site zone's offset from UTC [min] when it is the same all through the UTC years of
+        [lo, hi] (checked at every UTC midnight of those years, once per year per process); None
+        for a zone that changes its offset then (daylight saving time)."""
+        out = None
+        for year in range(lo.year, hi.year + 1):
+            off = self._offset_cache.get(year, "?")
+            if off == "?":
+                t = dt.datetime(year, 1, 1, tzinfo=dt.timezone.utc)
+                offs = {(t + dt.timedelta(days=k)).astimezone(self.tz).utcoffset() for k in range(367)}
+                off = None
+                if len(offs) == 1:
+                    o = offs.pop()
+                    off = int(o // dt.timedelta(minutes=1)) if o % dt.timedelta(minutes=1) == dt.timedelta(0) else None
+                self._offset_cache[year] = off
+            if off is None or (out is not None and off != out):
+                return None
+            out = off
+        return out
+
+    def _energy_numpy(self, lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
+                      snap: str, freq: str | None) -> tuple[np.ndarray, np.ndarray | None, int] | None:
+        """:meth:`energy`'s sums with integer minute arithmetic and numpy, no pandas frames.
+
+        The period is cut exactly as :meth:`_energy_frames` cuts it (whole local months from the
+        monthly rollups when ``freq`` is "MS" or None, whole local days from the daily ones, whole
+        UTC hours from the hourly ones, minutes at the edges); each row's group sums are taken as
+        :func:`_group_sums` takes them, then the rows of each interval are added. Returns the
+        values ``(intervals, groups)`` (or ``(groups,)`` when ``freq`` is None), the interval
+        labels (local, datetime64[ns]; None when ``freq`` is None) and the measured minutes; None
+        when this path does not apply (a zone with daylight saving time in the period, a period not
+        on whole minutes or empty, a frequency other than whole minutes, "MS" or None).
+        """
+        if freq is None:
+            tick = None
+        else:
+            try:
+                off = pd.tseries.frequencies.to_offset(freq)
+            except ValueError:
+                return None
+            if isinstance(off, pd.offsets.Tick):
+                td = pd.Timedelta(off)
+                if td <= pd.Timedelta(0) or td % pd.Timedelta(minutes=1):
+                    return None
+                tick = int(td // pd.Timedelta(minutes=1))
+            elif type(off) is pd.offsets.Day and off.n > 0:  # calendar days (not a Tick since pandas 3)
+                tick = off.n * 1440
+            elif type(off) is pd.offsets.MonthBegin and off.n == 1:
+                tick = "MS"
+            else:
+                return None
+        nmin = 60_000_000_000
+        if lo.value % nmin or hi.value % nmin or not lo < hi:
+            return None
+        zone = self._fixed_offset(lo, hi)
+        if zone is None:
+            return None
+        u0, u1 = lo.value // nmin, hi.value // nmin  # UTC minutes since 1970
+        l0, l1 = u0 + zone, u1 + zone  # local minutes
+        monthly = tick is None or tick == "MS"
+        daily = tick is None or tick == "MS" or tick % 1440 == 0
+        hourly = tick is None or tick == "MS" or tick % 60 == 0
+        segs = []  # (kind, first, end): minutes [UTC min], hours [UTC h], days [local d], months [local mo]
+
+        def hours_or_minutes(a: int, b: int) -> None:  # UTC minutes [a, b)
+            ha, hb = -(-a // 60), b // 60
+            if hourly and ha < hb and zone % 60 == 0:
+                if a < ha * 60:
+                    segs.append(("m", a, ha * 60))
+                segs.append(("h", ha, hb))
+                if hb * 60 < b:
+                    segs.append(("m", hb * 60, b))
+            else:
+                segs.append(("m", a, b))
+
+        def days_or_less(a: int, b: int) -> None:  # local minutes [a, b)
+            da, db = -(-a // 1440), b // 1440
+            if daily and da < db:
+                if a < da * 1440:
+                    hours_or_minutes(a - zone, da * 1440 - zone)
+                segs.append(("d", da, db))
+                if db * 1440 < b:
+                    hours_or_minutes(db * 1440 - zone, b - zone)
+            else:
+                hours_or_minutes(a - zone, b - zone)
+
+        mo = None
+        if monthly:
+            m_lo, m_hi = _month_of(l0, ceil=True), _month_of(l1, ceil=False)
+            mo = self._monthly(snap) if m_lo < m_hi else None
+        if mo is not None:
+            a, b = _month_start(m_lo), _month_start(m_hi)
+            if l0 < a:
+                days_or_less(l0, a)
+            segs.append(("M", m_lo, m_hi))
+            if b < l1:
+                days_or_less(b, l1)
+        else:
+            days_or_less(l0, l1)
+
+        ci = np.asarray([self._midx[c] for c in cols], np.intp)
+        parts, starts, measured = [], [], 0
+        for kind, a, b in segs:
+            if kind == "m":
+                v, q = self._minute_rows(snap, a, b, ci)
+                measured += int((np.isfinite(v) & ((q & int(Q.ESTIMATED)) == 0)).sum())
+                starts.append(np.arange(a, b, dtype=np.int64) + zone)
+            else:
+                name = {"h": "1h", "d": "1d", "M": "1mo"}[kind]
+                v, mm = self._rollup_rows(snap, name, a, b, ci)
+                measured += int(mm.astype(np.int64).sum())
+                if kind == "h":
+                    starts.append(np.arange(a, b, dtype=np.int64) * 60 + zone)
+                elif kind == "d":
+                    starts.append(np.arange(a, b, dtype=np.int64) * 1440)
+                else:
+                    starts.append(_month_start(np.arange(a, b, dtype=np.int64)))
+            parts.append(v)
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        t = starts[0] if len(starts) == 1 else np.concatenate(starts)
+        pos = {c: i for i, c in enumerate(cols)}
+        fin = np.isfinite(rows)
+        z = np.where(fin, rows, 0.0)
+        sums = np.empty((len(rows), len(groups)))
+        for j, ms in enumerate(groups.values()):  # as _group_sums: the same additions in the same order
+            idx = [pos[m] for m in ms]
+            total = z[:, idx].sum(axis=1)
+            total[~fin[:, idx].any(axis=1)] = np.nan
+            sums[:, j] = total
+        if tick is None:
+            sfin = np.isfinite(sums)
+            total = np.where(sfin, sums, 0.0).sum(axis=0)
+            total[~sfin.any(axis=0)] = np.nan
+            return total, None, measured
+        if tick == "MS":
+            label = _month_start(_month_of(t, ceil=False))
+        else:
+            origin = (l0 // 1440) * 1440  # pandas' origin="start_day": midnight of the first day
+            label = origin + (t - origin) // tick * tick
+        first = np.ones(len(label), bool)
+        first[1:] = label[1:] != label[:-1]
+        if first.all():
+            values = sums  # one row per interval: the rows are the answer
+        else:
+            at = np.nonzero(first)[0]
+            sfin = np.isfinite(sums)
+            values = np.add.reduceat(np.where(sfin, sums, 0.0), at, axis=0)
+            values[~np.logical_or.reduceat(sfin, at, axis=0)] = np.nan
+        labels = label[first]
+        if tick != "MS" and len(labels) > 1 and (np.diff(labels) != tick).any():
+            return None  # an interval without any row (cannot happen: rows cover the period)
+        return values, (labels * nmin).astype("datetime64[ns]"), measured
+
+    def _minute_rows(self, snap: str, a: int, b: int, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Energy and quality of the UTC minutes ``[a, b)`` [min since 1970] of meters ``ci`` (energy
+        of minute u sits at the slot of u + 1); NaN and 0 outside the grid."""
+        meta = self._meta(snap)
+        v = np.full((b - a, len(ci)), np.nan)
+        q = np.zeros((b - a, len(ci)), np.uint16)
+        if meta["origin"] is None:
+            return v, q
+        s0, s1 = a - meta["origin"] + 1, b - meta["origin"] + 1
+        r0, r1 = max(s0, 0), min(s1, meta["slots"])
+        if r0 < r1:
+            v[r0 - s0:r1 - s0] = self._minutes(snap, "energy", r0, r1)[:, ci]
+            q[r0 - s0:r1 - s0] = self._minutes(snap, "quality", r0, r1)[:, ci]
+        return v, q
+
+    def _rollup_rows(self, snap: str, name: str, a: int, b: int, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``[a, b)`` of the ``energy_<name>`` and ``measured_<name>`` rollups ("1h": UTC hours,
+        "1d": local days, "1mo": local months since 1970) of meters ``ci``; NaN and 0 outside the
+        rows the store holds."""
+        if name == "1mo":
+            R = self._monthly(snap)
+            coord = R["month"]
+        else:
+            R = self._rollups(snap)
+            coord = R["hour" if name == "1h" else "day"]
+        v = np.full((b - a, len(ci)), np.nan)
+        mm = np.zeros((b - a, len(ci)), np.int64)
+        if len(coord):
+            c0 = int(coord[0])
+            # no row before the one holding the first minute with data (all NaN): not read
+            r0, r1 = max(a - c0, self._first_rows(snap)[name] - c0, 0), min(b - c0, len(coord))
+            if r0 < r1:
+                v[r0 + c0 - a:r1 + c0 - a] = R[f"energy_{name}"][r0:r1, ci]
+                mm[r0 + c0 - a:r1 + c0 - a] = R[f"measured_{name}"][r0:r1, ci]
+        return v, mm
+
+    def _first_rows(self, snap: str) -> dict[str, int]:
+        """The hour [h since 1970, UTC], local day [d since 1970] and local month [months since
+        1970-01] of the first minute that may hold energy (the minute before the first slot read)."""
+        meta = self._meta(snap)
+        hit = meta.get("first_rows")
+        if hit is None:
+            first = meta["fold"].get("first_slot")
+            if meta["origin"] is None or first is None:
+                hit = {"1h": 0, "1d": 0, "1mo": 0}
+            else:
+                u = meta["origin"] + int(first) - 1
+                day = (_EPOCH + dt.timedelta(minutes=u)).astimezone(self.tz).date()
+                hit = {"1h": u // 60, "1d": (day - dt.date(1970, 1, 1)).days, "1mo": _months(day)}
+            meta["first_rows"] = hit
+        return hit
+
+    def _monthly(self, snap: str) -> dict | None:
+        """Monthly rollups (local months × meters) of a snapshot; None when the store has none."""
+        R = self._rollups(snap)
+        return R if "energy_1mo" in R else None
+
+    def _meta(self, snap: str) -> dict:
+        """What a query needs to know about a snapshot, read once per snapshot (zarr metadata only,
+        no data): ``origin`` (the grid's first slot) [UTC min since 1970] or None for an empty
+        store, ``slots`` (the minute axis' length), the fold state ``fold``, the open zarr
+        ``group`` and ``arrays``: name -> (shape, chunk shape, dtype)."""
+        with self._cache_lock:
+            hit = self._meta_cache
+            if hit is not None and hit["snap"] == snap:
+                return hit
+        try:
+            g = zarr.open_group(store=self.repo.readonly_session(snapshot_id=snap).store, mode="r")
+            arrays = {k: (a.shape, a.chunks, a.dtype) for k, a in g.arrays()}
+            fold = dict(g.attrs.get("fold", {}))
+        except Exception as exc:  # noqa: BLE001 - icechunk's own error types
+            raise StoreError(f"{self.path}: no version {snap!r} (unknown, or expired by compaction: tag the "
+                             f"versions reports use): {exc}") from exc
+        origin = fold.get("origin")
+        o = None if origin is None else int(_ms_of(dt.datetime.fromisoformat(origin)) // SLOT_MS)
+        meta = {"snap": snap, "origin": o, "slots": int(arrays["time"][0][0]), "fold": fold, "group": g,
+                "arrays": arrays}
+        with self._cache_lock:
+            self._meta_cache = meta
+        return meta
 
     def _energy_frames(self, lo: pd.Timestamp, hi: pd.Timestamp, cols: list[str], as_of,
                        freq: str | None) -> tuple[pd.DataFrame, int]:
@@ -1191,14 +1653,14 @@ class Store:
             e, m = self._energy_frames_hourly(lo, d_lo.tz_convert("UTC"), cols, as_of, freq)
             parts.append(e)
             measured += m
-        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        R = self._rollups(self._snapshot_for(as_of))
         ci = [self._midx[c] for c in cols]
         epoch = pd.Timestamp("1970-01-01")
         i0, i1 = np.searchsorted(R["day"], [(d_lo.tz_localize(None) - epoch).days, (d_hi.tz_localize(None) - epoch).days])
         idx = pd.DatetimeIndex(R["day"][i0:i1].astype("datetime64[D]").astype("datetime64[ns]")).tz_localize(self.tz)
         full = pd.date_range(d_lo, d_hi, freq="D", inclusive="left")
-        parts.append(pd.DataFrame(R["energy_1d"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
-        measured += int(R["measured_1d"][i0:i1][:, ci].astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1d"][i0:i1, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1d"][i0:i1, ci].astype(np.int64).sum())
         if d_hi < lhi:
             e, m = self._energy_frames_hourly(d_hi.tz_convert("UTC"), hi, cols, as_of, freq)
             parts.append(e)
@@ -1225,7 +1687,7 @@ class Store:
             measured += m
         first = self._first_time(as_of)
         read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
-        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        R = self._rollups(self._snapshot_for(as_of))
         ci = [self._midx[c] for c in cols]
         hour = pd.Timedelta(hours=1)
         epoch = pd.Timestamp("1970-01-01", tz="UTC")
@@ -1233,8 +1695,8 @@ class Store:
         idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
                                ).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
-        parts.append(pd.DataFrame(R["energy_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
-        measured += int(R["measured_1h"][i0:i1][:, ci].astype(np.int64).sum())
+        parts.append(pd.DataFrame(R["energy_1h"][i0:i1, ci], index=idx, columns=cols).reindex(full))
+        measured += int(R["measured_1h"][i0:i1, ci].astype(np.int64).sum())
         if h_hi < hi:
             e, m = minutes(h_hi, hi)
             parts.append(e)
@@ -1256,7 +1718,13 @@ class Store:
         groups = self._groups(by, medium, meters)
         cols = sorted({m for ms in groups.values() for m in ms})
         out = None
+        attrs = {"units": MEDIUM_UNITS[medium][1], "timezone": self.site.plant.timezone,
+                 "medium": medium.value, "long_name": f"{how} {medium.value} rate"}
         if how == "max" and all(len(ms) == 1 for ms in groups.values()):
+            self._meta(as_of)  # a version that does not exist (or was expired) fails here, clearly
+            fast = self._power_max_numpy(_utc(start, self.tz), _utc(end, self.tz), groups, as_of, freq)
+            if fast is not None:
+                return self._result(fast[0], fast[1], list(groups), attrs)
             out = self._power_max_hourly(start, end, groups, cols, as_of, freq)
         if out is None:
             df = self._frame("rate", start, end, cols, as_of, dt.timedelta(0))
@@ -1266,6 +1734,61 @@ class Store:
                             coords={"time": out.index.tz_localize(None).to_numpy(), "group": list(out.columns)},
                             attrs={"units": MEDIUM_UNITS[medium][1], "timezone": self.site.plant.timezone,
                                    "medium": medium.value, "long_name": f"{how} {medium.value} rate"})
+
+    def _power_max_numpy(self, lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], snap: str,
+                         freq: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`_power_max_hourly` with integer minute arithmetic and numpy: hourly peaks of
+        single-meter groups, values ``(hours, groups)`` [kW or m3/h] and local hour labels
+        (datetime64[ns]); None where that path would not apply or the period is not on whole
+        minutes, or the zone changes its offset in it."""
+        try:
+            if pd.tseries.frequencies.to_offset(freq) != pd.offsets.Hour(1):
+                return None
+        except ValueError:
+            return None
+        nmin = 60_000_000_000
+        if lo.value % nmin or hi.value % nmin or not lo < hi:
+            return None
+        zone = self._fixed_offset(lo, hi)
+        if zone is None or zone % 60:
+            return None
+        u0, u1 = lo.value // nmin, hi.value // nmin
+        ha, hb = -(-u0 // 60), u1 // 60
+        R = self._rollups(snap)
+        if not ha < hb or "power_max_1h" not in R:
+            return None
+        ci = np.asarray([self._midx[ms[0]] for ms in groups.values()], np.intp)
+        parts, labels = [], []
+        if u0 < ha * 60:  # the partial hour before the first whole one, from its minutes
+            parts.append(np.fmax.reduce(self._rate_rows(snap, u0, ha * 60, ci), axis=0)[None])
+            labels.append(np.array([(ha - 1) * 60 + zone]))
+        v = np.full((hb - ha, len(ci)), np.nan)
+        coord = R["hour"]
+        if len(coord):
+            c0 = int(coord[0])
+            r0, r1 = max(ha - c0, self._first_rows(snap)["1h"] - c0, 0), min(hb - c0, len(coord))
+            if r0 < r1:
+                v[r0 + c0 - ha:r1 + c0 - ha] = R["power_max_1h"][r0:r1, ci]
+        parts.append(v)
+        labels.append(np.arange(ha, hb, dtype=np.int64) * 60 + zone)
+        if hb * 60 < u1:  # the partial hour after the last whole one
+            parts.append(np.fmax.reduce(self._rate_rows(snap, hb * 60, u1, ci), axis=0)[None])
+            labels.append(np.array([hb * 60 + zone]))
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return values, (np.concatenate(labels) * nmin).astype("datetime64[ns]")
+
+    def _rate_rows(self, snap: str, a: int, b: int, ci: np.ndarray) -> np.ndarray:
+        """Rates read at the UTC minutes ``[a, b)`` [min since 1970] (slot of u) of meters ``ci``;
+        NaN outside the grid."""
+        meta = self._meta(snap)
+        v = np.full((b - a, len(ci)), np.nan)
+        if meta["origin"] is None:
+            return v
+        s0, s1 = a - meta["origin"], b - meta["origin"]
+        r0, r1 = max(s0, 0), min(s1, meta["slots"])
+        if r0 < r1:
+            v[r0 - s0:r1 - s0] = self._minutes(snap, "rate", r0, r1)[:, ci]
+        return v
 
     def _power_max_hourly(self, start, end, groups: dict[str, list[str]], cols: list[str], as_of,
                           freq: str) -> pd.DataFrame | None:
@@ -1283,7 +1806,7 @@ class Store:
         h_lo, h_hi = lo.ceil("h"), hi.floor("h")
         if not h_lo < h_hi or any(t.tz_convert(self.tz).utcoffset().total_seconds() % 3600 for t in (lo, hi)):
             return None
-        R = self._rollups(self.dataset(as_of).attrs["snapshot"])
+        R = self._rollups(self._snapshot_for(as_of))
         if "power_max_1h" not in R:
             return None
         parts = []
@@ -1298,7 +1821,7 @@ class Store:
                                ).tz_localize("UTC").tz_convert(self.tz)
         full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
         ci = [self._midx[c] for c in cols]
-        parts.append(pd.DataFrame(R["power_max_1h"][i0:i1][:, ci], index=idx, columns=cols).reindex(full))
+        parts.append(pd.DataFrame(R["power_max_1h"][i0:i1, ci], index=idx, columns=cols).reindex(full))
         if h_hi < hi:
             parts.append(self._frame("rate", h_hi, hi, cols, as_of, dt.timedelta(0)).resample(freq).max())
         df = pd.concat(parts) if len(parts) > 1 else parts[0]
