@@ -939,6 +939,21 @@ def build_table(st: Setup, meters: int, days: float, R: dict, args) -> tuple[str
 def run_size(meters: int, days: float, args) -> tuple[str, dict]:
     base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tanjian-bench-"))
     work = base / f"m{meters}-d{days:g}"
+    if args.rerun:  # re-measure some read-only phases on kept data; the rest of the table from results.json
+        st = Setup(work, meters, days, args.end, args.journal_minutes, args.seed)
+        R = json.loads((work / "results.json").read_text())
+        for ph in args.rerun.split(","):
+            if ph not in ("q-tanjian", "q-parquet", "q-tables", "q-numpy", "disk"):
+                raise SystemExit(f"--rerun: {ph!r} is not a read-only phase (q-tanjian, q-parquet, q-tables, "
+                                 f"q-numpy, disk)")
+            t = time.perf_counter()
+            R[ph] = run_phase(ph, work, args, meters, days)
+            print(f"  [{meters} m × {days:g} d] {ph} again: {time.perf_counter() - t:.1f} s", file=sys.stderr,
+                  flush=True)
+        R["compared"] = check_answers(st, {k[2:]: v for k, v in R.items() if k.startswith("q-")})
+        table, verdicts = build_table(st, meters, days, R, args)
+        (work / "results.json").write_text(json.dumps(R, indent=1, default=str))
+        return table, {"R": R, "verdicts": verdicts}
     st = Setup(work, meters, days, args.end, args.journal_minutes, args.seed) if work.exists() else None
     reuse = _peers_reusable(st, args) if st is not None else None
     if reuse:  # keep the peers' files; everything of tanjian's is rebuilt
@@ -1018,6 +1033,10 @@ def main(argv=None) -> int:
                     help="with --out and --keep: rebuild and measure tanjian again but keep the DuckDB/Parquet files "
                          "and the Parquet/numpy/disk results of an earlier run on the same data (DuckDB tables are "
                          "queried again)")
+    ap.add_argument("--rerun", metavar="PHASES",
+                    help="with --out: on data kept by an earlier --keep run, run only these read-only phases again "
+                         "(comma-separated: q-tanjian, q-tables, q-parquet, q-numpy, disk) and print the table with "
+                         "the other rows from that run (e.g. queries again on a quiet machine)")
     ap.add_argument("--profile", action="store_true", help="cProfile the ingest phase (work/ingest.prof); implies --keep")
     ap.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
