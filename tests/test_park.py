@@ -6,10 +6,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from workspace.batch import decode_batch
+from tests.handworked import plant_electricity_from_counters
 from workspace.config import EXAMPLE, load_config
 from workspace.demo_data import seed_history
-from workspace.journal import Journal
 from workspace.park import PlantStore, park_energy
 
 pytestmark = pytest.mark.slow
@@ -32,13 +31,7 @@ def park(tmp_path_factory):
 
 
 def _by_hand(cfg, hours):
-    """Plant electricity over the first ``hours`` from the transformer incomers' own counters."""
-    readings = [r for _, p in Journal(cfg.paths.journal).records() for r in decode_batch(p).readings]
-    total = 0.0
-    for m in cfg.site.top_meters("electricity"):
-        at = {r.time.replace(microsecond=0): r.counter for r in readings if r.meter == m}
-        total += at[T0 + dt.timedelta(hours=hours)] - at[T0]
-    return total
+    return plant_electricity_from_counters(cfg, T0, hours)
 
 
 def test_park_energy_on_a_local_cluster(park):

@@ -7,8 +7,9 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from moto import server as moto_server  # the `test` extra installs it
 
-from workspace.batch import decode_batch
+from tests.handworked import plant_electricity_from_counters
 from workspace.config import EXAMPLE, load_config
 from workspace.demo_data import seed_history
 from workspace.errors import ConfigError, StoreError
@@ -17,7 +18,6 @@ from workspace.park import PlantStore, park_energy
 from workspace.storage import parse_location
 from workspace.store import Store
 
-moto_server = pytest.importorskip("moto.server")  # the `test` extra installs it
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # local midnight, 24 Nov (Asia/Shanghai)
@@ -58,14 +58,8 @@ def _config(tmp_path, endpoint: str, pid: str = "plant-18", seed: int = 18):
     return load_config(d / "tanjian.yaml")
 
 
-def _by_hand(cfg, hours: int) -> float:
-    """Plant electricity over the first ``hours`` from the transformer incomers' own counters."""
-    readings = [r for _, p in Journal(cfg.paths.journal).records() for r in decode_batch(p).readings]
-    total = 0.0
-    for m in cfg.site.top_meters("electricity"):
-        at = {r.time.replace(microsecond=0): r.counter for r in readings if r.meter == m}
-        total += at[T0 + dt.timedelta(hours=hours)] - at[T0]
-    return total
+def _by_hand(cfg, hours):
+    return plant_electricity_from_counters(cfg, T0, hours)
 
 
 def test_locations_are_checked():
