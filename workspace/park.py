@@ -44,7 +44,8 @@ def _plant_series(p: PlantStore, start: pd.Timestamp, end: pd.Timestamp, medium:
     snap = store._snapshot_for(as_of)
     session = store.repo.readonly_session(snapshot_id=snap)
     ds = xr.open_zarr(session.store, consolidated=False, chunks={})  # dask-backed: nothing read yet
-    top = p.site.top_meters(medium)
+    held = set(ds.meter.values.tolist())
+    top = [m for m in p.site.top_meters(medium) if m in held]  # a meter the collector has not added yet: none
     e = ds["energy_1h"].sel(meter=top).sum("meter", min_count=1)
     e = e.sel(hour=slice(start.tz_localize(None).to_datetime64(),
                          (end - pd.Timedelta("1ns")).tz_localize(None).to_datetime64()))

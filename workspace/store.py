@@ -305,15 +305,18 @@ class Store:
     site : Site
     """
 
-    def __init__(self, path: str | os.PathLike, site: Site, repo: icechunk.Repository):
+    def __init__(self, path: str | os.PathLike, site: Site, repo: icechunk.Repository,
+                 meters: list[str] | None = None):
         loc = parse_location(path)
         self.location = loc
         self.path = loc.local if loc.is_local else loc.label  # what messages name
         self.site = site
         self.tz = ZoneInfo(site.plant.timezone)
         self.repo = repo
-        self.meters = [m.id for m in site.meters]
+        # the store's meter axis (its own order: meters added later come last); the site model's by default
+        self.meters = list(meters) if meters is not None else [m.id for m in site.meters]
         self._midx = {m: i for i, m in enumerate(self.meters)}
+        self._pending_meters: list[str] = []  # in the site model, not yet in the store (see :meth:`open`)
         self._ds_cache: tuple[str, xr.Dataset] | None = None
         self._rollup_cache: dict | None = None  # rollup arrays of one snapshot (see :meth:`_rollups`)
         self._latest_cache: tuple[str, dt.datetime | None] | None = None
@@ -367,11 +370,48 @@ class Store:
                              f"restore it from backup, or move it aside: the journal still holds every "
                              f"acknowledged reading and `tanjian fold` rebuilds the store from it.") from exc
         _warm_xarray()
-        if have != store.meters:
-            missing = sorted(set(store.meters) - set(have))
-            raise StoreError(f"{loc.label}: the store's meters differ from the site model (new: {missing[:5]}...). "
-                             f"Adding meters to an existing store is not supported yet.")
+        if have == store.meters:
+            return store
+        ids = set(have)
+        new = [m for m in store.meters if m not in ids]
+        gone = sorted(ids - set(store.meters))
+        if gone:
+            log.warning("%s: %d meter(s) of the store are no longer in the site model (%s): their data stay, "
+                        "readable by id", loc.label, len(gone), ", ".join(gone[:10]))
+        if new and create:  # the writer (collector, fold, demo): widen the store, as a version of its own
+            store._add_meters(have, new)
+            have = have + new
+            new = []
+        store = cls(path, site, repo, meters=have)
+        if new:
+            store._pending_meters = new
+            log.warning("%s: %d meter(s) of the site model are not in the store yet (%s): the collector adds them "
+                        "when it next starts; until then queries leave them out", loc.label, len(new),
+                        ", ".join(new[:10]))
         return store
+
+    def _add_meters(self, have: list[str], new: list[str]) -> str:
+        """Widen every (…, meter) array by the meters ``new`` in one commit (the site model gained
+        meters); their slots hold the fill values (no reading) until readings are folded. Returns the
+        snapshot id."""
+        s = self.repo.writable_session("main")
+        g = zarr.open_group(store=s.store, mode="a")
+        n = len(have) + len(new)
+        for name, arr in g.arrays():
+            dims = arr.metadata.dimension_names or ()
+            if dims and dims[-1] == "meter":
+                arr.resize((*arr.shape[:-1], n))
+        g["meter"][len(have):] = np.array(new)
+        units = {m.id: list(MEDIUM_UNITS[m.medium]) for m in self.site.meters if m.id in set(new)}
+        for name, k in (("counter_units", 0), ("rate_units", 1)):
+            g[name][len(have):] = np.array([units[m][k] for m in new])
+        g.attrs["meter_units"] = {**g.attrs.get("meter_units", {}), **units}
+        snap = s.commit(f"site model: {len(new)} meter(s) added ({', '.join(new[:10])})",
+                        metadata={"author": "site model", "kind": "meters_added", "meters": new,
+                                  "changed_slots": [0, 0]})
+        log.info("%s: %d meter(s) added to the store as snapshot %s: %s", self.path, len(new), snap,
+                 ", ".join(new[:10]))
+        return snap
 
     def _initialise(self) -> None:
         s = self.repo.writable_session("main")
@@ -1177,13 +1217,13 @@ class Store:
         with self._cache_lock:
             c = self._rollup_cache
             if c is None or c["snap"] != snap:  # another thread moved the cache on: read directly
-                out = meta["group"][name][a:b]
+                out = self._widen(meta["group"][name][a:b], name)
                 return out if cols is None else out[:, cols]
             info = meta["arrays"][name]
             n, size = info[0][0], info[1][0]
             a, b = max(0, a), min(b, n)
             if b <= a:
-                out = np.zeros((0, *info[0][1:]), info[2])
+                out = self._widen(np.zeros((0, *info[0][1:]), info[2]), name)
                 return out if cols is None else out[:, cols]
             ks = range(a // size, (b - 1) // size + 1)
             missing = [k for k in ks if (name, k) not in c["chunks"]]
@@ -1194,7 +1234,7 @@ class Store:
                 while j + 1 < len(missing) and missing[j + 1] == missing[j] + 1:
                     j += 1
                 lo, hi = missing[i] * size, min((missing[j] + 1) * size, n)
-                block = arr[lo:hi]
+                block = self._widen(arr[lo:hi], name)
                 for k in range(missing[i], missing[j] + 1):
                     c["chunks"][(name, k)] = block[k * size - lo:(k + 1) * size - lo]
                 i = j + 1
@@ -1240,16 +1280,37 @@ class Store:
         if meters is not None:
             for m in meters:
                 if m not in self._midx:
-                    raise UnknownMeter(f"unknown meter {m!r}")
+                    raise UnknownMeter(self._unknown(m))
             return {m: [m] for m in meters}
+        held = self._midx.__contains__  # a meter the site model has but the store not yet: left out
         if by == "plant":
-            return {self.site.plant.id: self.site.top_meters(medium)}
+            return {self.site.plant.id: [m for m in self.site.top_meters(medium) if held(m)]}
         if by == "workshop":
-            return {w.id: self.site.top_meters(medium, w.id) for w in self.site.workshops
-                    if self.site.top_meters(medium, w.id)}
+            out = {w.id: [m for m in self.site.top_meters(medium, w.id) if held(m)] for w in self.site.workshops}
+            return {k: v for k, v in out.items() if v}
         if by == "meter":
-            return {m: [m] for m in self.site.meter_ids(medium)}
+            return {m: [m] for m in self.site.meter_ids(medium) if held(m)}
         raise ValueError(f"by must be 'plant', 'workshop' or 'meter', not {by!r}")
+
+    def _unknown(self, meter: str) -> str:
+        if meter in self._pending_meters:
+            return (f"meter {meter!r} is in the site model but not in the store yet: the collector adds it when it "
+                    f"next starts (or `tanjian fold`)")
+        return f"unknown meter {meter!r}"
+
+    def _widen(self, block: np.ndarray, name: str) -> np.ndarray:
+        """A block read from a version made before meters were added, widened to the meter axis of
+        this Store with the array's fill value (those meters had no reading then); or one of a newer
+        version with more meters, cut to this Store's."""
+        m = len(self.meters)
+        if block.ndim < 2 or block.shape[-1] == m:
+            return block
+        if block.shape[-1] > m:  # a newer version has meters added after this Store was opened: they come last
+            return block[..., :m]
+        spec = {**VARIABLES, **TARIFFS, **ROLLUPS, **DAILY, **POWER_MAX, **MONTHLY}.get(name)
+        out = np.full((*block.shape[:-1], m), spec[2] if spec else 0, dtype=block.dtype)
+        out[..., :block.shape[-1]] = block
+        return out
 
     def _minutes(self, snap: str, var: str, s0: int, s1: int) -> np.ndarray:
         """Slots ``[s0, s1)`` of a minute variable, all meters, through an in-memory cache of whole
@@ -1275,7 +1336,7 @@ class Store:
                 key = (var, k)
                 arr = c["chunks"].get(key)
                 if arr is None:
-                    arr = c["group"][var][k * CHUNK_T:(k + 1) * CHUNK_T]
+                    arr = self._widen(c["group"][var][k * CHUNK_T:(k + 1) * CHUNK_T], var)
                     c["chunks"][key] = arr
                     while len(c["chunks"]) > MINUTE_CHUNKS_CACHED:
                         c["chunks"].popitem(last=False)
@@ -1849,10 +1910,10 @@ class Store:
         """
         as_of = _Resolved(self._snapshot_for(as_of))
         if meters is None:
-            meters = self.site.meter_ids(medium)
+            meters = [m for m in self.site.meter_ids(medium) if m in self._midx]
         for m in meters:
             if m not in self._midx:
-                raise UnknownMeter(f"unknown meter {m!r}")
+                raise UnknownMeter(self._unknown(m))
         counter = self._frame("counter", start, end, meters, as_of, dt.timedelta(0))
         quality = self._frame("quality", start, end, meters, as_of, dt.timedelta(0)).fillna(0).astype(np.int64)
         n = len(counter)
@@ -1896,10 +1957,10 @@ class Store:
         """
         as_of = _Resolved(self._snapshot_for(as_of))
         if meters is None:
-            meters = self.site.meter_ids("electricity")
+            meters = [m for m in self.site.meter_ids("electricity") if m in self._midx]
         for m in meters:
             if m not in self._midx:
-                raise UnknownMeter(f"unknown meter {m!r}")
+                raise UnknownMeter(self._unknown(m))
         ds = self.dataset(as_of)
         out = pd.DataFrame(np.nan, index=pd.Index(meters, name="meter"), columns=list(TARIFFS))
         for name in TARIFFS:
