@@ -66,6 +66,18 @@ def plant_cfg(tmp_path):
     return load_config(EXAMPLE, data_dir=tmp_path / "var")
 
 
+@pytest.fixture
+def fresh(plant_cfg):
+    """(config, writer journal, new empty store) of Plant 18 under a temporary folder."""
+    from workspace.journal import Journal
+    from workspace.store import Store
+
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+    yield plant_cfg, j, s
+    j.close()
+
+
 @pytest.fixture(scope="session")
 def seeded_dir(tmp_path_factory):
     """A workspace with 30 hours of simulated Plant 18 history ending at the current minute.

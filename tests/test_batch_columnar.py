@@ -12,9 +12,7 @@ import pytest
 from chain.merkle import leaf_hash
 from workspace.batch import (MAGIC2, NO_TIME, Reading, batch_header, decode_batch, decode_columns,
                              encode_batch, encode_batch_columnar, encode_columns)
-from workspace.journal import Journal
 from workspace.quality import Q
-from workspace.store import Store
 
 UTC = dt.timezone.utc
 T = dt.datetime(2026, 11, 23, 16, 0, 0, 300000, tzinfo=UTC)  # local midnight 24 Nov (Asia/Shanghai) + 0.3 s
@@ -101,14 +99,6 @@ def test_meter_index_beyond_the_header_is_refused():
     with pytest.raises(ValueError, match="meter index"):
         decode_columns(bytes(data))
     assert MAGIC2 == bytes(data[:16])
-
-
-@pytest.fixture
-def fresh(plant_cfg):
-    j = Journal(plant_cfg.paths.journal, writer=True)
-    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
-    yield plant_cfg, j, s
-    j.close()
 
 
 def _t(k):

@@ -9,7 +9,6 @@ import pytest
 
 from workspace.batch import Reading, encode_batch
 from workspace.errors import StoreError, UnknownMeter
-from workspace.journal import Journal
 from workspace.quality import Q
 from workspace.store import Store
 
@@ -32,14 +31,6 @@ def _cells(s, meter, n=8):
     first = int(ds.attrs["fold"]["first_slot"])
     sub = ds.sel(meter=meter).isel(time=slice(first, first + n))
     return sub.counter.values, sub.quality.values, sub.energy.values
-
-
-@pytest.fixture
-def fresh(plant_cfg):
-    j = Journal(plant_cfg.paths.journal, writer=True)
-    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
-    yield plant_cfg, j, s
-    j.close()
 
 
 def test_open_missing_store_says_what_to_do(plant_cfg):

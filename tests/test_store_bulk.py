@@ -7,20 +7,11 @@ import pytest
 
 from workspace.batch import Reading, encode_batch_columnar
 from workspace.errors import StoreError
-from workspace.journal import Journal
 from workspace.quality import Q
 from workspace.store import Store
 
 UTC = dt.timezone.utc
 MIDNIGHT = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # local midnight 24 Nov, Asia/Shanghai
-
-
-@pytest.fixture
-def fresh(plant_cfg):
-    j = Journal(plant_cfg.paths.journal, writer=True)
-    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
-    yield plant_cfg, j, s
-    j.close()
 
 
 def _block(s, rows):
