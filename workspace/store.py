@@ -154,6 +154,14 @@ def _first_line(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys((lines[:1] + cause[-2:]))) if lines else type(exc).__name__
 
 
+def _write_hours(arr, h0: int, h1: int, keep: np.ndarray, values: np.ndarray) -> None:
+    """Write the rows of hours ``[h0, h1)`` marked in ``keep`` (one slice when all are)."""
+    if keep.all():
+        arr[h0:h1] = values
+    else:
+        arr.set_orthogonal_selection((np.arange(h0, h1)[keep], slice(None)), values[keep])
+
+
 def _ms_of(t: dt.datetime) -> int:
     """Milliseconds since 1970-01-01T00:00:00Z of an aware datetime."""
     return (t - _EPOCH) // dt.timedelta(milliseconds=1)
@@ -992,27 +1000,25 @@ class Store:
         if not len(hours):
             return
         h0, h1 = int(hours[0]), int(hours[-1]) + 1
-        m = len(self.meters)
-        n_slots = g["energy"].shape[0]
-        lo, hi = h0 * 60 + 1, min(h1 * 60 + 1, n_slots)
-        e = np.full(((h1 - h0) * 60, m), np.nan)
-        q = np.zeros(((h1 - h0) * 60, m), np.uint16)
-        e[:hi - lo] = g["energy"][lo:hi]
-        q[:hi - lo] = g["quality"][lo:hi]
-        e = e.reshape(h1 - h0, 60, m)
-        q = q.reshape(h1 - h0, 60, m)
+        e = self._hour_minutes(g, "energy", h0, h1, 1, np.nan, np.float64)
+        q = self._hour_minutes(g, "quality", h0, h1, 1, 0, np.uint16)
         finite = np.isfinite(e)
         total = np.where(finite.any(axis=1), np.nansum(e, axis=1), np.nan)
         measured = (finite & ((q & int(Q.ESTIMATED)) == 0)).sum(axis=1).astype(np.uint8)
         keep = np.isin(np.arange(h0, h1), hours)
-        if keep.all():
-            g["energy_1h"][h0:h1] = total
-            g["measured_1h"][h0:h1] = measured
-        else:
-            idx = np.arange(h0, h1)[keep]
-            g["energy_1h"].set_orthogonal_selection((idx, slice(None)), total[keep])
-            g["measured_1h"].set_orthogonal_selection((idx, slice(None)), measured[keep])
+        _write_hours(g["energy_1h"], h0, h1, keep, total)
+        _write_hours(g["measured_1h"], h0, h1, keep, measured)
         self._roll_up_days(g, hours, origin)
+
+    def _hour_minutes(self, g: zarr.Group, var: str, h0: int, h1: int, first: int, fill, dtype) -> np.ndarray:
+        """The minutes of hours ``[h0, h1)`` of ``var`` as (hours, 60, meters), hour ``h`` holding slots
+        ``60h + first .. 60h + first + 59``; slots past the array's end hold ``fill``."""
+        m = len(self.meters)
+        lo, hi = h0 * 60 + first, min(h1 * 60 + first, g[var].shape[0])
+        out = np.full(((h1 - h0) * 60, m), fill, dtype)
+        if hi > lo:
+            out[:hi - lo] = g[var][lo:hi]
+        return out.reshape(h1 - h0, 60, m)
 
     def _roll_up_power(self, g: zarr.Group, slots: np.ndarray) -> None:
         """Re-derive the hourly max rate of every hour holding a touched slot, from the minutes.
@@ -1029,18 +1035,9 @@ class Store:
         if not len(hours):
             return
         h0, h1 = int(hours[0]), int(hours[-1]) + 1
-        m = len(self.meters)
-        n_slots = g["rate"].shape[0]
-        lo, hi = h0 * 60, min(h1 * 60, n_slots)
-        r = np.full(((h1 - h0) * 60, m), np.nan)
-        if hi > lo:
-            r[:hi - lo] = g["rate"][lo:hi]
-        peak = np.fmax.reduce(r.reshape(h1 - h0, 60, m), axis=1)  # NaN only where the whole hour is NaN
-        keep = np.isin(np.arange(h0, h1), hours)
-        if keep.all():
-            g["power_max_1h"][h0:h1] = peak
-        else:
-            g["power_max_1h"].set_orthogonal_selection((np.arange(h0, h1)[keep], slice(None)), peak[keep])
+        r = self._hour_minutes(g, "rate", h0, h1, 0, np.nan, np.float64)
+        peak = np.fmax.reduce(r, axis=1)  # NaN only where the whole hour is NaN
+        _write_hours(g["power_max_1h"], h0, h1, np.isin(np.arange(h0, h1), hours), peak)
 
     # -- versions --------------------------------------------------------------------------------
     def versions(self) -> list[dict]:
