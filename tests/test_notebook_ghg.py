@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from test_notebooks import html_table, result, tagged
+from test_notebooks import html_table, result, run_notebook, tagged
 
 from models.activity_input import read_activity_file
 from models.inventory import compute_inventory
 from models.reports import write_reports
-from workspace.config import EXAMPLE, load_config
 from workspace.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
 NB = ROOT / "notebooks" / "ghg_inventory.ipynb"
 ACTIVITY = ROOT / "notebooks" / "data" / "plant18-activity-2026.csv"
 
@@ -38,21 +32,7 @@ def test_sample_activity_file_is_valid():
 
 @pytest.fixture(scope="module")
 def executed(seeded_dir, tmp_path_factory):
-    base = tmp_path_factory.mktemp("ghg")
-    data = base / "var"
-    shutil.copytree(seeded_dir, data)
-    cwd = base / "cwd"
-    cwd.mkdir()
-    env = dict(os.environ, TANJIAN_DATA_DIR=str(data), TANJIAN_CONFIG=str(EXAMPLE),
-               PYDEVD_DISABLE_FILE_VALIDATION="1")
-    nb = nbformat.read(NB, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(cwd)}})
-    try:
-        client.execute(env=env)
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        nbformat.write(nb, ARTIFACTS / "ghg_inventory.executed.ipynb")
-    return nb, load_config(EXAMPLE, data_dir=data), cwd
+    return run_notebook(NB, seeded_dir, tmp_path_factory.mktemp("ghg"))
 
 
 @pytest.mark.slow

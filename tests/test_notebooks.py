@@ -127,31 +127,39 @@ def test_tour_cli_commands_exist():
 
 
 # -- execution -------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def executed(seeded_dir, tmp_path_factory):
-    """tour.ipynb run by the venv's python3 kernel on a private copy of the seeded workspace."""
-    base = tmp_path_factory.mktemp("tour")
+def run_notebook(path: Path, seeded_dir: Path, base: Path, on_start=None):
+    """Execute notebook ``path`` with the venv's python3 kernel on a private copy of the seeded workspace
+    (``base/var``), from an empty working folder ``base/cwd``; the executed notebook is written to
+    test-artifacts/ even when a cell fails. ``on_start(client)`` runs once the kernel is up.
+    Returns (notebook, config, cwd)."""
     data = base / "var"
     shutil.copytree(seeded_dir, data)
     cwd = base / "cwd"
     cwd.mkdir()
     env = dict(os.environ, TANJIAN_DATA_DIR=str(data), TANJIAN_CONFIG=str(EXAMPLE),
                PYDEVD_DISABLE_FILE_VALIDATION="1")
-    nb = nbformat.read(TOUR, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(cwd)}})
-    launched = {}
-
-    def on_start(notebook):  # the kernel process is running: record the command line it was started with
-        pid = client.km.provisioner.pid
-        launched["argv"] = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-
-    client.on_notebook_start = on_start
+    if on_start is not None:
+        client.on_notebook_start = lambda notebook: on_start(client)
     try:
         client.execute(env=env)
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
-        nbformat.write(nb, ARTIFACTS / "tour.executed.ipynb")
-    cfg = load_config(EXAMPLE, data_dir=data)
+        nbformat.write(nb, ARTIFACTS / f"{path.stem}.executed.ipynb")
+    return nb, load_config(EXAMPLE, data_dir=data), cwd
+
+
+@pytest.fixture(scope="module")
+def executed(seeded_dir, tmp_path_factory):
+    """tour.ipynb run by the venv's python3 kernel on a private copy of the seeded workspace."""
+    launched = {}
+
+    def on_start(client):  # the kernel process is running: record the command line it was started with
+        pid = client.km.provisioner.pid
+        launched["argv"] = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+
+    nb, cfg, cwd = run_notebook(TOUR, seeded_dir, tmp_path_factory.mktemp("tour"), on_start)
     return nb, cfg, launched, cwd
 
 
