@@ -287,9 +287,8 @@ def cmd_versions(args) -> int:
 
 def cmd_ledger_add(args) -> int:
     from .errors import JournalError
-    from .inbox import document_request, drain, submit
+    from .inbox import document_request, drain_and_fold, submit
     from .journal import Journal
-    from .store import Store
 
     cfg = config_from_args(args)
     req = document_request(args.file, args.author, args.reason)
@@ -301,11 +300,7 @@ def cmd_ledger_add(args) -> int:
               f"cycle and its anchoring loop anchors it")
         return 0
     with journal:
-        seq = journal.next_seq
-        drain(cfg.paths.inbox, journal, cfg.site.plant.id)
-        store = Store.open(cfg.paths.store, cfg.site, create=True)
-        while store.last_folded_seq < len(journal) - 1:
-            store.fold(journal)
+        seq = drain_and_fold(cfg, journal)
     print(f"{args.file}: sha256 {req['sha256']} is ledger batch {seq}")
     if args.no_anchor:
         return 0

@@ -153,3 +153,17 @@ def drain(inbox: str | os.PathLike, journal: Journal, plant: str) -> int:
         path.unlink()
         n += 1
     return n
+
+
+def drain_and_fold(cfg, journal: Journal) -> int:
+    """Journal the waiting requests (:func:`drain`) and fold everything journaled into the store, as the
+    collector would; for commands that hold the journal's writer lock themselves (no collector running).
+    Returns the sequence number of the first batch journaled now."""
+    from .store import Store
+
+    first = journal.next_seq
+    drain(cfg.paths.inbox, journal, cfg.site.plant.id)
+    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    while store.last_folded_seq < len(journal) - 1:
+        store.fold(journal)
+    return first

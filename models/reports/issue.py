@@ -63,9 +63,8 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
     or None when the running collector will journal the queued request at its next cycle).
     """
     from workspace.errors import JournalError
-    from workspace.inbox import document_request, drain, submit
+    from workspace.inbox import document_request, drain_and_fold, submit
     from workspace.journal import Journal
-    from workspace.store import Store
 
     reqs = []
     for p in paths:
@@ -79,11 +78,7 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
         log.info("the collector holds the journal: %d report hash(es) queued in %s", len(reqs), cfg.paths.inbox)
         return out
     with journal:
-        first = journal.next_seq
-        drain(cfg.paths.inbox, journal, cfg.site.plant.id)
-        store = Store.open(cfg.paths.store, cfg.site, create=True)
-        while store.last_folded_seq < len(journal) - 1:
-            store.fold(journal)
+        first = drain_and_fold(cfg, journal)
         from workspace.batch import decode_batch
 
         by_hash = {}
