@@ -1743,23 +1743,30 @@ class Store:
             e, m = minutes(lo, h_lo)
             parts.append(e)
             measured += m
-        first = self._first_time(as_of)
-        read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
         R = self._rollups(self._snapshot_for(as_of))
-        ci = [self._midx[c] for c in cols]
-        hour = pd.Timedelta(hours=1)
-        epoch = pd.Timestamp("1970-01-01", tz="UTC")
-        i0, i1 = np.searchsorted(R["hour"], [-((epoch - read_lo) // hour), -((epoch - h_hi) // hour)])
-        idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
-                               ).tz_localize("UTC").tz_convert(self.tz)
-        full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
-        parts.append(pd.DataFrame(R["energy_1h"][i0:i1, ci], index=idx, columns=cols).reindex(full))
+        frame, (i0, i1), ci = self._hourly_rows(R, "energy_1h", h_lo, h_hi, cols, as_of)
+        parts.append(frame)
         measured += int(R["measured_1h"][i0:i1, ci].astype(np.int64).sum())
         if h_hi < hi:
             e, m = minutes(h_hi, hi)
             parts.append(e)
             measured += m
         return pd.concat(parts), measured
+
+    def _hourly_rows(self, R: dict, name: str, h_lo: pd.Timestamp, h_hi: pd.Timestamp, cols: list[str],
+                     as_of) -> tuple[pd.DataFrame, tuple[int, int], list[int]]:
+        """Hourly rollup ``name`` for the whole UTC hours [h_lo, h_hi) and meters ``cols`` as a frame on
+        every local hour of the period (NaN before the first data), with the rollup rows and columns read."""
+        first = self._first_time(as_of)
+        read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
+        hour = pd.Timedelta(hours=1)
+        epoch = pd.Timestamp("1970-01-01", tz="UTC")
+        i0, i1 = np.searchsorted(R["hour"], [-((epoch - read_lo) // hour), -((epoch - h_hi) // hour)])
+        idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
+                               ).tz_localize("UTC").tz_convert(self.tz)
+        full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
+        ci = [self._midx[c] for c in cols]
+        return pd.DataFrame(R[name][i0:i1, ci], index=idx, columns=cols).reindex(full), (int(i0), int(i1)), ci
 
     def power(self, start, end, *, by: str = "plant", medium: str | Medium = "electricity",
               freq: str = "1min", how: str = "mean", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
@@ -1870,16 +1877,7 @@ class Store:
         parts = []
         if lo < h_lo:
             parts.append(self._frame("rate", lo, h_lo, cols, as_of, dt.timedelta(0)).resample(freq).max())
-        first = self._first_time(as_of)
-        read_lo = max(h_lo, first.floor("h")) if first is not None else h_lo
-        hour = pd.Timedelta(hours=1)
-        epoch = pd.Timestamp("1970-01-01", tz="UTC")
-        i0, i1 = np.searchsorted(R["hour"], [-((epoch - read_lo) // hour), -((epoch - h_hi) // hour)])
-        idx = pd.DatetimeIndex(R["hour"][i0:i1].astype("datetime64[h]").astype("datetime64[ns]")
-                               ).tz_localize("UTC").tz_convert(self.tz)
-        full = pd.date_range(h_lo, h_hi, freq="1h", inclusive="left").tz_convert(self.tz)
-        ci = [self._midx[c] for c in cols]
-        parts.append(pd.DataFrame(R["power_max_1h"][i0:i1, ci], index=idx, columns=cols).reindex(full))
+        parts.append(self._hourly_rows(R, "power_max_1h", h_lo, h_hi, cols, as_of)[0])
         if h_hi < hi:
             parts.append(self._frame("rate", h_hi, hi, cols, as_of, dt.timedelta(0)).resample(freq).max())
         df = pd.concat(parts) if len(parts) > 1 else parts[0]
