@@ -52,7 +52,8 @@ from typing import Any
 from workspace.batch import Reading
 from workspace.clock import Clock
 from workspace.errors import CollectorError, JournalError
-from workspace.site import MQTT_UNITS, Gateway, Medium, Meter, MqttMapping
+from workspace.site import Gateway, Medium, Meter, MqttMapping
+from workspace.units import MQTT_UNITS
 
 from .polling import DeviceHealth
 

@@ -40,11 +40,11 @@ from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography import x509
 
 from collectors.polling import DeviceHealth
-from collectors.units import factor
 from workspace.batch import Reading
 from workspace.clock import Clock
 from workspace.errors import CollectorError
 from workspace.site import Gateway, Meter
+from workspace.units import factor
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from workspace.config import Config
 from workspace.errors import StoreError, TanjianError
 from workspace.manual import (check_plausible, last_reading, photo_media_type, queued_reading, rating,
                               submit_manual_reading)
-from workspace.site import MEDIUM_UNITS
+from workspace.units import MEDIUM_UNITS
 
 from . import render
 

@@ -105,7 +105,8 @@ def _chain_guard(cfg, methodology_id: str) -> None:
 
 def _compute(args, start, end, level):
     from models.activity_input import load_activity
-    from models.inventory import compute_inventory, load_measured
+    from models.factors.measured import load_measured
+    from models.inventory import compute_inventory
 
     activity = _activity(args.activity)
     store, site, cfg = _store_and_site(args)
@@ -170,7 +171,7 @@ def cmd_inventory(args) -> int:
 
 def cmd_footprint(args) -> int:
     """Product carbon footprint (gate to gate) for a month."""
-    from models.inventory import footprint
+    from models.footprint import footprint
 
     start, end = _period(args)
     inv = _compute(args, start, end, "workshop")

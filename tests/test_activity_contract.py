@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from models import activity_input
-from workspace import activity
+from workspace import activity, units
 from workspace.cli import main
 from workspace.config import EXAMPLE
 from workspace.imports import import_file
@@ -26,7 +26,7 @@ def test_import_green_power_gecs_and_offsets(plant_cfg):
                    "green_power": ("solar_ppa", 100000.0, "kWh", "2026-10-01", "2026-10-31", 3),
                    "offset": ("ccer", 50.0, "tCO2e", "2026-10-01", "2026-10-31", 4)}
     # 1 GEC = 1 MWh
-    assert activity.ureg.Quantity(200, "GEC").to("MWh").magnitude == pytest.approx(200)
+    assert units.ureg.Quantity(200, "GEC").to("MWh").magnitude == pytest.approx(200)
     # the inventory's view of the same records: dates, and `use` defaulted
     inv = activity_input.load_activity(plant_cfg.paths.data_dir, dt.date(2026, 10, 1), dt.date(2026, 10, 31))
     assert set(inv.period_start) == {dt.date(2026, 10, 1)} and set(inv.period_end) == {dt.date(2026, 10, 31)}
@@ -89,7 +89,7 @@ def test_desk_file_rules_for_the_new_kinds(tmp_path):
     assert (df.movement[1], df.use[1]) == ("recovered", "product")
     # 万标方 is written 10^4Nm3 (as in the factor file): 1.86 × 10^4 Nm3 = 18,600 m3
     assert df.unit[2] == "10^4Nm3" and df.use.isna()[0]
-    assert activity.ureg.Quantity(df.quantity[2], activity.pint_unit(df.unit[2])).to("m3").magnitude \
+    assert units.ureg.Quantity(df.quantity[2], units.pint_unit(df.unit[2])).to("m3").magnitude \
         == pytest.approx(18600)
 
 

@@ -93,7 +93,7 @@ def test_financial_months(plant_cfg):
 
 
 def test_financial_in_wan_yuan_and_unknown_mapping(plant_cfg, tmp_path):
-    from workspace.activity import ureg
+    from workspace.units import ureg
 
     f = tmp_path / "fin.csv"
     f.write_text("期间,项目,金额(元)\n2026年10月,营业收入,5120.5\n", encoding="utf-8")

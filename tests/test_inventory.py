@@ -13,9 +13,12 @@ import pytest
 
 from models.activity_input import ActivityFileError, read_activity_file
 from models.factors import DEFAULT_PATH, FactorError, FactorLibrary
-from models.inventory import InventoryError, MeasuredFactor, compute_inventory, footprint, load_measured, restate
+from models.errors import InventoryError
+from models.factors.measured import MeasuredFactor, load_measured
+from models.footprint import footprint
+from models.inventory import compute_inventory, restate
 from models.packages import MethodologyError, load_methodology, PACKAGES_DIR
-from models.units import UnitMismatch
+from workspace.units import UnitMismatch
 
 D = dt.date
 Y22 = (D(2022, 1, 1), D(2022, 12, 31))

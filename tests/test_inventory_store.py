@@ -83,7 +83,7 @@ def test_activity_statement_replaces_the_store_for_electricity(store, tmp_path):
 def test_workshop_meter_and_product_footprint(fresh):
     import pandas as pd
 
-    from models.inventory import footprint
+    from models.footprint import footprint
 
     plant_cfg, j, s = fresh
     pid = plant_cfg.site.plant.id

@@ -17,7 +17,7 @@ from collectors.service import CollectionService
 from collectors.simulator import PlantSimulator
 from collectors.simulator.model import LoadModel
 from collectors.simulator.opcua import SERVER_URI, OpcUaPlantServer
-from collectors.units import factor, unit_problem
+from workspace.units import factor, unit_problem
 from tests.conftest import free_port
 from workspace.batch import decode_batch
 from workspace.clock import Clock

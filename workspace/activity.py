@@ -20,8 +20,9 @@ An activity record has the columns :data:`COLUMNS`:
 ``period_start``, ``period_end``
     local calendar dates, both inclusive, ISO ``yyyy-mm-dd`` strings.
 ``quantity`` [unit], ``unit``
-    a float and a unit :data:`ureg` parses (``t, kg, Nm3, m3, 10^4Nm3, L, MWh, kWh, GJ, GEC, tCO2e, pcs, CNY,
-    wanCNY`` …; see :func:`pint_unit`); the unit must fit the kind and item (mass, volume or energy as
+    a float and a unit the workspace's pint registry parses (``t, kg, Nm3, m3, 10^4Nm3, L, MWh, kWh, GJ, GEC,
+    tCO2e, pcs, CNY, wanCNY`` …; see :func:`workspace.units.pint_unit`); the unit must fit the kind and item
+    (mass, volume or energy as
     :data:`DIMENSIONS` allows: no kWh of diesel; energy for green power and GECs, 1 GEC = 1 MWh; tCO2e for
     offsets).
 ``workshop``, ``device``, ``shift``, ``team``, ``note``
@@ -41,8 +42,9 @@ An activity record has the columns :data:`COLUMNS`:
 Every imported file is kept as one canonical JSON document ``<data_dir>/activity/<source_sha256>.json``
 (schema :data:`SCHEMA`); see :func:`write_document` and :func:`load_activity`.
 
-Units: use :data:`ureg` (pint, with ``m3``, ``Nm3``, ``wNm3``, ``GEC``, ``tCO2e``, ``pcs`` and ``CNY`` defined) and
-:func:`pint_unit` (which also reads the record spelling ``10^4Nm3``) to convert quantities.
+Units: use :data:`workspace.units.ureg` (pint, with ``m3``, ``Nm3``, ``wNm3``, ``GEC``, ``tCO2e``, ``pcs`` and
+``CNY`` defined) and :func:`workspace.units.pint_unit` (which also reads the record spelling ``10^4Nm3``) to
+convert quantities; record spellings of business files: :data:`workspace.units.UNIT_ALIASES`.
 ``Nm3`` (normal cubic metre) has the dimension of a volume like ``m3``; which one a file means is kept in
 ``unit``.
 """
@@ -59,13 +61,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-import pint
-
 from .errors import TanjianError
 from .fsutil import write_atomic
 from .sheets import (ActivityFileError, CellError, Table, cell_text, header_key, parse_date, parse_month,
                      parse_number, read_table)
 from .sheets import decode_text, format_problem  # noqa: F401  (part of this module's API)
+from .units import PINT_SPELLINGS, UNIT_ALIASES, pint_unit, registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -105,20 +106,6 @@ ITEMS: dict[str, tuple[str, ...] | None] = {
 }
 _ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
-ureg = pint.UnitRegistry()
-ureg.define("m3 = meter ** 3")
-ureg.define("Nm3 = meter ** 3 = normal_cubic_meter")
-ureg.define("pcs = [count] = piece")
-ureg.define("CNY = [currency] = yuan")
-ureg.define("kCNY = 1000 * CNY")
-ureg.define("wanCNY = 10000 * CNY")  # 万元, the unit of most Chinese financial statements
-ureg.define("wNm3 = 10000 * Nm3")  # 万标方, written 10^4Nm3 in records and factor files
-ureg.define("GEC = megawatt_hour")  # a green electricity certificate, 1 GEC = 1 MWh (发改能源〔2023〕1044号)
-ureg.define("tCO2e = [co2e]")  # a tonne of CO2-equivalent (offset credits), as models.units
-ureg.define("tCO2 = tCO2e")
-ureg.define("kgCO2e = 0.001 * tCO2e")
-#: record spellings pint cannot read as they are -> the unit of :data:`ureg` they mean
-PINT_SPELLINGS = {"10^4Nm3": "wNm3"}
 
 _MASS, _VOLUME, _ENERGY = "[mass]", "[length] ** 3", "[length] ** 2 * [mass] / [time] ** 2"
 _COUNT, _MONEY, _CO2E = "[count]", "[currency]", "[co2e]"
@@ -136,21 +123,10 @@ DIMENSIONS: dict[str, dict[str | None, tuple[str, ...]]] = {
     "gec": {None: (_ENERGY,)},
     "offset": {None: (_CO2E,)},
 }
-#: unit spellings met in Chinese business files → the unit written into the record
-UNIT_ALIASES = {
-    "吨": "t", "千克": "kg", "公斤": "kg", "克": "g", "立方米": "m3", "方": "m3", "m³": "m3", "标方": "Nm3",
-    "标准立方米": "Nm3", "Nm³": "Nm3", "nm3": "Nm3", "升": "L", "l": "L", "千瓦时": "kWh", "度": "kWh",
-    "kwh": "kWh", "KWH": "kWh", "兆瓦时": "MWh", "mwh": "MWh", "吉焦": "GJ", "gj": "GJ", "台": "pcs",
-    "件": "pcs", "套": "pcs", "个": "pcs", "unit": "pcs", "units": "pcs", "元": "CNY", "rmb": "CNY",
-    "RMB": "CNY", "cny": "CNY", "千元": "kCNY", "万元": "wanCNY", "万标方": "10^4Nm3", "万标准立方米": "10^4Nm3",
-    "wNm3": "10^4Nm3", "tco2e": "tCO2e", "吨二氧化碳当量": "tCO2e",
-}
-
-
 def normalise_unit(v: Any) -> str:
     """The record spelling of a unit (Chinese and lower-case spellings mapped by :data:`UNIT_ALIASES`).
 
-    Raises ``ValueError`` when :data:`ureg` cannot parse it.
+    Raises ``ValueError`` when the workspace's pint registry cannot parse it.
     """
     s = cell_text(v)
     if not s:
@@ -165,16 +141,11 @@ def normalise_unit(v: Any) -> str:
     return s
 
 
-def pint_unit(unit: str) -> pint.Unit:
-    """The :data:`ureg` unit of a record's unit (``10^4Nm3`` read as ``wNm3``, see :data:`PINT_SPELLINGS`)."""
-    return ureg.parse_units(PINT_SPELLINGS.get(unit, unit))
-
-
 def unit_fits(kind: str, item: str, unit: str) -> bool:
     """Whether ``unit`` measures what ``kind``/``item`` is counted in (see :data:`DIMENSIONS`)."""
     dims = DIMENSIONS[kind].get(item, DIMENSIONS[kind][None])
     d = pint_unit(unit).dimensionality
-    return any(d == ureg.get_dimensionality(x) for x in dims)
+    return any(d == registry().get_dimensionality(x) for x in dims)
 
 
 # -- records -------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from . import activity
 from .activity import ActivityFileError, format_problem
 from .errors import TanjianError
+from .units import registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -249,7 +250,7 @@ def reconcile(cfg: "Config", month: str, *, store=None, region: str | None = Non
         raise TanjianError(f"{month}: statements for several billing periods overlap the month "
                            f"({', '.join(f'{a}…{b}' for a, b in periods)}); reconcile needs one")
     p0, p1 = periods[0]
-    kwh = bill.apply(lambda r: float(activity.ureg.Quantity(r.quantity, r.unit).to("kWh").magnitude), axis=1)
+    kwh = bill.apply(lambda r: float(registry().Quantity(r.quantity, r.unit).to("kWh").magnitude), axis=1)
     per = kwh.groupby(bill["item"]).sum()
     if region is None:
         region = "CN-HN" if cfg.site.plant.province.lower() in ("hunan", "湖南") else cfg.site.plant.province

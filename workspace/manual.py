@@ -151,7 +151,7 @@ def rating(site: Site, meter: str) -> tuple[float | None, str]:
 
 
 def _units(site: Site, meter: str) -> tuple[str, str]:
-    from .site import MEDIUM_UNITS
+    from .units import MEDIUM_UNITS
 
     return MEDIUM_UNITS[site.meter(meter).medium]
 

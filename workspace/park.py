@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import xarray as xr
 
-from .site import MEDIUM_UNITS, Medium, Site
+from .site import Medium, Site
+from .units import MEDIUM_UNITS
 from .store import Store, _utc
 
 

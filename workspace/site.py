@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .units import MQTT_UNITS, mqtt_fits, unit_problem
+
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="identifier")]
 
 
@@ -23,15 +25,6 @@ class Medium(str, Enum):
     water = "water"
     natural_gas = "natural_gas"
     compressed_air = "compressed_air"
-
-
-#: unit of the cumulative counter and of the rate, per medium
-MEDIUM_UNITS: dict[Medium, tuple[str, str]] = {
-    Medium.electricity: ("kWh", "kW"),
-    Medium.water: ("m3", "m3/h"),
-    Medium.natural_gas: ("m3", "m3/h"),
-    Medium.compressed_air: ("m3", "m3/h"),
-}
 
 
 class DeviceKind(str, Enum):
@@ -163,14 +156,6 @@ class MqttLink(_Model):
 
 MqttField = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",
                                  description="dotted path into the JSON payload, e.g. 'energy.total'")]
-#: units a payload may carry, by reading quantity, with the factor to the reading's unit
-MQTT_UNITS: dict[str, dict[str, float]] = {
-    "counter": {"kWh": 1.0, "Wh": 1e-3, "MWh": 1e3, "m3": 1.0, "L": 1e-3},
-    "rate": {"kW": 1.0, "W": 1e-3, "MW": 1e3, "m3/h": 1.0, "L/min": 0.06, "L/s": 3.6},
-    "voltage": {"V": 1.0, "kV": 1e3},
-    "current": {"A": 1.0, "mA": 1e-3},
-    "power_factor": {"1": 1.0, "%": 1e-2},
-}
 
 
 class MqttTime(_Model):
@@ -419,14 +404,12 @@ class Site(_Model):
             return [(loc + ("mqtt",), f"meter {m.id!r} on mqtt gateway {g.id!r} needs an 'mqtt' mapping "
                                       f"(topic and payload fields)")]
         if m.mqtt is not None and g.protocol == "mqtt":
-            elec = m.medium == Medium.electricity
-            fits = {"counter": ("kWh", "Wh", "MWh") if elec else ("m3", "L"),
-                    "rate": ("kW", "W", "MW") if elec else ("m3/h", "L/min", "L/s")}
             for q, u in m.mqtt.units.items():
-                if q in fits and u not in fits[q]:
+                fits = mqtt_fits(m.medium.value, q) if q in ("counter", "rate") else None
+                if fits is not None and u not in fits:
                     return [(loc + ("mqtt", "units", q), f"meter {m.id!r}: unit {u!r} of {q} does not fit "
                                                          f"its medium, {m.medium.value} "
-                                                         f"(use {', '.join(fits[q])})")]
+                                                         f"(use {', '.join(fits)})")]
         if g.protocol != "mqtt" and m.mqtt is not None:
             return [(loc + ("mqtt",), f"meter {m.id!r}: an 'mqtt' mapping needs an mqtt gateway, "
                                       f"{g.id!r} is {g.protocol}")]
@@ -434,8 +417,6 @@ class Site(_Model):
             if not m.opcua or "counter" not in m.opcua:
                 return [(loc + ("opcua",), f"meter {m.id!r} on opcua gateway {g.id!r} needs 'opcua' with at "
                                            f"least the node of its 'counter'")]
-            from collectors.units import unit_problem  # the conversion table lives with the collectors
-
             out = []
             for q, node in m.opcua.items():
                 problem = unit_problem(m.medium.value, q, node.unit)

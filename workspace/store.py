@@ -79,7 +79,8 @@ from .batch import NO_TIME, decode_batch, decode_columns, parse_time  # noqa: F4
 from .errors import StoreError, UnknownMeter
 from .journal import Journal
 from .quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
-from .site import MEDIUM_UNITS, Medium, Site
+from .site import Medium, Site
+from .units import MEDIUM_UNITS
 from .storage import parse_location
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from typing import Any
 
 from collectors.mqtt import QUANTITIES, READING_UNITS, from_reading_unit
 from workspace.batch import format_time
-from workspace.site import MQTT_UNITS, Medium, Meter, Site
+from workspace.site import Medium, Meter, Site
+from workspace.units import MQTT_UNITS
 
 from .model import LoadModel
 

@@ -35,9 +35,9 @@ from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.user_managers import UserManager
 
-from collectors.units import factor
 from workspace.clock import Clock
 from workspace.site import Medium, Site
+from workspace.units import factor
 
 from .model import LoadModel
 

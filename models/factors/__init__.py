@@ -86,7 +86,7 @@ KNOWN_UNITS: dict[str, tuple[str, float]] = {
     "tC/TJ": ("carbon_per_energy", 1e-3),  # 1 TJ = 1000 GJ
     "1": ("fraction", 1.0),
     "%": ("fraction", 1e-2),
-    # added for the accounting core (models/inventory.py); pint checks them again (models/units.py)
+    # added for the accounting core (models/inventory.py); pint checks them again (workspace/units.py)
     "GJ/t": ("energy_per_mass", 1.0),
     "tCO2/GJ": ("co2_per_energy", 1.0),
     "tCO2e/GJ": ("co2e_per_energy", 1.0),
