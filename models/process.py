@@ -25,12 +25,12 @@ from workspace.units import apply, quantity
 if TYPE_CHECKING:
     from models.inventory import Context
 
-__all__ = ["MONTREAL_PREFIXES", "fgas_lines", "gwp", "welding_lines"]
+__all__ = ["MONTREAL_PREFIXES", "fgas_lines", "gwp_row", "welding_lines"]
 
 log = logging.getLogger(__name__)
 
 
-def gwp(ctx: Context, gas: str, start, end) -> FactorUse:
+def gwp_row(ctx: Context, gas: str, start, end) -> FactorUse:
     """The GWP row of ``gas`` in the methodology's GWP set, for [start, end]."""
     return ctx.r.get(f"gwp_{ctx.m.rules.GWP_SET}_{gas}", start, end, "GLOBAL")
 
@@ -82,7 +82,7 @@ def fgas_lines(ctx: Context, df: pd.DataFrame, memo: list[dict]) -> list[Line]:
         s, e = min(g["period_start"]), max(g["period_end"])
         rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
                    period_end=e)
-        gwp = gwp(ctx, item, s, e)
+        gwp = gwp_row(ctx, item, s, e)
         t = apply(quantity(used, "kgGHG"), (gwp.id, gwp.q), to="tCO2e", what=f"{item} {origin_of(g)}")
         if use == "product":
             source = "process_fgas_products"
