@@ -1,19 +1,31 @@
-"""Models: pure functions over xarray/pandas for emission factors and emissions.
+"""Models: the accounting of emissions over what the store and the activity files hold.
 
 Modules
 -------
 factors
-    Versioned, sourced emission-factor library (:class:`models.factors.FactorLibrary`).
+    Versioned, sourced emission-factor library (:class:`models.factors.FactorLibrary`), with
+    ``resolution`` (the row a line uses for its whole period), ``measured`` (a plant's own values)
+    and ``uncertainty`` (default uncertainties).
 emissions
-    Location-based electricity and natural-gas combustion emissions.
-units
-    The pint unit registry of the accounting core (Nm3, 10^4 Nm3, tC, tCO2e, GEC …).
+    Location-based electricity and natural-gas combustion emissions along time (KPIs, allowance).
 packages
     Methodology packages (``models/methodologies/<id>/``) verified against their manifests.
 activity_input
     Validation of activity records (the ``workspace.activity`` column contract) for the inventory.
 inventory
-    The GHG inventory (:func:`models.inventory.compute_inventory`), restatement and product footprint.
+    The engine of the GHG inventory (:func:`models.inventory.compute_inventory`) and restatement.
+lines
+    The result: :class:`models.lines.Line`, :class:`models.lines.Inventory` and its canonical form.
+combustion, process, scope2
+    One module per source family: fuels; welding CO2 and F-gases; purchased electricity and heat.
+metered
+    Activity from the store (energy per group and month with its data quality).
+records, rounding
+    Activity records as the builders read them; the one rounding rule of published figures.
+footprint
+    Product carbon footprint (:func:`models.footprint.footprint`).
 cli
     ``tanjian inventory`` and ``tanjian footprint``.
+
+Units: :mod:`workspace.units` (the workspace's one pint registry).
 """
