@@ -6,8 +6,9 @@ factors
     Versioned, sourced emission-factor library (:class:`models.factors.FactorLibrary`), with
     ``resolution`` (the row a line uses for its whole period), ``measured`` (a plant's own values)
     and ``uncertainty`` (default uncertainties).
-emissions
-    Location-based electricity and natural-gas combustion emissions along time (KPIs, allowance).
+series
+    Emissions along time (KPIs, the big screen, the allowance): factor series and their provenance;
+    the formulas are in ``scope2`` (electricity) and ``combustion`` (natural gas).
 packages
     Methodology packages (``models/methodologies/<id>/``) verified against their manifests.
 activity_input
@@ -17,7 +18,8 @@ inventory
 lines
     The result: :class:`models.lines.Line`, :class:`models.lines.Inventory` and its canonical form.
 combustion, process, scope2
-    One module per source family: fuels; welding CO2 and F-gases; purchased electricity and heat.
+    One module per source family: fuels; welding CO2 and F-gases; purchased electricity and heat
+    (each with its period lines and, for electricity and natural gas, its form along time).
 metered
     Activity from the store (energy per group and month with its data quality).
 records, rounding

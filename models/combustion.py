@@ -4,6 +4,14 @@ E = FC x NCV x CC x OF x 44/12 per fuel and year, from fuel records (stock balan
 used) or from the store's gas meters (:mod:`models.metered`); an invoice in GJ skips the NCV, a
 liquid fuel invoiced by volume goes through its density. Where the methodology counts scope 3,
 each fuel adds its upstream line (category 3a). Formulas and sources: ``docs/accounting.md``.
+
+Along time (KPIs, the big screen, the allowance): :func:`natural_gas_combustion` applies the
+guideline's natural-gas parameters valid on each interval's local date (:mod:`models.series`).
+
+References
+----------
+.. [1] NDRC, 《机械设备制造企业温室气体排放核算方法与报告指南（试行）》,
+   发改办气候〔2015〕1722号: E = FC x NCV x CC x OF x 44/12.
 """
 
 from __future__ import annotations
@@ -11,17 +19,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import xarray as xr
 
 from models.activity_input import ActivityFileError
+from models.factors import Factor, FactorLibrary
 from models.factors.uncertainty import pct
 from models.lines import Line, make_line
 from models.records import balance, origin_of, yearly
-from workspace.units import CO2_PER_C, apply, parse, quantity
+from models.series import (apply_along_time, cached_series, default_library, factor_along_time, local_index,
+                           provenance, unit_scale)
+from workspace import units
+from workspace.units import CO2_PER_C_VALUE, SERIES_UNITS, apply, parse, quantity
 
 if TYPE_CHECKING:
     from models.inventory import Context
 
-__all__ = ["MOBILE_FUELS", "fuel_lines"]
+__all__ = ["MOBILE_FUELS", "fuel_lines", "natural_gas_combustion", "natural_gas_emission_factor"]
 
 #: fuels counted as mobile combustion when a record does not say its use
 MOBILE_FUELS = ("diesel", "gasoline")
@@ -65,7 +78,7 @@ def fuel_lines(ctx: Context, df: pd.DataFrame, store_gas: list[dict]) -> list[Li
         cc = ctx.r.get(f"{prefix}_carbon_content", s, e)
         of = ctx.r.get(f"{prefix}_oxidation", s, e)
         params = heat_params + [cc, of]
-        t = apply(act, *[(p.id, p.q) for p in params], ("44/12", CO2_PER_C), to="tCO2e", what=what)
+        t = apply(act, *[(p.id, p.q) for p in params], ("44/12", units.CO2_PER_C), to="tCO2e", what=what)
         mobile = item in MOBILE_FUELS if rec["use"] not in ("stationary", "mobile") else rec["use"] == "mobile"
         source = "mobile_combustion" if mobile else "stationary_combustion"
         lines.append(make_line(source, item, "CO2", rec, rec["qty"], rec["unit"], rec["origin"], params, t,
@@ -80,3 +93,88 @@ def fuel_lines(ctx: Context, df: pd.DataFrame, store_gas: list[dict]) -> list[Li
                                formula="E = FC x NCV x EF_upstream (scope 3 category 3a)", dq=rec["dq"],
                                scope3_category=3))
     return lines
+
+
+def natural_gas_emission_factor(net_calorific_value, carbon_content, oxidation_rate):
+    """CO2 emitted per volume of natural gas burnt: NCV x CC x OF x 44/12.
+
+    Parameters
+    ----------
+    net_calorific_value : numeric or xarray.DataArray
+        Net (lower) calorific value. [GJ/Nm3]
+    carbon_content : numeric or xarray.DataArray
+        Carbon content per unit of heat. [tC/GJ]
+    oxidation_rate : numeric or xarray.DataArray
+        Fraction of the carbon oxidised. [1]
+
+    Returns
+    -------
+    numeric or xarray.DataArray
+        Emission factor. [kgCO2/Nm3]
+    """
+    t_co2_per_nm3 = net_calorific_value * carbon_content * oxidation_rate * CO2_PER_C_VALUE
+    return t_co2_per_nm3 * 1000.0  # 1 t = 1000 kg
+
+
+def _natural_gas_factor_series(
+    lib: FactorLibrary, index: pd.DatetimeIndex, time: xr.DataArray, region: str
+) -> tuple[xr.DataArray, tuple[Factor, ...]]:
+    """kgCO2/Nm3 along ``time`` from the library's NCV, carbon content and oxidation rows."""
+    ncv, used_ncv = factor_along_time(lib, "natural_gas_ncv", index, time, region, "GJ/Nm3", False)
+    cc, used_cc = factor_along_time(lib, "natural_gas_carbon_content", index, time, region, "tC/GJ", False)
+    of, used_of = factor_along_time(lib, "natural_gas_oxidation", index, time, region, "1", False)
+    return natural_gas_emission_factor(ncv, cc, of), used_ncv + used_cc + used_of
+
+
+def natural_gas_combustion(
+    volume: xr.DataArray,
+    region: str = "CN",
+    library: FactorLibrary | None = None,
+) -> xr.DataArray:
+    """CO2 from stationary combustion of natural gas, with the guideline's default parameters.
+
+    E = V x NCV x CC x OF x 44/12, with NCV, CC and OF taken from the library rows valid
+    on each interval's local date (NDRC 2015 machinery-manufacturing guideline defaults).
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        Gas burnt over each interval, at standard conditions. [m3] (= Nm3; ``attrs["units"]``
+        may be ``"m3"``, ``"Nm3"`` or ``"10^4Nm3"``). Same time conventions as
+        :func:`electricity_location_based`.
+    region : str, default "CN"
+        Region code of the fuel parameters.
+    library : FactorLibrary, optional
+        Factor library; the packaged one by default.
+
+    Returns
+    -------
+    xarray.DataArray
+        Emissions over each interval. [kgCO2] Coordinate ``emission_factor`` [kgCO2/Nm3];
+        provenance attributes as in :func:`electricity_location_based`.
+
+    Raises
+    ------
+    ActivityDataError
+        If ``volume`` lacks ``time``, ``units`` or ``timezone``.
+    models.factors.FactorError
+        If a parameter is not covered on some interval's date.
+    """
+    lib = default_library(library)
+    nm3_per_unit = unit_scale(volume, SERIES_UNITS["volume"], "volume")
+    index = local_index(volume, "volume")
+
+    def build():
+        f, rows = _natural_gas_factor_series(lib, index, volume["time"], region)
+        return f.values, rows
+
+    factor, used = cached_series(lib, ("natural_gas", region), index, build)
+    out = apply_along_time(volume, nm3_per_unit, factor, "kgCO2/Nm3")
+    out.name = "emissions_natural_gas"
+    out.attrs = {
+        "units": "kgCO2",
+        "timezone": volume.attrs["timezone"],
+        "method": "fuel combustion, E = V x NCV x CC x OF x 44/12 (NDRC 2015 machinery guideline)",
+        **provenance(lib, used),
+    }
+    return out

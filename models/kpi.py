@@ -1,5 +1,6 @@
 """Plant KPIs for the big screen: energy and location-based CO2e today, yesterday, this month and
-this year, and the workshop breakdown. One place computes them; pages only show them.
+this year, and the workshop breakdown; :func:`location_based_total`, the location-based emissions per
+source and workshop of a period. One place computes them; pages only show them.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.emissions import electricity_location_based, natural_gas_combustion
+from models.combustion import natural_gas_combustion
 from models.factors import FactorLibrary
+from models.scope2 import DEFAULT_GRID_FACTOR, DEFAULT_GRID_REGION, electricity_location_based
+from models.series import ActivityDataError, default_library
 from workspace.store import Store
 
 PERIODS = ("today", "yesterday", "month", "year")
@@ -97,4 +100,89 @@ def workshop_breakdown(store: Store, start, end, *, library: FactorLibrary | Non
     names = {w.id: w.name for w in store.site.workshops}
     out.insert(0, "name", [names.get(i, i) for i in out.index])
     out.index.name = "workshop"
+    return out
+
+
+_TOTAL_COLUMNS = (
+    "source", "workshop", "activity", "activity_unit", "emissions_kgCO2e", "scope", "factor_ids", "sources",
+)
+
+
+def _by_group(emissions: xr.DataArray, activity: xr.DataArray, medium: str) -> list[dict[str, object]]:
+    """One row per value of the non-time dimension (or one row if there is none)."""
+    others = [d for d in activity.dims if d != "time"]
+    if len(others) > 1:
+        raise ActivityDataError(f"{medium}: at most one dimension besides 'time', got {activity.dims}")
+    act = activity.sum("time")
+    emi = emissions.sum("time")
+    keys = act[others[0]].values.tolist() if others else ["(all)"]
+    rows = []
+    for i, key in enumerate(keys):
+        rows.append(
+            {
+                "source": medium,
+                "workshop": key,
+                "activity": float(act.values[i] if others else act.values),
+                "activity_unit": activity.attrs["units"],
+                "emissions_kgCO2e": float(emi.values[i] if others else emi.values),
+                "scope": 2 if medium == "electricity" else 1,
+                "factor_ids": "; ".join(emissions.attrs["factor_ids"]),
+                "sources": " | ".join(emissions.attrs["sources"]),
+            }
+        )
+    return rows
+
+
+def location_based_total(
+    activity: dict[str, xr.DataArray],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    grid_factor_id: str = DEFAULT_GRID_FACTOR,
+    grid_region: str = DEFAULT_GRID_REGION,
+    library: FactorLibrary | None = None,
+) -> pd.DataFrame:
+    """Electricity (location-based) and natural-gas emissions per source and workshop for a period.
+
+    Parameters
+    ----------
+    activity : dict of str to xarray.DataArray
+        ``"electricity"``: active energy imported [kWh]; ``"natural_gas"``: gas burnt [m3].
+        Conventions as in :func:`electricity_location_based`; at most one dimension besides
+        ``time`` (e.g. ``workshop``).
+    start, end : datetime.date, optional
+        Inclusive local dates of the period (by interval label); default: all data.
+    grid_factor_id, grid_region : str
+        Grid factor for electricity. [tCO2/MWh]
+    library : FactorLibrary, optional
+        Factor library; the packaged one by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (source, workshop): ``activity`` [activity_unit], ``activity_unit``,
+        ``emissions_kgCO2e`` [kgCO2e], ``scope``, ``factor_ids`` and ``sources``
+        (the factor rows used, ``;``/``|``-separated). ``attrs["factor_library_sha256"]``
+        names the factor file.
+
+    Raises
+    ------
+    ActivityDataError
+        If a medium is unknown or the data lack units, time zone or dimensions.
+    """
+    lib = default_library(library)
+    functions = {
+        "electricity": lambda a: electricity_location_based(a, grid_factor_id, grid_region, lib),
+        "natural_gas": lambda a: natural_gas_combustion(a, library=lib),
+    }
+    rows = []
+    for medium, data in activity.items():
+        if medium not in functions:
+            raise ActivityDataError(f"unknown medium {medium!r}; expected one of {', '.join(functions)}")
+        if start is not None or end is not None:
+            lo = None if start is None else pd.Timestamp(start)
+            hi = None if end is None else pd.Timestamp(end) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+            data = data.sel(time=slice(lo, hi))
+        rows.extend(_by_group(functions[medium](data), data, medium))
+    out = pd.DataFrame(rows, columns=list(_TOTAL_COLUMNS))
+    out.attrs["factor_library_sha256"] = lib.sha256
     return out

@@ -334,7 +334,8 @@ def daily_emissions(store, year: int, *, library=None, as_of=None) -> tuple[pd.S
         Emissions per local day [kgCO2e] (NaN for days without data, none after the newest
         reading), and ``{"electricity_kwh", "snapshot", "factor_ids"}``.
     """
-    from models.emissions import electricity_location_based, natural_gas_combustion
+    from models.combustion import natural_gas_combustion
+    from models.scope2 import electricity_location_based
 
     latest = store.latest_time(as_of)
     if latest is None:

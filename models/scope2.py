@@ -6,6 +6,21 @@ contracts and GECs at 0, the rest at the grid average: no residual mix is publis
 and the Chinese compliance view (purchased electricity incl. green power x the compliance grid
 factor). Electricity comes from statements (:func:`statement_records`) or, without them, from
 the store's top meters (:mod:`models.metered`). Formulas and sources: ``docs/accounting.md``.
+
+Along time (KPIs, the big screen, the allowance): :func:`electricity_location_based` multiplies each
+interval of an energy series by the grid factor valid on its local date (:mod:`models.series`).
+Default for Plant 18 (Changsha, Hunan), location-based scope 2: the MEE/NBS
+national average grid factor, vintage-matched (``factor_id="grid_average"``,
+``region="CN"``). It is the only grid series whose 2021, 2022 and 2023 values
+could all be confirmed in reports of the MEE/NBS releases, and it matches the
+national basis of Chinese enterprise reporting. The Hunan provincial values
+(``region="CN-HN"``) are the more local choice GHG Protocol prefers, but are so far
+found only in third-party compilations and stop at data year 2022; switch once
+they are confirmed. See the header of ``models/data/emission-factors.csv``.
+
+References
+----------
+.. [1] WRI/WBCSD, GHG Protocol Scope 2 Guidance, 2015, ch. 6-7.
 """
 
 from __future__ import annotations
@@ -14,20 +29,29 @@ import logging
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import xarray as xr
 
-from models.factors import FactorError
+from models.factors import FactorError, FactorLibrary
 from models.factors.uncertainty import pct
 from models.lines import NO_RESIDUAL_MIX, Line, make_line, merge
 from models.records import balance, origin_of, yearly
 from models.rounding import dec
-from workspace.units import apply, convert, quantity
+from models.series import (apply_along_time, cached_series, default_library, factor_along_time, local_index,
+                           provenance, unit_scale)
+from workspace.units import SERIES_UNITS, apply, convert, quantity
 
 if TYPE_CHECKING:
     from models.inventory import Context
 
-__all__ = ["compliance", "electricity_lines", "heat_lines", "market_lines", "statement_records"]
+__all__ = ["DEFAULT_GRID_FACTOR", "DEFAULT_GRID_REGION", "compliance", "electricity_lines",
+           "electricity_location_based", "heat_lines", "market_lines", "statement_records"]
 
 log = logging.getLogger(__name__)
+
+#: Default grid factor id for Plant 18's location-based scope 2 (see module docstring).
+DEFAULT_GRID_FACTOR = "grid_average"
+#: Default grid region for Plant 18's location-based scope 2 (see module docstring).
+DEFAULT_GRID_REGION = "CN"
 
 
 def electricity_lines(ctx: Context, recs: list[dict]) -> list[Line]:
@@ -149,3 +173,69 @@ def statement_records(st: pd.DataFrame) -> list[dict]:
                          qty=mwh, unit="MWh", origin=origin_of(use), u_key="activity:statement",
                          dq=(None, None)))
     return recs
+
+
+def electricity_location_based(
+    energy: xr.DataArray,
+    factor_id: str = DEFAULT_GRID_FACTOR,
+    region: str = DEFAULT_GRID_REGION,
+    library: FactorLibrary | None = None,
+    *,
+    allow_unverified: bool = False,
+) -> xr.DataArray:
+    """Location-based scope 2 emissions of purchased electricity.
+
+    Each interval is multiplied by the grid factor valid on its local date, so a period
+    crossing a validity boundary (e.g. 31 Dec -> 1 Jan) uses each day's own factor.
+
+    Parameters
+    ----------
+    energy : xarray.DataArray
+        Active energy imported over each interval. [kWh] (``attrs["units"]`` may also be
+        ``"Wh"`` or ``"MWh"``). Dimension ``time`` holds tz-naive local wall-clock interval
+        labels, ``attrs["timezone"]`` their IANA zone, ``attrs["interval_label"]`` ``"start"``
+        (default) or ``"end"``; other dimensions (e.g. ``workshop``) are kept.
+    factor_id : str, default "grid_average"
+        Grid factor in the library. [tCO2/MWh]
+    region : str, default "CN"
+        Region code of the factor.
+    library : FactorLibrary, optional
+        Factor library; the packaged one by default.
+    allow_unverified : bool, default False
+        Accept factor rows whose status is ``unverified``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Emissions over each interval, same coordinates as ``energy``. [kgCO2e]
+        Coordinate ``emission_factor`` holds the factor applied. [kgCO2/kWh]
+        Attributes ``factor_ids``, ``sources``, ``factor_library`` and
+        ``factor_library_sha256`` trace every factor row used. The MEE/NBS grid factors
+        cover CO2 only, so the CO2e figure contains no CH4/N2O from generation.
+
+    Raises
+    ------
+    ActivityDataError
+        If ``energy`` lacks ``time``, ``units`` or ``timezone``.
+    models.factors.FactorError
+        If no factor covers some interval's date (the message names the date).
+    """
+    lib = default_library(library)
+    kwh_per_unit = unit_scale(energy, SERIES_UNITS["energy"], "energy")
+    index = local_index(energy, "energy")
+
+    def build():
+        f, rows = factor_along_time(lib, factor_id, index, energy["time"], region, "kgCO2/kWh", allow_unverified)
+        return f.values, rows
+
+    factor, used = cached_series(lib, ("electricity", factor_id, region, allow_unverified), index, build)
+    out = apply_along_time(energy, kwh_per_unit, factor, "kgCO2/kWh")
+    out.name = "emissions_location_based"
+    out.attrs = {
+        "units": "kgCO2e",
+        "timezone": energy.attrs["timezone"],
+        "method": "GHG Protocol scope 2, location-based (grid average)",
+        "gases": "CO2 only (grid factor is CO2-only)",
+        **provenance(lib, used),
+    }
+    return out

@@ -38,9 +38,9 @@ from workspace.errors import TanjianError
 if TYPE_CHECKING:
     import pint
 
-__all__ = ["CO2_PER_C", "MEDIUM_UNITS", "MQTT_SPELLINGS", "MQTT_UNITS", "PINT_SPELLINGS", "READING_QUANTITIES",
-           "READING_UNITS", "UNIT_ALIASES", "UnitMismatch", "apply", "convert", "factor", "mqtt_fits", "parse",
-           "pint_unit", "quantity", "registry", "unit_problem", "ureg"]
+__all__ = ["CO2_PER_C", "CO2_PER_C_VALUE", "MEDIUM_UNITS", "MQTT_SPELLINGS", "MQTT_UNITS", "PINT_SPELLINGS",
+           "READING_QUANTITIES", "READING_UNITS", "SERIES_UNITS", "UNIT_ALIASES", "UnitMismatch", "apply", "convert",
+           "factor", "mqtt_fits", "parse", "pint_unit", "quantity", "registry", "unit_problem", "ureg"]
 
 
 # -- the reading table (data; no pint) ----------------------------------------------------------------------
@@ -113,6 +113,18 @@ def factor(medium: str, quantity: str, unit: str | None) -> float:
     return READING_UNITS[(quantity, medium == "electricity")][1][unit]
 
 
+#: units a series of activity (``attrs["units"]`` of an xarray.DataArray, :mod:`models.series`) may carry:
+#: energy with its size in kWh, gas volume (at standard conditions) with its size in Nm3
+SERIES_UNITS: dict[str, dict[str, float]] = {
+    "energy": {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3},
+    "volume": {"m3": 1.0, "Nm3": 1.0, "10^4Nm3": 1e4},
+}
+
+#: Mass ratio of CO2 to carbon, 44/12 (molar masses rounded as in the NDRC guidelines), as a number
+#: for array arithmetic; :data:`CO2_PER_C` is the same as a pint quantity. [tCO2/tC]
+CO2_PER_C_VALUE = 44.0 / 12.0
+
+
 # -- record spellings -----------------------------------------------------------------------------------------
 #: unit spellings met in Chinese business files → the unit written into the record
 UNIT_ALIASES = {
@@ -176,7 +188,7 @@ def registry() -> pint.UnitRegistry:
 
 @lru_cache(maxsize=1)
 def _co2_per_c() -> pint.Quantity:
-    return registry().Quantity(44.0 / 12.0, "tCO2 / tC")
+    return registry().Quantity(CO2_PER_C_VALUE, "tCO2 / tC")
 
 
 def __getattr__(name: str):
