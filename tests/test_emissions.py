@@ -1,4 +1,5 @@
-"""Tests of the emissions along time (models.scope2, models.combustion, models.series) against a published report and hand-worked values.
+"""Tests of the emissions along time (models.scope2, models.combustion, models.series) against a published
+report and hand-worked values.
 
 Expected values are worked by hand (the arithmetic is in the comments), never produced by the code under test.
 """

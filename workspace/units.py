@@ -26,6 +26,10 @@ engineers chose; the configuration names that unit and the collector converts wi
 the spellings of :data:`MQTT_SPELLINGS` (:data:`MQTT_UNITS`). The factors are exact unit
 definitions (SI prefixes; 1 h = 3600 s, 1 min = 60 s, 1 L = 10^-3 m3 — BIPM, *The International
 System of Units*, 9th edition, 2019, tables 8 and 9), not measured values.
+
+**The other tables**, data as well: :data:`FACTOR_UNITS`, the units a factor file may give a value
+in, with their dimension and scale; :data:`SERIES_UNITS`, the units a series of activity (energy,
+gas volume) may carry; :data:`CO2_PER_C_VALUE`, 44/12 as a number.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ from workspace.errors import TanjianError
 if TYPE_CHECKING:
     import pint
 
-__all__ = ["CO2_PER_C", "CO2_PER_C_VALUE", "MEDIUM_UNITS", "MQTT_SPELLINGS", "MQTT_UNITS", "PINT_SPELLINGS",
-           "READING_QUANTITIES", "READING_UNITS", "SERIES_UNITS", "UNIT_ALIASES", "UnitMismatch", "apply", "convert",
-           "factor", "mqtt_fits", "parse", "pint_unit", "quantity", "registry", "unit_problem", "ureg"]
+__all__ = ["CO2_PER_C", "CO2_PER_C_VALUE", "FACTOR_UNITS", "MEDIUM_UNITS", "MQTT_SPELLINGS", "MQTT_UNITS",
+           "PINT_SPELLINGS", "READING_QUANTITIES", "READING_UNITS", "SERIES_UNITS", "UNIT_ALIASES", "UnitMismatch",
+           "apply", "convert", "factor", "mqtt_fits", "parse", "pint_unit", "quantity", "registry", "unit_problem",
+           "ureg"]
 
 
 # -- the reading table (data; no pint) ----------------------------------------------------------------------
@@ -118,6 +123,27 @@ def factor(medium: str, quantity: str, unit: str | None) -> float:
 SERIES_UNITS: dict[str, dict[str, float]] = {
     "energy": {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3},
     "volume": {"m3": 1.0, "Nm3": 1.0, "10^4Nm3": 1e4},
+}
+
+#: the units a factor file may give a value in: unit -> (dimension, factor to the dimension's reference unit).
+#: Reference units: tCO2/MWh, GJ/Nm3, tC/GJ and 1 (dimensionless fraction).
+FACTOR_UNITS: dict[str, tuple[str, float]] = {
+    "tCO2/MWh": ("co2_per_electricity", 1.0),
+    "kgCO2/kWh": ("co2_per_electricity", 1.0),  # 1 kg/kWh = 1000 kg / 1000 kWh = 1 t/MWh
+    "gCO2/kWh": ("co2_per_electricity", 1e-3),
+    "GJ/Nm3": ("energy_per_volume", 1.0),
+    "GJ/10^4Nm3": ("energy_per_volume", 1e-4),
+    "MJ/Nm3": ("energy_per_volume", 1e-3),
+    "tC/GJ": ("carbon_per_energy", 1.0),
+    "tC/TJ": ("carbon_per_energy", 1e-3),  # 1 TJ = 1000 GJ
+    "1": ("fraction", 1.0),
+    "%": ("fraction", 1e-2),
+    # added for the accounting core (models/inventory.py); pint checks them again (:func:`parse`)
+    "GJ/t": ("energy_per_mass", 1.0),
+    "tCO2/GJ": ("co2_per_energy", 1.0),
+    "tCO2e/GJ": ("co2e_per_energy", 1.0),
+    "tCO2e/t": ("gwp", 1.0),  # tonnes CO2e per tonne of the gas: a 100-year GWP
+    "kg/L": ("density", 1.0),
 }
 
 #: Mass ratio of CO2 to carbon, 44/12 (molar masses rounded as in the NDRC guidelines), as a number

@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 
 from workspace.errors import TanjianError
+from workspace.units import FACTOR_UNITS
 
 __all__ = [
     "COLUMNS",
     "DEFAULT_PATH",
-    "KNOWN_UNITS",
     "STATUSES",
     "VALIDITY_TIMEZONE",
     "Factor",
@@ -73,27 +73,6 @@ _REQUIRED = tuple(c for c in COLUMNS if c not in ("data_year", "notes"))
 #: ``status`` vocabulary; see the header of the packaged data file.
 STATUSES = ("primary", "secondary", "unverified")
 
-#: unit -> (dimension, factor to the dimension's reference unit).
-#: Reference units: tCO2/MWh, GJ/Nm3, tC/GJ and 1 (dimensionless fraction).
-KNOWN_UNITS: dict[str, tuple[str, float]] = {
-    "tCO2/MWh": ("co2_per_electricity", 1.0),
-    "kgCO2/kWh": ("co2_per_electricity", 1.0),  # 1 kg/kWh = 1000 kg / 1000 kWh = 1 t/MWh
-    "gCO2/kWh": ("co2_per_electricity", 1e-3),
-    "GJ/Nm3": ("energy_per_volume", 1.0),
-    "GJ/10^4Nm3": ("energy_per_volume", 1e-4),
-    "MJ/Nm3": ("energy_per_volume", 1e-3),
-    "tC/GJ": ("carbon_per_energy", 1.0),
-    "tC/TJ": ("carbon_per_energy", 1e-3),  # 1 TJ = 1000 GJ
-    "1": ("fraction", 1.0),
-    "%": ("fraction", 1e-2),
-    # added for the accounting core (models/inventory.py); pint checks them again (workspace/units.py)
-    "GJ/t": ("energy_per_mass", 1.0),
-    "tCO2/GJ": ("co2_per_energy", 1.0),
-    "tCO2e/GJ": ("co2e_per_energy", 1.0),
-    "tCO2e/t": ("gwp", 1.0),  # tonnes CO2e per tonne of the gas: a 100-year GWP
-    "kg/L": ("density", 1.0),
-}
-
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PUBLISHED = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -121,14 +100,14 @@ class FactorFileError(FactorError):
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
-    """Convert ``value`` between two units of :data:`KNOWN_UNITS`.
+    """Convert ``value`` between two units of :data:`FACTOR_UNITS`.
 
     Parameters
     ----------
     value : float
         Number expressed in ``from_unit``. [from_unit]
     from_unit, to_unit : str
-        Keys of :data:`KNOWN_UNITS` of the same dimension.
+        Keys of :data:`FACTOR_UNITS` of the same dimension.
 
     Returns
     -------
@@ -141,10 +120,10 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
         If a unit is unknown or the dimensions differ.
     """
     for u in (from_unit, to_unit):
-        if u not in KNOWN_UNITS:
-            raise FactorError(f"unknown unit {u!r}; known: {', '.join(KNOWN_UNITS)}")
-    dim_from, scale_from = KNOWN_UNITS[from_unit]
-    dim_to, scale_to = KNOWN_UNITS[to_unit]
+        if u not in FACTOR_UNITS:
+            raise FactorError(f"unknown unit {u!r}; known: {', '.join(FACTOR_UNITS)}")
+    dim_from, scale_from = FACTOR_UNITS[from_unit]
+    dim_to, scale_to = FACTOR_UNITS[to_unit]
     if dim_from != dim_to:
         raise FactorError(f"cannot convert {from_unit!r} ({dim_from}) to {to_unit!r} ({dim_to})")
     return value * scale_from / scale_to
@@ -163,7 +142,7 @@ class Factor:
     value : float
         The number as published. [unit]
     unit : str
-        Unit of ``value`` (a key of :data:`KNOWN_UNITS`).
+        Unit of ``value`` (a key of :data:`FACTOR_UNITS`).
     applies_from, applies_to : datetime.date
         Inclusive range of activity dates (China Standard Time) the value is used for.
     data_year : int or None
@@ -235,8 +214,8 @@ def _parse_row(cells: dict[str, str], file: str, line: int, problems: list) -> F
         else:
             if not math.isfinite(value):
                 bad("value", f"not finite: {cells['value']!r}")
-    if cells["unit"] and cells["unit"] not in KNOWN_UNITS:
-        bad("unit", f"unknown unit {cells['unit']!r}; known: {', '.join(KNOWN_UNITS)}")
+    if cells["unit"] and cells["unit"] not in FACTOR_UNITS:
+        bad("unit", f"unknown unit {cells['unit']!r}; known: {', '.join(FACTOR_UNITS)}")
     scope = 0
     if cells["scope"]:
         if cells["scope"] in ("1", "2", "3"):
