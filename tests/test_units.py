@@ -49,3 +49,11 @@ def test_the_reading_table_gives_the_stored_units_and_the_mqtt_spellings():
         for elec, spellings in by.items():
             for u in spellings:
                 assert units.factor("electricity" if elec else "water", q, u) == units.MQTT_UNITS[q][u]
+
+
+def test_the_mqtt_collector_reads_each_field_in_the_tables_own_unit():
+    from collectors import mqtt
+
+    for elec in (True, False):
+        for q in units.READING_QUANTITIES:
+            assert mqtt.READING_UNITS[elec][q] == units.MQTT_SPELLINGS[q][elec][0]

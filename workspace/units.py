@@ -76,14 +76,14 @@ MEDIUM_UNITS: dict[str, tuple[str, str]] = {
     for m in ("electricity", "water", "natural_gas", "compressed_air")
 }
 
-#: the spellings an MQTT payload mapping may name, per quantity and (for counter and rate) per
-#: electricity (True) or flow (False) meter; the first of each is the reading's own unit
+#: the spellings an MQTT payload mapping may name, per quantity and per electricity (True) or flow
+#: (False) meter; the first of each is the reading's own unit, the one a field without ``units`` is in
 MQTT_SPELLINGS: dict[str, dict[bool, tuple[str, ...]]] = {
     "counter": {True: ("kWh", "Wh", "MWh"), False: ("m3", "L")},
     "rate": {True: ("kW", "W", "MW"), False: ("m3/h", "L/min", "L/s")},
-    "voltage": {True: ("V", "kV"), False: ()},
-    "current": {True: ("A", "mA"), False: ()},
-    "power_factor": {True: ("1", "%"), False: ()},
+    "voltage": {True: ("V", "kV"), False: ("V", "kV")},
+    "current": {True: ("A", "mA"), False: ("A", "mA")},
+    "power_factor": {True: ("1", "%"), False: ("1", "%")},
 }
 
 #: units a payload may carry, by reading quantity, with the factor to the reading's unit
@@ -94,7 +94,7 @@ MQTT_UNITS: dict[str, dict[str, float]] = {
 
 
 def mqtt_fits(medium: str, quantity: str) -> tuple[str, ...]:
-    """The spellings an MQTT mapping may give ``quantity`` (``counter`` or ``rate``) of a ``medium`` meter."""
+    """The spellings an MQTT mapping may give ``quantity`` of a ``medium`` meter (the first: the reading's own)."""
     return MQTT_SPELLINGS[quantity][medium == "electricity"]
 
 
