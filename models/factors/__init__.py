@@ -9,6 +9,11 @@ region and activity date.
 Validity dates are local calendar dates in China Standard Time
 (:data:`VALIDITY_TIMEZONE`), inclusive at both ends.
 
+The package's other modules use the library: :mod:`models.factors.resolution` (the row a line
+uses for its whole period, unverified rows named all at once), :mod:`models.factors.measured`
+(a plant's own measured values) and :mod:`models.factors.uncertainty` (default uncertainties).
+The units a factor file may use are :data:`workspace.units.FACTOR_UNITS`.
+
 References
 ----------
 .. [1] MEE & NBS, 《关于发布2021年电力二氧化碳排放因子的公告》, 公告2024年第12号, 2024-04-12.
