@@ -301,7 +301,7 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
             problems.append((name, _line_of(doc, loc), _field(loc), err["msg"]))
         raise ConfigError(problems) from None
     refs = cfg.site.cross_reference_problems()
-    from collectors.registers import family_problems  # the register tables live with the collectors
+    from .meters import family_problems  # the meter families (register tables) are core data
 
     refs += family_problems(cfg.site)
     if refs:
