@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 import panel as pn
 import param
 
+from workspace.business.manual import (check_plausible, last_reading, photo_media_type, queued_reading,
+                                       rating, submit_manual_reading)
 from workspace.config import Config
 from workspace.errors import StoreError, TanjianError
-from workspace.manual import (check_plausible, last_reading, photo_media_type, queued_reading, rating,
-                              submit_manual_reading)
 from workspace.site import MEDIUM_UNITS
 
 from . import render

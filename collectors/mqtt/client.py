@@ -4,8 +4,8 @@ One :class:`MqttCollector` per ``protocol: mqtt`` gateway holds a persistent ses
 (MQTT 5 ``clean_start`` false with a session expiry, or 3.1.1 ``clean_session`` false), subscribes
 to every meter's topic filter at QoS 1, maps each message onto a :class:`~workspace.batch.Reading`
 (:func:`collectors.mqtt.payload.map_payload`) and journals what arrived as one batch per flush
-interval. The broker gets its acknowledgement (PUBACK, sent with paho's ``manual_ack``) only after the batch is fsync'd in the
-journal, so a crash never loses a message the broker considers delivered: what was not
+interval. The broker gets its acknowledgement (PUBACK, sent with paho's ``manual_ack``) only after the
+batch is fsync'd in the journal, so a crash never loses a message the broker considers delivered: what was not
 acknowledged is delivered again when the collector reconnects. Several readings of one meter in one
 minute (a device publishing every 10 s) are all acknowledged, but only the minute's first is journaled:
 the service's :class:`~collectors.minute.MinuteRule` counts the others ``superseded``; the same rule
