@@ -103,7 +103,8 @@ class Family:
         return next((f for f in self.fields if f.quantity == "counter"), None)
 
     def blocks(self) -> list[tuple[str, int, int]]:
-        """Contiguous reads ``(table, address, count)`` covering all fields (gaps of ≤ 24 registers merged)."""
+        """Contiguous reads ``(table, address, count)`` covering all fields (gaps of ≤ 24 registers
+        merged)."""
         out: list[tuple[str, int, int]] = []
         for table in ("input", "holding"):
             fs = sorted((f for f in self.fields if f.table == table), key=lambda f: f.address)

@@ -390,15 +390,6 @@ def read_request(address: str, di: int, edition: int = 2007) -> Frame:
     return Frame(address, READ_2007 if edition == 2007 else READ_1997, di.to_bytes(size, "little"))
 
 
-def read_reply(address: str, di: int, value: float, edition: int = 2007) -> Frame:
-    """A meter's normal reply carrying ``value`` for ``di`` (the simulator's side)."""
-    item = items_of(edition)[di]
-    size = 4 if edition == 2007 else 2
-    code = (READ_2007 if edition == 2007 else READ_1997) | REPLY
-    return Frame(address, code, di.to_bytes(size, "little")
-                 + bcd_bytes(value, item.size, item.decimals, item.signed))
-
-
 def abnormal_reply(address: str, error: int, edition: int = 2007) -> Frame:
     """A meter's abnormal reply with its error byte."""
     code = (READ_2007 if edition == 2007 else READ_1997) | REPLY | ABNORMAL
