@@ -12,7 +12,7 @@ Three ways to read every meter once, in the same run, against the same servers:
 
 ``collector``
     :func:`collectors.readers.reader_for` → :class:`collectors.polling.PolledReader` over
-    :class:`collectors.modbus.GatewayPool` (``--connections`` per gateway, default the gateway's 4):
+    :class:`collectors.modbus.tcp.GatewayPool` (``--connections`` per gateway, default the gateway's 4):
     what ``tanjian collect`` does each period, with decoding, health and readings. The first cycle
     (connecting) is reported apart; the cycle time is the median of ``--cycles``.
 ``sequential``
@@ -53,8 +53,9 @@ import struct
 import sys
 import time
 
-from collectors.registers import FAMILIES, decode
+from collectors.modbus.registers import decode
 from workspace.clock import Clock
+from workspace.meters import FAMILIES
 from workspace.site import Site
 
 #: the simulated instant of every request: Friday 2 January 2026, 10:00 in Changsha (a day shift runs;

@@ -190,7 +190,7 @@ def _document(data: bytes, bundle: dict, ctx: dict) -> tuple[bool, str]:
     except ValueError:
         note = {}
     digest = hashlib.sha256(ctx["document"]).hexdigest()
-    if note.get("kind") == "manual_reading":  # a hand reading's photo (workspace.manual)
+    if note.get("kind") == "manual_reading":  # a hand reading's photo (workspace.business.manual)
         if digest != note.get("photo_sha256"):
             return False, (f"the file's sha256 {digest} differs from the photo {note.get('photo_sha256')} that "
                            f"batch {bundle['batch']['seq']} records for the hand reading of {note.get('meter')}")

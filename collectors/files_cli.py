@@ -42,7 +42,7 @@ def _config(args):
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a business file, or list the imported ones (``tanjian import list``)."""
-    from workspace.imports import import_file
+    from workspace.business.imports import import_file
 
     cfg = _config(args)
     if str(args.file) == "list" and not Path(args.file).exists():
@@ -71,7 +71,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_import_list(cfg) -> int:
     """Print one line per imported file."""
-    from workspace.imports import list_imports
+    from workspace.business.imports import list_imports
 
     rows = list_imports(cfg.paths.data_dir)
     if not rows:
@@ -95,7 +95,7 @@ def _num(x: float, fmt: str) -> str:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """Print bill, metered and difference per time-of-use period for the month's statement."""
-    from workspace.imports import reconcile
+    from workspace.business.reconcile import reconcile
 
     cfg = _config(args)
     t = reconcile(cfg, args.month)

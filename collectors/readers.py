@@ -1,11 +1,11 @@
 """One reader for a whole site: each meter is read through the link of its gateway's protocol.
 
 =====================  ==========================================================================
-``modbus_tcp``         :class:`collectors.modbus.GatewayPool` (parallel TCP connections)
-``modbus_rtu``         :class:`collectors.rtu.RtuBus` over a serial port (one request at a time)
-``modbus_rtu_over_tcp`` :class:`collectors.rtu.RtuBus` over TCP with RTU framing
-``dlt645_serial``      :class:`collectors.dlt645_client.Dlt645Bus` over a serial port
-``dlt645_tcp``         :class:`collectors.dlt645_client.Dlt645Bus` through a transparent serial server
+``modbus_tcp``         :class:`collectors.modbus.tcp.GatewayPool` (parallel TCP connections)
+``modbus_rtu``         :class:`collectors.modbus.rtu.RtuBus` over a serial port (one request at a time)
+``modbus_rtu_over_tcp`` :class:`collectors.modbus.rtu.RtuBus` over TCP with RTU framing
+``dlt645_serial``      :class:`collectors.dlt645.bus.Dlt645Bus` over a serial port
+``dlt645_tcp``         :class:`collectors.dlt645.bus.Dlt645Bus` through a transparent serial server
 =====================  ==========================================================================
 """
 
@@ -26,15 +26,15 @@ def link_for(gateway: Gateway, port_offset: int = 0, timezone: str | None = None
     DL/T 645 meters keep their clocks; without it their clocks are not read)."""
     p = gateway.protocol
     if p == "modbus_tcp":
-        from collectors.modbus import GatewayPool
+        from collectors.modbus.tcp import GatewayPool
 
         return GatewayPool(gateway, port_offset)
     if p in ("modbus_rtu", "modbus_rtu_over_tcp"):
-        from collectors.rtu import RtuBus
+        from collectors.modbus.rtu import RtuBus
 
         return RtuBus(gateway, port_offset)
     if p in ("dlt645_serial", "dlt645_tcp"):
-        from collectors.dlt645_client import Dlt645Bus
+        from collectors.dlt645.bus import Dlt645Bus
 
         return Dlt645Bus(gateway, port_offset, timezone=timezone)
     raise CollectorError(f"gateway {gateway.id}: no collector for protocol {p!r}")

@@ -62,7 +62,7 @@ class CollectionService:
         (default: the working folder).
 
     Meters on push gateways (``protocol: mqtt``) are not polled: one
-    :class:`collectors.mqtt.MqttCollector` per such gateway journals what its broker delivers, through
+    :class:`collectors.mqtt.client.MqttCollector` per such gateway journals what its broker delivers, through
     the same journal, one batch per flush interval. Meters of ``protocol: opcua`` gateways are not
     polled either: :class:`collectors.opcua.OpcUaCollector` subscribes to them, and each cycle journals
     what it received since the last one as its own batch (source ``opcua``) next to the polled readings'.
@@ -98,7 +98,7 @@ class CollectionService:
                                  backoff_initial_s, backoff_max_s, port_offset, timezone=site.plant.timezone)
         self.pushers = []
         if pushed:
-            from .mqtt import MqttCollector
+            from .mqtt.client import MqttCollector
 
             quarantine = journal.directory.parent / "quarantine"
             self.pushers = [MqttCollector(g, [m for m in site.meters if m.gateway == g.id], clock,

@@ -3,7 +3,7 @@ label on it, which opens ``/readings?meter=ID``), types the value on the registe
 display and submits.
 
 The page only shows and collects: the plausibility check, the evidence store and the inbox are
-:mod:`workspace.manual`'s. The verdict is shown while typing; errors block the submission, warnings
+:mod:`workspace.business.manual`'s. The verdict is shown while typing; errors block the submission, warnings
 need the reader's explicit confirmation. A submitted reading waits in the inbox until the collector
 journals it (a batch flagged MANUAL whose note carries the reader and the photo's SHA-256).
 
@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 import panel as pn
 import param
 
+from workspace.business.manual import (check_plausible, last_reading, photo_media_type, queued_reading,
+                                       rating, submit_manual_reading)
 from workspace.config import Config
 from workspace.errors import StoreError, TanjianError
-from workspace.manual import (check_plausible, last_reading, photo_media_type, queued_reading, rating,
-                              submit_manual_reading)
 from workspace.units import MEDIUM_UNITS
 
 from . import render

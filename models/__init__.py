@@ -12,7 +12,7 @@ series
 packages
     Methodology packages (``models/methodologies/<id>/``) verified against their manifests.
 activity_input
-    Validation of activity records (the ``workspace.activity`` column contract) for the inventory.
+    Validation of activity records (the ``workspace.business.contract`` column contract) for the inventory.
 inventory
     The engine of the GHG inventory (:func:`models.inventory.compute_inventory`) and restatement.
 lines

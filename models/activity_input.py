@@ -1,9 +1,9 @@
-"""Activity data for the accounting core: the inventory's side of the :mod:`workspace.activity` contract.
+"""Activity data for the accounting core: the inventory's side of the activity-record contract.
 
-There is one activity-record contract, :mod:`workspace.activity` (columns, kinds, items, units, movements,
-``use``; see ``docs/imports.md``). Parsing and validation are done there, for business files imported by
-``tanjian import`` and for desk-work files given to ``tanjian inventory --activity`` alike. This module only
-adapts a validated frame to what :mod:`models.inventory` computes with:
+There is one activity-record contract, :mod:`workspace.business.contract` (columns, kinds, items, units,
+movements, ``use``; see ``docs/imports.md``). Parsing and validation are done in :mod:`workspace.business`,
+for business files imported by ``tanjian import`` and for desk-work files given to ``tanjian inventory
+--activity`` alike. This module only adapts a validated frame to what :mod:`models.inventory` computes with:
 
 - ``period_start``/``period_end`` become :class:`datetime.date` (the contract keeps ISO ``yyyy-mm-dd``
   strings);
@@ -25,7 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from workspace import activity as contract
+from workspace.business import contract, documents
+from workspace.business import records as parsing
+from workspace.business.sheets import ActivityFileError as ContractFileError
+from workspace.units import pint_unit
 
 __all__ = ["ActivityFileError", "COLUMNS", "KINDS", "MOVEMENTS", "USES", "load_activity", "read_activity_file",
            "validate_activity"]
@@ -41,11 +44,11 @@ _COMPUTED_IN = {
 }
 
 
-class ActivityFileError(contract.ActivityFileError):
+class ActivityFileError(ContractFileError):
     """Activity data with problems; nothing is computed from it.
 
     ``problems`` holds ``(file, row, field, message)``; ``row`` is the 1-based row of the file as a
-    spreadsheet shows it (the header is row 1). A :class:`workspace.activity.ActivityFileError` too.
+    spreadsheet shows it (the header is row 1). A :class:`workspace.business.sheets.ActivityFileError` too.
     """
 
     def __init__(self, problems, records=None, *, outcome: str = "nothing computed"):
@@ -65,7 +68,8 @@ def _blank(v) -> bool:
 
 
 def _for_inventory(df: pd.DataFrame) -> pd.DataFrame:
-    """A frame of valid contract records (:func:`workspace.activity.records_frame`) in the inventory's form.
+    """A frame of valid contract records (:func:`workspace.business.records.records_frame`) in the inventory's
+    form.
 
     Raises
     ------
@@ -75,8 +79,8 @@ def _for_inventory(df: pd.DataFrame) -> pd.DataFrame:
     problems = []
     for r in df.itertuples(index=False):
         want = _COMPUTED_IN.get(r.kind)
-        if want is not None and (contract.pint_unit(r.unit).dimensionality
-                                 != contract.pint_unit(want[0]).dimensionality):
+        if want is not None and (pint_unit(r.unit).dimensionality
+                                 != pint_unit(want[0]).dimensionality):
             problems.append((str(r.source_file), None if _blank(r.row) else int(r.row), "unit",
                              f"{r.unit!r} is not a unit of {want[0]} (kind {r.kind}): the inventory computes "
                              f"{r.kind} in {want[0]}{want[1]}"))
@@ -115,19 +119,19 @@ def validate_activity(df: pd.DataFrame, file: str = "<frame>") -> pd.DataFrame:
     if missing:
         raise ActivityFileError([(file, 1, c, "column missing") for c in missing])
     header = [c for c in df.columns if c in contract.MAPPABLE]
-    layout = contract.Layout.desk()
+    layout = parsing.Layout.desk()
     records, problems = [], []
     for i, rec in enumerate(df.to_dict("records")):
         name = file if _blank(rec.get("source_file")) else str(rec["source_file"])
         rownum = i + 2 if _blank(rec.get("row")) else int(rec["row"])
         sha = "" if _blank(rec.get("source_sha256")) else str(rec["source_sha256"])
         cells = [None if _blank(rec[c]) else rec[c] for c in header]
-        recs, probs = contract.parse_row(name, rownum, header, cells, layout, sha)
+        recs, probs = parsing.parse_row(name, rownum, header, cells, layout, sha)
         records += recs
         problems += probs
     if problems:
         raise ActivityFileError(problems)
-    return _for_inventory(contract.records_frame(records))
+    return _for_inventory(parsing.records_frame(records))
 
 
 def read_activity_file(path: str | Path) -> pd.DataFrame:
@@ -146,8 +150,8 @@ def read_activity_file(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        df = contract.read_activity_file(path)
-    except contract.ActivityFileError as exc:
+        df = parsing.read_activity_file(path)
+    except ContractFileError as exc:
         raise ActivityFileError([(str(path) if f == path.name else f, r, c, m) for f, r, c, m in exc.problems]) \
             from None
     df["source_file"] = str(path)
@@ -156,12 +160,12 @@ def read_activity_file(path: str | Path) -> pd.DataFrame:
 
 def load_activity(data_dir: str | Path, start: dt.date, end: dt.date,
                   kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Every record imported by ``tanjian import`` (:func:`workspace.activity.load_activity`) whose period
-    overlaps [start, end] (inclusive local dates), superseded files left out, in the inventory's form.
+    """Every record imported by ``tanjian import`` (:func:`workspace.business.documents.load_activity`) whose
+    period overlaps [start, end] (inclusive local dates), superseded files left out, in the inventory's form.
 
     Raises
     ------
     ActivityFileError
         If an imported record has a unit the inventory cannot compute with.
     """
-    return _for_inventory(contract.load_activity(data_dir, start, end, kinds=kinds))
+    return _for_inventory(documents.load_activity(data_dir, start, end, kinds=kinds))

@@ -1,4 +1,4 @@
-"""One activity-record contract (workspace.activity) for imports and the inventory: green power, GECs,
+"""One activity-record contract (workspace.business) for imports and the inventory: green power, GECs,
 offsets, ``use`` and ``recovered`` through `tanjian import`, then `tanjian inventory`; values worked by hand."""
 
 import datetime as dt
@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 
 from models import activity_input
-from workspace import activity, units
+from workspace import units
+from workspace.business import documents, records
+from workspace.business.imports import import_file
 from workspace.cli import main
 from workspace.config import EXAMPLE
-from workspace.imports import import_file
 
 SAMPLES = Path(EXAMPLE).parent / "imports"
 
 
 def test_import_green_power_gecs_and_offsets(plant_cfg):
     import_file(plant_cfg, SAMPLES / "energy-attributes-2026-10.csv", "energy_attributes", author="test")
-    df = activity.load_activity(plant_cfg.paths.data_dir, "2026-10-01", "2026-10-31",
+    df = documents.load_activity(plant_cfg.paths.data_dir, "2026-10-01", "2026-10-31",
                                 kinds=["green_power", "gec", "offset"])
     got = {r.kind: (r.item, r.quantity, r.unit, r.period_start, r.period_end, r.row) for r in df.itertuples()}
     # the sample's rows 2-4: 200 张 (certificates) -> 200 GEC; "100,000" 千瓦时 -> 100000 kWh; 50 tCO2e of CCER
@@ -70,8 +71,8 @@ gecs,wind,2026-10-01,2026-10-31,5,GEC,,
 def test_desk_file_rules_for_the_new_kinds(tmp_path):
     f = tmp_path / "desk.csv"
     f.write_text(DESK, encoding="utf-8")
-    with pytest.raises(activity.ActivityFileError) as exc:
-        activity.read_activity_file(f)
+    with pytest.raises(records.ActivityFileError) as exc:
+        records.read_activity_file(f)
     assert [p[:3] for p in exc.value.problems] == [("desk.csv", 2, "unit"), ("desk.csv", 3, "unit"),
                                                    ("desk.csv", 6, "use"), ("desk.csv", 8, "kind")]
     lines = str(exc.value).splitlines()[1:]
@@ -84,7 +85,7 @@ def test_desk_file_rules_for_the_new_kinds(tmp_path):
                                                     (str(f), 8, "kind")]
     f.write_text("\n".join(ln for i, ln in enumerate(DESK.splitlines()) if i not in (1, 2, 5, 7)) + "\n",
                  encoding="utf-8")
-    df = activity.read_activity_file(f)
+    df = records.read_activity_file(f)
     assert list(df.kind) == ["green_power", "sf6", "fuel"]
     assert (df.movement[1], df.use[1]) == ("recovered", "product")
     # 万标方 is written 10^4Nm3 (as in the factor file): 1.86 × 10^4 Nm3 = 18,600 m3
@@ -99,7 +100,7 @@ def test_inventory_refuses_units_it_cannot_compute_with(tmp_path):
     f.write_text("kind,item,period_start,period_end,quantity,unit\n"
                  "heat,steam,2026-10-01,2026-10-31,12,t\n"
                  "welding_gas,co2,2026-10-01,2026-10-31,3,m3\n", encoding="utf-8")
-    assert len(activity.read_activity_file(f)) == 2
+    assert len(records.read_activity_file(f)) == 2
     with pytest.raises(activity_input.ActivityFileError) as exc:
         activity_input.read_activity_file(f)
     assert [p[:3] for p in exc.value.problems] == [(str(f), 2, "unit"), (str(f), 3, "unit")]

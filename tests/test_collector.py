@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from pymodbus.client.mixin import ModbusClientMixin
 
-from collectors.registers import FAMILIES, decode, encode
+from collectors.modbus.registers import decode, encode
 from collectors.service import CollectionService
 from collectors.simulator import PlantSimulator
 from tests.conftest import free_port_block
 from workspace.batch import decode_batch
 from workspace.clock import Clock
 from workspace.journal import Journal
+from workspace.meters import FAMILIES
 from workspace.quality import Q
 from workspace.store import Store
 

@@ -20,7 +20,7 @@ import datetime as dt
 
 import pytest
 
-from collectors.dlt645 import (
+from collectors.dlt645.frame import (
     FAMILIES,
     READ_ADDRESS_2007,
     WILDCARD,
@@ -36,7 +36,7 @@ from collectors.dlt645 import (
     parse_read_reply,
     read_request,
 )
-from collectors.dlt645_client import Dlt645Bus
+from collectors.dlt645.bus import Dlt645Bus
 from collectors.readers import reader_for
 from collectors.simulator import PlantSimulator
 from collectors.simulator.dlt645 import Dlt645BusSimulator, tariff_split

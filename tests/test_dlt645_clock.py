@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collectors.dlt645 import (
+from collectors.dlt645.frame import (
     Frame,
     FrameError,
     MeterException,
@@ -141,7 +141,7 @@ async def test_a_fast_clock_is_flagged_clock_drift_in_the_store(tmp_path, caplog
         sim.without_clock("M-NOCLK")
         reader = reader_for(cfg.site.gateways, clock, timezone=cfg.site.plant.timezone)
         try:
-            with caplog.at_level(logging.WARNING, logger="collectors.dlt645_client"):
+            with caplog.at_level(logging.WARNING, logger="collectors.dlt645.bus"):
                 first = {r.meter: r for r in await reader.read(cfg.site.meters)}
                 # 9 identifiers a meter, + date and time for three, + the refused date of M-NOCLK
                 assert sim.requests == 5 * 9 + 3 * 2 + 1
@@ -209,7 +209,7 @@ async def test_a_clock_that_lost_its_setting_gives_no_device_time_and_is_asked_a
         sim.clock_lost("M-A")  # date 00 00 00 00: no such date
         reader = reader_for(cfg.site.gateways, clock, timezone="Asia/Shanghai")
         try:
-            with caplog.at_level(logging.WARNING, logger="collectors.dlt645_client"):
+            with caplog.at_level(logging.WARNING, logger="collectors.dlt645.bus"):
                 r1, = await reader.read(cfg.site.meters)
                 r2, = await reader.read(cfg.site.meters)
             assert sim.requests == 2 * (9 + 2)  # asked again: a bad value is not "no clock"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from collectors.dlt645 import (
+from collectors.dlt645.frame import (
     ITEMS_1997,
     ITEMS_2007,
     Frame,
@@ -26,14 +26,15 @@ from collectors.dlt645 import (
     find_frame,
     parse_read_reply,
 )
+from collectors.modbus.registers import DecodeError, decode
 from collectors.readers import reader_for
-from collectors.registers import FAMILIES, DecodeError, decode
 from collectors.simulator import PlantSimulator
 from collectors.simulator.dlt645 import Dlt645BusSimulator
 from tests.conftest import free_port
 from tests.small_sites import load_site, meter
 from workspace.clock import Clock
 from workspace.errors import CollectorError
+from workspace.meters import FAMILIES
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = dt.datetime(2026, 11, 24, 2, 0, 30, tzinfo=dt.timezone.utc)

@@ -10,14 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workspace.activity import (COLUMNS, ActivityFileError, Layout, load_activity, parse_row,
-                                read_activity_file)
 from workspace.batch import Reading, decode_batch, encode_batch
+from workspace.business.contract import COLUMNS
+from workspace.business.documents import load_activity
+from workspace.business.imports import import_file, list_imports
+from workspace.business.reconcile import reconcile
+from workspace.business.records import Layout, parse_row, read_activity_file
+from workspace.business.sheets import ActivityFileError
 from workspace.cli import main
 from workspace.config import EXAMPLE, load_config
 from workspace.errors import ConfigError, TanjianError
 from workspace.evidence import EvidenceStore
-from workspace.imports import import_file, list_imports, reconcile
 from workspace.inbox import drain
 from workspace.journal import Journal
 from workspace.store import Store
@@ -399,7 +402,7 @@ def test_fuzz_row_parser_never_crashes(row, rownum, decimal):
 @given(body=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8")),
        xlsx=st.booleans())
 def test_fuzz_whole_files_never_crash(body, xlsx):
-    from workspace.activity import parse_bytes
+    from workspace.business.records import parse_bytes
 
     data = b"kind,item,period_start,period_end,quantity,unit\n" + body
     records, problems = parse_bytes("fuzz.xlsx" if xlsx else "fuzz.csv", data)

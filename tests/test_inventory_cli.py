@@ -72,7 +72,7 @@ def test_inventory_of_imported_fuel_invoices(plant_cfg, capsys):
     from pathlib import Path
 
     from workspace.config import EXAMPLE
-    from workspace.imports import import_file
+    from workspace.business.imports import import_file
 
     import_file(plant_cfg, Path(EXAMPLE).parent / "imports" / "fuel-invoices-2026-10.csv", "fuel_invoices",
                 author="test")
@@ -95,7 +95,7 @@ def test_inventory_reads_every_imported_kind(plant_cfg, capsys):
     from pathlib import Path
 
     from workspace.config import EXAMPLE
-    from workspace.imports import import_file
+    from workspace.business.imports import import_file
 
     samples = Path(EXAMPLE).parent / "imports"
     import_file(plant_cfg, samples / "erp-production-2026-10.csv", "erp_production", author="test")

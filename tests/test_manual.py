@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from workspace.batch import Reading, decode_batch, encode_batch
+from workspace.business.manual import check_plausible, last_reading, rating, submit_manual_reading
 from workspace.errors import TanjianError
 from workspace.evidence import EvidenceStore
 from workspace.inbox import drain, submit
 from workspace.journal import Journal
-from workspace.manual import check_plausible, last_reading, rating, submit_manual_reading
 from workspace.quality import Q
 from workspace.store import Store
 

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.mqtt import PayloadError, decode_message
+from collectors.mqtt.payload import PayloadError
+from collectors.mqtt.signed import decode_message
 from collectors.service import CollectionService
 from collectors.simulator.broker import BrokerUser, Mosquitto
 from tests.small_sites import write_site
@@ -216,7 +217,7 @@ def test_a_message_is_acknowledged_to_the_broker_only_once_journaled(tmp_path, b
         raise JournalError("injected: the disk refuses writes")
 
     async def main():
-        from collectors.mqtt import MqttCollector
+        from collectors.mqtt.client import MqttCollector
 
         stop = asyncio.Event()
         g = cfg.site.gateways[0]
@@ -302,12 +303,12 @@ def test_signed_payloads_are_accepted_and_unsigned_or_unknown_keys_refused(tmp_p
     tampered["payload"] = tampered["payload"].replace("4000", "9000")
     a.publish("plant/gw-a/c/M-A1", json.dumps(tampered).encode())  # changed after signing: refused
     a.close()
-    with caplog.at_level(logging.WARNING, logger="collectors.mqtt"):
+    with caplog.at_level(logging.WARNING, logger="collectors.mqtt.client"):
         svc = collect(cfg, lambda s: s.pushers[0].acknowledged >= 4, registry=dev)
     assert [(r.meter, r.counter, r.rate) for _, r in journaled(cfg)] == [("M-A1", 4.0, 1.0)]
     h = svc.pushers[0].health["M-A1"]
     assert (h.reads, h.errors) == (1, 3)
-    msgs = [r.getMessage() for r in caplog.records if r.name == "collectors.mqtt"]
+    msgs = [r.getMessage() for r in caplog.records if r.name == "collectors.mqtt.client"]
     assert any("'plant/gw-a/c/M-A1'" in m and "unsigned payload refused" in m for m in msgs)
     assert any(f"unknown device {stranger.address}" in m for m in msgs)
     assert any(f"but was signed by" in m for m in msgs)
@@ -500,10 +501,10 @@ async def test_mqtt_meters_are_collected_alongside_modbus_from_the_clamp_simulat
 
 
 def test_without_a_reachable_registry_signatures_fall_back_to_the_configured_key(tmp_path, broker, caplog):
-    from collectors.mqtt import device_registry_for
+    from collectors.mqtt.signed import device_registry_for
 
     cfg = make_cfg(tmp_path, broker, client_id="coll-noreg", device_key="0x" + "ab" * 20)
-    with caplog.at_level(logging.WARNING, logger="collectors.mqtt"):
+    with caplog.at_level(logging.WARNING, logger="collectors.mqtt.signed"):
         assert device_registry_for(cfg) is None
     assert "checked against the configured device_key only" in caplog.text
 
@@ -528,7 +529,7 @@ def test_queued_messages_survive_a_broker_restart(tmp_path):
 def test_a_reconnect_while_messages_wait_journals_each_message_once(tmp_path):
     """Messages held back (journal refusing) are delivered again by the broker after a reconnect to the
     same session: the collector drops its own copies, so each is journaled once."""
-    from collectors.mqtt import MqttCollector
+    from collectors.mqtt.client import MqttCollector
     from workspace.batch import encode_batch
     from workspace.errors import JournalError
 

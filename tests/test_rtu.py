@@ -7,20 +7,20 @@ import datetime as dt
 
 import pytest
 
-from collectors import registers
 from collectors.readers import reader_for
-from collectors.registers import FAMILIES, Family, Field, family_problems, table_problems
 from collectors.service import CollectionService
 from collectors.simulator import PlantSimulator
 from collectors.simulator.pty import VirtualSerialPair
 from collectors.simulator.rtu import RtuBusSimulator
 from tests.conftest import free_port
 from tests.small_sites import load_site, meter, write_site
+from workspace import meters
 from workspace.batch import decode_batch
 from workspace.clock import Clock
 from workspace.config import load_config
 from workspace.errors import ConfigError
 from workspace.journal import Journal
+from workspace.meters import FAMILIES, Family, Field, family_problems, table_problems
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Changsha, inside the day shift
@@ -225,12 +225,12 @@ def test_broken_family_stops_the_config_load_naming_the_meter(tmp_path):
     path = write_site(tmp_path, [{"id": "tcp-1", "port": 502}],
                       [meter("M-A", "tcp-1", "D-WELD", "bad-map", unit_id=1),
                        meter("M-B", "tcp-1", "D-CNC", "sdm630", unit_id=2)])
-    registers.FAMILIES["bad-map"] = bad
+    meters.FAMILIES["bad-map"] = bad
     try:
         with pytest.raises(ConfigError) as e:
             load_config(path)
     finally:
-        del registers.FAMILIES["bad-map"]
+        del meters.FAMILIES["bad-map"]
     (f, line, field, msg), = e.value.problems
     assert field == "site.meters[0].family" and line is not None
     assert msg == ("meter 'M-A': register family 'bad-map': fields 'counter' (holding 0..1) and 'voltage' "

@@ -16,7 +16,7 @@ def test_importing_units_and_the_site_does_not_import_pint():
 
 
 def test_one_registry_for_records_and_accounting():
-    from workspace import activity
+    from workspace.business import records as activity
 
     assert units.ureg is units.registry()
     assert units.quantity(1.0, "10^4Nm3").to("m3").magnitude == pytest.approx(10_000)

@@ -23,7 +23,7 @@ A batch that is not a plain acquisition carries a ``"note"`` object (omitted oth
 ones, or ``{"kind": "meter_replaced", "author": ..., "reason": ..., "meter": ..., "time": ...,
 "old_final": ..., "new_initial": ...}`` for a meter swap (its ``rows`` are empty), or ``{"kind":
 "manual_reading", "author": <the reader>, "reason": ..., "meter": ..., "photo_sha256": ...,
-"submitted_at": ...}`` for one reading taken by hand (its row flagged MANUAL; see :mod:`workspace.manual`).
+"submitted_at": ...}`` for one reading taken by hand (its row flagged MANUAL; see :mod:`workspace.business.manual`).
 
 A reading may carry the device's own clock (``Reading.device_time``, e.g. a DL/T 645 meter's
 clock); a batch with any such reading has a ninth column ``"device_time"`` (the same time format,

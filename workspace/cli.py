@@ -111,7 +111,7 @@ def cmd_collect(args) -> int:
     journal = Journal(cfg.paths.journal, writer=True)
     store = Store.open(cfg.paths.store, cfg.site, create=True)
     svc = None
-    from collectors.mqtt import device_registry_for  # signed MQTT payloads: the chain's DeviceRegistry
+    from collectors.mqtt.signed import device_registry_for  # signed MQTT payloads: the chain's DeviceRegistry
 
     registry = device_registry_for(cfg)
 

@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from .business.mapping import ImportMapping
 from .errors import ConfigError
 from .site import Site
 
@@ -141,67 +142,6 @@ class JupyterConfig(_Model):
     port: int = Field(8888, ge=1, le=65535)
 
 
-class ImportMapping(_Model):
-    """How one kind of business file (CSV or XLSX) becomes activity records (:mod:`workspace.activity`)."""
-
-    kind: Literal["production", "electricity_statement", "fuel", "welding_gas", "refrigerant", "sf6", "heat",
-                  "financial", "mixed"] = Field(description="kind of every record of the file, or 'mixed' when "
-                                                            "a column gives each row's kind")
-    description: str | None = None
-    sheet: str | int | None = Field(None, description="XLSX sheet name or 0-based index (default: the first)")
-    header_row: int = Field(1, ge=1, description="1-based row holding the column headers")
-    columns: dict[str, str] = Field(default_factory=dict,
-                                    description="the file's header -> record field (kind, item, period_start, "
-                                                "period_end, date, month, quantity, unit, workshop, device, "
-                                                "shift, team, co2_share, movement, note)")
-    item_columns: dict[str, str] = Field(default_factory=dict,
-                                         description="wide tables: the file's header -> item; each non-empty "
-                                                     "cell is one record's quantity (e.g. 尖峰 -> sharp)")
-    defaults: dict[str, str | float] = Field(default_factory=dict, description="field values every row shares")
-    values: dict[str, dict[str, str]] = Field(default_factory=dict,
-                                              description="per field, the file's text -> the record's value "
-                                                          "(e.g. an ERP product name -> a product id)")
-    date_format: str = Field("%Y-%m-%d", description="strptime format of the dates (ISO is always accepted)")
-    default_unit: str | None = Field(None, description="unit of rows that give none")
-    decimal: Literal[".", ","] = Field(".", description="decimal separator of numbers written as text")
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "gb18030"] = Field(
-        "auto", description="CSV text encoding; auto tries UTF-8 then GB 18030")
-
-    @model_validator(mode="after")
-    def _complete(self) -> "ImportMapping":
-        from .activity import MAPPABLE, REQUIRED
-
-        fields = set(self.columns.values()) | set(self.defaults)
-        for header, f in self.columns.items():
-            if f not in MAPPABLE:
-                raise ValueError(f"column {header!r}: unknown field {f!r} (one of {', '.join(MAPPABLE)})")
-        for f in self.defaults:
-            if f not in MAPPABLE or f in ("date", "month"):
-                raise ValueError(f"defaults: unknown field {f!r}")
-        for f in self.values:
-            if f not in MAPPABLE:
-                raise ValueError(f"values: unknown field {f!r}")
-        if "kind" in fields and self.kind != "mixed":
-            raise ValueError("a 'kind' column or default needs kind: mixed")
-        have = fields | ({"kind"} if self.kind != "mixed" else set()) | ({"unit"} if self.default_unit else set())
-        if self.item_columns:
-            have |= {"item", "quantity"}
-            if "item" in fields or "quantity" in fields:
-                raise ValueError("item_columns give item and quantity: map no column to them")
-        if {"date", "month"} & fields:
-            have |= {"period_start", "period_end"}
-        missing = [f for f in REQUIRED if f not in have]
-        if missing:
-            raise ValueError(f"no column, default or item_columns gives {', '.join(missing)}")
-        try:
-            import datetime as _dt
-
-            _dt.date(2026, 1, 31).strftime(self.date_format)
-        except ValueError as exc:
-            raise ValueError(f"date_format {self.date_format!r}: {exc}") from None
-        return self
-
-
 class Config(_Model):
     version: int = Field(1, description="version of this file's format")
     site: Site
@@ -301,7 +241,7 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
             problems.append((name, _line_of(doc, loc), _field(loc), err["msg"]))
         raise ConfigError(problems) from None
     refs = cfg.site.cross_reference_problems()
-    from collectors.registers import family_problems  # the register tables live with the collectors
+    from .meters import family_problems  # the meter families (register tables) are core data
 
     refs += family_problems(cfg.site)
     if refs:

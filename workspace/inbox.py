@@ -37,7 +37,7 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
     "size"}`` for a report or any file whose hash goes into the ledger, or ``{"kind": "manual_reading",
     "author" (the meter reader), "reason", "meter", "time", "counter", "photo_sha256", "device_time"
     (optional: the reader's device clock)}`` for a reading taken by hand, whose photo is in the evidence
-    store (times ISO 8601 with a zone; see :mod:`workspace.manual`).
+    store (times ISO 8601 with a zone; see :mod:`workspace.business.manual`).
     """
     kind = request.get("kind")
     if kind not in KINDS:

@@ -48,7 +48,7 @@ def cmd_reading_add(args) -> int:
     from zoneinfo import ZoneInfo
 
     from .errors import StoreError
-    from .manual import submit_manual_reading
+    from .business.manual import submit_manual_reading
     from .store import Store
 
     cfg = _cfg(args)

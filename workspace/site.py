@@ -288,7 +288,7 @@ class Meter(_Model):
     id: Id
     name: str | None = None
     medium: Medium
-    family: str = Field(description="register-map family (collectors.registers.FAMILIES)")
+    family: str = Field(description="register-map family (workspace.meters.FAMILIES)")
     gateway: Id
     unit_id: int | None = Field(None, ge=1, le=247, description="Modbus unit (device) id behind the gateway "
                                                                 "(Modbus gateways)")

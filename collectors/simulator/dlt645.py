@@ -30,7 +30,7 @@ import random
 from zoneinfo import ZoneInfo
 
 from collectors.bytelink import ByteLink, SerialByteLink, TcpByteLink
-from collectors.dlt645 import (
+from collectors.dlt645.frame import (
     FAMILIES,
     READ_ADDRESS_2007,
     REPLY,

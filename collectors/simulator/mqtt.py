@@ -1,7 +1,7 @@
 """Wireless clamp meters publishing over MQTT: the load model's readings, as each meter's mapping expects.
 
 :func:`payload_for` writes a reading in the JSON a meter's ``mqtt`` mapping reads (its field paths,
-its units, its time format) — the inverse of :func:`collectors.mqtt.map_payload`; with a device key
+its units, its time format) — the inverse of :func:`collectors.mqtt.payload.map_payload`; with a device key
 it wraps it in the signed envelope (:func:`signed_envelope`). :class:`ClampPublisher` publishes the
 load model's values for every meter of one gateway at QoS 1 through a real broker.
 
@@ -19,8 +19,9 @@ import sys
 import time
 from typing import Any
 
-from collectors.mqtt import QUANTITIES, READING_UNITS, from_reading_unit
+from collectors.mqtt.payload import READING_UNITS, from_reading_unit
 from workspace.batch import format_time
+from workspace.meters import QUANTITIES
 from workspace.site import Medium, Meter, Site
 from workspace.units import MQTT_UNITS
 

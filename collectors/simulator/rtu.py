@@ -24,8 +24,9 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from collectors.registers import FAMILIES, encode
+from collectors.modbus.registers import encode
 from workspace.errors import CollectorError
+from workspace.meters import FAMILIES
 
 from .server import REGISTERS, PlantSimulator
 

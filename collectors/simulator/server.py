@@ -1,7 +1,7 @@
 """Modbus TCP servers that make the load model's meters readable on loopback, one per gateway.
 
 Every meter answers at its own unit id with its family's register map
-(:mod:`collectors.registers`); values are computed when a request arrives, for the simulated
+(:mod:`workspace.meters`); values are computed when a request arrives, for the simulated
 instant of the request (the :class:`~workspace.clock.Clock` may run faster than real time).
 
 Faults (for tests and demos), per meter:
@@ -30,8 +30,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from collectors.registers import FAMILIES, encode
+from collectors.modbus.registers import encode
 from workspace.clock import Clock
+from workspace.meters import FAMILIES
 from workspace.site import Medium, Site
 
 from .model import LoadModel

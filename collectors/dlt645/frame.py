@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from workspace.errors import CollectorError
+from workspace.meters import DLT645_FAMILIES, Dlt645Family
 
 log = logging.getLogger(__name__)
 
@@ -369,33 +370,24 @@ class Family:
         return 4 if self.edition == 2007 else 2
 
 
-_READ = ("counter", "energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4",
-         "voltage", "current", "rate", "power_factor")
-FAMILIES: dict[str, Family] = {
-    "dlt645-2007": Family("dlt645-2007", 2007,
-                          tuple(it for q in _READ for it in ITEMS_2007.values() if it.quantity == q)),
-    "dlt645-1997": Family("dlt645-1997", 1997,
-                          tuple(it for q in _READ for it in ITEMS_1997.values() if it.quantity == q)),
-}
-
-
 def items_of(edition: int) -> dict[int, DataItem]:
     return ITEMS_2007 if edition == 2007 else ITEMS_1997
+
+
+def _family(fam: Dlt645Family) -> Family:
+    """A core DL/T 645 family (:mod:`workspace.meters`) with its quantities resolved to identifiers."""
+    by_quantity = {it.quantity: it for it in items_of(fam.edition).values()}
+    return Family(fam.name, fam.edition, tuple(by_quantity[q] for q in fam.read))
+
+
+#: DL/T 645 families by name: the core's tables (``workspace/data/meter_families.yaml``), resolved
+FAMILIES: dict[str, Family] = {name: _family(f) for name, f in DLT645_FAMILIES.items()}
 
 
 def read_request(address: str, di: int, edition: int = 2007) -> Frame:
     """The frame asking meter ``address`` for data identifier ``di``."""
     size = 4 if edition == 2007 else 2
     return Frame(address, READ_2007 if edition == 2007 else READ_1997, di.to_bytes(size, "little"))
-
-
-def read_reply(address: str, di: int, value: float, edition: int = 2007) -> Frame:
-    """A meter's normal reply carrying ``value`` for ``di`` (the simulator's side)."""
-    item = items_of(edition)[di]
-    size = 4 if edition == 2007 else 2
-    code = (READ_2007 if edition == 2007 else READ_1997) | REPLY
-    return Frame(address, code, di.to_bytes(size, "little")
-                 + bcd_bytes(value, item.size, item.decimals, item.signed))
 
 
 def abnormal_reply(address: str, error: int, edition: int = 2007) -> Frame:

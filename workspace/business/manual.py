@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .errors import TanjianError, UnknownMeter
-from .evidence import Evidence, EvidenceStore
-from .inbox import submit
-from .quality import SPIKE_MARGIN
-from .site import Medium, Site
+from ..errors import TanjianError, UnknownMeter
+from ..evidence import Evidence, EvidenceStore
+from ..inbox import submit
+from ..quality import SPIKE_MARGIN
+from ..site import Medium, Site
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def rating(site: Site, meter: str) -> tuple[float | None, str]:
 
 
 def _units(site: Site, meter: str) -> tuple[str, str]:
-    from .units import MEDIUM_UNITS
+    from ..units import MEDIUM_UNITS
 
     return MEDIUM_UNITS[site.meter(meter).medium]
 

@@ -1,6 +1,6 @@
 """Reading business files: CSV (UTF-8, UTF-8 with BOM, GB 18030) and XLSX sheets into rows of cells, and
 parsing cells (numbers with either decimal separator, dates, months) with problems located as
-``file:row:column: message``. Used by :mod:`workspace.activity`, which re-exports these names.
+``file:row:column: message``. Used by :mod:`workspace.business.records`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import TanjianError
+from ..errors import TanjianError
 
 
 class ActivityFileError(TanjianError):

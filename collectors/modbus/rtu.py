@@ -17,7 +17,7 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from collectors.modbus import read_meter
+from collectors.modbus.meter import read_meter
 from workspace.errors import CollectorError
 from workspace.site import Gateway, Meter
 

@@ -1,7 +1,7 @@
 """Importing business files (ERP output, electricity bills, fuel and gas invoices, financial figures).
 
 :func:`import_file` reads a CSV/XLSX with a configured mapping (``imports:`` in ``tanjian.yaml``) into
-activity records (:mod:`workspace.activity`) and keeps three things:
+activity records (:mod:`workspace.business.records`) and keeps three things:
 
 1. the file's bytes in the evidence store, by their SHA-256 (:class:`workspace.evidence.EvidenceStore`);
 2. a ``document`` request in the inbox, so the collector puts the hash into the ledger
@@ -11,13 +11,11 @@ activity records (:mod:`workspace.activity`) and keeps three things:
 
 A file with any bad row is refused whole, listing every problem as ``file:row:column: message``, unless
 the caller accepts the good rows (the document then lists the rejected ones). The same bytes imported
-again change nothing. :func:`reconcile` compares an electricity settlement statement with the metered
-energy of the plant's top electricity meters, per time-of-use period.
+again change nothing; :func:`list_imports` lists what was imported.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import logging
@@ -26,20 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import activity
-from .activity import ActivityFileError, format_problem
-from .errors import TanjianError
-from .units import registry
+from ..errors import TanjianError
+from . import documents
+from .records import parse_bytes
+from .sheets import ActivityFileError, format_problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from .config import Config
+    from ..config import Config
 
 log = logging.getLogger(__name__)
 
 IMPORTER = "tanjian.imports/1"
-TOU_FILE = Path(__file__).resolve().parent.parent / "models" / "data" / "tou-periods.csv"
 
 
 @dataclass
@@ -95,8 +90,8 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     TanjianError
         Unknown mapping or superseded document.
     """
-    from .evidence import EvidenceStore
-    from .inbox import submit
+    from ..evidence import EvidenceStore
+    from ..inbox import submit
 
     path = Path(path)
     try:
@@ -104,7 +99,7 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     except OSError as exc:
         raise ActivityFileError([(path.name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
     sha = hashlib.sha256(data).hexdigest()
-    target = activity.activity_dir(cfg.paths.data_dir) / f"{sha}.json"
+    target = documents.activity_dir(cfg.paths.data_dir) / f"{sha}.json"
     if target.exists():
         import json
 
@@ -118,18 +113,18 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
         raise TanjianError(f"no import mapping {mapping!r} in {cfg.source}; mappings: {known}")
     m = cfg.imports[mapping]
     if isinstance(m, dict):  # a configuration built in code
-        from .config import ImportMapping
+        from .mapping import ImportMapping
 
         m = ImportMapping.model_validate(m)
     if supersedes is not None:
         supersedes = supersedes.lower()
-        docs = {d["source_sha256"] for d in activity.read_documents(cfg.paths.data_dir)}
+        docs = {d["source_sha256"] for d in documents.read_documents(cfg.paths.data_dir)}
         hits = [d for d in docs if d.startswith(supersedes)] if len(supersedes) >= 8 else []
         if len(hits) != 1:
             raise TanjianError(f"--supersedes {supersedes}: {'no' if not hits else 'more than one'} imported "
                                f"file has that hash (see `tanjian import list`)")
         supersedes = hits[0]
-    records, problems = activity.parse_bytes(path, data, m, site=cfg.site)
+    records, problems = parse_bytes(path, data, m, site=cfg.site)
     if problems and (not accept_good_rows or not records):
         raise ActivityFileError(problems, records)
     rejected = [format_problem(p) for p in problems]
@@ -140,12 +135,12 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     submit(cfg.paths.inbox, {"kind": "document", "author": author, "reason": reason, "name": path.name,
                              "sha256": ev.sha256, "size": len(data)})
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")  # also orders the imports
-    doc = {"schema": activity.SCHEMA, "importer": IMPORTER, "author": author, "reason": reason, "time": now,
+    doc = {"schema": documents.SCHEMA, "importer": IMPORTER, "author": author, "reason": reason, "time": now,
            "source_file": path.name, "source_sha256": sha, "size": len(data), "media_type": _media_type(path),
            "mapping_name": mapping, "mapping": m.model_dump(mode="json"),
            "accepted_good_rows": bool(problems), "rejected": rejected, "supersedes": supersedes,
            "records": records}
-    written = activity.write_document(cfg.paths.data_dir, doc)
+    written = documents.write_document(cfg.paths.data_dir, doc)
     log.info("imported %s (%s): %d record(s), %d row problem(s) left out; evidence %s, ledger request queued",
              path.name, sha[:12], len(records), len(problems), ev.path)
     if overlaps:
@@ -162,7 +157,7 @@ def _overlaps(data_dir, records: list[dict], exclude: str | None = None) -> dict
     """Per imported file (neither superseded nor ``exclude``), how many of ``records`` it already holds
     identically."""
     new = {tuple(r[c] for c in _SAME) for r in records}
-    docs = activity.read_documents(data_dir)
+    docs = documents.read_documents(data_dir)
     superseded = {d.get("supersedes") for d in docs} | {exclude}
     out: dict[str, int] = {}
     for d in docs:
@@ -177,103 +172,10 @@ def _overlaps(data_dir, records: list[dict], exclude: str | None = None) -> dict
 def list_imports(data_dir) -> list[dict]:
     """One summary per imported file, oldest first: time, file, sha256, mapping, records, rejected rows,
     kinds, author, supersedes and superseded_by."""
-    docs = activity.read_documents(data_dir)
+    docs = documents.read_documents(data_dir)
     by_old = {d["supersedes"]: d["source_sha256"] for d in docs if d.get("supersedes")}
     return [{"time": d.get("time"), "file": d.get("source_file"), "sha256": d["source_sha256"],
              "mapping": d.get("mapping_name"), "records": len(d["records"]), "rejected": len(d.get("rejected", [])),
              "kinds": sorted({r["kind"] for r in d["records"]}), "author": d.get("author"),
              "supersedes": d.get("supersedes"), "superseded_by": by_old.get(d["source_sha256"])}
             for d in docs]
-
-
-# -- time-of-use periods and reconciliation ------------------------------------------------------------------
-def tou_periods(region: str = "CN-HN", path: Path | None = None) -> tuple[dict[int, str], list[dict]]:
-    """Hour of the day (local, 0–23) → time-of-use period, and the rows of the data file used.
-
-    Raises
-    ------
-    TanjianError
-        When the file has no rows for ``region`` or its hours do not cover the day exactly once.
-    """
-    path = path or TOU_FILE
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
-    rows = [r for r in rows if r["region"] == region]
-    if not rows:
-        raise TanjianError(f"{path}: no time-of-use periods for region {region!r}")
-    hour: dict[int, str] = {}
-    for i, r in enumerate(rows):
-        a, b = int(r["start_hour"]), int(r["end_hour"])
-        if r["period"] not in activity.TOU_PERIODS[:-1] or not 0 <= a < b <= 24:
-            raise TanjianError(f"{path}: row {r}: period must be sharp|peak|flat|valley, 0 <= start < end <= 24")
-        for h in range(a, b):
-            if h in hour:
-                raise TanjianError(f"{path}: hour {h} is in both {hour[h]} and {r['period']} ({region})")
-            hour[h] = r["period"]
-    if len(hour) != 24:
-        raise TanjianError(f"{path}: hours {sorted(set(range(24)) - set(hour))} have no period ({region})")
-    return hour, rows
-
-
-def reconcile(cfg: "Config", month: str, *, store=None, region: str | None = None) -> "pd.DataFrame":
-    """The month's electricity settlement statement against the plant's metered energy, per TOU period.
-
-    Parameters
-    ----------
-    cfg : Config
-    month : str
-        ``YYYY-MM``: the statement whose billing period overlaps this month (one per month).
-    store : workspace.store.Store, optional
-        Opened store (default: open ``cfg.paths.store``).
-    region : str, optional
-        Region of the time-of-use periods in ``models/data/tou-periods.csv`` (default ``CN-HN`` for a plant
-        in Hunan).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``sharp, peak, flat, valley, total``; columns ``bill_kwh`` [kWh], ``metered_kwh`` [kWh] (the sum
-        of the plant's top electricity meters over the statement's own period, each local hour assigned to its
-        period), ``difference_kwh`` = metered − bill [kWh] and ``difference_pct`` = difference / bill × 100 [%].
-        ``attrs``: ``period_start``, ``period_end``, ``coverage`` (share of measured meter-minutes [-]),
-        ``tou_status`` (the data file's status of the periods), ``sources`` (statement files).
-    """
-    import pandas as pd
-
-    first, last = activity.parse_month(month)
-    bill = activity.load_activity(cfg.paths.data_dir, first, last, kinds=["electricity_statement"])
-    if bill.empty:
-        raise TanjianError(f"no electricity settlement statement overlaps {month}: import one first "
-                           f"(tanjian import FILE --mapping …)")
-    periods = sorted(set(zip(bill.period_start, bill.period_end)))
-    if len(periods) != 1:
-        raise TanjianError(f"{month}: statements for several billing periods overlap the month "
-                           f"({', '.join(f'{a}…{b}' for a, b in periods)}); reconcile needs one")
-    p0, p1 = periods[0]
-    kwh = bill.apply(lambda r: float(registry().Quantity(r.quantity, r.unit).to("kWh").magnitude), axis=1)
-    per = kwh.groupby(bill["item"]).sum()
-    if region is None:
-        region = "CN-HN" if cfg.site.plant.province.lower() in ("hunan", "湖南") else cfg.site.plant.province
-    hour_period, rows = tou_periods(region)
-    if store is None:
-        from .store import Store
-
-        store = Store.open(cfg.paths.store, cfg.site)
-    lo = dt.datetime.fromisoformat(p0)
-    hi = dt.datetime.fromisoformat(p1) + dt.timedelta(days=1)
-    e = store.energy(lo, hi, by="plant", freq="1h")
-    series = e.sel(group=cfg.site.plant.id).to_pandas()
-    hours = pd.DatetimeIndex(series.index).hour
-    metered = series.groupby([hour_period[h] for h in hours]).sum(min_count=1)
-    out = pd.DataFrame(index=list(activity.TOU_PERIODS), columns=["bill_kwh", "metered_kwh"], dtype=float)
-    for p in activity.TOU_PERIODS[:-1]:
-        out.loc[p, "bill_kwh"] = per.get(p, float("nan"))
-        out.loc[p, "metered_kwh"] = metered.get(p, float("nan"))
-    out.loc["total", "bill_kwh"] = per["total"] if "total" in per else out["bill_kwh"].iloc[:4].sum(min_count=1)
-    out.loc["total", "metered_kwh"] = series.sum(min_count=1)
-    out["difference_kwh"] = out["metered_kwh"] - out["bill_kwh"]
-    out["difference_pct"] = out["difference_kwh"] / out["bill_kwh"] * 100.0
-    out.attrs.update(period_start=p0, period_end=p1, coverage=e.attrs["coverage"], region=region,
-                     tou_status=sorted({r["status"] for r in rows}),
-                     sources=sorted(set(bill.source_file)))
-    return out

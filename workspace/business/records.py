@@ -1,50 +1,10 @@
-"""Activity data: what the plant bought, made, burned, refilled and earned, one record per row.
+"""Activity records from business files: a table's rows parsed and validated against the record contract
+(:mod:`workspace.business.contract`) through a :class:`Layout` (a desk-work file in the record's own
+columns, or a configured import mapping), with every problem located as ``file:row:column: message``.
 
-The meters measure electricity, gas, water and air minute by minute; everything else an inventory needs
-comes from business files (ERP output, the electricity bill, fuel and gas invoices, financial figures).
-This module is the contract between the importers (:mod:`workspace.imports`, ``tanjian import``) and the
-accounting (``tanjian inventory``): the record layout, its validation, the reader of a desk-work file in
-that layout, and :func:`load_activity` over everything imported.
-
-An activity record has the columns :data:`COLUMNS`:
-
-``kind``
-    one of :data:`KINDS`.
-``item``
-    production: a product id; fuel: ``natural_gas``, ``diesel``, ``gasoline``, ``lpg``; welding_gas:
-    ``co2``, ``ar_co2`` (with ``co2_share``), ``argon``; refrigerant / sf6: the gas (``sf6``,
-    ``hfc_134a`` …); electricity_statement: the time-of-use period ``sharp | peak | flat | valley |
-    total``; heat: ``steam``, ``hot_water``; financial: the line's name (``revenue_cny`` …);
-    green_power: the contract (``solar_ppa`` …); gec: the certificates' source (``wind`` …); offset: the
-    credit type (``ccer``, ``other`` …).
-``period_start``, ``period_end``
-    local calendar dates, both inclusive, ISO ``yyyy-mm-dd`` strings.
-``quantity`` [unit], ``unit``
-    a float and a unit the workspace's pint registry parses (``t, kg, Nm3, m3, 10^4Nm3, L, MWh, kWh, GJ, GEC,
-    tCO2e, pcs, CNY, wanCNY`` …; see :func:`workspace.units.pint_unit`); the unit must fit the kind and item
-    (mass, volume or energy as
-    :data:`DIMENSIONS` allows: no kWh of diesel; energy for green power and GECs, 1 GEC = 1 MWh; tCO2e for
-    offsets).
-``workshop``, ``device``, ``shift``, ``team``, ``note``
-    optional text.
-``co2_share`` [-]
-    mass fraction of CO₂ in a mixed welding gas (``ar_co2``), 0…1.
-``movement``
-    for stock balances: ``purchased`` (default), ``opening_stock``, ``closing_stock``, ``sold``, ``used``,
-    ``recovered`` (F-gas recovered from products or equipment, taken off the balance).
-``use``
-    optional, one of :data:`USES`: refrigerant / sf6 ``product`` (charged into products made) or
-    ``equipment`` (the plant's own switchgear and chillers); fuel ``stationary`` or ``mobile`` combustion.
-    Empty when the file does not say (the inventory then applies its defaults).
-``source_file``, ``source_sha256``, ``row``
-    the file the record came from, its SHA-256, and the row in it (1-based, as a spreadsheet shows it).
-
-Every imported file is kept as one canonical JSON document ``<data_dir>/activity/<source_sha256>.json``
-(schema :data:`SCHEMA`); see :func:`write_document` and :func:`load_activity`.
-
-Units: use :data:`workspace.units.ureg` (pint, with ``m3``, ``Nm3``, ``wNm3``, ``GEC``, ``tCO2e``, ``pcs`` and
-``CNY`` defined) and :func:`workspace.units.pint_unit` (which also reads the record spelling ``10^4Nm3``) to
-convert quantities; record spellings of business files: :data:`workspace.units.UNIT_ALIASES`.
+Units: the workspace's one pint registry, :func:`workspace.units.registry` (with ``m3``, ``Nm3``, ``wNm3``,
+``GEC``, ``tCO2e``, ``pcs`` and ``CNY`` defined), and :func:`workspace.units.pint_unit` (which also reads the
+record spelling ``10^4Nm3``) convert quantities; record spellings: :data:`workspace.units.UNIT_ALIASES`.
 ``Nm3`` (normal cubic metre) has the dimension of a volume like ``m3``; which one a file means is kept in
 ``unit``.
 """
@@ -53,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import os
 import re
@@ -61,49 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import TanjianError
-from .fsutil import write_atomic
+from ..units import PINT_SPELLINGS, UNIT_ALIASES, pint_unit, registry
+from .contract import COLUMNS, ITEMS, KINDS, MAPPABLE, MOVEMENTS, REQUIRED, USES
 from .sheets import (ActivityFileError, CellError, Table, cell_text, header_key, parse_date, parse_month,
                      parse_number, read_table)
-from .sheets import decode_text, format_problem  # noqa: F401  (part of this module's API)
-from .units import PINT_SPELLINGS, UNIT_ALIASES, pint_unit, registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-SCHEMA = "tanjian.activity/1"
-
-#: the columns of an activity record, in order
-COLUMNS = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
-           "team", "co2_share", "movement", "source_file", "source_sha256", "row", "note", "use")
-#: the fields a file (or its mapping) must give for every record
-REQUIRED = ("kind", "item", "period_start", "period_end", "quantity", "unit")
-#: the fields a file's columns may be mapped to (``date``: both period ends; ``month``: a whole month)
-MAPPABLE = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
-            "team", "co2_share", "movement", "note", "date", "month", "use")
-
-KINDS = ("production", "electricity_statement", "fuel", "welding_gas", "refrigerant", "sf6", "heat", "financial",
-         "green_power", "gec", "offset")
-MOVEMENTS = ("purchased", "opening_stock", "closing_stock", "sold", "used", "recovered")
-#: what a refrigerant / SF6 (``product``, ``equipment``) or a fuel (``stationary``, ``mobile``) is used for
-USES = ("product", "equipment", "stationary", "mobile")
-TOU_PERIODS = ("sharp", "peak", "flat", "valley", "total")
-
-#: the items a kind allows (None: any identifier, e.g. a product id or a financial line)
-ITEMS: dict[str, tuple[str, ...] | None] = {
-    "production": None,
-    "electricity_statement": TOU_PERIODS,
-    "fuel": ("natural_gas", "diesel", "gasoline", "lpg"),
-    "welding_gas": ("co2", "ar_co2", "argon"),
-    "refrigerant": ("hfc_134a", "hfc_32", "hfc_125", "hfc_143a", "hfc_410a", "hfc_407c", "hfc_404a",
-                    "hcfc_22", "sf6", "cf4", "c2f6", "nf3"),
-    "sf6": ("sf6",),
-    "heat": ("steam", "hot_water"),
-    "financial": None,
-    "green_power": None,
-    "gec": None,
-    "offset": None,
-}
 _ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -175,13 +99,13 @@ class Layout:
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> "Layout":
-        """From a :class:`workspace.config.ImportMapping`, a dict of its fields, or a Layout."""
+        """From a :class:`workspace.business.mapping.ImportMapping`, a dict of its fields, or a Layout."""
         if mapping is None:
             return cls.desk()
         if isinstance(mapping, Layout):
             return mapping
         if isinstance(mapping, dict):
-            from .config import ImportMapping
+            from .mapping import ImportMapping
 
             mapping = ImportMapping.model_validate(mapping)
         return cls(kind=mapping.kind, columns=dict(mapping.columns), item_columns=dict(mapping.item_columns),
@@ -509,112 +433,3 @@ def records_frame(records: Iterable[dict]) -> "pd.DataFrame":
     df["co2_share"] = df["co2_share"].astype(float)
     df["row"] = df["row"].astype("Int64")
     return df
-
-
-# -- the store of imported documents -------------------------------------------------------------------------
-def activity_dir(data_dir: str | os.PathLike) -> Path:
-    """``<data_dir>/activity``: one JSON document per imported file."""
-    return Path(data_dir) / "activity"
-
-
-def canonical_json(doc: dict) -> bytes:
-    """Sorted keys, no spaces, UTF-8, one trailing newline: the same document always gives the same bytes."""
-    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() \
-        + b"\n"
-
-
-def write_document(data_dir: str | os.PathLike, doc: dict) -> Path:
-    """Write an import document atomically (temporary file, fsync, rename, fsync of the folder).
-
-    ``doc`` must carry ``schema`` = :data:`SCHEMA`, ``source_sha256`` and ``records``.
-    """
-    if doc.get("schema") != SCHEMA or not doc.get("source_sha256"):
-        raise TanjianError(f"activity document: needs schema {SCHEMA!r} and source_sha256")
-    target = activity_dir(data_dir) / f"{doc['source_sha256']}.json"
-    write_atomic(target, canonical_json(doc), what="writing an import document")
-    return target
-
-
-def read_documents(data_dir: str | os.PathLike) -> list[dict]:
-    """Every import document under ``<data_dir>/activity``, oldest import first.
-
-    Raises
-    ------
-    TanjianError
-        When a document is unreadable or of another schema (naming the file).
-    """
-    out = []
-    folder = activity_dir(data_dir)
-    if not folder.is_dir():
-        return out
-    for p in sorted(folder.glob("*.json")):
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise TanjianError(f"{p}: unreadable activity document ({exc}); restore it from the evidence "
-                               f"store by importing the file again") from None
-        if doc.get("schema") != SCHEMA:
-            raise TanjianError(f"{p}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
-        out.append(doc)
-    out.sort(key=lambda d: (d.get("time", ""), d["source_sha256"]))
-    return out
-
-
-def _iso_day(v: Any, what: str) -> str:
-    """``yyyy-mm-dd`` of a date, a datetime or pandas Timestamp (its calendar day), or an ISO string."""
-    if isinstance(v, dt.datetime):  # also pandas.Timestamp
-        return v.date().isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    try:
-        return dt.date.fromisoformat(str(v)[:10]).isoformat()
-    except ValueError:
-        raise TanjianError(f"load_activity: {what} {v!r} is not a date (yyyy-mm-dd)") from None
-
-
-def load_activity(data_dir: str | os.PathLike, start: dt.date | str | None = None,
-                  end: dt.date | str | None = None, kinds: Iterable[str] | None = None) -> "pd.DataFrame":
-    """All imported activity records overlapping a period.
-
-    Parameters
-    ----------
-    data_dir : path
-        The workspace's data folder (``paths.data_dir``).
-    start, end : date or ISO str, optional
-        Inclusive local calendar dates; a record is returned when its period overlaps [start, end].
-    kinds : iterable of str, optional
-        Only these kinds (:data:`KINDS`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns exactly :data:`COLUMNS`; ``period_start``/``period_end`` are ISO ``yyyy-mm-dd`` strings.
-
-    Notes
-    -----
-    A re-issued (corrected) file is imported as a new document with ``supersedes: <sha256 of the old
-    file>``; the records of a superseded document are left out, so only the newest issue counts (also
-    along a chain of re-issues).
-    """
-    if kinds is not None:
-        kinds = set(kinds)
-        unknown = kinds - set(KINDS)
-        if unknown:
-            raise TanjianError(f"load_activity: unknown kind(s) {sorted(unknown)} (one of {', '.join(KINDS)})")
-    lo = _iso_day(start, "start") if start is not None else None
-    hi = _iso_day(end, "end") if end is not None else None
-    docs = read_documents(data_dir)
-    superseded = {d.get("supersedes") for d in docs if d.get("supersedes")}
-    rows = []
-    for d in docs:
-        if d["source_sha256"] in superseded:
-            continue
-        for r in d["records"]:
-            if kinds is not None and r["kind"] not in kinds:
-                continue
-            if lo is not None and r["period_end"] < lo:
-                continue
-            if hi is not None and r["period_start"] > hi:
-                continue
-            rows.append(r)
-    return records_frame(rows)

@@ -20,7 +20,7 @@ import logging
 import math
 
 from collectors.bytelink import ByteLink, link_to
-from collectors.dlt645 import (
+from collectors.dlt645.frame import (
     CLOCK_ITEMS,
     FAMILIES,
     READ_ADDRESS_2007,
@@ -239,7 +239,7 @@ class Dlt645Bus:
                 raise CollectorError(f"gateway {self.gateway.id}: address discovery: {exc}") from None
         if reply.is_abnormal or len(reply.data) != 6:
             raise CollectorError(f"gateway {self.gateway.id}: address discovery got {reply}")
-        from collectors.dlt645 import address_str
+        from collectors.dlt645.frame import address_str
 
         return address_str(reply.data)
 

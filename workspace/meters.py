@@ -1,53 +1,49 @@
-"""Declarative register tables, one per meter family, shared by the collector and the simulator.
+"""Meter families: which quantities a kind of meter reports, where, in what type and scale.
 
-Registers are addressed from zero (the PDU address), as on the wire: "30073" in a vendor's
-1-based input-register notation is address 72 here.
+The tables are data, in ``workspace/data/meter_families.yaml``, each citing the manual it was taken
+from; this module loads them once, checks them and answers questions about them. They are core facts:
+the configuration checks every meter's family against them (:func:`family_problems`) and the store
+asks how wide a counter is before it wraps (:attr:`Family.counter_field`). The codecs that turn
+register words or DL/T 645 frames into values live with the collectors (``collectors.modbus.registers``,
+``collectors.dlt645.frame``) and read their tables from here.
 
-Families
---------
-``sdm630``
-    Imitates the input-register map published by Eastron for the SDM630 three-phase meter
-    (function code 04, IEEE-754 float32, high word first): average line-to-neutral voltage at 42,
-    average line current at 46, total system power [W] at 52, total system power factor at 62,
-    total import active energy [kWh] at 72. A float32 counter holds 24 bits of mantissa, so it
-    resolves 0.0078 kWh at 10^5 kWh and 0.0625 kWh at 10^6 kWh: a property of such meters, kept.
-``cn3p-int32``
-    A layout of our own in the style of Chinese DIN-rail three-phase meters: holding registers
-    (function code 03), scaled integers, LOW word first (the word order that trips collectors):
-    voltage ×0.1 V (uint16) at 0, current ×0.001 A (int32) at 2, active power ×0.001 kW (int32) at 8,
-    power factor ×0.001 (int16) at 14, import active energy ×0.01 kWh (uint32) at 32. Not a vendor's
-    exact map.
-``flow-u32``
-    A flow totaliser (water, natural gas, compressed air): holding registers, high word first,
-    total ×0.01 m3 (uint32) at 0, flow rate [m3/h] float32 at 4.
+Two kinds of family:
+
+- a Modbus register table (:data:`FAMILIES`): :class:`Family` of :class:`Field`, zero-based PDU
+  addresses as on the wire ("30073" in a vendor's 1-based input-register notation is address 72);
+- a DL/T 645 family (:data:`DLT645_FAMILIES`): the edition of the standard and the quantities read,
+  in order (the identifiers and formats are the standard's).
 """
 
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from pymodbus.client.mixin import ModbusClientMixin
+from .errors import TanjianError
 
-from workspace.errors import CollectorError
-
-DT = ModbusClientMixin.DATATYPE
+#: the packaged tables
+DATA = Path(__file__).parent / "data" / "meter_families.yaml"
 
 #: registers (16-bit words) per data type
 DTYPE_WORDS: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
                                "int64": 4, "uint64": 4, "float64": 4}
 QUANTITIES = ("counter", "rate", "voltage", "current", "power_factor")
+#: what a DL/T 645 family may read (the quantities above and the meter's time-of-use energy registers)
+DLT645_QUANTITIES = QUANTITIES + ("energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4",
+                                  "energy_combined")
+DLT645_EDITIONS = (2007, 1997)
 
 
-class DecodeError(CollectorError, ValueError):
-    """Register words that cannot be decoded with a family's table (missing or not 16-bit words)."""
+class FamilyTableError(TanjianError):
+    """The packaged meter-family tables are malformed; the message names the family and the problem."""
 
 
 @dataclass(frozen=True)
 class Field:
-    """One quantity read from a meter.
+    """One quantity read from a Modbus meter.
 
     Parameters
     ----------
@@ -78,20 +74,37 @@ class Field:
     def count(self) -> int:
         return DTYPE_WORDS.get(self.dtype, 2)
 
-    @property
-    def datatype(self):
-        return getattr(DT, self.dtype.upper())
-
 
 @dataclass(frozen=True)
 class Family:
+    """A Modbus register table: the fields of one kind of meter.
+
+    Parameters
+    ----------
+    name : str
+    media : tuple of str
+        The media its meters measure (``workspace.site.Medium`` values).
+    fields : tuple of Field
+    imitates : str
+        One line saying what the table is.
+    source : str
+        The manual the table was taken from (or that it is a layout of our own).
+    """
+
     name: str
     media: tuple[str, ...]
     fields: tuple[Field, ...]
     imitates: str
+    source: str = ""
+
+    @property
+    def counter_field(self) -> Field | None:
+        """The field of the cumulative register (None only in a broken table)."""
+        return next((f for f in self.fields if f.quantity == "counter"), None)
 
     def blocks(self) -> list[tuple[str, int, int]]:
-        """Contiguous reads ``(table, address, count)`` covering all fields (gaps of ≤ 24 registers merged)."""
+        """Contiguous reads ``(table, address, count)`` covering all fields (gaps of ≤ 24 registers
+        merged)."""
         out: list[tuple[str, int, int]] = []
         for table in ("input", "holding"):
             fs = sorted((f for f in self.fields if f.table == table), key=lambda f: f.address)
@@ -109,26 +122,25 @@ class Family:
         return out
 
 
-FAMILIES: dict[str, Family] = {
-    "sdm630": Family("sdm630", ("electricity",), (
-        Field("voltage", "input", 42, "float32"),
-        Field("current", "input", 46, "float32"),
-        Field("rate", "input", 52, "float32", scale=0.001),  # W -> kW
-        Field("power_factor", "input", 62, "float32"),
-        Field("counter", "input", 72, "float32"),
-    ), "Eastron SDM630 input registers (float32, high word first)"),
-    "cn3p-int32": Family("cn3p-int32", ("electricity",), (
-        Field("voltage", "holding", 0, "uint16", scale=0.1),
-        Field("current", "holding", 2, "int32", "little", scale=0.001),
-        Field("rate", "holding", 8, "int32", "little", scale=0.001),
-        Field("power_factor", "holding", 14, "int16", scale=0.001),
-        Field("counter", "holding", 32, "uint32", "little", scale=0.01),
-    ), "generic Chinese three-phase meter layout (scaled integers, low word first)"),
-    "flow-u32": Family("flow-u32", ("water", "natural_gas", "compressed_air"), (
-        Field("counter", "holding", 0, "uint32", scale=0.01),
-        Field("rate", "holding", 4, "float32"),
-    ), "flow totaliser (uint32 total ×0.01 m3, float32 flow, high word first)"),
-}
+@dataclass(frozen=True)
+class Dlt645Family:
+    """What is read from a DL/T 645 meter.
+
+    Parameters
+    ----------
+    name : str
+    edition : {2007, 1997}
+        The edition of the standard the meter speaks.
+    read : tuple of str
+        The quantities read, in reading order (each a data identifier of the edition).
+    source : str
+        The standard (and part) the identifiers come from.
+    """
+
+    name: str
+    edition: int
+    read: tuple[str, ...]
+    source: str = ""
 
 
 def table_problems(family: Family) -> list[str]:
@@ -175,6 +187,88 @@ def table_problems(family: Family) -> list[str]:
     return out
 
 
+def dlt645_problems(family: Dlt645Family) -> list[str]:
+    """What is wrong with a DL/T 645 family, one sentence per problem (empty: usable)."""
+    out: list[str] = []
+    if family.edition not in DLT645_EDITIONS:
+        out.append(f"edition must be one of {', '.join(map(str, DLT645_EDITIONS))}, not {family.edition!r}")
+    for q in family.read:
+        if q not in DLT645_QUANTITIES:
+            out.append(f"reads unknown quantity {q!r} (known: {', '.join(DLT645_QUANTITIES)})")
+    if len(set(family.read)) != len(family.read):
+        out.append("a quantity is read twice")
+    if "counter" not in family.read:
+        out.append("does not read 'counter': every meter needs its cumulative register")
+    return out
+
+
+_FIELD_KEYS = {"quantity", "table", "address", "dtype", "word_order", "scale", "registers"}
+_MODBUS_KEYS = {"media", "imitates", "source", "fields"}
+_DLT645_KEYS = {"edition", "source", "read"}
+
+
+def _keys(where: str, got: dict, allowed: set[str], required: set[str]) -> None:
+    if not isinstance(got, dict):
+        raise FamilyTableError(f"{where}: a mapping is needed, not {type(got).__name__}")
+    if unknown := set(got) - allowed:
+        raise FamilyTableError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    if missing := required - set(got):
+        raise FamilyTableError(f"{where}: missing key(s) {', '.join(sorted(missing))}")
+
+
+def load_families(path: str | Path = DATA) -> tuple[dict[str, Family], dict[str, Dlt645Family]]:
+    """The Modbus register tables and the DL/T 645 families of a family file, checked.
+
+    Raises
+    ------
+    FamilyTableError
+        Unknown or missing keys, or a table with a problem (:func:`table_problems`,
+        :func:`dlt645_problems`), naming the family.
+    """
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    _keys(str(path), doc, {"modbus", "dlt645"}, {"modbus", "dlt645"})
+    modbus: dict[str, Family] = {}
+    for name, spec in doc["modbus"].items():
+        where = f"{Path(path).name}: modbus family {name!r}"
+        _keys(where, spec, _MODBUS_KEYS, _MODBUS_KEYS)
+        fields = []
+        for i, f in enumerate(spec["fields"]):
+            _keys(f"{where}, field {i}", f, _FIELD_KEYS, {"quantity", "table", "address", "dtype"})
+            fields.append(Field(**f))
+        fam = Family(name, tuple(spec["media"]), tuple(fields), spec["imitates"], spec["source"].strip())
+        if problems := table_problems(fam):
+            raise FamilyTableError(f"{where}: {'; '.join(problems)}")
+        modbus[name] = fam
+    dlt645: dict[str, Dlt645Family] = {}
+    for name, spec in doc["dlt645"].items():
+        where = f"{Path(path).name}: DL/T 645 family {name!r}"
+        _keys(where, spec, _DLT645_KEYS, _DLT645_KEYS)
+        fam645 = Dlt645Family(name, spec["edition"], tuple(spec["read"]), spec["source"].strip())
+        if problems := dlt645_problems(fam645):
+            raise FamilyTableError(f"{where}: {'; '.join(problems)}")
+        dlt645[name] = fam645
+    if both := set(modbus) & set(dlt645):
+        raise FamilyTableError(f"{Path(path).name}: family name(s) {', '.join(sorted(both))} used twice")
+    return modbus, dlt645
+
+
+#: Modbus register tables by family name; DL/T 645 families by name
+FAMILIES, DLT645_FAMILIES = load_families()
+
+
+def counter_wrap(family: str) -> float | None:
+    """Where a family's integer counter register wraps to zero [kWh or m3]; None for a float32 counter
+    and for a family that is not a Modbus register table."""
+    fam = FAMILIES.get(family)
+    field = fam.counter_field if fam else None
+    if field is None or field.dtype == "float32":
+        return None
+    bits = 16 * field.count - (0 if field.dtype.startswith("u") else 1)
+    return float(2 ** bits) * field.scale
+
+
 def family_problems(site, families: dict[str, Family] | None = None) -> list[tuple[tuple, str]]:
     """Meters whose family is unknown, broken, wrong for their medium or for their gateway's protocol.
 
@@ -187,8 +281,7 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
     families : dict, optional
         Modbus register tables by name (default :data:`FAMILIES`).
     """
-    from collectors.dlt645 import FAMILIES as DLT645_FAMILIES  # DI tables of the DL/T 645 meters
-    from workspace.site import DLT645_PROTOCOLS
+    from .site import DLT645_PROTOCOLS
 
     families = FAMILIES if families is None else families
     protocols = {g.id: g.protocol for g in site.gateways}
@@ -223,79 +316,4 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
             broken[fam.name] = table_problems(fam)
         for problem in broken[fam.name]:
             out.append((loc, f"meter {m.id!r}: register family {m.family!r}: {problem}"))
-    return out
-
-
-#: struct format of each data type (big-endian bytes once the words are in high-first order)
-_STRUCT = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f", "int64": ">q",
-           "uint64": ">Q", "float64": ">d"}
-_WORDS = {n: struct.Struct(f">{n}H") for n in (1, 2, 4)}
-
-
-def _unpack(f: Field, words: list[int]) -> float:
-    """The raw value of a field's words: what ``ModbusClientMixin.convert_from_registers`` gives, at a
-    fraction of its cost (the collector's hot path decodes every meter every cycle)."""
-    if f.word_order == "little" and len(words) > 1:
-        words = words[::-1]
-    fmt = _STRUCT.get(f.dtype)
-    if fmt is None or len(words) not in _WORDS:  # a type without a struct code: pymodbus's general path
-        return float(ModbusClientMixin.convert_from_registers(words, f.datatype, word_order="big"))
-    return float(struct.unpack(fmt, _WORDS[len(words)].pack(*words))[0])
-
-
-def _pack(f: Field, v: float | int) -> list[int]:
-    """The words of a raw value: what ``ModbusClientMixin.convert_to_registers`` gives, faster (the
-    simulator encodes every meter it is asked for)."""
-    fmt = _STRUCT.get(f.dtype)
-    if fmt is None:
-        return ModbusClientMixin.convert_to_registers(v, f.datatype, word_order=f.word_order)
-    raw = struct.pack(fmt, v)
-    words = list(_WORDS[len(raw) // 2].unpack(raw))
-    return words[::-1] if f.word_order == "little" else words
-
-
-def decode(family: Family, blocks: dict[tuple[str, int], list[int]]) -> dict[str, float]:
-    """Engineering values from the registers read for each block ``(table, address) -> registers``.
-
-    Returns ``{quantity: value}`` in the units of :class:`workspace.batch.Reading` [kWh|m3, kW|m3/h,
-    V, A, -]. A float field holding NaN or infinity decodes to NaN, except the counter.
-
-    Raises
-    ------
-    DecodeError
-        A field's registers were not read, a word is not a 16-bit unsigned integer, or the counter
-        is not a finite number.
-    """
-    out: dict[str, float] = {}
-    for f in family.fields:
-        for (table, start), regs in blocks.items():
-            if table == f.table and start <= f.address and f.address + f.count <= start + len(regs):
-                words = regs[f.address - start:f.address - start + f.count]
-                if not all(isinstance(w, int) and 0 <= w <= 0xFFFF for w in words):
-                    raise DecodeError(f"family {family.name}: {f.quantity} at {f.table} {f.address}: "
-                                      f"{words!r} are not 16-bit register words")
-                value = _unpack(f, words) * f.scale
-                if not math.isfinite(value):
-                    if f.quantity == "counter":
-                        raise DecodeError(f"family {family.name}: counter at {f.table} {f.address} is "
-                                          f"{value} (words {' '.join(f'{w:04X}' for w in words)})")
-                    value = math.nan
-                out[f.quantity] = value
-                break
-        else:
-            raise DecodeError(f"family {family.name}: registers for {f.quantity} at {f.address} "
-                              f"were not read")
-    return out
-
-
-def encode(family: Family, values: dict[str, float]) -> dict[tuple[str, int], list[int]]:
-    """Register words for each field ``(table, address) -> words`` (the simulator's side)."""
-    out: dict[tuple[str, int], list[int]] = {}
-    for f in family.fields:
-        v = values.get(f.quantity, 0.0) / f.scale
-        if f.dtype != "float32":
-            v = int(round(v))
-            if f.dtype.startswith("u"):
-                v = max(0, v) % (1 << (16 * f.count))
-        out[(f.table, f.address)] = _pack(f, v)
     return out
