@@ -22,7 +22,8 @@ import pandas as pd
 import xarray as xr
 
 from .site import MEDIUM_UNITS, Medium, Site
-from .store import Store, _utc
+from .store import Store
+from .store.layout import _utc
 
 
 @dataclass(frozen=True)
