@@ -42,7 +42,7 @@ class PlantStore:
 def _plant_series(p: PlantStore, start: pd.Timestamp, end: pd.Timestamp, medium: Medium, freq: str,
                   as_of: str | None) -> xr.DataArray:
     store = Store.open(p.path, p.site)
-    snap = store._snapshot_for(as_of)
+    snap = store.snapshot(as_of)
     session = store.repo.readonly_session(snapshot_id=snap)
     ds = xr.open_zarr(session.store, consolidated=False, chunks={})  # dask-backed: nothing read yet
     held = set(ds.meter.values.tolist())

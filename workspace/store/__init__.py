@@ -119,8 +119,9 @@ class Store:
         """The raw grid (UTC slots) at a version; lazily loaded."""
         return _repo.dataset(self, as_of)
 
-    def _snapshot_for(self, as_of: str | dt.datetime | None) -> str:
-        """The snapshot id of ``as_of`` (a snapshot id, a tag, an instant; None: the newest)."""
+    def snapshot(self, as_of: str | dt.datetime | None = None) -> str:
+        """The snapshot id a query ``as_of`` reads: a snapshot id as given, a tag's, the newest version
+        at an instant (naive: the site's local time); None: the newest (:meth:`tip`)."""
         return _repo._snapshot_for(self, as_of)
 
     # -- writing -------------------------------------------------------------------------------
