@@ -20,8 +20,8 @@ import xarray as xr
 import zarr
 
 from ..errors import StoreError
-from .layout import (_EPOCH, CHUNK_T, DAILY, MINUTE_CHUNKS_CACHED, MONTHLY, POWER_MAX, ROLLUPS, SLOT_MS, TARIFFS,
-                     VARIABLES, _months, _ms_of, _utc)
+from .layout import (_EPOCH, CHUNK_T, DAILY, MINUTE_CHUNKS_CACHED, MONTHLY, POWER_MAX, ROLLUPS, SLOT_MS,
+                     TARIFFS, VARIABLES, _months, _ms_of, _utc)
 from .repository import _snapshot_for
 from .rollups import _day0
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 class _Rows:
     """Rows of one rollup array of one snapshot, read lazily: ``rows[a:b]`` reads (once) only the
-    chunks holding rows ``a`` to ``b`` (see :meth:`Store._rollups`)."""
+    chunks holding rows ``a`` to ``b`` (see :func:`_rollups`)."""
 
     def __init__(self, store: "Store", snap: str, name: str, info: tuple):
         self._store, self._snap, self._name = store, snap, name
@@ -149,7 +149,7 @@ def _carry_chunks(store: "Store", c: dict, spans: list[tuple[int, int]], meta: d
 
 def _rollup_read(store: "Store", snap: str, name: str, a: int, b: int, cols=None) -> np.ndarray:
     """Rows ``[a, b)`` of rollup array ``name`` of snapshot ``snap`` (all meters, or the meter
-    indices ``cols``), through the per-snapshot chunk cache (see :meth:`_rollups`); runs of
+    indices ``cols``), through the per-snapshot chunk cache (see :func:`_rollups`); runs of
     missing chunks are read in one call."""
     meta = _meta(store, snap)
     _rollups(store, snap)
@@ -302,7 +302,8 @@ def _minute_rows(store: "Store", snap: str, a: int, b: int, ci: np.ndarray) -> t
     return v, q
 
 
-def _rollup_rows(store: "Store", snap: str, name: str, a: int, b: int, ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _rollup_rows(store: "Store", snap: str, name: str, a: int, b: int,
+                 ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``[a, b)`` of the ``energy_<name>`` and ``measured_<name>`` rollups ("1h": UTC hours,
     "1d": local days, "1mo": local months since 1970) of meters ``ci``; NaN and 0 outside the
     rows the store holds."""

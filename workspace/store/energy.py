@@ -136,9 +136,9 @@ def energy(store: "Store", start, end, *, by: str = "plant", medium: str | Mediu
     return _result(store, values, labels, list(groups), attrs)
 
 
-def _energy_pandas(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
-                   as_of, freq: str | None, attrs: dict) -> xr.DataArray:
-    """:meth:`energy` through pandas frames: the general path (zones with daylight saving time,
+def _energy_pandas(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]],
+                   cols: list[str], as_of, freq: str | None, attrs: dict) -> xr.DataArray:
+    """:func:`energy` through pandas frames: the general path (zones with daylight saving time,
     frequencies other than whole minutes and months, periods not on whole minutes)."""
     df, measured = _energy_frames(store, lo, hi, cols, as_of, freq)
     out = pd.DataFrame(_group_sums(df, groups), index=df.index)
@@ -156,11 +156,12 @@ def _energy_pandas(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: d
                         attrs=attrs)
 
 
-def _energy_numpy(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], cols: list[str],
-                  snap: str, freq: str | None) -> tuple[np.ndarray, np.ndarray | None, int] | None:
-    """:meth:`energy`'s sums with integer minute arithmetic and numpy, no pandas frames.
+def _energy_numpy(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]],
+                  cols: list[str], snap: str,
+                  freq: str | None) -> tuple[np.ndarray, np.ndarray | None, int] | None:
+    """:func:`energy`'s sums with integer minute arithmetic and numpy, no pandas frames.
 
-    The period is cut exactly as :meth:`_energy_frames` cuts it (whole local months from the
+    The period is cut exactly as :func:`_energy_frames` cuts it (whole local months from the
     monthly rollups when ``freq`` is "MS" or None, whole local days from the daily ones, whole
     UTC hours from the hourly ones, minutes at the edges); each row's group sums are taken as
     :func:`_group_sums` takes them, then the rows of each interval are added. Returns the

@@ -22,8 +22,8 @@ from ..batch import NO_TIME, decode_columns, parse_time
 from ..errors import StoreError, UnknownMeter
 from ..journal import Journal
 from ..quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
-from .layout import (_EPOCH, CHUNK_T, DENSE_CELLS, LOOKBACK, PROFILE_DAYS, READ_COLUMNS, SLOT, SLOT_MS, STUCK_LOOKBACK,
-                     TARIFFS, FoldResult, _ms_of)
+from .layout import (_EPOCH, CHUNK_T, DENSE_CELLS, LOOKBACK, PROFILE_DAYS, READ_COLUMNS, SLOT, SLOT_MS,
+                     STUCK_LOOKBACK, TARIFFS, FoldResult, _ms_of)
 from .repository import _first_line
 from .rollups import _extend, _roll_up
 
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def fold(store: "Store", journal: Journal, *, max_batches: int = 10_000, author: str = "collector") -> FoldResult:
+def fold(store: "Store", journal: Journal, *, max_batches: int = 10_000,
+         author: str = "collector") -> FoldResult:
     """Fold the journal's batches after the last folded one into the store, in one commit.
 
     A correction or an event (a batch with a ``note``) is folded alone, in a commit whose

@@ -110,7 +110,8 @@ def _latest_time(store: "Store", snap: str) -> dt.datetime | None:
 
 def power(store: "Store", start, end, *, by: str = "plant", medium: str | Medium = "electricity",
           freq: str = "1min", how: str = "mean", meters: list[str] | None = None, as_of=None) -> xr.DataArray:
-    """Rate per group and interval [kW or m3/h] (a load curve); same conventions as :meth:`energy`.
+    """Rate per group and interval [kW or m3/h] (a load curve); same conventions as
+    :func:`workspace.store.energy.energy`.
 
     ``how`` aggregates the one-minute readings in each interval: "mean" (default), "max" (peak
     demand) or "min". A group's rate at a minute is the sum of its meters', only when all of
@@ -141,9 +142,9 @@ def power(store: "Store", start, end, *, by: str = "plant", medium: str | Medium
                                "medium": medium.value, "long_name": f"{how} {medium.value} rate"})
 
 
-def _power_max_numpy(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]], snap: str,
-                     freq: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """:meth:`_power_max_hourly` with integer minute arithmetic and numpy: hourly peaks of
+def _power_max_numpy(store: "Store", lo: pd.Timestamp, hi: pd.Timestamp, groups: dict[str, list[str]],
+                     snap: str, freq: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_power_max_hourly` with integer minute arithmetic and numpy: hourly peaks of
     single-meter groups, values ``(hours, groups)`` [kW or m3/h] and local hour labels
     (datetime64[ns]); None where that path would not apply or the period is not on whole
     minutes, or the zone changes its offset in it."""
@@ -213,8 +214,8 @@ def _power_max_hourly(store: "Store", start, end, groups: dict[str, list[str]], 
     return pd.DataFrame({g: df[ms[0]] for g, ms in groups.items()}, index=df.index)
 
 
-def quality_report(store: "Store", start, end, *, meters: list[str] | None = None, medium: str | Medium | None = None,
-                   as_of=None) -> pd.DataFrame:
+def quality_report(store: "Store", start, end, *, meters: list[str] | None = None,
+                   medium: str | Medium | None = None, as_of=None) -> pd.DataFrame:
     """Data quality per meter over [start, end): completeness and the count of each flag.
 
     Parameters

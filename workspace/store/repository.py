@@ -21,8 +21,8 @@ import zarr
 from ..errors import StoreError
 from ..site import MEDIUM_UNITS, Site
 from ..storage import parse_location
-from .layout import (CHUNK_D, CHUNK_H, CHUNK_MO, CHUNK_T, DAILY, MONTHLY, POWER_MAX, POWER_MAX_METERS, ROLLUPS,
-                     TARIFFS, VARIABLES)
+from .layout import (CHUNK_D, CHUNK_H, CHUNK_MO, CHUNK_T, DAILY, MONTHLY, POWER_MAX, POWER_MAX_METERS,
+                     ROLLUPS, TARIFFS, VARIABLES)
 
 if TYPE_CHECKING:
     from . import Store
@@ -205,7 +205,7 @@ def versions(store: "Store") -> list[dict]:
 
 
 def tag(store: "Store", name: str, snapshot: str | None = None) -> str:
-    """Name a version (default: the newest) so that it is never expired by :meth:`compact`.
+    """Name a version (default: the newest) so that it is never expired by :func:`compact`.
 
     Reports tag the version they were computed from; ``as_of`` accepts the tag.
     """

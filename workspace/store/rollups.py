@@ -140,7 +140,7 @@ def _roll_up(store: "Store", g: zarr.Group, slots: np.ndarray, origin: dt.dateti
     """Re-derive the hourly rollups of every hour a fold touched, from the minutes.
 
     The energy at slot ``s`` is the minute [s-1, s); hour ``h`` sums slots ``60h+1 .. 60h+60``.
-    The hourly max rate is re-derived too (:meth:`_roll_up_power`).
+    The hourly max rate is re-derived too (:func:`_roll_up_power`).
     """
     if not len(slots):
         return
@@ -161,7 +161,8 @@ def _roll_up(store: "Store", g: zarr.Group, slots: np.ndarray, origin: dt.dateti
     _roll_up_days(store, g, hours, origin)
 
 
-def _hour_minutes(store: "Store", g: zarr.Group, var: str, h0: int, h1: int, first: int, fill, dtype) -> np.ndarray:
+def _hour_minutes(store: "Store", g: zarr.Group, var: str, h0: int, h1: int, first: int, fill,
+                  dtype) -> np.ndarray:
     """The minutes of hours ``[h0, h1)`` of ``var`` as (hours, 60, meters), hour ``h`` holding slots
     ``60h + first .. 60h + first + 59``; slots past the array's end hold ``fill``."""
     m = len(store.meters)
