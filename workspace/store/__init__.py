@@ -42,7 +42,8 @@ from . import energy as _energy  # noqa: E402
 from . import fold as _fold  # noqa: E402
 from . import query as _query  # noqa: E402
 from . import repository as _repo  # noqa: E402
-from .layout import CLOCK_TOLERANCE_S, FoldResult, _counter_wrap  # noqa: E402
+from .fold import FoldResult  # noqa: E402
+from .layout import CLOCK_TOLERANCE_S, _counter_wrap  # noqa: E402
 
 __all__ = ["Store", "FoldResult", "CLOCK_TOLERANCE_S"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import icechunk
@@ -23,7 +24,7 @@ from ..errors import StoreError, UnknownMeter
 from ..journal import Journal
 from ..quality import ENERGY_FLAGS, Q, derive_energy, stuck_readings
 from .layout import (_EPOCH, CHUNK_T, DENSE_CELLS, LOOKBACK, PROFILE_DAYS, READ_COLUMNS, SLOT, SLOT_MS,
-                     STUCK_LOOKBACK, TARIFFS, FoldResult, _ms_of)
+                     STUCK_LOOKBACK, TARIFFS, _ms_of)
 from .repository import _first_line
 from .rollups import _extend, _roll_up
 
@@ -31,6 +32,17 @@ if TYPE_CHECKING:
     from . import Store
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """What one fold step did: the journal batches ``seq_from`` .. ``seq_to`` (inclusive; ``seq_from >
+    seq_to``: nothing was folded), the readings they held and the snapshot committed (None: none)."""
+
+    seq_from: int
+    seq_to: int  # inclusive; seq_from > seq_to means nothing was folded
+    readings: int
+    snapshot: str | None
 
 
 def fold(store: "Store", journal: Journal, *, max_batches: int = 10_000,

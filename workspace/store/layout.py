@@ -33,7 +33,6 @@ with a measured (not estimated) energy, from which queries report ``coverage``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -142,11 +141,3 @@ def _month_start(month):
     m = np.asarray(month, np.int64)
     out = m.astype("datetime64[M]").astype("datetime64[m]").astype(np.int64)
     return out if np.ndim(month) else int(out)
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    seq_from: int
-    seq_to: int  # inclusive; seq_from > seq_to means nothing was folded
-    readings: int
-    snapshot: str | None
