@@ -20,7 +20,7 @@ import xarray as xr
 import zarr
 
 from ..errors import StoreError
-from .layout import (_EPOCH, CHUNK_T, DAILY, MINUTE_CHUNKS_CACHED, MONTHLY, POWER_MAX, ROLLUPS, SLOT_MS,
+from .layout import (_EPOCH, CHUNK_T, DAILY, FILL, MINUTE_CHUNKS_CACHED, MONTHLY, POWER_MAX, ROLLUPS, SLOT_MS,
                      TARIFFS, VARIABLES, _months, _ms_of, _utc)
 from .repository import _snapshot_for
 from .rollups import _day0
@@ -218,8 +218,7 @@ def _widen(store: "Store", block: np.ndarray, name: str) -> np.ndarray:
         return block
     if block.shape[-1] > m:  # a newer version has meters added after this Store was opened: they come last
         return block[..., :m]
-    spec = {**VARIABLES, **TARIFFS, **ROLLUPS, **DAILY, **POWER_MAX, **MONTHLY}.get(name)
-    out = np.full((*block.shape[:-1], m), spec[2] if spec else 0, dtype=block.dtype)
+    out = np.full((*block.shape[:-1], m), FILL.get(name, 0), dtype=block.dtype)
     out[..., :block.shape[-1]] = block
     return out
 

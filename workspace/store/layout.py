@@ -94,6 +94,26 @@ MONTHLY = {  # absent from stores created before them: monthly totals are then s
                       "units": "min"}, "uint32", 0),
 }
 READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
+AXES = {  # axis: (rows per chunk of its coordinate, the coordinate's attributes; "{zone}": the site's timezone)
+    "time": (CHUNK_T * 24, {"units": "minutes since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                            "standard_name": "time", "long_name": "slot start (UTC)"}),
+    "hour": (24 * 366, {"units": "hours since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                        "long_name": "hour start (UTC) of the hourly rollups"}),
+    "day": (366, {"units": "days since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                  "long_name": "local calendar day ({zone})"}),
+    # no CF time units: "months since" is not a fixed length of time
+    "month": (CHUNK_MO * 100, {"long_name": "local calendar month ({zone}), counted in months since January 1970 "
+                                            "(0 = 1970-01)"}),
+}
+GRIDS = (  # the (axis, meter) arrays: (table, axis, rows per chunk, meters per chunk; None: all meters)
+    (VARIABLES, "time", CHUNK_T, None),
+    (TARIFFS, "time", CHUNK_T, None),
+    (ROLLUPS, "hour", CHUNK_H, None),
+    (POWER_MAX, "hour", CHUNK_H, POWER_MAX_METERS),
+    (DAILY, "day", CHUNK_D, None),
+    (MONTHLY, "month", CHUNK_MO, None),
+)
+FILL = {name: fill for table, *_ in GRIDS for name, (_attrs, _dtype, fill) in table.items()}  # name: fill value
 
 
 

@@ -21,8 +21,7 @@ import zarr
 from ..errors import StoreError
 from ..site import MEDIUM_UNITS, Site
 from ..storage import parse_location
-from .layout import (CHUNK_D, CHUNK_H, CHUNK_MO, CHUNK_T, DAILY, MONTHLY, POWER_MAX, POWER_MAX_METERS,
-                     ROLLUPS, TARIFFS, VARIABLES)
+from .layout import AXES, GRIDS
 
 if TYPE_CHECKING:
     from . import Store
@@ -141,39 +140,16 @@ def _initialise(store: "Store") -> None:
     s = store.repo.writable_session("main")
     g = zarr.open_group(store=s.store, mode="a")
     m = len(store.meters)
-    g.create_array("time", shape=(0,), chunks=(CHUNK_T * 24,), dtype="int64", fill_value=0,
-                   dimension_names=["time"], attributes={
-                       "units": "minutes since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
-                       "standard_name": "time", "long_name": "slot start (UTC)"})
+    zone = store.site.plant.timezone
+    for axis, (rows, attrs) in AXES.items():
+        g.create_array(axis, shape=(0,), chunks=(rows,), dtype="int64", fill_value=0, dimension_names=[axis],
+                       attributes={k: v.format(zone=zone) if isinstance(v, str) else v for k, v in attrs.items()})
     meter = g.create_array("meter", shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"])
     meter[:] = np.array(store.meters)
-    for name, (attrs, dtype, fill) in {**VARIABLES, **TARIFFS}.items():
-        g.create_array(name, shape=(0, m), chunks=(CHUNK_T, m), dtype=dtype, fill_value=fill,
-                       dimension_names=["time", "meter"], attributes=attrs)
-    g.create_array("hour", shape=(0,), chunks=(24 * 366,), dtype="int64", fill_value=0,
-                   dimension_names=["hour"], attributes={
-                       "units": "hours since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
-                       "long_name": "hour start (UTC) of the hourly rollups"})
-    for name, (attrs, dtype, fill) in ROLLUPS.items():
-        g.create_array(name, shape=(0, m), chunks=(CHUNK_H, m), dtype=dtype, fill_value=fill,
-                       dimension_names=["hour", "meter"], attributes=attrs)
-    for name, (attrs, dtype, fill) in POWER_MAX.items():
-        g.create_array(name, shape=(0, m), chunks=(CHUNK_H, min(m, POWER_MAX_METERS)), dtype=dtype,
-                       fill_value=fill, dimension_names=["hour", "meter"], attributes=attrs)
-    g.create_array("day", shape=(0,), chunks=(366,), dtype="int64", fill_value=0, dimension_names=["day"],
-                   attributes={"units": "days since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
-                               "long_name": f"local calendar day ({store.site.plant.timezone})"})
-    for name, (attrs, dtype, fill) in DAILY.items():
-        g.create_array(name, shape=(0, m), chunks=(CHUNK_D, m), dtype=dtype, fill_value=fill,
-                       dimension_names=["day", "meter"], attributes=attrs)
-    # no CF time units: "months since" is not a fixed length of time
-    g.create_array("month", shape=(0,), chunks=(CHUNK_MO * 100,), dtype="int64", fill_value=0,
-                   dimension_names=["month"], attributes={
-                       "long_name": f"local calendar month ({store.site.plant.timezone}), counted in months "
-                                    f"since January 1970 (0 = 1970-01)"})
-    for name, (attrs, dtype, fill) in MONTHLY.items():
-        g.create_array(name, shape=(0, m), chunks=(CHUNK_MO, m), dtype=dtype, fill_value=fill,
-                       dimension_names=["month", "meter"], attributes=attrs)
+    for table, axis, rows, per in GRIDS:
+        for name, (attrs, dtype, fill) in table.items():
+            g.create_array(name, shape=(0, m), chunks=(rows, min(m, per) if per else m), dtype=dtype,
+                           fill_value=fill, dimension_names=[axis, "meter"], attributes=attrs)
     for name, k in (("counter_units", 0), ("rate_units", 1)):  # per-meter units (media differ)
         a = g.create_array(name, shape=(m,), chunks=(m,), dtype=str, dimension_names=["meter"],
                            attributes={"long_name": f"units of {name.split('_')[0]} per meter"})
