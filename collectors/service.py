@@ -28,8 +28,8 @@ import numpy as np
 from workspace.batch import Reading, encode_batch, encode_batch_columnar
 from workspace.clock import Clock
 from workspace.errors import DiskFullError, JournalError
-from workspace.inbox import drain
 from workspace.journal import Journal
+from workspace.keeper import Keeper
 from workspace.site import PUSH_PROTOCOLS, SUBSCRIBED_PROTOCOLS, Medium, Site
 from workspace.store import Store
 
@@ -39,6 +39,7 @@ from .readers import reader_for
 log = logging.getLogger(__name__)
 
 GROUP_CYCLES = 100  # cycles waiting in memory journaled with one fsync at most
+FOLD_BATCHES = 10_000  # journal batches folded in one commit at most
 
 
 class CollectionService:
@@ -77,6 +78,9 @@ class CollectionService:
     clock_tolerance_s : float or None
         Device clock vs collector clock beyond which the fold flags CLOCK_DRIFT [s] (None: the
         store's default, :data:`workspace.store.CLOCK_TOLERANCE_S`).
+
+    The inbox is drained, the journal folded and the store compacted through the journal's keeper
+    (:class:`workspace.keeper.Keeper`, attribute ``keeper``).
     """
 
     def __init__(self, site: Site, journal: Journal, store: Store | None, clock: Clock, *,
@@ -124,6 +128,7 @@ class CollectionService:
         self.last_fold_error: str | None = None
         if store is not None and clock_tolerance_s is not None:
             store.clock_tolerance_s = clock_tolerance_s
+        self.keeper = Keeper(store, journal, inbox=inbox, plant=site.plant.id)
         self.compact_interval_s = compact_interval_s or None
         self.compact_keep_days = compact_keep_days
         self._last_compaction = time.monotonic()
@@ -143,7 +148,7 @@ class CollectionService:
             subscribed = self.minute_rule.filter(subscribed)
             if self.inbox is not None and not self.pending:
                 try:
-                    await asyncio.to_thread(drain, self.inbox, self.journal, self.site.plant.id)
+                    await asyncio.to_thread(self.keeper.drain)
                 except JournalError as exc:
                     log.error("inbox: %s (requests stay in %s)", exc, self.inbox)
             for source, batch in ((self.source, readings), ("opcua", subscribed)):
@@ -209,7 +214,7 @@ class CollectionService:
         if self.store is None:
             return
         try:
-            self.store.fold(self.journal)
+            self.keeper.fold(max_batches=FOLD_BATCHES)
             self.last_fold_error = None
         except Exception as exc:  # noqa: BLE001 - keep collecting; the journal holds everything
             self.last_fold_error = f"{type(exc).__name__}: {exc}"
@@ -248,7 +253,7 @@ class CollectionService:
             return None
         self._last_compaction = time.monotonic()
         try:
-            out = self.store.compact(self.compact_keep_days)
+            out = self.keeper.compact(self.compact_keep_days)
         except Exception as exc:  # noqa: BLE001 - collection goes on; compaction is retried next period
             log.error("compacting %s failed (collection goes on): %s: %s", self.store.path, type(exc).__name__, exc)
             return None

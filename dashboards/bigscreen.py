@@ -22,7 +22,7 @@ from workspace.errors import TanjianError
 from workspace.store import Store
 
 from . import render
-from .feeds import PlantView, branch_tip, last_anchor, read_plant
+from .feeds import PlantView, last_anchor, read_plant
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class BigScreen(pn.viewable.Viewer):
         updates: dict = {"now": now, "error": ""}
         try:
             store = self._open()
-            snap = branch_tip(store)
+            snap = store.tip()
             if self.view is None or self.view.snapshot != snap:
                 updates["view"] = read_plant(store, snap, load_freq=self.load_freq)
                 log.debug("big screen read snapshot %s", snap)

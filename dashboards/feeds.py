@@ -61,11 +61,6 @@ class PlantView:
     load_freq: str
 
 
-def branch_tip(store: Store) -> str:
-    """Snapshot id of the store's ``main`` branch now (new after every fold by the collector)."""
-    return store.repo.lookup_branch("main")
-
-
 def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min") -> PlantView:
     """Read the big screen's numbers at ``snapshot`` (default: the branch tip now).
 
@@ -77,7 +72,7 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
     load_freq : str
         Interval of the load curve ("1min", "5min", ...).
     """
-    snap = snapshot or branch_tip(store)
+    snap = snapshot or store.tip()
     kpis = plant_kpis(store, as_of=snap)  # "now" = the newest reading of this snapshot
     p = kpis.attrs["periods"]
     today = (pd.Timestamp(p["today"][0]), pd.Timestamp(p["today"][1]))

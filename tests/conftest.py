@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.objectstore import S3_KEY, s3_config, s3_up, start_s3_server
 from workspace.config import EXAMPLE, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +115,54 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+# -- the store's storage: the store suite runs its backend-sensitive tests on a folder and on S3 ---------------
+@pytest.fixture(scope="session")
+def s3_session():
+    """One S3 server with bucket ``plants`` shared by the parametrised store tests (each its own prefix)."""
+    box = s3_up(start_s3_server())
+    yield box
+    box["server"].stop()
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A private S3 server with bucket ``plants`` (a test may stop and restart it); yields
+    {server, endpoint, port}; the credentials are in the environment."""
+    for k, v in S3_KEY.items():
+        monkeypatch.setenv(k, v)
+    box = s3_up(start_s3_server())
+    yield box
+    box["server"].stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_backend(request, monkeypatch) -> str:
+    """Where the store lives: "local" (a folder) or "s3" (a bucket on an S3 server)."""
+    if request.param == "s3":
+        for k, v in S3_KEY.items():
+            monkeypatch.setenv(k, v)
+        request.getfixturevalue("s3_session")
+    return request.param
+
+
+@pytest.fixture
+def store_cfg(store_backend, request, tmp_path):
+    """The Plant 18 configuration with its store on ``store_backend`` (journal and the rest local)."""
+    if store_backend == "local":
+        return load_config(EXAMPLE, data_dir=tmp_path / "var")
+    box = request.getfixturevalue("s3_session")
+    return s3_config(tmp_path, box["endpoint"], prefix=f"t{os.getpid()}-{tmp_path.name}")
+
+
+@pytest.fixture
+def store_fresh(store_cfg):
+    """(config, writer journal, new empty store) of Plant 18, the store on ``store_backend``."""
+    from workspace.journal import Journal
+    from workspace.store import Store
+
+    j = Journal(store_cfg.paths.journal, writer=True)
+    s = Store.open(store_cfg.paths.store, store_cfg.site, create=True)
+    yield store_cfg, j, s
+    j.close()

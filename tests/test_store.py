@@ -1,4 +1,10 @@
-"""The store: folding exactly once, flags, local-time queries checked against hand-worked values."""
+"""The store: folding exactly once, flags, local-time queries checked against hand-worked values.
+
+The tests that depend on where the store lives (open, fold, versions and ``as_of``, queries, compaction)
+run twice through the ``store_backend`` fixture: on a folder and on S3 (moto's S3 server over HTTP, as
+MinIO or Ceph RGW speak it). The S3-only ones are at the end: locations and credentials, an outage of the
+object store survived with nothing lost, and a park of such stores aggregated by a dask LocalCluster
+whose workers read the bucket themselves."""
 
 import datetime as dt
 import math
@@ -33,13 +39,13 @@ def _cells(s, meter, n=8):
     return sub.counter.values, sub.quality.values, sub.energy.values
 
 
-def test_open_missing_store_says_what_to_do(plant_cfg):
+def test_open_missing_store_says_what_to_do(store_cfg):
     with pytest.raises(StoreError, match="no store here yet.*tanjian collect"):
-        Store.open(plant_cfg.paths.store, plant_cfg.site)
+        Store.open(store_cfg.paths.store, store_cfg.site)
 
 
-def test_plant_energy_in_local_days(fresh):
-    cfg, j, s = fresh
+def test_plant_energy_in_local_days(store_fresh):
+    cfg, j, s = store_fresh
     pid = cfg.site.plant.id
     # transformer incomers: counters at local 23:58, 23:59, 00:00, 00:01, 00:02 (minutes -2..2)
     _append(j, pid, [("M-TR-1", k, 1000.0 + 10 * (k + 2)) for k in range(-2, 3)])
@@ -61,8 +67,8 @@ def test_plant_energy_in_local_days(fresh):
     assert by_meter.sel(group="M-TR-2").item() == pytest.approx(8.0)
 
 
-def test_fold_is_exactly_once_and_versioned(fresh):
-    cfg, j, s = fresh
+def test_fold_is_exactly_once_and_versioned(store_fresh):
+    cfg, j, s = store_fresh
     _append(j, cfg.site.plant.id, [("M-TR-1", k, 100.0 + k) for k in range(3)])
     first = s.fold(j)
     assert s.fold(j).readings == 0  # nothing new: no commit
@@ -323,8 +329,8 @@ def test_power_mean_and_peak_per_interval(fresh):
         s.power("2026-11-24 00:00", "2026-11-24 00:04", how="median", **kw)
 
 
-def test_compaction_keeps_tagged_versions_and_the_data(fresh):
-    cfg, j, s = fresh
+def test_compaction_keeps_tagged_versions_and_the_data(store_fresh):
+    cfg, j, s = store_fresh
     pid = cfg.site.plant.id
     _append(j, pid, [("M-TR-1", k, 100.0 + k) for k in range(3)])
     first = s.fold(j).snapshot
@@ -376,3 +382,130 @@ def test_hourly_peak_rollup_follows_late_readings_and_edges(fresh):
     # an hour without readings is NaN, as from the minutes
     late = s.power("2026-11-24 02:00", "2026-11-24 05:00", **kw).values[:, 0].tolist()
     assert late[:2] == [5.0, 6.0] and math.isnan(late[2])
+
+
+def test_tip_is_the_newest_version_and_as_of_resolves_to_snapshots(store_fresh):
+    cfg, j, s = store_fresh
+    created = s.tip()
+    assert created == s.versions()[0]["id"] == s.snapshot()
+    _append(j, cfg.site.plant.id, [("M-TR-1", k, 100.0 + k) for k in range(3)])
+    first = s.fold(j).snapshot
+    assert s.tip() == first != created
+    s.tag("first-fold", first)
+    assert s.snapshot("first-fold") == s.snapshot(first) == first
+    when = s.versions()[0]["time"]
+    assert s.snapshot(when) == first and s.snapshot(when - dt.timedelta(microseconds=1)) == created
+    with pytest.raises(StoreError, match="no version of the store as of"):
+        s.snapshot(dt.datetime(2000, 1, 1, tzinfo=UTC))
+
+
+# -- object storage only ---------------------------------------------------------------------------------------
+T0 = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # local midnight, 24 Nov (Asia/Shanghai)
+
+
+def _by_hand(cfg, hours):
+    from tests.handworked import plant_electricity_from_counters
+
+    return plant_electricity_from_counters(cfg, T0, hours)
+
+
+def test_locations_are_checked():
+    from workspace.storage import parse_location
+
+    assert parse_location("var/store").is_local
+    loc = parse_location("s3://plants/p18/store?endpoint_url=http://10.0.0.5:9000&allow_http=true")
+    assert (loc.bucket, loc.prefix, dict(loc.options)) == ("plants", "p18/store",
+                                                           {"endpoint_url": "http://10.0.0.5:9000",
+                                                            "allow_http": True})
+    with pytest.raises(StoreError, match="unknown option 'endpoint'"):
+        parse_location("s3://plants/p?endpoint=http://x")
+    with pytest.raises(StoreError, match="allow_http='maybe' must be true or false"):
+        parse_location("s3://plants/p?allow_http=maybe")
+    with pytest.raises(StoreError, match="not gs://"):
+        parse_location("gs://plants/p")
+
+
+def test_s3_options_without_a_url_name_the_line(tmp_path):
+    from workspace.config import EXAMPLE, load_config
+    from workspace.errors import ConfigError
+
+    text = EXAMPLE.read_text().replace("paths:\n", "paths:\n  s3: {region: us-east-1}\n", 1)
+    (tmp_path / "tanjian.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"tanjian\.yaml:\d+: paths: .*s3 options given without store_url"):
+        load_config(tmp_path / "tanjian.yaml")
+
+
+def test_missing_credentials_say_where_they_come_from(tmp_path, monkeypatch):
+    from tests.objectstore import s3_config
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    cfg = s3_config(tmp_path, "http://127.0.0.1:9")
+    with pytest.raises(StoreError, match="AWS_ACCESS_KEY_ID"):
+        Store.open(cfg.paths.store, cfg.site, create=True)
+
+
+def test_store_on_s3_folds_queries_and_survives_an_outage(tmp_path, s3):
+    from collectors.service import backfill
+    from collectors.simulator.model import LoadModel
+    from tests.objectstore import s3_config, start_s3_server
+    from workspace.demo_data import seed_history
+    from workspace.journal import Journal
+
+    cfg = s3_config(tmp_path, s3["endpoint"])
+    assert str(cfg.paths.store).startswith("s3://plants/plant-18/store?")
+    seed_history(cfg, T0, T0 + dt.timedelta(hours=2, minutes=1))  # readings 00:00 .. 02:00
+    assert not (cfg.paths.data_dir / "store").exists()  # nothing of the store on the local disk
+    store = Store.open(cfg.paths.store, cfg.site)
+    e = store.energy("2026-11-24 00:00", "2026-11-24 02:00", freq="1h")
+    assert float(e.sum()) == pytest.approx(_by_hand(cfg, 2), rel=1e-12)
+    v1 = store.versions()[0]["id"]
+
+    # the object store goes away: the journal keeps acknowledging, the fold fails with the location named
+    folded = store.last_folded_seq
+    s3["server"].stop()
+    journal = Journal(cfg.paths.journal, writer=True)
+    n = backfill(cfg.site, journal, LoadModel(cfg.site, cfg.simulation.seed),
+                 T0 + dt.timedelta(hours=2, minutes=1), T0 + dt.timedelta(hours=3, minutes=1))
+    assert n > 0 and journal.next_seq > folded + 1
+    with pytest.raises(StoreError, match=r"s3://plants/plant-18/store: the fold could not .* journal keeps "
+                                         r"every batch.*Connection refused"):
+        store.fold(journal)
+    with pytest.raises(StoreError, match="s3://plants/plant-18/store: .*unreachable"):
+        Store.open(cfg.paths.store, cfg.site)
+
+    # it comes back (same server state, same port): the fold catches up, totals exact, old version intact
+    s3["server"] = start_s3_server(s3["port"])
+    while store.fold(journal, max_batches=30).readings:
+        pass
+    journal.close()
+    again = Store.open(cfg.paths.store, cfg.site)
+    e = again.energy("2026-11-24 00:00", "2026-11-24 03:00", freq="1h")
+    assert float(e.sum()) == pytest.approx(_by_hand(cfg, 3), rel=1e-12)
+    assert float(again.energy("2026-11-24 00:00", "2026-11-24 03:00", freq=None, as_of=v1).sum()) == \
+        pytest.approx(_by_hand(cfg, 2), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_park_of_s3_stores_on_a_local_cluster(tmp_path, s3):
+    from dask.distributed import Client, LocalCluster
+
+    from tests.objectstore import S3_KEY, s3_config
+    from workspace.demo_data import seed_history
+    from workspace.park import PlantStore, park_energy
+
+    plants = []
+    for k, pid in enumerate(("plant-18", "plant-19")):
+        cfg = s3_config(tmp_path, s3["endpoint"], pid, 18 + k)
+        seed_history(cfg, T0, T0 + dt.timedelta(hours=3, minutes=1))
+        plants.append(cfg)
+    # worker processes read the bucket themselves, with the credentials of their own environment
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        env = client.run(lambda: __import__("os").environ.get("AWS_ACCESS_KEY_ID"))
+        assert set(env.values()) == {S3_KEY["AWS_ACCESS_KEY_ID"]}
+        out = park_energy([PlantStore.from_config(c) for c in plants], "2026-11-24 00:00", "2026-11-24 03:00",
+                          freq="1h")
+    assert list(out.plant.values) == ["plant-18", "plant-19"] and out.sizes["time"] == 3
+    for cfg in plants:
+        assert float(out.sel(plant=cfg.site.plant.id).sum()) == pytest.approx(_by_hand(cfg, 3), rel=1e-9)
+    assert not np.isclose(*out.sum("time").values)

@@ -1,4 +1,5 @@
-"""Store.energy's numpy path and the monthly rollups: hand-worked totals at every frequency."""
+"""Store.energy's numpy path and the monthly rollups: hand-worked totals at every frequency; the measured and
+flagged minutes models read (Store.measured_days, Store.flagged_minutes)."""
 
 import datetime as dt
 
@@ -13,9 +14,10 @@ MINUTES = 53 * 60  # readings up to local 2026-02-02 03:00 inclusive
 
 
 @pytest.fixture
-def steady(plant_cfg):
-    """M-TR-1 uses exactly 1 kWh and M-TR-2 0.5 kWh every minute from local 30 Jan 22:00 to 2 Feb 03:00."""
-    s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
+def steady(store_cfg):
+    """M-TR-1 uses exactly 1 kWh and M-TR-2 0.5 kWh every minute from local 30 Jan 22:00 to 2 Feb 03:00
+    (the store on a folder, then on S3)."""
+    s = Store.open(store_cfg.paths.store, store_cfg.site, create=True)
     c = np.full((MINUTES + 1, len(s.meters)), np.nan)
     k = np.arange(MINUTES + 1, dtype=float)
     c[:, s.meters.index("M-TR-1")] = 1000.0 + k
@@ -127,3 +129,49 @@ def test_stores_without_monthly_rollups_sum_the_days(plant_cfg):
     s.bulk_load([(START, {"counter": c})])
     m = s.energy("2026-01-01", "2026-03-01", meters=["M-TR-1"], freq="MS")
     assert m.values[:, 0].tolist() == [1560.0, 1620.0]
+
+
+def test_measured_days_and_flagged_minutes_give_hand_worked_counts(store_cfg):
+    """Minute k is local 30 Jan 22:00 + k min; the energy of the minute ending at reading k sits at k."""
+    from workspace.errors import UnknownMeter
+    from workspace.quality import Q
+
+    s = Store.open(store_cfg.paths.store, store_cfg.site, create=True)
+    empty = s.tip()
+    c = np.full((MINUTES + 1, len(s.meters)), np.nan)
+    q = np.zeros(c.shape, np.uint16)
+    k = np.arange(MINUTES + 1, dtype=float)
+    a, b = s.meters.index("M-TR-1"), s.meters.index("M-TR-2")
+    c[:, a] = 1000.0 + k
+    c[:, b] = 500.0 + 0.5 * k
+    c[60:70, b] = np.nan  # M-TR-2 not read 30 Jan 23:00 .. 23:09: the 11 minutes ending 23:01 .. 23:10 estimated
+    # read by hand: 30 Jan 22:05 and 22:06, 31 Jan 00:30, 1 Feb 00:00 (the instant of the reading, local)
+    q[[5, 6, 150, 26 * 60], a] = int(Q.MANUAL)
+    s.bulk_load([(START, {"counter": c, "quality": q})], message="flags", author="test")
+    both = ["M-TR-1", "M-TR-2"]
+    d30, d31, f1, f2 = (dt.date(2026, 1, 30), dt.date(2026, 1, 31), dt.date(2026, 2, 1), dt.date(2026, 2, 2))
+    # 30 Jan: the minutes ending 22:01 .. 24:00 (120); M-TR-2 less its 11 estimated ones
+    assert s.measured_days(d30, d30, both) == {"M-TR-1": 120, "M-TR-2": 109}
+    assert s.measured_days(d31, f1, both) == {"M-TR-1": 2880, "M-TR-2": 2880}
+    # 2 Feb: the minutes ending 00:01 .. 03:00
+    assert s.measured_days(d30, f2, both) == {"M-TR-1": 3180, "M-TR-2": 3169}
+    assert s.measured_days(dt.date(2025, 12, 1), dt.date(2025, 12, 31), both) == {"M-TR-1": 0, "M-TR-2": 0}
+    # the count energy's coverage comes from
+    cov = s.energy("2026-01-30", "2026-01-31", meters=["M-TR-2"], freq=None).attrs["coverage"]
+    assert cov * 1440 == pytest.approx(109)
+    assert s.flagged_minutes(d30, d30, both, Q.MANUAL) == {"M-TR-1": 2, "M-TR-2": 0}
+    assert s.flagged_minutes(d30, d31, both, Q.MANUAL) == {"M-TR-1": 3, "M-TR-2": 0}
+    assert s.flagged_minutes(d30, f1, both, Q.MANUAL) == {"M-TR-1": 4, "M-TR-2": 0}
+    assert s.flagged_minutes(f1, f1, ["M-TR-1"], Q.MANUAL) == {"M-TR-1": 1}
+    assert s.flagged_minutes(d30, d30, ["M-TR-2"], Q.GAP) == {"M-TR-2": 10}
+    assert s.flagged_minutes(d30, d30, ["M-TR-2"], Q.ESTIMATED | Q.MANUAL) == {"M-TR-2": 11}
+    # the same counts as the quality report's flag columns over the same local days
+    rep = s.quality_report("2026-01-30", "2026-02-02", meters=both)
+    assert rep["manual"].tolist() == [4, 0] and rep["gap"].tolist() == [0, 10]
+    # as of the empty store: nothing; unknown meters are refused
+    assert s.measured_days(d30, f2, both, as_of=empty) == {"M-TR-1": 0, "M-TR-2": 0}
+    assert s.flagged_minutes(d30, f2, both, Q.MANUAL, as_of=empty) == {"M-TR-1": 0, "M-TR-2": 0}
+    with pytest.raises(UnknownMeter, match="M-NOPE"):
+        s.measured_days(d30, d30, ["M-NOPE"])
+    with pytest.raises(UnknownMeter, match="M-NOPE"):
+        s.flagged_minutes(d30, d30, ["M-NOPE"], Q.MANUAL)

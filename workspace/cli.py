@@ -287,8 +287,9 @@ def cmd_versions(args) -> int:
 
 def cmd_ledger_add(args) -> int:
     from .errors import JournalError
-    from .inbox import document_request, drain_and_fold, submit
+    from .inbox import document_request, submit
     from .journal import Journal
+    from .keeper import Keeper
 
     cfg = config_from_args(args)
     req = document_request(args.file, args.author, args.reason)
@@ -300,7 +301,7 @@ def cmd_ledger_add(args) -> int:
               f"cycle and its anchoring loop anchors it")
         return 0
     with journal:
-        seq = drain_and_fold(cfg, journal)
+        seq = Keeper.open(cfg, journal).catch_up()
     print(f"{args.file}: sha256 {req['sha256']} is ledger batch {seq}")
     if args.no_anchor:
         return 0

@@ -3,8 +3,9 @@
 Whoever edits data (a person at the CLI, a dashboard, an importer) does not hold the journal: the
 collector does. They drop a request into the inbox (``<data_dir>/inbox``, one JSON file each,
 written atomically and fsync'd); the collector journals each request as a batch with a ``note``
-at its next cycle, and ``tanjian fold`` does the same when no collector runs. A request is never
-applied to the store directly, so it is ledgered, anchored and versioned like any reading.
+at its next cycle, and ``tanjian fold`` does the same when no collector runs (both through the
+journal's keeper, :class:`workspace.keeper.Keeper`). A request is never applied to the store
+directly, so it is ledgered, anchored and versioned like any reading.
 """
 
 from __future__ import annotations
@@ -153,17 +154,3 @@ def drain(inbox: str | os.PathLike, journal: Journal, plant: str) -> int:
         path.unlink()
         n += 1
     return n
-
-
-def drain_and_fold(cfg, journal: Journal) -> int:
-    """Journal the waiting requests (:func:`drain`) and fold everything journaled into the store, as the
-    collector would; for commands that hold the journal's writer lock themselves (no collector running).
-    Returns the sequence number of the first batch journaled now."""
-    from .store import Store
-
-    first = journal.next_seq
-    drain(cfg.paths.inbox, journal, cfg.site.plant.id)
-    store = Store.open(cfg.paths.store, cfg.site, create=True)
-    while store.last_folded_seq < len(journal) - 1:
-        store.fold(journal)
-    return first

@@ -9,7 +9,7 @@ The same code runs on a real cluster: connect a client to its scheduler before c
 reach: stores on object storage (``paths.store_url: s3://bucket/prefix``, :mod:`workspace.storage`)
 are read by every worker straight from the bucket (credentials from the workers' AWS_* environment);
 read-only sessions are picklable and travel to the workers with the task graph.
-``tests/test_store_s3.py`` runs this over stores on an S3 server (moto's) with a LocalCluster.
+``tests/test_store.py`` runs this over stores on an S3 server (moto's) with a LocalCluster.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import pandas as pd
 import xarray as xr
 
 from .site import Medium, Site
+from .store import Store
+from .store.layout import _utc
 from .units import MEDIUM_UNITS
-from .store import Store, _utc
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class PlantStore:
 def _plant_series(p: PlantStore, start: pd.Timestamp, end: pd.Timestamp, medium: Medium, freq: str,
                   as_of: str | None) -> xr.DataArray:
     store = Store.open(p.path, p.site)
-    snap = store._snapshot_for(as_of)
+    snap = store.snapshot(as_of)
     session = store.repo.readonly_session(snapshot_id=snap)
     ds = xr.open_zarr(session.store, consolidated=False, chunks={})  # dask-backed: nothing read yet
     held = set(ds.meter.values.tolist())

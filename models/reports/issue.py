@@ -63,8 +63,9 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
     or None when the running collector will journal the queued request at its next cycle).
     """
     from workspace.errors import JournalError
-    from workspace.inbox import document_request, drain_and_fold, submit
+    from workspace.inbox import document_request, submit
     from workspace.journal import Journal
+    from workspace.keeper import Keeper
 
     reqs = []
     for p in paths:
@@ -78,7 +79,7 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
         log.info("the collector holds the journal: %d report hash(es) queued in %s", len(reqs), cfg.paths.inbox)
         return out
     with journal:
-        first = drain_and_fold(cfg, journal)
+        first = Keeper.open(cfg, journal).catch_up()
         from workspace.batch import decode_batch
 
         by_hash = {}
