@@ -146,7 +146,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     lines += scope2.heat_lines(ctx, by_kind.get("heat", empty))
     if snapshot is None and store is not None:
         try:
-            snapshot = store.dataset(as_of).attrs.get("snapshot")
+            snapshot = store.snapshot(as_of)
         except Exception:  # noqa: BLE001 - an empty store has no snapshot to name
             snapshot = None
 

@@ -41,49 +41,17 @@ def _device_meters(site, medium: str, workshop: str) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
-def _measured_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, int] | None:
-    """Minutes with a measured (not estimated) energy per meter over the local days [start, end].
-
-    Read in one selection from the store's daily rollup ``measured_1d`` (the variable
-    :meth:`workspace.store.Store.energy` takes its ``coverage`` from); None when the store has no
-    such rollup (the caller then asks :meth:`~workspace.store.Store.energy` group by group).
-    """
-    ds = store.dataset(as_of)
-    if "measured_1d" not in ds.data_vars:
-        return None
-    import numpy as np
-
-    sub = ds["measured_1d"].sel(day=slice(np.datetime64(start), np.datetime64(end)), meter=meters)
-    vals = sub.values.astype("int64").sum(axis=sub.get_axis_num("day"))
-    return dict(zip(meters, vals.tolist()))
-
-
 def _manual_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, tuple[int, int]]:
-    """Per meter: the minutes of the local days [start, end] and how many are flagged MANUAL.
-
-    Reads only the minute ``quality`` bitmask of the store (what
-    :meth:`~workspace.store.Store.quality_report` counts its flags from, without its other columns);
-    falls back to ``quality_report`` if the store has no such variable.
-    """
-    import numpy as np
-
+    """Per meter: the minutes of the local days [start, end] and how many are flagged MANUAL (through the
+    store's query API, :meth:`workspace.store.Store.flagged_minutes`)."""
     from workspace.quality import Q
 
-    tz = store.site.plant.timezone if getattr(store, "site", None) is not None else None
-    ds = store.dataset(as_of)
-    lo = pd.Timestamp(start).tz_localize(tz).tz_convert("UTC").tz_localize(None)
-    hi = (pd.Timestamp(end) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC").tz_localize(None)
-    if tz is None or "quality" not in ds.data_vars:
-        rep = store.quality_report(pd.Timestamp(start).to_pydatetime(),
-                                   (pd.Timestamp(end) + pd.Timedelta(days=1)).to_pydatetime(), meters=meters,
-                                   as_of=as_of)
-        return {m: (int(a), int(b)) for m, a, b in zip(rep.index, rep["minutes"], rep["manual"])}
+    tz = store.site.plant.timezone
+    lo = pd.Timestamp(start).tz_localize(tz)
+    hi = (pd.Timestamp(end) + pd.Timedelta(days=1)).tz_localize(tz)
     n = int((hi - lo) / pd.Timedelta(minutes=1))
-    sub = ds["quality"].sel(time=slice(lo.to_datetime64(), (hi - pd.Timedelta("1ns")).to_datetime64()), meter=meters)
-    vals = sub.values
-    flagged = (np.nan_to_num(vals, nan=0).astype(np.int64) & int(Q.MANUAL)) != 0
-    counts = flagged.sum(axis=sub.get_axis_num("time"))
-    return {m: (n, int(c)) for m, c in zip(meters, counts.tolist())}
+    flagged = store.flagged_minutes(start, end, meters, Q.MANUAL, as_of=as_of)
+    return {m: (n, int(flagged[m])) for m in meters}
 
 
 def store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
@@ -133,18 +101,13 @@ def store_records(store, site, start, end, level, as_of, medium) -> tuple[list[d
     # estimated share = 1 - measured minutes / (minutes of the period x meters), as Store.energy's coverage
     tz = site.plant.timezone
     period_min = (hi.tz_localize(tz) - lo.tz_localize(tz)) / pd.Timedelta(minutes=1)
-    measured = _measured_minutes(store, start, end, meters, as_of)
+    measured = store.measured_days(start, end, meters, as_of=as_of)
     est, man = {}, {}
     rep = None
     if hi - lo <= pd.Timedelta(days=31):
         rep = _manual_minutes(store, start, end, meters, as_of)
     for k, ms in quality_sets.items():
-        if measured is not None:
-            est[k] = 1.0 - float(sum(measured[m] for m in ms)) / (period_min * len(ms)) if period_min else 1.0
-        else:
-            cov = store.energy(lo.to_pydatetime(), hi.to_pydatetime(), medium=medium, freq=None, meters=ms,
-                               as_of=as_of)
-            est[k] = 1.0 - float(cov.attrs.get("coverage", 0.0))
+        est[k] = 1.0 - float(sum(measured[m] for m in ms)) / (period_min * len(ms)) if period_min else 1.0
         if rep is None:
             man[k] = None
         else:

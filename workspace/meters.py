@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import TanjianError
+from .units import READING_QUANTITIES
 
 #: the packaged tables
 DATA = Path(__file__).parent / "data" / "meter_families.yaml"
@@ -30,7 +31,8 @@ DATA = Path(__file__).parent / "data" / "meter_families.yaml"
 #: registers (16-bit words) per data type
 DTYPE_WORDS: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
                                "int64": 4, "uint64": 4, "float64": 4}
-QUANTITIES = ("counter", "rate", "voltage", "current", "power_factor")
+#: the quantities a reading carries (one home: :data:`workspace.units.READING_QUANTITIES`)
+QUANTITIES = READING_QUANTITIES
 #: what a DL/T 645 family may read (the quantities above and the meter's time-of-use energy registers)
 DLT645_QUANTITIES = QUANTITIES + ("energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4",
                                   "energy_combined")

@@ -17,14 +17,11 @@ from workspace.batch import Reading
 from workspace.errors import CollectorError
 from workspace.meters import QUANTITIES
 from workspace.site import Medium, Meter, MqttMapping
-from workspace.units import MQTT_UNITS
+from workspace.units import MQTT_SPELLINGS, MQTT_UNITS, mqtt_fits
 
-
-#: the unit a reading carries each quantity in, by medium (what ``units`` converts to)
-READING_UNITS = {
-    True: {"counter": "kWh", "rate": "kW", "voltage": "V", "current": "A", "power_factor": "1"},
-    False: {"counter": "m3", "rate": "m3/h", "voltage": "V", "current": "A", "power_factor": "1"},
-}
+#: the unit a reading carries each quantity in, by medium (electric or not): the first spelling of
+#: :data:`workspace.units.MQTT_SPELLINGS`, what the mapping's ``units`` convert to
+READING_UNITS = {elec: {q: MQTT_SPELLINGS[q][elec][0] for q in QUANTITIES} for elec in (True, False)}
 MAX_PAYLOAD = 64 * 1024  # [bytes]; a reading is a few hundred
 
 
@@ -133,7 +130,7 @@ def map_payload(meter: Meter, obj: Any, topic: str, arrival: dt.datetime) -> Rea
         x = _number(obj, path, topic)
         unit = mapping.units.get(q, own[q])
         factor = MQTT_UNITS[q].get(unit)
-        if factor is None or (q in ("counter", "rate") and unit not in _compatible(meter.medium, q)):
+        if factor is None or (q in ("counter", "rate") and unit not in mqtt_fits(meter.medium.value, q)):
             raise PayloadError(f"meter {meter.id}: unit {unit!r} of {q} does not fit its medium, "
                                f"{meter.medium.value}")
         values[q] = to_reading_unit(x, factor)
@@ -162,9 +159,3 @@ def from_reading_unit(x: float, factor: float) -> float:
         if abs(inv - round(inv)) < 1e-9:
             return x * round(inv)
     return x / factor
-
-
-def _compatible(medium: Medium, q: str) -> tuple[str, ...]:
-    elec = {"counter": ("kWh", "Wh", "MWh"), "rate": ("kW", "W", "MW")}
-    flow = {"counter": ("m3", "L"), "rate": ("m3/h", "L/min", "L/s")}
-    return (elec if medium == Medium.electricity else flow)[q]
