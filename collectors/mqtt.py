@@ -301,7 +301,7 @@ def device_registry_for(cfg) -> Any:
     if not signed:
         return None
     try:
-        from chain.cli import _connect, _registry
+        from chain.connect import connect as _connect, registry as _registry
         from chain.registry import DEVICE_REGISTRY
 
         from chain.node import is_up

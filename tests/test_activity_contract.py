@@ -9,7 +9,7 @@ import pytest
 
 from models import activity_input
 from workspace import activity
-from workspace.cli import main
+from tanjian.cli import main
 from workspace.config import EXAMPLE
 from workspace.imports import import_file
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from workspace.activity import (COLUMNS, ActivityFileError, Layout, load_activity, parse_row,
                                 read_activity_file)
 from workspace.batch import Reading, decode_batch, encode_batch
-from workspace.cli import main
+from tanjian.cli import main
 from workspace.config import EXAMPLE, load_config
 from workspace.errors import ConfigError, TanjianError
 from workspace.evidence import EvidenceStore

@@ -11,7 +11,7 @@ from moto import server as moto_server  # the `test` extra installs it
 
 from tests.handworked import plant_electricity_from_counters
 from workspace.config import EXAMPLE, load_config
-from workspace.demo_data import seed_history
+from tanjian.demo.history import seed_history
 from workspace.errors import ConfigError, StoreError
 from workspace.journal import Journal
 from workspace.park import PlantStore, park_energy

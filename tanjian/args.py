@@ -1,0 +1,31 @@
+"""What every command does with its parsed arguments: the configuration they name, and errors as exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from workspace.errors import TanjianError
+
+
+def config_from_args(args: argparse.Namespace):
+    """The configuration named by ``--config`` (default: see :func:`workspace.config.default_path`),
+    with ``--data-dir`` applied."""
+    from workspace.config import load_config
+
+    return load_config(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
+
+
+def guarded(fn: Callable[[argparse.Namespace], int],
+            errors: tuple[type[BaseException], ...] = (TanjianError,)) -> Callable[[argparse.Namespace], int]:
+    """``fn`` as a sub-command that prints ``error: ...`` and exits 1 on one of ``errors`` (instead of the
+    traceback, or :func:`tanjian.cli.main`'s generic exit 2)."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except errors as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    run.__doc__ = fn.__doc__
+    return run
