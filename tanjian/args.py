@@ -1,4 +1,4 @@
-"""What every command does with its parsed arguments: the configuration they name, and errors as exit codes."""
+"""What the commands share: the configuration the arguments name, the store it names, errors as exit codes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ def config_from_args(args: argparse.Namespace):
     from workspace.config import load_config
 
     return load_config(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
+
+
+def open_store(cfg, *, create: bool = False):
+    """The configuration's store (:meth:`workspace.store.Store.open`), after :func:`tanjian.startup.lazy_duck_arrays`."""
+    from tanjian.startup import lazy_duck_arrays
+    from workspace.store import Store
+
+    lazy_duck_arrays()
+    return Store.open(cfg.paths.store, cfg.site, create=create)
 
 
 def guarded(fn: Callable[[argparse.Namespace], int],

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 
-from tanjian.args import config_from_args, guarded
+from tanjian.args import config_from_args, guarded, open_store
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from models.quota import quota_status
-    from workspace.store import Store
 
     cfg = config_from_args(args)
-    store = Store.open(cfg.paths.store, cfg.site)
+    store = open_store(cfg)
     year = args.year or (store.latest_time() or dt.datetime.now()).year
     ent = args.enterprise or enterprise_id(cfg.site)
     green = None if args.green_mwh is None else args.green_mwh * 1000.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tanjian.args import config_from_args
+from tanjian.args import config_from_args, open_store
 from workspace.errors import TanjianError
 
 
@@ -74,7 +74,6 @@ def cmd_collect(args) -> int:
 
 def cmd_status(args) -> int:
     from collectors.health import device_health
-    from workspace.store import Store
 
     cfg = config_from_args(args)
     devices = device_health(cfg.paths.data_dir)  # what the collector last wrote (`tanjian health`: all of it)
@@ -93,7 +92,7 @@ def cmd_status(args) -> int:
     else:
         print(f"collector: no health file at {doc['health_file']} (not running here yet)")
     try:
-        store = Store.open(cfg.paths.store, cfg.site)
+        store = open_store(cfg)
         print(f"store: {store.path}, batches 0..{store.last_folded_seq} folded, newest reading "
               f"{store.latest_time()}")
     except TanjianError as exc:

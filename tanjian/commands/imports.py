@@ -91,7 +91,10 @@ def _num(x: float, fmt: str) -> str:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """Print bill, metered and difference per time-of-use period for the month's statement."""
+    from tanjian.startup import lazy_duck_arrays
     from workspace.imports import reconcile
+
+    lazy_duck_arrays()
 
     cfg = config_from_args(args)
     t = reconcile(cfg, args.month)

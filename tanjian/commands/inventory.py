@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tanjian.args import config_from_args, guarded
+from tanjian.args import config_from_args, guarded, open_store
 from workspace.errors import TanjianError
 
 if TYPE_CHECKING:
@@ -82,13 +82,11 @@ def _store_and_site(args):
         raise
     if args.no_store:
         return None, cfg.site, cfg
-    from workspace.store import Store
-
     if isinstance(cfg.paths.store, Path) and not cfg.paths.store.exists():
         if args.activity:
             log.info("no store at %s: computing from the activity file(s) only", cfg.paths.store)
             return None, cfg.site, cfg
-    return Store.open(cfg.paths.store, cfg.site), cfg.site, cfg
+    return open_store(cfg), cfg.site, cfg
 
 
 def _chain_guard(cfg, methodology_id: str) -> None:
@@ -147,13 +145,12 @@ def cmd_kpi(args) -> int:
     """Energy and CO2e today, yesterday, this month and this year (location-based), after the methodology guard."""
     from chain.methodology import guard
     from models.kpi import plant_kpis
-    from workspace.store import Store
 
     cfg = config_from_args(args)
     v = guard(cfg)
     method = None if v is None else (f"{cfg.chain.methodology_id} {v.version} (package sha256 {v.package_sha256}, "
                                      f"as published on chain)")
-    df = plant_kpis(Store.open(cfg.paths.store, cfg.site), as_of=args.as_of)
+    df = plant_kpis(open_store(cfg), as_of=args.as_of)
     print(f"# methodology: {method or 'none pinned (packaged factor library; set chain.methodology_id)'}")
     print(f"# {cfg.site.plant.name}: location-based, snapshot {df.attrs['snapshot']}, now {df.attrs['now']}")
     print(df.to_string(float_format=lambda v: f"{v:,.1f}"))

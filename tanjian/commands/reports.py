@@ -42,6 +42,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the reports and ledger their hashes."""
     from models.reports import FORMATS, LAYOUTS
     from models.reports.issue import issue, run_scheduled
+    from tanjian.startup import lazy_duck_arrays
+
+    lazy_duck_arrays()
 
     cfg = config_from_args(args)
     formats = _list(args.format, FORMATS, "format")

@@ -3,23 +3,16 @@
 
 from __future__ import annotations
 
-from tanjian.args import config_from_args
-
-
-def _store(cfg):
-    from workspace.store import Store
-
-    return Store.open(cfg.paths.store, cfg.site)
+from tanjian.args import config_from_args, open_store
 
 
 def cmd_fold(args) -> int:
     from workspace.inbox import drain
     from workspace.journal import Journal
-    from workspace.store import Store
 
     cfg = config_from_args(args)
     journal = Journal(cfg.paths.journal, writer=True)
-    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    store = open_store(cfg, create=True)
     store.clock_tolerance_s = cfg.collection.clock_tolerance_s
 
     if (k := drain(cfg.paths.inbox, journal, cfg.site.plant.id)):
@@ -37,7 +30,7 @@ def cmd_fold(args) -> int:
 
 def cmd_query_energy(args) -> int:
     cfg = config_from_args(args)
-    store = _store(cfg)
+    store = open_store(cfg)
     da = store.energy(args.start, args.end, by=args.by, medium=args.medium,
                       freq=None if args.freq == "total" else args.freq, as_of=args.as_of)
     df = da.to_pandas()
@@ -49,7 +42,7 @@ def cmd_query_energy(args) -> int:
 
 def cmd_query_quality(args) -> int:
     cfg = config_from_args(args)
-    df = _store(cfg).quality_report(args.start, args.end, meters=args.meter or None, as_of=args.as_of)
+    df = open_store(cfg).quality_report(args.start, args.end, meters=args.meter or None, as_of=args.as_of)
     print(f"# data quality {args.start} .. {args.end} ({df.attrs['timezone']}), snapshot {df.attrs['snapshot']}")
     cols = ["minutes", "readings", "completeness_pct", "estimated_pct"] + [
         c for c in df.columns[4:] if df[c].any()]
@@ -102,7 +95,7 @@ def cmd_replace_meter(args) -> int:
 
 def cmd_versions(args) -> int:
     cfg = config_from_args(args)
-    for v in _store(cfg).versions()[: args.limit]:
+    for v in open_store(cfg).versions()[: args.limit]:
         print(f"{v['id']}  {v['time']:%Y-%m-%d %H:%M:%S}Z  {v['message']}")
     return 0
 
@@ -111,7 +104,7 @@ def cmd_compact(args) -> int:
     from workspace.journal import Journal
 
     cfg = config_from_args(args)
-    store = _store(cfg)
+    store = open_store(cfg)
     # the store's single writer: refuse while a collector holds the journal
     with Journal(cfg.paths.journal, writer=True):
         out = store.compact(args.keep_days, dry_run=args.dry_run)
@@ -125,7 +118,7 @@ def cmd_compact(args) -> int:
 
 def cmd_tag(args) -> int:
     cfg = config_from_args(args)
-    snap = _store(cfg).tag(args.name, args.snapshot)
+    snap = open_store(cfg).tag(args.name, args.snapshot)
     print(f"tagged {snap} as {args.name} (never expired by `tanjian compact`; usable as --as-of {args.name})")
     return 0
 
