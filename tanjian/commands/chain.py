@@ -6,6 +6,7 @@
     tanjian export SEQ --out DIR                  write batch SEQ and its proof bundle
     tanjian verify BATCH_FILE BUNDLE_FILE [--rpc URL | --offline] [--contract ADDR]
     tanjian chain keygen                          create the gateway keystore (and a 0600 password file)
+    tanjian chain compile [--out DIR]             recompile the contracts' committed artefacts (developers)
     tanjian chain deploy                          deploy/find the contracts, register and fund the gateway
     tanjian methodology publish DIR --id ID --version V --effective-from DATE [--effective-to DATE]
     tanjian methodology show --id ID [--at DATE]  /  tanjian methodology check DIR --id ID [--at DATE]
@@ -53,6 +54,16 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         print(f"wrote a random password to {pw_file} (mode 0600); keep a copy somewhere safe")
     address = keys.create_keystore(ks, keys.read_password(pw_file))
     print(f"gateway {address} (keystore {ks})")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Recompile the contracts with solcjs and print the artefacts written."""
+    from chain.compile import build
+
+    logging.getLogger("chain.compile").setLevel(logging.INFO)  # what solcjs was asked and said
+    for path in (build(args.out) if args.out else build()):
+        print(path)
     return 0
 
 
@@ -285,6 +296,9 @@ def add_commands(subparsers) -> None:
     sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=_guard(cmd_keygen))
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=_guard(cmd_deploy))
+    q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
+    q.add_argument("--out", type=Path, default=None, help="output directory (default chain/contracts/build)")
+    q.set_defaults(func=_guard(cmd_compile))
 
     def signer_options(q):
         q.add_argument("--keystore", type=Path, help="encrypted keystore of the role's account")
