@@ -67,3 +67,12 @@ def test_configured_contract_addresses_take_precedence(tmp_path):
     (tmp_path / "bad.yaml").write_text(text.replace("QuotaRegistry", "QuotaRegistri"))
     with pytest.raises(ConfigError, match=r"bad.yaml:\d+: chain.contracts"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_the_guard_checks_nothing_when_no_methodology_is_pinned(tmp_path):
+    """The one guard (chain.methodology.guard) asks no node when the configuration pins no methodology."""
+    from workspace.config import load_config
+
+    cfg = load_config(EXAMPLE, data_dir=tmp_path)
+    assert cfg.chain.methodology_id is None
+    assert m.guard(cfg) is None and m.guard(cfg, tmp_path / "any-package") is None
