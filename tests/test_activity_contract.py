@@ -11,7 +11,7 @@ from models import activity_input
 from workspace import units
 from workspace.business import documents, records
 from workspace.business.imports import import_file
-from workspace.cli import main
+from tanjian.cli import main
 from workspace.config import EXAMPLE
 
 SAMPLES = Path(EXAMPLE).parent / "imports"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from chain import cli
+from tanjian.commands import chain as cli
 from chain.anchor import AnchorService, anchors
 from chain.bundle import export_batch
 from chain.deploy import ensure_deployment

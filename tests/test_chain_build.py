@@ -26,9 +26,9 @@ EXPECTED_ABI = {
 def test_artefact_records_the_sources_sha256(name):
     art = json.loads((cc.BUILD_DIR / f"{name}.json").read_text())
     src = (cc.CONTRACTS_DIR / f"{name}.sol").read_bytes()
-    assert art["sourceSha256"] == hashlib.sha256(src).hexdigest(), "run `python -m chain.compile`"
+    assert art["sourceSha256"] == hashlib.sha256(src).hexdigest(), "run `tanjian chain compile`"
     assert art["sourcesSha256"] == {f"{n}.sol": hashlib.sha256((cc.CONTRACTS_DIR / f"{n}.sol").read_bytes())
-                                    .hexdigest() for n in cc.CONTRACTS}, "run `python -m chain.compile`"
+                                    .hexdigest() for n in cc.CONTRACTS}, "run `tanjian chain compile`"
     assert art["settings"] == {"evmVersion": "prague", "optimizer": {"enabled": True, "runs": 200}}
     assert art["compiler"]["version"].startswith("0.8.30+")
     assert art["bytecode"].startswith("0x6") and len(art["bytecode"]) > 1000

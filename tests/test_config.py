@@ -86,14 +86,14 @@ def test_unknown_register_family_is_rejected_with_its_line(tmp_path):
 
 def test_cli_check_and_schema(tmp_path):
     p, _ = _broken(tmp_path, "unit_id: 7\n", "unit_id: 700\n")
-    r = subprocess.run([sys.executable, "-m", "workspace.cli", "config", "check", str(p)],
+    r = subprocess.run([sys.executable, "-m", "tanjian", "config", "check", str(p)],
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert f"{p}:" in r.stderr and ".unit_id:" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "workspace.cli", "config", "check", str(EXAMPLE)],
+    r = subprocess.run([sys.executable, "-m", "tanjian", "config", "check", str(EXAMPLE)],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "90 meters" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "workspace.cli", "config", "schema"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "tanjian", "config", "schema"], capture_output=True, text=True)
     s = json.loads(r.stdout)
     assert s["title"] == "tanjian.yaml" and "site" in s["required"]
     assert s == json.loads(json.dumps(schema()))

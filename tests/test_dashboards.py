@@ -83,13 +83,13 @@ def change_one_value(data: bytes) -> bytes:
 
 @contextmanager
 def dashboard_server(ws: dict):
-    """``python -m dashboards.app`` for a workspace, on a free port; yields its base URL."""
+    """``python -m tanjian serve`` for a workspace, on a free port; yields its base URL."""
     port = free_port()
     log_path = ws["cfg_path"].parent / "server.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboards.app", "--config", str(ws["cfg_path"]),
-             "--data-dir", str(ws["cfg"].paths.data_dir), "--port", str(port)],
+            [sys.executable, "-m", "tanjian", "--config", str(ws["cfg_path"]),
+             "--data-dir", str(ws["cfg"].paths.data_dir), "-v", "serve", "--port", str(port)],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -178,7 +178,7 @@ def test_energy_is_shown_in_kwh_then_mwh(kwh, text):
 
 def test_big_screen_picks_up_a_new_fold(seeded_cfg):
     """The collector commits from another process; the next refresh reads the new snapshot."""
-    from workspace.demo_data import seed_history
+    from tanjian.demo.history import seed_history
 
     screen = BigScreen(seeded_cfg)
     first = screen.view
@@ -349,7 +349,7 @@ def test_verifier_passes_an_export_offline_and_fails_a_tampered_copy(server, pag
 @pytest.mark.slow
 def test_big_screen_follows_new_readings(server, page, workspace):
     """Readings folded while the page is open appear without a reload (runs last: it adds data)."""
-    from workspace.demo_data import seed_history
+    from tanjian.demo.history import seed_history
 
     cfg = workspace["cfg"]
     page.goto(f"{server}/bigscreen")

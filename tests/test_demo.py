@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.requires_anvil]
 
 
 def _cli(cfg_path, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), *args],
+    return subprocess.run([sys.executable, "-m", "tanjian", "--config", str(cfg_path), *args],
                           capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
 
 
@@ -41,7 +41,7 @@ def test_demo_runs_anchors_verifies_and_stops_cleanly(tmp_path):
     cfg_path = tmp_path / "tanjian.yaml"
     cfg_path.write_text(EXAMPLE.read_text().replace("anchor_interval_s: 30", "anchor_interval_s: 2"))
     log = open(tmp_path / "demo.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), "demo",
+    proc = subprocess.Popen([sys.executable, "-m", "tanjian", "--config", str(cfg_path), "demo",
                              "--history-days", "0.1", "--port-offset", str(offset)],
                             stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
     try:

@@ -11,7 +11,7 @@ from chain.node import connect
 from chain.verify import verify_files
 from eth_account import Account
 from workspace.batch import decode_batch
-from workspace.cli import main
+from tanjian.cli import main
 from workspace.journal import Journal
 from workspace.store import Store
 

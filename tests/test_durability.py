@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 async def _start_collector(cfg_path, clock, offset, log):
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), "collect", "--clock", clock.spec(),
+        sys.executable, "-m", "tanjian", "--config", str(cfg_path), "collect", "--clock", clock.spec(),
         "--port-offset", str(offset), stdout=log, stderr=log, cwd=str(ROOT))
 
 

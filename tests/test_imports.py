@@ -17,7 +17,7 @@ from workspace.business.imports import import_file, list_imports
 from workspace.business.reconcile import reconcile
 from workspace.business.records import Layout, parse_row, read_activity_file
 from workspace.business.sheets import ActivityFileError
-from workspace.cli import main
+from tanjian.cli import main
 from workspace.config import EXAMPLE, load_config
 from workspace.errors import ConfigError, TanjianError
 from workspace.evidence import EvidenceStore

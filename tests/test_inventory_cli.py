@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from models.factors import DEFAULT_PATH
-from workspace.cli import main
+from tanjian.cli import main
 
 ACT = """kind,item,period_start,period_end,quantity,unit,workshop
 fuel,natural_gas,2022-01-01,2022-12-31,8.4082,10^4Nm3,

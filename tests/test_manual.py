@@ -238,7 +238,7 @@ def test_the_photo_is_verifiable_against_the_anchored_batch(ws, tmp_path):
 def test_a_queued_hand_reading_is_the_last_one_until_journaled(ws, capsys):
     """Submitted from the shell (`tanjian reading add`), not yet journaled: the next check compares with
     it, so the same reading sent twice is refused."""
-    from workspace.cli import main
+    from tanjian.cli import main
 
     cfg, journal, store = ws
     photo = cfg.paths.data_dir.parent / "IMG_0050.jpg"

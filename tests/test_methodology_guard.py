@@ -34,7 +34,7 @@ def test_kpi_accounts_only_with_the_published_package(seeded_dir, tmp_path):
         m.publish(w3, reg, info["roles"]["association"], pkg, "CN-LOC-ELEC", "2026.1", dt.date(2026, 1, 1))
 
         def kpi():
-            return subprocess.run([sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), "--data-dir",
+            return subprocess.run([sys.executable, "-m", "tanjian", "--config", str(cfg_path), "--data-dir",
                                    str(data), "kpi"], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
 
         r = kpi()
@@ -51,7 +51,7 @@ def test_kpi_accounts_only_with_the_published_package(seeded_dir, tmp_path):
 
 def test_configured_contract_addresses_take_precedence(tmp_path):
     """A consortium chain is a configuration change: the YAML names the registries, no deployment.json needed."""
-    from chain.cli import _deployment
+    from chain.connect import deployment
     from workspace.config import load_config
     from workspace.errors import ConfigError
 
@@ -61,9 +61,18 @@ def test_configured_contract_addresses_take_precedence(tmp_path):
                                           f"    AnchorRegistry: '{anchor}'\n    QuotaRegistry: '0x{'cd' * 20}'")
     (tmp_path / "tanjian.yaml").write_text(text)
     cfg = load_config(tmp_path / "tanjian.yaml")
-    info = _deployment(cfg)
+    info = deployment(cfg)
     assert info["address"] == anchor and info["chain_id"] == 31337
     assert info["contracts"]["QuotaRegistry"]["address"] == "0x" + "cd" * 20
     (tmp_path / "bad.yaml").write_text(text.replace("QuotaRegistry", "QuotaRegistri"))
     with pytest.raises(ConfigError, match=r"bad.yaml:\d+: chain.contracts"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_the_guard_checks_nothing_when_no_methodology_is_pinned(tmp_path):
+    """The one guard (chain.methodology.guard) asks no node when the configuration pins no methodology."""
+    from workspace.config import load_config
+
+    cfg = load_config(EXAMPLE, data_dir=tmp_path)
+    assert cfg.chain.methodology_id is None
+    assert m.guard(cfg) is None and m.guard(cfg, tmp_path / "any-package") is None

@@ -118,7 +118,7 @@ def test_tour_reads_only_through_the_query_api():
 
 def test_tour_cli_commands_exist():
     """Every `tanjian <command>` the tour recommends is a command of the CLI."""
-    cli = pytest.importorskip("workspace.cli")
+    cli = pytest.importorskip("tanjian.cli")
     sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     text = "\n".join(c.source for c in jupytext.read(TOUR_PY).cells)
     named = set(re.findall(r"[`\"]tanjian ([a-z][a-z-]*)", text))

@@ -92,7 +92,7 @@ def test_cli_makes_a_certificate_naming_the_application(tmp_path, capsys):
     from cryptography import x509
 
     from collectors.opcua import application_uri
-    from workspace.cli import main
+    from tanjian.cli import main
 
     assert main(["opcua", "cert", "--out", str(tmp_path), "--name", "edge", "--uri", "urn:plant-ua:edge",
                  "--host", "edge-1", "--days", "30"]) == 0

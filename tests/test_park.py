@@ -8,7 +8,7 @@ import pytest
 
 from tests.handworked import plant_electricity_from_counters
 from workspace.config import EXAMPLE, load_config
-from workspace.demo_data import seed_history
+from tanjian.demo.history import seed_history
 from workspace.park import PlantStore, park_energy
 
 pytestmark = pytest.mark.slow

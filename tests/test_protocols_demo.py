@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, free_port_block
 from workspace.config import load_config
-from workspace.demo_protocols import MARKER, _claim, shifted_url
+from tanjian.demo.peers import MARKER, _claim, shifted_url
 from workspace.errors import TanjianError
 
 EXAMPLE = ROOT / "workspace" / "examples" / "protocols.yaml"
@@ -25,7 +25,7 @@ PORTS = (5006, 5040, 5041, 5042, 8883, 4843)
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "workspace.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tanjian", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=str(ROOT))
 
 
@@ -143,7 +143,7 @@ def test_demo_collects_every_protocol_into_the_store(tmp_path):
 
 def _start(cfg_path, data, offset, log_path):
     log = open(log_path, "w+")
-    return subprocess.Popen([sys.executable, "-m", "workspace.cli", "--config", str(cfg_path), "--data-dir",
+    return subprocess.Popen([sys.executable, "-m", "tanjian", "--config", str(cfg_path), "--data-dir",
                              str(data), "demo", "--no-lab", "--no-chain", "--history-days", "0",
                              "--port-offset", str(offset)],
                             stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)

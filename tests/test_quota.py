@@ -121,7 +121,7 @@ def test_green_share():
 
 def test_status_reads_the_trail_and_the_store(seeded_cfg, capsys):
     from models.kpi import plant_kpis
-    from workspace.cli import main
+    from tanjian.cli import main
     from workspace.store import Store
 
     store = Store.open(seeded_cfg.paths.store, seeded_cfg.site)

@@ -1,4 +1,4 @@
-"""The hand-reading page on a phone: a real Panel server (``python -m dashboards.app``) and Debian's
+"""The hand-reading page on a phone: a real Panel server (``python -m tanjian serve``) and Debian's
 headless Chromium at an iPhone-sized viewport (390 × 844 CSS px).
 
 The workspace holds two readings of M-TR-1 (rated 2375 kW; limit 2375 × 1.5 = 3562.5 kW): 49,990 kWh

@@ -203,7 +203,7 @@ def test_report_hashes_are_recorded_and_ledgered(inv, plant_cfg, tmp_path):
 def test_cli_and_schedule_on_a_seeded_store(seeded_cfg, tmp_path, capsys):
     import datetime as dt
 
-    from workspace.cli import main
+    from tanjian.cli import main
     from workspace.config import EXAMPLE
     from workspace.store import Store
 

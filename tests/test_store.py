@@ -448,7 +448,7 @@ def test_store_on_s3_folds_queries_and_survives_an_outage(tmp_path, s3):
     from collectors.service import backfill
     from collectors.simulator.model import LoadModel
     from tests.objectstore import s3_config, start_s3_server
-    from workspace.demo_data import seed_history
+    from tanjian.demo.history import seed_history
     from workspace.journal import Journal
 
     cfg = s3_config(tmp_path, s3["endpoint"])
@@ -490,7 +490,7 @@ def test_park_of_s3_stores_on_a_local_cluster(tmp_path, s3):
     from dask.distributed import Client, LocalCluster
 
     from tests.objectstore import S3_KEY, s3_config
-    from workspace.demo_data import seed_history
+    from tanjian.demo.history import seed_history
     from workspace.park import PlantStore, park_energy
 
     plants = []

@@ -1,6 +1,6 @@
 """``tanjian allowance status``: the year's allowance, monthly settlement, forecast, alarm and green share.
 
-The allowance itself is entered with ``tanjian quota set`` (chain/cli.py: hand-entered with author and
+The allowance itself is entered with ``tanjian quota set`` (:mod:`tanjian.commands.chain`: hand-entered with author and
 reason, or by the regulator on chain); this command only reads it. It is a separate command
 (``allowance``) so that ``tanjian quota`` stays the chain module's.
 """
@@ -12,12 +12,14 @@ import json
 import logging
 import sys
 
+from tanjian.args import config_from_args, guarded, open_store
+
 log = logging.getLogger(__name__)
 
 
 def _book(cfg):
     """The quota book, with the chain's QuotaRegistry when the node is up and the registry known."""
-    from chain.cli import _connect, _registry
+    from chain.connect import connect, registry as registry_of
     from chain.node import NODE_DOWN_ERRORS, is_up
     from chain.quota import QuotaBook
     from chain.registry import QUOTA_REGISTRY
@@ -26,9 +28,9 @@ def _book(cfg):
     registry = None
     down = f"note: chain node {cfg.chain.rpc_url} unreachable; on-chain allowances as last seen"
     try:
-        w3 = _connect(cfg)
+        w3 = connect(cfg)
         if is_up(w3):
-            registry = _registry(cfg, w3, QUOTA_REGISTRY, None)
+            registry = registry_of(cfg, w3, QUOTA_REGISTRY, None)
         else:
             print(down, file=sys.stderr)
     except NODE_DOWN_ERRORS:
@@ -47,13 +49,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print the allowance status (see module docstring)."""
     import datetime as dt
 
-    from workspace.cli import config_from_args
-    from workspace.store import Store
-
-    from .quota import quota_status
+    from models.quota import quota_status
 
     cfg = config_from_args(args)
-    store = Store.open(cfg.paths.store, cfg.site)
+    store = open_store(cfg)
     year = args.year or (store.latest_time() or dt.datetime.now()).year
     ent = args.enterprise or enterprise_id(cfg.site)
     green = None if args.green_mwh is None else args.green_mwh * 1000.0
@@ -95,9 +94,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``allowance status`` to the CLI."""
-    from workspace.cli import guarded as _guard
-
-    p = subparsers.add_parser("allowance", help="the year's allowance: settlement, forecast, alarm, green share",
+    _guard = guarded
+    p = subparsers.add_parser("allowance",
                               description="Read the allowance set with `tanjian quota set` (or on chain) and "
                                           "compare the store's emissions with it.")
     sub = p.add_subparsers(dest="allowance_command", required=True)

@@ -1,4 +1,4 @@
-"""Command-line commands for business files, added to the ``tanjian`` CLI by :func:`add_commands`.
+"""Business files: ``tanjian import`` and ``tanjian reconcile``, added to ``tanjian`` by :func:`add_commands`.
 
 ::
 
@@ -17,6 +17,8 @@ import getpass
 import math
 from pathlib import Path
 
+from tanjian.args import config_from_args
+
 IMPORT_EPILOG = """\
 The mapping (imports: in tanjian.yaml) says which of the file's columns give which record field.
 A file with any bad row is refused whole; every problem is listed as file:row:column: message.
@@ -34,17 +36,11 @@ Examples:
 """
 
 
-def _config(args):
-    from workspace.cli import config_from_args
-
-    return config_from_args(args)
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a business file, or list the imported ones (``tanjian import list``)."""
     from workspace.business.imports import import_file
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     if str(args.file) == "list" and not Path(args.file).exists():
         return cmd_import_list(cfg)
     if not args.mapping:
@@ -95,9 +91,12 @@ def _num(x: float, fmt: str) -> str:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """Print bill, metered and difference per time-of-use period for the month's statement."""
+    from tanjian.startup import lazy_duck_arrays
     from workspace.business.reconcile import reconcile
 
-    cfg = _config(args)
+    lazy_duck_arrays()
+
+    cfg = config_from_args(args)
     t = reconcile(cfg, args.month)
     a = t.attrs
     print(f"electricity statement {a['period_start']} … {a['period_end']} ({', '.join(a['sources'])}) against "
@@ -115,8 +114,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 def add_commands(subparsers) -> None:
     """Add ``import`` and ``reconcile`` to the CLI."""
     p = subparsers.add_parser(
-        "import", help="import a business file (ERP output, electricity bill, invoices, financials); "
-                       "'import list' lists them",
+        "import",
         description="Import a CSV/XLSX business file into activity records with a configured mapping, or "
                     "list the imported files (tanjian import list).",
         epilog=IMPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,7 +128,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_import)
 
     p = subparsers.add_parser(
-        "reconcile", help="electricity bill vs metered energy per time-of-use period",
+        "reconcile",
         description="Compare the month's imported electricity settlement statement (kWh per time-of-use "
                     "period) with the energy of the plant's top electricity meters over the statement's "
                     "billing period, each local hour assigned to its period (models/data/tou-periods.csv). "

@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+from tanjian.args import config_from_args, guarded
 from workspace.errors import TanjianError
 
 
@@ -26,7 +27,6 @@ def cmd_cert(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve every ``protocol: opcua`` gateway of the configuration from the load model."""
     from collectors.simulator.opcua import OpcUaPlantServer
-    from workspace.cli import config_from_args
     from workspace.clock import Clock
 
     cfg = config_from_args(args)
@@ -59,12 +59,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``opcua cert`` and ``opcua simulate`` to the CLI."""
-    from workspace.cli import guarded
-
     def _guard(fn):
         return guarded(fn, (TanjianError, OSError))
 
-    p = subparsers.add_parser("opcua", help="OPC UA: make certificates, simulate a SCADA server")
+    p = subparsers.add_parser("opcua")
     sub = p.add_subparsers(dest="opcua_command", metavar="ACTION", required=True)
     x = sub.add_parser("cert", help="write a private key and a self-signed application certificate")
     x.add_argument("--out", type=Path, default=Path("pki"), help="folder to write into (default ./pki)")

@@ -9,7 +9,7 @@ from collectors.service import backfill
 from collectors.simulator.model import LoadModel
 from workspace.config import Config
 from workspace.journal import Journal
-from workspace.store import Store
+from workspace.keeper import Keeper
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def seed_history(cfg: Config, start: dt.datetime, end: dt.datetime, *, journal: 
     own = journal is None
     if journal is None:
         journal = Journal(cfg.paths.journal, writer=True)
-    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    keeper = Keeper.open(cfg, journal)
     model = LoadModel(cfg.site, cfg.simulation.seed)
     bar = None
     if progress:
@@ -32,8 +32,7 @@ def seed_history(cfg: Config, start: dt.datetime, end: dt.datetime, *, journal: 
         bar = tqdm(total=(end - start).total_seconds() / 60, unit="min", desc="history", leave=False)
     try:
         n = backfill(cfg.site, journal, model, start, end, progress=bar)
-        while store.fold(journal, max_batches=48).readings:
-            pass
+        keeper.fold(max_batches=48)
     finally:
         if bar is not None:
             bar.close()

@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from tanjian.args import config_from_args, guarded
+
 log = logging.getLogger(__name__)
 
 
@@ -38,10 +40,11 @@ def _list(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the reports and ledger their hashes."""
-    from workspace.cli import config_from_args
+    from models.reports import FORMATS, LAYOUTS
+    from models.reports.issue import issue, run_scheduled
+    from tanjian.startup import lazy_duck_arrays
 
-    from . import FORMATS, LAYOUTS
-    from .issue import issue, run_scheduled
+    lazy_duck_arrays()
 
     cfg = config_from_args(args)
     formats = _list(args.format, FORMATS, "format")
@@ -92,10 +95,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``report`` to the CLI."""
-    from workspace.cli import guarded as _guard
-
+    _guard = guarded
     p = subparsers.add_parser(
-        "report", help="GHG report (XLSX, PDF, canonical JSON) for a year or month; hashes go into the ledger",
+        "report",
         description="Compute the inventory of the period from the store (and --activity), write the reports "
                     "in the Chinese guideline's structure (cn) and as an ISO 14064-1 GHG report (iso), record "
                     "their SHA-256s in OUT/SHA256SUMS and put each into the ledger as a document leaf naming "

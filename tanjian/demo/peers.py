@@ -33,7 +33,7 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
-from .errors import TanjianError
+from workspace.errors import TanjianError
 
 log = logging.getLogger(__name__)
 

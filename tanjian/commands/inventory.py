@@ -1,6 +1,8 @@
-"""Command-line commands of the accounting core, added to ``tanjian`` by :func:`add_commands`.
+"""Accounting: ``tanjian kpi``, ``tanjian inventory`` and ``tanjian footprint``, added by :func:`add_commands`.
 
 ::
+
+    tanjian kpi [--as-of SNAPSHOT]
 
     tanjian inventory --year 2026 | --from DATE --to DATE [--methodology ID] [--level LEVEL]
                       [--activity FILE ...] [--as-of SNAPSHOT] [--measured FILE] [--no-store]
@@ -20,10 +22,13 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from tanjian.args import config_from_args, guarded, open_store
 from workspace.errors import TanjianError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,8 @@ def _period(args) -> tuple[dt.date, dt.date]:
 
 
 def _activity(files: list[Path] | None) -> pd.DataFrame | None:
+    import pandas as pd
+
     from models.activity_input import ActivityFileError, read_activity_file
 
     if not files:
@@ -67,8 +74,6 @@ def _activity(files: list[Path] | None) -> pd.DataFrame | None:
 
 def _store_and_site(args):
     """(store, site, cfg): the configured store and site; store None when absent or --no-store."""
-    from workspace.cli import config_from_args
-
     try:
         cfg = config_from_args(args)
     except TanjianError:
@@ -77,28 +82,22 @@ def _store_and_site(args):
         raise
     if args.no_store:
         return None, cfg.site, cfg
-    from workspace.store import Store
-
     if isinstance(cfg.paths.store, Path) and not cfg.paths.store.exists():
         if args.activity:
             log.info("no store at %s: computing from the activity file(s) only", cfg.paths.store)
             return None, cfg.site, cfg
-    return Store.open(cfg.paths.store, cfg.site), cfg.site, cfg
+    return open_store(cfg), cfg.site, cfg
 
 
 def _chain_guard(cfg, methodology_id: str) -> None:
     """When the configuration pins this methodology on chain (``chain.methodology_id``), refuse a local
-    package whose hash differs from the version active in MethodologyRegistry (same rule as ``tanjian kpi``)."""
+    package whose hash differs from the version active in MethodologyRegistry (the guard of ``tanjian kpi``)."""
     if cfg is None or getattr(cfg.chain, "methodology_id", None) != methodology_id:
         return
-    from chain.cli import _connect, _registry
-    from chain.methodology import require_matching
-    from chain.registry import METHODOLOGY_REGISTRY
+    from chain.methodology import guard
     from models.packages import load_methodology
 
-    w3 = _connect(cfg)
-    reg = _registry(cfg, w3, METHODOLOGY_REGISTRY, None)
-    v = require_matching(load_methodology(methodology_id).path, reg, methodology_id)
+    v = guard(cfg, load_methodology(methodology_id).path)
     log.info("methodology %s %s matches the version published on chain (%s)", methodology_id, v.version,
              v.package_sha256)
 
@@ -143,6 +142,23 @@ def _print_inventory(inv) -> None:
           f"(±{t['gross_location']['uncertainty_pct']}%);  offsets {c['offsets']['total_tco2e']} t (not netted)")
 
 
+def cmd_kpi(args) -> int:
+    """Energy and CO2e today, yesterday, this month and this year (location-based), after the methodology guard."""
+    from chain.methodology import guard
+    from models.kpi import plant_kpis
+
+    cfg = config_from_args(args)
+    v = guard(cfg)
+    method = None if v is None else (f"{cfg.chain.methodology_id} {v.version} (package sha256 {v.package_sha256}, "
+                                     f"as published on chain)")
+    df = plant_kpis(open_store(cfg), as_of=args.as_of)
+    print(f"# methodology: {method or 'none pinned (packaged factor library; set chain.methodology_id)'}")
+    print(f"# {cfg.site.plant.name}: location-based, snapshot {df.attrs['snapshot']}, now {df.attrs['now']}")
+    print(df.to_string(float_format=lambda v: f"{v:,.1f}"))
+    print("# factors: " + "; ".join(df.attrs["factor_ids"]))
+    return 0
+
+
 def cmd_inventory(args) -> int:
     """Compute and print the inventory (or a restatement with another factor file)."""
     from models.factors import FactorLibrary
@@ -158,6 +174,8 @@ def cmd_inventory(args) -> int:
                               "new_library_sha256": table.attrs["new_library_sha256"],
                               "lines": out.to_dict("records")}, ensure_ascii=False, indent=1, default=str))
         else:
+            import pandas as pd
+
             with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):
                 print(table.to_string(index=False))
             print(f"total difference {table['difference_tco2e'].sum():+.3f} tCO2e")
@@ -225,10 +243,13 @@ levels: source (default) | workshop (each workshop's main meters) | device (each
 
 
 def add_commands(subparsers) -> None:
-    """Add ``inventory`` and ``footprint`` to the CLI."""
-    from workspace.cli import guarded as _guard
+    """Add ``kpi``, ``inventory`` and ``footprint`` to the CLI."""
+    _guard = guarded
+    x = subparsers.add_parser("kpi")
+    x.add_argument("--as-of", default=None)
+    x.set_defaults(func=cmd_kpi)
 
-    p = subparsers.add_parser("inventory", help="GHG inventory for a year or period (scopes 1-3, ISO categories)",
+    p = subparsers.add_parser("inventory",
                               description="GHG inventory from the store's meters and activity files, under a "
                                           "versioned methodology package.",
                               epilog=INVENTORY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,7 +263,7 @@ def add_commands(subparsers) -> None:
     _common(p)
     p.set_defaults(func=_guard(cmd_inventory), month=None)
 
-    p = subparsers.add_parser("footprint", help="product carbon footprint per unit (gate to gate) for a month")
+    p = subparsers.add_parser("footprint")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="YYYY-MM")
     _common(p)
     p.set_defaults(func=_guard(cmd_footprint), year=None, date_from=None, date_to=None)

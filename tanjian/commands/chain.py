@@ -1,4 +1,4 @@
-"""Command-line commands of the chain package, added to the ``tanjian`` CLI by :func:`add_commands`.
+"""The chain's commands (ledger, anchoring, proofs, keys, registries), added to ``tanjian`` by :func:`add_commands`.
 
 ::
 
@@ -6,11 +6,13 @@
     tanjian export SEQ --out DIR                  write batch SEQ and its proof bundle
     tanjian verify BATCH_FILE BUNDLE_FILE [--rpc URL | --offline] [--contract ADDR]
     tanjian chain keygen                          create the gateway keystore (and a 0600 password file)
+    tanjian chain compile [--out DIR]             recompile the contracts' committed artefacts (developers)
     tanjian chain deploy                          deploy/find the contracts, register and fund the gateway
     tanjian methodology publish DIR --id ID --version V --effective-from DATE [--effective-to DATE]
     tanjian methodology show --id ID [--at DATE]  /  tanjian methodology check DIR --id ID [--at DATE]
     tanjian quota set ENTERPRISE YEAR AMOUNT_T --author A --reason R [--on-chain]
     tanjian quota show ENTERPRISE YEAR
+    tanjian ledger add FILE --author A --reason R [--no-anchor]
 
 Role accounts (association, regulator) sign with ``--keystore FILE`` (password from
 ``$TANJIAN_KEYSTORE_PASSWORD`` or ``--password-file``) or, on a dev chain, ``--from ADDRESS`` (an
@@ -29,34 +31,19 @@ import sys
 import threading
 from pathlib import Path
 
+from chain.connect import anchoring_service, connect, deployment
+from chain.connect import registry as registry_of
+from tanjian.args import config_from_args, guarded
 from workspace.errors import ChainError, ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def _config(args: argparse.Namespace):
-    from workspace.cli import config_from_args
-
-    return config_from_args(args)
-
-
-def _connect(cfg, rpc_url: str | None = None):
-    from .node import connect
-
-    w3 = connect(rpc_url or cfg.chain.rpc_url)
-    if cfg.chain.chain_id is not None and rpc_url is None:
-        got = w3.eth.chain_id
-        if got != cfg.chain.chain_id:
-            raise ChainError(f"{cfg.chain.rpc_url} is chain {got}, "
-                             f"the configuration expects {cfg.chain.chain_id}")
-    return w3
-
-
 def cmd_keygen(args: argparse.Namespace) -> int:
     """Create the gateway keystore if missing; print its address."""
-    from . import keys
+    from chain import keys
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     ks, pw_file = Path(cfg.chain.keystore), Path(cfg.chain.password_file)
     if ks.exists():
         print(f"gateway {keys.keystore_address(ks)} (keystore {ks} exists)")
@@ -70,13 +57,23 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Recompile the contracts with solcjs and print the artefacts written."""
+    from chain.compile import build
+
+    logging.getLogger("chain.compile").setLevel(logging.INFO)  # what solcjs was asked and said
+    for path in (build(args.out) if args.out else build()):
+        print(path)
+    return 0
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Deploy the registry if needed and register + fund the gateway (dev chains: node account 0)."""
-    from .deploy import ensure_deployment
-    from .keys import keystore_address
+    from chain.deploy import ensure_deployment
+    from chain.keys import keystore_address
 
-    cfg = _config(args)
-    w3 = _connect(cfg)
+    cfg = config_from_args(args)
+    w3 = connect(cfg)
     if cfg.chain.rpc_url == "tester":
         print("warning: rpc_url is 'tester': this in-process chain ends with this command", file=sys.stderr)
     info = ensure_deployment(w3, cfg.paths.chain, keystore_address(cfg.chain.keystore),
@@ -87,46 +84,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deployment(cfg) -> dict | None:
-    """The registries to use: ``chain.contracts`` of the YAML file (a consortium's published addresses)
-    over the ``deployment.json`` this workspace wrote when it deployed its own."""
-    from .deploy import read_deployment
-
-    info = read_deployment(cfg.paths.chain)
-    if not cfg.chain.contracts:
-        return info
-    info = dict(info or {}, chain_id=cfg.chain.chain_id)
-    info["contracts"] = {**(info.get("contracts") or {}),
-                         **{name: {"address": addr} for name, addr in cfg.chain.contracts.items()}}
-    if "AnchorRegistry" in cfg.chain.contracts:
-        info["address"] = cfg.chain.contracts["AnchorRegistry"]
-    return info
-
-
-def _service(cfg):
-    from .anchor import AnchorService
-    from .deploy import ensure_deployment
-    from .keys import load_account
-    from .ledger import Ledger
-
-    w3 = _connect(cfg)
-    account = load_account(cfg.chain.keystore, password_file=cfg.chain.password_file)
-    if cfg.chain.rpc_url == "tester":  # nothing outlives this process: set everything up here
-        info = ensure_deployment(w3, cfg.paths.chain, account.address, plant=cfg.site.plant.id)
-    else:
-        info = _deployment(cfg)
-        if info is None:
-            raise ChainError(f"no chain.contracts in the configuration and no {cfg.paths.chain / 'deployment.json'}: "
-                             f"set the consortium's addresses or run `tanjian chain deploy` first")
-    ledger = Ledger(cfg.paths.journal, cfg.paths.chain)
-    return AnchorService(w3, info["address"], account, ledger, cfg.paths.chain,
-                         confirmations=cfg.chain.confirmations)
-
-
 def cmd_anchor(args: argparse.Namespace) -> int:
     """Anchor once (``--once``) or every ``chain.anchor_interval_s`` until interrupted."""
-    cfg = _config(args)
-    svc = _service(cfg)
+    cfg = config_from_args(args)
+    svc = anchoring_service(cfg)
     if args.once:
         rec = svc.anchor_once()
         if rec is None:
@@ -147,11 +108,11 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write batch SEQ and its proof bundle into ``--out``."""
-    from .bundle import export_batch
-    from .ledger import Ledger
+    from chain.bundle import export_batch
+    from chain.ledger import Ledger
 
-    cfg = _config(args)
-    info = _deployment(cfg)
+    cfg = config_from_args(args)
+    info = deployment(cfg)
     with Ledger(cfg.paths.journal, cfg.paths.chain) as ledger:
         batch_path, bundle_path = export_batch(cfg.paths.journal, ledger, cfg.paths.chain, args.seq, args.out,
                                                contract=info["address"] if info else None)
@@ -162,15 +123,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a batch file against its bundle; exit 0 only when every check passes."""
-    from .node import connect
-    from .verify import verify_files
+    from chain.node import connect
+    from chain.verify import verify_files
 
     w3 = None
     if not args.offline:
         rpc = args.rpc
         if rpc is None:
             try:
-                rpc = _config(args).chain.rpc_url
+                rpc = config_from_args(args).chain.rpc_url
             except ConfigError as exc:
                 print(f"no --rpc and no usable configuration ({exc}); verifying offline", file=sys.stderr)
         if rpc is not None:
@@ -184,7 +145,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _role_sender(args: argparse.Namespace):
-    from .keys import load_account
+    from chain.keys import load_account
 
     if getattr(args, "keystore", None):
         return load_account(args.keystore, password_file=args.password_file)
@@ -194,29 +155,17 @@ def _role_sender(args: argparse.Namespace):
                      "(an unlocked account of a dev node)")
 
 
-def _registry(cfg, w3, name: str, address: str | None):
-    from .registry import contract, from_deployment
-
-    if address:
-        return contract(w3, name, address)
-    info = _deployment(cfg)
-    if info is None:
-        raise ChainError(f"no chain.contracts in the configuration and no {cfg.paths.chain / 'deployment.json'}: "
-                         f"pass --contract, set the consortium's addresses, or run `tanjian chain deploy`")
-    return from_deployment(w3, info, name)
-
-
 def cmd_methodology(args: argparse.Namespace) -> int:
     """Publish, show or check a methodology version (MethodologyRegistry)."""
-    from . import methodology as m
-    from .registry import METHODOLOGY_REGISTRY
+    from chain import methodology as m
+    from chain.registry import METHODOLOGY_REGISTRY
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     if args.methodology_command == "hash":
         print(m.package_sha256(args.package_dir))
         return 0
-    w3 = _connect(cfg)
-    reg = _registry(cfg, w3, METHODOLOGY_REGISTRY, args.contract)
+    w3 = connect(cfg)
+    reg = registry_of(cfg, w3, METHODOLOGY_REGISTRY, args.contract)
     if args.methodology_command == "publish":
         v = m.publish(w3, reg, _role_sender(args), args.package_dir, args.id, args.version,
                       m.parse_when(args.effective_from),
@@ -240,17 +189,17 @@ def cmd_methodology(args: argparse.Namespace) -> int:
 
 def cmd_quota(args: argparse.Namespace) -> int:
     """Hand-enter (or, as the regulator, set on chain) and show quotas."""
-    from .node import is_up
-    from .quota import QuotaBook, set_on_chain
-    from .registry import QUOTA_REGISTRY
+    from chain.node import is_up
+    from chain.quota import QuotaBook, set_on_chain
+    from chain.registry import QUOTA_REGISTRY
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     registry = None
     if args.quota_command == "show" or args.on_chain:
-        w3 = _connect(cfg)
+        w3 = connect(cfg)
         if is_up(w3) or args.on_chain:
             try:
-                registry = _registry(cfg, w3, QUOTA_REGISTRY, args.contract)
+                registry = registry_of(cfg, w3, QUOTA_REGISTRY, args.contract)
             except ChainError as exc:
                 if args.on_chain:
                     raise
@@ -281,25 +230,56 @@ def cmd_quota(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_add(args: argparse.Namespace) -> int:
+    """Put FILE's SHA-256 into the ledger (now when no collector holds the journal) and anchor it if possible."""
+    from workspace.errors import JournalError
+    from workspace.inbox import document_request, submit
+    from workspace.keeper import Keeper
+    from workspace.journal import Journal
+
+    cfg = config_from_args(args)
+    req = document_request(args.file, args.author, args.reason)
+    path = submit(cfg.paths.inbox, req)
+    try:
+        journal = Journal(cfg.paths.journal, writer=True)
+    except JournalError:
+        print(f"{args.file}: sha256 {req['sha256']} queued ({path}); the running collector journals it at its next "
+              f"cycle and its anchoring loop anchors it")
+        return 0
+    with journal:
+        seq = Keeper.open(cfg, journal).catch_up()
+    print(f"{args.file}: sha256 {req['sha256']} is ledger batch {seq}")
+    if args.no_anchor:
+        return 0
+    try:  # anchor right after the report, when this workspace can reach its chain
+        rec = anchoring_service(cfg).anchor_once()
+        if rec is not None:
+            print(f"anchored root {rec['root']} covering {rec['tree_size']} batches in block {rec['block_number']}")
+    except Exception as exc:  # noqa: BLE001 - best effort: a node that is down, no key yet, ...
+        print(f"not anchored now ({type(exc).__name__}: {str(exc)[:200]}); the anchoring loop or "
+              f"`tanjian anchor --once` will")
+    print(f"export and check it: `tanjian export {seq} --out DIR` then `tanjian verify DIR/batch-{seq:08d}.json "
+          f"DIR/batch-{seq:08d}.proof.json --document {args.file}`")
+    return 0
+
 
 def add_commands(subparsers) -> None:
     """Add ``anchor``, ``export``, ``verify``, ``chain {keygen,deploy}``, ``methodology
-    {publish,show,check,hash}`` and ``quota {set,show}`` to the CLI.
+    {publish,show,check,hash}``, ``quota {set,show}`` and ``ledger add`` to the CLI.
 
     Each sub-parser gets ``func`` (``args -> exit code``) as its default.
     """
-    from workspace.cli import guarded as _guard
-
-    p = subparsers.add_parser("anchor", help="anchor the ledger root on chain")
+    _guard = guarded
+    p = subparsers.add_parser("anchor")
     p.add_argument("--once", action="store_true", help="anchor once and exit")
     p.set_defaults(func=_guard(cmd_anchor))
 
-    p = subparsers.add_parser("export", help="export a batch and its proof bundle")
+    p = subparsers.add_parser("export")
     p.add_argument("seq", type=int, help="batch sequence number")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=_guard(cmd_export))
 
-    p = subparsers.add_parser("verify", help="verify a batch file against its proof bundle")
+    p = subparsers.add_parser("verify")
     p.add_argument("batch_file", type=Path)
     p.add_argument("bundle_file", type=Path)
     p.add_argument("--document", type=Path, default=None,
@@ -312,11 +292,14 @@ def add_commands(subparsers) -> None:
                                       "(fail if the bundle names another)")
     p.set_defaults(func=_guard(cmd_verify))
 
-    p = subparsers.add_parser("chain", help="gateway key and registry deployment")
+    p = subparsers.add_parser("chain")
     sub = p.add_subparsers(dest="chain_command", required=True)
     sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=_guard(cmd_keygen))
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=_guard(cmd_deploy))
+    q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
+    q.add_argument("--out", type=Path, default=None, help="output directory (default chain/contracts/build)")
+    q.set_defaults(func=_guard(cmd_compile))
 
     def signer_options(q):
         q.add_argument("--keystore", type=Path, help="encrypted keystore of the role's account")
@@ -324,7 +307,7 @@ def add_commands(subparsers) -> None:
         q.add_argument("--from", dest="sender", help="unlocked node account (dev chains)")
         q.add_argument("--contract", help="registry address (default: deployment.json)")
 
-    p = subparsers.add_parser("methodology", help="methodology versions on chain (the association publishes)")
+    p = subparsers.add_parser("methodology")
     sub = p.add_subparsers(dest="methodology_command", required=True)
     q = sub.add_parser("publish", help="publish a version of a methodology package")
     q.add_argument("package_dir", type=Path)
@@ -346,7 +329,7 @@ def add_commands(subparsers) -> None:
     q.add_argument("package_dir", type=Path)
     p.set_defaults(func=_guard(cmd_methodology))
 
-    p = subparsers.add_parser("quota", help="emission quotas (hand-entered; the regulator's on chain win)")
+    p = subparsers.add_parser("quota")
     sub = p.add_subparsers(dest="quota_command", required=True)
     q = sub.add_parser("set", help="hand-enter a quota (or --on-chain, as the regulator)")
     q.add_argument("enterprise")
@@ -362,3 +345,12 @@ def add_commands(subparsers) -> None:
     q.add_argument("--contract")
     q.set_defaults(on_chain=False)
     p.set_defaults(func=_guard(cmd_quota))
+
+    lg = subparsers.add_parser("ledger")
+    ls = lg.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
+    x = ls.add_parser("add", help="record FILE's SHA-256 as a ledger batch, with who issued it and why")
+    x.add_argument("file", type=Path)
+    x.add_argument("--author", required=True, help="the person responsible for the file")
+    x.add_argument("--reason", required=True, help="what it is, e.g. 'monthly GHG report 2026-11'")
+    x.add_argument("--no-anchor", action="store_true", help="do not try to anchor right away")
+    x.set_defaults(func=cmd_ledger_add)

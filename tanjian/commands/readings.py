@@ -11,17 +11,13 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-
-def _cfg(args):
-    from .cli import config_from_args
-
-    return config_from_args(args)
+from tanjian.args import config_from_args
 
 
 def cmd_labels(args) -> int:
     from dashboards.labels import labels_for, write_labels
 
-    cfg = _cfg(args)
+    cfg = config_from_args(args)
     url = args.public_url or cfg.dashboards.public_url
     out = write_labels(cfg.site, url, args.out, args.meter)
     n = len(labels_for(cfg.site, url, args.meter))
@@ -32,7 +28,7 @@ def cmd_labels(args) -> int:
 def cmd_health(args) -> int:
     from collectors.health import device_health, render, summary
 
-    cfg = _cfg(args)
+    cfg = config_from_args(args)
     df = device_health(cfg.paths.data_dir, cfg.site if args.all else None)
     if args.csv:
         print(df.to_csv(), end="")
@@ -47,11 +43,11 @@ def cmd_health(args) -> int:
 def cmd_reading_add(args) -> int:
     from zoneinfo import ZoneInfo
 
-    from .errors import StoreError
-    from .business.manual import submit_manual_reading
-    from .store import Store
+    from workspace.business.manual import submit_manual_reading
+    from workspace.errors import StoreError
+    from workspace.store import Store
 
-    cfg = _cfg(args)
+    cfg = config_from_args(args)
     tz = ZoneInfo(cfg.site.plant.timezone)
     when = dt.datetime.fromisoformat(args.time) if args.time else dt.datetime.now(tz)
     try:
@@ -72,7 +68,7 @@ def cmd_reading_add(args) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``labels``, ``reading`` and ``health`` to the ``tanjian`` parser."""
-    x = sub.add_parser("labels", help="printable QR labels that open each meter's hand-reading page",
+    x = sub.add_parser("labels",
                        description="Write a sheet of QR labels (A4, 3 x 8 labels of 70 x 37 mm as PDF, or one "
                                    "SVG), each pointing at <dashboards.public_url>/readings?meter=ID.")
     x.add_argument("--out", required=True, type=Path, help="labels.pdf or labels.svg")
@@ -82,7 +78,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="override dashboards.public_url (the address the phones reach the dashboards at)")
     x.set_defaults(func=cmd_labels)
 
-    r = sub.add_parser("reading", help="hand readings with a photo (as the /readings page takes them)")
+    r = sub.add_parser("reading")
     rs = r.add_subparsers(dest="reading_command", metavar="ACTION", required=True)
     x = rs.add_parser("add", help="check a hand reading, store its photo as evidence and queue it for the ledger")
     x.add_argument("--meter", required=True)
@@ -94,7 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--confirm", action="store_true", help="submit despite warnings (errors still refuse)")
     x.set_defaults(func=cmd_reading_add)
 
-    x = sub.add_parser("health", help="per-device health: last seen, errors, latency, back-off",
+    x = sub.add_parser("health",
                        description="Per-device health from <data_dir>/run/health.json, which the running "
                                    "collector rewrites every cycle. States: ok, backing_off, never_seen.")
     x.add_argument("--all", action="store_true", help="list every meter of the site model, also never seen")

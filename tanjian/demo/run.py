@@ -22,14 +22,14 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .clock import Clock
-from .config import Config
-from .errors import TanjianError
-from .journal import Journal
-from .store import Store
+from workspace.clock import Clock
+from workspace.config import Config
+from workspace.errors import TanjianError
+from workspace.journal import Journal
+from workspace.store import Store
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> bool:
@@ -49,7 +49,7 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -
 
 def _catch_up(cfg: Config, journal: Journal, history_days: float) -> None:
     """Backfill history on a first start, or the gap since the last reading (a gateway's buffer)."""
-    from .demo_data import seed_history
+    from tanjian.demo.history import seed_history
 
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     try:
@@ -131,7 +131,7 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
     from collectors.service import CollectionService
     from collectors.simulator import PlantSimulator
 
-    from .demo_protocols import ProtocolPeers
+    from tanjian.demo.peers import ProtocolPeers
 
     cfg.paths.data_dir.mkdir(parents=True, exist_ok=True)
     runlog = cfg.paths.run
@@ -179,8 +179,9 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
                 except TanjianError as exc:
                     print(f"chain: not started ({exc}); collection goes on without anchoring", flush=True)
             dport = cfg.dashboards.port + port_offset
-            dash = _spawn([sys.executable, "-m", "dashboards.app", "--config", str(cfg.source), "--data-dir",
-                           str(cfg.paths.data_dir), "--port", str(dport)], env, runlog / "dashboards.log")
+            dash = _spawn([sys.executable, "-m", "tanjian", "--config", str(cfg.source), "--data-dir",
+                           str(cfg.paths.data_dir), "-v", "serve", "--port", str(dport)], env,
+                          runlog / "dashboards.log")
             procs.append(("dashboards", dash))
             if lab:
                 token = secrets.token_hex(16)
