@@ -91,6 +91,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("demo", _demo, "run everything on the embedded Plant 18 simulation (what `make demo` runs)"),
     Command("simulate", _collect, "serve the site's meters over Modbus TCP from the load model"),
     Command("collect", _collect, "poll the meters, journal every reading, fold into the store"),
+    Command("simulate-mqtt", _collect, "publish one mqtt gateway's clamp meters from the load model (QoS 1)"),
     Command("fold", _store, "fold journaled batches into the store now"),
     Command("history", _demo, "backfill simulated history (demo data) into the journal and store"),
     Command("query", _store, "read the store through the query API"),

@@ -164,6 +164,17 @@ def cmd_methodology(args: argparse.Namespace) -> int:
     if args.methodology_command == "hash":
         print(m.package_sha256(args.package_dir))
         return 0
+    if args.methodology_command == "packages":
+        from models.packages import IDS, load_methodology, reseal
+
+        if args.reseal:
+            for pid, sha in reseal().items():
+                print(f"{pid}  {sha}")
+            return 0
+        for pid in IDS:
+            v = load_methodology(pid)
+            print(f"{v.id}  {v.version}  {v.sha256}")
+        return 0
     w3 = connect(cfg)
     reg = registry_of(cfg, w3, METHODOLOGY_REGISTRY, args.contract)
     if args.methodology_command == "publish":
@@ -327,6 +338,9 @@ def add_commands(subparsers) -> None:
     q.add_argument("--contract")
     q = sub.add_parser("hash", help="SHA-256 of a methodology package directory")
     q.add_argument("package_dir", type=Path)
+    q = sub.add_parser("packages", help="the packaged methodologies with their versions and hashes")
+    q.add_argument("--reseal", action="store_true",
+                   help="rewrite manifest.yaml of every packaged methodology (after editing one or the factor file)")
     p.set_defaults(func=_guard(cmd_methodology))
 
     p = subparsers.add_parser("quota")

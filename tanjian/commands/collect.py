@@ -4,6 +4,7 @@ and ``tanjian status`` (collector health, store and last anchor)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from tanjian.args import config_from_args, open_store
 from workspace.errors import TanjianError
@@ -113,7 +114,7 @@ def cmd_status(args) -> int:
 
 
 def add_commands(sub) -> None:
-    """Add ``simulate``, ``collect`` and ``status``."""
+    """Add ``simulate``, ``collect``, ``status`` and ``simulate-mqtt``."""
     x = sub.add_parser("simulate")
     x.add_argument("--clock", default=None, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
     x.add_argument("--port-offset", type=int, default=0)
@@ -126,3 +127,55 @@ def add_commands(sub) -> None:
     x.set_defaults(func=cmd_collect)
 
     sub.add_parser("status").set_defaults(func=cmd_status)
+
+    x = sub.add_parser("simulate-mqtt", description="Publish the load model's readings of one mqtt gateway's "
+                       "meters to a broker at QoS 1, as each meter's mapping expects.")
+    x.add_argument("--gateway", required=True, help="id of the mqtt gateway whose meters are published")
+    x.add_argument("--host", default=None, help="broker host (default: the gateway's)")
+    x.add_argument("--port", type=int, default=None, help="broker port (default: the gateway's)")
+    x.add_argument("--username", help="publisher's user name")
+    x.add_argument("--password-file", type=Path, help="file holding the publisher's password")
+    x.add_argument("--ca", help="CA certificate of the broker (PEM); enables TLS")
+    x.add_argument("--cert", help="publisher's client certificate (PEM)")
+    x.add_argument("--key", help="publisher's client key (PEM)")
+    x.add_argument("--period", type=float, default=60.0, help="seconds between readings [s] (default 60)")
+    x.add_argument("--count", type=int, default=0, help="stop after this many rounds (default: never)")
+    x.set_defaults(func=cmd_simulate_mqtt)
+
+
+def cmd_simulate_mqtt(args) -> int:
+    """Publish one mqtt gateway's clamp-meter readings from the load model every period, live (QoS 1)."""
+    import datetime as dt
+    import time
+
+    from collectors.simulator.model import LoadModel
+    from collectors.simulator.mqtt import ClampPublisher
+    from workspace.batch import format_time
+
+    cfg = config_from_args(args)
+    gw = next((g for g in cfg.site.gateways if g.id == args.gateway and g.protocol == "mqtt"), None)
+    if gw is None:
+        raise TanjianError(f"{cfg.source or 'the configuration'}: no mqtt gateway {args.gateway!r} (gateways: "
+                           f"{', '.join(g.id for g in cfg.site.gateways if g.protocol == 'mqtt') or 'none'})")
+    password = None
+    if args.password_file:
+        password = args.password_file.read_text(encoding="utf-8").splitlines()[0]
+    pub = ClampPublisher(cfg.site, gw.id, LoadModel(cfg.site, cfg.simulation.seed), host=args.host or gw.host,
+                         port=args.port or gw.port, client_id=f"sim-{gw.id}", username=args.username,
+                         password=password, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
+    pub.connect()
+    n = 0
+    try:
+        while not args.count or n < args.count:
+            now = dt.datetime.now(dt.timezone.utc)
+            for info in pub.publish_at(now):
+                info.wait_for_publish(10)
+            n += 1
+            print(f"{format_time(now)}: published {len(pub.meters)} readings", flush=True)
+            if not args.count or n < args.count:
+                time.sleep(args.period)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pub.close()
+    return 0
