@@ -18,7 +18,7 @@ import pytest
 
 from chain import merkle
 
-DATA = Path(__file__).parent / "data" / "merkle"
+DATA = Path(__file__).parents[1] / "data" / "merkle"
 
 
 def hx(s: str) -> bytes:

@@ -111,7 +111,7 @@ def test_inventory_reads_every_imported_kind(plant_cfg, capsys):
     assert el[0]["tco2e"] == "312.099"
 
 
-EXAMPLE_ACTIVITY = Path(__file__).resolve().parents[1] / "docs" / "examples" / "plant18-activity-2025.csv"
+EXAMPLE_ACTIVITY = Path(__file__).resolve().parents[2] / "docs" / "examples" / "plant18-activity-2025.csv"
 
 
 def test_unverified_factor_error_names_every_row_and_how_to_accept_them(tmp_path, capsys):

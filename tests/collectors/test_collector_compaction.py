@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from tests.test_collector import plant  # noqa: F401 - the real pymodbus simulator fixture
+from tests.collectors.test_collector import plant  # noqa: F401 - the real pymodbus simulator fixture
 from workspace.batch import MAGIC2, decode_batch
 
 

@@ -41,7 +41,7 @@ from models.reports.issue import ledger_files, record_sums, run_scheduled
 from workspace.batch import decode_batch
 from workspace.journal import Journal
 
-FIXTURE = Path(__file__).parent / "data" / "reports" / "inventory-2025.json"
+FIXTURE = Path(__file__).parents[1] / "data" / "reports" / "inventory-2025.json"
 DATE = "2026-01-05"
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ARTIFACTS, ROOT, free_port
+from tests.conftest import ARTIFACTS, ROOT, free_port
 from dashboards import render
 from dashboards.bigscreen import BigScreen
 from dashboards.feeds import verify_upload

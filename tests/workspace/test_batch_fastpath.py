@@ -3,7 +3,7 @@
 ``tests/data/batch2_pins.json`` holds the SHA-256 of 48 varied batches (unicode and escaped meter ids,
 duplicates, several instants and time zones, NaN, ±inf, -0.0, subnormals, device clocks, tariffs, notes
 with floats, seq across digit boundaries) as the encoder of commit 0fc39e5 wrote them; that encoder's
-bytes are checked by hand in tests/test_batch_columnar.py.
+bytes are checked by hand in tests/workspace/test_batch_columnar.py.
 """
 
 import hashlib
@@ -18,7 +18,7 @@ from tests._batch2_cases import T, cases
 from workspace.batch import (Reading, decode_columns, encode_batch_columnar, encode_columns, prepare_batch_columnar,
                              prepare_columns)
 
-PINS = json.loads((Path(__file__).parent / "data" / "batch2_pins.json").read_text())["sha256"]
+PINS = json.loads((Path(__file__).parents[1] / "data" / "batch2_pins.json").read_text())["sha256"]
 CASES = cases()
 
 

@@ -12,7 +12,7 @@ import qrcode
 
 from collectors.health import device_health, render, summary
 from dashboards.labels import labels_for, qr_matrix, svg, write_labels
-from tests.test_collector import plant  # noqa: F401 - the real simulator, journal and store
+from tests.collectors.test_collector import plant  # noqa: F401 - the real simulator, journal and store
 from tanjian.cli import main
 from workspace.errors import UnknownMeter
 

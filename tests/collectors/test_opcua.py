@@ -27,7 +27,7 @@ from workspace.journal import Journal
 from workspace.store import Store
 
 UTC = dt.timezone.utc
-EXAMPLE = Path(__file__).resolve().parents[1] / "workspace" / "examples" / "opcua-scada.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "workspace" / "examples" / "opcua-scada.yaml"
 START = dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Changsha, a Tuesday: the day shift runs
 OPC_METERS = ("M-MAIN", "M-WELD-01", "M-GAS")
 

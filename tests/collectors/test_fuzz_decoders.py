@@ -39,7 +39,7 @@ from workspace.meters import FAMILIES
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = dt.datetime(2026, 11, 24, 2, 0, 30, tzinfo=dt.timezone.utc)
 
-# published frames (sources in tests/test_dlt645.py): 2007 energy and voltage replies, 1997 energy reply
+# published frames (sources in tests/collectors/test_dlt645.py): 2007 energy and voltage replies, 1997 energy reply
 SEEDS = [bytes.fromhex(x.replace(" ", "")) for x in (
     "FE FE FE FE 68 94 35 21 90 88 55 68 91 08 33 33 34 33 59 35 33 33 81 16",
     "68 94 35 21 90 88 55 68 91 06 33 34 34 35 7B 55 5E 16",

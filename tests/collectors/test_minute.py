@@ -20,7 +20,7 @@ from collectors.minute import MinuteRule, minute_slot
 from collectors.polling import DeviceHealth
 from collectors.service import CollectionService
 from collectors.simulator.broker import Mosquitto
-from tests.test_mqtt import USERS, Publisher, journaled, make_cfg
+from tests.collectors.test_mqtt import USERS, Publisher, journaled, make_cfg
 from workspace.batch import Reading, encode_batch
 from workspace.clock import Clock
 from workspace.journal import Journal

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ARTIFACTS
-from tests.test_dashboards import dashboard_server
+from tests.conftest import ARTIFACTS
+from tests.dashboards.test_dashboards import dashboard_server
 from workspace.batch import Reading, encode_batch
 from workspace.config import EXAMPLE, load_config
 from workspace.journal import Journal

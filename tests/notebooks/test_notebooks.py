@@ -24,7 +24,7 @@ from models.kpi import plant_kpis
 from workspace.config import EXAMPLE, load_config
 from workspace.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 NOTEBOOKS = ROOT / "notebooks"
 TOUR = NOTEBOOKS / "tour.ipynb"

@@ -12,14 +12,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from test_notebooks import html_table, result, run_notebook, tagged
+from tests.notebooks.test_notebooks import html_table, result, run_notebook, tagged
 
 from models.activity_input import read_activity_file
 from models.inventory import compute_inventory
 from models.reports import write_reports
 from workspace.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NB = ROOT / "notebooks" / "ghg_inventory.ipynb"
 ACTIVITY = ROOT / "notebooks" / "data" / "plant18-activity-2026.csv"
 

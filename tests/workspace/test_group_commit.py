@@ -19,7 +19,7 @@ from concurrent.futures import wait
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_journal import small_disk  # noqa: F401 - the 256 KiB tmpfs fixture
+from tests.workspace.test_journal import small_disk  # noqa: F401 - the 256 KiB tmpfs fixture
 from workspace.batch import Reading, decode_batch, decode_columns, prepare_batch_columnar
 from workspace.errors import DiskFullError, JournalError
 from workspace.journal import Journal

@@ -26,7 +26,7 @@ from workspace.journal import Journal
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "chain.md"
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
 

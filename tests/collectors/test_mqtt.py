@@ -33,7 +33,7 @@ from workspace.store import Store
 
 UTC = dt.timezone.utc
 T0 = "2026-03-02T00:00:00Z"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 USERS = [
     BrokerUser("collector", "c0llect-pw", read=("plant/#",)),

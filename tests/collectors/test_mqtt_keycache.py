@@ -18,7 +18,7 @@ import pytest
 from collectors.service import CollectionService
 from collectors.simulator.broker import Mosquitto
 from collectors.simulator.mqtt import signed_envelope
-from tests.test_mqtt import USERS, Publisher, journaled, make_cfg
+from tests.collectors.test_mqtt import USERS, Publisher, journaled, make_cfg
 from workspace.clock import Clock
 from workspace.config import load_config
 from workspace.journal import Journal

@@ -10,7 +10,7 @@ import pytest
 
 from tanjian import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GROUPS = ROOT / "tanjian" / "commands"
 
 
