@@ -22,9 +22,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# --compile-bytecode: the packages' .pyc are written once at install, so no command compiles pandas, xarray or
+# zarr again at every start where PYTHONDONTWRITEBYTECODE is set (benchmarks/bench_cli.py shows the difference)
 $(STAMP): pyproject.toml requirements.lock package.json package-lock.json | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
-	$(UV) pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(UV) pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
