@@ -212,6 +212,11 @@ class Dlt645Bus:
         fam = FAMILIES[meter.family]
         return replace(fam, blocks=False) if fam.blocks and not self.blocks else fam
 
+    def unsupported_items(self, meter_id: str) -> dict[str, str]:
+        """Identifiers (items and blocks) the meter is known not to answer -> its answer (for the
+        health table)."""
+        return self.unsupported.of(meter_id)
+
     def requests_of(self, meter: Meter) -> list[Request]:
         """The requests the next read of ``meter`` sends (before any refusal during it)."""
         skip = self.unsupported.skip(meter.id) if self.remember else frozenset()

@@ -137,5 +137,6 @@ class Unsupported:
         self._silent.pop((meter, di), None)
 
     def of(self, meter: str) -> dict[str, str]:
-        """What ``meter`` is known not to answer: name -> its answer (for the health table)."""
-        return {m.name: m.why for m in self.marks.get(meter, {}).values()}
+        """What ``meter`` is known not to answer: identifier (hex, as the standard writes it) -> its
+        answer (for the health table)."""
+        return {m.name.split()[0]: m.why for m in self.marks.get(meter, {}).values()}
