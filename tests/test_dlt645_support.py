@@ -32,6 +32,7 @@ from collectors.readers import reader_for
 from collectors.simulator import PlantSimulator
 from collectors.simulator.dlt645 import Dlt645BusSimulator
 from collectors.simulator.pty import VirtualSerialPair
+from tests.conftest import free_port
 from tests.small_sites import load_site, meter
 from workspace.clock import Clock
 
@@ -235,6 +236,37 @@ async def test_meters_lacking_items_still_deliver_their_energy(tmp_path, caplog)
     assert table.loc["M-NOBLK", "unsupported"] == "0001FF00"
     text = render(table)
     assert "unsupported" in text and "02010200, 02010300" in text
+
+
+async def test_a_meter_silent_on_what_it_lacks_is_marked_after_three_reads(tmp_path):
+    """Some meters do not answer identifiers they do not know: silence on the energy block falls back to
+    single reads at once; silence on an item after the counter ends the read with what was answered.
+    Both are marked after three reads in a row, and the fourth read waits for no timeout."""
+    port = free_port()
+    cfg = load_site(tmp_path, [{"id": "srv-1", "protocol": "dlt645_tcp", "port": port, "timeout_s": 0.3}],
+                    [meter("M-SIL", "srv-1", "D-WELD", "dlt645-2007", address="000000000001")])
+    clock = Clock.simulated(T0, speed=1)
+    plant = PlantSimulator(cfg.site, clock)
+    async with Dlt645BusSimulator(plant, "srv-1") as sim:
+        sim.silent_on("M-SIL", {0x0001FF00, 0x02020100})  # no energy block, no current
+        reader = reader_for(cfg.site.gateways, clock)
+        bus = reader.links["srv-1"]
+        try:
+            for k in range(SILENT_LIMIT):
+                r, = await reader.read(cfg.site.meters)
+                # energy, its tariffs and the voltage; the read ends at the silent current
+                assert r.counter > 0 and r.tariffs is not None and r.voltage > 0
+                assert math.isnan(r.current) and math.isnan(r.rate)
+                assert bus.last_cycle["timeouts"] == 2
+                want = [] if k < SILENT_LIMIT - 1 else ["0001FF00", "02020100"]
+                assert sorted(reader.health["M-SIL"].unsupported) == want
+            sim.asked.clear()
+            r, = await reader.read(cfg.site.meters)
+            assert bus.last_cycle["timeouts"] == 0 and r.rate > 0 and r.power_factor > 0
+            assert [di for _, di in sim.asked] == [0x00010000, 0x00010100, 0x00010200, 0x00010300, 0x00010400,
+                                                   0x02010100, 0x02030000, 0x02060000]
+        finally:
+            reader.close()
 
 
 async def test_a_cycle_that_does_not_fit_its_period_is_warned_about(tmp_path, caplog):

@@ -228,7 +228,7 @@ class Dlt645Bus:
         who = f"meter {meter.id} (address {meter.address} on {self.where})"
         out: dict[str, float] = {}
         queue = self.requests_of(meter)
-        block_silent: Request | None = None  # a block carrying the counter that went unanswered
+        block_silent: tuple[Request, str] | None = None  # a block carrying the counter left unanswered
         while queue:
             req = queue.pop(0)
             name = f"{req.di:0{width}X} ({req.block.name if req.block else req.items[0].name})"
@@ -256,7 +256,7 @@ class Dlt645Bus:
                 if "counter" not in out:
                     if req.block is not None and block_silent is None:
                         # a meter may stay silent on a block it does not have: the items one by one
-                        block_silent = req
+                        block_silent = (req, str(exc))
                         queue[:0] = [Request(it.di, (it,)) for it in req.items]
                         continue
                     raise CollectorError(f"{who}: reading {name}: {exc}") from None
@@ -273,10 +273,10 @@ class Dlt645Bus:
             if req.block is not None and len(got) < len(req.items):
                 # the meter's block is shorter than the items wanted from it: the rest one by one
                 queue[:0] = [Request(it.di, (it,)) for it in req.items if it.di not in got]
-        if block_silent is not None and self.remember:
-            bname = f"{block_silent.di:0{width}X} ({block_silent.block.name})"
-            self.unsupported.mark(meter.id, block_silent.di, bname, "no answer while the meter answers "
-                                  "its items one by one")
+        if block_silent is not None and self.remember:  # the items answered, the block not
+            req, why = block_silent
+            self.unsupported.unanswered(meter.id, req.di, f"{req.di:0{width}X} ({req.block.name})",
+                                        f"{why}, while the meter answers its items one by one")
         return out
 
     # -- the bus time of a cycle -----------------------------------------------------------------

@@ -21,7 +21,8 @@ identifiers with "no requested data" (as meters without a clock, or that do not 
 :meth:`Dlt645BusSimulator.clock_lost` makes it show 00-00-00 00:00:00 (a clock that lost its setting).
 
 Items a meter lacks: :meth:`Dlt645BusSimulator.lacks` gives a meter a list of identifiers (items or data
-blocks) it answers "no requested data" (2007 D1, 1997 C1, error byte 02). Data blocks (0001FF00 ...,
+blocks) it answers "no requested data" (2007 D1, 1997 C1, error byte 02);
+:meth:`Dlt645BusSimulator.silent_on` a list it does not answer at all. Data blocks (0001FF00 ...,
 1997 901F ...) are answered with their members back to back, from the first up to the first one the meter
 lacks (a single-phase meter's voltage block holds phase A only, a single-rate meter's energy block its
 total only); a block whose first member is lacking is refused. The load model gives one voltage, current,
@@ -121,6 +122,7 @@ class Dlt645BusSimulator:
         self.clock_unset: set[str] = set()
         self.tariffless: set[str] = set()
         self.lacking: dict[str, set[int]] = {}
+        self.mute: dict[str, set[int]] = {}
         self.pace = pace
         self.asked: list[tuple[str, int]] = []  # (meter id, identifier) of every read request, in order
         self._zone = ZoneInfo(plant.site.plant.timezone)
@@ -162,6 +164,11 @@ class Dlt645BusSimulator:
         """From now on the meter answers these identifiers (items or data blocks of its edition) "no
         requested data", as a meter without them does; its other items are answered."""
         self.lacking.setdefault(meter, set()).update(identifiers)
+
+    def silent_on(self, meter: str, identifiers) -> None:
+        """From now on the meter does not answer these identifiers at all (as some meters do for
+        identifiers they do not know); its other items are answered."""
+        self.mute.setdefault(meter, set()).update(identifiers)
 
     def meter_time(self, meter: str) -> dt.datetime:
         """The meter's clock now, as local wall time in the site's zone (timezone-aware)."""
@@ -212,6 +219,8 @@ class Dlt645BusSimulator:
             return encode_frame(abnormal_reply(m.address, 0x01, fam.edition), wakeup)  # other error
         di = int.from_bytes(frame.data, "little")
         self.asked.append((m.id, di))
+        if di in self.mute.get(m.id, ()):
+            return None
         lacking = self.lacking.get(m.id, set())
         if di in lacking:
             return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no requested data
