@@ -116,16 +116,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     rows = asyncio.run(run(args.meters, args.baud, args.turnaround, args.cycles))
-    mix = ", ".join(f"{sum(1 for k in range(args.meters) if k % 3 == i)} {kind}" for i, kind in enumerate(MIX))
-    print(f"DL/T 645 bus at {args.baud} baud, 8E1 (11 bits a byte), turnaround {args.turnaround * 1000:.0f} ms; "
-          f"{args.meters} meters configured dlt645-2007-3p (16 items): {mix}")
+    mix = ", ".join(f"{sum(1 for k in range(args.meters) if k % 3 == i)} {kind}"
+                    for i, kind in enumerate(MIX))
+    print(f"DL/T 645 bus at {args.baud} baud, 8E1 (11 bits a byte), turnaround "
+          f"{args.turnaround * 1000:.0f} ms; {args.meters} meters configured dlt645-2007-3p (16 items): {mix}")
     print()
     print("| mode | requests/cycle | bytes/cycle | bus time computed [s] | cycle took [s] | meters/min/bus "
           "| readings/cycle |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['mode']} | {r['requests']:.0f} | {r['bytes']:.0f} | {r['bus_s']:.2f} | {r['took_s']:.2f} "
-              f"| {r['per_min']:.1f} | {r['readings']:.0f} |")
+        print(f"| {r['mode']} | {r['requests']:.0f} | {r['bytes']:.0f} | {r['bus_s']:.2f} "
+              f"| {r['took_s']:.2f} | {r['per_min']:.1f} | {r['readings']:.0f} |")
     if len(rows) == 2:
         print(f"\nafter / before: {rows[1]['per_min'] / rows[0]['per_min']:.2f}x meters per minute")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())

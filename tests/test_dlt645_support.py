@@ -50,7 +50,8 @@ def test_2007_voltage_block_request_and_reply_by_hand():
     # CS: 68+94+35+21+90+88+55+68+11+04+33+32+34+35 = 0x40A -> 0A
     assert encode_frame(read_request("558890213594", 0x0201FF00)) == \
         h("FE FE FE FE 68 94 35 21 90 88 55 68 11 04 33 32 34 35 0A 16")
-    # reply, L = 4 + 3 x 2 = 0A: A 220.1 V (01 22 +33 -> 34 55), B 221.0 (10 22 -> 43 55), C 219.8 (98 21 -> CB 54)
+    # reply, L = 4 + 3 x 2 = 0A: A 220.1 V (01 22 +33 -> 34 55), B 221.0 (10 22 -> 43 55),
+    # C 219.8 (98 21 -> CB 54)
     # CS: 68+94+35+21+90+88+55+68+91+0A+33+32+34+35+34+55+43+55+CB+54 = 0x6D0 -> D0
     frame = decode_frame(h("FE FE FE FE 68 94 35 21 90 88 55 68 91 0A 33 32 34 35 34 55 43 55 CB 54 D0 16"))
     got = parse_block_reply(frame, BLOCKS_2007[0x0201FF00])
@@ -184,7 +185,8 @@ async def test_meters_lacking_items_still_deliver_their_energy(tmp_path, caplog)
                     assert r.counter == pytest.approx(plant.values(m, r.time)["counter"], abs=0.0051)
                 assert math.isnan(got["M-NOBLK"].power_factor) and math.isnan(got["M-97"].current)
                 assert not math.isnan(got["M-97"].voltage) and got["M-1RATE"].tariffs is None
-                assert got["M-NOBLK"].tariffs is not None and not any(math.isnan(t) for t in got["M-NOBLK"].tariffs)
+                tariffs = got["M-NOBLK"].tariffs
+                assert tariffs is not None and not any(math.isnan(t) for t in tariffs)
                 v = reader.last_values["M-1P"]
                 assert {"voltage_b", "current_c", "rate_a"}.isdisjoint(v) and v["rate"] > 0
                 assert sorted(reader.health["M-1P"].unsupported) == ["02010200", "02010300", "02020200",

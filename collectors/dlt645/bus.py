@@ -233,7 +233,8 @@ class Dlt645Bus:
             req = queue.pop(0)
             name = f"{req.di:0{width}X} ({req.block.name if req.block else req.items[0].name})"
             try:
-                reply = await self.transact(read_request(meter.address, req.di, fam.edition), req.di, fam.edition)
+                request = read_request(meter.address, req.di, fam.edition)
+                reply = await self.transact(request, req.di, fam.edition)
                 if req.block is not None:
                     got = parse_block_reply(reply, req.block, fam.edition)
                 else:
@@ -302,13 +303,13 @@ class Dlt645Bus:
         n = len(cycle.meters)
         self.last_cycle = {"meters": n, "exchanges": cycle.exchanges, "bytes": cycle.bytes,
                            "timeouts": cycle.timeouts, "bus_s": bus_s, "took_s": took_s, "period_s": period}
-        text = (f"{self.where}: a cycle of {n} meter(s), {cycle.exchanges} exchange(s), {cycle.bytes} bytes at "
-                f"{self.line.baudrate} baud ({self.line.bits} bits a byte), {cycle.timeouts} timeout(s): bus time "
-                f"{bus_s:.2f} s (took {took_s:.2f} s), {meters_per_minute(max(bus_s, took_s), n):.1f} meters a "
-                f"minute")
+        per_min = meters_per_minute(max(bus_s, took_s), n)
+        text = (f"{self.where}: a cycle of {n} meter(s), {cycle.exchanges} exchange(s), {cycle.bytes} bytes "
+                f"at {self.line.baudrate} baud ({self.line.bits} bits a byte), {cycle.timeouts} timeout(s): "
+                f"bus time {bus_s:.2f} s (took {took_s:.2f} s), {per_min:.1f} meters a minute")
         if max(bus_s, took_s) > period:
-            log.warning("%s: does not fit the %g s period (fewer meters on this bus, fewer items, or a faster "
-                        "line)", text, period)
+            log.warning("%s: does not fit the %g s period (fewer meters on this bus, fewer items, or a "
+                        "faster line)", text, period)
         elif cycle.exchanges != self._logged_exchanges:
             log.info("%s", text)
         else:

@@ -10,8 +10,8 @@ the end of a request and the start of its reply the meter takes its turnaround T
 20 ms ≤ Td ≤ 500 ms; :data:`TURNAROUND_S` is a typical meter's).
 
 At 2,400 baud a single-item exchange is a request of 20 bytes and a reply of 18 to 24 (with its
-preamble) of 11 bits each, 0.17–0.20 s, plus the turnaround: 8 items of 30 meters take about a minute on one bus. A data block
-carries several items for the price of one request and a few bytes more per item.
+preamble) of 11 bits each, 0.17–0.20 s, plus the turnaround: 8 items of 30 meters take about a
+minute on one bus. A data block carries several items for the price of one request and a few bytes more per item.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class Line:
     @classmethod
     def of(cls, gateway, turnaround_s: float = TURNAROUND_S) -> "Line":
         """The line of a ``dlt645_serial`` or ``dlt645_tcp`` gateway (the serial side of a serial server)."""
-        return cls(gateway.baudrate, byte_bits(gateway.bytesize, gateway.parity, gateway.stopbits), turnaround_s)
+        bits = byte_bits(gateway.bytesize, gateway.parity, gateway.stopbits)
+        return cls(gateway.baudrate, bits, turnaround_s)
 
     def wire_s(self, n_bytes: int) -> float:
         """Seconds ``n_bytes`` take on the line."""
@@ -73,7 +74,8 @@ def request_s(line: Line, items, edition: int, reply_wakeup: int = WAKEUP) -> fl
 
 
 def read_s(line: Line, requests, edition: int, reply_wakeup: int = WAKEUP) -> float:
-    """Seconds of a meter's read: the exchanges of ``requests`` (:class:`~collectors.dlt645.support.Request`)."""
+    """Seconds of a meter's read: the exchanges of ``requests``
+    (:class:`~collectors.dlt645.support.Request`)."""
     return sum(request_s(line, r.items, edition, reply_wakeup) for r in requests)
 
 

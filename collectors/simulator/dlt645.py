@@ -241,7 +241,8 @@ class Dlt645BusSimulator:
         v = self._served(m.id)
         if item is None or item.quantity not in v:
             return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no such data
-        data = frame.data + bcd_bytes(_saturated(item, v[item.quantity]), item.size, item.decimals, item.signed)
+        value = _saturated(item, v[item.quantity])
+        data = frame.data + bcd_bytes(value, item.size, item.decimals, item.signed)
         return encode_frame(Frame(m.address, fam.read_code | REPLY, data), wakeup)
 
     def _served(self, meter_id: str) -> dict[str, float]:
@@ -253,7 +254,8 @@ class Dlt645BusSimulator:
         return v
 
     def _answer_block(self, m, fam, frame: Frame, block, lacking: set[int], wakeup: int) -> bytes:
-        """A block's members back to back, up to the first the meter lacks; refused when it lacks the first."""
+        """A block's members back to back, up to the first the meter lacks; refused when it lacks the
+        first."""
         v = self._served(m.id)
         items = items_of(fam.edition)
         values: dict[int, float] = {}
