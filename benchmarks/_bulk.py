@@ -5,7 +5,7 @@ that is hours, so the benchmark journals and folds only a recent slice and loads
 
 How: the public :meth:`workspace.store.Store.bulk_load` (energy derived as the fold derives it,
 rollups, and the fold state a later fold of the journal continues from).
-``tests/test_benchmarks_smoke.py`` checks that bulk + journal slice gives the same arrays as
+``tests/benchmarks/test_benchmarks_smoke.py`` checks that bulk + journal slice gives the same arrays as
 journaling everything.
 """
 

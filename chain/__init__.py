@@ -7,5 +7,6 @@ ids as ``bytes32``), :mod:`chain.keys` (gateway keystore), :mod:`chain.signature
 signatures of the leaves), :mod:`chain.anchor` (anchoring service), :mod:`chain.bundle` and
 :mod:`chain.verify` (proof bundles), :mod:`chain.methodology` (methodology packages and versions),
 :mod:`chain.quota` (quotas, on chain and hand-entered), :mod:`chain.identity` (device payload
-signatures), :mod:`chain.cli` (commands).
+signatures), :mod:`chain.connect` (the configured workspace's node, deployment, registries and anchoring
+service).
 """

@@ -1,6 +1,6 @@
 """Compile the Solidity contracts with solcjs (npm ``solc``) under pinned settings.
 
-``python -m chain.compile [--out DIR]`` compiles every contract of :data:`CONTRACTS` in one solc
+``tanjian chain compile [--out DIR]`` (:func:`build`) compiles every contract of :data:`CONTRACTS` in one solc
 run and writes ``<DIR>/<Name>.json`` (default ``chain/contracts/build/``) holding ``abi``,
 ``bytecode``, ``deployedBytecode`` (hex with ``0x``), ``immutableReferences`` (byte ranges of the
 deployed code that the constructor fills in, so that deployed code can be compared with the
@@ -14,7 +14,6 @@ anvil 1.7 (integration tests, demo) execute.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -142,11 +141,11 @@ def load_artefact(name: str = "AnchorRegistry") -> dict:
         return _CACHE[name]
     path = BUILD_DIR / f"{name}.json"
     if not path.exists():
-        raise ChainError(f"{path} is missing: run `python -m chain.compile`")
+        raise ChainError(f"{path} is missing: run `tanjian chain compile`")
     art = json.loads(path.read_text("utf-8"))
     if art.get("sourcesSha256") != sources_sha256():
         log.warning("%s was compiled from other versions of the contract sources: run "
-                    "`python -m chain.compile`", path)
+                    "`tanjian chain compile`", path)
     _CACHE[name] = art
     return art
 
@@ -164,16 +163,3 @@ def code_matches(art: dict, code: bytes) -> bool:
             want[r["start"]:r["start"] + r["length"]] = bytes(r["length"])
     return got == want
 
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m chain.compile", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=BUILD_DIR, help="output directory")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for path in build(args.out):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,8 @@
 
 The industry association publishes each version of an accounting methodology with the SHA-256 of
 its package; the workspace reads the version active at a time from the chain and refuses to account
-with a local package whose hash differs (:func:`require_matching`).
+with a local package whose hash differs (:func:`require_matching`; :func:`guard` applies it to the
+configuration's pinned methodology, before any accounting).
 
 Package hash
 ------------
@@ -32,6 +33,8 @@ from workspace.errors import ChainError
 
 if TYPE_CHECKING:  # web3 is imported only by the functions that talk to the chain: hashing a package
     from web3 import Web3  # (the inventory's path) does not load it
+
+    from workspace.config import Config
 
     from ._tx import Sender
 
@@ -176,6 +179,38 @@ def require_matching(package_dir: str | os.PathLike, registry: Any, methodology_
                          f"{onchain.effective_from.date()}) has {onchain.package_sha256}; refusing to "
                          f"account with a package that differs from the published one")
     return onchain
+
+
+def guard(cfg: Config, package_dir: str | os.PathLike | None = None) -> MethodologyVersion | None:
+    """The methodology guard: refuse to account unless the local methodology package is exactly the
+    version of the configuration's pinned methodology (``chain.methodology_id``) active on chain now.
+
+    Parameters
+    ----------
+    cfg : Config
+        The workspace's configuration; its node and MethodologyRegistry are those of :mod:`chain.connect`.
+    package_dir : path, optional
+        The local package about to be accounted with (default: ``chain.methodology_package``).
+
+    Returns
+    -------
+    MethodologyVersion or None
+        The matching on-chain version; None when the configuration pins no methodology (nothing is
+        checked then).
+
+    Raises
+    ------
+    ChainError
+        As :func:`require_matching`: no version effective now, or the package differs from the published one.
+    """
+    if not cfg.chain.methodology_id:
+        return None
+    from .connect import connect, registry
+    from .registry import METHODOLOGY_REGISTRY
+
+    reg = registry(cfg, connect(cfg), METHODOLOGY_REGISTRY)
+    return require_matching(cfg.chain.methodology_package if package_dir is None else package_dir, reg,
+                            cfg.chain.methodology_id)
 
 
 def parse_when(text: str) -> dt.datetime:

@@ -1,21 +1,16 @@
 """Serving the dashboards: ``/bigscreen`` (the management wall), ``/verify`` (the proof verifier) and
 ``/readings`` (hand readings with a photo, for phones), with an index at ``/`` listing them.
 
-``tanjian serve`` calls :func:`serve`; ``python -m dashboards.app --config FILE --data-dir DIR
---port N`` does the same from a shell.
+``tanjian serve`` (:mod:`tanjian.commands.serve`) calls :func:`serve`.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
-from collections.abc import Sequence
 
 import panel as pn
 
-from workspace.config import Config, load_config
-from workspace.errors import TanjianError
+from workspace.config import Config
 
 from . import bigscreen, readings, verifier
 
@@ -59,27 +54,3 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
                     threaded=threaded, verbose=False, liveness=True,
                     websocket_max_message_size=64 * 1024 * 1024)  # a phone's photo, base64-encoded
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dashboards.app --config FILE --data-dir DIR --port N``."""
-    ap = argparse.ArgumentParser(prog="python -m dashboards.app", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", help="tanjian.yaml (default: $TANJIAN_CONFIG, ./tanjian.yaml, "
-                                     "the Plant 18 example)")
-    ap.add_argument("--data-dir", help="override paths.data_dir")
-    ap.add_argument("--port", type=int, help="override dashboards.port")
-    ap.add_argument("--show", action="store_true", help="open a browser tab")
-    ap.add_argument("--log-level", default="INFO")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(args.config, data_dir=args.data_dir)
-    except TanjianError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    serve(cfg, port=args.port, show=args.show)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ for business files imported by ``tanjian import`` and for desk-work files given 
   purchased heat must be given as energy (steam in t must first be converted to GJ) and welding gas as mass;
 - problems of a desk file name the file as the caller gave its path, and say that nothing was computed.
 
-Public names kept for :mod:`models.inventory` and :mod:`models.cli`: :class:`ActivityFileError`,
+Public names kept for :mod:`models.inventory` and :mod:`tanjian.commands.inventory`: :class:`ActivityFileError`,
 :data:`COLUMNS`, :data:`KINDS`, :data:`MOVEMENTS`, :data:`USES`, :func:`validate_activity`,
 :func:`read_activity_file`, :func:`load_activity`.
 """

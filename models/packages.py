@@ -15,12 +15,11 @@ SHA-256 is recorded with the result.
 
 After editing a package or the packaged factor file, re-seal the manifests::
 
-    python -m models.packages --reseal
+    tanjian methodology packages --reseal
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import types
 from dataclasses import dataclass
@@ -114,7 +113,7 @@ def load_methodology(id_or_path: str | Path) -> Methodology:
             continue
         if rel not in listed:
             raise MethodologyError(f"methodology package {root}: file {rel} is not in manifest.yaml; refused "
-                                   f"(remove it, or re-seal with python -m models.packages --reseal)")
+                                   f"(remove it, or re-seal with tanjian methodology packages --reseal)")
         got = _sha(root / rel)
         if got != listed[rel]:
             raise MethodologyError(f"methodology package {root}: {rel} hashes to {got} but manifest.yaml says "
@@ -148,7 +147,7 @@ def check_library(meth: Methodology, library: FactorLibrary) -> None:
     if want != library.sha256:
         raise MethodologyError(
             f"methodology {meth.id} {meth.version} was sealed with {DEFAULT_PATH.name} sha256 {want}, but the "
-            f"packaged file is {library.sha256}; re-seal (python -m models.packages --reseal) or pass the "
+            f"packaged file is {library.sha256}; re-seal (tanjian methodology packages --reseal) or pass the "
             f"library explicitly as a restatement")
 
 
@@ -189,21 +188,3 @@ def reseal(library_path: Path = DEFAULT_PATH) -> dict[str, str]:
         (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
         out[pid] = package_sha256(root)
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.packages", description="list or re-seal methodology packages")
-    ap.add_argument("--reseal", action="store_true", help="rewrite manifest.yaml of every packaged methodology")
-    a = ap.parse_args(argv)
-    if a.reseal:
-        for pid, sha in reseal().items():
-            print(f"{pid}  {sha}")
-        return 0
-    for pid in IDS:
-        m = load_methodology(pid)
-        print(f"{m.id}  {m.version}  {m.sha256}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """Deterministic, varied poll cycles for pinning ``tanjian.batch/2`` bytes (tests/data/batch2_pins.json).
 
 The pins were written by the encoder of commit 0fc39e5 (before the fast paths of feat/ingest), whose
-bytes tests/test_batch_columnar.py checks by hand; the fast paths must give the same bytes for every case.
+bytes tests/workspace/test_batch_columnar.py checks by hand; the fast paths must give the same bytes for every case.
 """
 
 from __future__ import annotations

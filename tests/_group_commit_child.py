@@ -1,4 +1,4 @@
-"""Child process of tests/test_group_commit.py: producers hammering the journal's group commit.
+"""Child process of tests/workspace/test_group_commit.py: producers hammering the journal's group commit.
 
 ``python -m tests._group_commit_child JOURNAL_DIR ROUND THREADS`` opens the journal as its writer and starts
 THREADS producer threads; each submits one-reading ``tanjian.batch/2`` batches (source ``r<ROUND>-t<k>``,

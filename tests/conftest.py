@@ -85,7 +85,7 @@ def seeded_dir(tmp_path_factory):
 
     Session-scoped and read-only for the tests that use it: copy it before writing.
     """
-    from workspace.demo_data import seed_history
+    from tanjian.demo.history import seed_history
 
     d = tmp_path_factory.mktemp("seeded") / "var"
     cfg = load_config(EXAMPLE, data_dir=d)

@@ -1,6 +1,6 @@
 """Write environment.yml (conda users) from pyproject.toml, so that the two list the same packages.
 
-Run by `make lock`; tests/test_packaging.py checks the result.
+Run by `make lock`; tests/tanjian/test_packaging.py checks the result.
 """
 
 import tomllib

@@ -9,7 +9,7 @@ The same code runs on a real cluster: connect a client to its scheduler before c
 reach: stores on object storage (``paths.store_url: s3://bucket/prefix``, :mod:`workspace.storage`)
 are read by every worker straight from the bucket (credentials from the workers' AWS_* environment);
 read-only sessions are picklable and travel to the workers with the task graph.
-``tests/test_store.py`` runs this over stores on an S3 server (moto's) with a LocalCluster.
+``tests/workspace/test_store.py`` runs this over stores on an S3 server (moto's) with a LocalCluster.
 """
 
 from __future__ import annotations

@@ -123,14 +123,11 @@ def device_registry_for(cfg) -> Any:
     if not signed:
         return None
     try:
-        from chain.cli import _connect, _registry
-        from chain.registry import DEVICE_REGISTRY
-
+        from chain.connect import connect, device_registry
         from chain.node import is_up
 
-        address = (cfg.chain.contracts or {}).get(DEVICE_REGISTRY)
-        w3 = _connect(cfg)
-        registry = _registry(cfg, w3, DEVICE_REGISTRY, address)
+        w3 = connect(cfg)
+        registry = device_registry(cfg, w3)
         if not is_up(w3):
             raise RuntimeError(f"the chain node {cfg.chain.rpc_url} does not answer")
         log.info("MQTT device signatures are checked against DeviceRegistry %s", registry.address)

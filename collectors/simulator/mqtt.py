@@ -5,18 +5,15 @@ its units, its time format) — the inverse of :func:`collectors.mqtt.payload.ma
 it wraps it in the signed envelope (:func:`signed_envelope`). :class:`ClampPublisher` publishes the
 load model's values for every meter of one gateway at QoS 1 through a real broker.
 
-Run ``python -m collectors.simulator.mqtt --help`` for a publisher on the command line.
+``tanjian simulate-mqtt --gateway ID`` runs a publisher on the command line.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
 import math
-import sys
-import time
 from typing import Any
 
 from collectors.mqtt.payload import READING_UNITS, from_reading_unit
@@ -162,54 +159,3 @@ class ClampPublisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Publish a gateway's clamp-meter readings every period, live."""
-    from workspace.config import load_config
-
-    ap = argparse.ArgumentParser(prog="python -m collectors.simulator.mqtt",
-                                 description="Publish the load model's readings of one mqtt gateway's meters "
-                                             "to a broker at QoS 1, as each meter's mapping expects.")
-    ap.add_argument("--config", required=True, help="tanjian.yaml with the mqtt gateway and its meters")
-    ap.add_argument("--gateway", required=True, help="id of the mqtt gateway whose meters are published")
-    ap.add_argument("--host", default=None, help="broker host (default: the gateway's)")
-    ap.add_argument("--port", type=int, default=None, help="broker port (default: the gateway's)")
-    ap.add_argument("--username", help="publisher's user name")
-    ap.add_argument("--password-file", help="file holding the publisher's password")
-    ap.add_argument("--ca", help="CA certificate of the broker (PEM); enables TLS")
-    ap.add_argument("--cert", help="publisher's client certificate (PEM)")
-    ap.add_argument("--key", help="publisher's client key (PEM)")
-    ap.add_argument("--period", type=float, default=60.0, help="seconds between readings [s] (default 60)")
-    ap.add_argument("--count", type=int, default=0, help="stop after this many rounds (default: never)")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.config)
-    gw = next((g for g in cfg.site.gateways if g.id == args.gateway and g.protocol == "mqtt"), None)
-    if gw is None:
-        ap.error(f"{args.config} has no mqtt gateway {args.gateway!r}")
-    password = None
-    if args.password_file:
-        password = open(args.password_file, encoding="utf-8").read().splitlines()[0]
-    pub = ClampPublisher(cfg.site, gw.id, LoadModel(cfg.site, cfg.simulation.seed), host=args.host or gw.host,
-                         port=args.port or gw.port, client_id=f"sim-{gw.id}", username=args.username,
-                         password=password, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
-    pub.connect()
-    n = 0
-    try:
-        while not args.count or n < args.count:
-            now = dt.datetime.now(dt.timezone.utc)
-            for info in pub.publish_at(now):
-                info.wait_for_publish(10)
-            n += 1
-            print(f"{format_time(now)}: published {len(pub.meters)} readings", flush=True)
-            if not args.count or n < args.count:
-                time.sleep(args.period)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        pub.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

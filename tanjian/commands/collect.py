@@ -1,0 +1,181 @@
+"""Collection: ``tanjian simulate`` (the meters over Modbus TCP), ``tanjian collect`` (poll, journal, fold)
+and ``tanjian status`` (collector health, store and last anchor)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tanjian.args import config_from_args, open_store
+from workspace.errors import TanjianError
+
+
+def cmd_simulate(args) -> int:
+    from collectors.simulator import PlantSimulator
+    from workspace.clock import Clock
+
+    cfg = config_from_args(args)
+    clock = Clock.parse(args.clock)
+
+    async def main():
+        async with PlantSimulator(cfg.site, clock, cfg.simulation.seed, args.port_offset) as sim:
+            print(f"simulating the Modbus TCP meters of {cfg.site.plant.name}: "
+                  + ", ".join(f"{g.id} on {g.host}:{g.port + args.port_offset}" for g in sim.tcp_gateways)
+                  + f" (clock {clock.spec()}); Ctrl-C stops", flush=True)
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from collectors.service import CollectionService
+    from workspace.clock import Clock
+    from workspace.journal import Journal
+    from workspace.store import Store
+
+    cfg = config_from_args(args)
+    clock = Clock.parse(args.clock)
+    journal = Journal(cfg.paths.journal, writer=True)
+    store = Store.open(cfg.paths.store, cfg.site, create=True)
+    svc = None
+    from collectors.mqtt.signed import device_registry_for  # signed MQTT payloads: the chain's DeviceRegistry
+
+    registry = device_registry_for(cfg)
+
+    async def main():
+        nonlocal svc
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        # pymodbus clients belong to the running loop: create the service inside it
+        svc = CollectionService(cfg.site, journal, store, clock, fold_interval_s=cfg.collection.fold_interval_s,
+                                backoff_initial_s=cfg.collection.backoff_initial_s,
+                                backoff_max_s=cfg.collection.backoff_max_s,
+                                compact_interval_s=cfg.collection.compact_interval_h * 3600,
+                                compact_keep_days=cfg.collection.compact_keep_days,
+                                clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=args.port_offset,
+                                period_s=args.period, health_path=cfg.paths.run / "health.json",
+                                inbox=cfg.paths.inbox, device_registry=registry)
+        await svc.run(stop)
+
+    print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "
+          f"{store.last_folded_seq}); Ctrl-C stops", flush=True)
+    asyncio.run(main())
+    journal.close()
+    print(f"stopped: {svc.acknowledged} readings acknowledged in {svc.cycles} cycles")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from collectors.health import device_health
+
+    cfg = config_from_args(args)
+    devices = device_health(cfg.paths.data_dir)  # what the collector last wrote (`tanjian health`: all of it)
+    doc = devices.attrs
+    if doc["written_at"] is not None:
+        print(f"collector: {doc['cycles']} cycles, {doc['acknowledged']} readings acknowledged, journal "
+              f"{doc['journal_batches']} batches, {doc['pending_cycles']} cycles waiting for disk "
+              f"(health written {doc['age_s']:.0f} s ago)")
+        if doc.get("fold_error"):
+            print(f"  store fold failing: {doc['fold_error']}")
+        bad = devices[devices["consecutive_failures"] > 0]
+        print(f"devices: {len(devices)} seen, {len(bad)} failing")
+        for k, v in bad.iterrows():
+            wait = f", retry every {v['backoff_s']:.0f} s" if v["backoff_s"] else ""
+            print(f"  {k}: {v['consecutive_failures']} failures{wait}, last: {v['last_error']}")
+    else:
+        print(f"collector: no health file at {doc['health_file']} (not running here yet)")
+    try:
+        store = open_store(cfg)
+        print(f"store: {store.path}, batches 0..{store.last_folded_seq} folded, newest reading "
+              f"{store.latest_time()}")
+    except TanjianError as exc:
+        print(f"store: {exc}")
+    try:
+        from chain.anchor import anchors
+
+        a = anchors(cfg.paths.chain)
+        if a:
+            last = a[-1]
+            print(f"last anchor: root {last['root']} covering {last['tree_size']} batches, block "
+                  f"{last['block_number']} on chain {last['chain_id']}")
+        else:
+            print("last anchor: none yet")
+    except TanjianError as exc:
+        print(f"anchors: {exc}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``simulate``, ``collect``, ``status`` and ``simulate-mqtt``."""
+    x = sub.add_parser("simulate")
+    x.add_argument("--clock", default=None, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
+    x.add_argument("--port-offset", type=int, default=0)
+    x.set_defaults(func=cmd_simulate)
+
+    x = sub.add_parser("collect")
+    x.add_argument("--clock", default=None, help="as for simulate; must match the meters' clock in a simulation")
+    x.add_argument("--port-offset", type=int, default=0)
+    x.add_argument("--period", type=float, default=None, help="poll period [s of the clock] (default: meters')")
+    x.set_defaults(func=cmd_collect)
+
+    sub.add_parser("status").set_defaults(func=cmd_status)
+
+    x = sub.add_parser("simulate-mqtt", description="Publish the load model's readings of one mqtt gateway's "
+                       "meters to a broker at QoS 1, as each meter's mapping expects.")
+    x.add_argument("--gateway", required=True, help="id of the mqtt gateway whose meters are published")
+    x.add_argument("--host", default=None, help="broker host (default: the gateway's)")
+    x.add_argument("--port", type=int, default=None, help="broker port (default: the gateway's)")
+    x.add_argument("--username", help="publisher's user name")
+    x.add_argument("--password-file", type=Path, help="file holding the publisher's password")
+    x.add_argument("--ca", help="CA certificate of the broker (PEM); enables TLS")
+    x.add_argument("--cert", help="publisher's client certificate (PEM)")
+    x.add_argument("--key", help="publisher's client key (PEM)")
+    x.add_argument("--period", type=float, default=60.0, help="seconds between readings [s] (default 60)")
+    x.add_argument("--count", type=int, default=0, help="stop after this many rounds (default: never)")
+    x.set_defaults(func=cmd_simulate_mqtt)
+
+
+def cmd_simulate_mqtt(args) -> int:
+    """Publish one mqtt gateway's clamp-meter readings from the load model every period, live (QoS 1)."""
+    import datetime as dt
+    import time
+
+    from collectors.simulator.model import LoadModel
+    from collectors.simulator.mqtt import ClampPublisher
+    from workspace.batch import format_time
+
+    cfg = config_from_args(args)
+    gw = next((g for g in cfg.site.gateways if g.id == args.gateway and g.protocol == "mqtt"), None)
+    if gw is None:
+        raise TanjianError(f"{cfg.source or 'the configuration'}: no mqtt gateway {args.gateway!r} (gateways: "
+                           f"{', '.join(g.id for g in cfg.site.gateways if g.protocol == 'mqtt') or 'none'})")
+    password = None
+    if args.password_file:
+        password = args.password_file.read_text(encoding="utf-8").splitlines()[0]
+    pub = ClampPublisher(cfg.site, gw.id, LoadModel(cfg.site, cfg.simulation.seed), host=args.host or gw.host,
+                         port=args.port or gw.port, client_id=f"sim-{gw.id}", username=args.username,
+                         password=password, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
+    pub.connect()
+    n = 0
+    try:
+        while not args.count or n < args.count:
+            now = dt.datetime.now(dt.timezone.utc)
+            for info in pub.publish_at(now):
+                info.wait_for_publish(10)
+            n += 1
+            print(f"{format_time(now)}: published {len(pub.meters)} readings", flush=True)
+            if not args.count or n < args.count:
+                time.sleep(args.period)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pub.close()
+    return 0

@@ -1,0 +1,269 @@
+"""Accounting: ``tanjian kpi``, ``tanjian inventory`` and ``tanjian footprint``, added by :func:`add_commands`.
+
+::
+
+    tanjian kpi [--as-of SNAPSHOT]
+
+    tanjian inventory --year 2026 | --from DATE --to DATE [--methodology ID] [--level LEVEL]
+                      [--activity FILE ...] [--as-of SNAPSHOT] [--measured FILE] [--no-store]
+                      [--allow-unverified] [--json] [--restate-with FACTORS.csv]
+    tanjian footprint --month YYYY-MM [--activity FILE ...] [--methodology ID] [--json]
+
+Activity files are validated first: a bad row is an error naming file:row:field and nothing is
+computed. A source with no factor valid for its period is an error naming factor and period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tanjian.args import config_from_args, guarded, open_store
+from workspace.errors import TanjianError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+
+def _period(args) -> tuple[dt.date, dt.date]:
+    if getattr(args, "month", None):
+        try:
+            y, m = (int(x) for x in args.month.split("-"))
+            return dt.date(y, m, 1), dt.date(y, m, calendar.monthrange(y, m)[1])
+        except ValueError:
+            raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
+    if args.year is not None:
+        if args.date_from or args.date_to:
+            raise TanjianError("give either --year or --from/--to, not both")
+        return dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
+    if not (args.date_from and args.date_to):
+        raise TanjianError("give --year YYYY or both --from DATE and --to DATE")
+    try:
+        start, end = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
+    except ValueError as exc:
+        raise TanjianError(f"--from/--to: {exc}") from None
+    return start, end
+
+
+def _activity(files: list[Path] | None) -> pd.DataFrame | None:
+    import pandas as pd
+
+    from models.activity_input import ActivityFileError, read_activity_file
+
+    if not files:
+        return None
+    frames, problems = [], []
+    for f in files:
+        try:
+            frames.append(read_activity_file(f))
+        except ActivityFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ActivityFileError(problems)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _store_and_site(args):
+    """(store, site, cfg): the configured store and site; store None when absent or --no-store."""
+    try:
+        cfg = config_from_args(args)
+    except TanjianError:
+        if args.activity:
+            return None, None, None
+        raise
+    if args.no_store:
+        return None, cfg.site, cfg
+    if isinstance(cfg.paths.store, Path) and not cfg.paths.store.exists():
+        if args.activity:
+            log.info("no store at %s: computing from the activity file(s) only", cfg.paths.store)
+            return None, cfg.site, cfg
+    return open_store(cfg), cfg.site, cfg
+
+
+def _chain_guard(cfg, methodology_id: str) -> None:
+    """When the configuration pins this methodology on chain (``chain.methodology_id``), refuse a local
+    package whose hash differs from the version active in MethodologyRegistry (the guard of ``tanjian kpi``)."""
+    if cfg is None or getattr(cfg.chain, "methodology_id", None) != methodology_id:
+        return
+    from chain.methodology import guard
+    from models.packages import load_methodology
+
+    v = guard(cfg, load_methodology(methodology_id).path)
+    log.info("methodology %s %s matches the version published on chain (%s)", methodology_id, v.version,
+             v.package_sha256)
+
+
+def _compute(args, start, end, level):
+    from models.activity_input import load_activity
+    from models.factors.measured import load_measured
+    from models.inventory import compute_inventory
+
+    activity = _activity(args.activity)
+    store, site, cfg = _store_and_site(args)
+    if activity is None and cfg is not None:
+        # invoices, statements and hand vouchers imported into <data_dir>/activity/ by `tanjian import`
+        activity = load_activity(cfg.paths.data_dir, start, end)
+        log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
+    measured = load_measured(args.measured) if args.measured else None
+    _chain_guard(cfg, args.methodology)
+    return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
+                             as_of=args.as_of, level=level, measured=measured,
+                             allow_unverified=args.allow_unverified)
+
+
+def _print_inventory(inv) -> None:
+    c = inv.to_canonical()
+    m = c["methodology"]
+    print(f"GHG inventory {c['period']['start']}..{c['period']['end']}  plant {c['plant']['id']}  "
+          f"methodology {m['id']} {m['version']} ({m['sha256'][:12]})  factors {c['factor_library']['sha256'][:12]}"
+          f"  store {c['store_snapshot'] or '-'}")
+    print(f"{'source':<26}{'item':<16}{'workshop':<10}{'scope':>5}{'ISO':>4}{'activity':>16} {'unit':<11}"
+          f"{'tCO2e':>14}{'±%':>7}")
+    for ln in c["lines"]:
+        print(f"{ln['source']:<26}{ln['item']:<16}{(ln['workshop'] or '-'):<10}{ln['scope']:>5}{ln['category']:>4}"
+              f"{ln['activity']['quantity']:>16} {ln['activity']['unit']:<11}{ln['tco2e']:>14}"
+              f"{ln['uncertainty_pct']:>7}")
+    t = c["totals"]
+    print(f"scope 1 {t['scope1']['tco2e']} t (±{t['scope1']['uncertainty_pct']}%)")
+    print(f"scope 2 location-based {t['scope2_location']['tco2e']} t, market-based {t['scope2_market']['tco2e']} t "
+          f"(residual mix: {c['views']['market_based']['residual_mix']})")
+    comp = c["views"]["compliance"]
+    print(f"Chinese compliance view: {comp['total_tco2e'] + ' t' if comp['available'] else 'unavailable: ' + comp['reason']}")
+    print(f"scope 3 {t['scope3']['tco2e']} t;  gross (location) {t['gross_location']['tco2e']} t "
+          f"(±{t['gross_location']['uncertainty_pct']}%);  offsets {c['offsets']['total_tco2e']} t (not netted)")
+
+
+def cmd_kpi(args) -> int:
+    """Energy and CO2e today, yesterday, this month and this year (location-based), after the methodology guard."""
+    from chain.methodology import guard
+    from models.kpi import plant_kpis
+
+    cfg = config_from_args(args)
+    v = guard(cfg)
+    method = None if v is None else (f"{cfg.chain.methodology_id} {v.version} (package sha256 {v.package_sha256}, "
+                                     f"as published on chain)")
+    df = plant_kpis(open_store(cfg), as_of=args.as_of)
+    print(f"# methodology: {method or 'none pinned (packaged factor library; set chain.methodology_id)'}")
+    print(f"# {cfg.site.plant.name}: location-based, snapshot {df.attrs['snapshot']}, now {df.attrs['now']}")
+    print(df.to_string(float_format=lambda v: f"{v:,.1f}"))
+    print("# factors: " + "; ".join(df.attrs["factor_ids"]))
+    return 0
+
+
+def cmd_inventory(args) -> int:
+    """Compute and print the inventory (or a restatement with another factor file)."""
+    from models.factors import FactorLibrary
+    from models.inventory import restate
+
+    start, end = _period(args)
+    inv = _compute(args, start, end, args.level)
+    if args.restate_with:
+        table = restate(inv, FactorLibrary.load(args.restate_with))
+        if args.json:
+            out = table.assign(period_start=table.period_start.astype(str), period_end=table.period_end.astype(str))
+            print(json.dumps({"old_library_sha256": table.attrs["old_library_sha256"],
+                              "new_library_sha256": table.attrs["new_library_sha256"],
+                              "lines": out.to_dict("records")}, ensure_ascii=False, indent=1, default=str))
+        else:
+            import pandas as pd
+
+            with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):
+                print(table.to_string(index=False))
+            print(f"total difference {table['difference_tco2e'].sum():+.3f} tCO2e")
+        return 0
+    if args.json:
+        sys.stdout.buffer.write(inv.canonical_json() + b"\n")
+    else:
+        _print_inventory(inv)
+    return 0
+
+
+def cmd_footprint(args) -> int:
+    """Product carbon footprint (gate to gate) for a month."""
+    from models.footprint import footprint
+
+    start, end = _period(args)
+    inv = _compute(args, start, end, "workshop")
+    table = footprint(inv)
+    if args.json:
+        print(json.dumps(table.to_dict("records"), ensure_ascii=False, indent=1))
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--methodology", default="ghg-protocol-corporate", metavar="ID",
+                   help="methodology package id: cn-machinery-2015, gbt-32151.29-2024, ghg-protocol-corporate "
+                        "(default), iso-14064-1-2018")
+    p.add_argument("--activity", type=Path, action="append", metavar="FILE",
+                   help="activity-data file (CSV or XLSX; repeatable); checked before anything is computed. "
+                        "Default: every file in <data_dir>/activity/")
+    p.add_argument("--as-of", default=None, metavar="SNAPSHOT", help="store snapshot id or tag to read")
+    p.add_argument("--measured", type=Path, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
+    p.add_argument("--no-store", action="store_true", help="do not read the store (activity files only)")
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="accept factor rows whose status is 'unverified' (values not yet confirmed against their "
+                        "cited source; see models/data/emission-factors.csv). Without it, an inventory that needs "
+                        "such a row stops and lists every one (id, value, file line, why) and nothing is computed; "
+                        "with it, each line using one lists the row with status 'unverified' among its factors "
+                        "(JSON and reports). Scope 3 upstream factors are always accepted and labelled")
+    p.add_argument("--json", action="store_true", help="print canonical JSON (RFC 8785)")
+
+
+INVENTORY_EPILOG = """\
+unverified factors:
+  Some factor rows are marked status 'unverified' in models/data/emission-factors.csv (the value
+  could not be confirmed in its cited source, e.g. lpg_oxidation, the LPG oxidation rate of the
+  NDRC 2015 guideline). An inventory that needs one stops with the list of every such row it
+  needs (id, value, line in the file, why it is unverified) and computes nothing. To accept them
+  knowingly, add --allow-unverified: the rows are then used and each line shows them with status
+  'unverified' among its factors. Or give the plant's own value with --measured FILE.
+
+examples:
+  tanjian inventory --year 2026 --level workshop
+  tanjian inventory --year 2025 --level device --json > inventory-2025.json
+  # desk work from the example activity file (it burns LPG: needs the unverified lpg_oxidation row)
+  tanjian inventory --year 2025 --no-store --activity docs/examples/plant18-activity-2025.csv \\
+      --methodology cn-machinery-2015 --allow-unverified
+
+levels: source (default) | workshop (each workshop's main meters) | device (each device's own meter,
+  plus each workshop's "unmetered remainder": its main meters minus its device meters) | plant;
+  every level has the same total.
+"""
+
+
+def add_commands(subparsers) -> None:
+    """Add ``kpi``, ``inventory`` and ``footprint`` to the CLI."""
+    _guard = guarded
+    x = subparsers.add_parser("kpi")
+    x.add_argument("--as-of", default=None)
+    x.set_defaults(func=cmd_kpi)
+
+    p = subparsers.add_parser("inventory",
+                              description="GHG inventory from the store's meters and activity files, under a "
+                                          "versioned methodology package.",
+                              epilog=INVENTORY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--year", type=int, default=None, metavar="YYYY", help="calendar year (local dates)")
+    p.add_argument("--from", dest="date_from", default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
+    p.add_argument("--to", dest="date_to", default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
+    p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
+                   help="granularity of the lines (default: source)")
+    p.add_argument("--restate-with", type=Path, default=None, metavar="FACTORS.csv",
+                   help="factor CSV to restate with: old and new side by side, with the reason per line")
+    _common(p)
+    p.set_defaults(func=_guard(cmd_inventory), month=None)
+
+    p = subparsers.add_parser("footprint")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="YYYY-MM")
+    _common(p)
+    p.set_defaults(func=_guard(cmd_footprint), year=None, date_from=None, date_to=None)

@@ -1,0 +1,78 @@
+"""Accounting refuses a methodology package whose hash differs from the version published on chain."""
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+
+import pytest
+from eth_account import Account
+
+from chain import methodology as m
+from chain.deploy import ensure_deployment
+from chain.node import connect, start_anvil
+from chain.registry import METHODOLOGY_REGISTRY, from_deployment
+from tests.conftest import ROOT
+from workspace.config import EXAMPLE
+
+pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
+
+
+def test_kpi_accounts_only_with_the_published_package(seeded_dir, tmp_path):
+    pkg = tmp_path / "methodology"
+    shutil.copytree(ROOT / "models" / "data", pkg)  # the thin methodology: its factor table
+    data = tmp_path / "var"
+    shutil.copytree(seeded_dir, data)
+    with start_anvil() as node:
+        cfg_path = tmp_path / "tanjian.yaml"
+        cfg_path.write_text(EXAMPLE.read_text().replace(
+            "rpc_url: http://127.0.0.1:8545", f"rpc_url: {node.rpc_url}\n  methodology_id: CN-LOC-ELEC\n"
+                                               f"  methodology_package: methodology"))
+        w3 = connect(node.rpc_url)
+        info = ensure_deployment(w3, data / "chain", Account.create().address, plant="plant-18")
+        reg = from_deployment(w3, info, METHODOLOGY_REGISTRY)
+        m.publish(w3, reg, info["roles"]["association"], pkg, "CN-LOC-ELEC", "2026.1", dt.date(2026, 1, 1))
+
+        def kpi():
+            return subprocess.run([sys.executable, "-m", "tanjian", "--config", str(cfg_path), "--data-dir",
+                                   str(data), "kpi"], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
+
+        r = kpi()
+        assert r.returncode == 0, r.stderr
+        assert f"# methodology: CN-LOC-ELEC 2026.1 (package sha256 {m.package_sha256(pkg)}" in r.stdout
+        assert "today" in r.stdout and "year" in r.stdout
+        # one byte changed in the local package: accounting is refused, naming both hashes
+        csv = pkg / "emission-factors.csv"  # the package holds several tables now
+        csv.write_bytes(csv.read_bytes().replace(b"0.5306", b"0.5307", 1))
+        r = kpi()
+        assert r.returncode == 2 and "today" not in r.stdout
+        assert "refusing to account" in r.stderr and m.package_sha256(pkg) in r.stderr
+
+
+def test_configured_contract_addresses_take_precedence(tmp_path):
+    """A consortium chain is a configuration change: the YAML names the registries, no deployment.json needed."""
+    from chain.connect import deployment
+    from workspace.config import load_config
+    from workspace.errors import ConfigError
+
+    anchor = "0x" + "ab" * 20
+    text = EXAMPLE.read_text().replace(
+        "rpc_url: http://127.0.0.1:8545", "rpc_url: https://besu.member.example:8545\n  contracts:\n"
+                                          f"    AnchorRegistry: '{anchor}'\n    QuotaRegistry: '0x{'cd' * 20}'")
+    (tmp_path / "tanjian.yaml").write_text(text)
+    cfg = load_config(tmp_path / "tanjian.yaml")
+    info = deployment(cfg)
+    assert info["address"] == anchor and info["chain_id"] == 31337
+    assert info["contracts"]["QuotaRegistry"]["address"] == "0x" + "cd" * 20
+    (tmp_path / "bad.yaml").write_text(text.replace("QuotaRegistry", "QuotaRegistri"))
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: chain.contracts"):
+        load_config(tmp_path / "bad.yaml")
+
+
+def test_the_guard_checks_nothing_when_no_methodology_is_pinned(tmp_path):
+    """The one guard (chain.methodology.guard) asks no node when the configuration pins no methodology."""
+    from workspace.config import load_config
+
+    cfg = load_config(EXAMPLE, data_dir=tmp_path)
+    assert cfg.chain.methodology_id is None
+    assert m.guard(cfg) is None and m.guard(cfg, tmp_path / "any-package") is None
