@@ -18,6 +18,11 @@ Data: a data identifier (2007: DI0..DI3, 4 bytes, low byte first; 1997: 2 bytes,
 then the value in BCD, low byte first. Where the standard gives a value a sign, it is the top bit
 of the most significant byte. Every data byte travels with 0x33 added.
 
+Data blocks (数据块): an identifier with DI0 (or DI1) FF (1997: last digit F) asks for a group of items
+at once, their values back to back in the order of the standard's table (:data:`BLOCKS_2007`,
+:data:`BLOCKS_1997`, :func:`parse_block_reply`). Meters need not support them, and may send fewer
+members than the table lists.
+
 References
 ----------
 DL/T 645-2007 多功能电能表通信协议, sections 4 (frame) and 7 (control codes, error word), and its
@@ -420,7 +425,7 @@ BLOCKS_1997: dict[int, Block] = {b.di: b for b in (
     Block(0xB65F, (0xB650, 0xB651, 0xB652, 0xB653), "功率因数数据块 power factor block (total, A, B, C)"),
 )}
 
-#: the 1997 edition ends a block's reply with this byte (数据块分隔码) on many meters; it is skipped
+#: a block separator (数据块分隔码) some 1997 meters end a block's reply with; skipped when it is there
 BLOCK_END_1997 = 0xAA
 
 

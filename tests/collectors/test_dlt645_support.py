@@ -2,7 +2,7 @@
 
 Hand-worked frames (DL/T 645-2007 appendix A data blocks: 0201FF00 电压数据块 = phases A, B, C, each
 XXX.X in 2 bytes; DL/T 645-1997: 901F 正向有功电能数据块 = total and tariffs 1..4, each XXXXXX.XX in 4
-bytes, here followed by the block end byte AA that many 1997 meters send). Every data byte travels +33;
+bytes, here followed by a block end byte AA, which some 1997 meters send). Every data byte travels +33;
 the checksum is the sum modulo 256 of the bytes from the first 68 to the last data byte
 (``python3 -c "print(hex(sum(bytes.fromhex('...')) % 256))"``). The end-to-end tests run the simulated
 meters over a socat pty pair, as tests/test_dlt645.py does.
