@@ -97,6 +97,7 @@ class Unsupported:
         self.clock = clock
         self.marks: dict[str, dict[int, Mark]] = {}
         self._silent: dict[tuple[str, int], int] = {}
+        self._seen: dict[tuple[str, int], str] = {}  # the last answer of each identifier ever marked
 
     def skip(self, meter: str) -> frozenset[int]:
         """The identifiers not to ask ``meter`` for now; marks older than ``reprobe_s`` are dropped (the
@@ -112,11 +113,15 @@ class Unsupported:
         return frozenset(marks)
 
     def mark(self, meter: str, di: int, name: str, why: str) -> None:
-        """Remember that ``meter`` does not answer ``di`` (``name`` as shown, ``why`` its answer)."""
+        """Remember that ``meter`` does not answer ``di`` (``name`` as shown, ``why`` its answer); warned
+        about the first time, noted at INFO when a daily probe gets the same answer."""
         self._silent.pop((meter, di), None)
         self.marks.setdefault(meter, {})[di] = Mark(why, self.clock(), name)
-        log.warning("meter %s does not answer %s: %s; its readings carry what it answers, and it is asked "
-                    "again in %.0f h", meter, name, why, self.reprobe_s / 3600)
+        again = self._seen.get((meter, di)) == why
+        self._seen[(meter, di)] = why
+        log.log(logging.INFO if again else logging.WARNING, "meter %s does not answer %s: %s; its readings "
+                "carry what it answers, and it is asked again in %.0f h", meter, name, why,
+                self.reprobe_s / 3600)
 
     def refused(self, meter: str, di: int, name: str, error: int, edition: int) -> None:
         """An abnormal reply with error byte ``error``: the identifier is marked."""

@@ -110,10 +110,16 @@ def test_plan_uses_blocks_that_carry_two_items_and_skips_what_a_meter_lacks():
     assert [r.items[0].quantity for r in single] == ["counter", "voltage", "current", "rate", "power_factor"]
 
 
-def test_unsupported_marks_are_probed_again_after_a_day():
+def test_unsupported_marks_are_probed_again_after_a_day(caplog):
     now = [1000.0]
     memo = Unsupported(clock=lambda: now[0])
-    memo.refused("M-1", 0x02010200, "02010200 (B相电压)", 0x02, 2007)
+    with caplog.at_level(logging.INFO, logger="collectors.dlt645.support"):
+        memo.refused("M-1", 0x02010200, "02010200 (B相电压)", 0x02, 2007)
+        now[0] += 86400
+        assert memo.skip("M-1") == frozenset()
+        memo.refused("M-1", 0x02010200, "02010200 (B相电压)", 0x02, 2007)  # the daily probe: same answer
+    marked = [r for r in caplog.records if "does not answer 02010200" in r.getMessage()]
+    assert [r.levelno for r in marked] == [logging.WARNING, logging.INFO]  # warned about once
     assert memo.skip("M-1") == {0x02010200}
     assert memo.of("M-1") == {"02010200": "error byte 02: no requested data (无请求数据)"}
     now[0] += 86399
