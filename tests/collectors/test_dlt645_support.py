@@ -246,6 +246,44 @@ async def test_meters_lacking_items_still_deliver_their_energy(tmp_path, caplog)
     assert "unsupported" in text and "02010200, 02010300" in text
 
 
+async def test_the_collector_journals_what_was_answered_and_its_health_names_the_rest(tmp_path):
+    """Through the collection service: both meters journaled (the 1997 one without current and power
+    factor), and the health file, as `tanjian health` reads it, names what the 1997 meter lacks."""
+    from collectors.health import summary
+    from collectors.service import CollectionService
+    from workspace.batch import decode_batch
+    from workspace.journal import Journal
+
+    port = free_port()
+    cfg = load_site(tmp_path, [{"id": "srv-1", "protocol": "dlt645_tcp", "port": port, "timeout_s": 0.5}],
+                    [meter("M-A", "srv-1", "D-WELD", "dlt645-2007", address="000000000001"),
+                     meter("M-B", "srv-1", "D-CNC", "dlt645-1997", address="000000000002")])
+    clock = Clock.simulated(T0, speed=0)
+    plant = PlantSimulator(cfg.site, clock)
+    journal = Journal(cfg.paths.journal, writer=True)
+    try:
+        async with Dlt645BusSimulator(plant, "srv-1") as sim:
+            sim.lacks("M-B", {0xB621, 0xB650})  # 1997: current and power factor refused
+            svc = CollectionService(cfg.site, journal, None, clock, source="dlt645",
+                                    health_path=cfg.paths.run / "health.json")
+            try:
+                assert await svc.poll_once() == 2
+                svc.write_health()
+            finally:
+                await svc.close()
+        (batch,) = [decode_batch(p) for _, p in journal.records(0, len(journal))]
+    finally:
+        journal.close()
+    got = {r.meter: r for r in batch.readings}
+    assert got["M-B"].counter == pytest.approx(plant.values("M-B", T0)["counter"], abs=0.0051)
+    assert math.isnan(got["M-B"].current) and math.isnan(got["M-B"].power_factor) and got["M-B"].voltage > 0
+    assert got["M-B"].tariffs is not None and not math.isnan(got["M-A"].current)
+    table = device_health(cfg.paths.data_dir, cfg.site)
+    assert table.loc["M-B", "unsupported"] == "B621, B650" and table.loc["M-A", "unsupported"] == ""
+    assert list(table["state"]) == ["ok", "ok"]
+    assert summary(table).endswith("; 1 lacking optional items (column unsupported)")
+
+
 async def test_a_meter_silent_on_what_it_lacks_is_marked_after_three_reads(tmp_path):
     """Some meters do not answer identifiers they do not know: silence on the energy block falls back to
     single reads at once; silence on an item after the counter ends the read with what was answered.
