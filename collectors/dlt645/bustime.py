@@ -3,15 +3,19 @@ frame lengths.
 
 An RS-485 line carries one frame at a time (half duplex). Each byte takes a start bit, its data bits,
 a parity bit unless the line has none, and its stop bits: 11 bits on the standard's 8E1 line ("每字节含
-8位二进制码, 传输时加上一个起始位(0)、一个偶校验位和一个停止位(1), 共11位", DL/T 645-2007 section 5
-字节格式). A frame is ``68 A0..A5 68 C L DATA CS 16``: 12 bytes and its data, after the wake-up bytes
-(the requests here send four FE; a 2007 meter usually answers with four, a 1997 meter often none). Between
-the end of a request and the start of its reply the meter takes its turnaround Td (the standard allows
-20 ms ≤ Td ≤ 500 ms; :data:`TURNAROUND_S` is a typical meter's).
+8位二进制码, 传输时加上一个起始位(0)、一个偶校验位和一个停止位(1), 共11位", DL/T 645-2007 字节格式, as
+quoted in "DL/T645-2007通讯规约协议说明", https://360docs.net/doc/722295758.html).
 
-At 2,400 baud a single-item exchange is a request of 20 bytes and a reply of 18 to 24 (with its
-preamble) of 11 bits each, 0.17–0.20 s, plus the turnaround: 8 items of 30 meters take about a
-minute on one bus. A data block carries several items for the price of one request and a few bytes more per item.
+A frame is ``68 A0..A5 68 C L DATA CS 16``: 12 bytes and its data, after the wake-up bytes: the requests
+here send four FE; replies carry none to four depending on the maker (https://cnblogs.com/chen1880/
+category/1511203.html), four are assumed for an estimate, and the bytes actually received are counted for
+a cycle. Between a request and its reply the meter takes its turnaround Td, commonly quoted from the
+standard's link layer as 20 ms ≤ Td ≤ 500 ms (not checked against its text here); :data:`TURNAROUND_S` is
+assumed.
+
+At 2,400 baud a single-item exchange is a request of 20 bytes and a reply of 18 to 24 of 11 bits each,
+0.17–0.20 s, plus the turnaround: 8 items of 30 meters take about a minute on one bus. A data block carries
+several items for the price of one request and a few bytes more per item.
 """
 
 from __future__ import annotations
