@@ -86,3 +86,19 @@ def read_s(line: Line, requests, edition: int, reply_wakeup: int = WAKEUP) -> fl
 def meters_per_minute(cycle_s: float, meters: int) -> float:
     """Meters one bus reads in a minute when ``meters`` take ``cycle_s`` seconds."""
     return 60.0 * meters / cycle_s if cycle_s > 0 else float("inf")
+
+
+def estimate_cycle_s(gateway, meters, turnaround_s: float = TURNAROUND_S) -> float:
+    """Seconds a poll cycle of ``meters`` (of one DL/T 645 gateway) takes when every meter answers every
+    item of its family: the requests of :func:`~collectors.dlt645.support.plan` (blocks where the family
+    asks for them), each reply with the preamble. An upper bound before meters are known to lack items;
+    compare it with the meters' period before a bus is wired."""
+    from collectors.dlt645.frame import FAMILIES
+    from collectors.dlt645.support import plan
+
+    line = Line.of(gateway, turnaround_s)
+    total = 0.0
+    for m in meters:
+        fam = FAMILIES[m.family]
+        total += read_s(line, plan(fam), fam.edition)
+    return total

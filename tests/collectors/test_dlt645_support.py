@@ -160,6 +160,17 @@ def test_bus_time_by_hand():
     assert meters_per_minute(singles, 1) == pytest.approx(26.8, abs=0.1)
 
 
+def test_a_bus_estimated_before_it_is_wired(tmp_path):
+    from collectors.dlt645.bustime import estimate_cycle_s
+
+    gw = {"id": "bus-1", "protocol": "dlt645_serial", "device": "/dev/ttyUSB0", "baudrate": 2400}  # 8E1
+    devices = ("D-WELD", "D-CNC", "D-LIGHT", "D-PUMP")
+    cfg = load_site(tmp_path, [gw], [meter(f"M-{k:02d}", "bus-1", devices[k % 4], "dlt645-2007",
+                                           address=f"{k + 1:012d}") for k in range(30)])
+    # 30 meters x 1.3042 s (the energy block and four items, as worked by hand above)
+    assert estimate_cycle_s(cfg.site.gateways[0], cfg.site.meters) == pytest.approx(30 * 1.3042, abs=0.01)
+
+
 # -- end to end over a serial pair -----------------------------------------------------------------
 async def test_meters_lacking_items_still_deliver_their_energy(tmp_path, caplog):
     async with VirtualSerialPair(tmp_path) as (a, b):
