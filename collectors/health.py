@@ -20,7 +20,7 @@ from workspace.errors import TanjianError
 
 #: columns of :func:`device_health`, in order
 COLUMNS = ("state", "last_seen", "seen_ago_s", "reads", "errors", "consecutive_failures", "latency_ms",
-           "backoff_s", "next_attempt", "rejected", "superseded", "last_error")
+           "backoff_s", "next_attempt", "rejected", "superseded", "unsupported", "last_error")
 
 STATES = {
     "ok": "answered at its last attempt",
@@ -60,8 +60,9 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
         ``rejected`` (payloads refused as malformed or badly signed, for collectors that receive
         pushed data), ``superseded`` (readings of a minute that already had its reading, from devices that
         push or servers that notify faster than the store's one-minute grid: not journaled, see
-        :mod:`collectors.minute`)
-        and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
+        :mod:`collectors.minute`), ``unsupported`` (the items, by identifier, a DL/T 645 meter answered
+        abnormally, which are not asked for until they are probed again daily: its readings carry the
+        rest; "" when none) and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
         there is no file), ``age_s`` [s], ``cycles``, ``acknowledged``, ``journal_batches``,
         ``pending_cycles``, ``fold_error``, ``clock``.
 
@@ -102,13 +103,14 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
             "backoff_s": float(d.get("backoff_s") or 0.0),
             "next_attempt": _ts(d.get("next_attempt")) if failures else pd.NaT,
             "rejected": int(d.get("rejected") or 0), "superseded": int(d.get("superseded") or 0),
+            "unsupported": ", ".join(sorted(d.get("unsupported") or {})),
             "last_error": d.get("last_error"),
         }
     if site is not None:
         for m in site.meter_ids():
             rows.setdefault(m, {"state": "never_seen", "last_seen": pd.NaT, "seen_ago_s": np.nan, "reads": 0,
                                 "errors": 0, "consecutive_failures": 0, "latency_ms": np.nan, "backoff_s": 0.0,
-                                "next_attempt": pd.NaT, "rejected": 0, "superseded": 0,
+                                "next_attempt": pd.NaT, "rejected": 0, "superseded": 0, "unsupported": "",
                                 "last_error": None})
     df = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     df.index.name = "meter"
@@ -132,7 +134,9 @@ def summary(df: pd.DataFrame) -> str:
                 f"health written {df.attrs['age_s']:.0f} s ago")
     counts = df["state"].value_counts()
     parts = [f"{int(counts.get(s, 0))} {s.replace('_', ' ')}" for s in STATES]
-    return f"{head}; devices: " + ", ".join(parts)
+    lacking = int((df["unsupported"].fillna("") != "").sum()) if "unsupported" in df else 0
+    tail = f"; {lacking} lacking optional items (column unsupported)" if lacking else ""
+    return f"{head}; devices: " + ", ".join(parts) + tail
 
 
 def render(df: pd.DataFrame, *, only_problems: bool = False) -> str:
@@ -144,4 +148,6 @@ def render(df: pd.DataFrame, *, only_problems: bool = False) -> str:
     for col in ("last_seen", "next_attempt"):
         out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%SZ").fillna("-")
     out["last_error"] = out["last_error"].fillna("").astype(str).str.slice(0, 80)
+    unsupported = out["unsupported"].fillna("").astype(str)
+    out["unsupported"] = unsupported.where(unsupported.str.len() <= 40, unsupported.str.slice(0, 39) + "…")
     return out.to_string(float_format=lambda v: f"{v:,.1f}", na_rep="-")

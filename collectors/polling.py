@@ -52,6 +52,7 @@ class DeviceHealth:
     backoff_s: float = 0.0  # current wait between attempts [s]; 0 while the device answers
     rejected: int = 0  # payloads refused (malformed, badly signed) from devices that push their data
     superseded: int = 0  # readings of a minute already journaled: not journaled (collectors.minute)
+    unsupported: dict = field(default_factory=dict)  # items the device does not answer -> its answer
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -118,6 +119,8 @@ class PolledReader:
         h.last_seen = time.time()
         h.latency_ms = (time.perf_counter() - t0) * 1000
         self.last_values[meter.id] = v
+        if hasattr(link, "unsupported_items"):  # DL/T 645: items the meter answered abnormally
+            h.unsupported = link.unsupported_items(meter.id)
         nan = math.nan
         device = v.get("device_time")  # the meter's own clock at the end of the read [s since the epoch]
         tariffs = None  # the meter's time-of-use registers; NaN for a tariff it does not have

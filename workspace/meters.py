@@ -33,9 +33,13 @@ DTYPE_WORDS: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2,
                                "int64": 4, "uint64": 4, "float64": 4}
 #: the quantities a reading carries (one home: :data:`workspace.units.READING_QUANTITIES`)
 QUANTITIES = READING_QUANTITIES
-#: what a DL/T 645 family may read (the quantities above and the meter's time-of-use energy registers)
+#: what a DL/T 645 family may read: the quantities above (voltage and current are phase A's), the meter's
+#: time-of-use energy registers and the per-phase values of a three-phase meter (in the meter's values,
+#: not in a reading)
 DLT645_QUANTITIES = QUANTITIES + ("energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4",
-                                  "energy_combined")
+                                  "energy_combined", "voltage_b", "voltage_c", "current_b", "current_c",
+                                  "rate_a", "rate_b", "rate_c", "power_factor_a", "power_factor_b",
+                                  "power_factor_c")
 DLT645_EDITIONS = (2007, 1997)
 
 
@@ -137,12 +141,22 @@ class Dlt645Family:
         The quantities read, in reading order (each a data identifier of the edition).
     source : str
         The standard (and part) the identifiers come from.
+    blocks : bool
+        Ask for the standard's data blocks (the energy block 0001FF00, the voltage block 0201FF00, ...)
+        where one covers two or more of the quantities read, instead of one request per quantity.
+    imitates : str
+        One line saying what kind of meter the family is.
+
+    Only ``counter`` is required of a meter: any other quantity it answers abnormally is remembered as
+    unsupported for that meter and its readings carry what it answered (``collectors.dlt645.support``).
     """
 
     name: str
     edition: int
     read: tuple[str, ...]
     source: str = ""
+    blocks: bool = False
+    imitates: str = ""
 
 
 def table_problems(family: Family) -> list[str]:
@@ -206,7 +220,7 @@ def dlt645_problems(family: Dlt645Family) -> list[str]:
 
 _FIELD_KEYS = {"quantity", "table", "address", "dtype", "word_order", "scale", "registers"}
 _MODBUS_KEYS = {"media", "imitates", "source", "fields"}
-_DLT645_KEYS = {"edition", "source", "read"}
+_DLT645_KEYS = {"edition", "source", "read", "blocks", "imitates"}
 
 
 def _keys(where: str, got: dict, allowed: set[str], required: set[str]) -> None:
@@ -246,8 +260,11 @@ def load_families(path: str | Path = DATA) -> tuple[dict[str, Family], dict[str,
     dlt645: dict[str, Dlt645Family] = {}
     for name, spec in doc["dlt645"].items():
         where = f"{Path(path).name}: DL/T 645 family {name!r}"
-        _keys(where, spec, _DLT645_KEYS, _DLT645_KEYS)
-        fam645 = Dlt645Family(name, spec["edition"], tuple(spec["read"]), spec["source"].strip())
+        _keys(where, spec, _DLT645_KEYS, {"edition", "source", "read"})
+        if not isinstance(spec.get("blocks", False), bool):
+            raise FamilyTableError(f"{where}: 'blocks' is true or false, not {spec['blocks']!r}")
+        fam645 = Dlt645Family(name, spec["edition"], tuple(spec["read"]), spec["source"].strip(),
+                              spec.get("blocks", False), str(spec.get("imitates", "")).strip())
         if problems := dlt645_problems(fam645):
             raise FamilyTableError(f"{where}: {'; '.join(problems)}")
         dlt645[name] = fam645

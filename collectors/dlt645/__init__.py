@@ -1,2 +1,3 @@
-"""DL/T 645: the frame codec, identifiers and value formats (:mod:`.frame`) and the bus client
-(:mod:`.bus`)."""
+"""DL/T 645: the frame codec, identifiers, data blocks and value formats (:mod:`.frame`), what a meter
+answers and the requests that read it (:mod:`.support`), the bus time of an exchange and a cycle
+(:mod:`.bustime`) and the bus client (:mod:`.bus`)."""

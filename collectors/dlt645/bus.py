@@ -11,6 +11,16 @@ meter's local wall time, in the site's zone, becomes ``device_time`` [s since th
 values, carried forward from the moment the meter read its clock to the end of the read (the time the
 reading is stamped with), so that the few hundred milliseconds of the exchange do not count as drift.
 A meter that answers the clock request abnormally is not asked again (logged once).
+
+Only the energy counter is required: the items of the meter's family are read with the requests of
+:func:`collectors.dlt645.support.plan` (data blocks where the family asks for them), an item or block the
+meter answers abnormally is remembered as unsupported for it (:class:`~collectors.dlt645.support.Unsupported`,
+asked again daily; the items of a refused block are read singly), and once the counter is in, a request
+left unanswered ends the meter's read with what it answered. A read fails only when the counter fails.
+
+Every poll cycle (the reads between the bus going busy and idle again) has its bus time computed from
+the line speed and the bytes that went over it (:mod:`collectors.dlt645.bustime`), logged with the time it
+took, and warned about when it does not fit the shortest period of the meters read.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
+from dataclasses import replace
 
 from collectors.bytelink import ByteLink, link_to
 from collectors.dlt645.frame import (
@@ -25,10 +37,12 @@ from collectors.dlt645.frame import (
     FAMILIES,
     READ_ADDRESS_2007,
     WILDCARD,
+    Family,
     Frame,
     FrameError,
     MeterException,
     encode_frame,
+    parse_block_reply,
     decode_date,
     decode_time,
     find_frame,
@@ -37,13 +51,23 @@ from collectors.dlt645.frame import (
     parse_read_reply,
     read_request,
 )
+from collectors.dlt645.bustime import Line, meters_per_minute
+from collectors.dlt645.support import Request, Unsupported, plan
 from workspace.errors import CollectorError
 from workspace.site import Gateway, Meter
 
 log = logging.getLogger(__name__)
 
-#: quantities a meter may lack: "no requested data" for them is not a failure
-OPTIONAL = ("energy_tariff_1", "energy_tariff_2", "energy_tariff_3", "energy_tariff_4")
+
+class _Cycle:
+    """The exchanges of one poll cycle on the bus (from busy to idle)."""
+
+    def __init__(self, started: float):
+        self.started = started
+        self.meters: list[Meter] = []
+        self.exchanges = 0
+        self.bytes = 0
+        self.timeouts = 0
 
 
 class Dlt645Bus:
@@ -66,14 +90,33 @@ class Dlt645Bus:
         Meter id -> why its clock is not read (it answered the clock request abnormally).
     clock_reads : int
         Clock reads that gave a device time.
+    unsupported : Unsupported
+        Per meter, the items and blocks it answered abnormally (not asked again until re-probed).
+    blocks : bool
+        Ask for data blocks where the family does (False: one request per item, as before blocks).
+    remember : bool
+        Skip the items a meter is known not to answer (False: ask for every item at every read).
+    line : Line
+        The serial line's speed, bits per byte and the meters' turnaround, for the bus time.
+    last_cycle : dict
+        The last poll cycle: ``meters``, ``exchanges``, ``bytes``, ``timeouts``, ``bus_s`` (its bus time
+        from the line and the bytes) and ``took_s`` (measured) [s], ``period_s``.
     """
 
     def __init__(self, gateway: Gateway, port_offset: int = 0, link: ByteLink | None = None,
-                 timezone: str | None = None):
+                 timezone: str | None = None, *, blocks: bool = True, remember: bool = True):
         self.gateway = gateway
         self.timezone = timezone
         self.no_clock: dict[str, str] = {}
         self.clock_reads = 0
+        self.unsupported = Unsupported()
+        self.blocks = blocks
+        self.remember = remember
+        self.line = Line.of(gateway)
+        self.last_cycle: dict | None = None
+        self._cycle: _Cycle | None = None
+        self._busy = 0
+        self._logged_exchanges: int | None = None
         self._clock_due: dict[str, float] = {}  # meter id -> loop time its clock is next read
         self.link = link if link is not None else link_to(gateway, port_offset)
         self.where = f"{gateway.id} {self.link.where}"
@@ -98,7 +141,12 @@ class Dlt645Bus:
         stale = self.link.discard_input()
         if stale:
             log.debug("%s: dropped %d stale bytes before a request", self.where, stale)
-        await self.link.write(encode_frame(request, wakeup=4))
+        raw = encode_frame(request, wakeup=4)
+        await self.link.write(raw)
+        cycle = self._cycle
+        if cycle is not None:
+            cycle.exchanges += 1
+            cycle.bytes += len(raw)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.gateway.timeout_s
         buf = bytearray()
@@ -108,8 +156,13 @@ class Dlt645Bus:
             if remaining <= 0:
                 heard = f"; heard {len(buf)} byte(s) that are no frame: {bytes(buf[:32]).hex(' ').upper()}" \
                     if buf else (f"; skipped {skipped} frame(s) not for this request" if skipped else "")
+                if cycle is not None:
+                    cycle.timeouts += 1
                 raise CollectorError(f"no answer within {self.gateway.timeout_s:g} s{heard}")
-            buf += await self.link.receive(remaining)
+            chunk = await self.link.receive(remaining)
+            if cycle is not None:
+                cycle.bytes += len(chunk)
+            buf += chunk
             while True:
                 try:
                     frame, used = find_frame(bytes(buf))
@@ -135,39 +188,133 @@ class Dlt645Bus:
         return True
 
     async def read(self, meter: Meter) -> dict[str, float]:
-        """Every quantity of the meter's DL/T 645 family [kWh, kW, V, A, -], and ``device_time``, the
-        meter's clock at the end of the read [s since the epoch, UTC], when it is read this time.
+        """The quantities of the meter's DL/T 645 family it answers [kWh, kW, V, A, -] (always
+        ``counter``), and ``device_time``, the meter's clock at the end of the read [s since the epoch,
+        UTC], when it is read this time.
 
-        Raises CollectorError naming the meter, the gateway, the identifier and what went wrong.
+        Raises CollectorError naming the meter, the gateway, the identifier and what went wrong, when
+        the energy counter cannot be read.
         """
+        self._enter(meter)
+        try:
+            async with self._lock:  # one request at a time on the bus
+                out = await self._read_items(meter)
+                if self._clock_wanted(meter):
+                    device_time = await self._read_clock(meter, f"meter {meter.id} (address {meter.address} "
+                                                               f"on {self.where})")
+                    if device_time is not None:
+                        out["device_time"] = device_time
+            return out
+        finally:
+            self._leave()
+
+    def _family(self, meter: Meter) -> Family:
         fam = FAMILIES[meter.family]
+        return replace(fam, blocks=False) if fam.blocks and not self.blocks else fam
+
+    def unsupported_items(self, meter_id: str) -> dict[str, str]:
+        """Identifiers (items and blocks) the meter is known not to answer -> its answer (for the
+        health table)."""
+        return self.unsupported.of(meter_id)
+
+    def requests_of(self, meter: Meter) -> list[Request]:
+        """The requests the next read of ``meter`` sends (before any refusal during it)."""
+        skip = self.unsupported.skip(meter.id) if self.remember else frozenset()
+        return plan(self._family(meter), skip)
+
+    async def _read_items(self, meter: Meter) -> dict[str, float]:
+        fam = self._family(meter)
+        width = 2 * fam.di_size
         who = f"meter {meter.id} (address {meter.address} on {self.where})"
         out: dict[str, float] = {}
-        async with self._lock:  # one request at a time on the bus
-            for item in fam.items:
-                request = read_request(meter.address, item.di, fam.edition)
-                try:
-                    reply = await self.transact(request, item.di, fam.edition)
-                    _, value = parse_read_reply(reply, fam.edition)
-                except MeterException as exc:
-                    if item.quantity in OPTIONAL and exc.error & 0x02:  # "no requested data"
-                        continue
-                    raise CollectorError(f"{who}: reading {item.di:0{2 * fam.di_size}X} ({item.name}): "
-                                         f"{exc}") from None
-                except FrameError as exc:
-                    raise CollectorError(f"{who}: reading {item.di:0{2 * fam.di_size}X}: {exc}") from None
-                except CollectorError as exc:
-                    raise CollectorError(f"{who}: reading {item.di:0{2 * fam.di_size}X} ({item.name}): "
-                                         f"{exc}") from None
-                except (ConnectionError, OSError) as exc:
-                    self.link.close()
+        queue = self.requests_of(meter)
+        block_silent: tuple[Request, str] | None = None  # a block carrying the counter left unanswered
+        while queue:
+            req = queue.pop(0)
+            name = f"{req.di:0{width}X} ({req.block.name if req.block else req.items[0].name})"
+            try:
+                request = read_request(meter.address, req.di, fam.edition)
+                reply = await self.transact(request, req.di, fam.edition)
+                if req.block is not None:
+                    got = parse_block_reply(reply, req.block, fam.edition)
+                else:
+                    got = dict([parse_read_reply(reply, fam.edition)])
+            except MeterException as exc:
+                if req.has_counter and req.block is None:
+                    raise CollectorError(f"{who}: reading {name}: {exc}") from None
+                if self.remember:
+                    self.unsupported.refused(meter.id, req.di, name, exc.error, fam.edition)
+                if req.block is not None:  # the block refused: its items one by one, now
+                    queue[:0] = [Request(it.di, (it,)) for it in req.items]
+                continue
+            except (ConnectionError, OSError) as exc:
+                self.link.close()
+                if "counter" not in out:
                     raise CollectorError(f"{who}: {exc}") from None
-                out[item.quantity] = value
-            if self._clock_wanted(meter):
-                device_time = await self._read_clock(meter, who)
-                if device_time is not None:
-                    out["device_time"] = device_time
+                log.warning("%s: reading %s: %s; journaled with what it answered", who, name, exc)
+                break
+            except CollectorError as exc:  # no answer, a garbled frame, a value of the wrong size
+                if "counter" not in out:
+                    if req.block is not None and block_silent is None:
+                        # a meter may stay silent on a block it does not have: the items one by one
+                        block_silent = (req, str(exc))
+                        queue[:0] = [Request(it.di, (it,)) for it in req.items]
+                        continue
+                    raise CollectorError(f"{who}: reading {name}: {exc}") from None
+                if self.remember:
+                    self.unsupported.unanswered(meter.id, req.di, name, str(exc))
+                log.warning("%s: reading %s: %s; journaled with what it answered", who, name, exc)
+                break
+            if self.remember:
+                self.unsupported.answered(meter.id, req.di)
+            items = {it.di: it for it in req.items}
+            for di, value in got.items():
+                if di in items:
+                    out[items[di].quantity] = value
+            if req.block is not None and len(got) < len(req.items):
+                # the meter's block is shorter than the items wanted from it: the rest one by one
+                queue[:0] = [Request(it.di, (it,)) for it in req.items if it.di not in got]
+        if block_silent is not None and self.remember:  # the items answered, the block not
+            req, why = block_silent
+            self.unsupported.unanswered(meter.id, req.di, f"{req.di:0{width}X} ({req.block.name})",
+                                        f"{why}, while the meter answers its items one by one")
         return out
+
+    # -- the bus time of a cycle -----------------------------------------------------------------
+    def _enter(self, meter: Meter) -> None:
+        if self._busy == 0:
+            self._cycle = _Cycle(time.perf_counter())
+        self._busy += 1
+        self._cycle.meters.append(meter)
+
+    def _leave(self) -> None:
+        self._busy -= 1
+        if self._busy == 0 and self._cycle is not None:
+            cycle, self._cycle = self._cycle, None
+            self._log_cycle(cycle, time.perf_counter() - cycle.started)
+
+    def _log_cycle(self, cycle: _Cycle, took_s: float) -> None:
+        """The bus time of a cycle from the bytes on the line, its turnarounds and timeouts; logged
+        (at INFO when the number of exchanges changes), warned about when it does not fit the period."""
+        answered = cycle.exchanges - cycle.timeouts
+        bus_s = (self.line.wire_s(cycle.bytes) + answered * self.line.turnaround_s
+                 + cycle.timeouts * self.gateway.timeout_s)
+        period = min((m.period_s for m in cycle.meters), default=math.inf)
+        n = len(cycle.meters)
+        self.last_cycle = {"meters": n, "exchanges": cycle.exchanges, "bytes": cycle.bytes,
+                           "timeouts": cycle.timeouts, "bus_s": bus_s, "took_s": took_s, "period_s": period}
+        per_min = meters_per_minute(max(bus_s, took_s), n)
+        text = (f"{self.where}: a cycle of {n} meter(s), {cycle.exchanges} exchange(s), {cycle.bytes} bytes "
+                f"at {self.line.baudrate} baud ({self.line.bits} bits a byte), {cycle.timeouts} timeout(s): "
+                f"bus time {bus_s:.2f} s (took {took_s:.2f} s), {per_min:.1f} meters a minute")
+        if max(bus_s, took_s) > period:
+            log.warning("%s: does not fit the %g s period (fewer meters on this bus, fewer items, or a "
+                        "faster line)", text, period)
+        elif cycle.exchanges != self._logged_exchanges:
+            log.info("%s", text)
+        else:
+            log.debug("%s", text)
+        self._logged_exchanges = cycle.exchanges
 
     def _clock_wanted(self, meter: Meter) -> bool:
         on = meter.read_clock if meter.read_clock is not None else self.gateway.read_clock

@@ -18,6 +18,11 @@ Data: a data identifier (2007: DI0..DI3, 4 bytes, low byte first; 1997: 2 bytes,
 then the value in BCD, low byte first. Where the standard gives a value a sign, it is the top bit
 of the most significant byte. Every data byte travels with 0x33 added.
 
+Data blocks (数据块): an identifier with DI0 (or DI1) FF (1997: last digit F) asks for a group of items
+at once, their values back to back in the order of the standard's table (:data:`BLOCKS_2007`,
+:data:`BLOCKS_1997`, :func:`parse_block_reply`). Meters need not support them, and may send fewer
+members than the table lists.
+
 References
 ----------
 DL/T 645-2007 多功能电能表通信协议, sections 4 (frame) and 7 (control codes, error word), and its
@@ -325,9 +330,19 @@ ITEMS_2007: dict[int, DataItem] = {it.di: it for it in (
     _energy(0x00010300, "energy_tariff_3", "正向有功费率3电能 forward active energy, tariff 3 (平 flat)"),
     _energy(0x00010400, "energy_tariff_4", "正向有功费率4电能 forward active energy, tariff 4 (谷 valley)"),
     DataItem(0x02010100, "voltage", 2, 1, False, "V", "A相电压 phase A voltage, XXX.X"),
+    DataItem(0x02010200, "voltage_b", 2, 1, False, "V", "B相电压 phase B voltage, XXX.X"),
+    DataItem(0x02010300, "voltage_c", 2, 1, False, "V", "C相电压 phase C voltage, XXX.X"),
     DataItem(0x02020100, "current", 3, 3, True, "A", "A相电流 phase A current, XXX.XXX"),
+    DataItem(0x02020200, "current_b", 3, 3, True, "A", "B相电流 phase B current, XXX.XXX"),
+    DataItem(0x02020300, "current_c", 3, 3, True, "A", "C相电流 phase C current, XXX.XXX"),
     DataItem(0x02030000, "rate", 3, 4, True, "kW", "瞬时总有功功率 total active power, XX.XXXX"),
+    DataItem(0x02030100, "rate_a", 3, 4, True, "kW", "瞬时A相有功功率 phase A active power, XX.XXXX"),
+    DataItem(0x02030200, "rate_b", 3, 4, True, "kW", "瞬时B相有功功率 phase B active power, XX.XXXX"),
+    DataItem(0x02030300, "rate_c", 3, 4, True, "kW", "瞬时C相有功功率 phase C active power, XX.XXXX"),
     DataItem(0x02060000, "power_factor", 2, 3, True, "-", "总功率因数 total power factor, X.XXX"),
+    DataItem(0x02060100, "power_factor_a", 2, 3, True, "-", "A相功率因数 phase A power factor, X.XXX"),
+    DataItem(0x02060200, "power_factor_b", 2, 3, True, "-", "B相功率因数 phase B power factor, X.XXX"),
+    DataItem(0x02060300, "power_factor_c", 2, 3, True, "-", "C相功率因数 phase C power factor, X.XXX"),
     # appendix A, parameter identifiers (参变量): the meter's clock, in the meter's local time
     DataItem(0x04000101, "clock_date", 4, 0, False, "-", "日期及星期 date and week (0: Sunday), YYMMDDWW"),
     DataItem(0x04000102, "clock_time", 3, 0, False, "-", "时间 time, hhmmss"),
@@ -341,9 +356,19 @@ ITEMS_1997: dict[int, DataItem] = {it.di: it for it in (
     _energy(0x9013, "energy_tariff_3", "正向有功费率3电能 forward active energy, tariff 3 (平 flat)"),
     _energy(0x9014, "energy_tariff_4", "正向有功费率4电能 forward active energy, tariff 4 (谷 valley)"),
     DataItem(0xB611, "voltage", 2, 0, False, "V", "A相电压 phase A voltage, XXX"),
+    DataItem(0xB612, "voltage_b", 2, 0, False, "V", "B相电压 phase B voltage, XXX"),
+    DataItem(0xB613, "voltage_c", 2, 0, False, "V", "C相电压 phase C voltage, XXX"),
     DataItem(0xB621, "current", 2, 2, False, "A", "A相电流 phase A current, XX.XX"),
+    DataItem(0xB622, "current_b", 2, 2, False, "A", "B相电流 phase B current, XX.XX"),
+    DataItem(0xB623, "current_c", 2, 2, False, "A", "C相电流 phase C current, XX.XX"),
     DataItem(0xB630, "rate", 3, 4, False, "kW", "瞬时有功功率 active power, XX.XXXX"),
+    DataItem(0xB631, "rate_a", 3, 4, False, "kW", "A相有功功率 phase A active power, XX.XXXX"),
+    DataItem(0xB632, "rate_b", 3, 4, False, "kW", "B相有功功率 phase B active power, XX.XXXX"),
+    DataItem(0xB633, "rate_c", 3, 4, False, "kW", "C相有功功率 phase C active power, XX.XXXX"),
     DataItem(0xB650, "power_factor", 2, 3, False, "-", "总功率因数 total power factor, X.XXX"),
+    DataItem(0xB651, "power_factor_a", 2, 3, False, "-", "A相功率因数 phase A power factor, X.XXX"),
+    DataItem(0xB652, "power_factor_b", 2, 3, False, "-", "B相功率因数 phase B power factor, X.XXX"),
+    DataItem(0xB653, "power_factor_c", 2, 3, False, "-", "C相功率因数 phase C power factor, X.XXX"),
     # parameter identifiers (参变量): the meter's clock, in the meter's local time
     DataItem(0xC010, "clock_date", 4, 0, False, "-", "日期及周次 date and week (0: Sunday), YYMMDDWW"),
     DataItem(0xC011, "clock_time", 3, 0, False, "-", "时间 time, hhmmss"),
@@ -354,12 +379,69 @@ CLOCK_ITEMS: dict[int, tuple[int, int]] = {2007: (0x04000101, 0x04000102), 1997:
 
 
 @dataclass(frozen=True)
+class Block:
+    """A data block (数据块): one identifier whose reply carries several items, back to back.
+
+    Parameters
+    ----------
+    di : int
+        The block's identifier (2007: DI0 = FF or DI1 = FF, as 0x0201FF00; 1997: the low nibble F,
+        as 0xB61F).
+    members : tuple of int
+        The identifiers of the items it carries, in the order of the reply.
+    name : str
+        The standard's name.
+
+    A meter may send fewer members than the standard lists (a single-phase meter's voltage block holds
+    phase A only; an energy block holds the total and the tariffs the meter has): whole members are
+    decoded from the start, what is missing is left to single reads.
+    """
+
+    di: int
+    members: tuple[int, ...]
+    name: str
+
+
+#: DL/T 645-2007 appendix A data blocks (表 A.1 电能量, 表 A.3 变量): the identifier with DI0 (or DI1) FF
+#: asks for every item of the group, in the order of the table
+BLOCKS_2007: dict[int, Block] = {b.di: b for b in (
+    Block(0x0001FF00, (0x00010000, 0x00010100, 0x00010200, 0x00010300, 0x00010400),
+          "正向有功电能数据块 forward active energy block (total, tariffs 1..4)"),
+    Block(0x0201FF00, (0x02010100, 0x02010200, 0x02010300), "电压数据块 voltage block (phases A, B, C)"),
+    Block(0x0202FF00, (0x02020100, 0x02020200, 0x02020300), "电流数据块 current block (phases A, B, C)"),
+    Block(0x0203FF00, (0x02030000, 0x02030100, 0x02030200, 0x02030300),
+          "瞬时有功功率数据块 active power block (total, phases A, B, C)"),
+    Block(0x0206FF00, (0x02060000, 0x02060100, 0x02060200, 0x02060300),
+          "功率因数数据块 power factor block (total, phases A, B, C)"),
+)}
+
+#: DL/T 645-1997 data blocks: the identifier with its last digit F (9010..9014 -> 901F)
+BLOCKS_1997: dict[int, Block] = {b.di: b for b in (
+    Block(0x901F, (0x9010, 0x9011, 0x9012, 0x9013, 0x9014),
+          "正向有功电能数据块 forward active energy block (total, tariffs 1..4)"),
+    Block(0xB61F, (0xB611, 0xB612, 0xB613), "电压数据块 voltage block (phases A, B, C)"),
+    Block(0xB62F, (0xB621, 0xB622, 0xB623), "电流数据块 current block (phases A, B, C)"),
+    Block(0xB63F, (0xB630, 0xB631, 0xB632, 0xB633), "有功功率数据块 active power block (total, A, B, C)"),
+    Block(0xB65F, (0xB650, 0xB651, 0xB652, 0xB653), "功率因数数据块 power factor block (total, A, B, C)"),
+)}
+
+#: a block separator (数据块分隔码) some 1997 meters end a block's reply with; skipped when it is there
+BLOCK_END_1997 = 0xAA
+
+
+def blocks_of(edition: int) -> dict[int, Block]:
+    return BLOCKS_2007 if edition == 2007 else BLOCKS_1997
+
+
+@dataclass(frozen=True)
 class Family:
-    """What is read from a DL/T 645 meter: the edition and the identifiers, in reading order."""
+    """What is read from a DL/T 645 meter: the edition, the identifiers in reading order, and whether
+    the standard's data blocks are asked for where one covers several of them."""
 
     name: str
     edition: int
     items: tuple[DataItem, ...]
+    blocks: bool = False
 
     @property
     def read_code(self) -> int:
@@ -377,7 +459,7 @@ def items_of(edition: int) -> dict[int, DataItem]:
 def _family(fam: Dlt645Family) -> Family:
     """A core DL/T 645 family (:mod:`workspace.meters`) with its quantities resolved to identifiers."""
     by_quantity = {it.quantity: it for it in items_of(fam.edition).values()}
-    return Family(fam.name, fam.edition, tuple(by_quantity[q] for q in fam.read))
+    return Family(fam.name, fam.edition, tuple(by_quantity[q] for q in fam.read), fam.blocks)
 
 
 #: DL/T 645 families by name: the core's tables (``workspace/data/meter_families.yaml``), resolved
@@ -441,6 +523,60 @@ def parse_read_raw(frame: Frame, edition: int = 2007) -> tuple[int, bytes]:
         raise FrameError(f"meter {frame.address}: {item.name} ({di:0{2 * size}X}) has {item.size} bytes, "
                          f"the reply carries {len(value)}")
     return di, bytes(value)
+
+
+def parse_block_reply(frame: Frame, block: Block, edition: int = 2007) -> dict[int, float]:
+    """Member identifier -> value from a normal reply to a block read, for the whole members it carries
+    (fewer than the standard lists when the meter has fewer; a 1997 end byte AA is skipped; members
+    beyond those listed, such as tariffs 5..63, are ignored).
+
+    Raises
+    ------
+    MeterException
+        The reply is abnormal (the meter has no such block, or none of its items).
+    FrameError
+        Not a read reply, another identifier, no whole member, or a value that is not BCD.
+    """
+    read = READ_2007 if edition == 2007 else READ_1997
+    size = 4 if edition == 2007 else 2
+    if frame.function != read or not frame.is_reply:
+        raise FrameError(f"meter {frame.address}: control code {frame.control:02X} is not a reply to a read "
+                         f"({read | REPLY:02X})")
+    if frame.is_abnormal:
+        err = frame.data[0] if frame.data else 0
+        raise MeterException(f"meter {frame.address} answered abnormally ({frame.control:02X}), error byte "
+                             f"{err:02X}: {describe_error(err, edition)}", err)
+    di = int.from_bytes(frame.data[:size], "little") if len(frame.data) >= size else None
+    if di != block.di:
+        raise FrameError(f"meter {frame.address}: reply to block {block.di:0{2 * size}X} carries "
+                         f"{'no identifier' if di is None else f'identifier {di:0{2 * size}X}'}")
+    value = frame.data[size:]
+    if edition == 1997 and value and value[-1] == BLOCK_END_1997:
+        value = value[:-1]
+    items = items_of(edition)
+    out: dict[int, float] = {}
+    at = 0
+    for member in block.members:
+        item = items[member]
+        if at + item.size > len(value):
+            break
+        out[member] = bcd_value(value[at:at + item.size], item.decimals, item.signed)
+        at += item.size
+    if not out:
+        raise FrameError(f"meter {frame.address}: {block.name} ({block.di:0{2 * size}X}): {len(value)} value "
+                         f"byte(s), not one whole item")
+    return out
+
+
+def block_bytes(block: Block, values: dict[int, float], edition: int = 2007) -> bytes:
+    """The value bytes of a block reply (the meter's side) for the members in ``values``, which must
+    be the first ones of the block, in its order."""
+    items = items_of(edition)
+    out = bytearray()
+    for member in block.members[:len(values)]:
+        item = items[member]
+        out += bcd_bytes(values[member], item.size, item.decimals, item.signed)
+    return bytes(out)
 
 
 # -- the meter's clock ---------------------------------------------------------------------------

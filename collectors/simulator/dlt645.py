@@ -19,6 +19,19 @@ plant's clock, or, after :meth:`Dlt645BusSimulator.set_clock`, off by a fixed of
 slow by a drift rate; :meth:`Dlt645BusSimulator.without_clock` makes a meter answer the clock
 identifiers with "no requested data" (as meters without a clock, or that do not expose it, do), and
 :meth:`Dlt645BusSimulator.clock_lost` makes it show 00-00-00 00:00:00 (a clock that lost its setting).
+
+Items a meter lacks: :meth:`Dlt645BusSimulator.lacks` gives a meter a list of identifiers (items or data
+blocks) it answers "no requested data" (2007 D1, 1997 C1, error byte 02);
+:meth:`Dlt645BusSimulator.silent_on` a list it does not answer at all. Data blocks (0001FF00 ...,
+1997 901F ...) are answered with their members back to back, from the first up to the first one the meter
+lacks (a single-phase meter's voltage block holds phase A only, a single-rate meter's energy block its
+total only); a block whose first member is lacking is refused. The load model gives one voltage, current,
+power and power factor per meter: phases B and C show the same voltage, current and power factor as A,
+and the three phase powers share the total in thirds.
+
+Pacing: with ``pace`` (a :class:`~collectors.dlt645.bustime.Line`), each reply is written when a real line
+would have delivered it: after the request's bytes, the meter's turnaround and the reply's bytes at the
+line's speed (one exchange at a time, as on a half-duplex bus).
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ import random
 from zoneinfo import ZoneInfo
 
 from collectors.bytelink import ByteLink, SerialByteLink, TcpByteLink
+from collectors.dlt645.bustime import Line
 from collectors.dlt645.frame import (
     FAMILIES,
     READ_ADDRESS_2007,
@@ -40,6 +54,8 @@ from collectors.dlt645.frame import (
     abnormal_reply,
     address_bytes,
     bcd_bytes,
+    block_bytes,
+    blocks_of,
     encode_date,
     encode_frame,
     encode_time,
@@ -63,6 +79,13 @@ def tariff_split(total_kwh: float) -> tuple[float, float, float, float]:
     return tuple(p / 100 for p in parts)  # type: ignore[return-value]
 
 
+def _saturated(item, value: float) -> float:
+    """The value as the item's format can show it (a meter's display saturates)."""
+    digits = 2 * item.size
+    top = ((8 * 10 ** (digits - 1) if item.signed else 10 ** digits) - 1) / 10 ** item.decimals
+    return max(-top if item.signed else 0.0, min(top, value))
+
+
 class Dlt645BusSimulator:
     """The DL/T 645 meters of one gateway of a site.
 
@@ -80,10 +103,12 @@ class Dlt645BusSimulator:
         Meters of the configuration that are not on the bus.
     seed : int
         Seed of the garbage replies.
+    pace : Line, optional
+        Deliver each reply when a line of this speed and turnaround would (default: at once).
     """
 
     def __init__(self, plant: PlantSimulator, gateway_id: str, *, serial_port: str | None = None,
-                 port_offset: int = 0, absent=(), seed: int = 645):
+                 port_offset: int = 0, absent=(), seed: int = 645, pace: Line | None = None):
         self.plant = plant
         self.gateway = next(g for g in plant.site.gateways if g.id == gateway_id)
         self.serial_port = serial_port
@@ -96,6 +121,10 @@ class Dlt645BusSimulator:
         self.clockless: set[str] = set()
         self.clock_unset: set[str] = set()
         self.tariffless: set[str] = set()
+        self.lacking: dict[str, set[int]] = {}
+        self.mute: dict[str, set[int]] = {}
+        self.pace = pace
+        self.asked: list[tuple[str, int]] = []  # (meter id, identifier) of every read request, in order
         self._zone = ZoneInfo(plant.site.plant.timezone)
         self.requests = 0
         self.frames_in_error = 0
@@ -131,6 +160,16 @@ class Dlt645BusSimulator:
         single-rate meter does) and still answers its total."""
         self.tariffless.add(meter)
 
+    def lacks(self, meter: str, identifiers) -> None:
+        """From now on the meter answers these identifiers (items or data blocks of its edition) "no
+        requested data", as a meter without them does; its other items are answered."""
+        self.lacking.setdefault(meter, set()).update(identifiers)
+
+    def silent_on(self, meter: str, identifiers) -> None:
+        """From now on the meter does not answer these identifiers at all (as some meters do for
+        identifiers they do not know); its other items are answered."""
+        self.mute.setdefault(meter, set()).update(identifiers)
+
     def meter_time(self, meter: str) -> dt.datetime:
         """The meter's clock now, as local wall time in the site's zone (timezone-aware)."""
         now = self.plant.clock.now()
@@ -144,6 +183,11 @@ class Dlt645BusSimulator:
         v["counter"] = v["counter"] % 1_000_000  # XXXXXX.XX rolls over
         for k, part in enumerate(tariff_split(v["counter"]), start=1):
             v[f"energy_tariff_{k}"] = part
+        for ph in ("b", "c"):
+            v[f"voltage_{ph}"], v[f"current_{ph}"] = v["voltage"], v["current"]
+        for ph in ("a", "b", "c"):
+            v[f"rate_{ph}"] = v["rate"] / 3
+            v[f"power_factor_{ph}"] = v["power_factor"]
         return v
 
     def answer(self, frame: Frame) -> bytes | None:
@@ -174,6 +218,15 @@ class Dlt645BusSimulator:
         if len(frame.data) != fam.di_size:
             return encode_frame(abnormal_reply(m.address, 0x01, fam.edition), wakeup)  # other error
         di = int.from_bytes(frame.data, "little")
+        self.asked.append((m.id, di))
+        if di in self.mute.get(m.id, ()):
+            return None
+        lacking = self.lacking.get(m.id, set())
+        if di in lacking:
+            return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no requested data
+        block = blocks_of(fam.edition).get(di)
+        if block is not None:
+            return self._answer_block(m, fam, frame, block, lacking, wakeup)
         item = items_of(fam.edition).get(di)
         if item is not None and item.quantity in ("clock_date", "clock_time"):
             if m.id in self.clockless:
@@ -185,17 +238,35 @@ class Dlt645BusSimulator:
                 value = (encode_date(local.date()) if item.quantity == "clock_date"
                          else encode_time(local.time()))
             return encode_frame(Frame(m.address, fam.read_code | REPLY, frame.data + value), wakeup)
-        v = self.values(m.id)
-        if m.id in self.tariffless:
+        v = self._served(m.id)
+        if item is None or item.quantity not in v:
+            return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no such data
+        value = _saturated(item, v[item.quantity])
+        data = frame.data + bcd_bytes(value, item.size, item.decimals, item.signed)
+        return encode_frame(Frame(m.address, fam.read_code | REPLY, data), wakeup)
+
+    def _served(self, meter_id: str) -> dict[str, float]:
+        v = self.values(meter_id)
+        if meter_id in self.tariffless:
             for k in range(1, 5):
                 del v[f"energy_tariff_{k}"]
         v["energy_combined"] = v["counter"]  # nothing is exported here: combined = forward
-        if item is None or item.quantity not in v:
-            return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)  # no such data
-        digits = 2 * item.size
-        top = ((8 * 10 ** (digits - 1) if item.signed else 10 ** digits) - 1) / 10 ** item.decimals
-        value = max(-top if item.signed else 0.0, min(top, v[item.quantity]))  # a meter's display saturates
-        data = frame.data + bcd_bytes(value, item.size, item.decimals, item.signed)
+        return v
+
+    def _answer_block(self, m, fam, frame: Frame, block, lacking: set[int], wakeup: int) -> bytes:
+        """A block's members back to back, up to the first the meter lacks; refused when it lacks the
+        first."""
+        v = self._served(m.id)
+        items = items_of(fam.edition)
+        values: dict[int, float] = {}
+        for member in block.members:
+            item = items[member]
+            if member in lacking or item.quantity not in v:
+                break
+            values[member] = _saturated(item, v[item.quantity])
+        if not values:
+            return encode_frame(abnormal_reply(m.address, 0x02, fam.edition), wakeup)
+        data = frame.data + block_bytes(block, values, fam.edition)
         return encode_frame(Frame(m.address, fam.read_code | REPLY, data), wakeup)
 
     async def _serve(self, link: ByteLink) -> None:
@@ -216,6 +287,8 @@ class Dlt645BusSimulator:
                         break
                     reply = self.answer(frame)
                     if reply is not None:
+                        if self.pace is not None:  # the request, the turnaround, the reply, on the line
+                            await asyncio.sleep(self.pace.wire_s(used + len(reply)) + self.pace.turnaround_s)
                         await link.write(reply)
         except ConnectionError:
             pass

@@ -143,10 +143,11 @@ async def test_a_fast_clock_is_flagged_clock_drift_in_the_store(tmp_path, caplog
         try:
             with caplog.at_level(logging.WARNING, logger="collectors.dlt645.bus"):
                 first = {r.meter: r for r in await reader.read(cfg.site.meters)}
-                # 9 identifiers a meter, + date and time for three, + the refused date of M-NOCLK
-                assert sim.requests == 5 * 9 + 3 * 2 + 1
+                # 5 requests a meter (the energy block and four items), + date and time for three, + the
+                # refused date of M-NOCLK
+                assert sim.requests == 5 * 5 + 3 * 2 + 1
                 second = {r.meter: r for r in await reader.read(cfg.site.meters)}
-                assert sim.requests == 2 * 5 * 9 + 2 * 3 * 2 + 1  # M-NOCLK is not asked again
+                assert sim.requests == 2 * 5 * 5 + 2 * 3 * 2 + 1  # M-NOCLK is not asked again
             assert sorted(first) == sorted(second) == ["M-97", "M-FAST", "M-NOCLK", "M-OFF", "M-OK"]
             refused = [r for r in caplog.records if "does not tell its clock" in r.getMessage()]
             assert len(refused) == 1 and "M-NOCLK" in refused[0].getMessage()
@@ -189,9 +190,9 @@ async def test_the_clock_is_read_every_interval_and_midnight_is_handled(tmp_path
         reader = reader_for(cfg.site.gateways, clock, timezone="Asia/Shanghai")
         try:
             r1, = await reader.read(cfg.site.meters)
-            assert sim.requests == 9 + 3  # date, time, date again
+            assert sim.requests == 5 + 3  # energy block and four items; date, time, date again
             r2, = await reader.read(cfg.site.meters)
-            assert sim.requests == 9 + 3 + 9  # the clock is not due again for an hour
+            assert sim.requests == 5 + 3 + 5  # the clock is not due again for an hour
         finally:
             reader.close()
     assert r1.device_time.date() == dt.date(2026, 11, 24)  # 2026-11-25 local is still the 24th in UTC
@@ -212,7 +213,7 @@ async def test_a_clock_that_lost_its_setting_gives_no_device_time_and_is_asked_a
             with caplog.at_level(logging.WARNING, logger="collectors.dlt645.bus"):
                 r1, = await reader.read(cfg.site.meters)
                 r2, = await reader.read(cfg.site.meters)
-            assert sim.requests == 2 * (9 + 2)  # asked again: a bad value is not "no clock"
+            assert sim.requests == 2 * (5 + 2)  # asked again: a bad value is not "no clock"
         finally:
             reader.close()
     assert r1.device_time is None and r2.device_time is None and r1.counter > 0
