@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 import functools
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -183,6 +184,8 @@ class MqttTime(_Model):
         return self
 
 
+SCALE = ("multiplier applied to a field's value before its unit's conversion, e.g. 1/60 for a counter in "
+         "watt-minutes given as Wh (Shelly Gen1) [-]")
 #: quantities a payload mapping may give
 MqttQuantity = Literal["counter", "rate", "voltage", "current", "power_factor"]
 
@@ -196,7 +199,10 @@ def _check_topic(t: str) -> None:
             raise ValueError(f"topic {t!r}: '+' must fill a whole level and '#' must be the last level")
 
 
-def _check_units(units: dict) -> None:
+def _check_units(units: dict, scale: dict) -> None:
+    for q, k in scale.items():
+        if not (math.isfinite(k) and k > 0):
+            raise ValueError(f"scale.{q}: {k!r} is not a positive finite number")
     for q, u in units.items():
         if u not in MQTT_UNITS[q]:
             raise ValueError(f"units.{q}: unknown unit {u!r} (known: {', '.join(MQTT_UNITS[q])})")
@@ -212,6 +218,7 @@ class MqttPart(_Model):
     current: MqttField | None = None
     power_factor: MqttField | None = None
     units: dict[MqttQuantity, str] = Field(default_factory=dict, description="unit each field arrives in")
+    scale: dict[MqttQuantity, float] = Field(default_factory=dict, description=SCALE)
     time: MqttTime | None = Field(None, description="acquisition time in the payload (default: arrival time)")
     partial: bool = Field(False, description="messages may lack some fields (notifications carry what "
                                              "changed): a missing field is not an error")
@@ -221,7 +228,7 @@ class MqttPart(_Model):
     @model_validator(mode="after")
     def _valid(self) -> "MqttPart":
         _check_topic(self.topic)
-        _check_units(self.units)
+        _check_units(self.units, self.scale)
         if not self.fields():
             raise ValueError(f"topic {self.topic!r}: a part maps at least one field")
         return self
@@ -277,6 +284,7 @@ class MqttMapping(_Model):
     units: dict[MqttQuantity, str] = Field(
         default_factory=dict, description="unit each field arrives in (default: the reading's own unit: "
                                           "kWh, kW, V, A, 1; or m3, m3/h); see MQTT_UNITS")
+    scale: dict[MqttQuantity, float] = Field(default_factory=dict, description=SCALE)
     time: MqttTime | None = Field(None, description="acquisition time in the payload (default: arrival time)")
     partial: bool = Field(False, description="messages may lack some fields; the minute's messages are "
                                              "combined into one reading")
@@ -305,10 +313,12 @@ class MqttMapping(_Model):
             base.pop("parts", None)
         if "parts" in own:
             base = {k: v for k, v in base.items() if k not in ("topic", "counter", "rate", "voltage", "current",
-                                                               "power_factor", "time", "partial", "sample")}
+                                                               "power_factor", "time", "partial", "sample",
+                                                               "units", "scale")}
         merged = {**base, **own}
-        if "units" in base and "units" in own:
-            merged["units"] = {**base["units"], **own["units"]}
+        for k in ("units", "scale"):
+            if k in base and k in own:
+                merged[k] = {**base[k], **own[k]}
         return _fill(merged, own.get("device"))
 
     @model_validator(mode="after")
@@ -329,7 +339,7 @@ class MqttMapping(_Model):
         if self.topic is None or self.counter is None:
             raise ValueError("a mapping needs 'topic' and 'counter' (or 'parts', or a 'preset')")
         _check_topic(self.topic)
-        _check_units(self.units)
+        _check_units(self.units, self.scale)
         return self
 
     def sources(self) -> list:

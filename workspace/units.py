@@ -52,7 +52,7 @@ __all__ = ["CO2_PER_C", "CO2_PER_C_VALUE", "FACTOR_UNITS", "MEDIUM_UNITS", "MQTT
 #: the quantities a reading carries besides its time
 READING_QUANTITIES = ("counter", "rate", "voltage", "current", "power_factor")
 
-_ENERGY = {"kWh": 1.0, "Wh": 1e-3, "MWh": 1e3, "GWh": 1e6, "Wmin": 1 / 60000}  # Wmin: Shelly Gen1 counters
+_ENERGY = {"kWh": 1.0, "Wh": 1e-3, "MWh": 1e3, "GWh": 1e6}
 _POWER = {"kW": 1.0, "W": 1e-3, "MW": 1e3}
 _VOLUME = {"m3": 1.0, "m³": 1.0, "L": 1e-3, "l": 1e-3, "dm3": 1e-3, "km3": 1e9}
 _FLOW = {"m3/h": 1.0, "m³/h": 1.0, "m3/min": 60.0, "m3/s": 3600.0, "L/s": 3.6, "l/s": 3.6, "L/min": 0.06,
@@ -79,7 +79,7 @@ MEDIUM_UNITS: dict[str, tuple[str, str]] = {
 #: the spellings an MQTT payload mapping may name, per quantity and per electricity (True) or flow
 #: (False) meter; the first of each is the reading's own unit, the one a field without ``units`` is in
 MQTT_SPELLINGS: dict[str, dict[bool, tuple[str, ...]]] = {
-    "counter": {True: ("kWh", "Wh", "MWh", "Wmin"), False: ("m3", "L")},
+    "counter": {True: ("kWh", "Wh", "MWh"), False: ("m3", "L")},
     "rate": {True: ("kW", "W", "MW"), False: ("m3/h", "L/min", "L/s")},
     "voltage": {True: ("V", "kV"), False: ("V", "kV")},
     "current": {True: ("A", "mA"), False: ("A", "mA")},

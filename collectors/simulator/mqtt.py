@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import math
+import re
 import sys
 import time
 from typing import Any
@@ -30,7 +31,12 @@ from .model import LoadModel
 log = logging.getLogger(__name__)
 
 
+_DOTTED = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+
+
 def _put(doc: dict, path: str, value: Any) -> None:
+    if not _DOTTED.match(path):  # a JMESPath expression the simulator cannot invert (arrays, functions)
+        raise ValueError(f"the clamp simulator writes plain dotted field paths, not {path!r}")
     parts = path.split(".")
     for p in parts[:-1]:
         doc = doc.setdefault(p, {})
@@ -51,6 +57,8 @@ def payload_for(meter: Meter, when: dt.datetime, values: dict[str, float]) -> by
         [kWh|m3, kW|m3/h, V, A, -]; NaN or absent ones are left out.
     """
     m = meter.mqtt
+    if m.parts:
+        raise ValueError(f"meter {meter.id}: the clamp simulator publishes single-topic mappings")
     own = READING_UNITS[meter.medium == Medium.electricity]
     doc: dict = {}
     for q in QUANTITIES:
