@@ -42,7 +42,14 @@ def compile_path(expr: str):
         return jmespath.compile(expr)
     except jexc.JMESPathError as exc:
         hint = " (quote keys with ':' or '-': params.\"switch:0\".apower)" if ":" in expr or "-" in expr else ""
-        raise ValueError(f"{expr!r} is not a JMESPath expression: {str(exc).splitlines()[0]}{hint}") from None
+        why = str(exc).splitlines()[0].removesuffix(", for expression:").removesuffix(" for expression:")
+        raise ValueError(f"{expr!r} is not a JMESPath expression: {why}{hint}") from None
+
+
+def describe(what: str, path: str, exc: FieldError) -> str:
+    """``"<what> 'PATH' is missing"``, ``"<what> 'PATH': 'x' is not ISO 8601"``: a field's problem in words."""
+    msg = str(exc)
+    return f"{what} {path!r}{' ' if msg.startswith(('is ', 'cannot ')) else ': '}{msg}"
 
 
 def value_at(obj: Any, expr: str) -> Any:

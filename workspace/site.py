@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from .jsonpaths import FieldError, check_zone, compile_path, number_at, time_of
+from .jsonpaths import FieldError, check_zone, compile_path, describe, number_at, time_of
 from .units import MQTT_UNITS, mqtt_fits, unit_problem
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="identifier")]
@@ -374,14 +374,14 @@ def mqtt_sample_problems(loc: tuple, m: "Meter", site_zone: str) -> list[tuple[t
                 found += 1
             except FieldError as exc:
                 if not (src.partial and str(exc) == "is missing"):
-                    out.append((where, f"meter {m.id!r}: {q} field {path!r} {exc} in the sample"))
+                    out.append((where, f"meter {m.id!r}: {describe(q + ' field', path, exc)} in the sample"))
         if src.partial and not found and not out:
             out.append((where, f"meter {m.id!r}: none of the fields is in the sample"))
         if src.time is not None:
             try:
                 time_of(src.sample, src.time.field, src.time.format, src.time.zone or site_zone)
             except FieldError as exc:
-                out.append((where, f"meter {m.id!r}: time field {src.time.field!r} {exc} in the sample"))
+                out.append((where, f"meter {m.id!r}: {describe('time field', src.time.field, exc)} in the sample"))
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from workspace.batch import Reading
 from workspace.errors import CollectorError
-from workspace.jsonpaths import FieldError, number_at, time_of
+from workspace.jsonpaths import FieldError, describe, number_at, time_of
 from workspace.meters import QUANTITIES
 from workspace.site import Medium, Meter, MqttMapping
 from workspace.units import MQTT_SPELLINGS, MQTT_UNITS, mqtt_fits
@@ -66,9 +66,7 @@ class Fragment:
 
 
 def _fail(topic: str, what: str, path: str, exc: FieldError) -> PayloadError:
-    msg = str(exc)
-    sep = " " if msg.startswith(("is ", "cannot ")) else ": "
-    return PayloadError(f"topic {topic!r}: {what} {path!r}{sep}{msg}")
+    return PayloadError(f"topic {topic!r}: {describe(what, path, exc)}")
 
 
 def source_for(mapping: MqttMapping, topic: str):
