@@ -103,13 +103,13 @@ def make_cfg(folder: Path, broker: Mosquitto, meters: list[dict], client_id: str
     return load_config(write_site(folder, [gw], meters))
 
 
-def mosquitto_pub(broker: Mosquitto, topic: str, payload) -> None:
-    """Publish one message at QoS 1 with Debian's mosquitto_pub (TLS, the devices' account)."""
+def mosquitto_pub(broker: Mosquitto, topic: str, payload, qos: int = 1) -> None:
+    """Publish one message with Debian's mosquitto_pub (TLS, the devices' account), QoS 1 by default."""
     t = broker.tls("devices")
     data = payload if isinstance(payload, str) else json.dumps(payload)
     subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(broker.port), "--cafile", t["ca_file"],
                     "--cert", t["cert_file"], "--key", t["key_file"], "-u", "devices", "-P", "dev1ces-pw",
-                    "-q", "1", "-i", f"dev-{time.monotonic_ns()}", "-t", topic, "-m", data],
+                    "-q", str(qos), "-i", f"dev-{time.monotonic_ns()}", "-t", topic, "-m", data],
                    check=True, capture_output=True, timeout=20)
 
 
@@ -237,6 +237,27 @@ def test_a_payload_the_mapping_cannot_read_is_quarantined_naming_the_field(tmp_p
     svc, rs = collect(cfg, [("tele/tasmota_BAD/SENSOR", bad)], expect_acks=1)
     assert rs == [] and svc.pushers[0].rejected == 1
     assert "field 'ENERGY.Total' is str '3.7', not a number" in svc.pushers[0].health["M-T1"].last_error
+
+
+@pytest.mark.parametrize("queue_qos0", [False, True])
+def test_qos0_messages_sent_while_the_collector_is_away_are_lost_unless_the_broker_queues_them(tmp_path,
+                                                                                                queue_qos0):
+    """Tasmota and Shelly Gen1 publish at QoS 0 by default: the broker keeps nothing for the collector's
+    persistent session while it is away, unless mosquitto's queue_qos0_messages is on (docs/collectors.md)."""
+    if MOSQUITTO_PUB is None:
+        pytest.skip("mosquitto_pub (Debian mosquitto-clients) is not installed")
+    own = Mosquitto(tmp_path / "broker", USERS)
+    if queue_qos0:
+        own.conf.write_text(own.conf.read_text() + "queue_qos0_messages true\n")
+    own.start()
+    try:
+        cfg = _cfg(tmp_path, own, [meter("M-T1", {"preset": "tasmota", "device": "plug"})], "coll-qos0")
+        collect(cfg, [], expect_acks=0)  # the first connection: the broker now keeps the session
+        mosquitto_pub(own, "tele/plug/SENSOR", TASMOTA_1P, qos=0)  # while the collector is away
+        svc, rs = collect(cfg, [], expect_acks=1, timeout_s=4.0)
+    finally:
+        own.stop()
+    assert [r.counter for r in rs] == ([3.705] if queue_qos0 else [])
 
 
 # -- configuration --------------------------------------------------------------------------------------------
