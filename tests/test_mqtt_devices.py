@@ -203,6 +203,7 @@ def test_shelly_pro_3em_power_and_energy_topics_make_one_reading_a_minute_withou
     assert r.time.replace(second=0, microsecond=0) == T0.replace(second=0)
     c = svc.pushers[0].combiners["M-3EM"]
     assert c.superseded == 2 and svc.pushers[0].acknowledged == 4  # each message acknowledged, once journaled
+    assert svc.pushers[0].health["M-3EM"].superseded == 2
 
 
 def test_shelly_gen2_status_topic_and_rpc_notifications(tmp_path, broker):

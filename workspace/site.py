@@ -353,8 +353,8 @@ class MqttMapping(_Model):
 
     @property
     def combined(self) -> bool:
-        """True when messages are combined per minute (several parts, or partial messages)."""
-        return bool(self.parts) and (len(self.parts) > 1 or self.parts[0].partial) or self.partial
+        """True when messages are combined per minute (parts, or partial messages)."""
+        return bool(self.parts) or self.partial
 
     @property
     def topics(self) -> list[str]:

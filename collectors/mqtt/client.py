@@ -246,7 +246,7 @@ class MqttCollector:
             h.last_seen = time.time()
         with self._lock:
             if isinstance(reading, Fragment):  # a part of a minute: journaled when the minute closes
-                self._take(self.combiners[meter.id].add(reading, (msg.mid, msg.qos, self._generation)))
+                self._combine(meter.id, lambda c: c.add(reading, (msg.mid, msg.qos, self._generation)))
             else:
                 self._received.append(_Received(msg.mid, msg.qos, self._generation, reading, rejected))
             n = len(self._received)
@@ -255,6 +255,17 @@ class MqttCollector:
                 self._loop.call_soon_threadsafe(self._wake.set)
             except RuntimeError:  # the loop closed while stopping: the final flush has run or will not
                 pass
+
+    def _combine(self, meter_id: str, step: Callable[[MinuteCombiner], list[Outcome]]) -> None:
+        """Apply ``step`` to a meter's combiner, queue the minutes it closes and count in the meter's
+        health the fragments it superseded; under the lock."""
+        c = self.combiners[meter_id]
+        superseded, incomplete = c.superseded, c.incomplete
+        self._take(step(c))
+        self.health[meter_id].superseded += c.superseded - superseded
+        if c.incomplete > incomplete:
+            log.warning("gateway %s: meter %s: %d minute(s) closed without a counter: no reading",
+                        self.gateway.id, meter_id, c.incomplete - incomplete)
 
     def _take(self, outcomes: list[Outcome]) -> None:
         """Queue closed minutes (their readings, and every message they account for); under the lock."""
@@ -313,8 +324,8 @@ class MqttCollector:
         with self._lock:
             if self.combiners:
                 now = self.clock.now()
-                for c in self.combiners.values():
-                    self._take(c.due(now))
+                for mid in self.combiners:
+                    self._combine(mid, lambda c: c.due(now))
             taken, self._received = self._waiting + self._received, []
             self._waiting = []
         if not taken:
