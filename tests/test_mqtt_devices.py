@@ -4,8 +4,9 @@ Debian's ``mosquitto_pub`` to a real mosquitto, collected and journaled.
 
 Payload shapes, from the vendors' documentation:
 
-- Tasmota ``tele/<topic>/SENSOR``: Tasmota docs "Power Monitoring" (https://tasmota.github.io/docs/Power-Monitoring/)
-  and "MQTT" (https://tasmota.github.io/docs/MQTT/); a published one-phase example:
+- Tasmota ``tele/<topic>/SENSOR``: Tasmota docs "Power Monitoring"
+  (https://tasmota.github.io/docs/Power-Monitoring/) and "MQTT" (https://tasmota.github.io/docs/MQTT/);
+  a published one-phase example:
   https://blog.mylocalbytes.com/kb/2022-01-10/LB-PM-Power-Monitoring ({"Time": "2022-01-11T21:57:38",
   "ENERGY": {"TotalStartTime": ..., "Total": 3.705, ..., "Power": 5, ..., "Factor": 1.00, "Voltage": 233,
   "Current": 0.021}}: a local time without an offset); three phases give arrays ("Voltage": [229, 230, 231]).
@@ -170,7 +171,8 @@ def test_tasmota_one_and_three_phases_with_a_local_time_read_in_the_sites_zone(t
     one, three = by["M-T1"], by["M-T3"]
     # "Time" has no offset: read in the site's zone (Asia/Shanghai), 16:00:03 there is 08:00:03 UTC
     assert one.time == dt.datetime(2026, 3, 2, 8, 0, 3, tzinfo=UTC)
-    assert (one.counter, one.rate, one.voltage, one.current, one.power_factor) == (3.705, 0.005, 233, 0.021, 1.0)
+    assert (one.counter, one.rate, one.voltage, one.current, one.power_factor) == \
+        (3.705, 0.005, 233, 0.021, 1.0)
     assert three.time == dt.datetime(2026, 3, 2, 16, 0, 4, tzinfo=SHANGHAI)
     assert three.counter == 1234.567 and three.rate == pytest.approx(3.6)  # 1200 + 1300 + 1100 W
     assert (three.voltage, three.current) == (229, 5.24) and three.power_factor == pytest.approx(0.95)
@@ -215,10 +217,11 @@ def test_shelly_gen2_status_topic_and_rpc_notifications(tmp_path, broker):
     svc, rs = collect(cfg, [
         (f"{sw}/status/switch:0", SHELLY_SWITCH_STATUS),
         # one notification a component, each with what changed; then an event that carries no status
-        (f"{em}/events/rpc", notify(em, ts, **{"em:0": {"id": 0, "total_act_power": 2853.7, "a_voltage": 236.1,
-                                                        "total_current": 12.062}})),
+        (f"{em}/events/rpc", notify(em, ts, **{"em:0": {"id": 0, "total_act_power": 2853.7,
+                                                        "a_voltage": 236.1, "total_current": 12.062}})),
         (f"{em}/events/rpc", {"src": em, "dst": f"{em}/events", "method": "NotifyEvent",
-                              "params": {"ts": ts, "events": [{"component": "sys", "event": "scheduled_restart"}]}}),
+                              "params": {"ts": ts, "events": [{"component": "sys",
+                                                               "event": "scheduled_restart"}]}}),
         (f"{em}/events/rpc", notify(em, ts + 1, **{"emdata:0": {"id": 0, "total_act": 8329561.78}})),
     ], expect_acks=4)
     by = {r.meter: r for r in rs}
@@ -261,7 +264,7 @@ def test_qos0_messages_sent_while_the_collector_is_away_are_lost_unless_the_brok
     assert [r.counter for r in rs] == ([3.705] if queue_qos0 else [])
 
 
-# -- configuration --------------------------------------------------------------------------------------------
+# -- configuration ---------------------------------------------------------------------------------------
 def _site_doc(tmp_path, mapping):
     path = write_site(tmp_path, [{"id": "GW-MQTT", "protocol": "mqtt", "host": "127.0.0.1", "port": 1883,
                                   "mqtt": {"client_id": "c"}}], [meter("M-1", mapping)])
@@ -290,7 +293,8 @@ def test_a_sample_payload_is_evaluated_at_config_check(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(_site_doc(tmp_path, bad))
     text = str(e.value)
-    assert "site.meters[0].mqtt.sample: meter 'M-1': counter field 'ENERGY.Totl' is missing in the sample" in text
+    assert ("site.meters[0].mqtt.sample: meter 'M-1': counter field 'ENERGY.Totl' is missing in the sample"
+            in text)
     assert "rate field 'ENERGY.Power[0]' is missing in the sample" in text  # a number, not an array
     assert "time field 'Time': 'yesterday' is not ISO 8601 in the sample" in text
     parts = {"preset": "shelly_pro_3em", "device": "d",
@@ -299,7 +303,8 @@ def test_a_sample_payload_is_evaluated_at_config_check(tmp_path):
                        {"topic": "d/status/emdata:0", "counter": "total", "sample": PRO3EM_EMDATA}]}
     with pytest.raises(ConfigError) as e:
         load_config(_site_doc(tmp_path, parts))
-    assert "site.meters[0].mqtt.parts[1].sample: meter 'M-1': counter field 'total' is missing" in str(e.value)
+    assert ("site.meters[0].mqtt.parts[1].sample: meter 'M-1': counter field 'total' is missing"
+            in str(e.value))
 
 
 def test_presets_are_data_citing_their_source_and_each_validates(tmp_path):
@@ -329,7 +334,7 @@ def test_the_example_device_configuration_validates():
     assert {"tasmota", "shelly_gen1", "shelly_pro_3em"} <= presets
 
 
-# -- the payload mapping and the minute combiner ---------------------------------------------------------------
+# -- the payload mapping and the minute combiner ----------------------------------------------------------
 ARRIVAL = dt.datetime(2026, 3, 2, 8, 0, 30, tzinfo=UTC)
 
 
@@ -358,7 +363,8 @@ def test_fragments_combine_into_one_reading_a_minute():
     assert c.add(frag(120, rate=4.0), 6) == []
     assert c.due(t + dt.timedelta(seconds=60 + 50 + 29)) == []
     [o2] = c.due(t + dt.timedelta(seconds=60 + 50 + 30))
-    assert (o2.reading.counter, o2.reading.rate, o2.refs) == (101.0, 3.0, [5]) and math.isnan(o2.reading.voltage)
+    assert (o2.reading.counter, o2.reading.rate, o2.refs) == (101.0, 3.0, [5])
+    assert math.isnan(o2.reading.voltage)
     [o3] = c.due(t + dt.timedelta(minutes=10))
     assert o3.reading is None and o3.refs == [6] and c.incomplete == 1
     # a fragment older than a closed minute is superseded; an empty one is only acknowledged

@@ -41,13 +41,14 @@ def compile_path(expr: str):
     try:
         return jmespath.compile(expr)
     except jexc.JMESPathError as exc:
-        hint = " (quote keys with ':' or '-': params.\"switch:0\".apower)" if ":" in expr or "-" in expr else ""
+        quoted = " (quote keys with ':' or '-': params.\"switch:0\".apower)"
+        hint = quoted if ":" in expr or "-" in expr else ""
         why = str(exc).splitlines()[0].removesuffix(", for expression:").removesuffix(" for expression:")
         raise ValueError(f"{expr!r} is not a JMESPath expression: {why}{hint}") from None
 
 
 def describe(what: str, path: str, exc: FieldError) -> str:
-    """``"<what> 'PATH' is missing"``, ``"<what> 'PATH': 'x' is not ISO 8601"``: a field's problem in words."""
+    """A field's problem in words: ``<what> 'PATH' is missing``, ``<what> 'PATH': 'x' is not ISO 8601``."""
     msg = str(exc)
     return f"{what} {path!r}{' ' if msg.startswith(('is ', 'cannot ')) else ': '}{msg}"
 
@@ -102,7 +103,8 @@ def time_of(obj: Any, expr: str, fmt: str, zone: str | None) -> dt.datetime:
             raise FieldError(f"{v!r:.40} is not ISO 8601") from None
         if t.tzinfo is None:
             if zone is None:
-                raise FieldError(f"{v!r} has no UTC offset (add Z or +08:00, or give the mapping's time zone)")
+                raise FieldError(f"{v!r} has no UTC offset (add Z or +08:00, or give the mapping's "
+                                 f"time zone)")
             t = t.replace(tzinfo=ZoneInfo(zone))
         return t.astimezone(dt.timezone.utc)
     x = number_at(obj, expr)

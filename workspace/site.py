@@ -172,8 +172,8 @@ MqttField = Annotated[str, AfterValidator(_path),
 class MqttTime(_Model):
     field: MqttField = Field(description="payload field holding the acquisition time")
     format: Literal["iso8601", "epoch_s", "epoch_ms"] = Field(
-        "iso8601", description="ISO 8601 (with an offset or Z, else read in 'zone'), or seconds / milliseconds "
-                               "since 1970-01-01 UTC")
+        "iso8601", description="ISO 8601 (with an offset or Z, else read in 'zone'), or seconds / "
+                               "milliseconds since 1970-01-01 UTC")
     zone: str | None = Field(None, description="IANA time zone of an ISO 8601 time without an offset "
                                                "(Tasmota's Time); default: the site's")
 
@@ -312,9 +312,9 @@ class MqttMapping(_Model):
         if "topic" in own or "counter" in own:  # the mapping gives its own single topic
             base.pop("parts", None)
         if "parts" in own:
-            base = {k: v for k, v in base.items() if k not in ("topic", "counter", "rate", "voltage", "current",
-                                                               "power_factor", "time", "partial", "sample",
-                                                               "units", "scale")}
+            single = ("topic", "counter", "rate", "voltage", "current", "power_factor", "time", "partial",
+                      "sample", "units", "scale")
+            base = {k: v for k, v in base.items() if k not in single}
         merged = {**base, **own}
         for k in ("units", "scale"):
             if k in base and k in own:
@@ -323,8 +323,8 @@ class MqttMapping(_Model):
 
     @model_validator(mode="after")
     def _valid(self) -> "MqttMapping":
-        single = {k: getattr(self, k) for k in ("topic", "counter", "rate", "voltage", "current",
-                                                 "power_factor", "time", "sample") if getattr(self, k) is not None}
+        keys = ("topic", "counter", "rate", "voltage", "current", "power_factor", "time", "sample")
+        single = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         if self.parts:
             if single:
                 raise ValueError(f"give either 'parts' or a single topic, not both ({', '.join(single)} "
@@ -381,7 +381,8 @@ def mqtt_sample_problems(loc: tuple, m: "Meter", site_zone: str) -> list[tuple[t
             try:
                 time_of(src.sample, src.time.field, src.time.format, src.time.zone or site_zone)
             except FieldError as exc:
-                out.append((where, f"meter {m.id!r}: {describe('time field', src.time.field, exc)} in the sample"))
+                why = describe("time field", src.time.field, exc)
+                out.append((where, f"meter {m.id!r}: {why} in the sample"))
     return out
 
 

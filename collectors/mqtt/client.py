@@ -217,7 +217,8 @@ class MqttCollector:
             return self._topic_meter[topic]
         from paho.mqtt.client import topic_matches_sub
 
-        found = next((m for m in self.meters if any(topic_matches_sub(t, topic) for t in m.mqtt.topics)), None)
+        found = next((m for m in self.meters if any(topic_matches_sub(t, topic) for t in m.mqtt.topics)),
+                     None)
         if len(self._topic_meter) >= 100_000:  # topics invented by a misbehaving client: start over
             self._topic_meter.clear()
         self._topic_meter[topic] = found
