@@ -371,3 +371,25 @@ def test_fragments_combine_into_one_reading_a_minute():
     assert c.add(frag(0, counter=99.0), 7)[0].refs == [7]
     assert c.add(Fragment("M", t + dt.timedelta(minutes=20), {}), 8)[0].reading is None
     assert c.reset() == []
+
+
+def test_the_simulator_writes_every_presets_device_shape_and_the_collector_reads_it_back():
+    from collectors.simulator.mqtt import messages_for
+
+    values = {"counter": 1234.5, "rate": 2.5, "voltage": 230.0, "current": 10.0, "power_factor": 0.95}
+    when = dt.datetime(2026, 3, 2, 8, 0, 20, tzinfo=UTC)
+    for name in mqtt_presets():
+        m = Meter.model_validate(meter("M", {"preset": name, "device": "dev-1"}))
+        msgs = messages_for(m, when, values)
+        assert [t for t, _ in msgs] == m.mqtt.topics
+        got = [decode_message(m, p, t, when, zone="Asia/Shanghai") for t, p in msgs]
+        if m.mqtt.combined:
+            c = MinuteCombiner("M", {q for src in m.mqtt.sources() for q in src.fields()})
+            got = [o.reading for i, f in enumerate(got) for o in c.add(f, i)]
+        [r] = got
+        for q in {q for src in m.mqtt.sources() for q in src.fields()}:
+            assert getattr(r, q) == pytest.approx(values[q], rel=1e-12), (name, q)
+    # Shelly Gen1: bare numbers, the counter in watt-minutes
+    g1 = Meter.model_validate(meter("M", {"preset": "shelly_gen1", "device": "d"}))
+    assert messages_for(g1, when, values) == [("shellies/d/relay/0/power", b"2500.0"),
+                                              ("shellies/d/relay/0/energy", b"74070000.0")]
