@@ -323,6 +323,10 @@ def test_presets_are_data_citing_their_source_and_each_validates(tmp_path):
     m = Meter.model_validate(meter("M", {"preset": "tasmota", "device": "d",
                                          "time": {"field": "Time", "zone": "UTC"}}))
     assert m.mqtt.time.zone == "UTC" and m.mqtt.counter == "ENERGY.Total"
+    with pytest.raises(ValueError, match="give either 'parts' or a single topic, not both \\(units beside"):
+        Meter.model_validate(meter("M", {"preset": "shelly_pro_3em", "device": "d", "units": {"rate": "W"}}))
+    with pytest.raises(ValueError, match="one of the parts must give the counter"):
+        Meter.model_validate(meter("M", {"parts": [{"topic": "a", "rate": "p"}]}))
     with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
         Meter.model_validate(meter("M", {"topic": "t", "counter": "e",
                                          "time": {"field": "t", "zone": "Mars/Olympus"}}))

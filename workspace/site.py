@@ -323,8 +323,9 @@ class MqttMapping(_Model):
 
     @model_validator(mode="after")
     def _valid(self) -> "MqttMapping":
-        keys = ("topic", "counter", "rate", "voltage", "current", "power_factor", "time", "sample")
-        single = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        keys = ("topic", "counter", "rate", "voltage", "current", "power_factor", "time", "sample", "units",
+                "scale")
+        single = {k: getattr(self, k) for k in keys if getattr(self, k) not in (None, {})}
         if self.parts:
             if single:
                 raise ValueError(f"give either 'parts' or a single topic, not both ({', '.join(single)} "

@@ -11,6 +11,12 @@ minute (a device publishing every 10 s) are all acknowledged, but only the minut
 the service's :class:`~collectors.minute.MinuteRule` counts the others ``superseded``; the same rule
 keeps a message redelivered after a crash between the fsync and the PUBACK out of the journal.
 
+A device that publishes at QoS 0 (Tasmota, Shelly Gen1 by default) gets no such guarantee: the broker
+keeps nothing for the collector's session while it is away unless it queues QoS 0 messages
+(``queue_qos0_messages``; docs/collectors.md, "QoS 0"). Meters fed by several topics, or by messages
+carrying some of the fields, are combined into one reading a minute (:mod:`collectors.mqtt.combine`); a
+message is acknowledged once the reading it contributed to is journaled.
+
 Rejected messages
 -----------------
 A message that cannot be mapped (:mod:`collectors.mqtt.payload`) or whose signature is refused
