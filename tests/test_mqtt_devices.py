@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collectors.mqtt.combine import MinuteCombiner
 from collectors.mqtt.payload import Fragment, PayloadError
@@ -393,7 +395,35 @@ def test_the_simulator_writes_every_presets_device_shape_and_the_collector_reads
         [r] = got
         for q in {q for src in m.mqtt.sources() for q in src.fields()}:
             assert getattr(r, q) == pytest.approx(values[q], rel=1e-12), (name, q)
-    # Shelly Gen1: bare numbers, the counter in watt-minutes
+    # Shelly Gen1: bare numbers, the counter in watt-minutes; a mean of integers too large for a float
+    t3 = Meter.model_validate(meter("M", {"preset": "tasmota_3phase", "device": "d"}))
+    with pytest.raises(PayloadError, match="'avg\\(ENERGY.Factor\\)' cannot be evaluated"):
+        decode_message(t3, json.dumps({"ENERGY": {"Total": 1, "Power": [1], "Voltage": [1], "Current": [1],
+                                                  "Factor": [10**400, 1]}}).encode(), "t", when)
     g1 = Meter.model_validate(meter("M", {"preset": "shelly_gen1", "device": "d"}))
     assert messages_for(g1, when, values) == [("shellies/d/relay/0/power", b"2500.0"),
                                               ("shellies/d/relay/0/energy", b"74070000.0")]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.just(10**400) | st.floats()
+                           | st.text(max_size=6),
+                           lambda kids: st.lists(kids, max_size=4)
+                           | st.dictionaries(st.sampled_from(["ENERGY", "Power", "Total", "Voltage", "Factor",
+                                                              "Time", "params", "em:0", "emdata:0",
+                                                              "switch:0", "total_act", "ts", "x"]),
+                                             kids, max_size=5), max_leaves=16)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(mqtt_presets())), json_values)
+def test_fuzz_every_preset_maps_or_refuses_clearly(name, obj):
+    """Any JSON on any preset's topics gives a reading, a fragment or a PayloadError, nothing else."""
+    m = Meter.model_validate(meter("M", {"preset": name, "device": "d"}))
+    for topic in m.mqtt.topics:
+        try:
+            r = decode_message(m, json.dumps(obj).encode(), topic, ARRIVAL, zone="Asia/Shanghai")
+        except PayloadError as exc:
+            assert topic in str(exc) or "meter M" in str(exc)
+            continue
+        values = r.values.values() if isinstance(r, Fragment) else [r.counter]
+        assert all(math.isfinite(x) for x in values) and r.time.tzinfo is not None

@@ -59,6 +59,8 @@ def value_at(obj: Any, expr: str) -> Any:
         v = compile_path(expr).search(obj)
     except jexc.JMESPathError as exc:  # a function given the wrong type (sum of strings, ...)
         raise FieldError(f"cannot be evaluated: {str(exc).splitlines()[0]}") from None
+    except (OverflowError, ArithmeticError) as exc:  # avg/sum of integers too large for a float
+        raise FieldError(f"cannot be evaluated: {exc}") from None
     if v is None:
         raise FieldError("is missing")
     return v
