@@ -351,6 +351,10 @@ def test_an_offset_less_time_is_read_in_the_given_zone_and_refused_without_one()
         dt.datetime(2026, 3, 2, 8, 0, 3, tzinfo=UTC)
     with pytest.raises(PayloadError, match="has no UTC offset"):
         decode_message(m, data, "tele/d/SENSOR", ARRIVAL)
+    for edge in ("0001-01-01T00:00:00", "9999-12-31T23:59:59-08:00"):
+        with pytest.raises(PayloadError, match="is outside the years 1..9999 in UTC"):
+            decode_message(m, json.dumps(dict(TASMOTA_1P, Time=edge)).encode(), "tele/d/SENSOR", ARRIVAL,
+                           zone="Asia/Shanghai")
 
 
 def test_fragments_combine_into_one_reading_a_minute():

@@ -108,7 +108,10 @@ def time_of(obj: Any, expr: str, fmt: str, zone: str | None) -> dt.datetime:
                 raise FieldError(f"{v!r} has no UTC offset (add Z or +08:00, or give the mapping's "
                                  f"time zone)")
             t = t.replace(tzinfo=ZoneInfo(zone))
-        return t.astimezone(dt.timezone.utc)
+        try:
+            return t.astimezone(dt.timezone.utc)
+        except (OverflowError, ValueError):  # 0001-01-01T00:00:00+08:00 is before the year 1 in UTC
+            raise FieldError(f"{v!r:.40} is outside the years 1..9999 in UTC") from None
     x = number_at(obj, expr)
     seconds = x / 1000.0 if fmt == "epoch_ms" else x
     if not 0 <= seconds < 253402300800:  # 1970 .. 9999-12-31
