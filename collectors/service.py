@@ -107,7 +107,8 @@ class CollectionService:
             quarantine = journal.directory.parent / "quarantine"
             self.pushers = [MqttCollector(g, [m for m in site.meters if m.gateway == g.id], clock,
                                           self.journal_batch, quarantine=quarantine / f"mqtt-{g.id}.jsonl",
-                                          registry=device_registry, port_offset=port_offset)
+                                          registry=device_registry, port_offset=port_offset,
+                                          timezone=site.plant.timezone)
                             for g in site.gateways if g.id in pushed]
         self.subscriber = None
         if subscribed:

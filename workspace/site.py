@@ -7,10 +7,14 @@ Every field states its unit in its description; ids are the keys other sections 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal
+import functools
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from .jsonpaths import FieldError, check_zone, compile_path, describe, number_at, time_of
 from .units import MQTT_UNITS, mqtt_fits, unit_problem
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="identifier")]
@@ -154,47 +158,235 @@ class MqttLink(_Model):
                                               "a revocation is seen within it [s] (0: every message)")
 
 
-MqttField = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",
-                                 description="dotted path into the JSON payload, e.g. 'energy.total'")]
+def _path(expr: str) -> str:
+    compile_path(expr)  # syntax checked when the configuration loads
+    return expr
+
+
+MqttField = Annotated[str, AfterValidator(_path),
+                      Field(description="JMESPath expression selecting a number in the JSON payload, e.g. "
+                                        "'energy.total', 'ENERGY.Voltage[0]', 'params.\"switch:0\".apower', "
+                                        "'@' (the payload is the number)")]
 
 
 class MqttTime(_Model):
     field: MqttField = Field(description="payload field holding the acquisition time")
     format: Literal["iso8601", "epoch_s", "epoch_ms"] = Field(
-        "iso8601", description="ISO 8601 with an offset or Z, or seconds / milliseconds since 1970-01-01 UTC")
+        "iso8601", description="ISO 8601 (with an offset or Z, else read in 'zone'), or seconds / "
+                               "milliseconds since 1970-01-01 UTC")
+    zone: str | None = Field(None, description="IANA time zone of an ISO 8601 time without an offset "
+                                               "(Tasmota's Time); default: the site's")
+
+    @model_validator(mode="after")
+    def _zone(self) -> "MqttTime":
+        if self.zone is not None:
+            check_zone(self.zone)
+        return self
 
 
-class MqttMapping(_Model):
-    """Which messages are this meter's readings and how their JSON maps onto a reading."""
+SCALE = ("multiplier applied to a field's value before its unit's conversion, e.g. 1/60 for a counter in "
+         "watt-minutes given as Wh (Shelly Gen1) [-]")
+#: quantities a payload mapping may give
+MqttQuantity = Literal["counter", "rate", "voltage", "current", "power_factor"]
 
-    topic: str = Field(description="topic filter (MQTT wildcards + and # allowed), "
-                                   "e.g. 'plant18/clamps/+/C-01'")
-    counter: MqttField = Field(description="field of the cumulative counter")
+
+def _check_topic(t: str) -> None:
+    if not t or "\x00" in t or len(t.encode()) > 65535:
+        raise ValueError(f"topic {t!r} is not an MQTT topic filter")
+    levels = t.split("/")
+    for i, lv in enumerate(levels):
+        if ("#" in lv and (lv != "#" or i != len(levels) - 1)) or ("+" in lv and lv != "+"):
+            raise ValueError(f"topic {t!r}: '+' must fill a whole level and '#' must be the last level")
+
+
+def _check_units(units: dict, scale: dict) -> None:
+    for q, k in scale.items():
+        if not (math.isfinite(k) and k > 0):
+            raise ValueError(f"scale.{q}: {k!r} is not a positive finite number")
+    for q, u in units.items():
+        if u not in MQTT_UNITS[q]:
+            raise ValueError(f"units.{q}: unknown unit {u!r} (known: {', '.join(MQTT_UNITS[q])})")
+
+
+class MqttPart(_Model):
+    """One topic of a meter fed from several (:attr:`MqttMapping.parts`): the fields its messages carry."""
+
+    topic: str = Field(description="topic filter (MQTT wildcards + and # allowed)")
+    counter: MqttField | None = Field(None, description="field of the cumulative counter")
     rate: MqttField | None = Field(None, description="field of the instantaneous rate (power or flow)")
     voltage: MqttField | None = None
     current: MqttField | None = None
     power_factor: MqttField | None = None
-    units: dict[Literal["counter", "rate", "voltage", "current", "power_factor"], str] = Field(
+    units: dict[MqttQuantity, str] = Field(default_factory=dict, description="unit each field arrives in")
+    scale: dict[MqttQuantity, float] = Field(default_factory=dict, description=SCALE)
+    time: MqttTime | None = Field(None, description="acquisition time in the payload (default: arrival time)")
+    partial: bool = Field(False, description="messages may lack some fields (notifications carry what "
+                                             "changed): a missing field is not an error")
+    sample: Any = Field(None, description="a payload as the device sends it; the fields are evaluated "
+                                          "against it when the configuration is checked")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "MqttPart":
+        _check_topic(self.topic)
+        _check_units(self.units, self.scale)
+        if not self.fields():
+            raise ValueError(f"topic {self.topic!r}: a part maps at least one field")
+        return self
+
+    def fields(self) -> dict[str, str]:
+        """Quantity -> field path, for the quantities this topic carries."""
+        return {q: getattr(self, q) for q in ("counter", "rate", "voltage", "current", "power_factor")
+                if getattr(self, q) is not None}
+
+
+@functools.lru_cache(maxsize=1)
+def mqtt_presets() -> dict[str, dict]:
+    """The device presets a mapping names with ``preset:`` (data: ``data/mqtt_presets.yaml``)."""
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load((Path(__file__).parent / "data" / "mqtt_presets.yaml").read_text("utf-8"))
+    return doc["presets"]
+
+
+def _fill(value: Any, device: str | None) -> Any:
+    if isinstance(value, str) and "{device}" in value:
+        if device is None:
+            raise ValueError(f"the preset's topic {value!r} needs 'device' (the device's MQTT id or topic)")
+        return value.replace("{device}", device)
+    if isinstance(value, dict):
+        return {k: (_fill(v, device) if k == "topic" or isinstance(v, (dict, list)) else v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, device) for v in value]
+    return value
+
+
+class MqttMapping(_Model):
+    """Which messages are this meter's readings and how their JSON maps onto a reading.
+
+    One topic (``topic`` and its fields), or several (``parts``: a Shelly Pro 3EM sends power on
+    ``status/em:0`` and energy on ``status/emdata:0``), combined into one reading per minute; a
+    ``preset`` (Tasmota, Shelly Gen1, Shelly Gen2/Pro 3EM; ``data/mqtt_presets.yaml``) gives the
+    topics and fields of a device family, filled with the mapping's ``device``.
+    """
+
+    preset: str | None = Field(None, description="device preset (mqtt_presets.yaml); the mapping's own "
+                                                 "keys override the preset's")
+    device: str | None = Field(None, description="the device's MQTT id or topic, filling a preset's "
+                                                 "{device}, e.g. shellypro3em-c8f09e8a1b2c")
+    topic: str | None = Field(None, description="topic filter (MQTT wildcards + and # allowed), "
+                                                "e.g. 'plant18/clamps/+/C-01'")
+    counter: MqttField | None = Field(None, description="field of the cumulative counter")
+    rate: MqttField | None = Field(None, description="field of the instantaneous rate (power or flow)")
+    voltage: MqttField | None = None
+    current: MqttField | None = None
+    power_factor: MqttField | None = None
+    units: dict[MqttQuantity, str] = Field(
         default_factory=dict, description="unit each field arrives in (default: the reading's own unit: "
                                           "kWh, kW, V, A, 1; or m3, m3/h); see MQTT_UNITS")
+    scale: dict[MqttQuantity, float] = Field(default_factory=dict, description=SCALE)
     time: MqttTime | None = Field(None, description="acquisition time in the payload (default: arrival time)")
+    partial: bool = Field(False, description="messages may lack some fields; the minute's messages are "
+                                             "combined into one reading")
+    sample: Any = Field(None, description="a payload as the device sends it, checked with the configuration")
+    parts: list[MqttPart] = Field(default_factory=list, description="several topics feeding this meter, "
+                                                                    "combined per minute (instead of topic)")
+    combine_wait_s: float = Field(60.0, ge=0, le=3600,
+                                  description="how long after a minute's end its missing parts are awaited "
+                                              "before the minute is journaled with what came [s]")
     device_key: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$",
                                    description="address of the device key registered for this meter; a "
                                                "signed payload must be signed by it")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        presets = mqtt_presets()
+        name = data["preset"]
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r} (known: {', '.join(sorted(presets))})")
+        base = {k: v for k, v in presets[name].items() if k not in ("source", "title")}
+        own = {k: v for k, v in data.items() if v is not None}
+        if "topic" in own or "counter" in own:  # the mapping gives its own single topic
+            base.pop("parts", None)
+        if "parts" in own:
+            single = ("topic", "counter", "rate", "voltage", "current", "power_factor", "time", "partial",
+                      "sample", "units", "scale")
+            base = {k: v for k, v in base.items() if k not in single}
+        merged = {**base, **own}
+        for k in ("units", "scale"):
+            if k in base and k in own:
+                merged[k] = {**base[k], **own[k]}
+        return _fill(merged, own.get("device"))
+
     @model_validator(mode="after")
     def _valid(self) -> "MqttMapping":
-        t = self.topic
-        if not t or "\x00" in t or len(t.encode()) > 65535:
-            raise ValueError(f"topic {t!r} is not an MQTT topic filter")
-        levels = t.split("/")
-        for i, lv in enumerate(levels):
-            if ("#" in lv and (lv != "#" or i != len(levels) - 1)) or ("+" in lv and lv != "+"):
-                raise ValueError(f"topic {t!r}: '+' must fill a whole level and '#' must be the last level")
-        for q, u in self.units.items():
-            if u not in MQTT_UNITS[q]:
-                raise ValueError(f"units.{q}: unknown unit {u!r} (known: {', '.join(MQTT_UNITS[q])})")
+        keys = ("topic", "counter", "rate", "voltage", "current", "power_factor", "time", "sample", "units",
+                "scale")
+        single = {k: getattr(self, k) for k in keys if getattr(self, k) not in (None, {})}
+        if self.parts:
+            if single:
+                raise ValueError(f"give either 'parts' or a single topic, not both ({', '.join(single)} "
+                                 f"beside parts)")
+            topics = [p.topic for p in self.parts]
+            dup = sorted({t for t in topics if topics.count(t) > 1})
+            if dup:
+                raise ValueError(f"parts: topic {dup[0]!r} is given twice")
+            if not any(p.counter is not None for p in self.parts):
+                raise ValueError("parts: one of the parts must give the counter")
+            return self
+        if self.topic is None or self.counter is None:
+            raise ValueError("a mapping needs 'topic' and 'counter' (or 'parts', or a 'preset')")
+        _check_topic(self.topic)
+        _check_units(self.units, self.scale)
         return self
+
+    def sources(self) -> list:
+        """The topics feeding this meter: its parts, or the mapping itself (same attributes)."""
+        return list(self.parts) if self.parts else [self]
+
+    def fields(self) -> dict[str, str]:
+        """Quantity -> field path of a single-topic mapping."""
+        return {q: getattr(self, q) for q in ("counter", "rate", "voltage", "current", "power_factor")
+                if getattr(self, q) is not None}
+
+    @property
+    def combined(self) -> bool:
+        """True when messages are combined per minute (parts, or partial messages)."""
+        return bool(self.parts) or self.partial
+
+    @property
+    def topics(self) -> list[str]:
+        return [s.topic for s in self.sources()]
+def mqtt_sample_problems(loc: tuple, m: "Meter", site_zone: str) -> list[tuple[tuple, str]]:
+    """The fields of ``m``'s mapping evaluated against the sample payloads it gives (``config check``):
+    each must select a finite number (the time field: a time), a partial part at least one field."""
+    out = []
+    for i, src in enumerate(m.mqtt.sources()):
+        if src.sample is None:
+            continue
+        where = loc + (("parts", i) if m.mqtt.parts else ()) + ("sample",)
+        found = 0
+        for q, path in src.fields().items():
+            try:
+                number_at(src.sample, path)
+                found += 1
+            except FieldError as exc:
+                if not (src.partial and str(exc) == "is missing"):
+                    out.append((where, f"meter {m.id!r}: {describe(q + ' field', path, exc)} in the sample"))
+        if src.partial and not found and not out:
+            out.append((where, f"meter {m.id!r}: none of the fields is in the sample"))
+        if src.time is not None:
+            try:
+                time_of(src.sample, src.time.field, src.time.format, src.time.zone or site_zone)
+            except FieldError as exc:
+                why = describe("time field", src.time.field, exc)
+                out.append((where, f"meter {m.id!r}: {why} in the sample"))
+    return out
+
+
 SUBSCRIBED_PROTOCOLS = ("opcua",)  # the server pushes values: no host/port polling
 
 
@@ -404,12 +596,14 @@ class Site(_Model):
             return [(loc + ("mqtt",), f"meter {m.id!r} on mqtt gateway {g.id!r} needs an 'mqtt' mapping "
                                       f"(topic and payload fields)")]
         if m.mqtt is not None and g.protocol == "mqtt":
-            for q, u in m.mqtt.units.items():
-                fits = mqtt_fits(m.medium.value, q) if q in ("counter", "rate") else None
-                if fits is not None and u not in fits:
-                    return [(loc + ("mqtt", "units", q), f"meter {m.id!r}: unit {u!r} of {q} does not fit "
-                                                         f"its medium, {m.medium.value} "
-                                                         f"(use {', '.join(fits)})")]
+            for i, src in enumerate(m.mqtt.sources()):
+                where = loc + ("mqtt",) + (("parts", i) if m.mqtt.parts else ())
+                for q, u in src.units.items():
+                    fits = mqtt_fits(m.medium.value, q) if q in ("counter", "rate") else None
+                    if fits is not None and u not in fits:
+                        return [(where + ("units", q), f"meter {m.id!r}: unit {u!r} of {q} does not fit "
+                                                       f"its medium, {m.medium.value} "
+                                                       f"(use {', '.join(fits)})")]
         if g.protocol != "mqtt" and m.mqtt is not None:
             return [(loc + ("mqtt",), f"meter {m.id!r}: an 'mqtt' mapping needs an mqtt gateway, "
                                       f"{g.id!r} is {g.protocol}")]
@@ -483,11 +677,13 @@ class Site(_Model):
                                                     f"{addresses[akey]!r} on gateway {m.gateway!r}"))
                 addresses.setdefault(akey, m.id)
             if m.mqtt is not None:
-                tkey = (m.gateway, m.mqtt.topic)
-                if tkey in topics:
-                    out.append((loc + ("mqtt", "topic"), f"topic {m.mqtt.topic!r} already mapped to meter "
-                                                         f"{topics[tkey]!r} on gateway {m.gateway!r}"))
-                topics.setdefault(tkey, m.id)
+                for topic in m.mqtt.topics:
+                    tkey = (m.gateway, topic)
+                    if tkey in topics:
+                        out.append((loc + ("mqtt", "topic"), f"topic {topic!r} already mapped to meter "
+                                                             f"{topics[tkey]!r} on gateway {m.gateway!r}"))
+                    topics.setdefault(tkey, m.id)
+                out += mqtt_sample_problems(loc + ("mqtt",), m, self.plant.timezone)
             if m.device is not None and m.device not in dv:
                 out.append((loc + ("device",), f"unknown device {m.device!r}"))
             if m.workshop is not None and m.workshop not in ws:

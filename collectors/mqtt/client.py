@@ -11,6 +11,12 @@ minute (a device publishing every 10 s) are all acknowledged, but only the minut
 the service's :class:`~collectors.minute.MinuteRule` counts the others ``superseded``; the same rule
 keeps a message redelivered after a crash between the fsync and the PUBACK out of the journal.
 
+A device that publishes at QoS 0 (Tasmota, Shelly Gen1 by default) gets no such guarantee: the broker
+keeps nothing for the collector's session while it is away unless it queues QoS 0 messages
+(``queue_qos0_messages``; docs/collectors.md, "QoS 0"). Meters fed by several topics, or by messages
+carrying some of the fields, are combined into one reading a minute (:mod:`collectors.mqtt.combine`); a
+message is acknowledged once the reading it contributed to is journaled.
+
 Rejected messages
 -----------------
 A message that cannot be mapped (:mod:`collectors.mqtt.payload`) or whose signature is refused
@@ -31,7 +37,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +47,8 @@ from workspace.errors import CollectorError, JournalError
 from workspace.site import Gateway, Meter
 
 from ..polling import DeviceHealth
-from .payload import PayloadError
+from .combine import MinuteCombiner, Outcome
+from .payload import Fragment, PayloadError
 from .signed import DeviceKeyCache, decode_message
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,7 @@ class _Received:
     generation: int  # connection the message came on: a PUBACK only makes sense on that one
     reading: Reading | None
     rejected: dict | None = None
+    also: list = field(default_factory=list)  # (mid, qos, generation) of the other messages combined in it
 
 
 def read_secret(path: str) -> str:
@@ -91,6 +99,9 @@ class MqttCollector:
         its answers are kept ``mqtt.registry_ttl_s`` per key (:class:`DeviceKeyCache`).
     port_offset : int
         Added to the gateway's port (tests).
+    timezone : str or None
+        IANA zone of offset-less ISO 8601 times (Tasmota's ``Time``) when a mapping names none: the
+        site's (None: such times are refused).
 
     Attributes
     ----------
@@ -105,7 +116,8 @@ class MqttCollector:
 
     def __init__(self, gateway: Gateway, meters: list[Meter], clock: Clock,
                  journal_batch: Callable[[list[Reading], str], Awaitable[None]], *,
-                 quarantine: Path | None = None, registry: Any = None, port_offset: int = 0):
+                 quarantine: Path | None = None, registry: Any = None, port_offset: int = 0,
+                 timezone: str | None = None):
         if gateway.mqtt is None:
             raise CollectorError(f"gateway {gateway.id} has no mqtt settings")
         self.gateway = gateway
@@ -131,6 +143,11 @@ class MqttCollector:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = None
         self._topic_meter: dict[str, Meter | None] = {}
+        self.timezone = timezone
+        #: meters fed by several topics or partial messages: their fragments, combined per minute
+        self.combiners = {m.id: MinuteCombiner(m.id, {q for s in m.mqtt.sources() for q in s.fields()},
+                                               m.mqtt.combine_wait_s)
+                          for m in self.meters if m.mqtt.combined}
 
     @property
     def registry_calls(self) -> int:
@@ -172,16 +189,19 @@ class MqttCollector:
                 # back too: the service's minute rule supersedes them)
                 dropped = len(self._received) + len(self._waiting)
                 self._received, self._waiting = [], []
+                for c in self.combiners.values():
+                    dropped += len(c.reset())
                 if dropped:
                     log.info("gateway %s: %d unacknowledged messages will be delivered again by the broker",
                              self.gateway.id, dropped)
         gh.consecutive_failures = 0
         gh.last_seen = time.time()
-        client.subscribe([(m.mqtt.topic, self.settings.qos) for m in self.meters])
+        client.subscribe([(t, self.settings.qos) for t in dict.fromkeys(t for m in self.meters
+                                                                         for t in m.mqtt.topics)])
         self.connected.set()
         log.info("gateway %s: connected to %s:%d as %s (session %s), %d topic filters", self.gateway.id,
                  self.gateway.host, self.port, self.settings.client_id,
-                 "resumed" if flags.session_present else "new", len(self.meters))
+                 "resumed" if flags.session_present else "new", sum(len(m.mqtt.topics) for m in self.meters))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self.connected.is_set()
@@ -203,7 +223,8 @@ class MqttCollector:
             return self._topic_meter[topic]
         from paho.mqtt.client import topic_matches_sub
 
-        found = next((m for m in self.meters if topic_matches_sub(m.mqtt.topic, topic)), None)
+        found = next((m for m in self.meters if any(topic_matches_sub(t, topic) for t in m.mqtt.topics)),
+                     None)
         if len(self._topic_meter) >= 100_000:  # topics invented by a misbehaving client: start over
             self._topic_meter.clear()
         self._topic_meter[topic] = found
@@ -218,7 +239,7 @@ class MqttCollector:
             if meter is None:
                 raise PayloadError(f"topic {topic!r} matches no meter of gateway {self.gateway.id}")
             reading = decode_message(meter, msg.payload, topic, arrival, registry=self.registry,
-                                     require_signature=self.settings.require_signature)
+                                     require_signature=self.settings.require_signature, zone=self.timezone)
         except PayloadError as exc:
             rejected = self._refuse(meter, topic, msg.payload, str(exc), arrival)
         except Exception as exc:  # noqa: BLE001 - a device's bytes must never stop the collector
@@ -231,13 +252,33 @@ class MqttCollector:
             h.consecutive_failures = 0
             h.last_seen = time.time()
         with self._lock:
-            self._received.append(_Received(msg.mid, msg.qos, self._generation, reading, rejected))
+            if isinstance(reading, Fragment):  # a part of a minute: journaled when the minute closes
+                self._combine(meter.id, lambda c: c.add(reading, (msg.mid, msg.qos, self._generation)))
+            else:
+                self._received.append(_Received(msg.mid, msg.qos, self._generation, reading, rejected))
             n = len(self._received)
         if n >= self.settings.max_batch and self._loop is not None and self._wake is not None:
             try:
                 self._loop.call_soon_threadsafe(self._wake.set)
             except RuntimeError:  # the loop closed while stopping: the final flush has run or will not
                 pass
+
+    def _combine(self, meter_id: str, step: Callable[[MinuteCombiner], list[Outcome]]) -> None:
+        """Apply ``step`` to a meter's combiner, queue the minutes it closes and count in the meter's
+        health the fragments it superseded; under the lock."""
+        c = self.combiners[meter_id]
+        superseded, incomplete = c.superseded, c.incomplete
+        self._take(step(c))
+        self.health[meter_id].superseded += c.superseded - superseded
+        if c.incomplete > incomplete:
+            log.warning("gateway %s: meter %s: %d minute(s) closed without a counter: no reading",
+                        self.gateway.id, meter_id, c.incomplete - incomplete)
+
+    def _take(self, outcomes: list[Outcome]) -> None:
+        """Queue closed minutes (their readings, and every message they account for); under the lock."""
+        for o in outcomes:
+            (mid, qos, gen), *rest = o.refs
+            self._received.append(_Received(mid, qos, gen, o.reading, also=rest))
 
     def _refuse(self, meter: Meter | None, topic: str, payload: bytes, reason: str,
                 arrival: dt.datetime) -> dict:
@@ -288,6 +329,10 @@ class MqttCollector:
         """Journal what arrived as one batch, then acknowledge it to the broker; returns the readings
         journaled."""
         with self._lock:
+            if self.combiners:
+                now = self.clock.now()
+                for mid in self.combiners:
+                    self._combine(mid, lambda c: c.due(now))
             taken, self._received = self._waiting + self._received, []
             self._waiting = []
         if not taken:
@@ -314,10 +359,11 @@ class MqttCollector:
         with self._lock:
             gen = self._generation
         client = self._client
-        for r in taken:
-            if r.qos > 0 and r.generation == gen and client is not None:
-                client.ack(r.mid, r.qos)
-        self.acknowledged += len(taken)
+        acks = [(r.mid, r.qos, r.generation) for r in taken] + [a for r in taken for a in r.also]
+        for mid, qos, generation in acks:
+            if qos > 0 and generation == gen and client is not None:
+                client.ack(mid, qos)
+        self.acknowledged += len(acks)
         return journaled
 
     def _keep_refused(self, refused: list[dict]) -> None:

@@ -1,5 +1,7 @@
 """MQTT payloads: a message's JSON mapped onto a :class:`~workspace.batch.Reading` by its meter's
-``mqtt`` mapping (dotted field paths, the units each quantity is sent in, an optional time field).
+``mqtt`` mapping (JMESPath field paths, :mod:`workspace.jsonpaths`; the units each quantity is sent in;
+an optional time field), or onto a :class:`Fragment` of a reading when the meter's messages are combined
+per minute (several topics, or notifications carrying only what changed).
 
 A message that cannot be mapped (not UTF-8, not JSON, a missing field, a wrong type, NaN, a negative
 counter, a bad time) is refused with a :class:`PayloadError` naming the topic and the field; the
@@ -11,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from workspace.batch import Reading
 from workspace.errors import CollectorError
+from workspace.jsonpaths import FieldError, describe, number_at, time_of
 from workspace.meters import QUANTITIES
 from workspace.site import Medium, Meter, MqttMapping
 from workspace.units import MQTT_SPELLINGS, MQTT_UNITS, mqtt_fits
@@ -50,55 +54,71 @@ def parse_json(data: bytes, topic: str) -> Any:
         raise PayloadError(f"topic {topic!r}: payload is not JSON: {exc}") from None
 
 
-def field_value(obj: Any, path: str, topic: str) -> Any:
-    """The value at a dotted ``path`` of a JSON object; :class:`PayloadError` when it is absent."""
-    cur = obj
-    for part in path.split("."):
-        if not isinstance(cur, dict):
-            raise PayloadError(f"topic {topic!r}: field {path!r}: {part!r} is inside a "
-                               f"{type(cur).__name__}, not an object")
-        if part not in cur:
-            raise PayloadError(f"topic {topic!r}: field {path!r} is missing")
-        cur = cur[part]
-    return cur
+@dataclass(frozen=True)
+class Fragment:
+    """What one message of a meter fed from several topics (or by partial messages) carries: some of
+    the reading's quantities, in the reading's units, at one time; :mod:`collectors.mqtt.combine` makes
+    one reading a minute of them."""
+
+    meter: str
+    time: dt.datetime
+    values: dict[str, float]
 
 
-def _number(obj: Any, path: str, topic: str) -> float:
-    v = field_value(obj, path, topic)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise PayloadError(f"topic {topic!r}: field {path!r} is {type(v).__name__} {v!r:.40}, not a number")
+def _fail(topic: str, what: str, path: str, exc: FieldError) -> PayloadError:
+    return PayloadError(f"topic {topic!r}: {describe(what, path, exc)}")
+
+
+def source_for(mapping: MqttMapping, topic: str):
+    """The part of ``mapping`` whose topic filter matches ``topic`` (the mapping itself if single)."""
+    if not mapping.parts:
+        return mapping
+    from paho.mqtt.client import topic_matches_sub
+
+    for p in mapping.parts:
+        if topic_matches_sub(p.topic, topic):
+            return p
+    raise PayloadError(f"topic {topic!r} matches none of the meter's parts")
+
+
+def _time(obj: Any, src, topic: str, zone: str | None) -> dt.datetime:
+    spec = src.time
     try:
-        x = float(v)
-    except OverflowError:
-        raise PayloadError(f"topic {topic!r}: field {path!r} is too large for a float") from None
-    if not math.isfinite(x):
-        raise PayloadError(f"topic {topic!r}: field {path!r} is not finite")
-    return x
+        return time_of(obj, spec.field, spec.format, spec.zone or zone)
+    except FieldError as exc:
+        raise _fail(topic, "time field", spec.field, exc) from None
 
 
-def _time(obj: Any, mapping: MqttMapping, topic: str) -> dt.datetime:
-    spec = mapping.time
-    v = field_value(obj, spec.field, topic)
-    where = f"topic {topic!r}: time field {spec.field!r}"
-    if spec.format == "iso8601":
-        if not isinstance(v, str):
-            raise PayloadError(f"{where} is {type(v).__name__}, not an ISO 8601 string")
+def _values(meter: Meter, src, obj: Any, topic: str) -> dict[str, float]:
+    """The quantities ``src`` maps, in the reading's units (a partial source skips missing fields)."""
+    fields = src.fields()
+    if not isinstance(obj, dict) and not all(p.startswith("@") for p in fields.values()):
+        raise PayloadError(f"topic {topic!r}: payload is a JSON {type(obj).__name__}, not an object")
+    own = READING_UNITS[meter.medium == Medium.electricity]
+    values: dict[str, float] = {}
+    for q, path in fields.items():
         try:
-            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00") if v.endswith("Z") else v)
-        except ValueError:
-            raise PayloadError(f"{where}: {v!r:.40} is not ISO 8601") from None
-        if t.tzinfo is None:
-            raise PayloadError(f"{where}: {v!r} has no UTC offset (add Z or +08:00)")
-        return t.astimezone(dt.timezone.utc)
-    x = _number(obj, spec.field, topic)
-    seconds = x / 1000.0 if spec.format == "epoch_ms" else x
-    if not 0 <= seconds < 253402300800:  # 1970 .. 9999-12-31
-        raise PayloadError(f"{where}: {x!r} is outside 1970..9999 as {spec.format}")
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+            x = number_at(obj, path)
+        except FieldError as exc:
+            if src.partial and str(exc) == "is missing":
+                continue
+            raise _fail(topic, "field", path, exc) from None
+        if q in src.scale:
+            x = to_reading_unit(x, src.scale[q])
+        unit = src.units.get(q, own[q])
+        factor = MQTT_UNITS[q].get(unit)
+        if factor is None or (q in ("counter", "rate") and unit not in mqtt_fits(meter.medium.value, q)):
+            raise PayloadError(f"meter {meter.id}: unit {unit!r} of {q} does not fit its medium, "
+                               f"{meter.medium.value}")
+        values[q] = to_reading_unit(x, factor)
+    if values.get("counter", 0.0) < 0:
+        raise PayloadError(f"topic {topic!r}: counter {src.counter!r} is negative ({values['counter']!r})")
+    return values
 
 
-def map_payload(meter: Meter, obj: Any, topic: str, arrival: dt.datetime) -> Reading:
-    """The reading a decoded JSON payload carries for ``meter``, in the reading's units.
+def map_payload(meter: Meter, obj: Any, topic: str, arrival: dt.datetime, *,
+                zone: str | None = None) -> Reading:
+    """The reading a decoded JSON payload carries for ``meter`` (one topic), in the reading's units.
 
     Parameters
     ----------
@@ -110,6 +130,9 @@ def map_payload(meter: Meter, obj: Any, topic: str, arrival: dt.datetime) -> Rea
         For the messages of errors.
     arrival : datetime.datetime
         When the message arrived; the reading's time unless the mapping names a time field.
+    zone : str or None
+        IANA zone of an ISO 8601 time without an offset when the mapping's time names none (the
+        site's); None: such a time is refused.
 
     Raises
     ------
@@ -118,28 +141,21 @@ def map_payload(meter: Meter, obj: Any, topic: str, arrival: dt.datetime) -> Rea
         negative, or the time is malformed.
     """
     mapping = meter.mqtt
-    if not isinstance(obj, dict):
-        raise PayloadError(f"topic {topic!r}: payload is a JSON {type(obj).__name__}, not an object")
-    own = READING_UNITS[meter.medium == Medium.electricity]
-    values: dict[str, float] = {}
-    for q in QUANTITIES:
-        path = getattr(mapping, q)
-        if path is None:
-            values[q] = math.nan
-            continue
-        x = _number(obj, path, topic)
-        unit = mapping.units.get(q, own[q])
-        factor = MQTT_UNITS[q].get(unit)
-        if factor is None or (q in ("counter", "rate") and unit not in mqtt_fits(meter.medium.value, q)):
-            raise PayloadError(f"meter {meter.id}: unit {unit!r} of {q} does not fit its medium, "
-                               f"{meter.medium.value}")
-        values[q] = to_reading_unit(x, factor)
-    if values["counter"] < 0:
-        raise PayloadError(f"topic {topic!r}: counter {mapping.counter!r} is negative "
-                           f"({values['counter']!r})")
-    when = _time(obj, mapping, topic) if mapping.time is not None else arrival
-    return Reading(meter.id, when, values["counter"], values["rate"], values["voltage"], values["current"],
-                   values["power_factor"], 0)
+    values = _values(meter, mapping, obj, topic)
+    when = _time(obj, mapping, topic, zone) if mapping.time is not None else arrival
+    nan = math.nan
+    return Reading(meter.id, when, values["counter"], values.get("rate", nan), values.get("voltage", nan),
+                   values.get("current", nan), values.get("power_factor", nan), 0)
+
+
+def map_fragment(meter: Meter, obj: Any, topic: str, arrival: dt.datetime, *,
+                 zone: str | None = None) -> Fragment:
+    """The quantities one message carries for a meter whose messages are combined per minute
+    (``parts``, or ``partial`` messages); a message with none of them is an empty fragment."""
+    src = source_for(meter.mqtt, topic)
+    values = _values(meter, src, obj, topic)
+    when = _time(obj, src, topic, zone) if src.time is not None and values else arrival
+    return Fragment(meter.id, when, values)
 
 
 def to_reading_unit(x: float, factor: float) -> float:

@@ -26,7 +26,7 @@ from typing import Any
 from workspace.batch import Reading
 from workspace.site import Meter
 
-from .payload import PayloadError, map_payload, parse_json
+from .payload import Fragment, PayloadError, map_fragment, map_payload, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,11 @@ def check_signed(obj: dict, meter: Meter, topic: str, registry: Any = None) -> b
 
 
 def decode_message(meter: Meter, payload: bytes, topic: str, arrival: dt.datetime, *,
-                   require_signature: bool = False, registry: Any = None) -> Reading:
-    """A message's reading for ``meter``: envelope check (if signed), then :func:`map_payload`.
+                   require_signature: bool = False, registry: Any = None,
+                   zone: str | None = None) -> Reading | Fragment:
+    """A message's reading for ``meter``: envelope check (if signed), then :func:`map_payload` (or
+    :func:`map_fragment` when the meter's messages are combined per minute). ``zone``: the IANA zone of
+    an offset-less ISO 8601 time when the mapping names none (the site's).
 
     Raises
     ------
@@ -108,7 +111,9 @@ def decode_message(meter: Meter, payload: bytes, topic: str, arrival: dt.datetim
     elif require_signature:
         raise PayloadError(f"topic {topic!r}: unsigned payload refused: gateway requires payloads signed "
                            f"by the meter's device key")
-    return map_payload(meter, obj, topic, arrival)
+    if meter.mqtt.combined:
+        return map_fragment(meter, obj, topic, arrival, zone=zone)
+    return map_payload(meter, obj, topic, arrival, zone=zone)
 
 
 def device_registry_for(cfg) -> Any:

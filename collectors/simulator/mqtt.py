@@ -1,8 +1,9 @@
 """Wireless clamp meters publishing over MQTT: the load model's readings, as each meter's mapping expects.
 
 :func:`payload_for` writes a reading in the JSON a meter's ``mqtt`` mapping reads (its field paths,
-its units, its time format) — the inverse of :func:`collectors.mqtt.payload.map_payload`; with a device key
-it wraps it in the signed envelope (:func:`signed_envelope`). :class:`ClampPublisher` publishes the
+its units, its time format) — the inverse of :func:`collectors.mqtt.payload.map_payload` —, and
+:func:`messages_for` one message a topic for a meter fed from several (the presets' device shapes);
+with a device key it wraps it in the signed envelope (:func:`signed_envelope`). :class:`ClampPublisher` publishes the
 load model's values for every meter of one gateway at QoS 1 through a real broker.
 
 ``tanjian simulate-mqtt --gateway ID`` runs a publisher on the command line.
@@ -18,6 +19,7 @@ from typing import Any
 
 from collectors.mqtt.payload import READING_UNITS, from_reading_unit
 from workspace.batch import format_time
+from workspace.jsonpaths import compile_path
 from workspace.meters import QUANTITIES
 from workspace.site import Medium, Meter, Site
 from workspace.units import MQTT_UNITS
@@ -27,11 +29,103 @@ from .model import LoadModel
 log = logging.getLogger(__name__)
 
 
-def _put(doc: dict, path: str, value: Any) -> None:
-    parts = path.split(".")
-    for p in parts[:-1]:
-        doc = doc.setdefault(p, {})
-    doc[parts[-1]] = value
+def _steps(node: dict) -> tuple[list, bool]:
+    """A JMESPath AST as the steps that reach its value (``("key", k)``, ``("index", i)``) and whether
+    the value is to be wrapped in an array (``sum``/``avg`` of one element are the element)."""
+    kind = node["type"]
+    if kind == "current":
+        return [], False
+    if kind == "field":
+        return [("key", node["value"])], False
+    if kind == "subexpression":
+        out: list = []
+        for child in node["children"]:
+            steps, wrap = _steps(child)
+            if wrap:
+                raise ValueError("a function inside a path")
+            out += steps
+        return out, False
+    if kind == "index_expression" and node["children"][1]["type"] == "index":
+        steps, wrap = _steps(node["children"][0])
+        i = node["children"][1]["value"]
+        if wrap or i < 0:
+            raise ValueError("an index the simulator cannot write")
+        return steps + [("index", i)], False
+    if kind == "function_expression" and node["value"] in ("sum", "avg", "max", "min") \
+            and len(node["children"]) == 1:
+        steps, wrap = _steps(node["children"][0])
+        if wrap:
+            raise ValueError("nested functions")
+        return steps, True
+    raise ValueError(f"a {kind}")
+
+
+def put(doc: Any, path: str, value: Any) -> Any:
+    """``doc`` with ``value`` written where the JMESPath ``path`` reads it; returns the document (a new one
+    when ``path`` is ``@``: the payload is the value itself).
+
+    Plain and quoted keys (``params."switch:0".apower``), indices (``ENERGY.Voltage[0]``: the other
+    elements get the same value, as three balanced phases) and ``sum``/``avg``/``min``/``max`` of a path
+    (written as a one-element array) can be written; other expressions raise :class:`ValueError`.
+    """
+    try:
+        steps, wrap = _steps(compile_path(path).parsed)
+    except ValueError as exc:
+        raise ValueError(f"the simulator cannot write field {path!r}: {exc}") from None
+    if wrap:
+        value = [value]
+    if not steps:
+        return value
+    if not isinstance(doc, dict):
+        doc = {}
+    cur: Any = doc
+    for i, (kind, k) in enumerate(steps):
+        last = i == len(steps) - 1
+        want = None if last else (dict if steps[i + 1][0] == "key" else list)
+        if kind == "index":
+            while len(cur) <= k:  # the other elements: the same value (balanced phases)
+                cur.append(value if last else want())
+        if last:
+            cur[k] = value
+        else:
+            if not isinstance(cur[k] if kind == "index" else cur.get(k), want):
+                cur[k] = want()
+            cur = cur[k]
+    return doc
+
+
+def _document(src, own: dict, when: dt.datetime, values: dict[str, float]) -> Any:
+    doc: Any = {}
+    for q, path in src.fields().items():
+        x = values.get(q, math.nan)
+        if not math.isfinite(x):
+            continue
+        factor = MQTT_UNITS[q][src.units.get(q, own[q])]
+        y = from_reading_unit(x, factor)
+        if q in src.scale:
+            y = from_reading_unit(y, src.scale[q])
+        doc = put(doc, path, y)
+    if src.time is not None and isinstance(doc, dict):
+        if src.time.format == "iso8601":
+            doc = put(doc, src.time.field, format_time(when))
+        elif src.time.format == "epoch_s":
+            doc = put(doc, src.time.field, when.timestamp())
+        else:
+            doc = put(doc, src.time.field, int(round(when.timestamp() * 1000)))
+    return doc
+
+
+def messages_for(meter: Meter, when: dt.datetime, values: dict[str, float], fill: str = "sim") \
+        -> list[tuple[str, bytes]]:
+    """Topic and JSON payload of every message carrying one reading as ``meter``'s mapping reads it: one
+    for a single topic, one a part for a meter fed from several topics (a Shelly Pro 3EM's ``em:0`` and
+    ``emdata:0``); a plain number where a field is ``@``. ``values`` as for :func:`payload_for`."""
+    own = READING_UNITS[meter.medium == Medium.electricity]
+    out = []
+    for src in meter.mqtt.sources():
+        doc = _document(src, own, when, values)
+        out.append((_topic(src.topic, fill), json.dumps(doc, separators=(",", ":")).encode()))
+    return out
 
 
 def payload_for(meter: Meter, when: dt.datetime, values: dict[str, float]) -> bytes:
@@ -40,31 +134,16 @@ def payload_for(meter: Meter, when: dt.datetime, values: dict[str, float]) -> by
     Parameters
     ----------
     meter : Meter
-        With its ``mqtt`` mapping.
+        With its ``mqtt`` mapping (one topic; :func:`messages_for` for several).
     when : datetime.datetime
         Acquisition time (written only when the mapping has a time field).
     values : dict
         ``counter``, ``rate``, ``voltage``, ``current``, ``power_factor`` in the reading's units
         [kWh|m3, kW|m3/h, V, A, -]; NaN or absent ones are left out.
     """
-    m = meter.mqtt
-    own = READING_UNITS[meter.medium == Medium.electricity]
-    doc: dict = {}
-    for q in QUANTITIES:
-        path = getattr(m, q)
-        x = values.get(q, math.nan)
-        if path is None or not math.isfinite(x):
-            continue
-        factor = MQTT_UNITS[q][m.units.get(q, own[q])]
-        _put(doc, path, from_reading_unit(x, factor))
-    if m.time is not None:
-        if m.time.format == "iso8601":
-            _put(doc, m.time.field, format_time(when))
-        elif m.time.format == "epoch_s":
-            _put(doc, m.time.field, when.timestamp())
-        else:
-            _put(doc, m.time.field, int(round(when.timestamp() * 1000)))
-    return json.dumps(doc, separators=(",", ":")).encode()
+    if meter.mqtt.parts:
+        raise ValueError(f"meter {meter.id}: several topics: use messages_for")
+    return messages_for(meter, when, values)[0][1]
 
 
 def signed_envelope(account, payload: bytes) -> bytes:
@@ -76,14 +155,18 @@ def signed_envelope(account, payload: bytes) -> bytes:
                        "signature": "0x" + sig.hex()}, separators=(",", ":")).encode()
 
 
-def topic_for(meter: Meter, fill: str = "sim") -> str:
-    """A concrete topic matching the meter's filter (``+`` levels become ``fill``, ``#`` is dropped)."""
+def _topic(filter_: str, fill: str) -> str:
     levels = []
-    for lv in meter.mqtt.topic.split("/"):
+    for lv in filter_.split("/"):
         if lv == "#":
             break
         levels.append(fill if lv == "+" else lv)
     return "/".join(levels) or fill
+
+
+def topic_for(meter: Meter, fill: str = "sim") -> str:
+    """A concrete topic matching the meter's (first) filter (``+`` levels become ``fill``, ``#`` dropped)."""
+    return _topic(meter.mqtt.topics[0], fill)
 
 
 class ClampPublisher:
@@ -141,20 +224,17 @@ class ClampPublisher:
                        power_factor=round(float(pf[0]), 3))
         return out
 
-    def message(self, meter: Meter, when: dt.datetime) -> tuple[str, bytes]:
-        """Topic and payload (signed when the meter has a key) of one reading."""
-        payload = payload_for(meter, when, self.values_at(meter, when))
+    def messages(self, meter: Meter, when: dt.datetime) -> list[tuple[str, bytes]]:
+        """Topics and payloads (signed when the meter has a key) of one reading."""
+        out = messages_for(meter, when, self.values_at(meter, when))
         if meter.id in self.keys:
-            payload = signed_envelope(self.keys[meter.id], payload)
-        return topic_for(meter), payload
+            out = [(t, signed_envelope(self.keys[meter.id], p)) for t, p in out]
+        return out
 
     def publish_at(self, when: dt.datetime) -> list:
         """Publish every meter's reading at ``when`` (QoS 1); returns paho's message infos."""
-        out = []
-        for m in self.meters:
-            topic, payload = self.message(m, when)
-            out.append(self.client.publish(topic, payload, qos=1))
-        return out
+        return [self.client.publish(topic, payload, qos=1)
+                for m in self.meters for topic, payload in self.messages(m, when)]
 
     def close(self) -> None:
         self.client.disconnect()
