@@ -3,10 +3,10 @@
 ``chain/contracts/build/<Name>.json`` holds, for every contract of :data:`CONTRACTS`, ``abi``, ``bytecode``,
 ``deployedBytecode`` (hex with ``0x``), ``immutableReferences`` (byte ranges of the deployed code that the
 constructor fills in, so that deployed code can be compared with the artefact: :func:`code_matches`), the
-compiler version, the settings and the SHA-256 of every source. The artefacts are committed and read at run time
-(:func:`load_artefact`: deploy, registries, verify); they are written by ``tanjian chain compile``
-(``tanjian.solc``, which runs solcjs on :func:`standard_input`), and the tests recompile them and compare byte
-for byte, so a source edit without a rebuild is caught.
+compiler version, the settings and the SHA-256 of every source. The artefacts are committed and read at run
+time (:func:`load_artefact`: deploy, registries, verify); they are written by ``tanjian chain compile``
+(``tanjian.solc``, which runs solcjs on :func:`standard_input`), and the tests recompile them and compare
+byte for byte, so a source edit without a rebuild is caught.
 
 The EVM version is ``prague``: the newest fork both py-evm 0.12 (eth-tester, unit tests) and
 anvil 1.7 (integration tests, demo) execute.

@@ -1,4 +1,4 @@
-"""Compile the Solidity contracts with solcjs (npm ``solc``) under the pinned settings of :mod:`chain.artefacts`.
+"""Compile the Solidity contracts with solcjs (npm ``solc``) under the settings of :mod:`chain.artefacts`.
 
 ``tanjian chain compile [--out DIR]`` (:func:`build`) compiles every contract of
 :data:`chain.artefacts.CONTRACTS` in one solc run and writes ``<DIR>/<Name>.json`` (default

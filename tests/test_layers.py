@@ -24,7 +24,7 @@ PACKAGES = ("workspace", "chain", "collectors", "models", "dashboards")
 MAX_LINES = 800
 #: what the layers below the app may not do: parse arguments or print for a person
 FORBIDDEN_IMPORTS = {"argparse"}
-#: ... nor start processes: the module that does it, and the calls that do it (``module.attr``; ``*`` a prefix)
+#: ... nor start processes: the module that does it, and the calls that do it (``*``: any name so begun)
 PROCESS_IMPORTS = {"subprocess"}
 PROCESS_CALLS = ("asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell", "os.system", "os.popen",
                  "os.spawn*", "os.posix_spawn*", "os.exec*", "os.fork*")
@@ -101,9 +101,9 @@ def _starts_a_process(name: str) -> bool:
 
 @pytest.mark.parametrize("pkg", PACKAGES)
 def test_only_the_app_starts_processes(pkg):
-    """``subprocess``, ``asyncio.create_subprocess_exec``, ``os.system``, ``os.spawn*`` belong to the app package
-    (``tanjian.simulator`` starts the peers, ``tanjian.solc`` the compiler); the floors below connect to
-    processes, they do not start them."""
+    """``subprocess``, ``asyncio.create_subprocess_exec``, ``os.system``, ``os.spawn*`` belong to the app
+    package (``tanjian.simulator`` starts the peers, ``tanjian.solc`` the compiler); the floors below connect
+    to processes, they do not start them."""
     bad = []
     for path in _sources(pkg):
         tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -1,8 +1,8 @@
-"""A local anvil node (npm ``@foundry-rs/anvil``) for the demo and the integration tests: a peer, like the plant.
+"""A local anvil node (npm ``@foundry-rs/anvil``) for the demo and the integration tests: a peer too.
 
-:func:`start_anvil` starts one, listening on loopback, and waits until its RPC answers; the chain's own code only
-connects to a node (:func:`chain.node.connect`), whichever it is. The hard fork is the EVM version the contract
-artefacts are compiled for (:data:`chain.artefacts.EVM_VERSION`).
+:func:`start_anvil` starts one, listening on loopback, and waits until its RPC answers; the chain's own code
+only connects to a node (:func:`chain.node.connect`), whichever it is. The hard fork is the EVM version the
+contract artefacts are compiled for (:data:`chain.artefacts.EVM_VERSION`).
 """
 
 from __future__ import annotations
