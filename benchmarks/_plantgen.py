@@ -10,7 +10,7 @@ the rest electricity as incomers (≈ 1 per 26), workshop mains (≈ 1 per 13) a
 
 The data
 --------
-Not the per-minute :class:`collectors.simulator.model.LoadModel` (a Python loop per device and day:
+Not the per-minute :class:`tanjian.simulator.model.LoadModel` (a Python loop per device and day:
 about 0.1 s per day at 90 meters, too slow for 1,000 meters × a year), but the same recipe
 vectorised over devices: shift activity (``LoadModel._shift_activity``, reused), per-kind mean load,
 noise and duty-cycle bursts (``PROFILES``), workshop mains = 1.02 × their devices, incomers = 1.02 ×
@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from collectors.simulator.model import PROFILES, LoadModel
+from tanjian.simulator.model import PROFILES, LoadModel
 from workspace.site import Medium, Site
 
 TZ = "Asia/Shanghai"

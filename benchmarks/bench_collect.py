@@ -1,7 +1,7 @@
 """One poll cycle of many Modbus TCP meters: the collector against a naive client and the simulator's ceiling.
 
 ``--meters`` simulated meters (default 2,000) behind ``--gateways`` Modbus TCP gateways (default 20),
-served on loopback by :class:`collectors.simulator.PlantSimulator` (pymodbus) **in a separate process**,
+served on loopback by :class:`tanjian.simulator.PlantSimulator` (pymodbus) **in a separate process**,
 so that the client side and the server side each have a core. The meters are those of a generated
 Plant-18-like site (:func:`benchmarks._plantgen.make_site`: sdm630 and cn3p-int32 electricity meters,
 flow-u32 gas, water and air meters; one block of registers each), dealt round-robin to the gateways
@@ -82,7 +82,7 @@ def make_bench_site(meters: int, gateways: int, base_port: int) -> Site:
 
 # -- the servers, in their own process -------------------------------------------------------------
 def _serve(site_doc: dict, ready, stop, gateway_ms: float = 0.0) -> None:
-    from collectors.simulator import PlantSimulator
+    from tanjian.simulator import PlantSimulator
 
     class BusSimulator(PlantSimulator):
         """Each gateway answers one request at a time, ``gateway_ms`` each: the RS-485 bus behind it."""

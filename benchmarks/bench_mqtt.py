@@ -3,7 +3,7 @@
 Run ``python -m benchmarks.bench_mqtt`` (``--messages 20000`` by default; ``--help`` for options).
 
 One local mosquitto (TLS with client certificates, passwords, an ACL, persistence: the test broker
-of :mod:`collectors.simulator.broker`). A publisher in its own process sends ``N`` clamp-meter
+of :mod:`tanjian.simulator.broker`). A publisher in its own process sends ``N`` clamp-meter
 readings at QoS 1 (up to 1000 in flight) to one topic; the time runs from its "go" until the
 consumer has the ``N`` messages:
 
@@ -253,7 +253,7 @@ def bench_collector(broker, n: int, folder: Path, *, flush_interval_s: float = 0
 
 def run(n: int = 20000, folder: Path | None = None, flush_interval_s: float = 0.05) -> list[dict]:
     """Both measurements against one broker; returns one row per path."""
-    from collectors.simulator.broker import BrokerUser, Mosquitto
+    from tanjian.simulator.broker import BrokerUser, Mosquitto
 
     tmp = None
     if folder is None:

@@ -1,7 +1,7 @@
 """Ledger and chain anchoring: RFC 9162 Merkle log of journal batches, anchored on an EVM chain.
 
 Modules: :mod:`chain.merkle` (tree and proofs, standalone), :mod:`chain.ledger` (leaf hashes of the
-journal), :mod:`chain.compile` / :mod:`chain.deploy` / :mod:`chain.node` (contract and node),
+journal), :mod:`chain.artefacts` / :mod:`chain.deploy` / :mod:`chain.node` (contract and node),
 :mod:`chain.registry` (the contract set: device identity, anchors, methodology versions, quotas;
 ids as ``bytes32``), :mod:`chain.keys` (gateway keystore), :mod:`chain.signatures` (gateway
 signatures of the leaves), :mod:`chain.anchor` (anchoring service), :mod:`chain.bundle` and

@@ -25,7 +25,7 @@ from web3 import Web3
 from workspace.errors import ChainError
 
 from ._tx import Sender, address_of, send
-from .compile import load_artefact
+from .artefacts import load_artefact
 from .registry import (ANCHOR_REGISTRY, CONTRACT_NAMES, DEVICE_REGISTRY, METHODOLOGY_REGISTRY,
                        QUOTA_REGISTRY, KeyKind, contract, from_deployment, id32, text_of)
 

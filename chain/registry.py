@@ -22,7 +22,7 @@ from web3 import Web3
 
 from workspace.errors import ChainError
 
-from .compile import load_artefact
+from .artefacts import load_artefact
 
 DEVICE_REGISTRY = "DeviceRegistry"
 ANCHOR_REGISTRY = "AnchorRegistry"

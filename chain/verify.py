@@ -38,7 +38,7 @@ from workspace.batch import batch_header
 
 from . import merkle
 from .bundle import FORMAT, load_schema
-from .compile import code_matches, load_artefact
+from .artefacts import code_matches, load_artefact
 from .deploy import registry
 from .node import NODE_DOWN_ERRORS, rpc_url_of
 from .registry import ANCHOR_REGISTRY, DEVICE_REGISTRY, KeyKind, device_registry_of, text_of

@@ -24,6 +24,10 @@ PACKAGES = ("workspace", "chain", "collectors", "models", "dashboards")
 MAX_LINES = 800
 #: what the layers below the app may not do: parse arguments or print for a person
 FORBIDDEN_IMPORTS = {"argparse"}
+#: ... nor start processes: the module that does it, and the calls that do it (``*``: any name so begun)
+PROCESS_IMPORTS = {"subprocess"}
+PROCESS_CALLS = ("asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell", "os.system", "os.popen",
+                 "os.spawn*", "os.posix_spawn*", "os.exec*", "os.fork*")
 
 
 def _sources(*packages: str):
@@ -87,4 +91,36 @@ def test_only_the_app_parses_arguments_or_prints(pkg):
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno} calls print()")
+    assert not bad, "\n".join(bad)
+
+
+def _starts_a_process(name: str) -> bool:
+    """Whether the dotted ``name`` (``os.system``) is one of :data:`PROCESS_CALLS`."""
+    return any(name.startswith(c[:-1]) if c.endswith("*") else name == c for c in PROCESS_CALLS)
+
+
+@pytest.mark.parametrize("pkg", PACKAGES)
+def test_only_the_app_starts_processes(pkg):
+    """``subprocess``, ``asyncio.create_subprocess_exec``, ``os.system``, ``os.spawn*`` belong to the app
+    package (``tanjian.simulator`` starts the peers, ``tanjian.solc`` the compiler); the floors below connect
+    to processes, they do not start them."""
+    bad = []
+    for path in _sources(pkg):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                bad += [f"{where} imports {a.name}" for a in node.names
+                        if a.name.split(".")[0] in PROCESS_IMPORTS]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                mod = node.module or ""
+                if mod.split(".")[0] in PROCESS_IMPORTS:
+                    bad.append(f"{where} imports {mod}")
+                else:  # from os import system
+                    bad += [f"{where} imports {mod}.{a.name}" for a in node.names
+                            if _starts_a_process(f"{mod}.{a.name}")]
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and isinstance(node.func.value, ast.Name)
+                  and _starts_a_process(name := f"{node.func.value.id}.{node.func.attr}")):
+                bad.append(f"{where} calls {name}()")
     assert not bad, "\n".join(bad)

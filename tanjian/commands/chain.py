@@ -59,9 +59,9 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     """Recompile the contracts with solcjs and print the artefacts written."""
-    from chain.compile import build
+    from tanjian.solc import build
 
-    logging.getLogger("chain.compile").setLevel(logging.INFO)  # what solcjs was asked and said
+    logging.getLogger("tanjian.solc").setLevel(logging.INFO)  # what solcjs was asked and said
     for path in (build(args.out) if args.out else build()):
         print(path)
     return 0

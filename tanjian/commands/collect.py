@@ -11,7 +11,7 @@ from workspace.errors import TanjianError
 
 
 def cmd_simulate(args) -> int:
-    from collectors.simulator import PlantSimulator
+    from tanjian.simulator import PlantSimulator
     from workspace.clock import Clock
 
     cfg = config_from_args(args)
@@ -148,8 +148,8 @@ def cmd_simulate_mqtt(args) -> int:
     import datetime as dt
     import time
 
-    from collectors.simulator.model import LoadModel
-    from collectors.simulator.mqtt import ClampPublisher
+    from tanjian.simulator.model import LoadModel
+    from tanjian.simulator.mqtt import ClampPublisher
     from workspace.batch import format_time
 
     cfg = config_from_args(args)

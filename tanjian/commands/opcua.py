@@ -26,7 +26,7 @@ def cmd_cert(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve every ``protocol: opcua`` gateway of the configuration from the load model."""
-    from collectors.simulator.opcua import OpcUaPlantServer
+    from tanjian.simulator.opcua import OpcUaPlantServer
     from workspace.clock import Clock
 
     cfg = config_from_args(args)

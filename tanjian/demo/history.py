@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 from collectors.service import backfill
-from collectors.simulator.model import LoadModel
+from tanjian.simulator.model import LoadModel
 from workspace.config import Config
 from workspace.journal import Journal
 from workspace.keeper import Keeper

@@ -4,14 +4,14 @@ For a configuration such as ``workspace/examples/protocols.yaml``, :class:`Proto
 loopback and with the demo's port offset:
 
 - ``modbus_rtu_over_tcp`` gateways: a simulated RS-485 bus behind a transparent serial server
-  (:class:`collectors.simulator.rtu.RtuBusSimulator`);
+  (:class:`tanjian.simulator.rtu.RtuBusSimulator`);
 - ``dlt645_tcp`` gateways: simulated DL/T 645-2007 and -1997 meters behind a serial server
-  (:class:`collectors.simulator.dlt645.Dlt645BusSimulator`);
+  (:class:`tanjian.simulator.dlt645.Dlt645BusSimulator`);
 - ``mqtt`` gateways: Debian's mosquitto with TLS (client certificates), passwords and an ACL
-  (:class:`collectors.simulator.broker.Mosquitto`), and a clamp-meter publisher
-  (:class:`collectors.simulator.mqtt.ClampPublisher`) that signs each payload with the meter's key when the
+  (:class:`tanjian.simulator.broker.Mosquitto`), and a clamp-meter publisher
+  (:class:`tanjian.simulator.mqtt.ClampPublisher`) that signs each payload with the meter's key when the
   demo knows it (the publicly known test keys 0x11..11, 0x22..22, ...);
-- ``opcua`` gateways: the simulated SCADA (:class:`collectors.simulator.opcua.OpcUaPlantServer`,
+- ``opcua`` gateways: the simulated SCADA (:class:`tanjian.simulator.opcua.OpcUaPlantServer`,
   Basic256Sha256 SignAndEncrypt).
 
 Certificates and passwords. The peers' own secrets (broker CA and server key, publisher passwords, the
@@ -80,7 +80,7 @@ class ProtocolPeers:
     ----------
     cfg : workspace.config.Config
     clock : workspace.clock.Clock
-    plant : collectors.simulator.PlantSimulator
+    plant : tanjian.simulator.PlantSimulator
         Its load model and faults are shared, so a meter reads the same on every protocol.
     port_offset : int
         Added to every gateway's port, as for the collector.
@@ -122,14 +122,14 @@ class ProtocolPeers:
                                 "unreachable", g.id, g.protocol, g.device)
             for g in self.gateways:
                 if g.protocol == "modbus_rtu_over_tcp":
-                    from collectors.simulator.rtu import RtuBusSimulator
+                    from tanjian.simulator.rtu import RtuBusSimulator
 
                     bus = RtuBusSimulator(self.plant, g.id, port_offset=self.port_offset)
                     await bus.start()
                     self._buses.append(bus)
                     self.where.append((f"{g.id} (Modbus RTU/TCP)", f"{g.host}:{g.port + self.port_offset}"))
                 elif g.protocol == "dlt645_tcp":
-                    from collectors.simulator.dlt645 import Dlt645BusSimulator
+                    from tanjian.simulator.dlt645 import Dlt645BusSimulator
 
                     bus = Dlt645BusSimulator(self.plant, g.id, port_offset=self.port_offset)
                     await bus.start()
@@ -148,8 +148,8 @@ class ProtocolPeers:
             raise
 
     async def _start_mqtt(self, g) -> None:
-        from collectors.simulator.broker import BrokerUser, Mosquitto
-        from collectors.simulator.mqtt import ClampPublisher
+        from tanjian.simulator.broker import BrokerUser, Mosquitto
+        from tanjian.simulator.mqtt import ClampPublisher
 
         m = g.mqtt
         if m.tls is None or m.tls.cert_file is None or not m.username or not m.password_file:
@@ -205,7 +205,7 @@ class ProtocolPeers:
 
     async def _start_opcua(self, g) -> None:
         from collectors.opcua import make_certificate
-        from collectors.simulator.opcua import SERVER_URI, OpcUaPlantServer
+        from tanjian.simulator.opcua import SERVER_URI, OpcUaPlantServer
 
         e = g.opcua
         pki = self.folder / f"opcua-{g.id}"

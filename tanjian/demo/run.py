@@ -76,7 +76,8 @@ class _Chain:
         from chain.anchor import AnchorService
         from chain.deploy import ensure_deployment
         from chain.ledger import Ledger
-        from chain.node import connect, start_anvil
+        from chain.node import connect
+        from tanjian.simulator.anvil import start_anvil
 
         ks, pw = Path(cfg.chain.keystore), Path(cfg.chain.password_file)
         if not ks.exists():
@@ -129,7 +130,7 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
              history_days: float | None = None, port_offset: int = 0) -> int:
     """Run the demo until interrupted; returns the exit code."""
     from collectors.service import CollectionService
-    from collectors.simulator import PlantSimulator
+    from tanjian.simulator import PlantSimulator
 
     from tanjian.demo.peers import ProtocolPeers
 

@@ -17,8 +17,9 @@ from chain.bundle import export_batch
 from chain.deploy import ensure_deployment
 from chain.keys import create_keystore, load_account
 from chain.ledger import Ledger
-from chain.node import connect, find_anvil, free_port, is_up, start_anvil
+from chain.node import connect, free_port, is_up
 from chain.verify import verify_files
+from tanjian.simulator.anvil import find_anvil, start_anvil
 from workspace.batch import Reading, encode_batch
 from workspace.errors import ChainError
 from workspace.journal import Journal

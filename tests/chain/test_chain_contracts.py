@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 
 from chain._tx import send
-from chain.compile import code_matches, load_artefact
+from chain.artefacts import code_matches, load_artefact
 from chain.deploy import deploy_contracts, ensure_deployment, read_deployment
 from chain.node import connect
 from chain.registry import (ANCHOR_REGISTRY, CONTRACT_NAMES, DEVICE_REGISTRY, METHODOLOGY_REGISTRY,

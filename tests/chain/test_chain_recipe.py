@@ -20,7 +20,8 @@ from chain.anchor import AnchorService
 from chain.bundle import export_batch
 from chain.deploy import ensure_deployment
 from chain.ledger import Ledger
-from chain.node import connect, start_anvil
+from chain.node import connect
+from tanjian.simulator.anvil import start_anvil
 from workspace.batch import Reading, encode_batch
 from workspace.journal import Journal
 

@@ -9,7 +9,7 @@ from pymodbus.client.mixin import ModbusClientMixin
 
 from collectors.modbus.registers import decode, encode
 from collectors.service import CollectionService
-from collectors.simulator import PlantSimulator
+from tanjian.simulator import PlantSimulator
 from tests.conftest import free_port_block
 from workspace.batch import decode_batch
 from workspace.clock import Clock

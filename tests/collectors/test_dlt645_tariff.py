@@ -104,8 +104,8 @@ def _documented_split(total_kwh: float) -> list[float]:
 async def _poll_at(cfg, journal, store, when):
     """One poll cycle with every clock frozen at ``when``; the simulator's tariff values at that instant."""
     from collectors.service import CollectionService
-    from collectors.simulator import PlantSimulator
-    from collectors.simulator.dlt645 import Dlt645BusSimulator
+    from tanjian.simulator import PlantSimulator
+    from tanjian.simulator.dlt645 import Dlt645BusSimulator
     from workspace.clock import Clock
 
     clock = Clock.simulated(when, speed=0)  # frozen: the meters' registers do not move during the read

@@ -28,8 +28,8 @@ from collectors.dlt645.frame import (
 )
 from collectors.modbus.registers import DecodeError, decode
 from collectors.readers import reader_for
-from collectors.simulator import PlantSimulator
-from collectors.simulator.dlt645 import Dlt645BusSimulator
+from tanjian.simulator import PlantSimulator
+from tanjian.simulator.dlt645 import Dlt645BusSimulator
 from tests.conftest import free_port
 from tests.small_sites import load_site, meter
 from workspace.clock import Clock

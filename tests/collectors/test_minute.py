@@ -19,7 +19,7 @@ from collectors.health import device_health
 from collectors.minute import MinuteRule, minute_slot
 from collectors.polling import DeviceHealth
 from collectors.service import CollectionService
-from collectors.simulator.broker import Mosquitto
+from tanjian.simulator.broker import Mosquitto
 from tests.collectors.test_mqtt import USERS, Publisher, journaled, make_cfg
 from workspace.batch import Reading, encode_batch
 from workspace.clock import Clock

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from collectors.mqtt.payload import PayloadError
 from collectors.mqtt.signed import decode_message
 from collectors.service import CollectionService
-from collectors.simulator.broker import BrokerUser, Mosquitto
+from tanjian.simulator.broker import BrokerUser, Mosquitto
 from tests.small_sites import write_site
 from workspace.batch import decode_batch
 from workspace.clock import Clock
@@ -288,7 +288,7 @@ def test_signed_payloads_are_accepted_and_unsigned_or_unknown_keys_refused(tmp_p
                                                                             caplog):
     from eth_account import Account
 
-    from collectors.simulator.mqtt import signed_envelope
+    from tanjian.simulator.mqtt import signed_envelope
 
     dev, key = registry
     cfg = make_cfg(tmp_path, broker, client_id="coll-signed", require_signature=True, device_key=key.address)
@@ -441,8 +441,8 @@ def test_the_mqtt_benchmark_runs_at_a_tiny_size(tmp_path):
 
 # -- alongside Modbus, fed by the clamp-meter simulator -------------------------------------------------
 async def test_mqtt_meters_are_collected_alongside_modbus_from_the_clamp_simulator(tmp_path, broker):
-    from collectors.simulator import PlantSimulator
-    from collectors.simulator.mqtt import ClampPublisher
+    from tanjian.simulator import PlantSimulator
+    from tanjian.simulator.mqtt import ClampPublisher
     from tests.conftest import free_port
 
     cfg = make_cfg(tmp_path, broker, client_id="coll-side")

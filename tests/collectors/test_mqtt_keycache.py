@@ -16,8 +16,8 @@ import time
 import pytest
 
 from collectors.service import CollectionService
-from collectors.simulator.broker import Mosquitto
-from collectors.simulator.mqtt import signed_envelope
+from tanjian.simulator.broker import Mosquitto
+from tanjian.simulator.mqtt import signed_envelope
 from tests.collectors.test_mqtt import USERS, Publisher, journaled, make_cfg
 from workspace.clock import Clock
 from workspace.config import load_config

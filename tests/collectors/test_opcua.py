@@ -14,9 +14,9 @@ import pytest
 
 from collectors.opcua import make_certificate
 from collectors.service import CollectionService
-from collectors.simulator import PlantSimulator
-from collectors.simulator.model import LoadModel
-from collectors.simulator.opcua import SERVER_URI, OpcUaPlantServer
+from tanjian.simulator import PlantSimulator
+from tanjian.simulator.model import LoadModel
+from tanjian.simulator.opcua import SERVER_URI, OpcUaPlantServer
 from workspace.units import factor, unit_problem
 from tests.conftest import free_port
 from workspace.batch import decode_batch

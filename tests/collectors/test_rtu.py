@@ -9,9 +9,9 @@ import pytest
 
 from collectors.readers import reader_for
 from collectors.service import CollectionService
-from collectors.simulator import PlantSimulator
-from collectors.simulator.pty import VirtualSerialPair
-from collectors.simulator.rtu import RtuBusSimulator
+from tanjian.simulator import PlantSimulator
+from tanjian.simulator.pty import VirtualSerialPair
+from tanjian.simulator.rtu import RtuBusSimulator
 from tests.conftest import free_port
 from tests.small_sites import load_site, meter, write_site
 from workspace import meters

@@ -135,7 +135,8 @@ def server(workspace):
 @pytest.fixture(scope="module")
 def online(seeded_dir, tmp_path_factory):
     """Anchored on a real anvil node that the dashboard server can reach: (workspace, base URL)."""
-    from chain.node import connect, start_anvil
+    from chain.node import connect
+    from tanjian.simulator.anvil import start_anvil
 
     node = start_anvil()
     try:

@@ -10,8 +10,9 @@ from eth_account import Account
 
 from chain import methodology as m
 from chain.deploy import ensure_deployment
-from chain.node import connect, start_anvil
+from chain.node import connect
 from chain.registry import METHODOLOGY_REGISTRY, from_deployment
+from tanjian.simulator.anvil import start_anvil
 from tests.conftest import ROOT
 from workspace.config import EXAMPLE
 

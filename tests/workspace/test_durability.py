@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from collectors.simulator import PlantSimulator
+from tanjian.simulator import PlantSimulator
 from tests.conftest import ROOT, free_port_block
 from workspace.batch import decode_batch
 from workspace.clock import Clock

@@ -446,7 +446,7 @@ def test_missing_credentials_say_where_they_come_from(tmp_path, monkeypatch):
 
 def test_store_on_s3_folds_queries_and_survives_an_outage(tmp_path, s3):
     from collectors.service import backfill
-    from collectors.simulator.model import LoadModel
+    from tanjian.simulator.model import LoadModel
     from tests.objectstore import s3_config, start_s3_server
     from tanjian.demo.history import seed_history
     from workspace.journal import Journal

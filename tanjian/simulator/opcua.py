@@ -4,7 +4,7 @@ One :class:`OpcUaPlantServer` serves the meters of one ``protocol: opcua`` gatew
 endpoint URL, with one object per meter under ``Objects/Plant`` and one Double variable per quantity
 the meter's ``opcua`` mapping names, at exactly that NodeId (its namespace index must be 2, the
 first one the server registers). Values are published in the unit the mapping names (the inverse
-of the collector's conversion), computed from :class:`~collectors.simulator.model.LoadModel` for
+of the collector's conversion), computed from :class:`~tanjian.simulator.model.LoadModel` for
 the simulated instant of each update, which is also the value's source timestamp (whole
 milliseconds, as the journal stores them). Each meter also has a ``<meter>.Status`` String node
 ("RUN"): map a quantity to it to see the collector reject a value of the wrong type.

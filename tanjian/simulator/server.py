@@ -150,7 +150,7 @@ class PlantSimulator:
     @property
     def tcp_gateways(self) -> list:
         """The Modbus TCP gateways this simulator serves (serial and DL/T 645 buses have their own
-        simulators: :mod:`collectors.simulator.rtu`, :mod:`collectors.simulator.dlt645`)."""
+        simulators: :mod:`tanjian.simulator.rtu`, :mod:`tanjian.simulator.dlt645`)."""
         return [g for g in self.site.gateways if g.protocol == "modbus_tcp"]
 
     async def start(self) -> None:

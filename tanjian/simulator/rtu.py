@@ -1,6 +1,6 @@
 """Simulated Modbus RTU buses: the meters of a ``modbus_rtu`` or ``modbus_rtu_over_tcp`` gateway answer
 with a pymodbus server using RTU framing, on the far end of a virtual serial pair
-(:class:`~collectors.simulator.pty.VirtualSerialPair`) or on a TCP port (a transparent serial server).
+(:class:`~tanjian.simulator.pty.VirtualSerialPair`) or on a TCP port (a transparent serial server).
 
 Values come from the plant's load model through :meth:`PlantSimulator.values`, so a meter reads the same
 whether it sits on Modbus TCP, RTU or DL/T 645. On a bus, a meter that does not answer is silent: there
