@@ -3,7 +3,7 @@ against data blocks with the items a meter lacks skipped.
 
 Run ``python -m benchmarks.bench_dlt645_bus`` (``--meters 6`` by default; ``--help`` for options).
 
-A socat pty pair stands for the bus; the simulated meters (:mod:`collectors.simulator.dlt645`) pace
+A socat pty pair stands for the bus; the simulated meters (:mod:`tanjian.simulator.dlt645`) pace
 their replies at the line's speed: each reply is delivered after the request's bytes, the meter's
 turnaround and the reply's bytes at ``--baud`` with 11 bits a byte (8E1, the standard's line; a pty
 refuses parity, so the pair itself runs 8N1 and only the pacing counts the parity bit). The collector's
@@ -63,9 +63,9 @@ async def run(n: int, baud: int, turnaround_s: float, cycles: int) -> list[dict]
     from collectors.dlt645.bus import Dlt645Bus
     from collectors.dlt645.bustime import Line, meters_per_minute
     from collectors.polling import PolledReader
-    from collectors.simulator import PlantSimulator
-    from collectors.simulator.dlt645 import Dlt645BusSimulator
-    from collectors.simulator.pty import VirtualSerialPair
+    from tanjian.simulator import PlantSimulator
+    from tanjian.simulator.dlt645 import Dlt645BusSimulator
+    from tanjian.simulator.pty import VirtualSerialPair
     from workspace.clock import Clock
 
     line = Line(baud, 11, turnaround_s)

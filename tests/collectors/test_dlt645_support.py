@@ -29,9 +29,9 @@ from collectors.dlt645.frame import (
 from collectors.dlt645.support import SILENT_LIMIT, Unsupported, plan
 from collectors.health import device_health, render
 from collectors.readers import reader_for
-from collectors.simulator import PlantSimulator
-from collectors.simulator.dlt645 import Dlt645BusSimulator
-from collectors.simulator.pty import VirtualSerialPair
+from tanjian.simulator import PlantSimulator
+from tanjian.simulator.dlt645 import Dlt645BusSimulator
+from tanjian.simulator.pty import VirtualSerialPair
 from tests.conftest import free_port
 from tests.small_sites import load_site, meter
 from workspace.clock import Clock

@@ -42,7 +42,7 @@ from collectors.mqtt.combine import MinuteCombiner
 from collectors.mqtt.payload import Fragment, PayloadError
 from collectors.mqtt.signed import decode_message
 from collectors.service import CollectionService
-from collectors.simulator.broker import BrokerUser, Mosquitto
+from tanjian.simulator.broker import BrokerUser, Mosquitto
 from tests.small_sites import write_site
 from workspace.batch import decode_batch
 from workspace.clock import Clock
@@ -384,7 +384,7 @@ def test_fragments_combine_into_one_reading_a_minute():
 
 
 def test_the_simulator_writes_every_presets_device_shape_and_the_collector_reads_it_back():
-    from collectors.simulator.mqtt import messages_for
+    from tanjian.simulator.mqtt import messages_for
 
     values = {"counter": 1234.5, "rate": 2.5, "voltage": 230.0, "current": 10.0, "power_factor": 0.95}
     when = dt.datetime(2026, 3, 2, 8, 0, 20, tzinfo=UTC)
