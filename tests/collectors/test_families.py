@@ -179,6 +179,9 @@ async def test_mbpoll_sees_0x02_outside_the_map_and_0x0b_for_an_unknown_unit(pla
     # a real reading still works after the exceptions
     status, got, text = await _mbpoll(port, 1, "3:float", 0x0046, 1)
     assert status == 0 and 49.9 < got[0x46] < 50.1, text
+    # mbpoll's default (low word first) is not the manual's word order: the same words read otherwise
+    status, got, text = await _mbpoll(port, 1, "3:float", 0x0046, 1, big=False)
+    assert status == 0 and not 49.9 < got[0x46] < 50.1, text
 
 
 async def test_the_collector_reads_every_family_from_the_simulator(plant):
