@@ -261,7 +261,7 @@ CURRENT_THD_PCT = 7.5
 FREQUENCY_HZ = 50.0
 
 
-def phase_values(rate_kw: float, counter_kwh: float, volts: float, amps: float, pf: float, *,
+def phase_values(rate_kw: float, counter_kwh: float, volts: float, pf: float, *,
                  phases: int = 3, key: int = 0, minute: int = 0) -> dict[str, float]:
     """Every value a meter's register map can hold (:data:`workspace.meters.MAP_VALUES`), consistent
     with the totals of :meth:`LoadModel.electrical`.
@@ -269,8 +269,8 @@ def phase_values(rate_kw: float, counter_kwh: float, volts: float, amps: float, 
     A three-phase meter splits its power over the phases by fixed weights (a slight, per-meter
     imbalance, ``key``), with equal phase voltages ``volts`` and one power factor ``pf``, so that
     P = Pa + Pb + Pc, S = Sa + Sb + Sc, Q = Qa + Qb + Qc, PF = P / S and the average phase current is
-    ``amps``; a single-phase meter (``phases=1``) carries everything on phase 1 (current = 3 × ``amps``,
-    the same power). Energies: import = ``counter_kwh`` split by the same weights, no export, reactive
+    the model's (P / (3 V PF)); a single-phase meter (``phases=1``) carries everything on phase 1 (three
+    times that current, the same power). Energies: import = ``counter_kwh`` split by the same weights, no export, reactive
     and apparent energy by fixed ratios. Frequency ~50 Hz (±0.05 Hz over the hour, by ``minute``).
     Units: W, var, VA, V, A, Hz, kWh, kvarh, kVAh, Ah, %, degrees.
     """

@@ -162,8 +162,7 @@ class PlantSimulator:
         v = self.values(meter_id, t)
         fam = FAMILIES.get(self._meters[meter_id].family)
         phases = fam.phases if fam is not None else 3
-        amps = v.get("current", 0.0) / (3 if phases == 1 else 1)
-        return phase_values(v["rate"], v["counter"], v.get("voltage", 0.0), amps, v.get("power_factor", 1.0),
+        return phase_values(v["rate"], v["counter"], v.get("voltage", 0.0), v.get("power_factor", 1.0),
                             phases=phases, key=self._index[meter_id], minute=t.minute)
 
     async def _action(self, meter_id: str, function_code: int, start_address: int, address: int, count: int,

@@ -77,7 +77,7 @@ def test_sdm630_map_is_the_whole_table():
 
 @pytest.mark.parametrize("phases,key", [(3, 0), (3, 7), (1, 2)])
 def test_per_phase_values_sum_to_the_totals(phases, key):
-    v = phase_values(37.5, 12345.6, 229.4, 60.0, 0.88, phases=phases, key=key, minute=13)
+    v = phase_values(37.5, 12345.6, 229.4, 0.88, phases=phases, key=key, minute=13)
     assert set(v) == set(MAP_VALUES)
     ph = "abc"
     assert sum(v[f"power_{c}"] for c in ph) == pytest.approx(v["power"]) == pytest.approx(37500.0)
