@@ -217,6 +217,27 @@ class JournalSink:
             return seq, len(adm.kept)
 
 
+class ServiceSink:
+    """Accepted batches journaled by a running :class:`collectors.service.CollectionService` (``tanjian collect``
+    with a ``push:`` section): its journal, its lock and its minute rule, like its MQTT and OPC UA collectors."""
+
+    def __init__(self, service):
+        self.service = service
+        self.journal = service.journal
+
+    async def journal_batch(self, readings: list[Reading], source: str) -> tuple[int | None, int]:
+        svc = self.service
+        async with svc._journal_lock:  # the lock the service's own journal writes hold (same package)
+            adm = svc.minute_rule.admit(readings)
+            seq = None
+            if adm.kept:
+                payload = encode_batch(svc.site.plant.id, svc.journal.next_seq, source, adm.kept)
+                seq = await asyncio.to_thread(svc.journal.append, payload)
+                svc.acknowledged += len(adm.kept)
+            svc.minute_rule.commit(adm)
+            return seq, len(adm.kept)
+
+
 def _parse_time(s: str) -> dt.datetime:
     t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
     if t.tzinfo is None:  # the schema's pattern already demands an offset
@@ -231,11 +252,11 @@ class PushServer:
     ----------
     site : Site
     config : PushConfig
-    sink : JournalSink
+    sink : JournalSink or ServiceSink
         Journals accepted batches; the answer waits for it.
     """
 
-    def __init__(self, site: Site, config: PushConfig, sink: JournalSink):
+    def __init__(self, site: Site, config: PushConfig, sink: JournalSink | ServiceSink):
         self.site = site
         self.config = config
         self.sink = sink

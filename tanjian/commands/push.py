@@ -1,5 +1,10 @@
 """``tanjian push serve``: the HTTP endpoint outside connectors push readings to (the connector contract,
-:mod:`collectors.push`)."""
+:mod:`collectors.push`); and the same endpoint inside ``tanjian collect`` when ``push:`` is configured.
+
+The journal has one writer process. Where ``tanjian collect`` runs, it serves the endpoint itself (one
+writer, one lock, one minute rule for every collector); ``tanjian push serve`` is for a workspace where
+nothing else collects (it refuses to start, naming the journal's lock, while ``collect`` holds it).
+"""
 
 from __future__ import annotations
 
@@ -13,17 +18,39 @@ from tanjian.args import config_from_args, guarded
 from workspace.errors import ConfigError, TanjianError
 
 
+def _push_config(cfg):
+    from collectors.push import load_push_config
+
+    base = cfg.source.parent if cfg.source is not None else Path.cwd()
+    return load_push_config(cfg.push, base, origin=str(cfg.source))
+
+
+async def run_with_connectors(svc, cfg, stop: asyncio.Event) -> None:
+    """``svc.run(stop)`` with the connector endpoint beside it when the configuration has a ``push:`` section."""
+    if not cfg.push:
+        await svc.run(stop)
+        return
+    from collectors.push import PushServer, ServiceSink
+
+    srv = PushServer(cfg.site, _push_config(cfg), ServiceSink(svc))
+    await srv.start()
+    print(f"accepting connector readings at {srv.url} for {', '.join(sorted(srv.config.connectors))}", flush=True)
+    try:
+        await svc.run(stop)
+    finally:
+        await srv.stop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve ``POST /v1/readings`` for the connectors of the configuration's ``push:`` section until stopped."""
-    from collectors.push import JournalSink, PushServer, load_push_config
+    from collectors.push import JournalSink, PushServer
     from workspace.journal import Journal
 
     cfg = config_from_args(args)
     if not cfg.push:
         raise ConfigError([(str(cfg.source), None, "push", "no 'push:' section (listen and connectors): nothing "
                                                          "to serve")])
-    base = cfg.source.parent if cfg.source is not None else Path.cwd()
-    pc = load_push_config(cfg.push, base, origin=str(cfg.source))
+    pc = _push_config(cfg)
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         if not host or not port.isdigit():

@@ -211,3 +211,37 @@ def test_refusals_name_the_field_and_a_retried_batch_is_journaled_once(server):
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert len(_journaled(d / "var")) == 2
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing")
+def test_collect_serves_the_endpoint_beside_its_collectors(tmp_path):
+    """With a ``push:`` section, ``tanjian collect`` (the journal's one writer) serves the endpoint itself."""
+    port = free_port()
+    cfg = _workspace(tmp_path, port)
+    proc = subprocess.Popen([sys.executable, "-m", "tanjian", "-c", str(cfg), "--data-dir", str(tmp_path / "var"),
+                             "collect", "--period", "3600"], cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        for _ in range(5):
+            line = proc.stdout.readline()
+            if "accepting connector readings at" in line or not line:
+                break
+        assert f"http://127.0.0.1:{port}/v1/readings" in line, line
+        # push serve cannot start beside it: the journal has one writer
+        other = subprocess.run([sys.executable, "-m", "tanjian", "-c", str(cfg), "--data-dir", str(tmp_path / "var"),
+                                "push", "serve", "--listen", f"127.0.0.1:{free_port()}"], cwd=tmp_path, env=_env(),
+                               capture_output=True, text=True, timeout=120)
+        assert other.returncode != 0 and "lock" in other.stderr
+        env = dict(os.environ, TANJIAN_PUSH_URL=f"http://127.0.0.1:{port}/v1/readings",
+                   TANJIAN_TOKEN_FILE=str(tmp_path / "secrets" / "sh.token"))
+        sh = subprocess.run(["sh", str(EXAMPLES / "push.sh"), "M-TR-3", "4321.75"], env=env, capture_output=True,
+                            text=True, timeout=60)
+        assert sh.returncode == 0, sh.stderr
+        ack = json.loads(sh.stdout)
+        assert ack["journaled"] == 1
+        pushed = [(seq, b) for seq, b in _journaled(tmp_path / "var") if b.source.startswith("push:")]
+        assert [(seq, b.source, b.readings[0].counter) for seq, b in pushed] == [
+            (ack["seq"], f"push:shell-bridge/{ack['batch_id']}", 4321.75)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
