@@ -97,6 +97,8 @@ def _journaled(data_dir: Path) -> list:
 def test_schemas_are_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(READINGS_SCHEMA)
     jsonschema.Draft202012Validator.check_schema(CONFIG_SCHEMA)
+    published = json.loads((EXAMPLES / "push-readings.schema.json").read_text())
+    assert published == READINGS_SCHEMA  # the file docs/collectors.md points to is the one enforced
 
 
 def test_config_section_is_validated_naming_the_field(tmp_path):
