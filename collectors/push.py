@@ -31,7 +31,7 @@ import hmac
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ PATH = "/v1/readings"
 SOURCE_PREFIX = "push:"  # a batch of connector NAME with id ID is journaled with source "push:NAME/ID"
 MAX_BODY = 4 * 1024 * 1024  # bytes
 DEFAULT_LISTEN = "127.0.0.1:8480"
+DEFAULT_MAX_AGE_DAYS = 7.0  # older readings are refused (a wrong year would stall the store's fold)
+MAX_AHEAD = dt.timedelta(minutes=10)  # a reading this far ahead of the collector's clock is refused
 
 _NUMBER = {"type": "number"}
 READINGS_SCHEMA: dict[str, Any] = {
@@ -93,6 +95,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "listen": {"type": "string", "pattern": r"^[^\s:]+:\d{1,5}$",
                    "description": f"HOST:PORT the endpoint listens on (default {DEFAULT_LISTEN})"},
+        "max_age_days": {"type": "number", "exclusiveMinimum": 0, "maximum": 366,
+                         "description": f"oldest reading accepted, in days before the collector's clock "
+                                        f"(default {DEFAULT_MAX_AGE_DAYS})"},
         "connectors": {
             "type": "object", "minProperties": 1,
             "propertyNames": {"pattern": "^[A-Za-z0-9._-]{1,64}$"},
@@ -154,6 +159,7 @@ class PushConfig:
     host: str
     port: int
     connectors: dict[str, Connector]
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS
 
 
 def load_push_config(section: dict, base: Path, *, origin: str = "tanjian.yaml") -> PushConfig:
@@ -182,7 +188,7 @@ def load_push_config(section: dict, base: Path, *, origin: str = "tanjian.yaml")
         meters = frozenset(c["meters"]) if "meters" in c else None
         connectors[name] = Connector(name, secret if key == "token_file" else None,
                                      secret if key == "hmac_key_file" else None, meters)
-    return PushConfig(host, int(port), connectors)
+    return PushConfig(host, int(port), connectors, float(section.get("max_age_days", DEFAULT_MAX_AGE_DAYS)))
 
 
 def signature(key: bytes, body: bytes) -> str:
@@ -198,7 +204,8 @@ class JournalSink:
     event to the store's fold, folded in a commit of its own.
     """
 
-    def __init__(self, site: Site, journal: Journal):
+    def __init__(self, site: Site, journal: Journal, clock=None):
+        self.clock = clock  # a workspace.clock.Clock; None: this host's clock
         self.site = site
         self.journal = journal
         self.minute_rule = MinuteRule()
@@ -222,6 +229,7 @@ class ServiceSink:
     with a ``push:`` section): its journal, its lock and its minute rule, like its MQTT and OPC UA collectors."""
 
     def __init__(self, service):
+        self.clock = service.clock
         self.service = service
         self.journal = service.journal
 
@@ -236,6 +244,10 @@ class ServiceSink:
                 svc.acknowledged += len(adm.kept)
             svc.minute_rule.commit(adm)
             return seq, len(adm.kept)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _parse_time(s: str) -> dt.datetime:
@@ -291,7 +303,7 @@ class PushServer:
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         if self.config.port == 0:
-            self.config = PushConfig(self.config.host, self._runner.addresses[0][1], self.config.connectors)
+            self.config = replace(self.config, port=self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -335,7 +347,7 @@ class PushServer:
             return self._refuse(401, "missing or wrong credentials (a bearer token, or X-Tanjian-Connector "
                                      "and X-Tanjian-Signature)")
         try:
-            doc = json.loads(body)
+            doc = json.loads(body, parse_constant=_no_constant)
         except ValueError as exc:
             return self._refuse(400, f"(body): not JSON: {exc}", field="(body)")
         problems = schema_problems(_READINGS_VALIDATOR, doc)
@@ -346,6 +358,8 @@ class PushServer:
         if known is not None:
             return web.json_response(dict(known, duplicate=True), status=200)
         readings = []
+        now = self.sink.clock.now() if self.sink.clock is not None else dt.datetime.now(dt.timezone.utc)
+        oldest = now - dt.timedelta(days=self.config.max_age_days)
         for i, r in enumerate(doc["readings"]):
             if r["meter"] not in self.meters:
                 return self._refuse(422, f"readings[{i}].meter: unknown meter {r['meter']!r}",
@@ -357,6 +371,12 @@ class PushServer:
                 when = _parse_time(r["time"])
             except ValueError as exc:
                 return self._refuse(400, f"readings[{i}].time: {exc}", field=f"readings[{i}].time")
+            if when < oldest or when > now + MAX_AHEAD:
+                return self._refuse(422, f"readings[{i}].time: {r['time']} is outside what this collector accepts "
+                                         f"({oldest.isoformat(timespec='seconds')} to "
+                                         f"{(now + MAX_AHEAD).isoformat(timespec='seconds')}: push.max_age_days "
+                                         f"before its clock, {MAX_AHEAD.seconds // 60} min after)",
+                                    field=f"readings[{i}].time")
             values = [float(r.get(k, math.nan)) for k in ("counter", "rate", "voltage", "current", "power_factor")]
             if not all(math.isfinite(v) or math.isnan(v) for v in values):
                 return self._refuse(400, f"readings[{i}]: not a finite number", field=f"readings[{i}]")

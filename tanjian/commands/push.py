@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tanjian.args import config_from_args, guarded
@@ -55,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host, _, port = args.listen.rpartition(":")
         if not host or not port.isdigit():
             raise ConfigError([("--listen", None, args.listen, "expected HOST:PORT")])
-        pc = type(pc)(host, int(port), pc.connectors)
+        pc = replace(pc, host=host, port=int(port))
     journal = Journal(cfg.paths.journal, writer=True)  # refused, naming the lock, while `collect` holds it
 
     async def main() -> PushServer:

@@ -164,7 +164,9 @@ def test_examples_in_other_languages_push_and_readings_are_journaled_and_stored(
 def test_refusals_name_the_field_and_a_retried_batch_is_journaled_once(server):
     url, d = server["url"], server["dir"]
     bearer = {"Authorization": f"Bearer {TOKEN}"}
-    good = {"batch_id": "b-1", "readings": [{"meter": "M-TR-3", "time": "2026-12-05T10:00:00+08:00",
+    t0 = (dt.datetime.now(UTC) - dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+    local = dt.timezone(dt.timedelta(hours=8))
+    good = {"batch_id": "b-1", "readings": [{"meter": "M-TR-3", "time": t0.astimezone(local).isoformat(),
                                              "counter": 10.0, "power_factor": 0.93}]}
     body = json.dumps(good).encode()
     assert _post(url, body, {"Authorization": "Bearer wrong-token-0000000000"})[0] == 401
@@ -172,6 +174,8 @@ def test_refusals_name_the_field_and_a_retried_batch_is_journaled_once(server):
     assert _post(url, body, {"X-Tanjian-Connector": "node-edge", "X-Tanjian-Signature": "sha256=00"})[0] == 401
     code, ans = _post(url, b"{not json", bearer)
     assert code == 400 and ans["field"] == "(body)"
+    code, ans = _post(url, body.replace(b'"counter": 10.0', b'"counter": NaN'), bearer)
+    assert code == 400 and ans["field"] == "(body)" and "NaN" in ans["error"]
     for change, field in ((lambda r: r.pop("counter"), "readings[0].counter"),
                           (lambda r: r.update(counter="12"), "readings[0].counter"),
                           (lambda r: r.update(counter=-1), "readings[0].counter"),
@@ -186,6 +190,11 @@ def test_refusals_name_the_field_and_a_retried_batch_is_journaled_once(server):
     code, ans = _post(url, json.dumps(dict(good, readings=[dict(good["readings"][0], meter="M-NOPE")])).encode(),
                       bearer)
     assert (code, ans["field"]) == (422, "readings[0].meter") and "M-NOPE" in ans["error"]
+    # a wrong year (it would stall the store's fold) or a clock far ahead: refused, naming the time
+    for when in (t0 - dt.timedelta(days=8), t0.replace(year=2000), dt.datetime.now(UTC) + dt.timedelta(hours=1)):
+        doc = dict(good, readings=[dict(good["readings"][0], time=when.isoformat())])
+        code, ans = _post(url, json.dumps(doc).encode(), bearer)
+        assert (code, ans["field"]) == (422, "readings[0].time") and "max_age_days" in ans["error"], ans
     assert _journaled(d / "var") == []  # refusals journal nothing
     signed = {"X-Tanjian-Connector": "node-edge", "X-Tanjian-Signature": signature(HMAC_KEY.encode(), body)}
     code, first = _post(url, body, signed)
@@ -193,7 +202,8 @@ def test_refusals_name_the_field_and_a_retried_batch_is_journaled_once(server):
     for _ in range(3):  # retries (the client never saw the answer): the same acknowledgement, nothing more
         assert _post(url, body, signed) == (200, dict(first, duplicate=True))
     # the same batch id from another connector is another batch
-    later = dict(good, readings=[dict(good["readings"][0], time="2026-12-05T10:01:00+08:00", counter=10.5)])
+    later = dict(good, readings=[dict(good["readings"][0], time=(t0 + dt.timedelta(minutes=1)).isoformat(),
+                                      counter=10.5)])
     code, other = _post(url, json.dumps(later).encode(), bearer)
     assert code == 201 and other["seq"] == first["seq"] + 1 and other["journaled"] == 1
     # a reading of a minute that already holds one of its meter: acknowledged, superseded, not journaled
