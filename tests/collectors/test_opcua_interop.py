@@ -169,6 +169,8 @@ async def test_node_server_refuses_an_untrusted_collector_certificate(tmp_path, 
         finally:
             await svc.close()
     h = svc.health["M-MAIN"]
+    assert "the server refused to open a secure channel (Basic256Sha256 SignAndEncrypt): most often it does " \
+        "not trust the collector's certificate" in h.last_error, h.last_error  # not asyncua's bare AssertionError
     assert h.last_seen is None and not svc.subscriber.connected["GW-SCADA"], h.last_error
     assert [r for _, p in j.records() for r in decode_batch(p).readings if r.meter in OPC_METERS] == []
     j.close()
