@@ -26,6 +26,13 @@ def _push_config(cfg):
     return load_push_config(cfg.push, base, origin=str(cfg.source))
 
 
+def check_push_section(cfg) -> None:
+    """Raise :class:`ConfigError` naming the field when the configuration's ``push:`` section is wrong
+    (``tanjian config check``); nothing to check without one."""
+    if cfg.push is not None:
+        _push_config(cfg)
+
+
 async def run_with_connectors(svc, cfg, stop: asyncio.Event) -> None:
     """``svc.run(stop)`` with the connector endpoint beside it when the configuration has a ``push:`` section."""
     if not cfg.push:

@@ -113,6 +113,17 @@ def test_config_section_is_validated_naming_the_field(tmp_path):
         load_push_config({"connectors": {"a": {"hmac_key_file": "absent"}}}, tmp_path)
 
 
+def test_config_check_validates_the_push_section(tmp_path, capsys):
+    from tanjian.cli import main
+
+    cfg = _workspace(tmp_path, free_port())
+    assert main(["config", "check", str(cfg)]) == 0
+    cfg.write_text(cfg.read_text().replace("hmac_key_file: secrets/node.key", "hmac_key: inline-secret"))
+    assert main(["config", "check", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert "push.connectors.node-edge.hmac_key: unknown field" in err and f"{cfg}:?:" in err
+
+
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("curl") is None, reason="node or curl missing")
 def test_examples_in_other_languages_push_and_readings_are_journaled_and_stored(server):
     url, d = server["url"], server["dir"]
