@@ -277,6 +277,7 @@ class PushServer:
         self.accepted = 0
         self.refused = 0
         self._runner: web.AppRunner | None = None
+        self._lock = asyncio.Lock()
         self._recover()
 
     def _recover(self) -> None:
@@ -354,9 +355,26 @@ class PushServer:
         if problems:
             field, msg = problems[0]
             return self._refuse(400, f"{field}: {msg}", field=field, problems=[f"{f}: {m}" for f, m in problems])
-        known = self.seen.get((connector.name, doc["batch_id"]))
-        if known is not None:
-            return web.json_response(dict(known, duplicate=True), status=200)
+        readings = self._readings(doc, connector)
+        if isinstance(readings, web.Response):
+            return readings
+        key = (connector.name, doc["batch_id"])
+        async with self._lock:  # a batch sent twice at once is journaled once
+            known = self.seen.get(key)
+            if known is not None:
+                return web.json_response(dict(known, duplicate=True), status=200)
+            try:
+                seq, kept = await self.sink.journal_batch(readings, f"{SOURCE_PREFIX}{connector.name}/{key[1]}")
+            except JournalError as exc:
+                log.error("push: journal refused a batch of %s: %s", connector.name, exc)
+                return web.json_response({"error": f"journal refused the batch, retry later: {exc}"}, status=503,
+                                         headers={"Retry-After": "30"})
+            ack = self.seen[key] = {"batch_id": doc["batch_id"], "seq": seq, "journaled": kept}
+        self.accepted += len(readings)
+        return web.json_response(dict(ack, duplicate=False), status=201)
+
+    def _readings(self, doc: dict, connector: Connector) -> list[Reading] | web.Response:
+        """The batch's readings, or the refusal naming the first field this site does not accept."""
         readings = []
         now = self.sink.clock.now() if self.sink.clock is not None else dt.datetime.now(dt.timezone.utc)
         oldest = now - dt.timedelta(days=self.config.max_age_days)
@@ -381,13 +399,4 @@ class PushServer:
             if not all(math.isfinite(v) or math.isnan(v) for v in values):
                 return self._refuse(400, f"readings[{i}]: not a finite number", field=f"readings[{i}]")
             readings.append(Reading(r["meter"], when.astimezone(dt.timezone.utc), *values))
-        try:
-            seq, kept = await self.sink.journal_batch(readings, f"{SOURCE_PREFIX}{connector.name}/{doc['batch_id']}")
-        except JournalError as exc:
-            log.error("push: journal refused a batch of %s: %s", connector.name, exc)
-            return web.json_response({"error": f"journal refused the batch, retry later: {exc}"}, status=503,
-                                     headers={"Retry-After": "30"})
-        ack = {"batch_id": doc["batch_id"], "seq": seq, "journaled": kept}
-        self.seen[(connector.name, doc["batch_id"])] = ack
-        self.accepted += len(readings)
-        return web.json_response(dict(ack, duplicate=False), status=201)
+        return readings

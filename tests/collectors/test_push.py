@@ -268,3 +268,17 @@ def test_collect_serves_the_endpoint_beside_its_collectors(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
+
+
+def test_one_batch_sent_many_times_at_once_is_journaled_once(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, d = server["url"], server["dir"]
+    t = (dt.datetime.now(UTC) - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    readings = [{"meter": m, "time": t.isoformat(), "counter": 100.0 + i} for i, m in enumerate(("M-TR-1", "M-TR-2"))]
+    body = json.dumps({"batch_id": "storm", "readings": readings}).encode()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _post(url, body, {"Authorization": f"Bearer {TOKEN}"}), range(16)))
+    assert sorted(code for code, _ in answers) == [200] * 15 + [201]
+    assert len({json.dumps(dict(a, duplicate=None), sort_keys=True) for _, a in answers}) == 1
+    assert [(b.source, len(b.readings)) for _, b in _journaled(d / "var")] == [("push:shell-bridge/storm", 2)]
