@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from tanjian.commands.push import check_push_section
+
 
 def cmd_config_check(args) -> int:
     from workspace.config import default_path, load_config
@@ -14,6 +16,7 @@ def cmd_config_check(args) -> int:
     path = args.file or args.config or default_path()
     try:
         cfg = load_config(path)
+        check_push_section(cfg)  # the push: section against its own schema (collectors.push.CONFIG_SCHEMA)
     except ConfigError as exc:
         for f, line, field, msg in exc.problems:
             print(f"{f}:{line if line is not None else '?'}: {field}: {msg}", file=sys.stderr)
