@@ -26,7 +26,32 @@ def cmd_config_check(args) -> int:
     print(f"{path}: OK — {s.plant.name} ({s.plant.timezone}): {len(s.workshops)} workshops, "
           f"{len(s.devices)} devices, {len(s.meters)} meters on {len(s.gateways)} gateways; "
           f"data in {cfg.paths.data_dir}")
+    for line in bus_warnings(cfg):
+        print(line, file=sys.stderr)
     return 0
+
+
+def bus_warnings(cfg) -> list[str]:
+    """One line per DL/T 645 bus whose poll cycle, computed from its baud rate and the frames of every item its
+    meters' families read (:func:`collectors.dlt645.bustime.estimate_cycle_s`), does not fit the shortest period
+    of its meters: the bus cannot be read that often, whatever the meters answer."""
+    out = []
+    dlt = [g for g in cfg.site.gateways if g.protocol in ("dlt645_serial", "dlt645_tcp")]
+    if not dlt:
+        return out
+    from collectors.dlt645.bustime import estimate_cycle_s
+
+    for g in dlt:
+        meters = [m for m in cfg.site.meters if m.gateway == g.id]
+        if not meters:
+            continue
+        need = estimate_cycle_s(g, meters)
+        period = min(m.period_s for m in meters)
+        if need > period:
+            out.append(f"warning: gateway {g.id}: a poll cycle of its {len(meters)} meters takes {need:.1f} s on "
+                       f"the line, more than their {period:g} s period (fewer meters on this bus, fewer items, "
+                       f"data blocks, or a faster line)")
+    return out
 
 
 def cmd_config_schema(args) -> int:
