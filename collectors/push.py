@@ -42,6 +42,7 @@ from collectors.minute import MinuteRule
 from workspace.batch import Reading, decode_batch, encode_batch
 from workspace.errors import ConfigError, JournalError
 from workspace.journal import Journal
+from workspace.schemas import push_config_schema, schema_problems
 from workspace.site import Site
 
 log = logging.getLogger(__name__)
@@ -86,62 +87,11 @@ READINGS_SCHEMA: dict[str, Any] = {
     },
 }
 
-CONFIG_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "tanjian.yaml push section",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["connectors"],
-    "properties": {
-        "listen": {"type": "string", "pattern": r"^[^\s:]+:\d{1,5}$",
-                   "description": f"HOST:PORT the endpoint listens on (default {DEFAULT_LISTEN})"},
-        "max_age_days": {"type": "number", "exclusiveMinimum": 0, "maximum": 366,
-                         "description": f"oldest reading accepted, in days before the collector's clock "
-                                        f"(default {DEFAULT_MAX_AGE_DAYS})"},
-        "connectors": {
-            "type": "object", "minProperties": 1,
-            "propertyNames": {"pattern": "^[A-Za-z0-9._-]{1,64}$"},
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "oneOf": [{"required": ["token_file"]}, {"required": ["hmac_key_file"]}],
-                "properties": {
-                    "token_file": {"type": "string", "description": "file holding the bearer token"},
-                    "hmac_key_file": {"type": "string", "description": "file holding the HMAC-SHA256 key"},
-                    "meters": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
-                               "description": "meters this connector may send (default: every meter)"},
-                },
-            },
-        },
-    },
-}
+#: the push: section's schema: core data (workspace/data/push-config.schema.json)
+CONFIG_SCHEMA: dict[str, Any] = push_config_schema()
 
 _READINGS_VALIDATOR = jsonschema.Draft202012Validator(READINGS_SCHEMA)
 _CONFIG_VALIDATOR = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
-
-
-def _where(path) -> str:
-    out = ""
-    for k in path:
-        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
-    return out
-
-
-def schema_problems(validator: jsonschema.Draft202012Validator, doc: Any) -> list[tuple[str, str]]:
-    """Every schema violation of ``doc`` as ``(field, message)``, the field as ``readings[2].counter``."""
-    out = []
-    for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        where = _where(e.absolute_path)
-        if e.validator == "additionalProperties":
-            extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
-            where, msg = _where(list(e.absolute_path) + [extra[0]]), "unknown field"
-        elif e.validator == "required":
-            missing = e.message.split("'")[1] if "'" in e.message else e.message
-            where, msg = _where(list(e.absolute_path) + [missing]), "required"
-        else:
-            msg = e.message
-        out.append((where or "(body)", msg))
-    return out
 
 
 @dataclass(frozen=True)

@@ -154,15 +154,21 @@ class Config(_Model):
     imports: dict[str, ImportMapping] = Field(default_factory=dict, description="named mappings of business "
                                                                                 "files (tanjian import)")
     push: dict[str, Any] | None = Field(None, description="the HTTP endpoint outside connectors push readings to "
-                                                    "(`tanjian push serve`; schema: collectors.push.CONFIG_SCHEMA)")
+                                                    "(`tanjian push serve`; schema: workspace/data/"
+                                                    "push-config.schema.json)")
 
     source: Path | None = Field(None, exclude=True, description="file this configuration came from")
 
 
 def schema() -> dict[str, Any]:
     """JSON Schema of ``tanjian.yaml``."""
+    from .schemas import push_config_schema
+
     s = Config.model_json_schema()
     s["properties"].pop("source", None)
+    push = {k: v for k, v in push_config_schema().items() if k not in ("$schema", "title")}
+    s["properties"]["push"] = {"anyOf": [push, {"type": "null"}], "default": None,
+                               "title": "Push", "description": push.get("description", "")}
     s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     s["title"] = "tanjian.yaml"
     return s
@@ -242,6 +248,12 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
             loc = tuple(err["loc"])
             problems.append((name, _line_of(doc, loc), _field(loc), err["msg"]))
         raise ConfigError(problems) from None
+    if plain.get("push") is not None:  # the connector endpoint's section, against its JSON Schema (core data)
+        from .schemas import problems as schema_problems, push_config_schema, validator
+
+        bad = schema_problems(validator(push_config_schema()), plain["push"])
+        if bad:
+            raise ConfigError([(name, _line_of(doc, ("push", *p)), _field(("push", *p)), msg) for p, msg in bad])
     refs = cfg.site.cross_reference_problems()
     from .meters import family_problems  # the meter families (register tables) are core data
 

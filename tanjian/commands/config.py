@@ -16,7 +16,7 @@ def cmd_config_check(args) -> int:
     path = args.file or args.config or default_path()
     try:
         cfg = load_config(path)
-        check_push_section(cfg)  # the push: section against its own schema (collectors.push.CONFIG_SCHEMA)
+        check_push_section(cfg)  # the push: section's secret files (its schema: load_config)
     except ConfigError as exc:
         for f, line, field, msg in exc.problems:
             print(f"{f}:{line if line is not None else '?'}: {field}: {msg}", file=sys.stderr)

@@ -96,6 +96,9 @@ def _journaled(data_dir: Path) -> list:
 def test_schemas_are_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(READINGS_SCHEMA)
     jsonschema.Draft202012Validator.check_schema(CONFIG_SCHEMA)
+    from workspace.config import schema
+
+    assert schema()["properties"]["push"]["anyOf"][0]["required"] == ["connectors"]  # in tanjian config schema
     published = json.loads((EXAMPLES / "push-readings.schema.json").read_text())
     assert published == READINGS_SCHEMA  # the file docs/collectors.md points to is the one enforced
 
@@ -120,7 +123,10 @@ def test_config_check_validates_the_push_section(tmp_path, capsys):
     cfg.write_text(cfg.read_text().replace("hmac_key_file: secrets/node.key", "hmac_key: inline-secret"))
     assert main(["config", "check", str(cfg)]) == 1
     err = capsys.readouterr().err
-    assert "push.connectors.node-edge.hmac_key: unknown field" in err and f"{cfg}:?:" in err
+    assert "push.connectors.node-edge.hmac_key: unknown field" in err
+    # named with its line, as every other problem of the file
+    line = next(i for i, t in enumerate(cfg.read_text().splitlines(), 1) if "hmac_key: inline-secret" in t)
+    assert f"{cfg}:{line}: push.connectors.node-edge.hmac_key: unknown field" in err
 
 
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("curl") is None, reason="node or curl missing")
