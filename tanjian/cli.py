@@ -147,9 +147,10 @@ def command_of(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``tanjian`` parser. Every command of :data:`COMMANDS` is listed; the options of ``command``'s
     group only are added (all commands of the group, by its ``add_commands``), the others are help lines."""
+    from tanjian.args import Parser
     from workspace import __version__
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="tanjian",
         description="碳鉴 tanjian: carbon-monitoring workspace. Meters → journal → versioned store → "
                     "inventory → anchored proofs.",
@@ -171,6 +172,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``tanjian ARGV`` (default: the process's arguments); returns the exit code."""
+    from tanjian.args import ArgumentRefused
     from workspace.errors import TanjianError
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -181,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
     try:
         return int(args.func(args) or 0)
+    except ArgumentRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except TanjianError as exc:
         print(f"tanjian {args.command}: {exc}", file=sys.stderr)
         return 2

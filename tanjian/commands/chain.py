@@ -33,6 +33,7 @@ from pathlib import Path
 
 from chain.connect import anchoring_service, connect, deployment
 from chain.connect import registry as registry_of
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 from workspace.errors import ChainError, ConfigError
 
@@ -286,7 +287,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_guard(cmd_anchor))
 
     p = subparsers.add_parser("export")
-    p.add_argument("seq", type=int, help="batch sequence number")
+    p.add_argument("seq", type=A.count, help="batch sequence number")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=_guard(cmd_export))
 
@@ -324,17 +325,17 @@ def add_commands(subparsers) -> None:
     q.add_argument("package_dir", type=Path)
     q.add_argument("--id", required=True)
     q.add_argument("--version", required=True)
-    q.add_argument("--effective-from", required=True, help="ISO date (00:00 UTC) or datetime with offset")
-    q.add_argument("--effective-to", help="exclusive end; open-ended when omitted")
+    q.add_argument("--effective-from", required=True, type=A.local_time, help="ISO date (00:00 UTC) or datetime with offset")
+    q.add_argument("--effective-to", type=A.local_time, help="exclusive end; open-ended when omitted")
     signer_options(q)
     q = sub.add_parser("show", help="the version effective now (or --at)")
     q.add_argument("--id", required=True)
-    q.add_argument("--at")
+    q.add_argument("--at", type=A.local_time)
     q.add_argument("--contract")
     q = sub.add_parser("check", help="refuse a local package that differs from the published version")
     q.add_argument("package_dir", type=Path)
     q.add_argument("--id", required=True)
-    q.add_argument("--at")
+    q.add_argument("--at", type=A.local_time)
     q.add_argument("--contract")
     q = sub.add_parser("hash", help="SHA-256 of a methodology package directory")
     q.add_argument("package_dir", type=Path)
@@ -347,15 +348,15 @@ def add_commands(subparsers) -> None:
     sub = p.add_subparsers(dest="quota_command", required=True)
     q = sub.add_parser("set", help="hand-enter a quota (or --on-chain, as the regulator)")
     q.add_argument("enterprise")
-    q.add_argument("year", type=int)
-    q.add_argument("amount_t", type=float, help="quota [t CO2e]")
+    q.add_argument("year", type=A.year)
+    q.add_argument("amount_t", type=A.nonnegative, help="quota [t CO2e]")
     q.add_argument("--author", required=True)
     q.add_argument("--reason", required=True)
     q.add_argument("--on-chain", action="store_true", help="set it in the QuotaRegistry (regulator key)")
     signer_options(q)
     q = sub.add_parser("show", help="the quota that applies and its audit trail")
     q.add_argument("enterprise")
-    q.add_argument("year", type=int)
+    q.add_argument("year", type=A.year)
     q.add_argument("--contract")
     q.set_defaults(on_chain=False)
     p.set_defaults(func=_guard(cmd_quota))

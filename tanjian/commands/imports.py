@@ -17,6 +17,7 @@ import getpass
 import math
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args
 
 IMPORT_EPILOG = """\
@@ -133,5 +134,5 @@ def add_commands(subparsers) -> None:
                     "period) with the energy of the plant's top electricity meters over the statement's "
                     "billing period, each local hour assigned to its period (models/data/tou-periods.csv). "
                     "difference = metered - bill; difference % = difference / bill x 100.")
-    p.add_argument("--month", required=True, help="YYYY-MM of the statement")
+    p.add_argument("--month", required=True, type=A.month, help="YYYY-MM of the statement")
     p.set_defaults(func=cmd_reconcile)

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded, open_store
 from workspace.errors import TanjianError
 
@@ -253,9 +254,9 @@ def add_commands(subparsers) -> None:
                               description="GHG inventory from the store's meters and activity files, under a "
                                           "versioned methodology package.",
                               epilog=INVENTORY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--year", type=int, default=None, metavar="YYYY", help="calendar year (local dates)")
-    p.add_argument("--from", dest="date_from", default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
-    p.add_argument("--to", dest="date_to", default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
+    p.add_argument("--year", type=A.year, default=None, metavar="YYYY", help="calendar year (local dates)")
+    p.add_argument("--from", dest="date_from", type=A.local_date, default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
+    p.add_argument("--to", dest="date_to", type=A.local_date, default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
     p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
                    help="granularity of the lines (default: source)")
     p.add_argument("--restate-with", type=Path, default=None, metavar="FACTORS.csv",
@@ -264,6 +265,6 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_guard(cmd_inventory), month=None)
 
     p = subparsers.add_parser("footprint")
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="YYYY-MM")
+    p.add_argument("--month", required=True, type=A.month, metavar="YYYY-MM", help="YYYY-MM")
     _common(p)
     p.set_defaults(func=_guard(cmd_footprint), year=None, date_from=None, date_to=None)

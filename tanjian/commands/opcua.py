@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 from workspace.errors import TanjianError
 
@@ -71,7 +72,7 @@ def add_commands(subparsers) -> None:
                    help="application URI the certificate names (default urn:tanjian:collector)")
     x.add_argument("--host", default=socket.gethostname(), help="host name in the certificate (default this host)")
     x.add_argument("--server", action="store_true", help="a server certificate (for the simulator)")
-    x.add_argument("--days", type=int, default=365, help="validity [days] (default 365)")
+    x.add_argument("--days", type=A.positive_int, default=365, help="validity [days] (default 365)")
     x.set_defaults(func=_guard(cmd_cert))
     x = sub.add_parser("simulate", help="serve the configuration's opcua gateways from the load model "
                                         "(Basic256Sha256 SignAndEncrypt only)")
@@ -82,6 +83,6 @@ def add_commands(subparsers) -> None:
                    help="folder of the client certificates to accept (default ./pki/trusted)")
     x.add_argument("--clock", default=None, help="simulated clock '<ISO origin>@<wall origin>x<speed>' "
                                                  "(default: wall clock)")
-    x.add_argument("--update-s", type=float, default=1.0, help="seconds between two updates of every node "
+    x.add_argument("--update-s", type=A.positive, default=1.0, help="seconds between two updates of every node "
                                                                "(default 1)")
     x.set_defaults(func=_guard(cmd_simulate))

@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,8 @@ def add_commands(subparsers) -> None:
         epilog="Schedule (cron, plant local time): `20 0 1 * * tanjian report --schedule monthly --author "
                "scheduler` writes last month's reports once into DATA_DIR/reports/YYYY-MM.")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--year", type=int, help="calendar year")
-    g.add_argument("--month", help="calendar month YYYY-MM")
+    g.add_argument("--year", type=A.year, help="calendar year")
+    g.add_argument("--month", type=A.month, help="calendar month YYYY-MM")
     g.add_argument("--schedule", choices=("monthly", "yearly"),
                    help="last complete month/year, once (idempotent marker under DATA_DIR/reports/.issued)")
     p.add_argument("--format", default="xlsx,pdf,json", help="comma-separated: xlsx,pdf,json (default all)")
@@ -120,7 +121,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--activity", type=Path, default=None, help="activity-data file (CSV/XLSX) to include")
     p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
                    help="inventory line level (default source)")
-    p.add_argument("--report-date", default=None, help="date printed (default: the day after the period)")
+    p.add_argument("--report-date", default=None, type=A.local_date, help="date printed (default: the day after the period)")
     p.add_argument("--as-of", default=None,
                    help="store snapshot id to read (default newest); the snapshot a report names regenerates it "
                         "byte for byte")
