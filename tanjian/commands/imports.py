@@ -49,16 +49,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"tanjian import: --mapping NAME is needed (mappings in {cfg.source}: {names})")
         return 2
     r = import_file(cfg, args.file, args.mapping, author=args.author, reason=args.reason,
-                    accept_good_rows=args.accept_good_rows, supersedes=args.supersedes)
+                    accept_good_rows=args.accept_good_rows, supersedes=args.supersedes,
+                    keep_repeated=args.keep_repeated)
+    if r.status == "already" and r.repeated:
+        print(f"{Path(args.file).name}: every record was imported before; nothing changed:")
+        for line in r.repeated:
+            print(f"  {line}")
+        return 0
     if r.status == "already":
         print(f"{Path(args.file).name}: already imported on {r.imported_at} by {r.author} "
               f"(sha256 {r.sha256}); nothing changed")
         return 0
     print(f"{Path(args.file).name}: {r.records} record(s) imported (sha256 {r.sha256})")
     print(f"  document {r.document}; file kept as evidence; its hash is queued for the ledger")
-    for f, n in r.overlaps.items():
-        print(f"  warning: {n} record(s) identical to records of {f}, imported before: counted twice unless "
-              f"this file replaces it (then: tanjian import FILE --mapping … --supersedes SHA)")
+    if r.repeated:
+        print(f"  {len(r.repeated)} record(s) left out, imported before (if this file re-issues an imported "
+              f"one: --supersedes SHA; if they are new records equal to old ones: --keep-repeated):")
+        for line in r.repeated:
+            print(f"    {line}")
     if r.rejected:
         print(f"  {len(r.rejected)} bad row problem(s) left out (--accept-good-rows):")
         for line in r.rejected:
@@ -124,6 +132,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--accept-good-rows", action="store_true",
                    help="import the good rows of a file with bad rows (the bad ones are listed and left out)")
     p.add_argument("--supersedes", metavar="SHA", help="hash of an imported file this one corrects")
+    p.add_argument("--keep-repeated", action="store_true",
+                   help="import records equal to records imported before (default: left out, listed by row)")
     p.add_argument("--author", default=getpass.getuser(), help="who imports (default: the login name)")
     p.add_argument("--reason", default=None, help="why (default: 'import of FILE with mapping NAME')")
     p.set_defaults(func=cmd_import)
