@@ -7,7 +7,8 @@ construction). They can differ only by the printing's rounding and by the meter'
 difference is a typing or export error (a total of 999,999 kWh over parts summing to 588,200 kWh) and the
 statement is refused, naming its rows.
 
-Tolerance: the larger of :data:`TOLERANCE_KWH` and :data:`TOLERANCE_SHARE` of the total.
+Tolerance: the larger of :data:`TOLERANCE_KWH` and :data:`TOLERANCE_SHARE` of the parts' sum (not of the
+total: a wrong total must not widen its own tolerance).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .contract import TOU_PERIODS
 #: absolute tolerance [kWh]: each of the five printed values (four parts and the total) is rounded to a
 #: whole kWh, ±0.5 kWh each, so rounding alone can make them differ by up to 2.5 kWh
 TOLERANCE_KWH = 2.5
-#: relative tolerance [-] of the total: 0.5 %, the error limit of a class 0.5S revenue meter
+#: relative tolerance [-] of the parts' sum: 0.5 %, the error limit of a class 0.5S revenue meter
 #: (GB/T 17215.322 / IEC 62053-22), the class of the metering points whose statements are imported; a
 #: difference beyond it cannot be the meter's error
 TOLERANCE_SHARE = 0.005
@@ -34,9 +35,9 @@ def _kwh(quantity: float, unit: str) -> float:
     return float(registry().Quantity(quantity, pint_unit(unit)).to("kWh").magnitude)
 
 
-def tolerance(total_kwh: float) -> float:
-    """The largest accepted difference between a total and the sum of its parts [kWh]."""
-    return max(TOLERANCE_KWH, TOLERANCE_SHARE * abs(total_kwh))
+def tolerance(parts_kwh: float) -> float:
+    """The largest accepted difference between a total and ``parts_kwh``, the sum of its parts [kWh]."""
+    return max(TOLERANCE_KWH, TOLERANCE_SHARE * abs(parts_kwh))
 
 
 def check_totals(name: str, records: list[dict], columns: dict[str, str] | None = None
@@ -69,7 +70,7 @@ def check_totals(name: str, records: list[dict], columns: dict[str, str] | None 
             continue
         total = _kwh(totals[0]["quantity"], totals[0]["unit"])
         s = sum(_kwh(r["quantity"], r["unit"]) for r in parts)
-        tol = tolerance(total)
+        tol = tolerance(s)
         if abs(total - s) <= tol:
             continue
         rows = sorted({r["row"] for r in recs})
@@ -79,6 +80,6 @@ def check_totals(name: str, records: list[dict], columns: dict[str, str] | None 
                          f"{', '.join(map(str, rows))}): total {total:,.0f} kWh differs from the sum of its "
                          f"time-of-use parts {s:,.0f} kWh ({what}) by {abs(total - s):,.0f} kWh, more than the "
                          f"tolerance {tol:,.1f} kWh (the larger of {TOLERANCE_KWH} kWh and "
-                         f"{TOLERANCE_SHARE:.1%} of the total)"))
+                         f"{TOLERANCE_SHARE:.1%} of the parts)"))
         bad.update(id(r) for r in recs)
     return [r for r in records if id(r) not in bad], problems
