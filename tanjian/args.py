@@ -8,6 +8,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from workspace.errors import TanjianError
 
@@ -218,3 +219,31 @@ def known_meter(cfg, meter: str, *, command: str, option: str = "--meter") -> No
 class ArgumentRefused(Exception):
     """An argument refused after parsing (it needs the configuration); :func:`tanjian.cli.main` prints it
     as is, one line, and exits 2."""
+
+
+def existing_file(value: str) -> Path:
+    """A file that exists and can be read."""
+    p = Path(value)
+    if not value.strip() or "\x00" in value:
+        raise _bad(value, "not a file name")
+    try:
+        if not p.is_file():
+            raise _bad(value, "no such file" if not p.exists() else "not a file")
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        raise _bad(value, exc.strerror or str(exc)) from None
+    return p
+
+
+def existing_dir(value: str) -> Path:
+    """A folder that exists."""
+    p = Path(value)
+    if not value.strip() or "\x00" in value:
+        raise _bad(value, "not a folder name")
+    try:
+        if not p.is_dir():
+            raise _bad(value, "no such folder" if not p.exists() else "not a folder")
+    except OSError as exc:
+        raise _bad(value, exc.strerror or str(exc)) from None
+    return p

@@ -292,9 +292,9 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_guard(cmd_export))
 
     p = subparsers.add_parser("verify")
-    p.add_argument("batch_file", type=Path)
-    p.add_argument("bundle_file", type=Path)
-    p.add_argument("--document", type=Path, default=None,
+    p.add_argument("batch_file", type=A.existing_file)
+    p.add_argument("bundle_file", type=A.existing_file)
+    p.add_argument("--document", type=A.existing_file, default=None,
                    help="a report (or any file) the batch records: checks that its SHA-256 is the one anchored")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--rpc", help="JSON-RPC URL of a node of the anchor's chain "
@@ -314,15 +314,15 @@ def add_commands(subparsers) -> None:
     q.set_defaults(func=_guard(cmd_compile))
 
     def signer_options(q):
-        q.add_argument("--keystore", type=Path, help="encrypted keystore of the role's account")
-        q.add_argument("--password-file", type=Path, help="its password file (mode 0600)")
+        q.add_argument("--keystore", type=A.existing_file, help="encrypted keystore of the role's account")
+        q.add_argument("--password-file", type=A.existing_file, help="its password file (mode 0600)")
         q.add_argument("--from", dest="sender", help="unlocked node account (dev chains)")
         q.add_argument("--contract", help="registry address (default: deployment.json)")
 
     p = subparsers.add_parser("methodology")
     sub = p.add_subparsers(dest="methodology_command", required=True)
     q = sub.add_parser("publish", help="publish a version of a methodology package")
-    q.add_argument("package_dir", type=Path)
+    q.add_argument("package_dir", type=A.existing_dir)
     q.add_argument("--id", required=True)
     q.add_argument("--version", required=True)
     q.add_argument("--effective-from", required=True, type=A.local_time, help="ISO date (00:00 UTC) or datetime with offset")
@@ -333,12 +333,12 @@ def add_commands(subparsers) -> None:
     q.add_argument("--at", type=A.local_time)
     q.add_argument("--contract")
     q = sub.add_parser("check", help="refuse a local package that differs from the published version")
-    q.add_argument("package_dir", type=Path)
+    q.add_argument("package_dir", type=A.existing_dir)
     q.add_argument("--id", required=True)
     q.add_argument("--at", type=A.local_time)
     q.add_argument("--contract")
     q = sub.add_parser("hash", help="SHA-256 of a methodology package directory")
-    q.add_argument("package_dir", type=Path)
+    q.add_argument("package_dir", type=A.existing_dir)
     q = sub.add_parser("packages", help="the packaged methodologies with their versions and hashes")
     q.add_argument("--reseal", action="store_true",
                    help="rewrite manifest.yaml of every packaged methodology (after editing one or the factor file)")
@@ -364,7 +364,7 @@ def add_commands(subparsers) -> None:
     lg = subparsers.add_parser("ledger")
     ls = lg.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
     x = ls.add_parser("add", help="record FILE's SHA-256 as a ledger batch, with who issued it and why")
-    x.add_argument("file", type=Path)
+    x.add_argument("file", type=A.existing_file)
     x.add_argument("--author", required=True, help="the person responsible for the file")
     x.add_argument("--reason", required=True, help="what it is, e.g. 'monthly GHG report 2026-11'")
     x.add_argument("--no-anchor", action="store_true", help="do not try to anchor right away")

@@ -135,7 +135,7 @@ def add_commands(sub) -> None:
     x.add_argument("--host", default=None, help="broker host (default: the gateway's)")
     x.add_argument("--port", type=A.port, default=None, help="broker port (default: the gateway's)")
     x.add_argument("--username", help="publisher's user name")
-    x.add_argument("--password-file", type=Path, help="file holding the publisher's password")
+    x.add_argument("--password-file", type=A.existing_file, help="file holding the publisher's password")
     x.add_argument("--ca", help="CA certificate of the broker (PEM); enables TLS")
     x.add_argument("--cert", help="publisher's client certificate (PEM)")
     x.add_argument("--key", help="publisher's client key (PEM)")

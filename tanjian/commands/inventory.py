@@ -206,11 +206,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methodology", default="ghg-protocol-corporate", metavar="ID",
                    help="methodology package id: cn-machinery-2015, gbt-32151.29-2024, ghg-protocol-corporate "
                         "(default), iso-14064-1-2018")
-    p.add_argument("--activity", type=Path, action="append", metavar="FILE",
+    p.add_argument("--activity", type=A.existing_file, action="append", metavar="FILE",
                    help="activity-data file (CSV or XLSX; repeatable); checked before anything is computed. "
                         "Default: every file in <data_dir>/activity/")
     p.add_argument("--as-of", default=None, metavar="SNAPSHOT", help="store snapshot id or tag to read")
-    p.add_argument("--measured", type=Path, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
+    p.add_argument("--measured", type=A.existing_file, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
     p.add_argument("--no-store", action="store_true", help="do not read the store (activity files only)")
     p.add_argument("--allow-unverified", action="store_true",
                    help="accept factor rows whose status is 'unverified' (values not yet confirmed against their "
@@ -259,7 +259,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--to", dest="date_to", type=A.local_date, default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
     p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
                    help="granularity of the lines (default: source)")
-    p.add_argument("--restate-with", type=Path, default=None, metavar="FACTORS.csv",
+    p.add_argument("--restate-with", type=A.existing_file, default=None, metavar="FACTORS.csv",
                    help="factor CSV to restate with: old and new side by side, with the reason per line")
     _common(p)
     p.set_defaults(func=_guard(cmd_inventory), month=None)

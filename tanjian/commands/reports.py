@@ -118,7 +118,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--methodology", default=None,
                    help="methodology package for all layouts (default: cn-machinery-2015 for cn, "
                         "iso-14064-1-2018 for iso)")
-    p.add_argument("--activity", type=Path, default=None, help="activity-data file (CSV/XLSX) to include")
+    p.add_argument("--activity", type=A.existing_file, default=None, help="activity-data file (CSV/XLSX) to include")
     p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
                    help="inventory line level (default source)")
     p.add_argument("--report-date", default=None, type=A.local_date, help="date printed (default: the day after the period)")
