@@ -247,3 +247,45 @@ def existing_dir(value: str) -> Path:
     except OSError as exc:
         raise _bad(value, exc.strerror or str(exc)) from None
     return p
+
+
+def path_name(value: str) -> Path:
+    """A file or folder name (it need not exist): not empty, no NUL character."""
+    if not value.strip() or "\x00" in value:
+        raise _bad(value, "not a file name")
+    return Path(value)
+
+
+def clock(value: str) -> str:
+    """``wall`` or a simulated clock ``<ISO origin>@<wall origin>x<speed>`` (speed > 0); returned unchanged."""
+    from workspace.clock import Clock
+
+    try:
+        c = Clock.parse(value)
+    except (ValueError, TypeError, OverflowError):
+        raise _bad(value, "not 'wall' nor a clock ORIGIN@WALLxSPEED, e.g. 2026-03-02T00:00Z@1767225600x60") \
+            from None
+    if c.origin is not None and not (math.isfinite(c.speed) and c.speed > 0 and math.isfinite(c.wall_origin)):
+        raise _bad(value, "the clock's speed must be a positive number")
+    return value
+
+
+def uri(value: str) -> str:
+    """An ASCII URI ``scheme:rest`` (an application URI of a certificate)."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*:[!-~]+", value):
+        raise _bad(value, "not an ASCII URI scheme:rest (e.g. urn:tanjian:collector)")
+    return value
+
+
+def hostname(value: str) -> str:
+    """A host name or IP address (ASCII letters, digits, dots, hyphens, colons)."""
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.:\-]{0,252})", value):
+        raise _bad(value, "not a host name")
+    return value
+
+
+def file_stem(value: str) -> str:
+    """A plain file name stem: letters, digits, ``_ . -``."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}", value):
+        raise _bad(value, "not a file name stem (letters, digits, _ . -)")
+    return value

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Callable, NamedTuple
 
@@ -147,7 +146,7 @@ def command_of(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``tanjian`` parser. Every command of :data:`COMMANDS` is listed; the options of ``command``'s
     group only are added (all commands of the group, by its ``add_commands``), the others are help lines."""
-    from tanjian.args import Parser
+    from tanjian.args import Parser, path_name
     from workspace import __version__
 
     p = Parser(
@@ -157,8 +156,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog="Configuration: --config FILE, else $TANJIAN_CONFIG, else ./tanjian.yaml, else the packaged "
                "Plant 18 example (data in ./var).")
     p.add_argument("--version", action="version", version=f"tanjian {__version__}")
-    p.add_argument("-c", "--config", type=Path, help="tanjian.yaml to use")
-    p.add_argument("--data-dir", type=Path, help="override paths.data_dir of the configuration")
+    p.add_argument("-c", "--config", type=path_name, help="tanjian.yaml to use")
+    p.add_argument("--data-dir", type=path_name, help="override paths.data_dir of the configuration")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     group = _BY_NAME[command].group if command in _BY_NAME else None

@@ -288,7 +288,7 @@ def add_commands(subparsers) -> None:
 
     p = subparsers.add_parser("export")
     p.add_argument("seq", type=A.count, help="batch sequence number")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--out", type=A.path_name, required=True, help="output directory")
     p.set_defaults(func=_guard(cmd_export))
 
     p = subparsers.add_parser("verify")
@@ -310,7 +310,7 @@ def add_commands(subparsers) -> None:
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=_guard(cmd_deploy))
     q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
-    q.add_argument("--out", type=Path, default=None, help="output directory (default chain/contracts/build)")
+    q.add_argument("--out", type=A.path_name, default=None, help="output directory (default chain/contracts/build)")
     q.set_defaults(func=_guard(cmd_compile))
 
     def signer_options(q):

@@ -4,7 +4,6 @@ and ``tanjian status`` (collector health, store and last anchor)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from tanjian import args as A
 from tanjian.args import config_from_args, open_store
@@ -117,12 +116,12 @@ def cmd_status(args) -> int:
 def add_commands(sub) -> None:
     """Add ``simulate``, ``collect``, ``status`` and ``simulate-mqtt``."""
     x = sub.add_parser("simulate")
-    x.add_argument("--clock", default=None, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
+    x.add_argument("--clock", default=None, type=A.clock, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
     x.add_argument("--port-offset", type=A.port_offset, default=0)
     x.set_defaults(func=cmd_simulate)
 
     x = sub.add_parser("collect")
-    x.add_argument("--clock", default=None, help="as for simulate; must match the meters' clock in a simulation")
+    x.add_argument("--clock", default=None, type=A.clock, help="as for simulate; must match the meters' clock in a simulation")
     x.add_argument("--port-offset", type=A.port_offset, default=0)
     x.add_argument("--period", type=A.positive, default=None, help="poll period [s of the clock] (default: meters')")
     x.set_defaults(func=cmd_collect)

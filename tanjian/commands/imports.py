@@ -127,7 +127,7 @@ def add_commands(subparsers) -> None:
         description="Import a CSV/XLSX business file into activity records with a configured mapping, or "
                     "list the imported files (tanjian import list).",
         epilog=IMPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", type=Path, help="the CSV or XLSX file, or 'list'")
+    p.add_argument("file", type=A.path_name, help="the CSV or XLSX file, or 'list'")
     p.add_argument("--mapping", "-m", help="name of the mapping under imports: in the configuration")
     p.add_argument("--accept-good-rows", action="store_true",
                    help="import the good rows of a file with bad rows (the bad ones are listed and left out)")

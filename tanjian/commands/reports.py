@@ -112,7 +112,7 @@ def add_commands(subparsers) -> None:
                    help="last complete month/year, once (idempotent marker under DATA_DIR/reports/.issued)")
     p.add_argument("--format", default="xlsx,pdf,json", help="comma-separated: xlsx,pdf,json (default all)")
     p.add_argument("--layout", default="cn,iso", help="comma-separated: cn (guideline), iso (ISO 14064-1)")
-    p.add_argument("--out", type=Path, help="output folder")
+    p.add_argument("--out", type=A.path_name, help="output folder")
     p.add_argument("--author", required=True, help="who issues the report (recorded in the ledger leaf)")
     p.add_argument("--reason", default=None, help="why (default: 'GHG report START..END')")
     p.add_argument("--methodology", default=None,
