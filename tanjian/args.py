@@ -279,7 +279,7 @@ def uri(value: str) -> str:
 
 def hostname(value: str) -> str:
     """A host name or IP address (ASCII letters, digits, dots, hyphens, colons)."""
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.:\-]{0,252})", value):
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.:\-]{0,252})", value):
         raise _bad(value, "not a host name")
     return value
 
@@ -289,3 +289,15 @@ def file_stem(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}", value):
         raise _bad(value, "not a file name stem (letters, digits, _ . -)")
     return value
+
+
+def new_file(value: str) -> Path:
+    """A file to write (:func:`path_name`, and not a folder)."""
+    p = path_name(value)
+    try:
+        folder = p.is_dir()
+    except OSError as exc:
+        raise _bad(value, exc.strerror or str(exc)) from None
+    if folder:
+        raise _bad(value, "is a folder: a file name is needed")
+    return p

@@ -56,6 +56,6 @@ def add_commands(sub) -> None:
     x.set_defaults(func=cmd_config_check)
     cs.add_parser("schema", help="print the JSON Schema of tanjian.yaml").set_defaults(func=cmd_config_schema)
     x = cs.add_parser("init", help="write the Plant 18 example to start from")
-    x.add_argument("dest", nargs="?", default="tanjian.yaml")
+    x.add_argument("dest", nargs="?", default="tanjian.yaml", type=A.new_file)
     x.add_argument("--force", action="store_true")
     x.set_defaults(func=cmd_config_init)

@@ -72,7 +72,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     x = sub.add_parser("labels",
                        description="Write a sheet of QR labels (A4, 3 x 8 labels of 70 x 37 mm as PDF, or one "
                                    "SVG), each pointing at <dashboards.public_url>/readings?meter=ID.")
-    x.add_argument("--out", required=True, type=A.path_name, help="labels.pdf or labels.svg")
+    x.add_argument("--out", required=True, type=A.new_file, help="labels.pdf or labels.svg")
     x.add_argument("--meter", "--meters", action="extend", nargs="+", metavar="ID",
                    help="meters to label (default: every meter of the site model)")
     x.add_argument("--public-url", default=None,
