@@ -301,3 +301,24 @@ def new_file(value: str) -> Path:
     if folder:
         raise _bad(value, "is a folder: a file name is needed")
     return p
+
+
+def counter(value: str) -> float:
+    """A register's value: a number >= 0 below 10**MAX_REGISTER_DIGITS (the widest register; a meter's
+    own ``register_digits`` is checked with the configuration, :func:`fits_register`)."""
+    from workspace.business.manual import MAX_REGISTER_DIGITS
+
+    x = nonnegative(value)
+    if x >= 10.0 ** MAX_REGISTER_DIGITS:
+        raise _bad(value, f"no register shows {MAX_REGISTER_DIGITS + 1} digits or more")
+    return x
+
+
+def fits_register(cfg, meter: str, value: float, *, command: str, option: str) -> None:
+    """Refuse a counter value ``meter``'s register cannot show (:func:`workspace.business.manual.register_limit`)."""
+    from workspace.business.manual import register_limit
+
+    top, source = register_limit(cfg.site, meter)
+    if value >= top:
+        raise ArgumentRefused(f"tanjian {command}: {option} {value:g}: {meter}'s register shows less than "
+                              f"{top:,.0f} ({source})")

@@ -83,7 +83,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     rs = r.add_subparsers(dest="reading_command", metavar="ACTION", required=True)
     x = rs.add_parser("add", help="check a hand reading, store its photo as evidence and queue it for the ledger")
     x.add_argument("--meter", required=True)
-    x.add_argument("--counter", required=True, type=A.nonnegative, help="the value on the register [kWh or m3]")
+    x.add_argument("--counter", required=True, type=A.counter, help="the value on the register [kWh or m3]")
     x.add_argument("--photo", required=True, type=A.existing_file, help="photo of the meter's display (JPEG, PNG, WebP, HEIC)")
     x.add_argument("--reader", required=True, help="who read the meter")
     x.add_argument("--time", default=None, type=A.local_time, help="when it was read, ISO 8601 (local unless zoned; default now)")

@@ -76,6 +76,7 @@ def cmd_correct(args) -> int:
     cfg = config_from_args(args)
     if args.meter not in cfg.site.meter_ids():
         _unknown(args.meter)
+    A.fits_register(cfg, args.meter, args.counter, command="correct", option="--counter")
     req = {"kind": "correction", "author": args.author, "reason": args.reason,
            "readings": [{"meter": args.meter, "time": _when(args.time, cfg.site.plant.timezone),
                          "counter": args.counter}]}
@@ -91,6 +92,8 @@ def cmd_replace_meter(args) -> int:
     cfg = config_from_args(args)
     if args.meter not in cfg.site.meter_ids():
         _unknown(args.meter)
+    A.fits_register(cfg, args.meter, args.old_final, command="replace-meter", option="--old-final")
+    A.fits_register(cfg, args.meter, args.new_initial, command="replace-meter", option="--new-initial")
     req = {"kind": "meter_replaced", "author": args.author, "reason": args.reason, "meter": args.meter,
            "time": _when(args.time, cfg.site.plant.timezone), "old_final": args.old_final,
            "new_initial": args.new_initial}
@@ -159,15 +162,15 @@ def add_commands(sub) -> None:
     x = sub.add_parser("correct")
     x.add_argument("--meter", required=True)
     x.add_argument("--time", required=True, type=A.local_time, help="the reading's time (local unless it has a zone)")
-    x.add_argument("--counter", type=A.nonnegative, required=True, help="the right counter value [kWh or m3]")
+    x.add_argument("--counter", type=A.counter, required=True, help="the right counter value [kWh or m3]")
     x.add_argument("--author", required=True)
     x.add_argument("--reason", required=True)
     x.set_defaults(func=cmd_correct)
     x = sub.add_parser("replace-meter")
     x.add_argument("--meter", required=True)
     x.add_argument("--time", required=True, type=A.local_time, help="when the new meter started counting (local unless zoned)")
-    x.add_argument("--old-final", type=A.nonnegative, required=True)
-    x.add_argument("--new-initial", type=A.nonnegative, required=True)
+    x.add_argument("--old-final", type=A.counter, required=True)
+    x.add_argument("--new-initial", type=A.counter, required=True)
     x.add_argument("--author", required=True)
     x.add_argument("--reason", required=True)
     x.set_defaults(func=cmd_replace_meter)

@@ -149,7 +149,18 @@ def test_reading_add_refuses_1e300_from_the_shell(small, tmp_path):
     photo.write_bytes(jpeg())
     rc, _, err = run(["--data-dir", str(small), "reading", "add", "--meter", "M-WS-AS", "--counter", "1e300",
                       "--photo", str(photo), "--reader", "r", "--time", "2026-03-02 09:01", "--confirm"])
-    assert rc == 2 and "cannot be on the register" in err and "Traceback" not in err
+    assert rc == 2 and "--counter 1e300: no register shows 11 digits or more" in err and "Traceback" not in err
+    rc, _, err = run(["--data-dir", str(small), "reading", "add", "--meter", "M-WS-AS", "--counter", "9999999999",
+                      "--photo", str(photo), "--reader", "r", "--time", "2026-03-02 09:01", "--confirm"])
+    assert rc == 2 and "above what the whole plant can draw" in err and "Traceback" not in err
+
+
+def test_a_correction_beyond_the_register_is_refused(small):
+    assert bad(small, "correct", "--meter", "M-WS-AS", "--time", "2026-03-02 08:01", "--counter", "1e300",
+               "--author", "a", "--reason", "r") == "tanjian correct: --counter 1e300: no register shows 11 digits or more"
+    assert bad(small, "replace-meter", "--meter", "M-WS-AS", "--time", "2026-03-02 08:01", "--old-final", "5",
+               "--new-initial", "1e12", "--author", "a", "--reason", "r").startswith(
+        "tanjian replace-meter: --new-initial 1e12: no register")
 
 
 # -- a site without meters ---------------------------------------------------------------------------------
