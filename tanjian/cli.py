@@ -176,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(command_of(argv))
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named with the command (argparse would say only "tanjian: unrecognized arguments")
+        words = [w for w in (args.command, *(getattr(args, k) for k in vars(args) if k.endswith("_command")))
+                 if isinstance(w, str)]
+        parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {' '.join(extra)}\n")
     level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
