@@ -270,3 +270,32 @@ def test_every_short_command_never_raises(small, line, tmp_path_factory, monkeyp
     words, argv = line
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     _check(small, argv)  # an uncaught exception fails here with its traceback
+
+
+def test_kpi_never_shows_a_refused_hand_reading(tmp_path):
+    """The issue's case end to end: 1e300 kWh on a meter without a rating, confirmed, used to be queued,
+    journaled by `fold` and shown by `tanjian kpi`; now it is refused and the KPIs keep the metered 10 kWh."""
+    from tests.workspace.test_manual import jpeg
+
+    cfg = load_config(EXAMPLE, data_dir=tmp_path / "var")
+    t0 = dt.datetime.now(TZ).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
+    with Journal(cfg.paths.journal, writer=True) as j:
+        j.append(encode_batch(cfg.site.plant.id, 0, "test", [
+            Reading(m, t0 + dt.timedelta(minutes=k, seconds=0.3), 1000.0 + 10 * k)
+            for k in (0, 1) for m in ("M-TR-1", "M-WS-AS")]))
+        Store.open(cfg.paths.store, cfg.site, create=True).fold(j)
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(jpeg())
+    at = (t0 + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    for value in ("1e300", "9999999999", "1e9"):
+        rc, _, err = run(["--data-dir", str(cfg.paths.data_dir), "reading", "add", "--meter", "M-WS-AS",
+                          "--counter", value, "--photo", str(photo), "--reader", "r", "--time", at, "--confirm"])
+        assert rc == 2 and "Traceback" not in err, err
+    assert not cfg.paths.inbox.exists() or not any(cfg.paths.inbox.glob("*.json"))
+    assert run(["--data-dir", str(cfg.paths.data_dir), "fold"])[0] == 0
+    rc, out, err = run(["--data-dir", str(cfg.paths.data_dir), "kpi"])
+    assert rc == 0, err
+    kwh = [float(line.split()[1].replace(",", "")) for line in out.splitlines()
+           if line.split()[:1] in (["today"], ["yesterday"], ["month"], ["year"])]
+    assert max(kwh) == 10.0  # the plant's top meter M-TR-1: 1000 → 1010 kWh
+    assert "e+" not in out
