@@ -496,7 +496,8 @@ class Meter(_Model):
     register_digits: int | None = Field(None, ge=1, le=12,
                                         description="integer digits of the meter's energy (or volume) register, "
                                                     "e.g. 6 for DL/T 645's XXXXXX.XX: a hand reading at or "
-                                                    "above 10**digits is refused (default 10)")
+                                                    "above 10**digits is refused (default: where the family's "
+                                                    "integer counter wraps, else 10 digits)")
     mqtt: MqttMapping | None = Field(None, description="topic and payload mapping (meters on mqtt gateways)")
     opcua: dict[OpcUaQuantity, OpcUaNode] | None = Field(None, description="nodes of the meter's "
                                                                            "quantities (OPC UA gateways)")

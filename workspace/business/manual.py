@@ -156,10 +156,17 @@ def rating(site: Site, meter: str) -> tuple[float | None, str]:
 
 
 def register_limit(site: Site, meter: str) -> tuple[float, str]:
-    """The first value ``meter``'s register cannot show (10**digits) and where the digits come from."""
+    """The first value ``meter``'s register cannot show, and where it comes from: 10**``register_digits``
+    of the meter, else where its family's integer counter wraps to zero
+    (:func:`workspace.meters.counter_wrap`), else 10**:data:`MAX_REGISTER_DIGITS`."""
+    from ..meters import counter_wrap
+
     m = site.meter(meter)
     if m.register_digits is not None:
         return 10.0 ** m.register_digits, f"meter {m.id} register_digits {m.register_digits}"
+    wrap = counter_wrap(m.family)
+    if wrap is not None:
+        return wrap, f"family {m.family}'s counter register wraps there"
     return 10.0 ** MAX_REGISTER_DIGITS, f"the widest register ({MAX_REGISTER_DIGITS} digits)"
 
 
