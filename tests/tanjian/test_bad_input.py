@@ -118,11 +118,12 @@ def test_a_reading_beyond_the_register_is_refused_even_confirmed(small, tmp_path
     store = Store.open(cfg.paths.store, cfg.site)
     at = T0 + dt.timedelta(minutes=61)
     # M-WS-AS has no rating: 1e300 kWh used to be stored with --confirm (and `tanjian kpi` showed it)
-    [p] = check_plausible(cfg.site, store, "M-WS-AS", at, 1e300, now=NOW)
-    assert (p.severity, p.code) == ("error", "above_register")
+    found = check_plausible(cfg.site, store, "M-WS-AS", at, 1e300, now=NOW)
+    assert [(p.severity, p.code) for p in found] == [("error", "above_register"), ("error", "above_ceiling")]
+    p = found[0]
     assert "it shows less than 42,949,673 kWh (family cn3p-int32's counter register wraps there)" in p.message
     # a float32 counter (SDM630) has no wrap: the widest register, 10 digits
-    [p] = check_plausible(cfg.site, store, "M-LC-01", at, 1e10, now=NOW)
+    p = check_plausible(cfg.site, store, "M-LC-01", at, 1e10, now=NOW)[0]  # (no history: a warning too)
     assert p.code == "above_register" and "less than 10,000,000,000 kWh (the widest register (10 digits))" in p.message
     with pytest.raises(TanjianError, match="cannot be on the register"):
         submit_manual_reading(cfg.site, store, tmp_path / "inbox", tmp_path / "evidence", meter="M-WS-AS",
@@ -131,8 +132,10 @@ def test_a_reading_beyond_the_register_is_refused_even_confirmed(small, tmp_path
     # a meter's own digits, when configured
     site = cfg.site.model_copy(update={"meters": [m.model_copy(update={"register_digits": 6})
                                                   if m.id == "M-WS-AS" else m for m in cfg.site.meters]})
-    [p] = check_plausible(site, store, "M-WS-AS", at, 1_000_000.0, now=NOW)
-    assert p.code == "above_register" and "meter M-WS-AS register_digits 6" in p.message
+    found = check_plausible(site, store, "M-WS-AS", at, 1_000_000.0, now=NOW)
+    assert [p.code for p in found] == ["above_register", "above_ceiling"]
+    assert "meter M-WS-AS register_digits 6" in found[0].message
+    assert [p.code for p in check_plausible(site, store, "M-WS-AS", at, 2000.0, now=NOW)] == ["no_rating"]
     assert MAX_REGISTER_DIGITS == 10
 
 

@@ -240,10 +240,10 @@ def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: f
     if counter is None or not isinstance(counter, (int, float)) or not math.isfinite(counter) or counter < 0:
         return [Problem("error", "not_a_number", f"{m.id}: the value {counter!r} must be a number >= 0 [{unit}]")]
     top, top_source = register_limit(site, meter)
-    if counter >= top:
-        return [Problem("error", "above_register",
-                        f"{m.id}: {counter:,.6g} {unit} cannot be on the register: it shows less than "
-                        f"{top:,.0f} {unit} ({top_source})")]
+    if counter >= top:  # an error whatever else is found (the checks below add what they find)
+        out.append(Problem("error", "above_register",
+                           f"{m.id}: {counter:,.6g} {unit} cannot be on the register: it shows less than "
+                           f"{top:,.0f} {unit} ({top_source})"))
     if (time - now).total_seconds() > FUTURE_TOLERANCE_S:
         out.append(Problem("error", "time_future",
                            f"{m.id}: the reading time {_fmt(time.astimezone(tz))} is in the future (now "
