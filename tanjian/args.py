@@ -200,13 +200,16 @@ def port_offset(value: str) -> int:
     return n
 
 
-def period(start: str, end: str, *, command: str) -> None:
-    """Refuse a period whose end is not after its start (``start``/``end`` as :func:`local_time` took them)."""
+def period(start: str, end: str, *, command: str, options: tuple[str, str] = ("--start", "--end"),
+           inclusive: bool = False) -> None:
+    """Refuse a period whose end is not after its start (``start``/``end`` as :func:`local_time` took them),
+    or, for ``inclusive`` days (``--from``/``--to``), before it."""
     a, b = dt.datetime.fromisoformat(start.strip()), dt.datetime.fromisoformat(end.strip())
     if (a.tzinfo is None) != (b.tzinfo is None):
         return  # one zoned, one local: the store compares them in the site's zone
-    if b <= a:
-        raise ArgumentRefused(f"tanjian {command}: --end {end}: not after --start {start}")
+    if b < a or (b == a and not inclusive):
+        raise ArgumentRefused(f"tanjian {command}: {options[1]} {end}: "
+                              f"{'before' if inclusive else 'not after'} {options[0]} {start}")
 
 
 def known_meter(cfg, meter: str, *, command: str, option: str = "--meter") -> None:

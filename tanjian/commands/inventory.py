@@ -44,10 +44,12 @@ def _period(args) -> tuple[dt.date, dt.date]:
             raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
     if args.year is not None:
         if args.date_from or args.date_to:
-            raise TanjianError("give either --year or --from/--to, not both")
+            raise A.ArgumentRefused(f"tanjian {args.command}: --year {args.year}: give either --year or "
+                                    f"--from/--to, not both")
         return dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
     if not (args.date_from and args.date_to):
-        raise TanjianError("give --year YYYY or both --from DATE and --to DATE")
+        raise A.ArgumentRefused(f"tanjian {args.command}: give --year YYYY or both --from DATE and --to DATE")
+    A.period(args.date_from, args.date_to, command=args.command, options=("--from", "--to"), inclusive=True)
     try:
         start, end = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
     except ValueError as exc:

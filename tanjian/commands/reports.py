@@ -26,16 +26,16 @@ def _period(args) -> tuple[dt.date, dt.date]:
             raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
     if args.year:
         return dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
-    raise TanjianError("say which period: --year YYYY or --month YYYY-MM (or --schedule monthly|yearly)")
+    raise A.ArgumentRefused("tanjian report: say which period: --year YYYY or --month YYYY-MM (or --schedule "
+                            "monthly|yearly)")
 
 
 def _list(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
-    from workspace.errors import TanjianError
-
     items = tuple(x.strip() for x in text.split(",") if x.strip())
     bad = [x for x in items if x not in allowed]
     if bad or not items:
-        raise TanjianError(f"--{what} {text!r}: expected a comma-separated subset of {','.join(allowed)}")
+        raise A.ArgumentRefused(f"tanjian report: --{what} {text}: expected a comma-separated subset of "
+                                f"{','.join(allowed)}")
     return items
 
 

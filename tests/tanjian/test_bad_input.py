@@ -96,6 +96,11 @@ def bad(small, *argv: str) -> str:
     (["versions", "--limit", "0"], "tanjian versions: --limit 0: must be at least 1"),
     (["serve", "--port", "70000"], "tanjian serve: --port 70000: not a TCP port (1..65535)"),
     (["quota", "show", "ent", "12345"], "tanjian quota show: year 12345: not a year YYYY"),
+    (["inventory", "--from", "2026-03-02", "--to", "2026-03-01"],
+     "tanjian inventory: --to 2026-03-01: before --from 2026-03-02"),
+    (["inventory", "--from", "2026-03-02"], "tanjian inventory: give --year YYYY or both --from DATE and --to DATE"),
+    (["report", "--author", "a", "--month", "2026-03", "--format", "docx"],
+     "tanjian report: --format docx: expected a comma-separated subset of json,xlsx,pdf"),
     (["query", "energy", "--start", "2026-03-01", "--end", "2026-03-02", "--bogus", "1"],
      "tanjian query energy: unrecognized arguments: --bogus 1"),
 ])
