@@ -46,8 +46,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return cmd_import_list(cfg)
     if not args.mapping:
         names = ", ".join(sorted(cfg.imports)) or "none configured"
-        print(f"tanjian import: --mapping NAME is needed (mappings in {cfg.source}: {names})")
-        return 2
+        raise A.ArgumentRefused(f"tanjian import: --mapping NAME is needed (mappings in {cfg.source}: {names})")
     r = import_file(cfg, args.file, args.mapping, author=args.author, reason=args.reason,
                     accept_good_rows=args.accept_good_rows, supersedes=args.supersedes,
                     keep_repeated=args.keep_repeated)
