@@ -1,6 +1,6 @@
 # tanjian: `make demo` runs the workspace on the embedded Plant 18 simulation; `make test` runs the tests.
 # Both install what they need first: a .venv with the locked Python packages, the npm tools in
-# ./node_modules, and (for the tests) Debian's chromium, mosquitto and socat when they are missing.
+# ./node_modules, and (for the tests) Debian's chromium, mosquitto, socat, mbpoll and curl when they are missing.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := chromium mosquitto mosquitto-clients socat fonts-wqy-microhei
+APT_PACKAGES := chromium mosquitto mosquitto-clients socat fonts-wqy-microhei mbpoll curl
 PYTEST_ARGS ?=
 
 .PHONY: demo test install system-deps lock clean help

@@ -325,6 +325,11 @@ class OpcUaCollector:
             await asyncio.wait_for(client.connect(), ep.timeout_s * 2)
         except (asyncio.TimeoutError, TimeoutError):
             raise CollectorError(f"gateway {g.id} ({ep.url}): no answer within {ep.timeout_s * 2:g} s") from None
+        except AssertionError:  # asyncua's reading of a refusal it cannot parse (e.g. node-opcua's ServiceFault)
+            raise CollectorError(f"gateway {g.id} ({ep.url}): the server refused to open a secure channel "
+                                 f"({ep.security_policy} {ep.security_mode}): most often it does not trust the "
+                                 f"collector's certificate (put it in the server's trusted list) or does not offer "
+                                 f"this policy and mode") from None
         try:
             sub = await client.create_subscription(ep.publishing_interval_ms, _Handler(self, items))
             requests = []

@@ -17,6 +17,8 @@ inventory
     The engine of the GHG inventory (:func:`models.inventory.compute_inventory`) and restatement.
 lines
     The result: :class:`models.lines.Line`, :class:`models.lines.Inventory` and its canonical form.
+context
+    What every source builder computes with (:class:`models.context.Context`).
 combustion, process, scope2
     One module per source family: fuels; welding CO2 and F-gases; purchased electricity and heat
     (each with its period lines and, for electricity and natural gas, its form along time).

@@ -32,7 +32,7 @@ from workspace import units
 from workspace.units import CO2_PER_C_VALUE, SERIES_UNITS, apply, parse, quantity
 
 if TYPE_CHECKING:
-    from models.inventory import Context
+    from models.context import Context
 
 __all__ = ["MOBILE_FUELS", "fuel_lines", "natural_gas_combustion", "natural_gas_emission_factor"]
 

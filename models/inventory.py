@@ -22,6 +22,7 @@ import pandas as pd
 
 from models import combustion, metered, process, scope2
 from models.activity_input import _blank, validate_activity
+from models.context import Context
 from models.errors import InventoryError
 from models.factors import DEFAULT_PATH, FactorLibrary
 from models.factors.measured import MeasuredFactor
@@ -33,17 +34,9 @@ from models.records import in_period
 from models.rounding import dec
 from workspace.units import convert
 
-__all__ = ["Context", "compute_inventory", "restate"]
+__all__ = ["compute_inventory", "restate"]
 
 log = logging.getLogger(__name__)
-
-
-class Context:
-    """What every source builder computes with: the methodology, the factor resolver, the
-    uncertainties [%] and the inventory period."""
-
-    def __init__(self, meth: Methodology, res: Resolver, unc: dict[str, float], start, end):
-        self.m, self.r, self.u, self.start, self.end = meth, res, unc, start, end
 
 
 def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology: str | Methodology = "ghg-protocol-corporate",

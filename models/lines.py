@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.factors import FactorLibrary
-from models.factors.resolution import FactorUse
+from models.factors.use import FactorUse
 from models.packages import Methodology
 from models.rounding import dec, pub, sig
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from models.activity_input import ActivityFileError
-from models.factors.resolution import FactorUse
+from models.factors.use import FactorUse
 from models.factors.uncertainty import pct
 from models.lines import Line, make_line
 from models.records import balance, origin_of, yearly
@@ -23,7 +23,7 @@ from models.rounding import dec
 from workspace.units import apply, quantity
 
 if TYPE_CHECKING:
-    from models.inventory import Context
+    from models.context import Context
 
 __all__ = ["MONTREAL_PREFIXES", "fgas_lines", "gwp_row", "welding_lines"]
 

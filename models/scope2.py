@@ -41,7 +41,7 @@ from models.series import (apply_along_time, cached_series, default_library, fac
 from workspace.units import SERIES_UNITS, apply, convert, quantity
 
 if TYPE_CHECKING:
-    from models.inventory import Context
+    from models.context import Context
 
 __all__ = ["DEFAULT_GRID_FACTOR", "DEFAULT_GRID_REGION", "compliance", "electricity_lines",
            "electricity_location_based", "heat_lines", "market_lines", "statement_records"]

@@ -180,20 +180,14 @@ display(Markdown(f"Over all electricity meters, **{not_measured.mean():.2%}** of
 worst.head(10).to_frame().style.format("{:.2%}") if len(worst) else None
 
 # %% [markdown]
-# The query API does not yet count the individual flags (gap, counter reset, spike, duplicate …).
-# For that one table we read the **raw grid** with `store.dataset()`, the store's documented raw
-# accessor (time in UTC, one row per minute). Only meters and flags that occurred are listed.
+# The query API also counts the individual flags (gap, counter reset, spike, duplicate …) per meter:
+# `store.quality_report` is what `tanjian query quality` prints. Only meters and flags that occurred are listed.
 
 # %% tags=["quality-flags"]
-from workspace.quality import Q  # noqa: E402
-
-raw = store.dataset()  # RAW GRID ACCESSOR: the one place this notebook reads below the query API
-# the slots of the minutes the energy queries above read: a slot's flags describe the minute ending at it
-lo, hi = (t.tz_convert("UTC").tz_localize(None) + pd.Timedelta(minutes=1) for t in (start, end))
-qgrid = raw["quality"].sel(time=slice(lo, hi - pd.Timedelta("1ns"))).to_pandas().astype(int)
-flags = pd.DataFrame({f.name: ((qgrid & int(f)) != 0).sum() for f in Q}).rename_axis("meter")
+report = store.quality_report(start, end)
+flags = report.iloc[:, 4:]  # after minutes, readings, completeness_pct and estimated_pct: one column per flag
 flagged = flags.loc[flags.sum(axis=1) > 0, flags.sum() > 0]
-display(Markdown(f"{len(qgrid)} minutes × {qgrid.shape[1]} meters checked: "
+display(Markdown(f"{int(report['minutes'].iloc[0])} minutes × {len(report)} meters checked: "
                  f"**{int(flags.to_numpy().sum())}** flags set on {len(flagged)} meters."))
 flagged if len(flagged) else Markdown("No quality flags in this period: every minute was read cleanly.")
 

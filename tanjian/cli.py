@@ -21,6 +21,11 @@ def _chain() -> ModuleType:
     return chain
 
 
+def _push() -> ModuleType:
+    from tanjian.commands import push
+    return push
+
+
 def _collect() -> ModuleType:
     from tanjian.commands import collect
     return collect
@@ -121,6 +126,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", _reports, "GHG report (XLSX, PDF, canonical JSON) for a year or month; hashes go into the "
                                 "ledger"),
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
+    Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)

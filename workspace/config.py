@@ -153,6 +153,8 @@ class Config(_Model):
     jupyter: JupyterConfig = Field(default_factory=JupyterConfig)
     imports: dict[str, ImportMapping] = Field(default_factory=dict, description="named mappings of business "
                                                                                 "files (tanjian import)")
+    push: dict[str, Any] | None = Field(None, description="the HTTP endpoint outside connectors push readings to "
+                                                    "(`tanjian push serve`; schema: collectors.push.CONFIG_SCHEMA)")
 
     source: Path | None = Field(None, exclude=True, description="file this configuration came from")
 

@@ -10,7 +10,10 @@ register words or DL/T 645 frames into values live with the collectors (``collec
 Two kinds of family:
 
 - a Modbus register table (:data:`FAMILIES`): :class:`Family` of :class:`Field`, zero-based PDU
-  addresses as on the wire ("30073" in a vendor's 1-based input-register notation is address 72);
+  addresses as on the wire ("30073" in a vendor's 1-based input-register notation is address 72); the
+  fields are what the collector reads, and a vendor's family also carries its manual's complete register
+  map (:class:`MapRegister`, every row of the table, each naming one of :data:`MAP_VALUES`), which the
+  simulator serves and the tests check against hand-copied rows of the manual;
 - a DL/T 645 family (:data:`DLT645_FAMILIES`): the edition of the standard and the quantities read,
   in order (the identifiers and formats are the standard's).
 """
@@ -41,6 +44,21 @@ DLT645_QUANTITIES = QUANTITIES + ("energy_tariff_1", "energy_tariff_2", "energy_
                                   "rate_a", "rate_b", "rate_c", "power_factor_a", "power_factor_b",
                                   "power_factor_c")
 DLT645_EDITIONS = (2007, 1997)
+#: what a row of a register map may hold, in the units of the simulator's values (W, var, VA, V, A, Hz,
+#: kWh, kvarh, kVAh, Ah, %, degrees); ``_a``/``_b``/``_c`` are phases 1-3, ``_ab`` line to line
+MAP_VALUES = tuple(
+    [f"{q}_{p}" for q in ("voltage", "current", "power", "va", "var", "pf", "angle", "thd_voltage",
+                          "thd_current", "current_demand", "current_demand_max", "import_kwh",
+                          "export_kwh", "total_kwh", "import_kvarh", "export_kvarh", "total_kvarh")
+     for p in "abc"]
+    + ["voltage_ab", "voltage_bc", "voltage_ca", "thd_voltage_ab", "thd_voltage_bc", "thd_voltage_ca",
+       "voltage_ln", "voltage_ll", "thd_voltage_ln", "thd_voltage_ll", "current_avg", "current_sum",
+       "current_n", "thd_current_avg", "power", "va", "var", "pf", "angle", "pf_angle_neg", "frequency",
+       "import_kwh", "export_kwh", "total_kwh", "import_kvarh", "export_kvarh", "total_kvarh", "kvah", "ah",
+       "demand_w", "demand_max_w", "import_demand_w", "import_demand_max_w", "export_demand_w",
+       "export_demand_max_w", "va_demand", "va_demand_max", "current_n_demand", "current_n_demand_max"])
+#: how far a family's table can be trusted: read from the manual itself, or taken from a transcription
+STATUSES = ("verified", "unverified", "own")
 
 
 class FamilyTableError(TanjianError):
@@ -82,6 +100,40 @@ class Field:
 
 
 @dataclass(frozen=True)
+class MapRegister:
+    """One row of a manual's register table.
+
+    Parameters
+    ----------
+    address : int
+        Zero-based PDU address of the first register.
+    value : str
+        What it holds (one of :data:`MAP_VALUES`).
+    table, dtype, word_order :
+        As for :class:`Field`.
+    scale : float
+        Value in the units of :data:`MAP_VALUES` = raw × scale (e.g. 1000 for a register in kW).
+    unit : str
+        The unit as the manual prints it.
+    name : str
+        The manual's register number (where it has one) and description.
+    """
+
+    address: int
+    value: str
+    table: Literal["input", "holding"] = "input"
+    dtype: str = "float32"
+    word_order: Literal["big", "little"] = "big"
+    scale: float = 1.0
+    unit: str = ""
+    name: str = ""
+
+    @property
+    def count(self) -> int:
+        return DTYPE_WORDS.get(self.dtype, 2)
+
+
+@dataclass(frozen=True)
 class Family:
     """A Modbus register table: the fields of one kind of meter.
 
@@ -102,6 +154,17 @@ class Family:
     fields: tuple[Field, ...]
     imitates: str
     source: str = ""
+    status: str = "own"
+    phases: int = 3
+    map: tuple[MapRegister, ...] = ()
+
+    def map_row(self, table: str, address: int) -> MapRegister | None:
+        """The row of the register map that starts at ``address`` of ``table`` (None: no such row)."""
+        return next((r for r in self.map if r.table == table and r.address == address), None)
+
+    def map_span(self, table: str) -> int:
+        """One past the last register of the map in ``table`` (0: the map has none there)."""
+        return max((r.address + r.count for r in self.map if r.table == table), default=0)
 
     @property
     def counter_field(self) -> Field | None:
@@ -203,6 +266,42 @@ def table_problems(family: Family) -> list[str]:
     return out
 
 
+def map_problems(family: Family) -> list[str]:
+    """What is wrong with a family's register map (empty: usable, or no map): known values and data
+    types, addresses within 0..65535, no two rows sharing a register, and every field of the family a
+    row of the map with the same table, address, data type and word order."""
+    out: list[str] = []
+    for r in family.map:
+        where = f"map row {r.value!r} ({r.table} 0x{r.address:04X})" if isinstance(r.address, int) \
+            else f"map row {r.value!r}"
+        if r.value not in MAP_VALUES:
+            out.append(f"{where}: unknown value (known: {', '.join(MAP_VALUES)})")
+        if r.table not in ("input", "holding"):
+            out.append(f"{where}: table must be 'input' or 'holding', not {r.table!r}")
+        if r.dtype not in DTYPE_WORDS:
+            out.append(f"{where}: unknown data type {r.dtype!r}")
+        if r.word_order not in ("big", "little"):
+            out.append(f"{where}: word order must be 'big' or 'little', not {r.word_order!r}")
+        if not isinstance(r.scale, (int, float)) or not math.isfinite(r.scale) or r.scale == 0:
+            out.append(f"{where}: scale must be a finite number other than 0, not {r.scale!r}")
+        if not isinstance(r.address, int) or r.address < 0 or r.address + r.count > 65536:
+            out.append(f"{where}: registers must lie within 0..65535")
+    rows = sorted((r for r in family.map if isinstance(r.address, int)), key=lambda r: (r.table, r.address))
+    for a, b in zip(rows, rows[1:]):
+        if a.table == b.table and b.address < a.address + a.count:
+            out.append(f"map rows {a.value!r} and {b.value!r} overlap ({a.table} 0x{b.address:04X})")
+    if family.map:
+        for f in family.fields:
+            r = family.map_row(f.table, f.address)
+            if r is None or (r.dtype, r.word_order) != (f.dtype, f.word_order):
+                out.append(f"field {f.quantity!r} ({f.table} {f.address}, {f.dtype}) is not a row of the map")
+    if family.status not in STATUSES:
+        out.append(f"status must be one of {', '.join(STATUSES)}, not {family.status!r}")
+    if family.phases not in (1, 3):
+        out.append(f"phases must be 1 or 3, not {family.phases!r}")
+    return out
+
+
 def dlt645_problems(family: Dlt645Family) -> list[str]:
     """What is wrong with a DL/T 645 family, one sentence per problem (empty: usable)."""
     out: list[str] = []
@@ -219,7 +318,10 @@ def dlt645_problems(family: Dlt645Family) -> list[str]:
 
 
 _FIELD_KEYS = {"quantity", "table", "address", "dtype", "word_order", "scale", "registers"}
-_MODBUS_KEYS = {"media", "imitates", "source", "fields"}
+_MODBUS_KEYS = {"media", "imitates", "source", "fields", "status", "phases", "map"}
+_MODBUS_REQUIRED = {"media", "imitates", "source", "fields"}
+_MAP_KEYS = {"address", "value", "table", "dtype", "word_order", "scale", "unit", "name"}
+_MAP_DEFAULTS = {"table", "dtype", "word_order"}
 _DLT645_KEYS = {"edition", "source", "read", "blocks", "imitates"}
 
 
@@ -248,13 +350,23 @@ def load_families(path: str | Path = DATA) -> tuple[dict[str, Family], dict[str,
     modbus: dict[str, Family] = {}
     for name, spec in doc["modbus"].items():
         where = f"{Path(path).name}: modbus family {name!r}"
-        _keys(where, spec, _MODBUS_KEYS, _MODBUS_KEYS)
+        _keys(where, spec, _MODBUS_KEYS, _MODBUS_REQUIRED)
         fields = []
         for i, f in enumerate(spec["fields"]):
             _keys(f"{where}, field {i}", f, _FIELD_KEYS, {"quantity", "table", "address", "dtype"})
             fields.append(Field(**f))
-        fam = Family(name, tuple(spec["media"]), tuple(fields), spec["imitates"], spec["source"].strip())
-        if problems := table_problems(fam):
+        rows = []
+        if "map" in spec:
+            _keys(f"{where}, map", spec["map"], {"defaults", "registers"}, {"registers"})
+            defaults = spec["map"].get("defaults") or {}
+            _keys(f"{where}, map defaults", defaults, _MAP_DEFAULTS, set())
+            for i, r in enumerate(spec["map"]["registers"]):
+                _keys(f"{where}, map row {i}", r, _MAP_KEYS, {"address", "value"})
+                rows.append(MapRegister(**{**defaults, **r, "unit": str(r.get("unit", "")),
+                                           "name": str(r.get("name", ""))}))
+        fam = Family(name, tuple(spec["media"]), tuple(fields), spec["imitates"], spec["source"].strip(),
+                     spec.get("status", "own"), spec.get("phases", 3), tuple(rows))
+        if problems := table_problems(fam) + map_problems(fam):
             raise FamilyTableError(f"{where}: {'; '.join(problems)}")
         modbus[name] = fam
     dlt645: dict[str, Dlt645Family] = {}

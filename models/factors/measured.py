@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import InventoryError
-from models.factors.resolution import FactorUse
+from models.factors.use import FactorUse
 from workspace.units import UnitMismatch, parse
 
 __all__ = ["MEASURED_COLUMNS", "MeasuredFactor", "load_measured"]

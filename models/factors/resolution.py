@@ -10,13 +10,12 @@ of each parameter it applied.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from models.errors import InventoryError
 from models.factors import Factor, FactorError, FactorLibrary
-from workspace.units import UnitMismatch, parse, quantity
+from models.factors.use import FactorUse
+from workspace.units import UnitMismatch, parse
 
 if TYPE_CHECKING:
     from models.factors.measured import MeasuredFactor
@@ -52,42 +51,6 @@ class UnverifiedFactors(FactorError):
                    "is checked against the cited source.")
         super().__init__("\n".join(out))
 
-
-
-@dataclass(frozen=True)
-class FactorUse:
-    """One parameter applied to a line: a library row or a measured value.
-
-    Attributes
-    ----------
-    id : str
-        ``factor_id@region:applies_from`` of the row, or ``measured:<factor_id>:<applies_from>``.
-    factor_id : str
-    value : float
-        As published. [unit]
-    unit : str
-    source : str
-        Citation (issuer, document, table, published, status) or the lab report.
-    valid_from, valid_to : datetime.date
-    status : str
-    evidence_sha256 : str or None
-        SHA-256 of the evidence (lab report) of a measured value.
-    """
-
-    id: str
-    factor_id: str
-    value: float
-    unit: str
-    source: str
-    valid_from: dt.date
-    valid_to: dt.date
-    status: str
-    evidence_sha256: str | None = None
-
-    @cached_property
-    def q(self):
-        """The value as a pint quantity (built once per row use). [unit]"""
-        return quantity(self.value, self.unit)
 
 
 class Resolver:

@@ -7,6 +7,7 @@ import asyncio
 
 from tanjian import args as A
 from tanjian.args import config_from_args, open_store
+from tanjian.commands.push import run_with_connectors
 from workspace.errors import TanjianError
 
 
@@ -63,7 +64,7 @@ def cmd_collect(args) -> int:
                                 clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=args.port_offset,
                                 period_s=args.period, health_path=cfg.paths.run / "health.json",
                                 inbox=cfg.paths.inbox, device_registry=registry)
-        await svc.run(stop)
+        await run_with_connectors(svc, cfg, stop)  # with the connector endpoint when push: is configured
 
     print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "
           f"{store.last_folded_seq}); Ctrl-C stops", flush=True)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tanjian import args as A
+from tanjian.commands.push import check_push_section
 
 
 def cmd_config_check(args) -> int:
@@ -16,6 +17,7 @@ def cmd_config_check(args) -> int:
     path = args.file or args.config or default_path()
     try:
         cfg = load_config(path)
+        check_push_section(cfg)  # the push: section against its own schema (collectors.push.CONFIG_SCHEMA)
     except ConfigError as exc:
         for f, line, field, msg in exc.problems:
             print(f"{f}:{line if line is not None else '?'}: {field}: {msg}", file=sys.stderr)

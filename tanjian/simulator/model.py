@@ -251,3 +251,80 @@ class LoadModel:
         pf = np.clip(0.82 + 0.13 * np.tanh(rate_kw / 20.0), 0.5, 0.99)
         i = rate_kw * 1000.0 / (3 * v * pf)
         return v, i, pf
+
+
+#: reactive and apparent energy per kWh of active energy, and THD [%], of the simulated meters (fixed
+#: ratios, so that every counter only grows)
+REACTIVE_PER_KWH = 0.4
+VOLTAGE_THD_PCT = 1.8
+CURRENT_THD_PCT = 7.5
+FREQUENCY_HZ = 50.0
+
+
+def phase_values(rate_kw: float, counter_kwh: float, volts: float, pf: float, *,
+                 phases: int = 3, key: int = 0, minute: int = 0) -> dict[str, float]:
+    """Every value a meter's register map can hold (:data:`workspace.meters.MAP_VALUES`), consistent
+    with the totals of :meth:`LoadModel.electrical`.
+
+    A three-phase meter splits its power over the phases by fixed weights (a slight, per-meter
+    imbalance, ``key``), with equal phase voltages ``volts`` and one power factor ``pf``, so that
+    P = Pa + Pb + Pc, S = Sa + Sb + Sc, Q = Qa + Qb + Qc, PF = P / S and the average phase current is
+    the model's (P / (3 V PF)); a single-phase meter (``phases=1``) carries everything on phase 1 (three
+    times that current, the same power). Energies: import = ``counter_kwh`` split by the same weights, no export, reactive
+    and apparent energy by fixed ratios. Frequency ~50 Hz (±0.05 Hz over the hour, by ``minute``).
+    Units: W, var, VA, V, A, Hz, kWh, kvarh, kVAh, Ah, %, degrees.
+    """
+    p_w = max(float(rate_kw), 0.0) * 1000.0
+    pf = float(min(max(pf, 1e-3), 1.0))
+    if phases == 1:
+        w = np.array([1.0, 0.0, 0.0])
+    else:
+        a = 0.06 * np.sin(key * 0.9 + 2 * np.pi * np.arange(3) / 3)  # sums to 0: weights sum to 1
+        w = (1.0 + a) / 3.0
+    live = w > 0
+    v = np.where(live, float(volts), 0.0)
+    p = p_w * w
+    s = p / pf
+    q = np.sqrt(np.maximum(s * s - p * p, 0.0))
+    i = np.where(live, s / np.where(live, v, 1.0), 0.0)
+    angle = np.where(live, np.degrees(np.arccos(pf)), 0.0)
+    out: dict[str, float] = {}
+    ph = "abc"
+    imp = counter_kwh * w
+    for k, c in enumerate(ph):
+        out.update({
+            f"voltage_{c}": v[k], f"current_{c}": i[k], f"power_{c}": p[k], f"va_{c}": s[k], f"var_{c}": q[k],
+            f"pf_{c}": pf if live[k] else 0.0, f"angle_{c}": angle[k],
+            f"thd_voltage_{c}": VOLTAGE_THD_PCT if live[k] else 0.0,
+            f"thd_current_{c}": CURRENT_THD_PCT if live[k] and p[k] > 0 else 0.0,
+            f"current_demand_{c}": i[k], f"current_demand_max_{c}": i[k],
+            f"import_kwh_{c}": imp[k], f"export_kwh_{c}": 0.0, f"total_kwh_{c}": imp[k],
+            f"import_kvarh_{c}": imp[k] * REACTIVE_PER_KWH, f"export_kvarh_{c}": 0.0,
+            f"total_kvarh_{c}": imp[k] * REACTIVE_PER_KWH,
+        })
+    n = int(live.sum())
+    ll = float(volts) * np.sqrt(3.0) if phases == 3 else 0.0
+    # neutral current: the phasor sum of the phase currents, 120 degrees apart
+    i_n = abs(sum(i[k] * np.exp(2j * np.pi * k / 3) for k in range(3))) if phases == 3 else i[0]
+    P, S, Q = float(p.sum()), float(s.sum()), float(q.sum())
+    total_pf = P / S if S > 0 else 1.0
+    out.update({
+        "voltage_ab": ll, "voltage_bc": ll, "voltage_ca": ll, "voltage_ll": ll,
+        "thd_voltage_ab": VOLTAGE_THD_PCT if ll else 0.0, "thd_voltage_bc": VOLTAGE_THD_PCT if ll else 0.0,
+        "thd_voltage_ca": VOLTAGE_THD_PCT if ll else 0.0, "thd_voltage_ll": VOLTAGE_THD_PCT if ll else 0.0,
+        "voltage_ln": float(v[live].mean()), "thd_voltage_ln": VOLTAGE_THD_PCT,
+        "current_avg": float(i[live].mean()), "current_sum": float(i.sum()), "current_n": float(i_n),
+        "thd_current_avg": CURRENT_THD_PCT if P > 0 else 0.0,
+        "power": P, "va": S, "var": Q, "pf": total_pf, "angle": float(np.degrees(np.arccos(total_pf))),
+        "pf_angle_neg": -float(np.degrees(np.arccos(total_pf))),
+        "frequency": FREQUENCY_HZ + 0.05 * float(np.sin(2 * np.pi * minute / 60.0)),
+        "import_kwh": float(counter_kwh), "export_kwh": 0.0, "total_kwh": float(counter_kwh),
+        "import_kvarh": counter_kwh * REACTIVE_PER_KWH, "export_kvarh": 0.0,
+        "total_kvarh": counter_kwh * REACTIVE_PER_KWH,
+        "kvah": counter_kwh * float(np.hypot(1.0, REACTIVE_PER_KWH)),
+        "ah": counter_kwh * 1000.0 / (float(volts) * n) if volts > 0 else 0.0,
+        "demand_w": P, "demand_max_w": P, "import_demand_w": P, "import_demand_max_w": P,
+        "export_demand_w": 0.0, "export_demand_max_w": 0.0, "va_demand": S, "va_demand_max": S,
+        "current_n_demand": float(i_n), "current_n_demand_max": float(i_n),
+    })
+    return {k: float(x) for k, x in out.items()}

@@ -4,6 +4,14 @@ Every meter answers at its own unit id with its family's register map
 (:mod:`workspace.meters`); values are computed when a request arrives, for the simulated
 instant of the request (the :class:`~workspace.clock.Clock` may run faster than real time).
 
+A family with a manual's register map (``Family.map``) answers every row of it, from the load model
+(per-phase values consistent with the totals: :func:`~tanjian.simulator.model.phase_values`); a
+request that covers no row of the map, cuts a row in two or runs past the map's last register is
+answered with exception 0x02 (illegal data address); registers between rows within a request read 0,
+as the manuals say of parameters a wiring does not have. A family without a map answers its fields.
+A unit id that no meter of the gateway has is answered with exception 0x0B (gateway target device
+failed to respond), as a Modbus TCP/serial gateway does.
+
 Faults (for tests and demos), per meter:
 
 ``dead``
@@ -26,20 +34,52 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from pymodbus.client.mixin import ModbusClientMixin
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from collectors.modbus.registers import encode
 from workspace.clock import Clock
-from workspace.meters import FAMILIES
+from workspace.meters import FAMILIES, Family, MapRegister
 from workspace.site import Medium, Site
 
-from .model import LoadModel
+from .model import LoadModel, phase_values
 
 log = logging.getLogger(__name__)
 
-REGISTERS = 80  # registers 0..79 in each table, enough for every family
+REGISTERS = 80  # registers 0..79 in each table, enough for every family without a map
+
+
+def encode_map(family: Family, values: dict[str, float], rows=None) -> dict[tuple[str, int], list[int]]:
+    """Register words of the rows of a family's map ``(table, address) -> words`` from the values of
+    :func:`~tanjian.simulator.model.phase_values` (raw = value / scale; integers rounded and clamped)."""
+    out: dict[tuple[str, int], list[int]] = {}
+    for r in family.map if rows is None else rows:
+        out[(r.table, r.address)] = _pack_row(r, values.get(r.value, 0.0))
+    return out
+
+
+def _pack_row(r: MapRegister, value: float) -> list[int]:
+    raw = value / r.scale
+    if r.dtype.startswith(("int", "uint")):
+        bits = 16 * r.count
+        lo, hi = (0, 2 ** bits - 1) if r.dtype.startswith("u") else (-2 ** (bits - 1), 2 ** (bits - 1) - 1)
+        raw = min(max(int(round(raw)), lo), hi)
+    dt_ = getattr(ModbusClientMixin.DATATYPE, r.dtype.upper())
+    return ModbusClientMixin.convert_to_registers(raw, dt_, word_order=r.word_order)
+
+
+def map_request_error(family: Family, table: str, address: int, count: int) -> list[MapRegister] | None:
+    """The rows of ``family``'s map a read of ``count`` registers from ``address`` covers, or None when
+    the read is illegal (covers no row, cuts one, or runs past the last register)."""
+    end = address + count
+    rows = [r for r in family.map if r.table == table and r.address < end and address < r.address + r.count]
+    if not rows or end > family.map_span(table):
+        return None
+    if any(r.address < address or r.address + r.count > end for r in rows):
+        return None
+    return rows
 
 
 @dataclass
@@ -109,8 +149,21 @@ class PlantSimulator:
         out = {"counter": float(counter), "rate": float(rates[i])}
         if m.medium == Medium.electricity:
             v, cur, pf = self.model.electrical(np.array([rates[i]]), t.minute)
-            out.update(voltage=float(v[0]), current=float(cur[0]), power_factor=float(pf[0]))
+            fam = FAMILIES.get(m.family)
+            phases = fam.phases if fam is not None else 3
+            # a single-phase meter carries the whole power on one phase: three times the phase average
+            out.update(voltage=float(v[0]), current=float(cur[0]) * (3 if phases == 1 else 1),
+                       power_factor=float(pf[0]))
         return out
+
+    def register_values(self, meter_id: str, t: dt.datetime) -> dict[str, float]:
+        """Every value of a register map (``workspace.meters.MAP_VALUES``) the meter shows at ``t``,
+        consistent with :meth:`values` (the same counter, power, voltage and power factor)."""
+        v = self.values(meter_id, t)
+        fam = FAMILIES.get(self._meters[meter_id].family)
+        phases = fam.phases if fam is not None else 3
+        return phase_values(v["rate"], v["counter"], v.get("voltage", 0.0), v.get("power_factor", 1.0),
+                            phases=phases, key=self._index[meter_id], minute=t.minute)
 
     async def _action(self, meter_id: str, function_code: int, start_address: int, address: int, count: int,
                       registers: list[int], set_values) -> ExcCodes | None:
@@ -123,6 +176,15 @@ class PlantSimulator:
             return ExcCodes.ILLEGAL_FUNCTION  # meters are read-only here
         fam = FAMILIES[self._meters[meter_id].family]
         table = "input" if function_code == 4 else "holding"
+        if fam.map:
+            rows = map_request_error(fam, table, address, count)
+            if rows is None:
+                return ExcCodes.ILLEGAL_ADDRESS
+            registers[address - start_address:address + count - start_address] = [0] * count
+            for (_, addr), words in encode_map(fam, self.register_values(meter_id, self.clock.now()),
+                                               rows).items():
+                registers[addr - start_address:addr - start_address + len(words)] = words
+            return None
         for (tbl, addr), words in encode(fam, self.values(meter_id, self.clock.now())).items():
             if tbl == table:
                 registers[addr - start_address:addr - start_address + len(words)] = words
@@ -133,18 +195,30 @@ class PlantSimulator:
         for m in self.site.meters:
             if m.gateway != gateway_id:
                 continue
-            def regs():
-                return [SimData(address=0, count=REGISTERS, values=0, datatype=DataType.REGISTERS)]
+            fam = FAMILIES.get(m.family)
+            spans = {t: (max(fam.map_span(t), 1) if fam is not None and fam.map else REGISTERS)
+                     for t in ("holding", "input")}
+
+            def regs(table):
+                return [SimData(address=0, count=spans[table], values=0, datatype=DataType.REGISTERS)]
 
             def bits():  # meters have no coils worth reading; pymodbus wants a block anyway
                 return [SimData(address=0, count=16, values=False, datatype=DataType.BITS)]
 
             devices.append(SimDevice(
                 id=m.unit_id,
-                simdata=(bits(), bits(), regs(), regs()),
+                simdata=(bits(), bits(), regs("holding"), regs("input")),
                 action=functools.partial(self._action, m.id),
             ))
+        # pymodbus looks an unknown unit id up as device 0: a gateway answers 0x0B for it
+        bits0 = [SimData(address=0, count=16, values=False, datatype=DataType.BITS)]
+        regs0 = [SimData(address=0, count=65535, values=0, datatype=DataType.REGISTERS)]
+        devices.append(SimDevice(id=0, simdata=(bits0, list(bits0), regs0, list(regs0)), action=self._unknown_unit))
         return devices
+
+    async def _unknown_unit(self, *args) -> ExcCodes:
+        self.requests += 1
+        return ExcCodes.GATEWAY_NO_RESPONSE
 
     # -- serving ---------------------------------------------------------------------------------
     @property

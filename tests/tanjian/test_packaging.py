@@ -46,6 +46,10 @@ def test_lock_pins_every_direct_dependency():
 
 def test_npm_tools_pinned():
     pkg = json.loads((ROOT / "package.json").read_text())
-    assert pkg["devDependencies"] == {"@foundry-rs/anvil": "1.7.1", "@foundry-rs/cast": "1.7.1", "solc": "0.8.30"}
+    assert pkg["devDependencies"] == {"@foundry-rs/anvil": "1.7.1", "@foundry-rs/cast": "1.7.1", "solc": "0.8.30",
+                                      "node-opcua-server": "2.186.4", "node-opcua-certificate-manager": "2.186.4",
+                                      "node-opcua-secure-channel": "2.186.4", "node-opcua-variant": "2.186.4",
+                                      "node-opcua-status-code": "2.186.1"}
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/solc"]["version"] == "0.8.30"
+    assert lock["packages"]["node_modules/node-opcua-server"]["version"] == "2.186.4"
