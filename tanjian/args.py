@@ -282,7 +282,7 @@ def uri(value: str) -> str:
 
 def hostname(value: str) -> str:
     """A host name or IP address (ASCII letters, digits, dots, hyphens, colons)."""
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.:\-]{0,252})", value):
+    if not re.fullmatch(r"[A-Za-z0-9:]([A-Za-z0-9_.:\-]{0,252})", value):
         raise _bad(value, "not a host name")
     return value
 
@@ -325,3 +325,14 @@ def fits_register(cfg, meter: str, value: float, *, command: str, option: str) -
     if value >= top:
         raise ArgumentRefused(f"tanjian {command}: {option} {value:g}: {meter}'s register shows less than "
                               f"{top:,.0f} ({source})")
+
+
+def host_port(value: str) -> str:
+    """``HOST:PORT`` (a listening address); returned unchanged."""
+    host, _, p = value.rpartition(":")
+    try:
+        hostname(host[1:-1] if host.startswith("[") and host.endswith("]") else host)  # [::1]
+        port(p)
+    except argparse.ArgumentTypeError:
+        raise _bad(value, "expected HOST:PORT, e.g. 127.0.0.1:8480") from None
+    return value
