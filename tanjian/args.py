@@ -193,10 +193,10 @@ def port(value: str) -> int:
 
 
 def port_offset(value: str) -> int:
-    """An offset added to every port, 0..10000."""
+    """An offset added to every port, -65535..65535 (each port it gives is checked where it is used)."""
     n = _number(value, int)
-    if not 0 <= n <= 10000:
-        raise _bad(value, "must be between 0 and 10000")
+    if not -65535 <= n <= 65535:
+        raise _bad(value, "must be between -65535 and 65535")
     return n
 
 
