@@ -193,7 +193,7 @@ def port(value: str) -> int:
 
 
 def port_offset(value: str) -> int:
-    """An offset added to every port, -65535..65535 (each port it gives is checked where it is used)."""
+    """An offset added to every port, -65535..65535 (the ports it gives must still be valid)."""
     n = _number(value, int)
     if not -65535 <= n <= 65535:
         raise _bad(value, "must be between -65535 and 65535")
