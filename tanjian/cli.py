@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Callable, NamedTuple
 
@@ -153,17 +152,18 @@ def command_of(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``tanjian`` parser. Every command of :data:`COMMANDS` is listed; the options of ``command``'s
     group only are added (all commands of the group, by its ``add_commands``), the others are help lines."""
+    from tanjian.args import Parser, path_name
     from workspace import __version__
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="tanjian",
         description="碳鉴 tanjian: carbon-monitoring workspace. Meters → journal → versioned store → "
                     "inventory → anchored proofs.",
         epilog="Configuration: --config FILE, else $TANJIAN_CONFIG, else ./tanjian.yaml, else the packaged "
                "Plant 18 example (data in ./var).")
     p.add_argument("--version", action="version", version=f"tanjian {__version__}")
-    p.add_argument("-c", "--config", type=Path, help="tanjian.yaml to use")
-    p.add_argument("--data-dir", type=Path, help="override paths.data_dir of the configuration")
+    p.add_argument("-c", "--config", type=path_name, help="tanjian.yaml to use")
+    p.add_argument("--data-dir", type=path_name, help="override paths.data_dir of the configuration")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     group = _BY_NAME[command].group if command in _BY_NAME else None
@@ -177,16 +177,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``tanjian ARGV`` (default: the process's arguments); returns the exit code."""
+    from tanjian.args import ArgumentRefused
     from workspace.errors import TanjianError
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(command_of(argv))
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named with the command (argparse would say only "tanjian: unrecognized arguments")
+        words = [w for w in (args.command, *(getattr(args, k) for k in vars(args) if k.endswith("_command")))
+                 if isinstance(w, str)]
+        parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {' '.join(extra)}\n")
     level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
     try:
         return int(args.func(args) or 0)
+    except ArgumentRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except TanjianError as exc:
         print(f"tanjian {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -493,6 +493,11 @@ class Meter(_Model):
     transformer: Id | None = Field(None, description="transformer whose incomer this meter is")
     period_s: float = Field(60.0, ge=1, description="polling period [s]")
     rated_power_kw: float | None = Field(None, gt=0, description="largest plausible rate [kW or m3/h]")
+    register_digits: int | None = Field(None, ge=1, le=12,
+                                        description="integer digits of the meter's energy (or volume) register, "
+                                                    "e.g. 6 for DL/T 645's XXXXXX.XX: a hand reading at or "
+                                                    "above 10**digits is refused (default: where the family's "
+                                                    "integer counter wraps, else 10 digits)")
     mqtt: MqttMapping | None = Field(None, description="topic and payload mapping (meters on mqtt gateways)")
     opcua: dict[OpcUaQuantity, OpcUaNode] | None = Field(None, description="nodes of the meter's "
                                                                            "quantities (OPC UA gateways)")
@@ -514,6 +519,13 @@ class Shift(_Model):
     weekdays: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday")
 
 
+def _some_meters(meters: list) -> list:
+    if not meters:
+        raise ValueError("a site needs at least one meter: with none there is nothing to collect, fold or "
+                         "report (add the plant's meters under site.meters)")
+    return meters
+
+
 class Site(_Model):
     enterprise: Enterprise
     plant: Plant
@@ -521,7 +533,8 @@ class Site(_Model):
     workshops: list[Workshop]
     devices: list[Device]
     gateways: list[Gateway]
-    meters: list[Meter]
+    meters: Annotated[list[Meter], AfterValidator(_some_meters)] = Field(
+        description="the site's meters: at least one (a site without meters has nothing to collect or fold)")
     products: list[Product] = Field(default_factory=list)
     shifts: list[Shift] = Field(default_factory=list)
 

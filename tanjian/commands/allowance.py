@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded, open_store
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,12 @@ def add_commands(subparsers) -> None:
                        description="Monthly settlement (pro rata by days), forecast of the year's emissions "
                                    "(weekday profile, residual block bootstrap; see models/quota.py), an alarm "
                                    "when the forecast or its upper bound crosses the allowance, green share.")
-    q.add_argument("--year", type=int, default=None, help="compliance year (default: the newest reading's)")
+    q.add_argument("--year", type=A.year, default=None, help="compliance year (default: the newest reading's)")
     q.add_argument("--enterprise", default=None,
                    help="enterprise id the allowance is filed under (default: credit code, else plant id)")
-    q.add_argument("--green-mwh", type=float, default=None,
+    q.add_argument("--green-mwh", type=A.nonnegative, default=None,
                    help="green electricity year to date: contracts + certificates (1 GEC = 1 MWh) [MWh]")
-    q.add_argument("--level", type=float, default=0.9, help="coverage of the forecast interval (default 0.9)")
+    q.add_argument("--level", type=A.fraction, default=0.9, help="coverage of the forecast interval (default 0.9)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.add_argument("--fail-on-alarm", action="store_true", help="exit 2 when an alarm is raised (for cron)")
     q.set_defaults(func=_guard(cmd_status))

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from chain.connect import anchoring_service, connect, deployment
 from chain.connect import registry as registry_of
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 from workspace.errors import ChainError, ConfigError
 
@@ -286,14 +287,14 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_guard(cmd_anchor))
 
     p = subparsers.add_parser("export")
-    p.add_argument("seq", type=int, help="batch sequence number")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("seq", type=A.count, help="batch sequence number")
+    p.add_argument("--out", type=A.path_name, required=True, help="output directory")
     p.set_defaults(func=_guard(cmd_export))
 
     p = subparsers.add_parser("verify")
-    p.add_argument("batch_file", type=Path)
-    p.add_argument("bundle_file", type=Path)
-    p.add_argument("--document", type=Path, default=None,
+    p.add_argument("batch_file", type=A.existing_file)
+    p.add_argument("bundle_file", type=A.existing_file)
+    p.add_argument("--document", type=A.existing_file, default=None,
                    help="a report (or any file) the batch records: checks that its SHA-256 is the one anchored")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--rpc", help="JSON-RPC URL of a node of the anchor's chain "
@@ -309,35 +310,35 @@ def add_commands(subparsers) -> None:
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=_guard(cmd_deploy))
     q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
-    q.add_argument("--out", type=Path, default=None, help="output directory (default chain/contracts/build)")
+    q.add_argument("--out", type=A.path_name, default=None, help="output directory (default chain/contracts/build)")
     q.set_defaults(func=_guard(cmd_compile))
 
     def signer_options(q):
-        q.add_argument("--keystore", type=Path, help="encrypted keystore of the role's account")
-        q.add_argument("--password-file", type=Path, help="its password file (mode 0600)")
+        q.add_argument("--keystore", type=A.existing_file, help="encrypted keystore of the role's account")
+        q.add_argument("--password-file", type=A.existing_file, help="its password file (mode 0600)")
         q.add_argument("--from", dest="sender", help="unlocked node account (dev chains)")
         q.add_argument("--contract", help="registry address (default: deployment.json)")
 
     p = subparsers.add_parser("methodology")
     sub = p.add_subparsers(dest="methodology_command", required=True)
     q = sub.add_parser("publish", help="publish a version of a methodology package")
-    q.add_argument("package_dir", type=Path)
+    q.add_argument("package_dir", type=A.existing_dir)
     q.add_argument("--id", required=True)
     q.add_argument("--version", required=True)
-    q.add_argument("--effective-from", required=True, help="ISO date (00:00 UTC) or datetime with offset")
-    q.add_argument("--effective-to", help="exclusive end; open-ended when omitted")
+    q.add_argument("--effective-from", required=True, type=A.local_time, help="ISO date (00:00 UTC) or datetime with offset")
+    q.add_argument("--effective-to", type=A.local_time, help="exclusive end; open-ended when omitted")
     signer_options(q)
     q = sub.add_parser("show", help="the version effective now (or --at)")
     q.add_argument("--id", required=True)
-    q.add_argument("--at")
+    q.add_argument("--at", type=A.local_time)
     q.add_argument("--contract")
     q = sub.add_parser("check", help="refuse a local package that differs from the published version")
-    q.add_argument("package_dir", type=Path)
+    q.add_argument("package_dir", type=A.existing_dir)
     q.add_argument("--id", required=True)
-    q.add_argument("--at")
+    q.add_argument("--at", type=A.local_time)
     q.add_argument("--contract")
     q = sub.add_parser("hash", help="SHA-256 of a methodology package directory")
-    q.add_argument("package_dir", type=Path)
+    q.add_argument("package_dir", type=A.existing_dir)
     q = sub.add_parser("packages", help="the packaged methodologies with their versions and hashes")
     q.add_argument("--reseal", action="store_true",
                    help="rewrite manifest.yaml of every packaged methodology (after editing one or the factor file)")
@@ -347,15 +348,15 @@ def add_commands(subparsers) -> None:
     sub = p.add_subparsers(dest="quota_command", required=True)
     q = sub.add_parser("set", help="hand-enter a quota (or --on-chain, as the regulator)")
     q.add_argument("enterprise")
-    q.add_argument("year", type=int)
-    q.add_argument("amount_t", type=float, help="quota [t CO2e]")
+    q.add_argument("year", type=A.year)
+    q.add_argument("amount_t", type=A.nonnegative, help="quota [t CO2e]")
     q.add_argument("--author", required=True)
     q.add_argument("--reason", required=True)
     q.add_argument("--on-chain", action="store_true", help="set it in the QuotaRegistry (regulator key)")
     signer_options(q)
     q = sub.add_parser("show", help="the quota that applies and its audit trail")
     q.add_argument("enterprise")
-    q.add_argument("year", type=int)
+    q.add_argument("year", type=A.year)
     q.add_argument("--contract")
     q.set_defaults(on_chain=False)
     p.set_defaults(func=_guard(cmd_quota))
@@ -363,7 +364,7 @@ def add_commands(subparsers) -> None:
     lg = subparsers.add_parser("ledger")
     ls = lg.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
     x = ls.add_parser("add", help="record FILE's SHA-256 as a ledger batch, with who issued it and why")
-    x.add_argument("file", type=Path)
+    x.add_argument("file", type=A.existing_file)
     x.add_argument("--author", required=True, help="the person responsible for the file")
     x.add_argument("--reason", required=True, help="what it is, e.g. 'monthly GHG report 2026-11'")
     x.add_argument("--no-anchor", action="store_true", help="do not try to anchor right away")

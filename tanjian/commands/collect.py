@@ -4,8 +4,8 @@ and ``tanjian status`` (collector health, store and last anchor)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args, open_store
 from tanjian.commands.push import run_with_connectors
 from workspace.errors import TanjianError
@@ -117,14 +117,14 @@ def cmd_status(args) -> int:
 def add_commands(sub) -> None:
     """Add ``simulate``, ``collect``, ``status`` and ``simulate-mqtt``."""
     x = sub.add_parser("simulate")
-    x.add_argument("--clock", default=None, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
-    x.add_argument("--port-offset", type=int, default=0)
+    x.add_argument("--clock", default=None, type=A.clock, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
+    x.add_argument("--port-offset", type=A.port_offset, default=0)
     x.set_defaults(func=cmd_simulate)
 
     x = sub.add_parser("collect")
-    x.add_argument("--clock", default=None, help="as for simulate; must match the meters' clock in a simulation")
-    x.add_argument("--port-offset", type=int, default=0)
-    x.add_argument("--period", type=float, default=None, help="poll period [s of the clock] (default: meters')")
+    x.add_argument("--clock", default=None, type=A.clock, help="as for simulate; must match the meters' clock in a simulation")
+    x.add_argument("--port-offset", type=A.port_offset, default=0)
+    x.add_argument("--period", type=A.positive, default=None, help="poll period [s of the clock] (default: meters')")
     x.set_defaults(func=cmd_collect)
 
     sub.add_parser("status").set_defaults(func=cmd_status)
@@ -133,14 +133,14 @@ def add_commands(sub) -> None:
                        "meters to a broker at QoS 1, as each meter's mapping expects.")
     x.add_argument("--gateway", required=True, help="id of the mqtt gateway whose meters are published")
     x.add_argument("--host", default=None, help="broker host (default: the gateway's)")
-    x.add_argument("--port", type=int, default=None, help="broker port (default: the gateway's)")
+    x.add_argument("--port", type=A.port, default=None, help="broker port (default: the gateway's)")
     x.add_argument("--username", help="publisher's user name")
-    x.add_argument("--password-file", type=Path, help="file holding the publisher's password")
+    x.add_argument("--password-file", type=A.existing_file, help="file holding the publisher's password")
     x.add_argument("--ca", help="CA certificate of the broker (PEM); enables TLS")
     x.add_argument("--cert", help="publisher's client certificate (PEM)")
     x.add_argument("--key", help="publisher's client key (PEM)")
-    x.add_argument("--period", type=float, default=60.0, help="seconds between readings [s] (default 60)")
-    x.add_argument("--count", type=int, default=0, help="stop after this many rounds (default: never)")
+    x.add_argument("--period", type=A.positive, default=60.0, help="seconds between readings [s] (default 60)")
+    x.add_argument("--count", type=A.count, default=0, help="stop after this many rounds (default: never)")
     x.set_defaults(func=cmd_simulate_mqtt)
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.commands.push import check_push_section
 
 
@@ -78,10 +79,10 @@ def add_commands(sub) -> None:
     c = sub.add_parser("config")
     cs = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     x = cs.add_parser("check", help="validate a configuration; every problem with file, line and field")
-    x.add_argument("file", nargs="?", type=Path)
+    x.add_argument("file", nargs="?", type=A.path_name)
     x.set_defaults(func=cmd_config_check)
     cs.add_parser("schema", help="print the JSON Schema of tanjian.yaml").set_defaults(func=cmd_config_schema)
     x = cs.add_parser("init", help="write the Plant 18 example to start from")
-    x.add_argument("dest", nargs="?", default="tanjian.yaml")
+    x.add_argument("dest", nargs="?", default="tanjian.yaml", type=A.new_file)
     x.add_argument("--force", action="store_true")
     x.set_defaults(func=cmd_config_init)

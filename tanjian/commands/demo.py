@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tanjian import args as A
 from tanjian.args import config_from_args
 
 
@@ -28,13 +29,13 @@ def cmd_demo(args) -> int:
 def add_commands(sub) -> None:
     """Add ``demo`` and ``history``."""
     x = sub.add_parser("demo")
-    x.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
-    x.add_argument("--history-days", type=float, default=None, help="history to backfill on first start")
+    x.add_argument("--speed", type=A.positive, default=1.0, help="simulated seconds per real second (default 1)")
+    x.add_argument("--history-days", type=A.nonnegative, default=None, help="history to backfill on first start")
     x.add_argument("--no-lab", action="store_true", help="do not start JupyterLab")
     x.add_argument("--no-chain", action="store_true", help="do not start anvil and the anchoring loop")
-    x.add_argument("--port-offset", type=int, default=0, help="added to every port (run two demos side by side)")
+    x.add_argument("--port-offset", type=A.port_offset, default=0, help="added to every port (run two demos side by side)")
     x.set_defaults(func=cmd_demo)
 
     x = sub.add_parser("history")
-    x.add_argument("--days", type=float, default=3.0)
+    x.add_argument("--days", type=A.nonnegative, default=3.0)
     x.set_defaults(func=cmd_history)

@@ -17,6 +17,7 @@ import getpass
 import math
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args
 
 IMPORT_EPILOG = """\
@@ -45,19 +46,26 @@ def cmd_import(args: argparse.Namespace) -> int:
         return cmd_import_list(cfg)
     if not args.mapping:
         names = ", ".join(sorted(cfg.imports)) or "none configured"
-        print(f"tanjian import: --mapping NAME is needed (mappings in {cfg.source}: {names})")
-        return 2
+        raise A.ArgumentRefused(f"tanjian import: --mapping NAME is needed (mappings in {cfg.source}: {names})")
     r = import_file(cfg, args.file, args.mapping, author=args.author, reason=args.reason,
-                    accept_good_rows=args.accept_good_rows, supersedes=args.supersedes)
+                    accept_good_rows=args.accept_good_rows, supersedes=args.supersedes,
+                    keep_repeated=args.keep_repeated)
+    if r.status == "already" and r.repeated:
+        print(f"{Path(args.file).name}: every record was imported before; nothing changed:")
+        for line in r.repeated:
+            print(f"  {line}")
+        return 0
     if r.status == "already":
         print(f"{Path(args.file).name}: already imported on {r.imported_at} by {r.author} "
               f"(sha256 {r.sha256}); nothing changed")
         return 0
     print(f"{Path(args.file).name}: {r.records} record(s) imported (sha256 {r.sha256})")
     print(f"  document {r.document}; file kept as evidence; its hash is queued for the ledger")
-    for f, n in r.overlaps.items():
-        print(f"  warning: {n} record(s) identical to records of {f}, imported before: counted twice unless "
-              f"this file replaces it (then: tanjian import FILE --mapping … --supersedes SHA)")
+    if r.repeated:
+        print(f"  {len(r.repeated)} record(s) left out, imported before (if this file re-issues an imported "
+              f"one: --supersedes SHA; if they are new records equal to old ones: --keep-repeated):")
+        for line in r.repeated:
+            print(f"    {line}")
     if r.rejected:
         print(f"  {len(r.rejected)} bad row problem(s) left out (--accept-good-rows):")
         for line in r.rejected:
@@ -118,11 +126,13 @@ def add_commands(subparsers) -> None:
         description="Import a CSV/XLSX business file into activity records with a configured mapping, or "
                     "list the imported files (tanjian import list).",
         epilog=IMPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", type=Path, help="the CSV or XLSX file, or 'list'")
+    p.add_argument("file", type=A.path_name, help="the CSV or XLSX file, or 'list'")
     p.add_argument("--mapping", "-m", help="name of the mapping under imports: in the configuration")
     p.add_argument("--accept-good-rows", action="store_true",
                    help="import the good rows of a file with bad rows (the bad ones are listed and left out)")
     p.add_argument("--supersedes", metavar="SHA", help="hash of an imported file this one corrects")
+    p.add_argument("--keep-repeated", action="store_true",
+                   help="import records equal to records imported before (default: left out, listed by row)")
     p.add_argument("--author", default=getpass.getuser(), help="who imports (default: the login name)")
     p.add_argument("--reason", default=None, help="why (default: 'import of FILE with mapping NAME')")
     p.set_defaults(func=cmd_import)
@@ -133,5 +143,5 @@ def add_commands(subparsers) -> None:
                     "period) with the energy of the plant's top electricity meters over the statement's "
                     "billing period, each local hour assigned to its period (models/data/tou-periods.csv). "
                     "difference = metered - bill; difference % = difference / bill x 100.")
-    p.add_argument("--month", required=True, help="YYYY-MM of the statement")
+    p.add_argument("--month", required=True, type=A.month, help="YYYY-MM of the statement")
     p.set_defaults(func=cmd_reconcile)

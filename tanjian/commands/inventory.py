@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded, open_store
 from workspace.errors import TanjianError
 
@@ -43,10 +44,12 @@ def _period(args) -> tuple[dt.date, dt.date]:
             raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
     if args.year is not None:
         if args.date_from or args.date_to:
-            raise TanjianError("give either --year or --from/--to, not both")
+            raise A.ArgumentRefused(f"tanjian {args.command}: --year {args.year}: give either --year or "
+                                    f"--from/--to, not both")
         return dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
     if not (args.date_from and args.date_to):
-        raise TanjianError("give --year YYYY or both --from DATE and --to DATE")
+        raise A.ArgumentRefused(f"tanjian {args.command}: give --year YYYY or both --from DATE and --to DATE")
+    A.period(args.date_from, args.date_to, command=args.command, options=("--from", "--to"), inclusive=True)
     try:
         start, end = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
     except ValueError as exc:
@@ -205,11 +208,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methodology", default="ghg-protocol-corporate", metavar="ID",
                    help="methodology package id: cn-machinery-2015, gbt-32151.29-2024, ghg-protocol-corporate "
                         "(default), iso-14064-1-2018")
-    p.add_argument("--activity", type=Path, action="append", metavar="FILE",
+    p.add_argument("--activity", type=A.existing_file, action="append", metavar="FILE",
                    help="activity-data file (CSV or XLSX; repeatable); checked before anything is computed. "
                         "Default: every file in <data_dir>/activity/")
     p.add_argument("--as-of", default=None, metavar="SNAPSHOT", help="store snapshot id or tag to read")
-    p.add_argument("--measured", type=Path, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
+    p.add_argument("--measured", type=A.existing_file, default=None, metavar="FILE", help="CSV of the plant's measured factors (lab values)")
     p.add_argument("--no-store", action="store_true", help="do not read the store (activity files only)")
     p.add_argument("--allow-unverified", action="store_true",
                    help="accept factor rows whose status is 'unverified' (values not yet confirmed against their "
@@ -253,17 +256,17 @@ def add_commands(subparsers) -> None:
                               description="GHG inventory from the store's meters and activity files, under a "
                                           "versioned methodology package.",
                               epilog=INVENTORY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--year", type=int, default=None, metavar="YYYY", help="calendar year (local dates)")
-    p.add_argument("--from", dest="date_from", default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
-    p.add_argument("--to", dest="date_to", default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
+    p.add_argument("--year", type=A.year, default=None, metavar="YYYY", help="calendar year (local dates)")
+    p.add_argument("--from", dest="date_from", type=A.local_date, default=None, metavar="DATE", help="first day YYYY-MM-DD (inclusive)")
+    p.add_argument("--to", dest="date_to", type=A.local_date, default=None, metavar="DATE", help="last day YYYY-MM-DD (inclusive)")
     p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
                    help="granularity of the lines (default: source)")
-    p.add_argument("--restate-with", type=Path, default=None, metavar="FACTORS.csv",
+    p.add_argument("--restate-with", type=A.existing_file, default=None, metavar="FACTORS.csv",
                    help="factor CSV to restate with: old and new side by side, with the reason per line")
     _common(p)
     p.set_defaults(func=_guard(cmd_inventory), month=None)
 
     p = subparsers.add_parser("footprint")
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="YYYY-MM")
+    p.add_argument("--month", required=True, type=A.month, metavar="YYYY-MM", help="YYYY-MM")
     _common(p)
     p.set_defaults(func=_guard(cmd_footprint), year=None, date_from=None, date_to=None)

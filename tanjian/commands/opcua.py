@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 from workspace.errors import TanjianError
 
@@ -65,23 +66,23 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("opcua")
     sub = p.add_subparsers(dest="opcua_command", metavar="ACTION", required=True)
     x = sub.add_parser("cert", help="write a private key and a self-signed application certificate")
-    x.add_argument("--out", type=Path, default=Path("pki"), help="folder to write into (default ./pki)")
-    x.add_argument("--name", default="collector", help="file stem: NAME.key.pem and NAME.der (default collector)")
-    x.add_argument("--uri", default="urn:tanjian:collector",
+    x.add_argument("--out", type=A.path_name, default=Path("pki"), help="folder to write into (default ./pki)")
+    x.add_argument("--name", default="collector", type=A.file_stem, help="file stem: NAME.key.pem and NAME.der (default collector)")
+    x.add_argument("--uri", default="urn:tanjian:collector", type=A.uri,
                    help="application URI the certificate names (default urn:tanjian:collector)")
-    x.add_argument("--host", default=socket.gethostname(), help="host name in the certificate (default this host)")
+    x.add_argument("--host", default=socket.gethostname(), type=A.hostname, help="host name in the certificate (default this host)")
     x.add_argument("--server", action="store_true", help="a server certificate (for the simulator)")
-    x.add_argument("--days", type=int, default=365, help="validity [days] (default 365)")
+    x.add_argument("--days", type=A.positive_int, default=365, help="validity [days] (default 365)")
     x.set_defaults(func=_guard(cmd_cert))
     x = sub.add_parser("simulate", help="serve the configuration's opcua gateways from the load model "
                                         "(Basic256Sha256 SignAndEncrypt only)")
-    x.add_argument("--pki", type=Path, default=Path("pki"),
+    x.add_argument("--pki", type=A.path_name, default=Path("pki"),
                    help="folder with the server's scada.der and scada.key.pem (default ./pki; make them with "
                         "`tanjian opcua cert --server --name scada --uri urn:tanjian:simulator:opcua`)")
-    x.add_argument("--trusted", type=Path, default=Path("pki/trusted"),
+    x.add_argument("--trusted", type=A.path_name, default=Path("pki/trusted"),
                    help="folder of the client certificates to accept (default ./pki/trusted)")
-    x.add_argument("--clock", default=None, help="simulated clock '<ISO origin>@<wall origin>x<speed>' "
+    x.add_argument("--clock", default=None, type=A.clock, help="simulated clock '<ISO origin>@<wall origin>x<speed>' "
                                                  "(default: wall clock)")
-    x.add_argument("--update-s", type=float, default=1.0, help="seconds between two updates of every node "
+    x.add_argument("--update-s", type=A.positive, default=1.0, help="seconds between two updates of every node "
                                                                "(default 1)")
     x.set_defaults(func=_guard(cmd_simulate))

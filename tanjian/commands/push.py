@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 from workspace.errors import ConfigError, TanjianError
 
@@ -95,5 +96,5 @@ def add_commands(subparsers) -> None:
     sub = p.add_subparsers(dest="push_command", metavar="ACTION", required=True)
     x = sub.add_parser("serve", help="accept readings POSTed by outside connectors (authenticated, "
                                      "schema-validated; acknowledged once journaled)")
-    x.add_argument("--listen", help="HOST:PORT (default: push.listen of the configuration, else 127.0.0.1:8480)")
+    x.add_argument("--listen", type=A.host_port, help="HOST:PORT (default: push.listen of the configuration, else 127.0.0.1:8480)")
     x.set_defaults(func=guarded(cmd_serve, (TanjianError, OSError)))

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args
 
 
@@ -71,7 +72,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     x = sub.add_parser("labels",
                        description="Write a sheet of QR labels (A4, 3 x 8 labels of 70 x 37 mm as PDF, or one "
                                    "SVG), each pointing at <dashboards.public_url>/readings?meter=ID.")
-    x.add_argument("--out", required=True, type=Path, help="labels.pdf or labels.svg")
+    x.add_argument("--out", required=True, type=A.new_file, help="labels.pdf or labels.svg")
     x.add_argument("--meter", "--meters", action="extend", nargs="+", metavar="ID",
                    help="meters to label (default: every meter of the site model)")
     x.add_argument("--public-url", default=None,
@@ -82,10 +83,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     rs = r.add_subparsers(dest="reading_command", metavar="ACTION", required=True)
     x = rs.add_parser("add", help="check a hand reading, store its photo as evidence and queue it for the ledger")
     x.add_argument("--meter", required=True)
-    x.add_argument("--counter", required=True, type=float, help="the value on the register [kWh or m3]")
-    x.add_argument("--photo", required=True, type=Path, help="photo of the meter's display (JPEG, PNG, WebP, HEIC)")
+    x.add_argument("--counter", required=True, type=A.counter, help="the value on the register [kWh or m3]")
+    x.add_argument("--photo", required=True, type=A.existing_file, help="photo of the meter's display (JPEG, PNG, WebP, HEIC)")
     x.add_argument("--reader", required=True, help="who read the meter")
-    x.add_argument("--time", default=None, help="when it was read, ISO 8601 (local unless zoned; default now)")
+    x.add_argument("--time", default=None, type=A.local_time, help="when it was read, ISO 8601 (local unless zoned; default now)")
     x.add_argument("--reason", default="hand reading")
     x.add_argument("--confirm", action="store_true", help="submit despite warnings (errors still refuse)")
     x.set_defaults(func=cmd_reading_add)

@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from tanjian import args as A
 from tanjian.args import config_from_args, guarded
 
 log = logging.getLogger(__name__)
@@ -25,16 +26,16 @@ def _period(args) -> tuple[dt.date, dt.date]:
             raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
     if args.year:
         return dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
-    raise TanjianError("say which period: --year YYYY or --month YYYY-MM (or --schedule monthly|yearly)")
+    raise A.ArgumentRefused("tanjian report: say which period: --year YYYY or --month YYYY-MM (or --schedule "
+                            "monthly|yearly)")
 
 
 def _list(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
-    from workspace.errors import TanjianError
-
     items = tuple(x.strip() for x in text.split(",") if x.strip())
     bad = [x for x in items if x not in allowed]
     if bad or not items:
-        raise TanjianError(f"--{what} {text!r}: expected a comma-separated subset of {','.join(allowed)}")
+        raise A.ArgumentRefused(f"tanjian report: --{what} {text}: expected a comma-separated subset of "
+                                f"{','.join(allowed)}")
     return items
 
 
@@ -105,22 +106,22 @@ def add_commands(subparsers) -> None:
         epilog="Schedule (cron, plant local time): `20 0 1 * * tanjian report --schedule monthly --author "
                "scheduler` writes last month's reports once into DATA_DIR/reports/YYYY-MM.")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--year", type=int, help="calendar year")
-    g.add_argument("--month", help="calendar month YYYY-MM")
+    g.add_argument("--year", type=A.year, help="calendar year")
+    g.add_argument("--month", type=A.month, help="calendar month YYYY-MM")
     g.add_argument("--schedule", choices=("monthly", "yearly"),
                    help="last complete month/year, once (idempotent marker under DATA_DIR/reports/.issued)")
     p.add_argument("--format", default="xlsx,pdf,json", help="comma-separated: xlsx,pdf,json (default all)")
     p.add_argument("--layout", default="cn,iso", help="comma-separated: cn (guideline), iso (ISO 14064-1)")
-    p.add_argument("--out", type=Path, help="output folder")
+    p.add_argument("--out", type=A.path_name, help="output folder")
     p.add_argument("--author", required=True, help="who issues the report (recorded in the ledger leaf)")
     p.add_argument("--reason", default=None, help="why (default: 'GHG report START..END')")
     p.add_argument("--methodology", default=None,
                    help="methodology package for all layouts (default: cn-machinery-2015 for cn, "
                         "iso-14064-1-2018 for iso)")
-    p.add_argument("--activity", type=Path, default=None, help="activity-data file (CSV/XLSX) to include")
+    p.add_argument("--activity", type=A.existing_file, default=None, help="activity-data file (CSV/XLSX) to include")
     p.add_argument("--level", default="source", choices=("source", "workshop", "device", "plant"),
                    help="inventory line level (default source)")
-    p.add_argument("--report-date", default=None, help="date printed (default: the day after the period)")
+    p.add_argument("--report-date", default=None, type=A.local_date, help="date printed (default: the day after the period)")
     p.add_argument("--as-of", default=None,
                    help="store snapshot id to read (default newest); the snapshot a report names regenerates it "
                         "byte for byte")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tanjian import args as A
 from tanjian.args import config_from_args
 
 
@@ -16,6 +17,6 @@ def cmd_serve(args) -> int:
 def add_commands(sub) -> None:
     """Add ``serve``."""
     x = sub.add_parser("serve")
-    x.add_argument("--port", type=int, default=None, help="override dashboards.port")
+    x.add_argument("--port", type=A.port, default=None, help="override dashboards.port")
     x.add_argument("--show", action="store_true", help="open a browser tab")
     x.set_defaults(func=cmd_serve)

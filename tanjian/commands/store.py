@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from tanjian import args as A
 from tanjian.args import config_from_args, open_store
 
 
@@ -24,11 +25,21 @@ def cmd_fold(args) -> int:
     return 0
 
 
-def cmd_query_energy(args) -> int:
+def _checked_query(args, command: str):
+    """The configuration, after refusing a period that ends before it starts and unknown ``--meter`` ids."""
+    A.period(args.start, args.end, command=command)
     cfg = config_from_args(args)
+    for m in args.meter or ():
+        A.known_meter(cfg, m, command=command)
+    return cfg
+
+
+def cmd_query_energy(args) -> int:
+    cfg = _checked_query(args, "query energy")
     store = open_store(cfg)
     da = store.energy(args.start, args.end, by=args.by, medium=args.medium,
-                      freq=None if args.freq == "total" else args.freq, as_of=args.as_of)
+                      freq=None if args.freq == "total" else args.freq, meters=args.meter or None,
+                      as_of=args.as_of)
     df = da.to_pandas()
     print(f"# {da.attrs['long_name']} [{da.attrs['units']}], local time {da.attrs['timezone']}, "
           f"snapshot {da.attrs['snapshot']}, measured share {da.attrs['coverage']:.3f}")
@@ -37,7 +48,7 @@ def cmd_query_energy(args) -> int:
 
 
 def cmd_query_quality(args) -> int:
-    cfg = config_from_args(args)
+    cfg = _checked_query(args, "query quality")
     df = open_store(cfg).quality_report(args.start, args.end, meters=args.meter or None, as_of=args.as_of)
     print(f"# data quality {args.start} .. {args.end} ({df.attrs['timezone']}), snapshot {df.attrs['snapshot']}")
     cols = ["minutes", "readings", "completeness_pct", "estimated_pct"] + [
@@ -65,6 +76,7 @@ def cmd_correct(args) -> int:
     cfg = config_from_args(args)
     if args.meter not in cfg.site.meter_ids():
         _unknown(args.meter)
+    A.fits_register(cfg, args.meter, args.counter, command="correct", option="--counter")
     req = {"kind": "correction", "author": args.author, "reason": args.reason,
            "readings": [{"meter": args.meter, "time": _when(args.time, cfg.site.plant.timezone),
                          "counter": args.counter}]}
@@ -80,6 +92,8 @@ def cmd_replace_meter(args) -> int:
     cfg = config_from_args(args)
     if args.meter not in cfg.site.meter_ids():
         _unknown(args.meter)
+    A.fits_register(cfg, args.meter, args.old_final, command="replace-meter", option="--old-final")
+    A.fits_register(cfg, args.meter, args.new_initial, command="replace-meter", option="--new-initial")
     req = {"kind": "meter_replaced", "author": args.author, "reason": args.reason, "meter": args.meter,
            "time": _when(args.time, cfg.site.plant.timezone), "old_final": args.old_final,
            "new_initial": args.new_initial}
@@ -128,46 +142,47 @@ def add_commands(sub) -> None:
     q = sub.add_parser("query")
     qs = q.add_subparsers(dest="query_command", metavar="WHAT", required=True)
     x = qs.add_parser("energy", help="energy per plant/workshop/meter and interval, as CSV")
-    x.add_argument("--start", required=True, help="local time, e.g. 2026-11-24 or '2026-11-24 08:00'")
-    x.add_argument("--end", required=True)
+    x.add_argument("--start", required=True, type=A.local_time, help="local time, e.g. 2026-11-24 or '2026-11-24 08:00'")
+    x.add_argument("--end", required=True, type=A.local_time)
     x.add_argument("--by", choices=["plant", "workshop", "meter"], default="plant")
     x.add_argument("--medium", choices=["electricity", "natural_gas", "water", "compressed_air"],
                    default="electricity")
-    x.add_argument("--freq", default="1h", help="pandas frequency (15min, 1h, 1D, MS) or 'total'")
+    x.add_argument("--meter", action="append", help="a meter id (repeatable; instead of --by)")
+    x.add_argument("--freq", default="1h", type=A.frequency, help="pandas frequency (15min, 1h, 1D, MS) or 'total'")
     x.add_argument("--as-of", default=None, help="snapshot id to read (see `tanjian versions`)")
     x.set_defaults(func=cmd_query_energy)
 
     x = qs.add_parser("quality", help="completeness and flag counts per meter, as CSV")
-    x.add_argument("--start", required=True)
-    x.add_argument("--end", required=True)
+    x.add_argument("--start", required=True, type=A.local_time)
+    x.add_argument("--end", required=True, type=A.local_time)
     x.add_argument("--meter", action="append", help="a meter id (repeatable; default all)")
     x.add_argument("--as-of", default=None)
     x.set_defaults(func=cmd_query_quality)
 
     x = sub.add_parser("correct")
     x.add_argument("--meter", required=True)
-    x.add_argument("--time", required=True, help="the reading's time (local unless it has a zone)")
-    x.add_argument("--counter", type=float, required=True, help="the right counter value [kWh or m3]")
+    x.add_argument("--time", required=True, type=A.local_time, help="the reading's time (local unless it has a zone)")
+    x.add_argument("--counter", type=A.counter, required=True, help="the right counter value [kWh or m3]")
     x.add_argument("--author", required=True)
     x.add_argument("--reason", required=True)
     x.set_defaults(func=cmd_correct)
     x = sub.add_parser("replace-meter")
     x.add_argument("--meter", required=True)
-    x.add_argument("--time", required=True, help="when the new meter started counting (local unless zoned)")
-    x.add_argument("--old-final", type=float, required=True)
-    x.add_argument("--new-initial", type=float, required=True)
+    x.add_argument("--time", required=True, type=A.local_time, help="when the new meter started counting (local unless zoned)")
+    x.add_argument("--old-final", type=A.counter, required=True)
+    x.add_argument("--new-initial", type=A.counter, required=True)
     x.add_argument("--author", required=True)
     x.add_argument("--reason", required=True)
     x.set_defaults(func=cmd_replace_meter)
 
     x = sub.add_parser("versions")
-    x.add_argument("--limit", type=int, default=20)
+    x.add_argument("--limit", type=A.positive_int, default=20)
     x.set_defaults(func=cmd_versions)
     x = sub.add_parser("tag")
     x.add_argument("name")
     x.add_argument("--snapshot", default=None, help="snapshot id (default: the newest)")
     x.set_defaults(func=cmd_tag)
     x = sub.add_parser("compact")
-    x.add_argument("--keep-days", type=float, default=30.0, help="keep every version younger than this [d]")
+    x.add_argument("--keep-days", type=A.nonnegative, default=30.0, help="keep every version younger than this [d]")
     x.add_argument("--dry-run", action="store_true")
     x.set_defaults(func=cmd_compact)

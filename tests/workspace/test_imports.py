@@ -198,18 +198,20 @@ def test_reissued_invoice_supersedes_the_old_one(plant_cfg, tmp_path):
     assert new.overlaps == {}  # the 5 unchanged rows repeat the file it replaces: expected, no warning
 
 
-def test_a_re_export_without_supersedes_is_flagged(plant_cfg, tmp_path, capsys):
+def test_a_re_export_without_supersedes_imports_nothing(plant_cfg, tmp_path, capsys):
+    # (issue 14: this re-export used to be imported a second time, with a warning only)
     import_file(plant_cfg, ERP, "erp_production", author="test")
     again = tmp_path / "erp-export-2.csv"  # the same rows exported once more, in GB 18030
     again.write_bytes(ERP.read_text(encoding="utf-8-sig").encode("gb18030"))
     rc = main(["--config", str(EXAMPLE), "--data-dir", str(plant_cfg.paths.data_dir), "import", str(again),
                "--mapping", "erp_production", "--author", "test"])
     out = capsys.readouterr().out
-    assert rc == 0 and "warning: 8 record(s) identical to records of erp-production-2026-10.csv" in out
+    assert rc == 0 and "every record was imported before; nothing changed" in out
+    assert "erp-export-2.csv:2: production P-PUMP 3 pcs 2026-10-08..2026-10-08: already imported from " \
+           "erp-production-2026-10.csv row 2" in out
     rc = main(["--config", str(EXAMPLE), "--data-dir", str(plant_cfg.paths.data_dir), "import", "list"])
     out = capsys.readouterr().out.splitlines()
-    assert rc == 0 and len(out) == 3 and out[1].endswith("erp-production-2026-10.csv")
-    assert out[2].split()[1:4] == [hashlib.sha256(again.read_bytes()).hexdigest()[:12], "erp_production", "8"]
+    assert rc == 0 and len(out) == 2 and out[1].endswith("erp-production-2026-10.csv")
 
 
 def test_load_activity_takes_dates_datetimes_and_strings(plant_cfg):

@@ -10,8 +10,19 @@ activity records (:mod:`workspace.business.records`) and keeps three things:
    atomically: a crash before it leaves nothing imported (a retry repeats 1 and 2 harmlessly).
 
 A file with any bad row is refused whole, listing every problem as ``file:row:column: message``, unless
-the caller accepts the good rows (the document then lists the rejected ones). The same bytes imported
-again change nothing; :func:`list_imports` lists what was imported.
+the caller accepts the good rows (the document then lists the rejected ones). A file with headers only,
+an XLSX formula without a saved value, or a settlement statement whose total disagrees with its
+time-of-use parts (:mod:`workspace.business.statements`) is refused the same way.
+
+Imports are deduplicated by record identity, not by bytes: a record is the same as one imported before
+when all the fields of :data:`IDENTITY` are equal (what it counts, when, where, how much; not its note,
+file or row). A re-export of a file (another encoding, a trailing newline, columns reordered) reports its
+rows as already imported, each with the file and row that holds it, and imports nothing new; a file that
+adds rows to an imported one imports the new rows only. Each imported record matches at most one new
+one, so a file that repeats a record twice over one import keeps the second. A file that re-issues an
+imported one (a corrected invoice) names it with ``supersedes``; records genuinely repeated (two equal
+deliveries in one period, on two files) are kept with ``keep_repeated``. The same bytes imported again
+change nothing; :func:`list_imports` lists what was imported.
 """
 
 from __future__ import annotations
@@ -48,8 +59,10 @@ class ImportResult:
     rejected: list[str] = field(default_factory=list)
     imported_at: str | None = None
     author: str | None = None
-    #: files already imported (not superseded) that hold records identical to some of this file's
+    #: files already imported (not superseded) holding records of this file: how many (left out)
     overlaps: dict[str, int] = field(default_factory=dict)
+    #: this file's records left out as already imported: ``file:row: already imported from FILE row N``
+    repeated: list[str] = field(default_factory=list)
 
 
 def _media_type(path: Path) -> str:
@@ -59,7 +72,8 @@ def _media_type(path: Path) -> str:
 
 
 def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str | None = None,
-                accept_good_rows: bool = False, supersedes: str | None = None) -> ImportResult:
+                accept_good_rows: bool = False, supersedes: str | None = None,
+                keep_repeated: bool = False) -> ImportResult:
     """Import one business file.
 
     Parameters
@@ -78,10 +92,15 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
         Import the good rows of a file that has bad ones (the document lists the rejected rows).
     supersedes : str, optional
         SHA-256 of an imported file this one re-issues (a corrected invoice); its records stop counting.
+    keep_repeated : bool
+        Import records identical (:data:`IDENTITY`) to records imported before, instead of leaving them
+        out as already imported.
 
     Returns
     -------
     ImportResult
+        ``status`` ``already`` (the same bytes, or every record already imported: nothing changed),
+        else ``imported``; ``repeated`` lists the rows left out as already imported.
 
     Raises
     ------
@@ -128,7 +147,13 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     if problems and (not accept_good_rows or not records):
         raise ActivityFileError(problems, records)
     rejected = [format_problem(p) for p in problems]
-    overlaps = _overlaps(cfg.paths.data_dir, records, exclude=supersedes)
+    overlaps: dict[str, int] = {}
+    repeated: list[str] = []
+    if not keep_repeated:
+        records, repeated, overlaps = _new_records(cfg.paths.data_dir, path.name, records, exclude=supersedes)
+        if not records:
+            log.info("%s: every record was imported before: nothing changed", path.name)
+            return ImportResult("already", sha, target, 0, rejected, None, None, overlaps, repeated)
     reason = reason or f"import of {path.name} with mapping {mapping}"
     ev = EvidenceStore(cfg.paths.evidence).put(data, name=path.name, media_type=_media_type(path),
                                                author=author, reason=reason)
@@ -143,30 +168,48 @@ def import_file(cfg: "Config", path, mapping: str, *, author: str, reason: str |
     written = documents.write_document(cfg.paths.data_dir, doc)
     log.info("imported %s (%s): %d record(s), %d row problem(s) left out; evidence %s, ledger request queued",
              path.name, sha[:12], len(records), len(problems), ev.path)
-    if overlaps:
-        log.warning("%s repeats records of %s: if it re-issues one of them, import it with --supersedes",
-                    path.name, ", ".join(f"{f} ({n})" for f, n in overlaps.items()))
-    return ImportResult("imported", sha, written, len(records), rejected, now, author, overlaps)
+    if repeated:
+        log.info("%s: %d record(s) left out as imported before", path.name, len(repeated))
+    return ImportResult("imported", sha, written, len(records), rejected, now, author, overlaps, repeated)
 
 
-_SAME = ("kind", "item", "period_start", "period_end", "quantity", "unit", "workshop", "device", "shift",
-         "team", "co2_share", "movement", "note")
+#: the fields that make a record the same as another: what it counts (kind, item, movement), when
+#: (period_start, period_end), where (workshop, device, shift, team) and how much (quantity, unit,
+#: co2_share). Not the note (free text an export may change), nor its file, hash or row.
+IDENTITY = ("kind", "item", "period_start", "period_end", "workshop", "device", "shift", "team", "movement",
+            "quantity", "unit", "co2_share")
 
 
-def _overlaps(data_dir, records: list[dict], exclude: str | None = None) -> dict[str, int]:
-    """Per imported file (neither superseded nor ``exclude``), how many of ``records`` it already holds
-    identically."""
-    new = {tuple(r[c] for c in _SAME) for r in records}
+def identity(record: dict) -> tuple:
+    """The record's identity: its :data:`IDENTITY` fields."""
+    return tuple(record.get(c) for c in IDENTITY)
+
+
+def _new_records(data_dir, name: str, records: list[dict], exclude: str | None = None
+                 ) -> tuple[list[dict], list[str], dict[str, int]]:
+    """``records`` without those imported before (in files neither superseded nor ``exclude``), each
+    imported record matching at most one; the left-out ones as ``name:row: ...`` lines; per earlier file,
+    how many it held."""
     docs = documents.read_documents(data_dir)
     superseded = {d.get("supersedes") for d in docs} | {exclude}
-    out: dict[str, int] = {}
+    held: dict[tuple, list[tuple[dict, dict]]] = {}
     for d in docs:
-        if d["source_sha256"] in superseded:
+        if d["source_sha256"] not in superseded:
+            for r in d["records"]:
+                held.setdefault(identity(r), []).append((d, r))
+    new, repeated, overlaps = [], [], {}
+    for r in records:
+        hits = held.get(identity(r))
+        if not hits:
+            new.append(r)
             continue
-        n = sum(1 for r in d["records"] if tuple(r.get(c) for c in _SAME) in new)
-        if n:
-            out[f"{d['source_file']} {d['source_sha256'][:12]}"] = n
-    return out
+        d, old = hits.pop(0)
+        key = f"{d['source_file']} {d['source_sha256'][:12]}"
+        overlaps[key] = overlaps.get(key, 0) + 1
+        repeated.append(f"{name}:{r.get('row')}: {r['kind']} {r['item']} {r['quantity']:g} {r['unit']} "
+                        f"{r['period_start']}..{r['period_end']}: already imported from {d['source_file']} "
+                        f"row {old.get('row')} (sha256 {d['source_sha256'][:12]})")
+    return new, repeated, overlaps
 
 
 def list_imports(data_dir) -> list[dict]:

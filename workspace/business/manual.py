@@ -37,6 +37,11 @@ FUTURE_TOLERANCE_S = 300.0
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
 #: the largest photo accepted [bytes] (a phone's full-resolution JPEG is 2–8 MB)
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
+#: integer digits of a meter's register when the site model does not give ``register_digits``: no
+#: register of a meter family here has more (DL/T 645-2007 energy is BCD XXXXXX.XX, 6 digits; the
+#: 8-digit displays of IEC 62053 meters; a Modbus float32 counter resolves 1 kWh only up to 2**24), so a
+#: hand reading of 10**10 or more is a typing error, refused even when confirmed
+MAX_REGISTER_DIGITS = 10
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,30 @@ def rating(site: Site, meter: str) -> tuple[float | None, str]:
     return None, "no rating in the site model"
 
 
+def register_limit(site: Site, meter: str) -> tuple[float, str]:
+    """The first value ``meter``'s register cannot show, and where it comes from: 10**``register_digits``
+    of the meter, else where its family's integer counter wraps to zero
+    (:func:`workspace.meters.counter_wrap`), else 10**:data:`MAX_REGISTER_DIGITS`."""
+    from ..meters import counter_wrap
+
+    m = site.meter(meter)
+    if m.register_digits is not None:
+        return 10.0 ** m.register_digits, f"meter {m.id} register_digits {m.register_digits}"
+    wrap = counter_wrap(m.family)
+    if wrap is not None:
+        return wrap, f"family {m.family}'s counter register wraps there"
+    return 10.0 ** MAX_REGISTER_DIGITS, f"the widest register ({MAX_REGISTER_DIGITS} digits)"
+
+
+def ceiling(site: Site, meter: str) -> tuple[float | None, str]:
+    """The largest rate any electricity meter of the site can see when it has no rating of its own: the
+    plant's transformers' rated power together [kVA, an upper bound of kW] (None for other media)."""
+    m = site.meter(meter)
+    if m.medium != Medium.electricity or not site.transformers:
+        return None, "no ceiling"
+    return sum(t.rated_kva for t in site.transformers), "the plant's transformers' rated_kva together"
+
+
 def _units(site: Site, meter: str) -> tuple[str, str]:
     from ..units import MEDIUM_UNITS
 
@@ -189,10 +218,12 @@ def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: f
     -------
     list of Problem
         Empty when the reading is plausible. Errors: the meter is unknown, the value is not a
-        number >= 0, the time is more than :data:`FUTURE_TOLERANCE_S` in the future, the counter is
+        number >= 0, the value does not fit the register (:func:`register_limit`, also when confirmed),
+        the time is more than :data:`FUTURE_TOLERANCE_S` in the future, the counter is
         below the last stored reading (and no meter swap was recorded since), the average rate since
         the last reading exceeds the rating × :data:`~workspace.quality.SPIKE_MARGIN` (the store
-        would withhold the energy as a SPIKE), the minute already holds a reading, or a reading
+        would withhold the energy as a SPIKE), an electricity meter without a rating draws more than the
+        plant's transformers can give × that margin (:func:`ceiling`), the minute already holds a reading, or a reading
         older than the last is above it. Warnings: no stored reading to compare with, no rating to
         compare with, a time before the last reading (it is stored as a late reading).
     """
@@ -208,6 +239,11 @@ def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: f
     out: list[Problem] = []
     if counter is None or not isinstance(counter, (int, float)) or not math.isfinite(counter) or counter < 0:
         return [Problem("error", "not_a_number", f"{m.id}: the value {counter!r} must be a number >= 0 [{unit}]")]
+    top, top_source = register_limit(site, meter)
+    if counter >= top:  # an error whatever else is found (the checks below add what they find)
+        out.append(Problem("error", "above_register",
+                           f"{m.id}: {counter:,.6g} {unit} cannot be on the register: it shows less than "
+                           f"{top:,.0f} {unit} ({top_source})"))
     if (time - now).total_seconds() > FUTURE_TOLERANCE_S:
         out.append(Problem("error", "time_future",
                            f"{m.id}: the reading time {_fmt(time.astimezone(tz))} is in the future (now "
@@ -258,7 +294,14 @@ def check_plausible(site: Site, store, meter: str, time: dt.datetime, counter: f
                                f"replaced, record the swap first (`tanjian replace-meter`)"))
             return out
     hours = (slot - last_slot).total_seconds() / 3600
-    if limit is None:
+    roof, roof_source = ceiling(site, meter)
+    if limit is None and roof is not None and delta / hours > roof * SPIKE_MARGIN + 1e-9:
+        out.append(Problem("error", "above_ceiling",
+                           f"{m.id}: {counter:,.2f} {unit} means {delta:,.2f} {unit} since {last_txt}, an "
+                           f"average of {delta / hours:,.1f} {rate_unit} over {hours:,.2f} h, above what the "
+                           f"whole plant can draw: {roof * SPIKE_MARGIN:,.1f} {rate_unit} ({roof_source} "
+                           f"{roof:,.1f} × {SPIKE_MARGIN})"))
+    elif limit is None:
         out.append(Problem("warning", "no_rating",
                            f"{m.id}: {source}, so the rate since {last_txt} "
                            f"({delta / hours:,.1f} {rate_unit} on average) cannot be checked"))

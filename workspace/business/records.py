@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..units import PINT_SPELLINGS, UNIT_ALIASES, pint_unit, registry
 from .contract import COLUMNS, ITEMS, KINDS, MAPPABLE, MOVEMENTS, REQUIRED, USES
+from .statements import check_totals
 from .sheets import (ActivityFileError, CellError, Table, cell_text, header_key, parse_date, parse_month,
                      parse_number, read_table)
 
@@ -153,13 +154,20 @@ def parse_table(table: Table, layout: Layout, *, source_sha256: str = "", site=N
         seen.setdefault(k, i)
     if problems:
         return [], problems
+    if not table.rows:
+        where = f"sheet {table.sheet!r}, " if table.sheet is not None else ""
+        return [], [(name, table.header_row + 1, "(rows)",
+                     f"{where}no data below the header row {table.header_row} (cell "
+                     f"A{table.header_row + 1} onwards is empty): a file with headers only holds nothing "
+                     f"to import")]
     records: list[dict] = []
     for rownum, cells in table.rows:
         recs, probs = _parse_row(name, rownum, cells, pos, layout, source_sha256, site)
         problems += probs
         if not probs:
             records += recs
-    return records, problems
+    records, probs = check_totals(name, records, {item: h for h, item in layout.item_columns.items()})
+    return records, problems + probs
 
 
 def parse_row(name: str, rownum: int, header: list[str], cells: list[Any], layout: Layout,

@@ -50,6 +50,7 @@ class Table:
     rows: list[tuple[int, list[Any]]] = field(default_factory=list)
     encoding: str | None = None
     header_row: int = 1
+    sheet: str | None = None  #: the XLSX sheet's name (None for CSV)
 
 
 def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
@@ -131,9 +132,37 @@ def _read_xlsx(name: str, data: bytes, sheet: str | int | None, header_row: int)
                                                                  f"{', '.join(wb.sheetnames)})")])
             ws = wb[sheet]
         lines = [list(r) for r in ws.iter_rows(values_only=True)]
+        title = ws.title
     finally:
         wb.close()
-    return _table(name, lines, header_row, None)
+    uncached = _formulas_without_value(data, title, lines) if any(None in r for r in lines) else []
+    if uncached:
+        raise ActivityFileError([(name, row, f"{title}!{ref}",
+                                  f"the formula {formula} has no saved value (the file was written by a "
+                                  f"program that does not compute formulas): open and save it in Excel or "
+                                  f"LibreOffice, or export values") for row, ref, formula in uncached])
+    table = _table(name, lines, header_row, None)
+    table.sheet = title
+    return table
+
+
+def _formulas_without_value(data: bytes, title: str, lines: list[list[Any]]) -> list[tuple[int, str, str]]:
+    """``(row, cell, formula)`` of each cell of sheet ``title`` that holds a formula but no cached value
+    (read as empty in ``lines``, the cached values): such a cell must not be read as empty."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        out = []
+        for i, row in enumerate(wb[title].iter_rows(values_only=True)):
+            for j, v in enumerate(row):
+                if isinstance(v, str) and v.startswith("=") and (
+                        i >= len(lines) or j >= len(lines[i]) or lines[i][j] is None):
+                    out.append((i + 1, f"{get_column_letter(j + 1)}{i + 1}", v))
+        return out
+    finally:
+        wb.close()
 
 
 def _table(name: str, lines: list[list[Any]], header_row: int, enc: str | None) -> Table:
