@@ -211,3 +211,21 @@ class MinuteRule:
             log.info("minute rule: recovered the last journaled minutes of %d of %d pushing meters from the "
                      "journal's last %d batches", len(found), len(wanted), n - start)
         return len(found)
+
+
+async def journal_admitted(rule: MinuteRule, journal, plant: str, readings: list[Reading],
+                           source: str) -> tuple[int | None, int]:
+    """Journal the readings ``rule`` admits as one batch, then let the rule remember them: ``(seq, kept)``,
+    seq None when every reading was superseded. The caller holds the lock its journal writes share; a
+    :class:`~workspace.errors.JournalError` leaves the rule as it was (the caller keeps the readings)."""
+    import asyncio
+
+    from workspace.batch import encode_batch
+
+    adm = rule.admit(readings)
+    seq = None
+    if adm.kept:
+        payload = encode_batch(plant, journal.next_seq, source, adm.kept)
+        seq = await asyncio.to_thread(journal.append, payload)
+    rule.commit(adm)
+    return seq, len(adm.kept)

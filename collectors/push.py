@@ -38,8 +38,8 @@ from typing import Any
 import jsonschema
 from aiohttp import web
 
-from collectors.minute import MinuteRule
-from workspace.batch import Reading, decode_batch, encode_batch
+from collectors.minute import MinuteRule, journal_admitted
+from workspace.batch import Reading, decode_batch
 from workspace.errors import ConfigError, JournalError
 from workspace.journal import Journal
 from workspace.schemas import push_config_schema, schema_problems
@@ -165,13 +165,7 @@ class JournalSink:
     async def journal_batch(self, readings: list[Reading], source: str) -> tuple[int | None, int]:
         """Journal the kept readings; (seq, or None when all were superseded; readings kept)."""
         async with self.lock:
-            adm = self.minute_rule.admit(readings)
-            seq = None
-            if adm.kept:
-                payload = encode_batch(self.site.plant.id, self.journal.next_seq, source, adm.kept)
-                seq = await asyncio.to_thread(self.journal.append, payload)
-            self.minute_rule.commit(adm)
-            return seq, len(adm.kept)
+            return await journal_admitted(self.minute_rule, self.journal, self.site.plant.id, readings, source)
 
 
 class ServiceSink:
@@ -184,16 +178,7 @@ class ServiceSink:
         self.journal = service.journal
 
     async def journal_batch(self, readings: list[Reading], source: str) -> tuple[int | None, int]:
-        svc = self.service
-        async with svc._journal_lock:  # the lock the service's own journal writes hold (same package)
-            adm = svc.minute_rule.admit(readings)
-            seq = None
-            if adm.kept:
-                payload = encode_batch(svc.site.plant.id, svc.journal.next_seq, source, adm.kept)
-                seq = await asyncio.to_thread(svc.journal.append, payload)
-                svc.acknowledged += len(adm.kept)
-            svc.minute_rule.commit(adm)
-            return seq, len(adm.kept)
+        return await self.service.journal_pushed(readings, source)
 
 
 def _no_constant(name: str):

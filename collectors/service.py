@@ -33,7 +33,7 @@ from workspace.keeper import Keeper
 from workspace.site import PUSH_PROTOCOLS, SUBSCRIBED_PROTOCOLS, Medium, Site
 from workspace.store import Store
 
-from .minute import MinuteRule
+from .minute import MinuteRule, journal_admitted
 from .readers import reader_for
 
 log = logging.getLogger(__name__)
@@ -193,14 +193,16 @@ class CollectionService:
             When the journal refused it (a full disk included): the caller keeps the readings, and the
             minute rule remembers nothing of them.
         """
+        return (await self.journal_pushed(readings, source))[1]
+
+    async def journal_pushed(self, readings: list[Reading], source: str) -> tuple[int | None, int]:
+        """:meth:`journal_batch`, returning also the batch's journal sequence number (None when every reading
+        was superseded and nothing was journaled): ``(seq, readings journaled)``. The push endpoint answers
+        with the sequence number (:class:`collectors.push.ServiceSink`)."""
         async with self._journal_lock:
-            adm = self.minute_rule.admit(readings)
-            if adm.kept:
-                payload = encode_batch(self.site.plant.id, self.journal.next_seq, source, adm.kept)
-                await asyncio.to_thread(self.journal.append, payload)
-                self.acknowledged += len(adm.kept)
-            self.minute_rule.commit(adm)
-            return len(adm.kept)
+            seq, kept = await journal_admitted(self.minute_rule, self.journal, self.site.plant.id, readings, source)
+            self.acknowledged += kept
+            return seq, kept
 
     def _health_of(self, meter: str):
         """The health record of a pushed or subscribed meter (None for others)."""
