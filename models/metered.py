@@ -41,19 +41,6 @@ def _device_meters(site, medium: str, workshop: str) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
-def _manual_minutes(store, start: dt.date, end: dt.date, meters: list[str], as_of) -> dict[str, tuple[int, int]]:
-    """Per meter: the minutes of the local days [start, end] and how many are flagged MANUAL (through the
-    store's query API, :meth:`workspace.store.Store.flagged_minutes`)."""
-    from workspace.quality import Q
-
-    tz = store.site.plant.timezone
-    lo = pd.Timestamp(start).tz_localize(tz)
-    hi = (pd.Timestamp(end) + pd.Timedelta(days=1)).tz_localize(tz)
-    n = int((hi - lo) / pd.Timedelta(minutes=1))
-    flagged = store.flagged_minutes(start, end, meters, Q.MANUAL, as_of=as_of)
-    return {m: (n, int(flagged[m])) for m in meters}
-
-
 def store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
     """Energy per group and month from the store's rollups, with its data quality.
 
@@ -103,16 +90,17 @@ def store_records(store, site, start, end, level, as_of, medium) -> tuple[list[d
     period_min = (hi.tz_localize(tz) - lo.tz_localize(tz)) / pd.Timedelta(minutes=1)
     measured = store.measured_days(start, end, meters, as_of=as_of)
     est, man = {}, {}
-    rep = None
+    manual = None  # MANUAL minutes per meter: no rollup counts them, so only for periods up to 31 days
     if hi - lo <= pd.Timedelta(days=31):
-        rep = _manual_minutes(store, start, end, meters, as_of)
+        from workspace.quality import Q
+
+        manual = store.flagged_minutes(start, end, meters, Q.MANUAL, as_of=as_of)
     for k, ms in quality_sets.items():
         est[k] = 1.0 - float(sum(measured[m] for m in ms)) / (period_min * len(ms)) if period_min else 1.0
-        if rep is None:
+        if manual is None:
             man[k] = None
         else:
-            minutes = float(sum(rep[m][0] for m in ms))
-            man[k] = float(sum(rep[m][1] for m in ms)) / minutes if minutes else 0.0
+            man[k] = float(sum(manual[m] for m in ms)) / (period_min * len(ms)) if period_min else 0.0
     out = []
     unit = "kWh" if medium == "electricity" else "Nm3"
     values = per_meter.to_numpy()

@@ -95,7 +95,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``allowance status`` to the CLI."""
-    _guard = guarded
     p = subparsers.add_parser("allowance",
                               description="Read the allowance set with `tanjian quota set` (or on chain) and "
                                           "compare the store's emissions with it.")
@@ -112,4 +111,4 @@ def add_commands(subparsers) -> None:
     q.add_argument("--level", type=A.fraction, default=0.9, help="coverage of the forecast interval (default 0.9)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.add_argument("--fail-on-alarm", action="store_true", help="exit 2 when an alarm is raised (for cron)")
-    q.set_defaults(func=_guard(cmd_status))
+    q.set_defaults(func=guarded(cmd_status))

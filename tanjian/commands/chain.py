@@ -281,15 +281,14 @@ def add_commands(subparsers) -> None:
 
     Each sub-parser gets ``func`` (``args -> exit code``) as its default.
     """
-    _guard = guarded
     p = subparsers.add_parser("anchor")
     p.add_argument("--once", action="store_true", help="anchor once and exit")
-    p.set_defaults(func=_guard(cmd_anchor))
+    p.set_defaults(func=guarded(cmd_anchor))
 
     p = subparsers.add_parser("export")
     p.add_argument("seq", type=A.count, help="batch sequence number")
     p.add_argument("--out", type=A.path_name, required=True, help="output directory")
-    p.set_defaults(func=_guard(cmd_export))
+    p.set_defaults(func=guarded(cmd_export))
 
     p = subparsers.add_parser("verify")
     p.add_argument("batch_file", type=A.existing_file)
@@ -302,16 +301,16 @@ def add_commands(subparsers) -> None:
     g.add_argument("--offline", action="store_true", help="only the checks that need no node")
     p.add_argument("--contract", help="the AnchorRegistry address you trust "
                                       "(fail if the bundle names another)")
-    p.set_defaults(func=_guard(cmd_verify))
+    p.set_defaults(func=guarded(cmd_verify))
 
     p = subparsers.add_parser("chain")
     sub = p.add_subparsers(dest="chain_command", required=True)
-    sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=_guard(cmd_keygen))
+    sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=guarded(cmd_keygen))
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
-        func=_guard(cmd_deploy))
+        func=guarded(cmd_deploy))
     q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
     q.add_argument("--out", type=A.path_name, default=None, help="output directory (default chain/contracts/build)")
-    q.set_defaults(func=_guard(cmd_compile))
+    q.set_defaults(func=guarded(cmd_compile))
 
     def signer_options(q):
         q.add_argument("--keystore", type=A.existing_file, help="encrypted keystore of the role's account")
@@ -342,7 +341,7 @@ def add_commands(subparsers) -> None:
     q = sub.add_parser("packages", help="the packaged methodologies with their versions and hashes")
     q.add_argument("--reseal", action="store_true",
                    help="rewrite manifest.yaml of every packaged methodology (after editing one or the factor file)")
-    p.set_defaults(func=_guard(cmd_methodology))
+    p.set_defaults(func=guarded(cmd_methodology))
 
     p = subparsers.add_parser("quota")
     sub = p.add_subparsers(dest="quota_command", required=True)
@@ -359,7 +358,7 @@ def add_commands(subparsers) -> None:
     q.add_argument("year", type=A.year)
     q.add_argument("--contract")
     q.set_defaults(on_chain=False)
-    p.set_defaults(func=_guard(cmd_quota))
+    p.set_defaults(func=guarded(cmd_quota))
 
     lg = subparsers.add_parser("ledger")
     ls = lg.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)

@@ -247,7 +247,6 @@ levels: source (default) | workshop (each workshop's main meters) | device (each
 
 def add_commands(subparsers) -> None:
     """Add ``kpi``, ``inventory`` and ``footprint`` to the CLI."""
-    _guard = guarded
     x = subparsers.add_parser("kpi")
     x.add_argument("--as-of", default=None)
     x.set_defaults(func=cmd_kpi)
@@ -264,9 +263,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--restate-with", type=A.existing_file, default=None, metavar="FACTORS.csv",
                    help="factor CSV to restate with: old and new side by side, with the reason per line")
     _common(p)
-    p.set_defaults(func=_guard(cmd_inventory), month=None)
+    p.set_defaults(func=guarded(cmd_inventory), month=None)
 
     p = subparsers.add_parser("footprint")
     p.add_argument("--month", required=True, type=A.month, metavar="YYYY-MM", help="YYYY-MM")
     _common(p)
-    p.set_defaults(func=_guard(cmd_footprint), year=None, date_from=None, date_to=None)
+    p.set_defaults(func=guarded(cmd_footprint), year=None, date_from=None, date_to=None)

@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from tanjian import args as A
-from tanjian.args import config_from_args
+from tanjian.args import config_from_args, open_store
 
 
 def cmd_labels(args) -> int:
@@ -46,13 +46,12 @@ def cmd_reading_add(args) -> int:
 
     from workspace.business.manual import submit_manual_reading
     from workspace.errors import StoreError
-    from workspace.store import Store
 
     cfg = config_from_args(args)
     tz = ZoneInfo(cfg.site.plant.timezone)
     when = dt.datetime.fromisoformat(args.time) if args.time else dt.datetime.now(tz)
     try:
-        store = Store.open(cfg.paths.store, cfg.site)
+        store = open_store(cfg)
     except StoreError:
         store = None
     photo = Path(args.photo)

@@ -96,7 +96,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``report`` to the CLI."""
-    _guard = guarded
     p = subparsers.add_parser(
         "report",
         description="Compute the inventory of the period from the store (and --activity), write the reports "
@@ -126,4 +125,4 @@ def add_commands(subparsers) -> None:
                    help="store snapshot id to read (default newest); the snapshot a report names regenerates it "
                         "byte for byte")
     p.add_argument("--no-ledger", action="store_true", help="write the files only")
-    p.set_defaults(func=_guard(cmd_report))
+    p.set_defaults(func=guarded(cmd_report))
