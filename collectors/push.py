@@ -39,7 +39,7 @@ import jsonschema
 from aiohttp import web
 
 from collectors.minute import MinuteRule, journal_admitted
-from workspace.batch import Reading, decode_batch
+from workspace.batch import Reading, batch_header, decode_batch
 from workspace.errors import ConfigError, JournalError
 from workspace.journal import Journal
 from workspace.schemas import push_config_schema, schema_problems
@@ -218,13 +218,15 @@ class PushServer:
     def _recover(self) -> None:
         """Batch ids already journaled (from the batches' sources), so a retry after a restart is not doubled."""
         for seq, payload in self.sink.journal.records():
-            try:
+            try:  # the header only: the poll cycles' readings (most of the journal) are never decoded here
+                source = str(batch_header(payload).get("source", ""))
+                if not (source.startswith(SOURCE_PREFIX) and "/" in source):
+                    continue
                 b = decode_batch(payload)
             except ValueError:
                 continue
-            if b.source.startswith(SOURCE_PREFIX) and "/" in b.source:
-                name, _, batch_id = b.source[len(SOURCE_PREFIX):].partition("/")
-                self.seen[(name, batch_id)] = {"batch_id": batch_id, "seq": seq, "journaled": len(b.readings)}
+            name, _, batch_id = b.source[len(SOURCE_PREFIX):].partition("/")
+            self.seen[(name, batch_id)] = {"batch_id": batch_id, "seq": seq, "journaled": len(b.readings)}
 
     # -- HTTP ----------------------------------------------------------------------------------------
     def app(self) -> web.Application:
