@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..errors import TanjianError
 from .contract import TOU_PERIODS
 from .documents import load_activity
-from ..units import registry
+from ..units import convert
 from .sheets import parse_month
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,7 +88,7 @@ def reconcile(cfg: "Config", month: str, *, store=None, region: str | None = Non
         raise TanjianError(f"{month}: statements for several billing periods overlap the month "
                            f"({', '.join(f'{a}…{b}' for a, b in periods)}); reconcile needs one")
     p0, p1 = periods[0]
-    kwh = bill.apply(lambda r: float(registry().Quantity(r.quantity, r.unit).to("kWh").magnitude), axis=1)
+    kwh = bill.apply(lambda r: convert(r.quantity, r.unit, "kWh"), axis=1)
     per = kwh.groupby(bill["item"]).sum()
     if region is None:
         region = "CN-HN" if cfg.site.plant.province.lower() in ("hunan", "湖南") else cfg.site.plant.province

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..units import pint_unit, registry
+from ..units import convert
 from .contract import TOU_PERIODS
 
 #: absolute tolerance [kWh]: each of the five printed values (four parts and the total) is rounded to a
@@ -30,9 +30,7 @@ _PARTS = TOU_PERIODS[:-1]
 
 
 def _kwh(quantity: float, unit: str) -> float:
-    if unit == "kWh":
-        return quantity
-    return float(registry().Quantity(quantity, pint_unit(unit)).to("kWh").magnitude)
+    return convert(quantity, unit, "kWh")
 
 
 def tolerance(parts_kwh: float) -> float:
