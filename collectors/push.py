@@ -44,6 +44,7 @@ from workspace.errors import ConfigError, JournalError
 from workspace.journal import Journal
 from workspace.schemas import push_config_schema, schema_problems
 from workspace.site import Site
+from workspace.units import READING_QUANTITIES
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +333,7 @@ class PushServer:
                                          f"{(now + MAX_AHEAD).isoformat(timespec='seconds')}: push.max_age_days "
                                          f"before its clock, {MAX_AHEAD.seconds // 60} min after)",
                                     field=f"readings[{i}].time")
-            values = [float(r.get(k, math.nan)) for k in ("counter", "rate", "voltage", "current", "power_factor")]
+            values = [float(r.get(k, math.nan)) for k in READING_QUANTITIES]
             if not all(math.isfinite(v) or math.isnan(v) for v in values):
                 return self._refuse(400, f"readings[{i}]: not a finite number", field=f"readings[{i}]")
             readings.append(Reading(r["meter"], when.astimezone(dt.timezone.utc), *values))

@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workspace.batch import Reading
+from workspace.units import READING_QUANTITIES
 
 from .payload import Fragment
 
 #: quantities a reading carries besides its counter
-_OTHERS = ("rate", "voltage", "current", "power_factor")
+_OTHERS = tuple(q for q in READING_QUANTITIES if q != "counter")
 
 
 @dataclass
