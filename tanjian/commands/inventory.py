@@ -16,7 +16,6 @@ computed. A source with no factor valid for its period is an error naming factor
 from __future__ import annotations
 
 import argparse
-import calendar
 import datetime as dt
 import json
 import logging
@@ -36,12 +35,10 @@ log = logging.getLogger(__name__)
 
 
 def _period(args) -> tuple[dt.date, dt.date]:
-    if getattr(args, "month", None):
-        try:
-            y, m = (int(x) for x in args.month.split("-"))
-            return dt.date(y, m, 1), dt.date(y, m, calendar.monthrange(y, m)[1])
-        except ValueError:
-            raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
+    if args.month:
+        from workspace.business.sheets import parse_month  # --month is a valid YYYY-MM (tanjian.args.month)
+
+        return parse_month(args.month)
     if args.year is not None:
         if args.date_from or args.date_to:
             raise A.ArgumentRefused(f"tanjian {args.command}: --year {args.year}: give either --year or "

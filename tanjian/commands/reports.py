@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import calendar
 import datetime as dt
 import logging
 import sys
@@ -16,14 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def _period(args) -> tuple[dt.date, dt.date]:
-    from workspace.errors import TanjianError
-
     if args.month:
-        try:
-            y, m = (int(x) for x in args.month.split("-"))
-            return dt.date(y, m, 1), dt.date(y, m, calendar.monthrange(y, m)[1])
-        except ValueError:
-            raise TanjianError(f"--month {args.month!r}: expected YYYY-MM") from None
+        from workspace.business.sheets import parse_month  # --month is a valid YYYY-MM (tanjian.args.month)
+
+        return parse_month(args.month)
     if args.year:
         return dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
     raise A.ArgumentRefused("tanjian report: say which period: --year YYYY or --month YYYY-MM (or --schedule "
