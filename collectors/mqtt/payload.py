@@ -20,7 +20,8 @@ from workspace.batch import Reading
 from workspace.errors import CollectorError
 from workspace.jsonpaths import FieldError, describe, number_at, time_of
 from workspace.meters import QUANTITIES
-from workspace.site import Medium, Meter, MqttMapping
+from workspace.mqtt_mapping import MqttMapping
+from workspace.site import Medium, Meter
 from workspace.units import MQTT_SPELLINGS, MQTT_UNITS, mqtt_fits
 
 #: the unit a reading carries each quantity in, by medium (electric or not): the first spelling of

@@ -49,7 +49,8 @@ from workspace.clock import Clock
 from workspace.config import load_config
 from workspace.errors import ConfigError
 from workspace.journal import Journal
-from workspace.site import Meter, mqtt_presets
+from workspace.mqtt_mapping import mqtt_presets
+from workspace.site import Meter
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.timezone.utc
