@@ -270,12 +270,22 @@ class AnchorService:
             log.warning("recorded anchor %s of %d batches found on chain but missing from %s",
                         root, a["treeSize"], self.state_dir / ANCHORS_NAME)
 
-    def run(self, interval_s: float, stop_event: threading.Event) -> None:
-        """Anchor every ``interval_s`` [s] until ``stop_event`` is set (run it in a thread)."""
+    def run(self, interval_s: float, stop_event: threading.Event, also: tuple = ()) -> None:
+        """Anchor every ``interval_s`` [s] until ``stop_event`` is set (run it in a thread).
+
+        ``also``: callables run after each anchoring, e.g. the methodology sync's
+        :meth:`chain.methodology_sync.MethodologyWatcher.poll` (the registry's ``MethodologyPublished``
+        events); an error in one is logged and the loop goes on.
+        """
         log.info("anchoring every %.0f s to %s via %s", interval_s, self.contract_address, self.rpc_url)
         while not stop_event.is_set():
             try:
                 self.anchor_once()
             except ChainError as exc:
                 log.error("anchoring failed: %s", exc)
+            for task in also:
+                try:
+                    task()
+                except (ChainError, *NODE_DOWN_ERRORS) as exc:
+                    log.error("%s failed: %s", getattr(task, "__qualname__", task), exc)
             stop_event.wait(interval_s)

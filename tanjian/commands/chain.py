@@ -100,8 +100,13 @@ def cmd_anchor(args: argparse.Namespace) -> int:
                   f"{rec['block_number']} (tx {rec['tx_hash']})")
         return 0
     stop = threading.Event()
+    also = ()
+    if cfg.chain.methodology_id:  # the pinned methodology follows the registry's MethodologyPublished events
+        from chain.methodology_sync import MethodologyWatcher
+
+        also = (MethodologyWatcher(cfg).poll,)
     try:
-        svc.run(cfg.chain.anchor_interval_s, stop)
+        svc.run(cfg.chain.anchor_interval_s, stop, also=also)
     except KeyboardInterrupt:
         stop.set()
     return 0
@@ -165,6 +170,14 @@ def cmd_methodology(args: argparse.Namespace) -> int:
     if args.methodology_command == "hash":
         print(m.package_sha256(args.package_dir))
         return 0
+    if args.methodology_command == "pack":
+        from chain.methodology_sync import pack
+
+        data = pack(args.package_dir)
+        args.out.write_bytes(data)
+        print(f"{args.out}: {len(data)} bytes, package {m.package_sha256(args.package_dir)}; serve it and "
+              f"publish its URL with `tanjian methodology publish ... --uri URL`")
+        return 0
     if args.methodology_command == "packages":
         from models.packages import IDS, load_methodology, reseal
 
@@ -181,9 +194,17 @@ def cmd_methodology(args: argparse.Namespace) -> int:
     if args.methodology_command == "publish":
         v = m.publish(w3, reg, _role_sender(args), args.package_dir, args.id, args.version,
                       m.parse_when(args.effective_from),
-                      m.parse_when(args.effective_to) if args.effective_to else None)
+                      m.parse_when(args.effective_to) if args.effective_to else None, uri=args.uri or "")
         print(f"published {v.id} {v.version}: package {v.package_sha256}, effective "
-              f"{v.effective_from.isoformat()} .. {v.effective_to.isoformat() if v.effective_to else 'open'}")
+              f"{v.effective_from.isoformat()} .. {v.effective_to.isoformat() if v.effective_to else 'open'}; "
+              f"fetched from {v.uri or '(no URI: gateways cannot sync it)'}")
+        return 0
+    if args.methodology_command == "sync":
+        from chain.methodology_sync import sync
+
+        res = sync(cfg, args.id, registry=reg)
+        print(f"{res.version.id} {res.version.version}: {res.action} (package {res.version.package_sha256}, "
+              f"from {res.version.uri}) in {res.path}")
         return 0
     when = m.parse_when(args.at) if args.at else None
     if args.methodology_command == "show":
@@ -326,7 +347,21 @@ def add_commands(subparsers) -> None:
     q.add_argument("--version", required=True)
     q.add_argument("--effective-from", required=True, type=A.local_time, help="ISO date (00:00 UTC) or datetime with offset")
     q.add_argument("--effective-to", type=A.local_time, help="exclusive end; open-ended when omitted")
+    q.add_argument("--uri", default=None, metavar="URL",
+                   help="where gateways fetch the package: http(s):// or file:// URL of its tar archive "
+                        "(make it with `tanjian methodology pack`); recorded on chain with the hash")
     signer_options(q)
+    q = sub.add_parser("sync", help="fetch the version effective now from its URI, check its hash, activate it",
+                       description="Read the version of the methodology effective now from MethodologyRegistry, "
+                                   "fetch its package from the URI published with it, check the package's "
+                                   "SHA-256 against the chain and activate it under DATA_DIR/methodology/ "
+                                   "(accounting then uses it). A package that differs is refused and the "
+                                   "refusal recorded in DATA_DIR/methodology/sync.jsonl.")
+    q.add_argument("--id", default=None, help="methodology id (default: chain.methodology_id)")
+    q.add_argument("--contract", help="registry address (default: deployment.json)")
+    q = sub.add_parser("pack", help="write a reproducible tar archive of a package directory (to publish)")
+    q.add_argument("package_dir", type=A.existing_dir)
+    q.add_argument("--out", type=A.path_name, required=True, metavar="FILE.tar", help="archive to write")
     q = sub.add_parser("show", help="the version effective now (or --at)")
     q.add_argument("--id", required=True)
     q.add_argument("--at", type=A.local_time)

@@ -16,7 +16,7 @@ EXPECTED_ABI = {
                        "AlreadyRevoked", "NotRegistered"},
     "AnchorRegistry": {"anchor", "anchorOf", "latest", "isGateway", "devices", "Anchored",
                        "RootAlreadyAnchored", "NotGateway", "TreeSizeNotIncreasing", "InvalidPeriod"},
-    "MethodologyRegistry": {"publish", "versionOf", "versionsOf", "activeAt", "association",
+    "MethodologyRegistry": {"publish", "versionOf", "versionsOf", "activeAt", "uriOf", "association",
                             "MethodologyPublished", "NotAssociation", "VersionExists", "InvalidWindow"},
     "QuotaRegistry": {"setQuota", "quotaOf", "quotaAt", "regulator", "QuotaSet", "NotRegulator",
                       "InvalidYear"},

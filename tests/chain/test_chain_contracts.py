@@ -176,25 +176,31 @@ def test_roots_are_never_overwritten_and_sizes_grow_per_plant(w3, c, roles):
 
 
 # -- MethodologyRegistry ---------------------------------------------------------------------------
+URI1 = "https://association.example/methodologies/CN-GHG-ELEC-2026.1.tar"
+
+
 def test_the_association_publishes_versions_that_are_never_overwritten(w3, c, roles):
     m = c[METHODOLOGY_REGISTRY]
     mid, v1, v2, v3 = id32("CN-GHG-ELEC"), id32("2026.1"), id32("2026.2"), id32("2027.1")
     with pytest.raises(ChainError, match="NotAssociation"):
-        send(w3, m.functions.publish(mid, v1, H1, 1000, 0), roles["admin"])
-    r = send(w3, m.functions.publish(mid, v1, H1, 1000, 0), roles["association"])
+        send(w3, m.functions.publish(mid, v1, H1, 1000, 0, URI1), roles["admin"])
+    r = send(w3, m.functions.publish(mid, v1, H1, 1000, 0, URI1), roles["association"])
     (ev,) = m.events.MethodologyPublished().process_receipt(r)
     assert (ev["args"]["id"], ev["args"]["version"], ev["args"]["packageSha256"], ev["args"]["effectiveFrom"],
-            ev["args"]["effectiveTo"]) == (mid, v1, H1, 1000, 0)
+            ev["args"]["effectiveTo"], ev["args"]["packageUri"]) == (mid, v1, H1, 1000, 0, URI1)
     with pytest.raises(ChainError, match="VersionExists"):
-        send(w3, m.functions.publish(mid, v1, H2, 1000, 0), roles["association"])
+        send(w3, m.functions.publish(mid, v1, H2, 1000, 0, ""), roles["association"])
     with pytest.raises(ChainError, match=r"InvalidWindow\(5000, 5000\)"):
-        send(w3, m.functions.publish(mid, v2, H2, 5000, 5000), roles["association"])
+        send(w3, m.functions.publish(mid, v2, H2, 5000, 5000, ""), roles["association"])
     with pytest.raises(ChainError, match="EmptyHash"):
-        send(w3, m.functions.publish(mid, v2, b"\x00" * 32, 5000, 0), roles["association"])
-    send(w3, m.functions.publish(mid, v2, H2, 5000, 9000), roles["association"])
-    send(w3, m.functions.publish(mid, v3, H3, 9000, 0), roles["association"])
+        send(w3, m.functions.publish(mid, v2, b"\x00" * 32, 5000, 0, ""), roles["association"])
+    send(w3, m.functions.publish(mid, v2, H2, 5000, 9000, ""), roles["association"])
+    send(w3, m.functions.publish(mid, v3, H3, 9000, 0, ""), roles["association"])
     assert m.functions.versionOf(mid, v1).call()[:3] == [H1, 1000, 0]
     assert m.functions.versionsOf(mid).call() == [v1, v2, v3]
+    # where each version's bytes can be fetched: recorded with it, "" when none was given
+    assert (m.functions.uriOf(mid, v1).call(), m.functions.uriOf(mid, v2).call()) == (URI1, "")
+    assert m.functions.uriOf(mid, id32("9999.9")).call() == ""
 
     def active(when):
         found, version, sha, frm, to = m.functions.activeAt(mid, when).call()

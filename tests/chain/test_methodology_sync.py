@@ -1,0 +1,181 @@
+"""Methodology sync: publish hash + URI, a gateway fetches the package from a real local HTTP server, checks
+the hash against anvil and activates it; a tampered byte is refused with the reason; the anchoring loop's
+watcher syncs on the registry's MethodologyPublished event; the guard then names the synced package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import http.server
+import io
+import json
+import shutil
+import tarfile
+import threading
+
+import pytest
+from eth_account import Account
+
+from chain import methodology as m
+from chain import methodology_sync as ms
+from chain.deploy import ensure_deployment
+from chain.node import connect
+from chain.registry import METHODOLOGY_REGISTRY, from_deployment
+from tanjian.cli import main
+from tanjian.simulator.anvil import start_anvil
+from tests.chain.test_chain_methodology import PACKAGE_SHA256, make_package
+from workspace.config import EXAMPLE, load_config
+from workspace.errors import ChainError
+
+pytestmark = [pytest.mark.requires_anvil]
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A real HTTP server (http.server in a thread) serving tmp_path/www."""
+    root = tmp_path / "www"
+    root.mkdir()
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield root, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+    t.join(5)
+
+
+@pytest.fixture
+def node(tmp_path):
+    with start_anvil() as n:
+        data = tmp_path / "var"
+        cfg_path = tmp_path / "tanjian.yaml"
+        cfg_path.write_text(EXAMPLE.read_text().replace(
+            "rpc_url: http://127.0.0.1:8545", f"rpc_url: {n.rpc_url}\n  methodology_id: CN-GHG-MACH\n"
+                                               f"  methodology_package: packaged"))
+        make_package(tmp_path / "packaged")  # the packaged default the gateway starts with
+        w3 = connect(n.rpc_url)
+        info = ensure_deployment(w3, data / "chain", Account.create().address, plant="plant-18")
+        reg = from_deployment(w3, info, METHODOLOGY_REGISTRY)
+        yield w3, reg, info["roles"]["association"], cfg_path, data
+
+
+def test_pack_is_reproducible_and_unpacks_to_the_same_package_hash(tmp_path):
+    pkg = make_package(tmp_path / "pkg")
+    a = ms.pack(pkg)
+    assert a == ms.pack(pkg)  # same directory, same bytes (mtime 0, sorted names, owner 0)
+    ms.unpack(a, tmp_path / "out")
+    # the recorded GNU coreutils hash of this package (tests/chain/test_chain_methodology.py)
+    assert m.package_sha256(tmp_path / "out") == PACKAGE_SHA256
+
+
+@pytest.mark.parametrize("member", ["../evil.yaml", "/etc/evil", "a/../../b", "link"])
+def test_unpack_refuses_paths_outside_and_links(tmp_path, member):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(member)
+        if member == "link":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(info)
+        else:
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(ms.SyncRefused, match="not a plain relative path|link or special file"):
+        ms.unpack(buf.getvalue(), tmp_path / "out")
+
+
+def test_sync_fetches_checks_and_activates_and_refuses_a_tampered_byte(node, web, tmp_path, capsys):
+    w3, reg, association, cfg_path, data = node
+    www, base = web
+    pkg = make_package(tmp_path / "release")
+    (www / "cn-ghg-mach-2026.1.tar").write_bytes(ms.pack(pkg))
+    uri = f"{base}/cn-ghg-mach-2026.1.tar"
+    cli = ["--config", str(cfg_path), "--data-dir", str(data)]
+    assert main([*cli, "methodology", "publish", str(pkg), "--id", "CN-GHG-MACH", "--version", "2026.1",
+                 "--effective-from", "2020-01-01", "--uri", uri, "--from", association]) == 0
+    assert m.active(reg, "CN-GHG-MACH").uri == uri  # the URI is on chain with the hash
+
+    cfg = load_config(cfg_path, data_dir=data)
+    # before any sync: the configured package; it is the published one, so checked ✓
+    g = m.guard(cfg)
+    assert (g.origin, g.status, g.label, g.package_sha256) == ("configured", "checked", "checked ✓", PACKAGE_SHA256)
+
+    capsys.readouterr()
+    assert main([*cli, "methodology", "sync"]) == 0
+    out = capsys.readouterr().out
+    assert "CN-GHG-MACH 2026.1: activated" in out and PACKAGE_SHA256 in out
+    rec = ms.active_record(data, "CN-GHG-MACH")
+    assert rec["version"] == "2026.1" and rec["sha256"] == PACKAGE_SHA256 and rec["uri"] == uri
+    assert m.package_sha256(rec["path"]) == PACKAGE_SHA256
+    g = m.guard(cfg)
+    assert (g.origin, g.status, str(g.package_dir)) == ("synced", "checked", rec["path"])
+    assert main([*cli, "methodology", "sync"]) == 0
+    assert "already active" in capsys.readouterr().out
+
+    # version 2026.2: the association publishes a package, but the server holds one tampered byte
+    v2 = make_package(tmp_path / "release2")
+    (v2 / "factors" / "grid.csv").write_bytes(b"region,kgCO2e_per_kWh\nCN-national,0.5306\n")
+    good = ms.pack(v2)
+    bad = good.replace(b"0.5306", b"0.5307")
+    assert len(bad) == len(good) and bad != good
+    (www / "cn-ghg-mach-2026.2.tar").write_bytes(bad)
+    m.publish(w3, reg, association, v2, "CN-GHG-MACH", "2026.2", dt.date(2021, 1, 1),
+              uri=f"{base}/cn-ghg-mach-2026.2.tar")
+    assert main([*cli, "methodology", "sync"]) == 1  # refused: a failure, not a usage error
+    err = capsys.readouterr().err
+    assert "refused, not activated" in err and m.package_sha256(v2) in err
+    refusal = json.loads((data / "methodology" / "sync.jsonl").read_text().splitlines()[-1])
+    assert refusal["event"] == "refused" and refusal["published_sha256"] == m.package_sha256(v2)
+    assert refusal["got_sha256"] not in (None, m.package_sha256(v2))
+    # nothing changed: 2026.1 stays active, and the guard now reports it as a mismatch with the chain
+    assert ms.active_record(data, "CN-GHG-MACH")["version"] == "2026.1"
+    g = m.guard(cfg, strict=False)
+    assert (g.status, g.label) == ("mismatch", "mismatch ✗") and g.onchain.version == "2026.2"
+    with pytest.raises(ChainError, match="refusing to account"):
+        m.guard(cfg)
+
+    # the server is fixed; the anchoring loop's watcher picks the version up on the event
+    (www / "cn-ghg-mach-2026.2.tar").write_bytes(good)
+    watcher = ms.MethodologyWatcher(cfg, reg)
+    res = watcher.poll()  # first poll catches up
+    assert res.action == "activated" and res.version.version == "2026.2"
+    assert watcher.poll() is None  # no new event: nothing to do
+    v3 = make_package(tmp_path / "release3")
+    (v3 / "method.yaml").write_bytes(b"id: CN-GHG-MACH\nscope: [1, 2, 3]\n")
+    (www / "3.tar").write_bytes(ms.pack(v3))
+    m.publish(w3, reg, association, v3, "CN-GHG-MACH", "2026.3", dt.date(2022, 1, 1), uri=f"{base}/3.tar")
+    res = watcher.poll()
+    assert res.action == "activated" and res.version.version == "2026.3"
+    assert m.guard(cfg).package_sha256 == m.package_sha256(v3)
+
+
+def test_the_anchoring_loop_runs_the_watcher(node, web, tmp_path):
+    """AnchorService.run calls the watcher's poll each cycle and survives its errors."""
+    from chain.anchor import AnchorService
+    from chain.ledger import Ledger
+
+    w3, reg, association, cfg_path, data = node
+    www, base = web
+    cfg = load_config(cfg_path, data_dir=data)
+    pkg = make_package(tmp_path / "release")
+    (www / "p.tar").write_bytes(ms.pack(pkg))
+    m.publish(w3, reg, association, pkg, "CN-GHG-MACH", "2026.1", dt.date(2020, 1, 1), uri=f"{base}/p.tar")
+    info = json.loads((data / "chain" / "deployment.json").read_text())
+    svc = AnchorService(w3, info["address"], Account.create(), Ledger(cfg.paths.journal, cfg.paths.chain),
+                        cfg.paths.chain)
+    stop = threading.Event()
+    calls = []
+    watcher = ms.MethodologyWatcher(cfg, reg)
+
+    def poll():
+        calls.append(watcher.poll())
+        stop.set()
+
+    svc.run(0.01, stop, also=(poll,))
+    assert calls and calls[0].action == "activated"
+    assert ms.active_record(data, "CN-GHG-MACH")["sha256"] == PACKAGE_SHA256
+    shutil.rmtree(data / "methodology")
