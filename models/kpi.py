@@ -41,7 +41,7 @@ def _co2e(energy: xr.DataArray, gas: xr.DataArray, library: FactorLibrary | None
 
 
 def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorLibrary | None = None,
-               as_of=None) -> pd.DataFrame:
+               as_of=None, methodology=None) -> pd.DataFrame:
     """Electricity [kWh], natural gas [m3] and location-based emissions [kgCO2e] per period.
 
     Parameters
@@ -50,6 +50,9 @@ def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorL
     now : datetime, optional
         The instant "today" ends at (default: the newest reading in the store).
     library : FactorLibrary, optional
+    methodology : models.packages.Methodology, optional
+        The active package (:func:`models.guarded.active_methodology`): the packaged factor file must be the
+        one it was sealed with (:func:`models.packages.check_library`), and ``attrs["methodology"]`` names it.
 
     Returns
     -------
@@ -58,6 +61,11 @@ def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorL
         ``electricity_kgCO2e``, ``natural_gas_kgCO2e``, ``co2e_kg``. ``attrs`` hold the period
         bounds, the snapshot read and the factor provenance.
     """
+    if methodology is not None:
+        from models.packages import check_library
+
+        library = default_library(library)
+        check_library(methodology, library)
     tz = store.tz
     if now is None:
         now = store.latest_time(as_of) or dt.datetime.now(tz)
@@ -82,7 +90,9 @@ def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorL
     df.attrs = {"periods": {k: (str(a), str(b)) for k, (a, b) in p.items()}, "now": str(now),
                 "snapshot": elec.attrs["snapshot"], "timezone": str(tz),
                 "factor_ids": list(e_co2.attrs.get("factor_ids", [])) + list(g_co2.attrs.get("factor_ids", [])),
-                "sources": list(e_co2.attrs.get("sources", [])) + list(g_co2.attrs.get("sources", []))}
+                "sources": list(e_co2.attrs.get("sources", [])) + list(g_co2.attrs.get("sources", [])),
+                "methodology": None if methodology is None else {
+                    "id": methodology.id, "version": methodology.version, "sha256": methodology.sha256}}
     return df
 
 

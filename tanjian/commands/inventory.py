@@ -89,17 +89,14 @@ def _store_and_site(args):
     return open_store(cfg), cfg.site, cfg
 
 
-def _chain_guard(cfg, methodology_id: str) -> None:
-    """When the configuration pins this methodology on chain (``chain.methodology_id``), refuse a local
-    package whose hash differs from the version active in MethodologyRegistry (the guard of ``tanjian kpi``)."""
-    if cfg is None or getattr(cfg.chain, "methodology_id", None) != methodology_id:
-        return
-    from chain.methodology import guard
-    from models.packages import load_methodology
+def _active(cfg, methodology_id: str):
+    """(package, guard result): the active package of the methodology (synced, configured or packaged), refused
+    when it differs from the version published on chain (models.guarded, chain.methodology.guard)."""
+    from models.guarded import active_methodology, describe
 
-    v = guard(cfg, load_methodology(methodology_id).path)
-    log.info("methodology %s %s matches the version published on chain (%s)", methodology_id, v.version,
-             v.package_sha256)
+    meth, g = active_methodology(cfg, methodology_id)
+    log.info("%s", describe(meth, g))
+    return meth, g
 
 
 def _compute(args, start, end, level):
@@ -114,15 +111,17 @@ def _compute(args, start, end, level):
         activity = load_activity(cfg.paths.data_dir, start, end)
         log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
-    _chain_guard(cfg, args.methodology)
-    return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
+    meth, args.guarded = _active(cfg, args.methodology)
+    return compute_inventory(start, end, methodology=meth, store=store, activity=activity, site=site,
                              as_of=args.as_of, level=level, measured=measured,
                              allow_unverified=args.allow_unverified)
 
 
-def _print_inventory(inv) -> None:
+def _print_inventory(inv, guarded=None) -> None:
     c = inv.to_canonical()
     m = c["methodology"]
+    if guarded is not None:
+        print(f"# methodology {m['id']} {m['version']} (package sha256 {m['sha256']}): on chain {guarded.label}")
     print(f"GHG inventory {c['period']['start']}..{c['period']['end']}  plant {c['plant']['id']}  "
           f"methodology {m['id']} {m['version']} ({m['sha256'][:12]})  factors {c['factor_library']['sha256'][:12]}"
           f"  store {c['store_snapshot'] or '-'}")
@@ -143,16 +142,14 @@ def _print_inventory(inv) -> None:
 
 
 def cmd_kpi(args) -> int:
-    """Energy and CO2e today, yesterday, this month and this year (location-based), after the methodology guard."""
-    from chain.methodology import guard
+    """Energy and CO2e today, yesterday, this month and this year (location-based), with the active package."""
+    from models.guarded import describe
     from models.kpi import plant_kpis
 
     cfg = config_from_args(args)
-    v = guard(cfg)
-    method = None if v is None else (f"{cfg.chain.methodology_id} {v.version} (package sha256 {v.package_sha256}, "
-                                     f"as published on chain)")
-    df = plant_kpis(open_store(cfg), as_of=args.as_of)
-    print(f"# methodology: {method or 'none pinned (packaged factor library; set chain.methodology_id)'}")
+    meth, g = _active(cfg, args.methodology)
+    df = plant_kpis(open_store(cfg), as_of=args.as_of, methodology=meth)
+    print(f"# {describe(meth, g)}")
     print(f"# {cfg.site.plant.name}: location-based, snapshot {df.attrs['snapshot']}, now {df.attrs['now']}")
     print(df.to_string(float_format=lambda v: f"{v:,.1f}"))
     print("# factors: " + "; ".join(df.attrs["factor_ids"]))
@@ -183,7 +180,7 @@ def cmd_inventory(args) -> int:
     if args.json:
         sys.stdout.buffer.write(inv.canonical_json() + b"\n")
     else:
-        _print_inventory(inv)
+        _print_inventory(inv, getattr(args, "guarded", None))
     return 0
 
 
@@ -194,9 +191,18 @@ def cmd_footprint(args) -> int:
     start, end = _period(args)
     inv = _compute(args, start, end, "workshop")
     table = footprint(inv)
+    g = getattr(args, "guarded", None)
+    if g is not None:
+        table.attrs["methodology_check"] = g.as_dict()
     if args.json:
-        print(json.dumps(table.to_dict("records"), ensure_ascii=False, indent=1))
+        m = inv.methodology
+        print(json.dumps({"methodology": {"id": m.id, "version": m.version, "sha256": m.sha256,
+                                          "chain_check": None if g is None else g.as_dict()},
+                          "products": table.to_dict("records")}, ensure_ascii=False, indent=1))
     else:
+        if g is not None:
+            m = inv.methodology
+            print(f"# methodology {m.id} {m.version} (package sha256 {m.sha256}): on chain {g.label}")
         print(table.to_string(index=False))
     return 0
 
@@ -244,8 +250,12 @@ levels: source (default) | workshop (each workshop's main meters) | device (each
 
 def add_commands(subparsers) -> None:
     """Add ``kpi``, ``inventory`` and ``footprint`` to the CLI."""
-    x = subparsers.add_parser("kpi")
-    x.add_argument("--as-of", default=None)
+    x = subparsers.add_parser("kpi", description="Energy and location-based CO2e today, yesterday, this month and "
+                                                 "this year, with the active methodology package (checked on "
+                                                 "chain when the configuration pins it).")
+    x.add_argument("--as-of", default=None, metavar="SNAPSHOT", help="store snapshot id or tag to read")
+    x.add_argument("--methodology", default=None, metavar="ID",
+                   help="methodology package id (default: chain.methodology_id, else ghg-protocol-corporate)")
     x.set_defaults(func=cmd_kpi)
 
     p = subparsers.add_parser("inventory",

@@ -63,7 +63,11 @@ def test_footprint_for_a_month(tmp_path, capsys):
                         "--methodology", "cn-machinery-2015", "--json")
     assert rc == 0, err
     # 100 MWh × 0.5306 = 53.06 t over 10 pumps = 5.306 t/unit
-    (row,) = json.loads(out)
+    res = json.loads(out)
+    (row,) = res["products"]
+    # named with the active package and its on-chain status (no workspace pins one: not checked)
+    assert res["methodology"]["id"] == "cn-machinery-2015"
+    assert res["methodology"]["chain_check"]["label"] == "offline, not checked"
     assert row["product"] == "P-PUMP" and abs(row["tco2e_per_unit"] - 5.306) < 1e-9
 
 

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
 
 def test_kpi_accounts_only_with_the_published_package(seeded_dir, tmp_path):
     pkg = tmp_path / "methodology"
-    shutil.copytree(ROOT / "models" / "data", pkg)  # the thin methodology: its factor table
+    shutil.copytree(ROOT / "models" / "methodologies" / "ghg-protocol-corporate", pkg)  # a configured package
     data = tmp_path / "var"
     shutil.copytree(seeded_dir, data)
     with start_anvil() as node:
@@ -40,11 +40,12 @@ def test_kpi_accounts_only_with_the_published_package(seeded_dir, tmp_path):
 
         r = kpi()
         assert r.returncode == 0, r.stderr
-        assert f"# methodology: CN-LOC-ELEC 2026.1 (package sha256 {m.package_sha256(pkg)}" in r.stdout
+        assert (f"# methodology ghg-protocol-corporate 2015.1 (package sha256 {m.package_sha256(pkg)}, configured): "
+                f"on chain checked ✓") in r.stdout
         assert "today" in r.stdout and "year" in r.stdout
         # one byte changed in the local package: accounting is refused, naming both hashes
-        csv = pkg / "emission-factors.csv"  # the package holds several tables now
-        csv.write_bytes(csv.read_bytes().replace(b"0.5306", b"0.5307", 1))
+        man = pkg / "manifest.yaml"
+        man.write_bytes(man.read_bytes().replace(b"title: ", b"title: X", 1))
         r = kpi()
         assert r.returncode == 2 and "today" not in r.stdout
         assert "refusing to account" in r.stderr and m.package_sha256(pkg) in r.stderr
@@ -71,9 +72,17 @@ def test_configured_contract_addresses_take_precedence(tmp_path):
 
 
 def test_the_guard_checks_nothing_when_no_methodology_is_pinned(tmp_path):
-    """The one guard (chain.methodology.guard) asks no node when the configuration pins no methodology."""
+    """The one guard (chain.methodology.guard) asks no node when the configuration pins no methodology: the
+    packaged default computes, labelled 'offline, not checked' with the reason."""
+    from models.guarded import active_methodology
     from workspace.config import load_config
+    from workspace.errors import ChainError
 
-    cfg = load_config(EXAMPLE, data_dir=tmp_path)
+    cfg = load_config(EXAMPLE, data_dir=tmp_path)  # its rpc_url has no node behind it
     assert cfg.chain.methodology_id is None
-    assert m.guard(cfg) is None and m.guard(cfg, tmp_path / "any-package") is None
+    with pytest.raises(ChainError, match="which methodology"):
+        m.guard(cfg)
+    meth, g = active_methodology(cfg, "cn-machinery-2015")
+    assert (g.status, g.label, g.origin) == ("offline", "offline, not checked", "packaged")
+    assert "pins no methodology" in g.reason and g.package_sha256 == meth.sha256
+    assert g.package_dir == ROOT / "models" / "methodologies" / "cn-machinery-2015"
