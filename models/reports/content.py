@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from workspace.errors import TanjianError
 
-__all__ = ["LAYOUTS", "Report", "ReportError", "Table", "build", "period_label", "summary"]
+__all__ = ["LAYOUTS", "Report", "ReportDateRefused", "ReportError", "Table", "build", "newest_source", "period_label",
+           "resolve_report_date", "summary"]
 
 LAYOUTS = ("cn", "iso")
 SCHEMA = "tanjian.inventory/1"
@@ -43,6 +44,10 @@ CN_GROUPS = (
 
 class ReportError(TanjianError):
     """The inventory cannot be reported: wrong schema, a line without its figures."""
+
+
+class ReportDateRefused(ReportError):
+    """A report date before the period's end or before a source the report cites (a usage error)."""
 
 
 @dataclass
@@ -225,6 +230,65 @@ def period_label(p) -> str:
     return f"{a}_{b}"
 
 
+_PUBLISHED = re.compile(r"published (\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+
+def newest_source(inv: dict):
+    """(date, citation) of the newest publication a report of ``inv`` cites, or None.
+
+    Every string of the inventory holding ``published YYYY[-MM[-DD]]`` (factor citations,
+    :meth:`models.factors.Factor.citation`) counts; a date known only to the month or year is taken at
+    its last day, so a report is never dated before a source that may have appeared late in that month.
+    """
+    import calendar
+    import datetime as dt
+
+    best = None
+    for _, v in _flat(inv):
+        if not isinstance(v, str):
+            continue
+        for cite in v.split(" | "):
+            for m in _PUBLISHED.finditer(cite):
+                y, mo, d = int(m.group(1)), m.group(2), m.group(3)
+                if d:
+                    when = dt.date(y, int(mo), int(d))
+                elif mo:
+                    when = dt.date(y, int(mo), calendar.monthrange(y, int(mo))[1])
+                else:
+                    when = dt.date(y, 12, 31)
+                if best is None or when > best[0]:
+                    best = (when, cite.strip())
+    return best
+
+
+def resolve_report_date(invs: list[dict], period_end, report_date: str | None) -> str:
+    """The report date: ``report_date`` if given, else the day after ``period_end``; never earlier than the
+    newest source cited (:func:`newest_source`): a default moves to that date, a given earlier date is refused.
+
+    Raises
+    ------
+    ReportError
+        ``report_date`` is before the period's end or before a cited source's publication (named).
+    """
+    import datetime as dt
+
+    newest = max((n for n in (newest_source(i) for i in invs) if n is not None), default=None,
+                 key=lambda n: n[0])
+    if report_date is None:
+        date = period_end + dt.timedelta(days=1)
+        if newest is not None and newest[0] > date:
+            date = newest[0]
+        return date.isoformat()
+    given = dt.date.fromisoformat(str(report_date))
+    if given <= period_end:
+        raise ReportDateRefused(f"--report-date {given}: a report of a period ending {period_end} cannot be dated "
+                          f"before the period is over (give {period_end + dt.timedelta(days=1)} or later)")
+    if newest is not None and given < newest[0]:
+        raise ReportDateRefused(f"--report-date {given}: the report cites a source published {newest[0]} or later "
+                          f"({newest[1][:160]}); give --report-date {newest[0]} or later, or omit it")
+    return given.isoformat()
+
+
 def _facts(inv: dict, site, report_date: str, author: str, zh: bool) -> list[tuple[str, str]]:
     plant = inv.get("plant")
     ent = getattr(site, "enterprise", None)
@@ -243,6 +307,8 @@ def _facts(inv: dict, site, report_date: str, author: str, zh: bool) -> list[tup
         ("核算方法 Methodology" if zh else "Methodology",
          f"{m.get('id', '')} {m.get('version', '')}".strip()),
         ("方法学包 SHA-256" if zh else "Methodology package SHA-256", str(m.get("sha256", ""))),
+        ("链上核验 On-chain check" if zh else "Checked on chain",
+         _chain_check_text(m.get("chain_check"))),
         ("排放因子库 SHA-256" if zh else "Factor library SHA-256",
          str(_get(inv, ("factor_library", "sha256"), ("factor_library_sha256",), default=""))),
         ("数据快照 Store snapshot" if zh else "Store snapshot",
@@ -251,6 +317,13 @@ def _facts(inv: dict, site, report_date: str, author: str, zh: bool) -> list[tup
         ("编制人 Issued by" if zh else "Issued by", author),
     ]
     return rows
+
+
+def _chain_check_text(chk) -> str:
+    """``checked ✓ (version '2026.1' as published ...)`` / ``offline, not checked (why)`` / ``mismatch ✗``."""
+    if not isinstance(chk, dict):
+        return "not recorded"
+    return f"{chk.get('label', '')} ({chk.get('reason', '')})" if chk.get("reason") else str(chk.get("label", ""))
 
 
 def _line_rows(lines: list[dict]) -> tuple[list, list, list]:

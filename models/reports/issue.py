@@ -94,8 +94,10 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
 
 def issue(cfg, start: dt.date, end: dt.date, out_dir, *, author: str, reason: str, formats=("json", "xlsx", "pdf"),
           layouts=LAYOUTS, methodology: str | None = None, activity=None, report_date: str | None = None,
-          level: str = "source", ledger: bool = True, store=None, as_of=None) -> dict:
-    """Compute the inventory of [start, end], write the reports, record their SHA-256s and ledger them.
+          level: str = "source", ledger: bool = True, store=None, as_of=None, measured=None,
+          allow_unverified: bool = False, gwp: str | None = None, use_store: bool = True) -> dict:
+    """Compute the inventory of [start, end] with the active methodology package, write the reports, record
+    their SHA-256s and ledger them.
 
     Parameters
     ----------
@@ -108,44 +110,62 @@ def issue(cfg, start: dt.date, end: dt.date, out_dir, *, author: str, reason: st
     formats, layouts
         See :func:`models.reports.write_reports`.
     methodology : str, optional
-        One package for all layouts; default :data:`DEFAULT_METHODOLOGY` per layout.
+        One package for all layouts; default :data:`DEFAULT_METHODOLOGY` per layout. Whichever it is, the
+        package that computes is the active one (:func:`models.guarded.active_methodology`: synced from the
+        chain, configured or packaged), refused when it differs from the version published on chain; the
+        report names its id, version, hash and on-chain status.
     activity : pandas.DataFrame, optional
         Activity records (:mod:`models.activity_input`), in addition to the store's metered data.
     report_date : str, optional
-        ISO date printed; default the day after ``end`` (the same inputs then give the same files).
+        ISO date printed; default the day after ``end`` or, when later, the newest publication date of a
+        source the report cites (:func:`models.reports.content.newest_source`); an earlier date is refused.
     level : str
         Inventory line level (``source``, ``workshop``, ``device``, ``plant``).
     ledger : bool
         Put the files' hashes into the ledger.
     store : workspace.store.Store, optional
-        Default: the configuration's.
+        Default: the configuration's (none when ``use_store`` is False).
     as_of : str, optional
         Store snapshot to read (default: the newest). Ledgering a report adds a store version, so
         regenerate a report byte for byte by passing the snapshot it names.
+    measured, allow_unverified, gwp
+        As :func:`models.inventory.compute_inventory` (``tanjian inventory``'s --measured,
+        --allow-unverified, --gwp).
 
     Returns
     -------
     dict
         ``files`` (paths), ``sums`` (SHA256SUMS path), ``ledger`` (see :func:`ledger_files`), ``inventories``
-        ({layout: canonical dict}).
+        ({layout: canonical dict}), ``report_date``.
     """
+    from models.guarded import active_methodology
     from models.inventory import compute_inventory
     from workspace.store import Store
 
-    store = store or Store.open(cfg.paths.store, cfg.site)
-    report_date = report_date or (end + dt.timedelta(days=1)).isoformat()
+    from .content import resolve_report_date
+
+    if store is None and use_store:
+        store = Store.open(cfg.paths.store, cfg.site)
+    extra = {} if gwp is None else {"gwp": gwp}
     files, invs = [], {}
     cache: dict[str, dict] = {}
     for lay in layouts:
         mid = methodology or DEFAULT_METHODOLOGY[lay]
         if mid not in cache:
-            inv = compute_inventory(start, end, methodology=mid, store=store, activity=activity, site=cfg.site,
-                                    level=level, as_of=as_of)
-            cache[mid] = inv.to_canonical()
+            meth, g = active_methodology(cfg, mid)
+            inv = compute_inventory(start, end, methodology=meth, store=store, activity=activity, site=cfg.site,
+                                    level=level, as_of=as_of, measured=measured, allow_unverified=allow_unverified,
+                                    **extra)
+            c = inv.to_canonical()
+            c["methodology"]["chain_check"] = g.as_dict()
+            cache[mid] = c
         invs[lay] = cache[mid]
-        files += write_reports(cache[mid], out_dir, formats=formats, layouts=(lay,), report_date=report_date,
+    date = resolve_report_date(list(invs.values()), end, report_date)
+    for lay in layouts:
+        files += write_reports(invs[lay], out_dir, formats=formats, layouts=(lay,), report_date=date,
                                author=author, site=cfg.site)
-    out = {"files": files, "sums": record_sums(files) if files else None, "inventories": invs, "ledger": []}
+    out = {"files": files, "sums": record_sums(files) if files else None, "inventories": invs, "ledger": [],
+           "report_date": date}
     if ledger and files:
         out["ledger"] = ledger_files(cfg, files, author, reason)
     return out
@@ -163,10 +183,11 @@ def last_period(kind: str, today: dt.date) -> tuple[dt.date, dt.date, str]:
 
 
 def run_scheduled(cfg, kind: str = "monthly", *, now: dt.datetime | None = None, author: str = "scheduler",
-                  activity=None, formats=("json", "xlsx", "pdf"), layouts=LAYOUTS) -> dict | None:
+                  activity=None, formats=("json", "xlsx", "pdf"), layouts=LAYOUTS, **options) -> dict | None:
     """Make last month's (or year's) reports once; None when they were already issued (see module docstring).
 
     Reports go to ``<data_dir>/reports/<period>/``; ``now`` (default: the clock) is read in the plant's time zone.
+    ``options``: further keyword arguments of :func:`issue` (methodology, measured, allow_unverified, gwp, ...).
     """
     from zoneinfo import ZoneInfo
 
@@ -179,7 +200,7 @@ def run_scheduled(cfg, kind: str = "monthly", *, now: dt.datetime | None = None,
         log.info("%s report %s already issued (%s)", kind, label, marker)
         return None
     res = issue(cfg, start, end, root / label, author=author, reason=f"{kind} GHG report {label} (scheduled)",
-                formats=formats, layouts=layouts, activity=activity)
+                formats=formats, layouts=layouts, activity=activity, **options)
     write_atomic(marker, json.dumps({"period": label, "issued_by": author,
                                      "files": [{"name": r["name"], "sha256": r["sha256"], "batch": r["batch"]}
                                                for r in res["ledger"]]}, indent=1).encode())
