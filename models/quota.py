@@ -11,6 +11,24 @@ Each month's emissions are compared with the allowance pro rata by calendar days
 ``Q x days / days_in_year``; for the month in progress only the days up to the last day with data
 count. The cumulative balance is cumulative allowance minus cumulative emissions (negative: over).
 
+Emissions: the full inventory of the active methodology
+-------------------------------------------------------
+"Current emissions" are the year-to-date inventory of the active methodology package
+(:func:`models.guarded.active_methodology`), every source it counts (fuels, process gases, F-gases,
+electricity and heat, from the store and the imported activity records), taken at its headline total:
+the compliance view for the Chinese methodologies (the grid factor in force for the reporting year), the
+gross location-based total otherwise (:func:`headline_tco2e`). That total is spread over the days in
+proportion to the metered daily emissions (purchased electricity and natural gas from the store), which
+give the plant's daily rhythm; the days' sum is exactly the inventory's total (:func:`scale_daily`).
+
+Green share
+-----------
+Green electricity year to date over electricity used: green-power contracts (activity kind
+``green_power``) plus imported green electricity certificates (kind ``gec``, 1 GEC = 1 MWh), each
+record counted for the days of its period inside the year to date (pro rata by days,
+:func:`green_supply`); electricity used is the inventory's purchased electricity. A hand-entered
+figure (``tanjian allowance status --green-mwh``) overrides them and the output says so.
+
 Forecast
 --------
 Daily emissions ``y_d`` [kgCO2e] follow a seasonal model
@@ -56,10 +74,14 @@ __all__ = [
     "ForecastError",
     "QuotaStatus",
     "alarm",
+    "GreenSupply",
     "daily_emissions",
     "forecast",
     "green_share",
+    "green_supply",
+    "headline_tco2e",
     "quota_status",
+    "scale_daily",
     "settle",
 ]
 
@@ -357,6 +379,103 @@ def daily_emissions(store, year: int, *, library=None, as_of=None) -> tuple[pd.S
     return total, info
 
 
+def headline_tco2e(inv: dict) -> tuple[float, str]:
+    """(total [tCO2e], which figure) of a canonical inventory: its ``totals.headline`` when the engine gives
+    one, else the compliance view's total when available (Chinese methodologies), else the gross
+    location-based total (scopes 1 and 2)."""
+    head = (inv.get("totals") or {}).get("headline")
+    if isinstance(head, dict) and head.get("tco2e") is not None:
+        return float(head["tco2e"]), f"headline ({head.get('view', '?')} view)"
+    comp = (inv.get("views") or {}).get("compliance") or {}
+    if comp.get("available") and comp.get("total_tco2e") is not None:
+        return float(comp["total_tco2e"]), "compliance view"
+    return float(inv["totals"]["gross_location"]["tco2e"]), "gross location-based (scopes 1 and 2)"
+
+
+def scale_daily(metered: pd.Series, total_kg: float) -> pd.Series:
+    """Daily emissions whose sum is ``total_kg``, shaped like ``metered`` (NaN days stay NaN).
+
+    When the metered days sum to zero the total is spread evenly over the days with data.
+    """
+    known = metered.notna()
+    if not known.any():
+        raise ForecastError("no day with metered data to spread the inventory's emissions over")
+    base = float(metered[known].sum())
+    out = metered.copy()
+    if base > 0:
+        out[known] = metered[known] * (total_kg / base)
+    else:
+        out[known] = total_kg / int(known.sum())
+    return out
+
+
+@dataclass(frozen=True)
+class GreenSupply:
+    """Green electricity of a period from the activity records.
+
+    Attributes
+    ----------
+    kwh : float
+        Contracts plus certificates, pro rata by days inside the period. [kWh]
+    contracts_kwh, certificates_kwh : float
+        The two parts. [kWh]
+    records : list of dict
+        Each record counted: kind, item, period, quantity, unit, counted kWh, source file and row.
+    """
+
+    kwh: float
+    contracts_kwh: float
+    certificates_kwh: float
+    records: list = field(default_factory=list)
+
+
+def green_supply(activity: pd.DataFrame | None, start: dt.date, end: dt.date) -> GreenSupply:
+    """Green-power contracts (kind ``green_power``) and certificates (kind ``gec``, 1 GEC = 1 MWh) whose
+    period overlaps [start, end] (inclusive local dates), each counted pro rata by the days of its period
+    inside [start, end].
+
+    Raises
+    ------
+    workspace.errors.UnitMismatch
+        A record's unit is not an energy (or GEC).
+    """
+    from workspace.units import convert
+
+    contracts = certs = 0.0
+    recs = []
+    if activity is None or activity.empty:
+        return GreenSupply(0.0, 0.0, 0.0, [])
+    for r in activity[activity["kind"].isin(("green_power", "gec"))].itertuples(index=False):
+        a, b = dt.date.fromisoformat(str(r.period_start)[:10]), dt.date.fromisoformat(str(r.period_end)[:10])
+        lo, hi = max(a, start), min(b, end)
+        if hi < lo:
+            continue
+        share = ((hi - lo).days + 1) / ((b - a).days + 1)
+        kwh = convert(float(r.quantity), str(r.unit), "kWh") * share
+        if r.kind == "gec":
+            certs += kwh
+        else:
+            contracts += kwh
+        recs.append({"kind": r.kind, "item": r.item, "period": f"{a}..{b}", "quantity": float(r.quantity),
+                     "unit": str(r.unit), "counted_kwh": kwh,
+                     "source": f"{getattr(r, 'source_file', '') or ''}:{getattr(r, 'row', '') or ''}"})
+    return GreenSupply(contracts + certs, contracts, certs, recs)
+
+
+def _electricity_kwh(inv: dict) -> float | None:
+    """Purchased electricity of a canonical inventory's lines [kWh]; None when it has none."""
+    from workspace.units import convert
+
+    total, seen = 0.0, False
+    for ln in inv.get("lines", []):
+        if ln.get("source") != "purchased_electricity":
+            continue
+        a = ln.get("activity") or {}
+        total += convert(float(a["quantity"]), str(a["unit"]), "kWh")
+        seen = True
+    return total if seen else None
+
+
 @dataclass(frozen=True)
 class QuotaStatus:
     """Everything ``tanjian allowance status`` shows.
@@ -378,6 +497,14 @@ class QuotaStatus:
     snapshot : str
         Store snapshot read.
     forecast_note : str
+    emissions_basis : str
+        What "emissions" are: the inventory's figure and methodology, or the metered location-based sum.
+    green : GreenSupply or None
+        Green electricity from the activity records (None when not looked at).
+    green_override_kwh : float or None
+        The hand-entered figure that replaced ``green`` (None: none).
+    methodology : dict or None
+        id, version, sha256 and ``chain_check`` of the package the inventory was computed with.
     """
 
     enterprise: str
@@ -390,10 +517,15 @@ class QuotaStatus:
     electricity_kwh: float
     snapshot: str
     forecast_note: str = ""
+    emissions_basis: str = "metered location-based electricity and natural gas"
+    green: GreenSupply | None = None
+    green_override_kwh: float | None = None
+    methodology: dict | None = None
 
 
 def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | None = None, library=None,
-                 level: float = 0.9, as_of=None) -> QuotaStatus:
+                 level: float = 0.9, as_of=None, inventory: dict | None = None,
+                 green: GreenSupply | None = None) -> QuotaStatus:
     """Allowance, settlement, forecast, alarm and green share of ``enterprise`` in ``year``.
 
     Parameters
@@ -404,9 +536,15 @@ def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | 
     enterprise : str
     year : int
     green_kwh : float, optional
-        Green electricity of the year to date (contracts and certificates). [kWh]
+        A hand-entered green electricity figure of the year to date [kWh]: overrides ``green`` (and is
+        reported as an override).
     library, level, as_of
         Passed on to :func:`daily_emissions` and :func:`forecast`.
+    inventory : dict, optional
+        The canonical year-to-date inventory of the active methodology (see the module docstring): its
+        headline total is what is settled and forecast; without it, the metered location-based sum.
+    green : GreenSupply, optional
+        Green electricity from the imported contracts and certificates (:func:`green_supply`).
 
     Raises
     ------
@@ -418,6 +556,17 @@ def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | 
         raise ForecastError(f"no allowance for {enterprise} in {year}: enter one with `tanjian quota set "
                             f"{enterprise} {year} AMOUNT_T --author NAME --reason WHY`")
     daily, info = daily_emissions(store, year, library=library, as_of=as_of)
+    basis, meth, used_kwh = "metered location-based electricity and natural gas", None, info["electricity_kwh"]
+    if inventory is not None:
+        total_t, which = headline_tco2e(inventory)
+        daily = scale_daily(daily, total_t * 1000.0)
+        m = inventory.get("methodology") or {}
+        meth = {k: m.get(k) for k in ("id", "version", "sha256", "chain_check")}
+        basis = (f"inventory {inventory['period']['start']}..{inventory['period']['end']} under {m.get('id')} "
+                 f"{m.get('version')}: {which} {total_t:.3f} t")
+        elec = _electricity_kwh(inventory)
+        if elec is not None:
+            used_kwh = elec
     table = settle(daily, q.amount_kg, year)
     fc, al, note = None, None, ""
     try:
@@ -427,7 +576,9 @@ def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | 
         note = str(exc)
         if daily.sum() > q.amount_kg:
             al = Alarm("exceeded", f"{year}: emissions so far exceed the allowance", float(daily.sum() - q.amount_kg))
-    share = None if green_kwh is None else green_share(info["electricity_kwh"], green_kwh)
+    supply = green_kwh if green_kwh is not None else (green.kwh if green is not None else None)
+    share = None if supply is None else green_share(used_kwh, supply)
     if al is not None:
         log.warning("allowance alarm (%s): %s", al.severity, al.message)
-    return QuotaStatus(enterprise, year, q, table, fc, al, share, info["electricity_kwh"], info["snapshot"], note)
+    return QuotaStatus(enterprise, year, q, table, fc, al, share, used_kwh, info["snapshot"], note, basis, green,
+                       green_kwh, meth)

@@ -142,7 +142,9 @@ def test_status_reads_the_trail_and_the_store(seeded_cfg, capsys):
     assert main([*env, "allowance", "status", "--year", str(year), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["allowance_kg"] == 5_000_000 and out["source"] == "hand"
-    assert out["settlement"][-1]["cum_emissions_kg"] == pytest.approx(kpi.loc["year", "co2e_kg"], rel=1e-9)
+    # the CLI settles the inventory of the active methodology: here the same two metered sources (electricity,
+    # natural gas) as the KPI, each line rounded to 1 kg (3 decimals of t): at most 1 kg apart per line
+    assert out["settlement"][-1]["cum_emissions_kg"] == pytest.approx(kpi.loc["year", "co2e_kg"], abs=2.0)
 
 
 def test_status_takes_the_regulators_allowance_from_the_chain(seeded_cfg):
@@ -164,3 +166,78 @@ def test_status_takes_the_regulators_allowance_from_the_chain(seeded_cfg):
     assert (st.quota.source, st.quota.amount_kg) == ("chain", 10)
     assert st.alarm is not None and st.alarm.severity == "exceeded"
     assert bool(st.settlement["over"].iloc[-1])
+
+
+def _import_energy_attributes(cfg, tmp_path, rows: str):
+    """Import an energy-attribute file (certificates, green-power contracts) as `tanjian import` does."""
+    from workspace.business.imports import import_file
+
+    f = tmp_path / "energy-attributes.csv"
+    f.write_text("凭证号,核销日期,期间起,期间止,类别,项目,数量,单位,备注\n" + rows, encoding="utf-8")
+    import_file(cfg, f, "energy_attributes", author="test")
+
+
+def test_green_supply_from_imported_certificates_and_contracts(plant_cfg, tmp_path):
+    """The example October file: 200 GEC (1 GEC = 1 MWh) and a 100,000 kWh solar contract for 2026-10-01..31."""
+    import datetime as dt
+
+    from models.activity_input import load_activity
+    from models.quota import green_supply
+    from workspace.config import EXAMPLE as EX
+
+    from pathlib import Path
+
+    from workspace.business.imports import import_file
+
+    import_file(plant_cfg, Path(EX).parent / "imports" / "energy-attributes-2026-10.csv", "energy_attributes",
+                author="test")
+    act = load_activity(plant_cfg.paths.data_dir, dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    g = green_supply(act, dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    # whole periods inside the year: 200 GEC x 1 MWh = 200,000 kWh; contract 100,000 kWh; total 300,000 kWh
+    assert (g.certificates_kwh, g.contracts_kwh, g.kwh) == pytest.approx((200_000, 100_000, 300_000))
+    # year to date 2026-10-15: 15 of the 31 days of each period count
+    # 200,000 x 15/31 = 96,774.19 kWh; 100,000 x 15/31 = 48,387.10 kWh; total 145,161.29 kWh
+    h = green_supply(act, dt.date(2026, 1, 1), dt.date(2026, 10, 15))
+    assert h.certificates_kwh == pytest.approx(96_774.19, abs=0.01)
+    assert h.contracts_kwh == pytest.approx(48_387.10, abs=0.01)
+    assert h.kwh == pytest.approx(145_161.29, abs=0.01)
+    # the CCER row of the same file is an offset, not green power: not counted
+    assert {r["kind"] for r in g.records} == {"gec", "green_power"} and len(g.records) == 2
+    assert green_supply(act, dt.date(2026, 11, 1), dt.date(2026, 12, 31)).kwh == 0
+
+
+def test_status_on_the_full_inventory_with_green_share_from_certificates(seeded_cfg, tmp_path, capsys):
+    """`tanjian allowance status`: emissions are the active methodology's inventory, the green share comes from
+    imported certificates and contracts; --green-mwh is an override and says so."""
+    from tanjian.cli import main
+    from workspace.store import Store
+
+    store = Store.open(seeded_cfg.paths.store, seeded_cfg.site)
+    last = store.latest_time().astimezone(store.tz)
+    year, day = last.year, last.date().isoformat()
+    book = QuotaBook(seeded_cfg.paths.chain)
+    book.set("plant-18", year, 5_000_000, author="li.wei", reason="allocation letter")
+    # on the newest day: 3 certificates (3 MWh) and a contract for 500 kWh
+    _import_energy_attributes(seeded_cfg, tmp_path, f"GEC-1,{day},{day},{day},绿证,风电,3,张,\n"
+                                                    f"PPA-1,{day},{day},{day},绿电,光伏直购,500,千瓦时,\n")
+    env = ["--config", str(EXAMPLE), "--data-dir", str(seeded_cfg.paths.data_dir), "allowance", "status",
+           "--year", str(year)]
+    assert main([*env, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    g = out["green"]
+    # 3 GEC x 1,000 kWh + 500 kWh = 3,500 kWh, over the electricity the inventory counts
+    assert (g["certificates_kwh"], g["contracts_kwh"], g["imported_kwh"]) == pytest.approx((3_000, 500, 3_500))
+    assert out["green_share"] == pytest.approx(3_500 / out["electricity_kwh"])
+    assert g["override_kwh"] is None and g["source"].startswith("imported certificates")
+    # emissions: the inventory of the active methodology (the packaged cn-machinery-2015: nothing pinned)
+    assert out["methodology"]["id"] == "cn-machinery-2015"
+    assert out["methodology"]["chain_check"]["label"] == "offline, not checked"
+    assert out["emissions_basis"].startswith(f"inventory {year}-01-01..{day} under cn-machinery-2015")
+    total_t = float(out["emissions_basis"].rsplit(" ", 2)[-2])
+    assert out["settlement"][-1]["cum_emissions_kg"] == pytest.approx(total_t * 1000, abs=1e-6)
+    # the hand-entered figure overrides, and says so
+    assert main([*env, "--green-mwh", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "HAND-ENTERED --green-mwh 1.000 MWh (an override; imported certificates and contracts give 3.500 MWh)" \
+        in text
+    assert "# methodology cn-machinery-2015" in text and "on chain offline, not checked" in text

@@ -19,7 +19,7 @@ OPT = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 #: `tanjian WORD [WORD]` before an option in a hint: the command the hint is about
 NAMED = re.compile(r"tanjian ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)")
 #: commands whose run reaches the accounting core (an error raised in models/ can be shown by each of them)
-ACCOUNTING = (("inventory",), ("footprint",), ("report",))
+ACCOUNTING = (("inventory",), ("footprint",), ("report",), ("allowance", "status"))
 #: parts of models/ that only one command reaches
 MODEL_SCOPES = {"models/reports": (("report",),), "models/quota.py": (("allowance", "status"),)}
 
