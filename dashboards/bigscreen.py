@@ -22,7 +22,7 @@ from workspace.errors import TanjianError
 from workspace.store import Store
 
 from . import render
-from .feeds import PlantView, last_anchor, read_plant
+from .feeds import PlantView, last_anchor, methodology_status, read_plant
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,25 @@ CSS = """
 .tj-h { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
   letter-spacing: .06em; margin: 0 0 6px 2px; font-family: Inter, "Noto Sans", sans-serif; }
 """
+
+
+#: how often the page asks the chain whether the active methodology package is the published one [s]
+GUARD_EVERY_S = 60.0
+
+
+def methodology_card(m: dict | None) -> str:
+    """The methodology the figures are computed with: id, version, package hash, on-chain status."""
+    esc = render.esc
+    if not m:
+        return ""
+    sha = str(m.get("sha256") or "")
+    return (f'<div class="tj-anchor" data-methodology="{esc(m.get("id", ""))}" '
+            f'data-methodology-status="{esc(m.get("status", ""))}" data-methodology-sha256="{esc(sha)}">'
+            f'<div class="tj-card-title">Methodology (figures computed with)</div>'
+            f'<div class="tj-mid">{esc(m.get("id", ""))} {esc(m.get("version", ""))}</div>'
+            f'<table class="tj-kv"><tr><td>package</td><td><code title="{esc(sha)}">{esc(sha[:12])}…</code></td></tr>'
+            f'<tr><td>on chain</td><td><b>{esc(m.get("label", ""))}</b></td></tr></table>'
+            f'<div class="tj-note">{esc(m.get("reason", ""))}</div></div>')
 
 
 def html(obj, **kw) -> pn.pane.HTML:
@@ -131,6 +150,8 @@ class BigScreen(pn.viewable.Viewer):
     view = param.ClassSelector(class_=PlantView, default=None, allow_None=True,
                                doc="numbers read at one snapshot of the store")
     anchor = param.Dict(default=None, allow_None=True, doc="newest anchor record, or None")
+    methodology = param.Dict(default=None, allow_None=True,
+                             doc="active methodology package and its on-chain status (feeds.methodology_status)")
     now = param.Date(default=None, allow_None=True, doc="wall-clock time of the last refresh (local)")
     error = param.String(default="", doc="why the last refresh failed, if it did")
     load_freq = param.Selector(default="5min", objects=["1min", "5min", "15min"], doc="load curve interval")
@@ -139,6 +160,7 @@ class BigScreen(pn.viewable.Viewer):
         self._cfg = cfg
         self._store: Store | None = None
         self._callback = None
+        self._guarded_at = None  # when the methodology guard last asked the chain
         super().__init__(**params)
         self.refresh()
 
@@ -155,11 +177,16 @@ class BigScreen(pn.viewable.Viewer):
         """Re-read the store if the collector committed since the last read, and the anchor record."""
         now = dt.datetime.now(ZoneInfo(self._cfg.site.plant.timezone))
         updates: dict = {"now": now, "error": ""}
+        meth = self.methodology
+        if self._guarded_at is None or (now - self._guarded_at).total_seconds() >= GUARD_EVERY_S:
+            meth = updates["methodology"] = methodology_status(self._cfg)
+            self._guarded_at = now
         try:
             store = self._open()
             snap = store.tip()
-            if self.view is None or self.view.snapshot != snap:
-                updates["view"] = read_plant(store, snap, load_freq=self.load_freq)
+            changed = meth is not self.methodology and (self.methodology or {}).get("sha256") != meth.get("sha256")
+            if self.view is None or self.view.snapshot != snap or changed:
+                updates["view"] = read_plant(store, snap, load_freq=self.load_freq, methodology=meth)
                 log.debug("big screen read snapshot %s", snap)
         except TanjianError as exc:
             log.warning("big screen cannot read the store: %s", exc)
@@ -189,6 +216,10 @@ class BigScreen(pn.viewable.Viewer):
     @param.depends("view")
     def _cards(self) -> str:
         return render.kpi_cards(self.view.kpis) if self.view is not None else ""
+
+    @param.depends("methodology")
+    def _methodology(self) -> str:
+        return methodology_card(self.methodology)
 
     @param.depends("anchor", "now")
     def _anchor(self) -> str:
@@ -226,6 +257,7 @@ class BigScreen(pn.viewable.Viewer):
             sizing_mode="stretch_width")
         right = pn.Column(html('<div class="tj-h">Workshops today</div>', width=RIGHT_WIDTH),
                           html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
+                          html(self._methodology, width=RIGHT_WIDTH),
                           width=RIGHT_WIDTH + 20)
         return pn.Column(html(self._status), html(self._cards),
                          pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")

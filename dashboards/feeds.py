@@ -21,7 +21,7 @@ from chain.deploy import read_deployment
 from chain.node import TESTER, connect, is_up
 from chain.verify import CHECKS, FAIL, SKIP, Check, VerifyReport, verify_bundle
 from models.kpi import plant_kpis, workshop_breakdown
-from workspace.errors import ChainError
+from workspace.errors import ChainError, TanjianError
 from workspace.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,33 @@ class PlantView:
     load_yesterday: pd.Series
     load_units: str
     load_freq: str
+    methodology: dict | None = None
 
 
-def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min") -> PlantView:
+def methodology_status(cfg) -> dict:
+    """The active methodology package and whether it was checked on chain, for a page (never raises: a package
+    that cannot be used is shown as such).
+
+    Returns
+    -------
+    dict
+        ``id``, ``version``, ``sha256``, ``status`` (checked / offline / mismatch), ``label``
+        (``checked ✓`` / ``offline, not checked`` / ``mismatch ✗``), ``reason``, ``package`` (the loaded
+        :class:`models.packages.Methodology`, None when it could not be loaded).
+    """
+    from models.guarded import active_methodology
+
+    try:
+        meth, g = active_methodology(cfg, strict=False)
+    except TanjianError as exc:
+        return {"id": cfg.chain.methodology_id or "?", "version": "?", "sha256": "", "status": "mismatch",
+                "label": "mismatch ✗", "reason": str(exc), "package": None}
+    return {"id": meth.id, "version": meth.version, "sha256": meth.sha256, "status": g.status, "label": g.label,
+            "reason": g.reason, "package": meth}
+
+
+def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min",
+               methodology: dict | None = None) -> PlantView:
     """Read the big screen's numbers at ``snapshot`` (default: the branch tip now).
 
     Parameters
@@ -71,9 +95,12 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
         Icechunk snapshot id; every query is pinned to it so the page is self-consistent.
     load_freq : str
         Interval of the load curve ("1min", "5min", ...).
+    methodology : dict, optional
+        :func:`methodology_status`: the KPIs compute with its package, and the page names it.
     """
     snap = snapshot or store.tip()
-    kpis = plant_kpis(store, as_of=snap)  # "now" = the newest reading of this snapshot
+    meth = (methodology or {}).get("package")
+    kpis = plant_kpis(store, as_of=snap, methodology=meth)  # "now" = the newest reading of this snapshot
     p = kpis.attrs["periods"]
     today = (pd.Timestamp(p["today"][0]), pd.Timestamp(p["today"][1]))
     yday = (pd.Timestamp(p["yesterday"][0]), pd.Timestamp(p["yesterday"][1]))
@@ -84,7 +111,7 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
     return PlantView(snapshot=snap, as_of=store.latest_time(snap), kpis=kpis, today=today,
                      breakdown=breakdown, load_today=lt.to_pandas().iloc[:, 0],
                      load_yesterday=ly.to_pandas().iloc[:, 0], load_units=lt.attrs["units"],
-                     load_freq=load_freq)
+                     load_freq=load_freq, methodology=methodology)
 
 
 def last_anchor(chain_dir: str | os.PathLike) -> dict | None:

@@ -195,6 +195,20 @@ def test_big_screen_picks_up_a_new_fold(seeded_cfg):
     assert screen.view.kpis.loc["year", "electricity_kWh"] > first.kpis.loc["year", "electricity_kWh"]
 
 
+def test_big_screen_names_the_methodology_and_its_chain_status(seeded_cfg):
+    """The big screen computes with the active package and says which, and whether the chain confirmed it."""
+    from models.packages import load_methodology
+
+    screen = BigScreen(seeded_cfg)  # the example configuration pins no methodology: the packaged default
+    m = screen.methodology
+    want = load_methodology("ghg-protocol-corporate")
+    assert (m["id"], m["version"], m["sha256"]) == (want.id, want.version, want.sha256)
+    assert (m["status"], m["label"]) == ("offline", "offline, not checked") and "pins no methodology" in m["reason"]
+    assert screen.view.kpis.attrs["methodology"]["sha256"] == want.sha256
+    card = screen._methodology()
+    assert 'data-methodology-status="offline"' in card and "offline, not checked" in card and want.sha256 in card
+
+
 def test_missing_store_is_reported_not_raised(plant_cfg):
     screen = BigScreen(plant_cfg)
     assert screen.view is None
