@@ -40,7 +40,7 @@ def _clock_axis(plot, element) -> None:
 CSS = """
 :host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
 .tj-cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; }
-.tj-card, .tj-anchor { background: var(--tj-card); border: 1px solid var(--tj-line);
+.tj-card, .tj-anchor, .tj-methodology { background: var(--tj-card); border: 1px solid var(--tj-line);
   border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); box-sizing: border-box;
   font-family: Inter, "Noto Sans", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
 .tj-card-title { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
@@ -55,12 +55,12 @@ CSS = """
 .tj-small .tj-mid { font-size: 22px; }
 .tj-status { font-size: 16px; color: var(--tj-dim); padding: 2px 4px; }
 .tj-status b { color: var(--tj-fg); }
-.tj-status code, .tj-anchor code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace;
+.tj-status code, .tj-anchor code, .tj-methodology code { font-family: "JetBrains Mono", "DejaVu Sans Mono", monospace;
   color: #9fd8b8; }
 .tj-stale, .tj-warn { color: #ffb347; font-weight: 600; margin-left: 12px; }
 .tj-note { font-size: 14px; color: var(--tj-dim); margin-top: 6px; }
 .tj-kv { width: 100%; border-collapse: collapse; margin-top: 8px; font-size: 16px; color: var(--tj-fg); }
-.tj-anchor { margin-top: 14px; }
+.tj-anchor, .tj-methodology { margin-top: 14px; }
 .tj-kv td { padding: 4px 0; border-bottom: 1px solid var(--tj-line); }
 .tj-kv td:first-child { color: var(--tj-dim); width: 45%; }
 .tj-table { width: 100%; border-collapse: collapse; font-size: 18px; color: var(--tj-fg); }
@@ -87,7 +87,7 @@ def methodology_card(m: dict | None) -> str:
     if not m:
         return ""
     sha = str(m.get("sha256") or "")
-    return (f'<div class="tj-anchor" data-methodology="{esc(m.get("id", ""))}" '
+    return (f'<div class="tj-methodology" data-methodology="{esc(m.get("id", ""))}" '
             f'data-methodology-status="{esc(m.get("status", ""))}" data-methodology-sha256="{esc(sha)}">'
             f'<div class="tj-card-title">Methodology (figures computed with)</div>'
             f'<div class="tj-mid">{esc(m.get("id", ""))} {esc(m.get("version", ""))}</div>'
