@@ -38,6 +38,7 @@ from IPython.display import Markdown, display
 
 import models
 from models.activity_input import read_activity_file
+from models.guarded import active_methodology
 from models.inventory import compute_inventory
 from models.reports import write_reports
 from workspace.config import load_config
@@ -47,8 +48,12 @@ cfg = load_config(data_dir=os.environ.get("TANJIAN_DATA_DIR") or None)
 store = Store.open(cfg.paths.store, cfg.site)
 ACTIVITY = Path(os.environ.get("TANJIAN_ACTIVITY") or
                 Path(models.__file__).resolve().parents[1] / "notebooks" / "data" / "plant18-activity-2026.csv")
-METHODOLOGY = "iso-14064-1-2018"
+# the active package of this methodology: synced from the chain, configured, or the packaged default; refused
+# when it differs from the version published on chain (the same guard as `tanjian inventory`)
+METHODOLOGY, GUARD = active_methodology(cfg, "iso-14064-1-2018")
 print(f"configuration: {cfg.source}\ndata folder:   {cfg.paths.data_dir}\nactivity file: {ACTIVITY.name}")
+print(f"methodology:   {METHODOLOGY.id} {METHODOLOGY.version} (package sha256 {METHODOLOGY.sha256}, {GUARD.origin}): "
+      f"on chain {GUARD.label}")
 
 # %% [markdown]
 # ## Activity data (活动数据)
@@ -86,7 +91,8 @@ totals = pd.Series({k: float(canon["totals"][k]["tco2e"]) for k in
                     ("scope1", "scope2_location", "scope2_market", "scope3", "gross_location", "gross_market")},
                    name="tCO2e")
 display(Markdown(f"**{year}**, methodology `{canon['methodology']['id']} {canon['methodology']['version']}` "
-                 f"(package `{canon['methodology']['sha256'][:12]}…`), store snapshot `{canon['store_snapshot']}`: "
+                 f"(package `{canon['methodology']['sha256'][:12]}…`, on chain: {GUARD.label}), store snapshot "
+                 f"`{canon['store_snapshot']}`: "
                  f"gross (location-based) **{totals['gross_location']:,.3f} t CO2e**; offsets "
                  f"{canon['offsets']['total_tco2e']} t reported separately, not netted."))
 totals.to_frame()

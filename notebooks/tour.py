@@ -36,6 +36,7 @@ import os
 import pandas as pd
 from IPython.display import Markdown, display
 
+from models.guarded import active_methodology
 from models.kpi import plant_kpis, workshop_breakdown
 from workspace.config import load_config
 from workspace.store import Store
@@ -108,9 +109,11 @@ vtab
 # manufacturers.
 
 # %% tags=["kpis"]
-kpis = plant_kpis(store)
+meth, guard = active_methodology(cfg)  # the active package, checked on chain when the configuration pins one
+kpis = plant_kpis(store, methodology=meth)
 t = kpis.loc["today"]
-display(Markdown(f"Today so far: **{t['electricity_kWh']:,.0f} kWh** of electricity and "
+display(Markdown(f"Methodology `{meth.id} {meth.version}` (package `{meth.sha256[:12]}…`), on chain: "
+                 f"**{guard.label}**. Today so far: **{t['electricity_kWh']:,.0f} kWh** of electricity and "
                  f"**{t['natural_gas_m3']:,.0f} m³** of natural gas, "
                  f"**{t['co2e_kg'] / 1000:,.2f} t CO2e** (location-based)."))
 kpis.style.format("{:,.1f}")

@@ -43,6 +43,13 @@ def test_notebook_runs_and_shows_the_librarys_figures(executed):
     assert not errors, [f"{e.ename}: {e.evalue}" for e in errors]
     assert all(c.execution_count for c in code)
     assert list(cwd.iterdir()) == [], "the notebook must not write into its folder"
+    # the active package computes, named with its hash and on-chain status (the example configuration pins none)
+    from models.packages import load_methodology
+
+    pkg = load_methodology("iso-14064-1-2018")
+    stream = "".join(o.text for c in code for o in c.outputs if o.output_type == "stream")
+    assert (f"methodology:   {pkg.id} {pkg.version} (package sha256 {pkg.sha256}, packaged): on chain "
+            f"offline, not checked") in stream
 
     store = Store.open(cfg.paths.store, cfg.site)
     canon = compute_inventory(dt.date(2026, 1, 1), dt.date(2026, 12, 31), methodology="iso-14064-1-2018",

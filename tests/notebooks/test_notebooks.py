@@ -192,6 +192,12 @@ def test_tour_kpi_table_equals_plant_kpis(executed):
     (headline,) = markdown_outputs(cell)
     assert f"**{expected.loc['today', 'electricity_kWh']:,.0f} kWh**" in headline
     assert f"**{expected.loc['today', 'co2e_kg'] / 1000:,.2f} t CO2e**" in headline
+    # computed with the active package, named with its on-chain status (the example configuration pins none)
+    from models.packages import load_methodology
+
+    pkg = load_methodology("ghg-protocol-corporate")
+    assert f"Methodology `{pkg.id} {pkg.version}` (package `{pkg.sha256[:12]}…`), on chain: " \
+           f"**offline, not checked**" in headline
     # the factor provenance table lists every factor row and its source
     _, rows = html_table(result(tagged(nb, "factor-sources")))
     assert rows == [[f, s] for f, s in zip(expected.attrs["factor_ids"], expected.attrs["sources"])]
