@@ -289,7 +289,9 @@ def test_uncertainty_of_a_total_by_hand(tmp_path):
     assert _line(inv, "purchased_electricity")["uncertainty_pct"] == "10.00"
     # total: gas 181.80116 t ± 9.090058 t; electricity 1619.725 × 0.5366 = 869.144435 t ± 86.914444 t
     # U = sqrt(9.090058² + 86.914444²) = sqrt(82.629154 + 7554.120576) = 87.388499 t over 1050.945595 t = 8.32 %
-    assert c["totals"]["gross_location"] == {"tco2e": "1050.946", "uncertainty_pct": "8.32"}
+    # One rounding rule, applied once per line: 181.801 + 869.144 = 1050.945 t (rounding the unrounded sum
+    # 1050.945595 would give 1050.946, a total that disagrees with its own lines: the 930.968/930.969 defect)
+    assert c["totals"]["gross_location"] == {"tco2e": "1050.945", "uncertainty_pct": "8.32"}
 
 
 def test_no_factor_for_the_period_is_an_error_naming_factor_and_period(tmp_path):
@@ -336,13 +338,13 @@ def test_diesel_invoiced_in_litres_uses_the_density(tmp_path):
 
 def test_package_hash_mismatch_is_refused(tmp_path):
     m = load_methodology("cn-machinery-2015")
-    assert len(m.sha256) == 64 and m.version == "2015.1"
+    assert len(m.sha256) == 64 and m.version == "2015.2"
     pkg = tmp_path / "cn-machinery-2015"
     shutil.copytree(PACKAGES_DIR / "cn-machinery-2015", pkg)
     assert load_methodology(pkg).sha256 == m.sha256
-    rules = pkg / "rules.py"
-    rules.write_text(rules.read_text().replace('GWP_SET = "sar"', 'GWP_SET = "ar5"'))
-    with pytest.raises(MethodologyError, match="rules.py hashes to .* but manifest.yaml says"):
+    rules = pkg / "rules.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("default: sar", "default: ar5"), encoding="utf-8")
+    with pytest.raises(MethodologyError, match="rules.yaml hashes to .* but manifest.yaml says"):
         load_methodology(pkg)
     shutil.copytree(PACKAGES_DIR / "cn-machinery-2015", tmp_path / "p2")
     (tmp_path / "p2" / "extra.py").write_text("x = 1\n")
@@ -358,12 +360,13 @@ def test_results_record_the_package_and_serialise_canonically(tmp_path):
     c = one.to_canonical()
     meth = load_methodology("gbt-32151.29-2024")
     assert c["schema"] == "tanjian.inventory/1"
-    assert c["methodology"] == {"id": "gbt-32151.29-2024", "version": "2024.1", "sha256": meth.sha256,
-                                "title": meth.title}
+    assert c["methodology"] == {"id": "gbt-32151.29-2024", "version": "2024.2", "sha256": meth.sha256,
+                                "title": meth.title, "rules_sha256": meth.rules_sha256, "gwp_set": "ar5",
+                                "gwp_allowed": ["ar5", "ar6"], "headline": "compliance"}
     assert one.canonical_json() == two.canonical_json()
     assert json.loads(one.canonical_json()) == c
     # RFC 8785: keys sorted, no whitespace
-    assert one.canonical_json().startswith(b'{"factor_library":{')
+    assert one.canonical_json().startswith(b'{"activity_unused":[')
     # GB/T Annex C candidate NCV: 1 ×10^4 Nm3 × 389.31 × 0.0153 × 0.99 × 44/12 = 21.622 t
     assert _line(one, "stationary_combustion")["tco2e"] == "21.622"
 
