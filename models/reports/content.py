@@ -169,38 +169,51 @@ def _period_text(p) -> str:
 def summary(inv: dict) -> dict:
     """Figures the report computes from the lines [tCO2e]: by scope, ISO category, guideline group and
     gas; gross total (scopes 1+2 location/compliance lines + scope 3); combined uncertainty [%]; data
-    quality shares weighted by emissions [1]."""
+    quality shares weighted by emissions [1]. Sums of tCO2e are exact decimal sums of the lines' rounded
+    figures (one rounding, at the engine), so a total is the same wherever it appears."""
+    from decimal import Decimal, InvalidOperation
+
+    def d(v) -> Decimal:
+        try:
+            return Decimal(str(v))
+        except (InvalidOperation, ValueError):
+            return Decimal(0)
+
     lines = _check(inv)
-    by_scope, by_cat, by_group, by_gas = {}, {c: 0.0 for c in ISO_CATEGORIES}, {}, {}
-    total = var = est = man = 0.0
+    by_scope, by_cat, by_group, by_gas = {}, {c: Decimal(0) for c in ISO_CATEGORIES}, {}, {}
+    total = Decimal(0)
+    var = est = man = 0.0
     for line in lines:
-        t = _num(line["tco2e"])
-        total += t
+        td = d(line["tco2e"])
+        t = float(td)
+        total += td
         s = _scope(line)
-        by_scope[f"scope{s}" if s else "unscoped"] = by_scope.get(f"scope{s}" if s else "unscoped", 0.0) + t
-        by_cat[iso_category(line)] += t
+        key = f"scope{s}" if s else "unscoped"
+        by_scope[key] = by_scope.get(key, Decimal(0)) + td
+        by_cat[iso_category(line)] += td
         g = cn_group(line)
         if g:
-            by_group[g] = by_group.get(g, 0.0) + t
+            by_group[g] = by_group.get(g, Decimal(0)) + td
         gas = str(line.get("gas") or "CO2")
-        by_gas[gas] = by_gas.get(gas, 0.0) + t
+        by_gas[gas] = by_gas.get(gas, Decimal(0)) + td
         u = _num(line.get("uncertainty_pct"))
         if math.isfinite(u):
             var += (t * u / 100.0) ** 2
         dq = line.get("data_quality") or {}
         est += t * (_num(dq.get("estimated_share")) if math.isfinite(_num(dq.get("estimated_share"))) else 0.0)
         man += t * (_num(dq.get("manual_share")) if math.isfinite(_num(dq.get("manual_share"))) else 0.0)
+    tot = float(total)
     return {
-        "gross_tco2e": total,
-        "by_scope": dict(sorted(by_scope.items())),
-        "by_iso_category": {str(k): v for k, v in by_cat.items()},
-        "by_guideline_group": {k: by_group.get(k, 0.0) for k, _, _ in CN_GROUPS},
-        "guideline_total_tco2e": sum(by_group.values()),
-        "by_gas": dict(sorted(by_gas.items())),
-        "uncertainty_pct": (100.0 * math.sqrt(var) / abs(total)) if total else 0.0,
-        "estimated_share": est / total if total else 0.0,
-        "manual_share": man / total if total else 0.0,
-        "offsets_tco2e": sum(_num(o.get("tco2e")) for o in _offset_items(inv)),
+        "gross_tco2e": tot,
+        "by_scope": {k: float(v) for k, v in sorted(by_scope.items())},
+        "by_iso_category": {str(k): float(v) for k, v in by_cat.items()},
+        "by_guideline_group": {k: float(by_group.get(k, Decimal(0))) for k, _, _ in CN_GROUPS},
+        "guideline_total_tco2e": float(sum(by_group.values(), Decimal(0))),
+        "by_gas": {k: float(v) for k, v in sorted(by_gas.items())},
+        "uncertainty_pct": (100.0 * math.sqrt(var) / abs(tot)) if tot else 0.0,
+        "estimated_share": est / tot if tot else 0.0,
+        "manual_share": man / tot if tot else 0.0,
+        "offsets_tco2e": float(sum((d(o.get("tco2e")) for o in _offset_items(inv)), Decimal(0))),
     }
 
 
@@ -326,33 +339,121 @@ def _chain_check_text(chk) -> str:
     return f"{chk.get('label', '')} ({chk.get('reason', '')})" if chk.get("reason") else str(chk.get("label", ""))
 
 
-def _line_rows(lines: list[dict]) -> tuple[list, list, list]:
-    """Rows of the sources table, of the activity table (factor sources as references S1, S2, ...) and of
-    the references (each distinct citation once)."""
-    src, act, refs = [], [], {}
-
+def _referencer(refs: dict[str, str]):
+    """``ref(citations) -> "S1, S3"``: each distinct citation numbered once, in order of first use."""
     def ref(citations: str) -> str:
         keys = []
         for c in (x.strip() for x in str(citations or "").split(" | ")):
             if c:
                 keys.append(refs.setdefault(c, f"S{len(refs) + 1}"))
         return ", ".join(dict.fromkeys(keys))
+    return ref
 
+
+def _line_rows(lines: list[dict], ref) -> tuple[list, list]:
+    """Rows of the sources table and of the activity x factor table (factor sources as references S1, S2, ...)."""
+    from .annex import dec_or_nan
+
+    src, act = [], []
     for line in lines:
         a, f = line.get("activity") or {}, line.get("factor") or {}
         src.append([line.get("source", ""), str(line.get("category", "")), str(line.get("scope", "")),
-                    line.get("gas", ""), line.get("workshop") or "", line.get("device") or ""])
+                    line.get("gas", ""), line.get("workshop") or "", line.get("device") or "",
+                    line.get("formula") or "", dec_or_nan(line.get("tco2e"))])
         act.append([line.get("source", ""), line.get("device") or line.get("workshop") or "",
-                    _num(a.get("quantity")), a.get("unit", ""), a.get("origin", ""),
-                    f.get("id", ""), _num(f.get("value")), f.get("unit", ""), ref(f.get("source", "")),
-                    f"{f.get('valid_from', '')} .. {f.get('valid_to', '') or 'open'}",
-                    _num(line.get("gwp")), _num(line.get("tco2e"))])
-    return src, act, [[k, c] for c, k in refs.items()]
+                    dec_or_nan(a.get("quantity")), a.get("unit", ""), a.get("origin", ""),
+                    f.get("id", ""), dec_or_nan(f.get("value")), f.get("unit", ""), ref(f.get("source", "")),
+                    f"{f.get('valid_from', '') or ''} .. {f.get('valid_to', '') or 'open'}",
+                    dec_or_nan(line.get("gwp")), dec_or_nan(line.get("tco2e"))])
+    return src, act
+
+
+_SRC_COLS = [("Source", "text"), ("Category", "text"), ("Scope", "text"), ("Gas", "text"), ("Workshop", "text"),
+             ("Device", "text"), ("Formula (methodology package)", "text"), ("tCO2e", "t")]
+
+
+def _headline(inv: dict) -> tuple[str, float | None]:
+    """(view, tCO2e) of the methodology's headline total (``totals.headline``), or ("", None)."""
+    from .annex import dec_or_nan
+
+    h = (inv.get("totals") or {}).get("headline")
+    if isinstance(h, dict) and h.get("tco2e") is not None:
+        return str(h.get("view") or ""), dec_or_nan(h["tco2e"])
+    return "", None
+
+
+def _grid_text(view: dict) -> str:
+    gf = (view or {}).get("grid_factors") or []
+    return "; ".join(f"{g.get('factor_id', g.get('id', ''))} {g.get('value', '')} {g.get('unit', '')} "
+                     f"({g.get('source', '')})" for g in gf)
+
+
+def _cn(inv, lines, s, src, act, refs, ref, ref_table, period, report_date, author, site) -> Report:
+    """The guideline's report with its annex tables (附表): entity information, emissions summary, activity data
+    with sources, factors and calculation parameters with sources."""
+    from .annex import activity_table, dec_or_nan, dsum, parameter_table
+
+    rep = Report("cn", f"温室气体排放报告 GHG emission report — {period}", _facts(inv, site, report_date, author, True))
+    rep.tables.append(Table("一、企业基本情况 Enterprise information (附表1)", [("Item", "text"), ("Value", "text")],
+                            [list(r) for r in rep.facts]))
+    views = inv.get("views") or {}
+    comp = views.get("compliance") or {}
+    head_view, head_t = _headline(inv)
+    groups = dict(s["by_guideline_group"])
+    note = "Scope 3 lines are outside the guideline's boundary and not included here."
+    if head_view == "compliance" and comp.get("available"):
+        # the guideline's 排放总量: purchased electricity at the compliance grid factor in force (views.compliance)
+        groups["electricity"] = dec_or_nan(comp.get("scope2_electricity_tco2e"))
+        note += (" Net purchased electricity at the compliance grid factor: " + (_grid_text(comp) or "see views") +
+                 ". " + str(comp.get("label") or ""))
+    total = head_t if head_t is not None else dsum(
+        f"{groups[k]:.3f}" for k, _, _ in CN_GROUPS if math.isfinite(groups[k]))
+    res = [[zh, en, groups[k]] for k, zh, en in CN_GROUPS]
+    res.append(["排放总量", f"total ({head_view or 'lines'})", total])
+    for key, zh, en in (("location_based", "基于位置的排放总量", "location-based total"),
+                        ("market_based", "基于市场的排放总量", "market-based total")):
+        v = views.get(key) or {}
+        if v.get("total_tco2e") is not None:
+            res.append([zh, f"{en}: {_grid_text(v) or v.get('label', '')}", dec_or_nan(v["total_tco2e"])])
+    rep.tables.append(Table("二、温室气体排放量汇总 Emissions summary (附表2)",
+                            [("排放源类别", "text"), ("Source group", "text"), ("tCO2e", "t")], res, note))
+    rep.tables.append(Table("二(续)、排放源 Emission sources", _SRC_COLS, src))
+    rep.tables.append(activity_table(lines, "三、活动水平数据及来源 Activity data with sources (附表3)"))
+    rep.tables.append(parameter_table(lines, ref, "四、排放因子和计算系数及来源 Emission factors and parameters with "
+                                                  "sources (附表4)"))
+    rep.tables.append(ref_table)
+    rep.tables += _views_tables(inv)
+    unused = inv.get("activity_unused") or []
+    if unused:
+        rep.tables.append(Table("未计入的活动数据 Activity rows not used, with the reason",
+                                [("File", "text"), ("Row", "text"), ("Kind", "text"), ("Item", "text"),
+                                 ("Reason", "text")],
+                                [[str(u.get("file", "")), str(u.get("row", "")), str(u.get("kind", "")),
+                                  str(u.get("item", "")), str(u.get("reason", ""))] for u in unused]))
+    return rep
 
 
 _ACT_COLS = [("Source", "text"), ("Device / workshop", "text"), ("Activity", "num"), ("Unit", "text"),
              ("Origin", "text"), ("Factor id", "text"), ("Factor", "num"), ("Factor unit", "text"),
              ("Factor source", "text"), ("Valid", "text"), ("GWP", "num"), ("tCO2e", "t")]
+
+
+def _figure_row(label: str, key: str, v) -> list:
+    """[label, key, tCO2e (number), other value]: tCO2e figures (keys ending in ``tco2e``) as numbers of kind
+    ``t``, other decimal strings as numbers, the rest as text."""
+    from .annex import dec_or_nan
+
+    if isinstance(v, bool) or v is None:
+        return [label, key, math.nan, "" if v is None else str(v)]
+    if key.endswith("tco2e"):
+        return [label, key, dec_or_nan(v), ""]
+    if isinstance(v, (int, float)):
+        return [label, key, math.nan, float(v)]
+    x = dec_or_nan(v) if isinstance(v, str) and re.fullmatch(r"-?\d+(\.\d+)?", v) else math.nan
+    return [label, key, math.nan, x if math.isfinite(x) else str(v)]
+
+
+_FIGURE_COLS = [("View", "text"), ("Figure", "text"), ("tCO2e", "t"), ("Value", "num")]
 
 
 def _views_tables(inv: dict) -> list[Table]:
@@ -368,11 +469,9 @@ def _views_tables(inv: dict) -> list[Table]:
         if key in views:
             for k, v in _flat({k2: v2 for k2, v2 in views[key].items() if k2 != "lines"}
                               if isinstance(views[key], dict) else views[key]):
-                rows.append([names.get(key, key), k, v if isinstance(v, str) else "" if v is None else
-                             _num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)])
+                rows.append(_figure_row(names.get(key, key), k, v))
     if rows:
-        out.append(Table("Views: compliance, location-based and market-based",
-                         [("View", "text"), ("Figure", "text"), ("Value", "num")], rows,
+        out.append(Table("Views: compliance, location-based and market-based", _FIGURE_COLS, rows,
                          "The Chinese compliance rule and the market-based rule treat purchased green power "
                          "differently; both are shown, labelled."))
     return out
@@ -406,27 +505,17 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
         raise ReportError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
     lines = _check(inv)
     s = summary(inv)
-    src, act, refs = _line_rows(lines)
+    refs_by_cite: dict[str, str] = {}
+    ref = _referencer(refs_by_cite)
+    src, act = _line_rows(lines, ref)
+    from .annex import balance_table, parameter_table
+
+    params = parameter_table(lines, ref, "")  # cites every parameter's source before the table is printed
+    refs = [[k, c] for c, k in refs_by_cite.items()]
     ref_table = Table("Factor sources (cited above as S1, S2, ...)", [("Ref", "text"), ("Source", "text")], refs)
     period = _period_text(inv.get("period"))
     if layout == "cn":
-        rep = Report("cn", f"温室气体排放报告 GHG emission report — {period}",
-                     _facts(inv, site, report_date, author, True))
-        rep.tables.append(Table("一、企业基本情况 Enterprise information", [("Item", "text"), ("Value", "text")],
-                                [list(r) for r in rep.facts]))
-        rep.tables.append(Table("二、排放源 Emission sources",
-                                [("Source", "text"), ("Category", "text"), ("Scope", "text"), ("Gas", "text"),
-                                 ("Workshop", "text"), ("Device", "text")], src))
-        rep.tables.append(Table("三、活动数据与排放因子及来源 Activity data, emission factors and sources",
-                                _ACT_COLS, act))
-        rep.tables.append(ref_table)
-        res = [[zh, en, s["by_guideline_group"][k]] for k, zh, en in CN_GROUPS]
-        res.append(["排放总量", "total", s["guideline_total_tco2e"]])
-        rep.tables.append(Table("四、排放量结果 Emission results", [("排放源类别", "text"), ("Source group", "text"),
-                                                               ("tCO2e", "t")], res,
-                                "Scope 3 lines are outside the guideline's boundary and not included here."))
-        rep.tables += _views_tables(inv)
-        return rep
+        return _cn(inv, lines, s, src, act, refs, ref, ref_table, period, report_date, author, site)
     rep = Report("iso", f"GHG report (ISO 14064-1:2018) — {period}", _facts(inv, site, report_date, author, False))
     rep.tables.append(Table("1. Organization, boundaries and basis", [("Item", "text"), ("Value", "text")],
                             [list(r) for r in rep.facts]))
@@ -454,9 +543,13 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
                             [("Source", "text"), ("Device / workshop", "text"), ("tCO2e", "t"),
                              ("Estimated", "share"), ("Manual", "share")], dq))
     rep.tables.append(Table("7. Quantification: activity data x emission factors", _ACT_COLS, act))
+    params.title = "7a. Emission factors and calculation parameters (NCV, carbon content, oxidation rate, GWP ...)"
+    rep.tables.append(params)
+    bal = balance_table(lines, "7b. Stock balances (opening + purchased - closing - sold - recovered)")
+    if bal.rows:
+        rep.tables.append(bal)
     rep.tables.append(ref_table)
-    totals = [[k, v if isinstance(v, str) else _num(v)] for k, v in _flat(inv.get("totals") or {})]
+    totals = [_figure_row("totals", k, v)[1:] for k, v in _flat(inv.get("totals") or {})]
     if totals:
-        rep.tables.append(Table("8. Totals as computed by the inventory", [("Figure", "text"), ("Value", "num")],
-                                totals))
+        rep.tables.append(Table("8. Totals as computed by the inventory", _FIGURE_COLS[1:], totals))
     return rep

@@ -116,14 +116,16 @@ def test_guideline_layout_shows_the_hand_worked_results(inv, tmp_path):
                          author="wang.fang")
     rows = xlsx_rows(x)
     titles = [r[0] for r in rows if r[0] and re.match("^[一二三四]、", str(r[0]))]
-    assert titles == ["一、企业基本情况 Enterprise information", "二、排放源 Emission sources",
-                      "三、活动数据与排放因子及来源 Activity data, emission factors and sources",
-                      "四、排放量结果 Emission results"]
+    assert titles == ["一、企业基本情况 Enterprise information (附表1)",
+                      "二、温室气体排放量汇总 Emissions summary (附表2)",
+                      "三、活动水平数据及来源 Activity data with sources (附表3)",
+                      "四、排放因子和计算系数及来源 Emission factors and parameters with sources (附表4)"]
     results = {r[1]: r[2] for r in rows if r[1] in ("fossil fuel combustion", "industrial process emissions",
-                                                     "net purchased electricity", "net purchased heat", "total")}
+                                                     "net purchased electricity", "net purchased heat",
+                                                     "total (lines)")}
     assert results == pytest.approx({"fossil fuel combustion": 278.0, "industrial process emissions": 52.0,
                                      "net purchased electricity": 1073.2, "net purchased heat": 110.0,
-                                     "total": 1513.2})
+                                     "total (lines)": 1513.2})
     sf6 = row_after(rows, "fugitive_sf6_switchgear")
     assert sf6[:2] == ["fugitive_sf6_switchgear", "GIS-1"] or sf6[4] == "UTIL"
     text = pdf_text(p)
@@ -148,9 +150,9 @@ def test_iso_layout_shows_categories_uncertainty_quality_offsets(inv, tmp_path):
     assert off[3] == pytest.approx(100.0)
     assert any(str(r[0]).startswith("4. Offsets (CCER), reported separately") for r in rows)
     market = [r for r in rows if str(r[0]).startswith("GHG Protocol scope 2, market-based") and r[1] == "scope2_tco2e"]
-    assert market[0][2] == "914.900"
+    assert market[0][2] == pytest.approx(914.9)  # a number in the XLSX, not the text "914.900"
     text = pdf_text(p)
-    for figure in ("330.000", "1,183.200", "1,613.200", "2.9", "914.900", "1250.600", "0.9%", "7.1%",
+    for figure in ("330.000", "1,183.200", "1,613.200", "2.9", "914.900", "1,250.600", "0.9%", "7.1%",
                    "9f2c6a0e4b1d3c5e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6", "KXJ1Q9S7D2M4T6V8W0Y3"):
         assert figure in text, figure
 
