@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := chromium mosquitto mosquitto-clients socat fonts-wqy-microhei mbpoll curl
+APT_PACKAGES := chromium mosquitto mosquitto-clients socat fonts-wqy-microhei mbpoll curl poppler-utils poppler-data
 PYTEST_ARGS ?=
 
 .PHONY: demo test install system-deps lock clean help

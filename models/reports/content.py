@@ -417,7 +417,11 @@ def _cn(inv, lines, s, src, act, refs, ref, ref_table, period, report_date, auth
             res.append([zh, f"{en}: {_grid_text(v) or v.get('label', '')}", dec_or_nan(v["total_tco2e"])])
     rep.tables.append(Table("二、温室气体排放量汇总 Emissions summary (附表2)",
                             [("排放源类别", "text"), ("Source group", "text"), ("tCO2e", "t")], res, note))
-    rep.tables.append(Table("二(续)、排放源 Emission sources", _SRC_COLS, src))
+    src_note = ""
+    if head_view == "compliance" and comp.get("available"):
+        src_note = (f"Lines are computed location-based; the 排放总量 above counts net purchased electricity at the "
+                    f"compliance grid factor instead ({groups['electricity']:,.3f} t).")
+    rep.tables.append(Table("二(续)、排放源 Emission sources", _SRC_COLS, src, src_note))
     rep.tables.append(activity_table(lines, "三、活动水平数据及来源 Activity data with sources (附表3)"))
     rep.tables.append(parameter_table(lines, ref, "四、排放因子和计算系数及来源 Emission factors and parameters with "
                                                   "sources (附表4)"))
