@@ -95,8 +95,13 @@ class _Chain:
         self.service = AnchorService(w3, info["address"], account, Ledger(cfg.paths.journal, cfg.paths.chain),
                                      cfg.paths.chain, confirmations=cfg.chain.confirmations)
         self.stop_event = threading.Event()
+        also = ()
+        if cfg.chain.methodology_id:  # the pinned methodology follows the registry's MethodologyPublished events
+            from chain.methodology_sync import MethodologyWatcher
+
+            also = (MethodologyWatcher(cfg).poll,)
         self.thread = threading.Thread(target=self.service.run, args=(cfg.chain.anchor_interval_s, self.stop_event),
-                                       name="anchoring", daemon=True)
+                                       kwargs={"also": also}, name="anchoring", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:

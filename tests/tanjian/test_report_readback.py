@@ -130,3 +130,19 @@ def test_pdf_text_shows_the_same_figures_and_a_page_is_saved_as_png(issued):
                     str(ARTIFACTS / "report-cn-page1")], check=True)
     png = ARTIFACTS / "report-cn-page1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_iso_categories_are_the_same_in_every_section(issued):
+    """One rounding rule: category 1 in the category table, in the inventory's totals and as the sum of its lines
+    in the quantification table are the same number (the old report showed 930.968 in one place, 930.969 in
+    another)."""
+    out, _ = issued
+    (x,) = out.glob("*-iso.xlsx")
+    cells = xlsx_cells(x)
+    cats = {r[0].value: r[2].value for r in section(cells, "2. GHG emissions by category")}
+    totals = {r[0].value: r[1].value for r in section(cells, "8. Totals as computed by the inventory")}
+    lines = section(cells, "7. Quantification")
+    # category 1 = natural gas 181.801 + welding CO2 0.900 = 182.701 t; category 2 = electricity 530.600 t
+    assert cats["Category 1"] == pytest.approx(182.701, abs=1e-9) == totals["iso_categories.1.tco2e"]
+    assert cats["Category 2"] == pytest.approx(530.600, abs=1e-9) == totals["iso_categories.2.tco2e"]
+    assert sum(r[11].value for r in lines[1:] if r[0].value != "purchased_electricity") == pytest.approx(182.701, abs=1e-9)
