@@ -178,7 +178,12 @@ def cmd_inventory(args) -> int:
             print(f"total difference {table['difference_tco2e'].sum():+.3f} tCO2e")
         return 0
     if args.json:
-        sys.stdout.buffer.write(inv.canonical_json() + b"\n")
+        import rfc8785
+
+        c = inv.to_canonical()
+        if getattr(args, "guarded", None) is not None:  # whether the package was checked on chain
+            c["methodology"]["chain_check"] = args.guarded.as_dict()
+        sys.stdout.buffer.write(rfc8785.dumps(c) + b"\n")
     else:
         _print_inventory(inv, getattr(args, "guarded", None))
     return 0

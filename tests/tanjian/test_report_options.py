@@ -175,3 +175,16 @@ def test_report_dates_never_precede_the_newest_cited_source(tmp_path, capsys):
 def test_report_period_refusals(tmp_path, capsys, argv, message):
     rc = main(["--data-dir", str(tmp_path / "var"), "report", *argv, "--author", "x", "--out", str(tmp_path / "o")])
     assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_inventory_json_names_the_package_and_its_chain_status(tmp_path, capsys):
+    f = tmp_path / "a.csv"
+    f.write_text(ACT, encoding="utf-8")
+    assert main(["--data-dir", str(tmp_path / "var"), "inventory", "--year", "2024", "--activity", str(f),
+                 "--no-store", "--methodology", "cn-machinery-2015", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)["methodology"]
+    from models.packages import load_methodology
+
+    want = load_methodology("cn-machinery-2015")
+    assert (m["id"], m["version"], m["sha256"]) == (want.id, want.version, want.sha256)
+    assert m["chain_check"]["label"] == "offline, not checked" and m["chain_check"]["origin"] == "packaged"
