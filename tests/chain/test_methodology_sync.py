@@ -12,6 +12,7 @@ import json
 import shutil
 import tarfile
 import threading
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -179,3 +180,43 @@ def test_the_anchoring_loop_runs_the_watcher(node, web, tmp_path):
     assert calls and calls[0].action == "activated"
     assert ms.active_record(data, "CN-GHG-MACH")["sha256"] == PACKAGE_SHA256
     shutil.rmtree(data / "methodology")
+
+
+def test_inventory_computes_with_the_synced_package_and_says_it_was_checked(web, tmp_path, capsys):
+    """The real cn-machinery-2015 package published with its URI, synced by the gateway; `tanjian inventory` then
+    computes with the synced copy (checked ✓); a byte changed in that copy on disk is refused."""
+    from tests.conftest import ROOT
+
+    www, base = web
+    src = ROOT / "models" / "methodologies" / "cn-machinery-2015"
+    (www / "cn.tar").write_bytes(ms.pack(src))
+    act = tmp_path / "a.csv"
+    act.write_text("kind,item,period_start,period_end,quantity,unit,workshop\n"
+                   "electricity_statement,total,2024-01-01,2024-12-31,100,MWh,WS-A\n", encoding="utf-8")
+    with start_anvil() as n:
+        data = tmp_path / "var"
+        cfg_path = tmp_path / "tanjian.yaml"
+        cfg_path.write_text(EXAMPLE.read_text().replace(
+            "rpc_url: http://127.0.0.1:8545", f"rpc_url: {n.rpc_url}\n  methodology_id: cn-machinery-2015\n"
+                                               f"  methodology_package: {src}"))
+        w3 = connect(n.rpc_url)
+        info = ensure_deployment(w3, data / "chain", Account.create().address, plant="plant-18")
+        reg = from_deployment(w3, info, METHODOLOGY_REGISTRY)
+        m.publish(w3, reg, info["roles"]["association"], src, "cn-machinery-2015", "2015.2", dt.date(2020, 1, 1),
+                  uri=f"{base}/cn.tar")
+        cli = ["--config", str(cfg_path), "--data-dir", str(data)]
+        assert main([*cli, "methodology", "sync"]) == 0
+        capsys.readouterr()
+        inv = [*cli, "inventory", "--year", "2024", "--activity", str(act), "--no-store",
+               "--methodology", "cn-machinery-2015", "--json"]
+        assert main(inv) == 0
+        chk = json.loads(capsys.readouterr().out)["methodology"]["chain_check"]
+        assert (chk["origin"], chk["status"], chk["label"], chk["sha256"]) == (
+            "synced", "checked", "checked ✓", m.package_sha256(src))
+        # one byte changed in the synced copy: refused before anything is computed, naming both hashes
+        synced = ms.active_record(data, "cn-machinery-2015")["path"]
+        man = Path(synced) / "manifest.yaml"
+        man.write_bytes(man.read_bytes().replace(b"title: ", b"title: X", 1))
+        assert main(inv) == 1  # refused: an error, not a usage mistake
+        err = capsys.readouterr().err
+        assert "changed on disk since" in err and m.package_sha256(src) in err
