@@ -528,6 +528,9 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
     rep.tables.append(Table("2. GHG emissions by category", [("Category", "text"), ("Description", "text"),
                                                             ("tCO2e", "t")], cat,
                             "Category 2 lines use the location-based method; see section 3 for both methods."))
+    from .iso import content_index, direct_by_gas
+
+    rep.tables.append(direct_by_gas(lines))
     rep.tables.append(Table("Emissions by scope and gas", [("Group", "text"), ("tCO2e", "t")],
                             [[k, v] for k, v in s["by_scope"].items()] + [[k, v] for k, v in s["by_gas"].items()]))
     rep.tables += [Table("3. " + t.title, t.columns, t.rows, t.note) for t in _views_tables(inv)]
@@ -556,4 +559,5 @@ def build(inv: dict, layout: str, *, report_date: str, author: str, site=None) -
     totals = [_figure_row("totals", k, v)[1:] for k, v in _flat(inv.get("totals") or {})]
     if totals:
         rep.tables.append(Table("8. Totals as computed by the inventory", _FIGURE_COLS[1:], totals))
+    rep.tables.append(content_index(inv))
     return rep

@@ -146,3 +146,14 @@ def test_iso_categories_are_the_same_in_every_section(issued):
     assert cats["Category 1"] == pytest.approx(182.701, abs=1e-9) == totals["iso_categories.1.tco2e"]
     assert cats["Category 2"] == pytest.approx(530.600, abs=1e-9) == totals["iso_categories.2.tco2e"]
     assert sum(r[11].value for r in lines[1:] if r[0].value != "purchased_electricity") == pytest.approx(182.701, abs=1e-9)
+
+
+def test_iso_report_has_direct_emissions_by_gas_and_the_content_index(issued):
+    out, _ = issued
+    (x,) = out.glob("*-iso.xlsx")
+    cells = xlsx_cells(x)
+    gas = {r[0].value: r[1].value for r in section(cells, "2a. Direct (category 1)")[1:]}
+    # all direct emissions here are CO2: 182.701 t; the other groups 0
+    assert gas["CO2"] == pytest.approx(182.701, abs=1e-9) and gas["SF6"] == 0 and gas["HFCs"] == 0
+    idx = {r[0].value: r[2].value for r in section(cells, "ISO 14064-1:2018 clause 9.3.1")[1:]}
+    assert set(idx) >= set("abcdefghijklmnq") and "offline, not checked" in idx["r"]
