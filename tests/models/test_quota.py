@@ -241,3 +241,19 @@ def test_status_on_the_full_inventory_with_green_share_from_certificates(seeded_
     assert "HAND-ENTERED --green-mwh 1.000 MWh (an override; imported certificates and contracts give 3.500 MWh)" \
         in text
     assert "# methodology cn-machinery-2015" in text and "on chain offline, not checked" in text
+
+
+def test_the_inventory_total_is_spread_over_the_metered_days():
+    from models.quota import headline_tco2e, scale_daily
+
+    # metered 1, 3, (no data), 4 kg: sum 8; the inventory says 16 kg -> every day x 2: 2, 6, NaN, 8
+    metered = pd.Series([1.0, 3.0, np.nan, 4.0], index=days("2025-01-01", 4))
+    out = scale_daily(metered, 16.0)
+    assert out.tolist()[:2] == [2.0, 6.0] and np.isnan(out.iloc[2]) and out.iloc[3] == 8.0
+    # nothing metered: spread evenly over the days with data, 9 kg over 3 days
+    assert scale_daily(pd.Series([0.0, 0.0, 0.0], index=days("2025-01-01", 3)), 9.0).tolist() == [3.0] * 3
+    # the headline total of the engine first, then the compliance view, else gross location-based
+    assert headline_tco2e({"totals": {"headline": {"view": "compliance", "tco2e": "753.001"}}}) == \
+        (753.001, "headline (compliance view)")
+    assert headline_tco2e({"totals": {"gross_location": {"tco2e": "713.301"}},
+                           "views": {"compliance": {"available": False}}})[0] == 713.301
