@@ -284,7 +284,8 @@ class MethodologyWatcher:
     loop calls :meth:`poll` every cycle).
 
     The first poll syncs unconditionally (catching up after a restart); later polls sync when a new event
-    for the pinned id appeared, or when a version announced earlier becomes effective.
+    for the pinned id appeared, when a version announced earlier becomes effective, or when the last sync
+    failed (the server was down or its bytes were refused: tried again every poll until it succeeds).
     """
 
     def __init__(self, cfg: Config, registry: Any = None):
@@ -292,6 +293,7 @@ class MethodologyWatcher:
         self._registry = registry
         self._next_block: int | None = None
         self._pending: list[dt.datetime] = []  # effectiveFrom of announced versions not yet effective
+        self._retry = False  # the last sync failed (server down, bytes refused): try again next poll
 
     def _reg(self) -> Any:
         if self._registry is None:
@@ -322,9 +324,11 @@ class MethodologyWatcher:
                 self._pending.append(frm)
         due = [t for t in self._pending if t <= now]
         self._pending = [t for t in self._pending if t > now]
-        if not (first or events or due):
+        if not (first or events or due or self._retry):
             return None
+        self._retry = True
         res = sync(self.cfg, mid, registry=reg)
+        self._retry = False
         if res.action == "activated":
             log.info("methodology %s %s synced from the chain's MethodologyPublished event", mid, res.version.version)
         return res

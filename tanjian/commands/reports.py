@@ -79,6 +79,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         from models.factors.measured import load_measured
 
         measured = load_measured(args.measured)
+    if args.schedule and (args.date_from or args.date_to):
+        raise A.ArgumentRefused(f"tanjian report: --schedule {args.schedule} picks the last complete period; "
+                                f"give either --schedule or --from/--to, not both")
     if args.schedule:
         res = run_scheduled(cfg, args.schedule, author=args.author, activity=activity, formats=formats,
                             methodology=args.methodology, measured=measured, allow_unverified=args.allow_unverified,

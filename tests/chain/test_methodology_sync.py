@@ -139,10 +139,12 @@ def test_sync_fetches_checks_and_activates_and_refuses_a_tampered_byte(node, web
     with pytest.raises(ChainError, match="refusing to account"):
         m.guard(cfg)
 
-    # the server is fixed; the anchoring loop's watcher picks the version up on the event
-    (www / "cn-ghg-mach-2026.2.tar").write_bytes(good)
+    # the anchoring loop's watcher: its first poll catches up, is refused too, and retries on the next poll
     watcher = ms.MethodologyWatcher(cfg, reg)
-    res = watcher.poll()  # first poll catches up
+    with pytest.raises(ms.SyncRefused):
+        watcher.poll()
+    (www / "cn-ghg-mach-2026.2.tar").write_bytes(good)  # the server is fixed
+    res = watcher.poll()
     assert res.action == "activated" and res.version.version == "2026.2"
     assert watcher.poll() is None  # no new event: nothing to do
     v3 = make_package(tmp_path / "release3")
