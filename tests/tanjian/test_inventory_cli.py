@@ -115,23 +115,32 @@ EXAMPLE_ACTIVITY = Path(__file__).resolve().parents[2] / "docs" / "examples" / "
 
 
 def test_unverified_factor_error_names_every_row_and_how_to_accept_them(tmp_path, capsys):
-    # the example file burns LPG: the NDRC 2015 LPG oxidation rate (98 %, line 88 of the factor file) is unverified
-    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity",
-                        str(EXAMPLE_ACTIVITY), "--methodology", "cn-machinery-2015")
+    # the example file plus a boiler burning raw coal: the coal defaults (NDRC default table as recalled, lines
+    # of the factor file marked unverified) are refused until accepted knowingly
+    act = tmp_path / "activity.csv"
+    act.write_text(EXAMPLE_ACTIVITY.read_text(encoding="utf-8").rstrip("\n")
+                   + "\nfuel,raw_coal,2025-01-01,2025-12-31,10,t,WS-UT,,,purchased,stationary,boiler\n",
+                   encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity", str(act),
+                        "--methodology", "cn-machinery-2015")
     assert rc == 1 and out == ""
-    assert "1 factor row(s)" in err
-    assert "lpg_oxidation@CN:2015-01-01 (unverified) = 98 % (line 88" in err
+    assert "3 factor row(s)" in err
+    assert "raw_coal_ncv@CN:2015-01-01 (unverified) = 20.908 GJ/t (line" in err
+    assert "raw_coal_carbon_content@CN:2015-01-01" in err and "raw_coal_oxidation@CN:2015-01-01" in err
     assert "needed for 2025-01-01..2025-12-31" in err
     assert "--allow-unverified" in err and "--measured FILE" in err
-    # accepted knowingly: computed, and the row is labelled unverified in the result
-    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity",
-                        str(EXAMPLE_ACTIVITY), "--methodology", "cn-machinery-2015", "--allow-unverified", "--json")
+    # accepted knowingly: computed, and the rows are labelled unverified in the result
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity", str(act),
+                        "--methodology", "cn-machinery-2015", "--allow-unverified", "--json")
     assert rc == 0, err
     c = json.loads(out)
-    lpg = [ln for ln in c["lines"] if ln["item"] == "lpg"]
-    assert len(lpg) == 1
-    assert {p["id"]: p["status"] for p in lpg[0]["factor"]["parameters"]}["lpg_oxidation@CN:2015-01-01"] == \
+    coal = [ln for ln in c["lines"] if ln["item"] == "raw_coal"]
+    assert len(coal) == 1 and coal[0]["source"] == "stationary_combustion"
+    assert {p["id"]: p["status"] for p in coal[0]["factor"]["parameters"]}["raw_coal_ncv@CN:2015-01-01"] == \
         "unverified"
+    # 10 t × 20.908 GJ/t = 209.08 GJ × 0.02637 tC/GJ = 5.5134396 tC × 0.94 = 5.18263322 tC × 44/12 = 19.003 tCO2
+    assert coal[0]["tco2e"] == "19.003"
+    assert [p["role"] for p in coal[0]["factor"]["parameters"]] == ["NCV", "CC", "OF"]
 
 
 def test_unverified_error_lists_all_rows_not_only_the_first(tmp_path, capsys):
