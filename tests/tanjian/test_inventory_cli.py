@@ -166,5 +166,6 @@ def test_inventory_help_documents_unverified_factors(tmp_path, capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--allow-unverified" in out and "unverified factors:" in out
-    assert "docs/examples/plant18-activity-2025.csv" in out and "lpg_oxidation" in out
+    assert "docs/examples/plant18-activity-2025.csv" in out and "raw_coal_ncv" in out
+    assert "--gwp" in out and "AR6" in out
     assert "unmetered remainder" in out
