@@ -32,7 +32,7 @@ from models.rulebook import GWP_SETS, Rules, RulesError, read_rules
 from workspace.errors import TanjianError
 
 __all__ = ["IDS", "PACKAGES_DIR", "Methodology", "MethodologyError", "check_library", "load_methodology",
-           "reseal"]
+           "reseal", "reseal_dir"]
 
 PACKAGES_DIR = Path(__file__).resolve().parent / "methodologies"
 IDS = ("cn-machinery-2015", "gbt-32151.29-2024", "ghg-protocol-corporate", "iso-14064-1-2018")
@@ -218,3 +218,17 @@ def reseal(library_path: Path = DEFAULT_PATH) -> dict[str, str]:
         (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
         out[pid] = package_sha256(root)
     return out
+
+
+def reseal_dir(package_dir: str | Path) -> str:
+    """Rewrite one package's manifest with the current hashes of its files (id, version, title, sources and
+    factor files kept); return the package hash. A re-sealed package still differs from the version published
+    on chain: only :func:`chain.methodology.require_matching` tells them apart."""
+    from chain.methodology import package_sha256
+
+    root = Path(package_dir)
+    man = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
+    man["files"] = {p.relative_to(root).as_posix(): _sha(p) for p in sorted(root.rglob("*"))
+                    if p.is_file() and p.name != "manifest.yaml"}
+    (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    return package_sha256(root)
