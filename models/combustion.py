@@ -13,8 +13,6 @@ References
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import pandas as pd
 import xarray as xr
 
@@ -29,11 +27,10 @@ __all__ = ["DEFAULT_METHODOLOGY", "natural_gas_combustion", "natural_gas_emissio
 DEFAULT_METHODOLOGY = "cn-machinery-2015"
 
 
-@lru_cache(maxsize=8)
 def _package(methodology: str):
-    from models.packages import load_methodology
+    from models.packages import series_methodology
 
-    return load_methodology(methodology)
+    return series_methodology(methodology)
 
 
 def _gas_formula(meth):

@@ -22,6 +22,7 @@ After editing a package or the packaged factor file, re-seal the manifests::
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from models.rulebook import GWP_SETS, Rules, RulesError, read_rules
 from workspace.errors import TanjianError
 
 __all__ = ["IDS", "PACKAGES_DIR", "Methodology", "MethodologyError", "check_library", "load_methodology",
-           "reseal", "reseal_dir"]
+           "reseal", "reseal_dir", "series_methodology"]
 
 PACKAGES_DIR = Path(__file__).resolve().parent / "methodologies"
 IDS = ("cn-machinery-2015", "gbt-32151.29-2024", "ghg-protocol-corporate", "iso-14064-1-2018")
@@ -161,6 +162,13 @@ def load_methodology(id_or_path: str | Path) -> Methodology:
                        sources=tuple(man["sources"]), sha256=package_sha256(root), path=root,
                        factor_files=dict(man["factor_files"]), rules=rules,
                        rules_sha256=_sha(root / "rules.yaml"))
+
+
+@lru_cache(maxsize=8)
+def series_methodology(id_or_path: str) -> Methodology:
+    """A package loaded once per process for the series along time (the big screen refreshes often);
+    verified like :func:`load_methodology`."""
+    return load_methodology(id_or_path)
 
 
 def check_library(meth: Methodology, library: FactorLibrary) -> None:

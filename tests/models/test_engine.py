@@ -327,3 +327,16 @@ def test_no_factor_for_a_role_names_the_factor(tmp_path):
                        "fuel,raw_coal,2024-01-01,2024-12-31,10,t,stationary")
     with pytest.raises(FactorError, match="upstream_raw_coal"):
         compute_inventory(*Y24, methodology="ghg-protocol-corporate", activity=a, allow_unverified=True)
+
+
+def test_the_series_along_time_evaluate_the_same_package_formula(tmp_path):
+    from models.combustion import natural_gas_emission_factor
+    from models.packages import reseal_dir
+
+    # guideline: 0.038931 GJ/Nm3 × 0.0153 tC/GJ × 0.99 × 44/12 = 0.0021621888 t = 2.1621888 kgCO2/Nm3
+    assert natural_gas_emission_factor(0.038931, 0.0153, 0.99) == pytest.approx(2.1621888, rel=1e-9)
+    pkg = _tampered(tmp_path)
+    reseal_dir(pkg)
+    # the changed formula (no oxidation rate): 0.038931 × 0.0153 × 44/12 × 1000 = 2.1840291 kgCO2/Nm3
+    assert natural_gas_emission_factor(0.038931, 0.0153, 0.99, methodology=str(pkg)) == \
+        pytest.approx(2.1840291, rel=1e-7)
