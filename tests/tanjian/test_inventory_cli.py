@@ -169,3 +169,40 @@ def test_inventory_help_documents_unverified_factors(tmp_path, capsys):
     assert "docs/examples/plant18-activity-2025.csv" in out and "raw_coal_ncv" in out
     assert "--gwp" in out and "AR6" in out
     assert "unmetered remainder" in out
+
+
+def test_gwp_choice_and_its_refusal(tmp_path, capsys):
+    f = tmp_path / "sf6.csv"
+    f.write_text("kind,item,period_start,period_end,quantity,unit,movement,use\n"
+                 "sf6,sf6,2024-05-01,2024-05-31,2,kg,purchased,equipment\n", encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "ghg-protocol-corporate", "--gwp", "ar6", "--json")
+    assert rc == 0, err
+    c = json.loads(out)
+    # 2 kg × 25,200 (AR6) = 50.400 t
+    assert c["totals"]["scope1"]["tco2e"] == "50.400" and c["methodology"]["gwp_set"] == "ar6"
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "cn-machinery-2015", "--gwp", "AR6")
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and "--gwp AR6" in err and "it allows SAR" in err
+
+
+def test_compliance_total_first_and_a_refused_measured_grid_factor(tmp_path, capsys):
+    f = tmp_path / "a.csv"
+    f.write_text(ACT.replace("2022-", "2024-"), encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "cn-machinery-2015")
+    assert rc == 0, err
+    # 181.801 + 1619.725 MWh × 0.5703 (923.729 t) = 1105.530 t; location: 1619.725 × 0.5306 = 859.426 t -> 1041.227 t
+    head = [ln for ln in out.splitlines() if ln.startswith("HEADLINE")]
+    assert head == ["HEADLINE (compliance, GWP SAR): 1105.530 tCO2e"]
+    assert "compliance total 1105.530 t  [grid_average_compliance 0.5703 tCO2/MWh" in out
+    assert "location-based total 1041.227 t  [grid_average 0.5306 tCO2/MWh" in out
+    m = tmp_path / "measured.csv"
+    m.write_text("factor_id,value,unit,applies_from,applies_to,lab,report,evidence_sha256\n"
+                 "grid_average,0.41,tCO2/MWh,2024-01-01,2024-12-31,own,r,"
+                 "9b74c9897bac770ffc029102a200c5de4e2de7ce6b47f5fe2a6bbc27c8a2ab77\n", encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "cn-machinery-2015", "--measured", str(m))
+    assert rc == 1 and out == ""
+    assert f"{m}:2:factor_id: grid_average is a grid emission factor" in err
