@@ -242,6 +242,11 @@ electricity_statement,total,2024-03-01,2024-03-31,0.6,MWh,WS-C
     assert c["totals"]["scope2_location"]["tco2e"] == "0.954"
     assert c["totals"]["iso_categories"]["2"]["tco2e"] == "0.954"
     assert c["views"]["location_based"]["scope2_tco2e"] == "0.954"
+    # the report's own sums of the lines (models.reports.content.summary) give the same figure
+    from models.reports.content import summary
+    from models.rounding import dec
+
+    assert dec(summary(c)["by_iso_category"]["2"], 3) == c["totals"]["iso_categories"]["2"]["tco2e"]
 
 
 # -- the sealed package is what computes ----------------------------------------------------------------------
