@@ -324,6 +324,11 @@ def test_a_package_with_python_or_a_bad_rule_is_refused(tmp_path):
     reseal_dir(pkg)
     with pytest.raises(MethodologyError, match="names EFF: neither AD, a factor role of the source nor a constant"):
         load_methodology(pkg)
+    rules.write_text(rules.read_text(encoding="utf-8").replace('formula: "AD * EFF"', 'formula: "AD * EF"')
+                     .replace('NCV: "{prefix}_ncv"', 'NCV: "{fuel}_ncv"', 1), encoding="utf-8")
+    reseal_dir(pkg)
+    with pytest.raises(MethodologyError, match=r"factors.NCV: template '\{fuel\}_ncv' may use"):
+        load_methodology(pkg)
 
 
 def test_no_factor_for_a_role_names_the_factor(tmp_path):
