@@ -165,10 +165,17 @@ def load_methodology(id_or_path: str | Path) -> Methodology:
 
 
 @lru_cache(maxsize=8)
-def series_methodology(id_or_path: str) -> Methodology:
-    """A package loaded once per process for the series along time (the big screen refreshes often);
-    verified like :func:`load_methodology`."""
+def _cached(id_or_path: str) -> Methodology:
     return load_methodology(id_or_path)
+
+
+def series_methodology(methodology: str | Path | Methodology) -> Methodology:
+    """The package the series along time compute with: a loaded :class:`Methodology` as it is (e.g. the active
+    one of :mod:`models.guarded`), an id or directory loaded once per process (the big screen refreshes often),
+    verified like :func:`load_methodology`."""
+    if isinstance(methodology, Methodology):
+        return methodology
+    return _cached(str(methodology))
 
 
 def check_library(meth: Methodology, library: FactorLibrary) -> None:

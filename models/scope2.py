@@ -117,7 +117,7 @@ def statement_records(st: pd.DataFrame, unused: list[dict] | None = None) -> lis
     return recs
 
 
-def _per_kwh(methodology: str, grid):
+def _per_kwh(methodology, grid):
     """kgCO2e per kWh along time: the package's electricity formula with AD = 1 kWh and its grid role = ``grid``
     [kgCO2/kWh] (constants as the package gives them)."""
     from models.expression import compile_formula
@@ -146,7 +146,7 @@ def electricity_location_based(
     library: FactorLibrary | None = None,
     *,
     allow_unverified: bool = False,
-    methodology: str = "cn-machinery-2015",
+    methodology="cn-machinery-2015",
 ) -> xr.DataArray:
     """Location-based scope 2 emissions of purchased electricity, by the package's formula.
 
@@ -168,9 +168,9 @@ def electricity_location_based(
         Factor library; the packaged one by default.
     allow_unverified : bool, default False
         Accept factor rows whose status is ``unverified``.
-    methodology : str
-        Package (id or directory) whose scope 2 electricity formula is evaluated per interval, with
-        ``factor_id`` as its grid factor.
+    methodology : str or models.packages.Methodology
+        Package (id, directory, or the loaded active one) whose scope 2 electricity formula is evaluated per
+        interval, with ``factor_id`` as its grid factor.
 
     Returns
     -------
@@ -194,10 +194,12 @@ def electricity_location_based(
 
     def build():
         f, rows = factor_along_time(lib, factor_id, index, energy["time"], region, "kgCO2/kWh", allow_unverified)
-        return _per_kwh(str(methodology), f.values), rows
+        return _per_kwh(methodology, f.values), rows
 
-    factor, used = cached_series(lib, ("electricity", factor_id, region, allow_unverified, str(methodology)), index,
-                                 build)
+    from models.packages import series_methodology
+
+    key = ("electricity", factor_id, region, allow_unverified, series_methodology(methodology).sha256)
+    factor, used = cached_series(lib, key, index, build)
     out = apply_along_time(energy, kwh_per_unit, factor, "kgCO2/kWh")
     out.name = "emissions_location_based"
     out.attrs = {

@@ -350,3 +350,21 @@ def test_the_series_along_time_evaluate_the_same_package_formula(tmp_path):
     # the changed formula (no oxidation rate): 0.038931 × 0.0153 × 44/12 × 1000 = 2.1840291 kgCO2/Nm3
     assert natural_gas_emission_factor(0.038931, 0.0153, 0.99, methodology=str(pkg)) == \
         pytest.approx(2.1840291, rel=1e-7)
+
+
+def test_the_series_take_a_loaded_package_too(tmp_path):
+    import pandas as pd
+    import xarray as xr
+
+    from models.combustion import natural_gas_combustion
+    from models.scope2 import electricity_location_based
+
+    meth = load_methodology("cn-machinery-2015")
+    t = pd.date_range("2024-03-01", periods=2, freq="h")
+    gas = xr.DataArray([100.0, 0.0], coords={"time": t}, dims="time",
+                       attrs={"units": "Nm3", "timezone": "Asia/Shanghai"})
+    el = xr.DataArray([1000.0, 0.0], coords={"time": t}, dims="time",
+                      attrs={"units": "kWh", "timezone": "Asia/Shanghai"})
+    # 100 Nm3 × 2.1621888 kgCO2/Nm3 = 216.21888 kg; 1000 kWh × 0.5306 kg/kWh = 530.6 kg
+    assert float(natural_gas_combustion(gas, methodology=meth).sum()) == pytest.approx(216.21888, rel=1e-7)
+    assert float(electricity_location_based(el, methodology=meth).sum()) == pytest.approx(530.6)
