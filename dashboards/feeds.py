@@ -105,7 +105,7 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
     today = (pd.Timestamp(p["today"][0]), pd.Timestamp(p["today"][1]))
     yday = (pd.Timestamp(p["yesterday"][0]), pd.Timestamp(p["yesterday"][1]))
     naive = [t.tz_localize(None) for t in (*today, *yday)]
-    breakdown = workshop_breakdown(store, naive[0], naive[1], as_of=snap)
+    breakdown = workshop_breakdown(store, naive[0], naive[1], as_of=snap, methodology=meth)
     lt = store.power(naive[0], naive[1], by="plant", freq=load_freq, as_of=snap)
     ly = store.power(naive[2], naive[3], by="plant", freq=load_freq, as_of=snap)
     return PlantView(snapshot=snap, as_of=store.latest_time(snap), kpis=kpis, today=today,

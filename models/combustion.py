@@ -13,8 +13,6 @@ References
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import pandas as pd
 import xarray as xr
 
@@ -29,11 +27,10 @@ __all__ = ["DEFAULT_METHODOLOGY", "natural_gas_combustion", "natural_gas_emissio
 DEFAULT_METHODOLOGY = "cn-machinery-2015"
 
 
-@lru_cache(maxsize=8)
-def _package(methodology: str):
-    from models.packages import load_methodology
+def _package(methodology):
+    from models.packages import series_methodology
 
-    return load_methodology(methodology)
+    return series_methodology(methodology)
 
 
 def _gas_formula(meth):
@@ -43,7 +40,7 @@ def _gas_formula(meth):
 
 
 def natural_gas_emission_factor(net_calorific_value, carbon_content, oxidation_rate,
-                                methodology: str = DEFAULT_METHODOLOGY):
+                                methodology=DEFAULT_METHODOLOGY):
     """CO2 emitted per volume of natural gas burnt, by the package's formula (NCV x CC x OF x 44/12 in the
     Chinese guideline).
 
@@ -55,8 +52,8 @@ def natural_gas_emission_factor(net_calorific_value, carbon_content, oxidation_r
         Carbon content per unit of heat. [tC/GJ]
     oxidation_rate : numeric or xarray.DataArray
         Fraction of the carbon oxidised. [1]
-    methodology : str
-        Package whose ``stationary_combustion`` formula names the roles ``NCV``, ``CC`` and ``OF``.
+    methodology : str or models.packages.Methodology
+        Package (id, directory or loaded) whose natural-gas formula names the roles ``NCV``, ``CC`` and ``OF``.
 
     Returns
     -------
@@ -74,7 +71,7 @@ def natural_gas_emission_factor(net_calorific_value, carbon_content, oxidation_r
 
 
 def _natural_gas_factor_series(
-    lib: FactorLibrary, index: pd.DatetimeIndex, time: xr.DataArray, region: str, methodology: str
+    lib: FactorLibrary, index: pd.DatetimeIndex, time: xr.DataArray, region: str, methodology
 ) -> tuple[xr.DataArray, tuple[Factor, ...]]:
     """kgCO2/Nm3 along ``time``: the package's formula over the library rows valid on each date."""
     meth = _package(methodology)
@@ -99,7 +96,7 @@ def natural_gas_combustion(
     volume: xr.DataArray,
     region: str = "CN",
     library: FactorLibrary | None = None,
-    methodology: str = DEFAULT_METHODOLOGY,
+    methodology=DEFAULT_METHODOLOGY,
 ) -> xr.DataArray:
     """CO2 from stationary combustion of natural gas, with the guideline's default parameters.
 
@@ -116,8 +113,8 @@ def natural_gas_combustion(
         Region code of the fuel parameters.
     library : FactorLibrary, optional
         Factor library; the packaged one by default.
-    methodology : str
-        Package (id or directory) whose natural-gas formula is evaluated.
+    methodology : str or models.packages.Methodology
+        Package (id, directory, or the loaded active one) whose natural-gas formula is evaluated.
 
     Returns
     -------
@@ -137,17 +134,17 @@ def natural_gas_combustion(
     index = local_index(volume, "volume")
 
     def build():
-        f, rows = _natural_gas_factor_series(lib, index, volume["time"], region, str(methodology))
+        f, rows = _natural_gas_factor_series(lib, index, volume["time"], region, methodology)
         return f.values, rows
 
-    factor, used = cached_series(lib, ("natural_gas", region, str(methodology)), index, build)
+    factor, used = cached_series(lib, ("natural_gas", region, _package(methodology).sha256), index, build)
     out = apply_along_time(volume, nm3_per_unit, factor, "kgCO2/Nm3")
     out.name = "emissions_natural_gas"
     out.attrs = {
         "units": "kgCO2",
         "timezone": volume.attrs["timezone"],
-        "method": f"fuel combustion, E = {_gas_formula(_package(str(methodology)))[1].text} "
-                  f"(methodology {_package(str(methodology)).id})",
+        "method": f"fuel combustion, E = {_gas_formula(_package(methodology))[1].text} "
+                  f"(methodology {_package(methodology).id})",
         **provenance(lib, used),
     }
     return out

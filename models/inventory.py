@@ -302,6 +302,13 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
                                      (mkt.factor, mkt.region))
         market += _view_lines(ctx, [s for s in gridded if s.scope == 2 and s is not elec_src], groups, mkt, "market")
 
+    # instrument rows no market line could use (no purchased electricity to cover): reported, not dropped
+    claimed = {r for ln in market for r in ln.activity_rows}
+    for r in instruments.itertuples():
+        if f"{Path(str(r.source_file)).name}:{int(r.row)}" not in claimed:
+            unused.append({"file": Path(str(r.source_file)).name, "row": int(r.row), "kind": r.kind, "item": r.item,
+                           "reason": "contractual instrument with no purchased electricity in the period to cover "
+                                     "(market-based scope 2 is 0)"})
     offsets = []
     for r in rows_of(engine_rows.get("offset", [])).itertuples():
         offsets.append({"item": r.item, "quantity": dec(r.quantity, 6), "unit": r.unit,

@@ -34,9 +34,13 @@ def periods(now: dt.datetime, tz: ZoneInfo) -> dict[str, tuple[pd.Timestamp, pd.
     }
 
 
-def _co2e(energy: xr.DataArray, gas: xr.DataArray, library: FactorLibrary | None) -> xr.DataArray:
-    e = electricity_location_based(energy.fillna(0), library=library)
-    g = natural_gas_combustion(gas.fillna(0), library=library)
+def _co2e(energy: xr.DataArray, gas: xr.DataArray, library: FactorLibrary | None,
+          methodology=None) -> xr.DataArray:
+    """Location-based electricity and natural-gas emissions by the formulas of ``methodology`` (the active
+    package; default: the functions' own default package)."""
+    kw = {} if methodology is None else {"methodology": methodology}
+    e = electricity_location_based(energy.fillna(0), library=library, **kw)
+    g = natural_gas_combustion(gas.fillna(0), library=library, **kw)
     return e, g
 
 
@@ -75,7 +79,7 @@ def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorL
     kw = dict(by="plant", freq="1D", as_of=as_of)
     elec = store.energy(start.tz_localize(None), end.tz_localize(None), medium="electricity", **kw)
     gas = store.energy(start.tz_localize(None), end.tz_localize(None), medium="natural_gas", **kw)
-    e_co2, g_co2 = _co2e(elec, gas, library)
+    e_co2, g_co2 = _co2e(elec, gas, library, methodology)
     days = pd.DatetimeIndex(elec.time.values)
     rows = {}
     for name, (lo, hi) in p.items():
@@ -97,11 +101,12 @@ def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorL
 
 
 def workshop_breakdown(store: Store, start, end, *, library: FactorLibrary | None = None,
-                       as_of=None) -> pd.DataFrame:
-    """Per workshop: electricity [kWh], natural gas [m3] and location-based CO2e [kg] over [start, end)."""
+                       as_of=None, methodology=None) -> pd.DataFrame:
+    """Per workshop: electricity [kWh], natural gas [m3] and location-based CO2e [kg] over [start, end), by the
+    formulas of ``methodology`` (the active package) when given."""
     elec = store.energy(start, end, by="workshop", medium="electricity", freq="1D", as_of=as_of)
     gas = store.energy(start, end, by="workshop", medium="natural_gas", freq="1D", as_of=as_of)
-    e_co2, g_co2 = _co2e(elec, gas, library)
+    e_co2, g_co2 = _co2e(elec, gas, library, methodology)
     out = pd.DataFrame({"electricity_kWh": elec.sum("time", min_count=1).to_pandas(),
                         "electricity_kgCO2e": e_co2.sum("time").to_pandas()})
     out["natural_gas_m3"] = gas.sum("time", min_count=1).to_pandas().reindex(out.index).fillna(0.0)

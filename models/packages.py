@@ -22,6 +22,7 @@ After editing a package or the packaged factor file, re-seal the manifests::
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from models.rulebook import GWP_SETS, Rules, RulesError, read_rules
 from workspace.errors import TanjianError
 
 __all__ = ["IDS", "PACKAGES_DIR", "Methodology", "MethodologyError", "check_library", "load_methodology",
-           "reseal"]
+           "reseal", "reseal_dir", "series_methodology"]
 
 PACKAGES_DIR = Path(__file__).resolve().parent / "methodologies"
 IDS = ("cn-machinery-2015", "gbt-32151.29-2024", "ghg-protocol-corporate", "iso-14064-1-2018")
@@ -163,6 +164,20 @@ def load_methodology(id_or_path: str | Path) -> Methodology:
                        rules_sha256=_sha(root / "rules.yaml"))
 
 
+@lru_cache(maxsize=8)
+def _cached(id_or_path: str) -> Methodology:
+    return load_methodology(id_or_path)
+
+
+def series_methodology(methodology: str | Path | Methodology) -> Methodology:
+    """The package the series along time compute with: a loaded :class:`Methodology` as it is (e.g. the active
+    one of :mod:`models.guarded`), an id or directory loaded once per process (the big screen refreshes often),
+    verified like :func:`load_methodology`."""
+    if isinstance(methodology, Methodology):
+        return methodology
+    return _cached(str(methodology))
+
+
 def check_library(meth: Methodology, library: FactorLibrary) -> None:
     """Refuse the packaged default factor file if it is not the one the package was sealed with.
 
@@ -218,3 +233,17 @@ def reseal(library_path: Path = DEFAULT_PATH) -> dict[str, str]:
         (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
         out[pid] = package_sha256(root)
     return out
+
+
+def reseal_dir(package_dir: str | Path) -> str:
+    """Rewrite one package's manifest with the current hashes of its files (id, version, title, sources and
+    factor files kept); return the package hash. A re-sealed package still differs from the version published
+    on chain: only :func:`chain.methodology.require_matching` tells them apart."""
+    from chain.methodology import package_sha256
+
+    root = Path(package_dir)
+    man = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
+    man["files"] = {p.relative_to(root).as_posix(): _sha(p) for p in sorted(root.rglob("*"))
+                    if p.is_file() and p.name != "manifest.yaml"}
+    (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    return package_sha256(root)

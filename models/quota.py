@@ -339,7 +339,7 @@ def green_share(electricity_kwh: float, green_kwh: float) -> float:
     return min(green_kwh / electricity_kwh, 1.0)
 
 
-def daily_emissions(store, year: int, *, library=None, as_of=None) -> tuple[pd.Series, dict]:
+def daily_emissions(store, year: int, *, library=None, as_of=None, methodology=None) -> tuple[pd.Series, dict]:
     """Location-based emissions per local day of ``year`` from the store: purchased electricity
     (vintage-matched grid factor) plus natural gas combustion.
 
@@ -349,6 +349,8 @@ def daily_emissions(store, year: int, *, library=None, as_of=None) -> tuple[pd.S
     year : int
     library : models.factors.FactorLibrary, optional
     as_of : snapshot id or datetime, optional
+    methodology : models.packages.Methodology, optional
+        The active package whose electricity and natural-gas formulas are evaluated (default: the functions').
 
     Returns
     -------
@@ -370,8 +372,9 @@ def daily_emissions(store, year: int, *, library=None, as_of=None) -> tuple[pd.S
     kw = dict(by="plant", freq="1D", as_of=as_of)
     elec = store.energy(start, end, medium="electricity", **kw)
     gas = store.energy(start, end, medium="natural_gas", **kw)
-    e = electricity_location_based(elec, library=library).sum("group", min_count=1)
-    g = natural_gas_combustion(gas.fillna(0), library=library).sum("group")
+    kw = {} if methodology is None else {"methodology": methodology}
+    e = electricity_location_based(elec, library=library, **kw).sum("group", min_count=1)
+    g = natural_gas_combustion(gas.fillna(0), library=library, **kw).sum("group")
     total = e.to_pandas() + g.to_pandas().reindex(e.to_pandas().index).fillna(0.0)
     total.index = pd.DatetimeIndex(total.index)
     info = {"electricity_kwh": float(np.nansum(elec.values)), "snapshot": elec.attrs["snapshot"],
@@ -525,7 +528,7 @@ class QuotaStatus:
 
 def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | None = None, library=None,
                  level: float = 0.9, as_of=None, inventory: dict | None = None,
-                 green: GreenSupply | None = None) -> QuotaStatus:
+                 green: GreenSupply | None = None, methodology=None) -> QuotaStatus:
     """Allowance, settlement, forecast, alarm and green share of ``enterprise`` in ``year``.
 
     Parameters
@@ -545,6 +548,8 @@ def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | 
         headline total is what is settled and forecast; without it, the metered location-based sum.
     green : GreenSupply, optional
         Green electricity from the imported contracts and certificates (:func:`green_supply`).
+    methodology : models.packages.Methodology, optional
+        The active package: the metered daily shape is computed with its formulas.
 
     Raises
     ------
@@ -555,7 +560,7 @@ def quota_status(store, book, enterprise: str, year: int, *, green_kwh: float | 
     if q is None:
         raise ForecastError(f"no allowance for {enterprise} in {year}: enter one with `tanjian quota set "
                             f"{enterprise} {year} AMOUNT_T --author NAME --reason WHY`")
-    daily, info = daily_emissions(store, year, library=library, as_of=as_of)
+    daily, info = daily_emissions(store, year, library=library, as_of=as_of, methodology=methodology)
     basis, meth, used_kwh = "metered location-based electricity and natural gas", None, info["electricity_kwh"]
     if inventory is not None:
         total_t, which = headline_tco2e(inventory)

@@ -226,6 +226,11 @@ def read_rules(path: Path) -> Rules:
                                 str(spec.get("record_column", "")))
             if not roles[rname].template and not roles[rname].grid:
                 raise RulesError(f"{path}: {where}: factors.{rname}: give 'id' (a factor-id template) or grid: true")
+            try:
+                roles[rname].factor_id("item", "prefix", "ar5")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise RulesError(f"{path}: {where}: factors.{rname}: template {roles[rname].template!r} may use "
+                                 f"{{item}}, {{prefix}} and {{gwp}} only ({exc!r})") from None
         formula = str(need(s, "formula", where))
         formulas = {str(k): str(v) for k, v in (s.get("formulas") or {}).items()}
         balance = str(s.get("balance", stock))
@@ -240,6 +245,10 @@ def read_rules(path: Path) -> Rules:
             if unknown:
                 raise RulesError(f"{path}: {where}: formula {text!r} names {', '.join(unknown)}: neither AD, "
                                  f"a factor role of the source nor a constant")
+        try:
+            str(need(s, "gas", where)).format(ITEM="X")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise RulesError(f"{path}: {where}: gas may use {{ITEM}} only ({exc!r})") from None
         scope = int(need(s, "scope", where))
         iso = int(need(s, "iso_category", where))
         if scope not in (1, 2, 3) or not 1 <= iso <= 6:

@@ -117,6 +117,28 @@ def statement_records(st: pd.DataFrame, unused: list[dict] | None = None) -> lis
     return recs
 
 
+def _per_kwh(methodology, grid):
+    """kgCO2e per kWh along time: the package's electricity formula with AD = 1 kWh and its grid role = ``grid``
+    [kgCO2/kWh] (constants as the package gives them)."""
+    from models.expression import compile_formula
+    from models.packages import series_methodology
+
+    meth = series_methodology(methodology)
+    src = next(s for s in meth.rules.sources if "electricity" in s.kind and s.scope == 2 and not s.also)
+    f = compile_formula(src.formula)
+    values, units = {"AD": 1.0}, {"AD": "kWh"}
+    for n in f.names:
+        if n == "AD":
+            continue
+        if n in meth.rules.constants:
+            values[n], units[n] = meth.rules.constants[n][0], meth.rules.constants[n][1]
+        elif src.factors[n].grid:
+            values[n], units[n] = grid, "kgCO2/kWh"
+        else:
+            raise ValueError(f"{meth.id}: {src.id} formula {src.formula!r} names {n}, which a series cannot take")
+    return f.plan(units, "kgCO2e").fn(values)
+
+
 def electricity_location_based(
     energy: xr.DataArray,
     factor_id: str = DEFAULT_GRID_FACTOR,
@@ -124,8 +146,9 @@ def electricity_location_based(
     library: FactorLibrary | None = None,
     *,
     allow_unverified: bool = False,
+    methodology="cn-machinery-2015",
 ) -> xr.DataArray:
-    """Location-based scope 2 emissions of purchased electricity.
+    """Location-based scope 2 emissions of purchased electricity, by the package's formula.
 
     Each interval is multiplied by the grid factor valid on its local date, so a period
     crossing a validity boundary (e.g. 31 Dec -> 1 Jan) uses each day's own factor.
@@ -145,6 +168,9 @@ def electricity_location_based(
         Factor library; the packaged one by default.
     allow_unverified : bool, default False
         Accept factor rows whose status is ``unverified``.
+    methodology : str or models.packages.Methodology
+        Package (id, directory, or the loaded active one) whose scope 2 electricity formula is evaluated per
+        interval, with ``factor_id`` as its grid factor.
 
     Returns
     -------
@@ -168,9 +194,12 @@ def electricity_location_based(
 
     def build():
         f, rows = factor_along_time(lib, factor_id, index, energy["time"], region, "kgCO2/kWh", allow_unverified)
-        return f.values, rows
+        return _per_kwh(methodology, f.values), rows
 
-    factor, used = cached_series(lib, ("electricity", factor_id, region, allow_unverified), index, build)
+    from models.packages import series_methodology
+
+    key = ("electricity", factor_id, region, allow_unverified, series_methodology(methodology).sha256)
+    factor, used = cached_series(lib, key, index, build)
     out = apply_along_time(energy, kwh_per_unit, factor, "kgCO2/kWh")
     out.name = "emissions_location_based"
     out.attrs = {

@@ -63,7 +63,7 @@ def _inventory(cfg, store, year: int, args):
 
     latest = store.latest_time(args.as_of)
     if latest is None:
-        return None, None, 0, None
+        return None, None, 0, None, None
     last = min(dt.date(year, 12, 31), pd.Timestamp(latest).tz_convert(store.tz).date())
     start = dt.date(year, 1, 1)
     meth, g = active_methodology(cfg, args.methodology or default_id(cfg, "cn-machinery-2015"))
@@ -86,7 +86,7 @@ def _inventory(cfg, store, year: int, args):
                             as_of=args.as_of, measured=measured, allow_unverified=args.allow_unverified, **extra)
     c = inv.to_canonical()
     c["methodology"]["chain_check"] = g.as_dict()
-    return c, green, later, g
+    return c, green, later, g, meth
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -100,9 +100,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     year = args.year or (store.latest_time() or dt.datetime.now()).year
     ent = args.enterprise or enterprise_id(cfg.site)
     override = None if args.green_mwh is None else args.green_mwh * 1000.0
-    inv, green, later, g = _inventory(cfg, store, year, args)
+    inv, green, later, g, meth = _inventory(cfg, store, year, args)
     st = quota_status(store, _book(cfg), ent, year, green_kwh=override, level=args.level, as_of=args.as_of,
-                      inventory=inv, green=green)
+                      inventory=inv, green=green, methodology=meth)
     green_out = {
         "share": st.green_share, "electricity_kwh": st.electricity_kwh,
         "source": "hand-entered --green-mwh (overrides imported certificates and contracts)"

@@ -95,15 +95,14 @@ def test_natural_gas_invoiced_in_gj_needs_no_ncv(tmp_path):
     assert [p["factor_id"] for p in ln["factor"]["parameters"]] == ["natural_gas_carbon_content", "natural_gas_oxidation"]
 
 
-def test_lpg_needs_its_unverified_oxidation_rate_allowed(tmp_path):
+def test_lpg_with_its_oxidation_rate_from_the_sister_standards(tmp_path):
     a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,lpg,2024-01-01,2024-12-31,2000,kg")
-    with pytest.raises(FactorError, match="lpg_oxidation.*unverified"):
-        compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
+    # 98 % as reproduced in GB/T 32151.10/.22/.34 Table C.1 (REFERENCE-FACTS): secondary, no longer refused
+    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
     # 2 t × 50.179 GJ/t = 100.358 GJ; × 0.0172 = 1.7261576 tC; × 0.98 = 1.69163445 tC; × 44/12 = 6.202660 tCO2
-    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a, allow_unverified=True)
     ln = _line(inv, "stationary_combustion", "lpg")
     assert ln["tco2e"] == "6.203"
-    assert any(p["status"] == "unverified" for p in ln["factor"]["parameters"])
+    assert {p["factor_id"]: p["status"] for p in ln["factor"]["parameters"]}["lpg_oxidation"] == "secondary"
 
 
 def test_welding_co2_by_stock_balance(tmp_path):
@@ -223,8 +222,11 @@ def test_iso_category_mapping(tmp_path):
     assert iso["3"]["tco2e"] == "0.000"
     # T&D: 1000 MWh × 4.84% × 0.5306 = 25.681 t
     assert _line(inv, "td_losses")["tco2e"] == "25.681"
-    # upstream of natural gas: 1 ×10^4 Nm3 × 389.31 GJ/10^4Nm3 × 0.0084 tCO2e/GJ = 3.270 t
-    assert _line(inv, "upstream_fuel", "natural_gas")["tco2e"] == "3.270"
+    # upstream of natural gas (UK DESNZ 2023 v1.1 well-to-tank, region UK): 1 ×10^4 Nm3 × 389.31 GJ/10^4Nm3
+    # × 0.00930 tCO2e/GJ = 3.620583 -> 3.621 t
+    up = _line(inv, "upstream_fuel", "natural_gas")
+    assert up["tco2e"] == "3.621"
+    assert {p["role"]: p["id"] for p in up["factor"]["parameters"]}["UPSTREAM"] == "upstream_natural_gas@UK:2015-01-01"
 
 
 def test_a_two_year_period_uses_each_years_factor(tmp_path):
