@@ -155,14 +155,14 @@ def test_report_dates_never_precede_the_newest_cited_source(tmp_path, capsys):
     from models.reports.content import newest_source
 
     newest, cite = newest_source(doc["inventory"])
-    # the 2024 electricity uses the MEE/NBS grid factor row 'published 2026-01' (models/data/emission-factors.csv,
-    # day unknown: taken at 2026-01-31), later than the day after the period (2025-01-01): the report is dated then
-    assert newest.isoformat() >= "2026-01-31" and "published" in cite
-    assert doc["report_date"] == newest.isoformat()
+    # the 2024 electricity uses the MEE/NBS data-year-2023 grid factor 0.5306, published 2025-12-31 (公告2025年第47号;
+    # models/data/emission-factors.csv), later than the day after the period (2025-01-01): the report is dated then
+    assert newest.isoformat() == "2025-12-31" and "公告2025年第47号" in cite
+    assert doc["report_date"] == "2025-12-31"
     assert doc["inventory"]["methodology"]["chain_check"]["status"] == "offline"
-    rc = main([*base, "--out", str(tmp_path / "b"), "--report-date", "2025-01-02"])
+    rc = main([*base, "--out", str(tmp_path / "b"), "--report-date", "2025-12-30"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--report-date 2025-01-02: the report cites a source published" in err
+    assert rc == 2 and "--report-date 2025-12-30: the report cites a source published 2025-12-31" in err
     assert not (tmp_path / "b").exists()
     rc = main([*base, "--out", str(tmp_path / "c"), "--report-date", "2024-12-31"])
     assert rc == 2 and "before the period is over" in capsys.readouterr().err
