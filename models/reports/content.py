@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from workspace.errors import TanjianError
 
-__all__ = ["LAYOUTS", "Report", "ReportDateRefused", "ReportError", "Table", "build", "newest_source", "period_label",
+__all__ = ["LAYOUTS", "OptionRefused", "Report", "ReportDateRefused", "ReportError", "Table", "build", "newest_source", "period_label",
            "resolve_report_date", "summary"]
 
 LAYOUTS = ("cn", "iso")
@@ -48,6 +48,10 @@ class ReportError(TanjianError):
 
 class ReportDateRefused(ReportError):
     """A report date before the period's end or before a source the report cites (a usage error)."""
+
+
+class OptionRefused(ReportError):
+    """An option the active methodology package does not allow (e.g. a GWP set): a usage error."""
 
 
 @dataclass

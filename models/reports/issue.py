@@ -153,6 +153,15 @@ def issue(cfg, start: dt.date, end: dt.date, out_dir, *, author: str, reason: st
         mid = methodology or DEFAULT_METHODOLOGY[lay]
         if mid not in cache:
             meth, g = active_methodology(cfg, mid)
+            if gwp is not None:
+                from models.packages import MethodologyError
+
+                from .content import OptionRefused
+
+                try:
+                    meth.gwp_set(gwp)
+                except MethodologyError as exc:
+                    raise OptionRefused(f"--gwp {gwp}: {exc}") from None
             inv = compute_inventory(start, end, methodology=meth, store=store, activity=activity, site=cfg.site,
                                     level=level, as_of=as_of, measured=measured, allow_unverified=allow_unverified,
                                     **extra)

@@ -95,11 +95,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not args.out:
             raise A.ArgumentRefused("tanjian report: --out DIR is required (except with --schedule)")
         reason = args.reason or f"GHG report {start}..{end}"
-        from models.reports.content import ReportDateRefused
+        from models.reports.content import OptionRefused, ReportDateRefused
 
         try:
             res = _issue(issue, cfg, start, end, args, formats, layouts, activity, measured, reason)
-        except ReportDateRefused as exc:
+        except (ReportDateRefused, OptionRefused) as exc:
             raise A.ArgumentRefused(f"tanjian report: {exc}") from None
     return _print_result(res)
 

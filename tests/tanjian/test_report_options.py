@@ -188,3 +188,14 @@ def test_inventory_json_names_the_package_and_its_chain_status(tmp_path, capsys)
     want = load_methodology("cn-machinery-2015")
     assert (m["id"], m["version"], m["sha256"]) == (want.id, want.version, want.sha256)
     assert m["chain_check"]["label"] == "offline, not checked" and m["chain_check"]["origin"] == "packaged"
+
+
+def test_report_refuses_a_gwp_set_the_methodology_does_not_allow(tmp_path, capsys):
+    f = tmp_path / "a.csv"
+    f.write_text(ACT, encoding="utf-8")
+    rc = main(["--data-dir", str(tmp_path / "var"), "report", "--year", "2024", "--activity", str(f), "--no-store",
+               "--no-ledger", "--author", "x", "--out", str(tmp_path / "o"), "--layout", "cn", "--gwp", "AR6"])
+    err = capsys.readouterr().err
+    # cn-machinery-2015 allows SAR only (its rules.yaml gwp.allowed): a usage error, one line, nothing written
+    assert rc == 2 and err.startswith("tanjian report: --gwp AR6:") and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
