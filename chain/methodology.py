@@ -167,13 +167,18 @@ def active(registry: Any, methodology_id: str,
            when: dt.datetime | dt.date | None = None) -> MethodologyVersion | None:
     """The version of ``methodology_id`` effective at ``when`` (now by default), read from the chain;
     None when no published version is effective then."""
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
     from .registry import id32, text_of
 
     when = when or dt.datetime.now(dt.timezone.utc)
     found, version, sha, frm, to = registry.functions.activeAt(id32(methodology_id), _unix(when)).call()
     if not found:
         return None
-    uri = registry.functions.uriOf(id32(methodology_id), version).call()
+    try:
+        uri = registry.functions.uriOf(id32(methodology_id), version).call()
+    except (BadFunctionCallOutput, ContractLogicError):  # a registry deployed before URIs were recorded
+        uri = ""
     return MethodologyVersion(methodology_id, text_of(version), bytes(sha).hex(), _utc(frm),
                               _utc(to) if to else None, uri)
 
@@ -323,6 +328,8 @@ def guard(cfg: Config | None, package_dir: str | os.PathLike | None = None, *, m
         pinned = cfg.chain.methodology_id
         return result(OFFLINE, f"the configuration pins {'methodology ' + repr(pinned) if pinned else 'no methodology'}"
                                f" (chain.methodology_id), not {mid!r}: not checked on chain")
+    from web3.exceptions import Web3Exception
+
     from .connect import connect, registry
     from .registry import METHODOLOGY_REGISTRY
 
@@ -333,6 +340,9 @@ def guard(cfg: Config | None, package_dir: str | os.PathLike | None = None, *, m
         return result(OFFLINE, f"chain node {cfg.chain.rpc_url} unreachable ({type(exc).__name__}): not checked")
     except ChainError as exc:  # no registry known (no deployment, no chain.contracts), another chain id
         return result(OFFLINE, f"{exc}: not checked")
+    except Web3Exception as exc:  # the address holds no MethodologyRegistry (misconfigured)
+        return result(OFFLINE, f"MethodologyRegistry of the configuration did not answer ({type(exc).__name__}: "
+                               f"{str(exc)[:120]}): not checked")
     if onchain is None:
         msg = (f"no version of methodology {mid!r} is effective at "
                f"{_utc(_unix(when or dt.datetime.now(dt.timezone.utc))).isoformat()} in MethodologyRegistry "

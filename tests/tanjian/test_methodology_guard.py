@@ -89,3 +89,18 @@ def test_the_guard_checks_nothing_when_no_methodology_is_pinned(tmp_path):
     assert (g.status, g.label, g.origin) == ("offline", "offline, not checked", "packaged")
     assert "pins no methodology" in g.reason and g.package_sha256 == meth.sha256
     assert g.package_dir == ROOT / "models" / "methodologies" / "cn-machinery-2015"
+
+
+def test_a_pinned_methodology_with_the_node_down_is_computed_and_labelled_offline(tmp_path):
+    from tests.conftest import free_port
+    from workspace.config import load_config
+
+    pkg = ROOT / "models" / "methodologies" / "cn-machinery-2015"
+    (tmp_path / "t.yaml").write_text(EXAMPLE.read_text().replace(
+        "rpc_url: http://127.0.0.1:8545", f"rpc_url: http://127.0.0.1:{free_port()}\n"
+                                           f"  methodology_id: cn-machinery-2015\n  methodology_package: {pkg}"))
+    cfg = load_config(tmp_path / "t.yaml", data_dir=tmp_path / "var")
+    g = m.guard(cfg)  # nothing listens on that port
+    assert (g.status, g.label, g.origin, g.package_sha256) == ("offline", "offline, not checked", "configured",
+                                                               m.package_sha256(pkg))
+    assert "unreachable" in g.reason and "not checked" in g.reason
