@@ -119,6 +119,9 @@ def _print_result(res: dict) -> int:
         chk = m.get("chain_check") or {}
         print(f"{lay}: methodology {m.get('id')} {m.get('version')} (package sha256 {m.get('sha256')}): on chain "
               f"{chk.get('label', 'not recorded')}")
+        head = t.get("headline") or {}
+        if head.get("tco2e") is not None:  # the methodology's 排放总量 first (compliance for the Chinese ones)
+            print(f"{lay}: total ({head.get('view')}) {head['tco2e']} t CO2e")
         print(f"{lay}: {m.get('id')} {m.get('version')}: scope 1 {t.get('scope1', {}).get('tco2e')} t, scope 2 "
               f"location {t.get('scope2_location', {}).get('tco2e')} t / market "
               f"{t.get('scope2_market', {}).get('tco2e')} t, scope 3 {t.get('scope3', {}).get('tco2e')} t CO2e")

@@ -46,6 +46,17 @@ def issued(tmp_path_factory):
     return out, tmp / "again"
 
 
+def test_cli_prints_the_compliance_total_first(tmp_path, capsys):
+    f = tmp_path / "a.csv"
+    f.write_text(ACT, encoding="utf-8")
+    assert main(["--data-dir", str(tmp_path / "var"), "report", "--year", "2024", "--activity", str(f), "--no-store",
+                 "--no-ledger", "--author", "x", "--layout", "cn", "--format", "json", "--out", str(tmp_path / "o"),
+                 "--methodology", "cn-machinery-2015"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cn: methodology cn-machinery-2015") and lines[0].endswith("offline, not checked")
+    assert lines[1] == f"cn: total (compliance) {COMPLIANCE:.3f} t CO2e"
+
+
 def xlsx_cells(path):
     ws = openpyxl.load_workbook(path).active
     return [[c for c in row] for row in ws.iter_rows()]
