@@ -120,17 +120,15 @@ def _compute(args, start, end, level):
             activity = activity[keep].reset_index(drop=True)
         log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
-    if getattr(args, "gwp", None):
-        from models.packages import MethodologyError, load_methodology
-
-        try:
-            load_methodology(args.methodology).gwp_set(args.gwp)
-        except MethodologyError as exc:
-            raise A.ArgumentRefused(f"tanjian {args.command}: --gwp {args.gwp}: {exc}") from None
     _chain_guard(cfg, args.methodology)
-    return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
-                             as_of=args.as_of, level=level, measured=measured,
-                             allow_unverified=args.allow_unverified, gwp=getattr(args, "gwp", None))
+    from models.packages import GwpRefused
+
+    try:
+        return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
+                                 as_of=args.as_of, level=level, measured=measured,
+                                 allow_unverified=args.allow_unverified, gwp=getattr(args, "gwp", None))
+    except GwpRefused as exc:  # the option, not the data: a usage error (exit 2)
+        raise A.ArgumentRefused(f"tanjian {args.command}: --gwp {args.gwp}: {exc}") from None
 
 
 def _print_inventory(inv) -> None:
