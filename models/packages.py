@@ -32,7 +32,7 @@ from models.factors import DEFAULT_PATH, FactorLibrary
 from models.rulebook import GWP_SETS, Rules, RulesError, read_rules
 from workspace.errors import TanjianError
 
-__all__ = ["IDS", "PACKAGES_DIR", "Methodology", "MethodologyError", "check_library", "load_methodology",
+__all__ = ["IDS", "PACKAGES_DIR", "GwpRefused", "Methodology", "MethodologyError", "check_library", "load_methodology",
            "reseal", "reseal_dir", "series_methodology"]
 
 PACKAGES_DIR = Path(__file__).resolve().parent / "methodologies"
@@ -41,6 +41,10 @@ IDS = ("cn-machinery-2015", "gbt-32151.29-2024", "ghg-protocol-corporate", "iso-
 
 class MethodologyError(TanjianError):
     """A methodology package is unknown, malformed or does not match its manifest."""
+
+
+class GwpRefused(MethodologyError):
+    """A GWP set the methodology does not allow (or an unknown one) was asked for."""
 
 
 @dataclass(frozen=True)
@@ -78,17 +82,17 @@ class Methodology:
 
         Raises
         ------
-        MethodologyError
-            Naming the sets the package allows and why (its ``gwp.note``).
+        GwpRefused
+            A :class:`MethodologyError` naming the sets the package allows and why (its ``gwp.note``).
         """
         if requested is None:
             return self.rules.gwp_default
         want = str(requested).strip().lower()
         if want not in GWP_SETS:
-            raise MethodologyError(f"GWP set {requested!r} is unknown; known: "
+            raise GwpRefused(f"GWP set {requested!r} is unknown; known: "
                                    f"{', '.join(x.upper() for x in GWP_SETS)}")
         if want not in self.rules.gwp_allowed:
-            raise MethodologyError(
+            raise GwpRefused(
                 f"methodology {self.id} {self.version} does not allow GWP set {want.upper()}: it allows "
                 f"{', '.join(x.upper() for x in self.rules.gwp_allowed)}. {self.rules.gwp_note}".strip())
         return want

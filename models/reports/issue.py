@@ -153,18 +153,16 @@ def issue(cfg, start: dt.date, end: dt.date, out_dir, *, author: str, reason: st
         mid = methodology or DEFAULT_METHODOLOGY[lay]
         if mid not in cache:
             meth, g = active_methodology(cfg, mid)
-            if gwp is not None:
-                from models.packages import MethodologyError
+            from models.packages import GwpRefused
 
-                from .content import OptionRefused
+            from .content import OptionRefused
 
-                try:
-                    meth.gwp_set(gwp)
-                except MethodologyError as exc:
-                    raise OptionRefused(f"--gwp {gwp}: {exc}") from None
-            inv = compute_inventory(start, end, methodology=meth, store=store, activity=activity, site=cfg.site,
-                                    level=level, as_of=as_of, measured=measured, allow_unverified=allow_unverified,
-                                    **extra)
+            try:
+                inv = compute_inventory(start, end, methodology=meth, store=store, activity=activity,
+                                        site=cfg.site, level=level, as_of=as_of, measured=measured,
+                                        allow_unverified=allow_unverified, **extra)
+            except GwpRefused as exc:  # the option, not the data
+                raise OptionRefused(f"--gwp {gwp}: {exc}") from None
             c = inv.to_canonical()
             c["methodology"]["chain_check"] = g.as_dict()
             cache[mid] = c

@@ -69,11 +69,11 @@ def _inventory(cfg, store, year: int, args):
     meth, g = active_methodology(cfg, args.methodology or default_id(cfg, "cn-machinery-2015"))
     log.info("%s", describe(meth, g))
     if args.gwp is not None:
-        from models.packages import MethodologyError
+        from models.packages import GwpRefused
 
         try:
             meth.gwp_set(args.gwp)
-        except MethodologyError as exc:
+        except GwpRefused as exc:  # the option, not the data: a usage error (exit 2)
             raise A.ArgumentRefused(f"tanjian allowance status: --gwp {args.gwp}: {exc}") from None
     activity = load_activity(cfg.paths.data_dir, start - dt.timedelta(days=1), dt.date(year, 12, 31))
     green = green_supply(activity, start, last)

@@ -118,16 +118,14 @@ def _compute(args, start, end, level):
         log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
     meth, args.guarded = _active(cfg, args.methodology)
-    if getattr(args, "gwp", None):
-        from models.packages import MethodologyError
+    from models.packages import GwpRefused
 
-        try:
-            meth.gwp_set(args.gwp)
-        except MethodologyError as exc:
-            raise A.ArgumentRefused(f"tanjian {args.command}: --gwp {args.gwp}: {exc}") from None
-    return compute_inventory(start, end, methodology=meth, store=store, activity=activity, site=site,
-                             as_of=args.as_of, level=level, measured=measured,
-                             allow_unverified=args.allow_unverified, gwp=getattr(args, "gwp", None))
+    try:
+        return compute_inventory(start, end, methodology=meth, store=store, activity=activity, site=site,
+                                 as_of=args.as_of, level=level, measured=measured,
+                                 allow_unverified=args.allow_unverified, gwp=getattr(args, "gwp", None))
+    except GwpRefused as exc:  # the option, not the data: a usage error (exit 2)
+        raise A.ArgumentRefused(f"tanjian {args.command}: --gwp {args.gwp}: {exc}") from None
 
 
 def _print_inventory(inv, guarded=None) -> None:
