@@ -170,6 +170,15 @@ def cmd_methodology(args: argparse.Namespace) -> int:
     if args.methodology_command == "hash":
         print(m.package_sha256(args.package_dir))
         return 0
+    if args.methodology_command == "status":
+        from models.guarded import default_id
+        from models.packages import IDS, PACKAGES_DIR
+
+        mid = args.id or default_id(cfg)
+        g = m.guard(cfg, PACKAGES_DIR / mid if mid in IDS else None, methodology_id=mid, strict=False)
+        print(f"{mid}: package {g.package_sha256} ({g.origin}, {g.package_dir})")
+        print(f"on chain: {g.label}: {g.reason}")
+        return 0 if g.status != "mismatch" else 1
     if args.methodology_command == "pack":
         from chain.methodology_sync import pack
 
@@ -359,6 +368,12 @@ def add_commands(subparsers) -> None:
                                    "refusal recorded in DATA_DIR/methodology/sync.jsonl.")
     q.add_argument("--id", default=None, help="methodology id (default: chain.methodology_id)")
     q.add_argument("--contract", help="registry address (default: deployment.json)")
+    q = sub.add_parser("status", help="the package accounting uses now and whether it is the one on chain",
+                       description="Which package of the methodology computes every figure (synced from the "
+                                   "chain, configured, or packaged) and its on-chain status: checked ✓, offline, "
+                                   "not checked, or mismatch ✗ (exit 1).")
+    q.add_argument("--id", default=None, help="methodology id (default: chain.methodology_id, else "
+                                              "ghg-protocol-corporate)")
     q = sub.add_parser("pack", help="write a reproducible tar archive of a package directory (to publish)")
     q.add_argument("package_dir", type=A.existing_dir)
     q.add_argument("--out", type=A.path_name, required=True, metavar="FILE.tar", help="archive to write")

@@ -116,6 +116,9 @@ def test_sync_fetches_checks_and_activates_and_refuses_a_tampered_byte(node, web
     assert (g.origin, g.status, str(g.package_dir)) == ("synced", "checked", rec["path"])
     assert main([*cli, "methodology", "sync"]) == 0
     assert "already active" in capsys.readouterr().out
+    assert main([*cli, "methodology", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"package {PACKAGE_SHA256} (synced, {rec['path']})" in out and "on chain: checked ✓" in out
 
     # version 2026.2: the association publishes a package, but the server holds one tampered byte
     v2 = make_package(tmp_path / "release2")
@@ -138,6 +141,8 @@ def test_sync_fetches_checks_and_activates_and_refuses_a_tampered_byte(node, web
     assert (g.status, g.label) == ("mismatch", "mismatch ✗") and g.onchain.version == "2026.2"
     with pytest.raises(ChainError, match="refusing to account"):
         m.guard(cfg)
+    assert main([*cli, "methodology", "status"]) == 1
+    assert "on chain: mismatch ✗" in capsys.readouterr().out
 
     # the anchoring loop's watcher: its first poll catches up, is refused too, and retries on the next poll
     watcher = ms.MethodologyWatcher(cfg, reg)
