@@ -79,10 +79,14 @@ def _inventory(cfg, store, year: int, args):
     green = green_supply(activity, start, last)
     later = 0
     if len(activity):
-        ends = pd.to_datetime(activity["period_end"]).dt.date
-        keep = ends <= last  # a record running past the newest reading is counted once its period is over
-        later = int((~keep).sum())
-        activity = activity[keep].reset_index(drop=True)
+        eve = str(start - dt.timedelta(days=1))
+        ends = activity["period_end"].astype(str).str[:10]
+        # a stock-take dated the day before the year counts as the opening stock (as for `tanjian inventory`)
+        this_year = (ends >= str(start)) | ((activity["period_start"].astype(str).str[:10] == eve) & (ends == eve)
+                                            & activity["movement"].isin(("opening_stock", "closing_stock")))
+        due = ends <= str(last)  # a record running past the newest reading is counted once its period is over
+        later = int((this_year & ~due).sum())
+        activity = activity[this_year & due].reset_index(drop=True)
     measured = None
     if args.measured:
         from models.factors.measured import load_measured
