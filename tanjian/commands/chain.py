@@ -198,8 +198,23 @@ def cmd_methodology(args: argparse.Namespace) -> int:
             v = load_methodology(pid)
             print(f"{v.id}  {v.version}  {v.sha256}")
         return 0
+    if args.methodology_command == "publish" and args.uri and \
+            not args.uri.startswith(("http://", "https://", "file://")):
+        raise A.ArgumentRefused(f"tanjian methodology publish: --uri {args.uri}: gateways fetch http://, https:// "
+                                f"or file:// URLs only")
+    from chain.node import NODE_DOWN_ERRORS
+
+    try:
+        return _on_chain(args, cfg, m, METHODOLOGY_REGISTRY)
+    except NODE_DOWN_ERRORS as exc:  # the node is down: one line, not a traceback
+        raise ChainError(f"chain node {cfg.chain.rpc_url} unreachable ({type(exc).__name__}); nothing was read or "
+                         f"published") from None
+
+
+def _on_chain(args, cfg, m, name) -> int:
+    """The methodology sub-commands that talk to the registry."""
     w3 = connect(cfg)
-    reg = registry_of(cfg, w3, METHODOLOGY_REGISTRY, args.contract)
+    reg = registry_of(cfg, w3, name, args.contract)
     if args.methodology_command == "publish":
         v = m.publish(w3, reg, _role_sender(args), args.package_dir, args.id, args.version,
                       m.parse_when(args.effective_from),
@@ -222,7 +237,7 @@ def cmd_methodology(args: argparse.Namespace) -> int:
             print(f"no version of {args.id} is effective then")
             return 1
         print(f"{v.id} {v.version}: package {v.package_sha256}, effective {v.effective_from.isoformat()} .. "
-              f"{v.effective_to.isoformat() if v.effective_to else 'open'}")
+              f"{v.effective_to.isoformat() if v.effective_to else 'open'}, fetched from {v.uri or '(no URI)'}")
         return 0
     v = m.require_matching(args.package_dir, reg, args.id, when)
     print(f"{args.package_dir} is {v.id} {v.version} as published ({v.package_sha256})")

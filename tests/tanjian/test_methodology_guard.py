@@ -104,3 +104,15 @@ def test_a_pinned_methodology_with_the_node_down_is_computed_and_labelled_offlin
     assert (g.status, g.label, g.origin, g.package_sha256) == ("offline", "offline, not checked", "configured",
                                                                m.package_sha256(pkg))
     assert "unreachable" in g.reason and "not checked" in g.reason
+
+
+def test_methodology_commands_with_the_node_down_say_so_in_one_line(tmp_path, capsys):
+    from tanjian.cli import main
+    from tests.conftest import free_port
+
+    (tmp_path / "t.yaml").write_text(EXAMPLE.read_text().replace(
+        "rpc_url: http://127.0.0.1:8545", f"rpc_url: http://127.0.0.1:{free_port()}"))
+    for argv in (["methodology", "sync", "--id", "cn-machinery-2015"], ["methodology", "show", "--id", "x"]):
+        rc = main(["--config", str(tmp_path / "t.yaml"), "--data-dir", str(tmp_path / "var"), *argv])
+        err = capsys.readouterr().err
+        assert rc == 1 and "unreachable" in err and "Traceback" not in err and err.count("\n") == 1
