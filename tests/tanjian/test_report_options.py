@@ -85,15 +85,22 @@ def test_report_takes_every_inventory_option():
 
 
 def _hints():
-    """(file, line, text) of every string in a `raise` statement of the code a person's error can come from."""
+    """(file, line, text) of every string in a `raise` statement or a `print(..., file=...)` of the code a person's
+    error can come from."""
     for f in sorted(ROOT.glob("*/**/*.py")):
         rel = f.relative_to(ROOT)
         if rel.parts[0] not in ("models", "chain", "workspace", "tanjian", "collectors"):
             continue
         tree = ast.parse(f.read_text("utf-8"))
         for node in ast.walk(tree):
+            target = None
             if isinstance(node, ast.Raise) and node.exc is not None:
-                parts = [n.value for n in ast.walk(node.exc) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                target = node.exc
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+                  and any(k.arg == "file" for k in node.keywords)):  # print(..., file=sys.stderr): a message too
+                target = node
+            if target is not None:
+                parts = [n.value for n in ast.walk(target) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
                 text = " ".join(parts)  # f-string parts: a value stood between them
                 if OPT.search(text):
                     yield rel, node.lineno, text
