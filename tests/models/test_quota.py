@@ -257,3 +257,29 @@ def test_the_inventory_total_is_spread_over_the_metered_days():
         (753.001, "headline (compliance view)")
     assert headline_tco2e({"totals": {"gross_location": {"tco2e": "713.301"}},
                            "views": {"compliance": {"available": False}}})[0] == 713.301
+
+
+def test_green_share_of_the_inventorys_electricity_hand_worked(plant_cfg):
+    """October 2026: 1,000 MWh bought (statement), 200 GEC retired (1 GEC = 1 MWh) and a 100,000 kWh solar
+    contract (the example import): green share = (200 + 100) / 1000 = 30 %."""
+    import datetime as dt
+    from pathlib import Path
+
+    from models.activity_input import load_activity
+    from models.inventory import compute_inventory
+    from models.quota import _electricity_kwh, green_supply
+    from workspace.business.imports import import_file
+    from workspace.config import EXAMPLE as EX
+
+    import_file(plant_cfg, Path(EX).parent / "imports" / "energy-attributes-2026-10.csv", "energy_attributes",
+                author="test")
+    oct1, oct31 = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+    stmt = pd.DataFrame([{"kind": "electricity_statement", "item": "total", "period_start": "2026-10-01",
+                          "period_end": "2026-10-31", "quantity": 1000.0, "unit": "MWh", "movement": "purchased"}])
+    from models.activity_input import validate_activity
+
+    inv = compute_inventory(oct1, oct31, methodology="cn-machinery-2015", activity=validate_activity(stmt))
+    used = _electricity_kwh(inv.to_canonical())
+    green = green_supply(load_activity(plant_cfg.paths.data_dir, oct1, oct31), oct1, oct31)
+    assert used == pytest.approx(1_000_000) and green.kwh == pytest.approx(300_000)
+    assert green_share(used, green.kwh) == pytest.approx(0.30)
