@@ -81,6 +81,11 @@ def _store() -> ModuleType:
     return store
 
 
+def _energy() -> ModuleType:
+    from tanjian.commands import energy
+    return energy
+
+
 class Command(NamedTuple):
     """A row of :data:`COMMANDS`."""
 
@@ -127,6 +132,8 @@ COMMANDS: tuple[Command, ...] = (
                                 "ledger"),
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
+    Command("energy", _energy, "energy management: time-of-use cost, demand, PF, load moves, transformers, "
+                               "unit consumption, device states, anomalies"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)
