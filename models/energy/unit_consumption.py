@@ -122,7 +122,8 @@ def _production_frame(production: pd.DataFrame) -> pd.DataFrame:
 
 def fit_intensities(kwh: np.ndarray, units: pd.DataFrame) -> tuple[pd.Series, float]:
     """Non-negative least squares kWh ≈ units @ a: the products' intensities a [kWh/unit] and R² (share
-    of the variance of ``kwh`` about its mean the fit explains; NaN with fewer than two rows)."""
+    of the variance of ``kwh`` about its mean the fit explains, 0 when it does worse than the mean; NaN with
+    fewer than two rows)."""
     from scipy.optimize import nnls
 
     A = units.to_numpy(dtype=float)
@@ -133,6 +134,7 @@ def fit_intensities(kwh: np.ndarray, units: pd.DataFrame) -> tuple[pd.Series, fl
     fitted = A @ a
     ss = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - float(((y - fitted) ** 2).sum()) / ss if len(y) > 1 and ss > 0 else float("nan")
+    r2 = max(r2, 0.0) if r2 == r2 else r2  # no intercept: a fit worse than the mean explains nothing (0)
     return pd.Series(a, index=units.columns, name="kwh_per_unit"), r2
 
 

@@ -32,7 +32,7 @@ def _emit(df, fmt: str, title: str, notes: list[str] | None = None, floatfmt: st
     import pandas as pd
 
     if fmt == "json":
-        data = json.loads(df.reset_index().to_json(orient="records", date_format="iso", double_precision=6))
+        data = json.loads(df.reset_index().to_json(orient="records", date_format="iso", double_precision=10))
         print(json.dumps({"title": title, "notes": notes or [], "rows": data}, ensure_ascii=False, indent=1))
         return
     if fmt == "csv":
