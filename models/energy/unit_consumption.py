@@ -330,6 +330,14 @@ def unit_consumption(store, site, production: pd.DataFrame, first: dt.date, last
     ``production``: activity records, e.g. ``load_activity(cfg.paths.data_dir, first, last,
     kinds=["production"])``. ``by``: "workshop" (records name their workshop) or "plant".
     """
+    teams = {sh.id: set(sh.teams) for sh in site.shifts if sh.teams}
+    if teams and len(production):
+        for _, r in production.iterrows():
+            t = r.get("team")
+            if r.get("shift") in teams and isinstance(t, str) and t and t not in teams[r["shift"]]:
+                where = f"{r.get('source_file', '')}:{r.get('row', '')}: " if r.get("source_file") else ""
+                raise TanjianError(f"{where}team: {t!r} does not work shift {r['shift']} (site.shifts teams: "
+                                   f"{', '.join(sorted(teams[r['shift']]))})")
     w = window_energy(store, site, first, last, by=by, exact=exact, as_of=as_of)
     prod = production
     if by == "plant" and len(prod):
