@@ -16,6 +16,6 @@ def test_harness_prints_every_row_and_agrees_with_its_peer(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     table = [ln for ln in out.splitlines() if ln.startswith("| ")]
-    assert len(table) == 13 and table[2].startswith("| TOU cost, every meter + plant, cold [s]")
+    assert len(table) == 13 and table[2].startswith("| plant's TOU cost, cold [s]")
     assert "TOU cost and the pandas peer agree" in out
     assert not any(tmp_path.iterdir()), "without --keep the work folder is removed"
