@@ -76,6 +76,11 @@ def _serve() -> ModuleType:
     return serve
 
 
+def _plan() -> ModuleType:
+    from tanjian.commands import plan
+    return plan
+
+
 def _store() -> ModuleType:
     from tanjian.commands import store
     return store
@@ -127,6 +132,7 @@ COMMANDS: tuple[Command, ...] = (
                                 "ledger"),
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
+    Command("plan", _plan, "the reduction path: PV, efficiency, green power, certificates, offsets (Pyomo)"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)

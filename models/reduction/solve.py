@@ -73,7 +73,7 @@ def run(m: pyo.ConcreteModel, *, gap: float = 1e-6, time_limit: float | None = N
 
 def _v(x) -> float:
     v = pyo.value(x, exception=False)
-    return 0.0 if v is None else float(v)
+    return 0.0 if v is None or abs(v) < 1e-9 else float(v)
 
 
 def read_plan(m: pyo.ConcreteModel, d: Inputs, status: str, timings: dict | None = None) -> Plan:
