@@ -39,6 +39,10 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     slack: dict[str, float] = field(default_factory=dict)
 
+    def built(self) -> dict[str, int | None]:
+        """Project id -> the year it is built (None: not built)."""
+        return {k: (None if pd.isna(v) else int(v)) for k, v in self.decisions["built"].items()}
+
     def binding(self) -> list[str]:
         return list(self.targets.index[self.targets["binds"]])
 
