@@ -68,7 +68,7 @@ def replan(d: Inputs, state: State) -> Plan:
         m.pv_add[y].fix(state.pv_added.get(y, 0.0))
         for p in m.P:
             m.build[p, y].fix(1.0 if state.built.get(p) == y else 0.0)
-    status, secs = run(m)
+    status, secs, _ = run(m)
     if status != "optimal":
         raise Infeasible(f"scenario {d.name!r}: from the actual state through {state.through} the targets "
                          f"cannot all be met ({status})")

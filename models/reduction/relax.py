@@ -41,14 +41,14 @@ def _lexicographic(d: Inputs, free: tuple[str, ...]) -> Plan | None:
     build = time.perf_counter() - t
     m.obj.deactivate()
     m.obj_slack = pyo.Objective(expr=m.slack_total, sense=pyo.minimize)
-    status, s1 = run(m)
+    status, s1, _ = run(m)
     if status != "optimal":
         return None
     best = pyo.value(m.slack_total)
     m.obj_slack.deactivate()
     m.c_slack = pyo.Constraint(expr=m.slack_total <= best * (1 + 1e-7) + 1e-6)
     m.obj.activate()
-    status, s2 = run(m)
+    status, s2, _ = run(m)
     if status != "optimal":
         return None
     return read_plan(m, d, "relaxed", {"build_s": build, "solve_s": s1 + s2})
