@@ -64,7 +64,7 @@ def run(m: pyo.ConcreteModel, *, gap: float = 1e-6, time_limit: float | None = N
     res = opt.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False, rel_gap=gap,
                     time_limit=time_limit)
     dt_ = time.perf_counter() - t
-    hs = res.timing_info.get("highs_time", None)
+    hs = getattr(res.timing_info, "highs_time", None)
     hs = float(hs) if isinstance(hs, (int, float)) else float("nan")
     tc = res.termination_condition
     if tc == TerminationCondition.convergenceCriteriaSatisfied:
