@@ -68,6 +68,8 @@ def relax(d: Inputs) -> Relaxation:
              else "no budget is enough (even unlimited capital cannot meet it with the levers given)")
     if em is not None:
         for t, s in em.slack.items():
+            if s < 0.05:  # solver tolerance, not a shortfall
+                continue
             row = em.targets.loc[t]
             what = "more offsets" if row["view"] == "net" else \
                 "more reduction (offsets and, in the compliance view, certificates do not count)"
