@@ -120,3 +120,21 @@ def test_neutrality_needs_offsets_beyond_what_is_available():
     assert r.emissions.slack == pytest.approx({"neutral 2026 net (2026)": 250.0})
     assert r.budget is None
     assert "250.0 t more offsets, or no budget is enough" in r.messages[0]
+
+
+def test_pv_surplus_exported_only_when_priced():
+    # 1,500 kWp roof at 1,000 kWh/kWp = 1,500 MWh; A built (load 800 MWh). PV costs 160 CNY/kWp/yr.
+    # Surplus not priced: PV stops at the load, 800 kWp: NPV = 10,000 + 800 x 160 = 138,000 CNY (bill 0).
+    # Surplus sold at 300 CNY/MWh (> 160 per kWp-MWh): the roof is filled, 700 MWh exported:
+    # NPV = 10,000 + 1,500 x 160 - 700 x 300 = 10,000 + 240,000 - 210,000 = 40,000 CNY.
+    site = {"name": "test", "latitude": 28.2, "longitude": 112.9, "roof": {"area_m2": 7500, "kwp_per_m2": 0.2,
+                                                                           "tilt": 10}}
+    pv = {"capex": P(4000, "CNY/kWp"), "om": P(0, "CNY/kWp/yr"), "degradation": 0, "yield_kwh_per_kwp": 1000}
+    p = solve(build_inputs(scenario(site=site, pv=pv)))
+    assert p.npv == pytest.approx(138_000, abs=1e-2)
+    assert p.pv.loc[2026, "capacity_kwp"] == pytest.approx(800)
+    p = solve(build_inputs(scenario(site=site, pv={**pv, "export_price": P(300, "CNY/MWh")})))
+    assert p.npv == pytest.approx(40_000, abs=1e-2)
+    assert p.pv.loc[2026, "capacity_kwp"] == pytest.approx(1500)
+    assert p.pv.loc[2026, "exported_mwh"] == pytest.approx(700)
+    assert p.pv.loc[2026, "imported_mwh"] == pytest.approx(0, abs=1e-6)

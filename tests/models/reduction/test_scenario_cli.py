@@ -123,3 +123,22 @@ def test_cli_bad_scenario_is_one_line_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["plan", "show", str(tmp_path / "missing.json")])
     assert e.value.code == 2
+
+
+def test_cli_json_summary(tmp_path, capsys):
+    assert main(["plan", "solve", str(small(tmp_path)), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["npv"] == pytest.approx(411_000, abs=1e-3)
+    assert doc["summary"]["gec_mwh"] == pytest.approx(100)
+
+
+@pytest.mark.slow
+def test_cli_load_from_store_needs_a_whole_year(seeded_dir, capsys):
+    # the seeded store holds 30 hours: a year's load profile cannot come from it; one line, exit 2
+    from workspace.config import EXAMPLE
+
+    assert main(["--config", str(EXAMPLE), "--data-dir", str(seeded_dir), "plan", "solve",
+                 "--load-from-store", "2026"]) == 2
+    err = capsys.readouterr().err
+    assert "the store has no electricity for" in err and "hours of 2026" in err
+    assert "Traceback" not in err
