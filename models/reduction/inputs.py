@@ -197,7 +197,7 @@ def build_inputs(sc: Scenario, *, load: pd.Series | None = None, days: int | Non
         err = None
     grow = {y: (1 + b.growth) ** (y - b.year) for y in years}
     pf = ({y: sc.electricity_price.at(y, first) / sc.electricity_price.at(first, first) for y in years}
-          if sc.electricity_price and not sc.tariff else {y: 1.0 for y in years})
+          if sc.electricity_price and not sc.tariff else {y: (1 + sc.tariff_escalation) ** (y - first) for y in years})
     zero = {y: 0.0 for y in years}
     pu = sc.purchases
     inp = Inputs(

@@ -201,6 +201,7 @@ class Scenario(_Strict):
     baseline: Baseline
     grid: Grid
     tariff: str | None = Field(None, description="tariff id (workspace.tariffs) or YAML file")
+    tariff_escalation: float = Field(0.0, ge=-0.5, le=0.5, description="yearly change of the tariff's prices")
     electricity_price: Price | None = Field(None, description="flat price [CNY/MWh] where no tariff is given")
     gas: Gas | None = None
     pv: PV | None = None
