@@ -278,8 +278,23 @@ def plain(doc):
     return json.loads(json.dumps(doc, default=lambda o: o.isoformat() if isinstance(o, dt.date) else str(o)))
 
 
+def _line_of_key(doc, key: str) -> int | None:
+    from workspace.config import _line_of
+
+    return _line_of(doc, (key,))
+
+
+def merge(base: dict, over: dict) -> dict:
+    """``over`` merged into ``base``: mappings key by key, anything else (lists too) replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def load_scenario(name: str | Path) -> Scenario:
-    """A scenario: a file path, or the name of a packaged one (``plant18``)."""
+    """A scenario: a file path, or the name of a packaged one (``plant18``). A file with ``base: NAME`` is a
+    variant of that scenario: its keys are merged over the base's (mappings key by key, lists replaced)."""
     p = Path(name)
     if p.suffix not in (".yaml", ".yml"):
         hit = DATA_DIR / "scenarios" / f"{name}.yaml"
@@ -289,8 +304,21 @@ def load_scenario(name: str | Path) -> Scenario:
                                f".yaml file")
         p = hit
     doc = read_yaml(p)
+    data = plain(doc)
+    if "base" in data:  # a variant: the base scenario's document with this file's keys merged over it
+        base = data.pop("base")
+        parent = Path(base) if Path(base).suffix in (".yaml", ".yml") else DATA_DIR / "scenarios" / f"{base}.yaml"
+        parent = parent if parent.is_absolute() or not (p.parent / parent).exists() else p.parent / parent
+        if not parent.exists() or parent.resolve() == p.resolve():
+            raise ConfigError([(str(p), _line_of_key(doc, "base"), "base", f"no such base scenario {base!r}")])
+        data = merge(plain(read_yaml(parent)), data)
+        data.setdefault("baseline", {})
+        for key in ("load_profile",):  # the base's files stay the base's
+            if key in data["baseline"] and not Path(data["baseline"][key]).is_absolute():
+                if (parent.parent / data["baseline"][key]).exists() and not (p.parent / data["baseline"][key]).exists():
+                    data["baseline"][key] = str(parent.parent / data["baseline"][key])
     try:
-        sc = Scenario.model_validate(plain(doc))
+        sc = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _problems(p, doc, exc) from None
     sc.path = p.resolve()

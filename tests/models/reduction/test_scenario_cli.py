@@ -118,7 +118,7 @@ def test_cli_solve_show_compare_and_relax(tmp_path, capsys):
 def test_cli_bad_scenario_is_one_line_exit_2(tmp_path, capsys):
     assert main(["plan", "solve", "no-such-scenario"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("tanjian plan: scenario 'no-such-scenario': no such packaged scenario (plant18)")
+    assert err.startswith("tanjian plan: scenario 'no-such-scenario': no such packaged scenario (plant18, plant18-ets-offsets)")
     assert "Traceback" not in err
     with pytest.raises(SystemExit) as e:
         main(["plan", "show", str(tmp_path / "missing.json")])
@@ -142,3 +142,19 @@ def test_cli_load_from_store_needs_a_whole_year(seeded_dir, capsys):
     err = capsys.readouterr().err
     assert "the store has no electricity for" in err and "hours of 2026" in err
     assert "Traceback" not in err
+
+
+def test_a_variant_merges_over_its_base(tmp_path):
+    v = load_scenario("plant18-ets-offsets")
+    assert v.name == "plant18-ets-offsets"
+    assert v.purchases.ccer.max_share == 0.05
+    assert v.purchases.ccer.price.value == 70  # from the base
+    assert v.projects == load_scenario("plant18").projects
+    p = tmp_path / "v.yaml"
+    p.write_text("schema: tanjian.reduction-scenario/1\nbase: no-such\nname: v\n")
+    with pytest.raises(ConfigError) as e:
+        load_scenario(p)
+    assert f"{p}:2: base: no such base scenario 'no-such'" in str(e.value)
+    p.write_text(f"base: {small(tmp_path)}\nname: v\ndiscount_rate: 0.5\n")
+    s = load_scenario(p)
+    assert (s.name, s.discount_rate, s.baseline.electricity_mwh) == ("v", 0.5, 1000)
