@@ -4,7 +4,7 @@
 purchases and costs; ``--out`` saves the plan as JSON, ``--relax`` answers an infeasible scenario with the
 extra offsets or budget each target needs, ``--tornado`` re-solves at the ends of each price's range.
 ``show`` prints a saved plan, ``compare`` plans side by side, ``actual`` a plan against the purchases
-recorded in an activity file.
+recorded in an activity file, ``replan`` re-optimises with the years that happened fixed to what was done.
 """
 
 from __future__ import annotations
@@ -149,6 +149,49 @@ def cmd_actual(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(values, what: str, key, val) -> dict:
+    out = {}
+    for v in values or ():
+        k, sep, x = v.partition("=")
+        if not sep:
+            raise A.ArgumentRefused(f"tanjian plan replan: {what} {v!r}: expected KEY=VALUE")
+        try:
+            out[key(k)] = val(x)
+        except ValueError:
+            raise A.ArgumentRefused(f"tanjian plan replan: {what} {v!r}: not a number") from None
+    return out
+
+
+def cmd_replan(args: argparse.Namespace) -> int:
+    """Re-optimise from the actual state: purchases of an activity file, projects built, PV added."""
+    from models.activity_input import read_activity_file
+    from models.reduction.actual import State, actual_purchases, replan
+    from models.reduction.files import save_plan
+    from models.reduction.inputs import build_inputs
+    from models.reduction.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    if not sc.horizon.first <= args.through < sc.horizon.last:
+        raise A.ArgumentRefused(f"tanjian plan replan: --through {args.through}: must be within "
+                                f"{sc.horizon.first}-{sc.horizon.last - 1} (the scenario's horizon, less its last year)")
+    built = _pairs(args.built, "--built", str, int)
+    unknown = sorted(set(built) - {p.id for p in sc.projects})
+    if unknown:
+        raise A.ArgumentRefused(f"tanjian plan replan: --built {unknown[0]}: not a project of {sc.name} "
+                                f"({', '.join(p.id for p in sc.projects)})")
+    pv = _pairs(args.pv, "--pv", int, float)
+    act = actual_purchases(read_activity_file(args.activity)) if args.activity else None
+    if act is None:
+        import pandas as pd
+
+        act = pd.DataFrame(columns=["green_power_mwh", "gec_mwh", "ccer_t"])
+    plan = replan(build_inputs(sc, days=args.days), State(args.through, act, built, pv))
+    if args.out:
+        save_plan(plan, args.out, scenario_path=sc.path, extra={"replanned_through": args.through})
+    _print_plan(plan)
+    return 0
+
+
 def add_commands(subparsers) -> None:
     """Add ``plan solve|show|compare|actual`` to the CLI."""
     p = subparsers.add_parser("plan", description="The reduction path: PV, efficiency projects, green power, "
@@ -186,3 +229,15 @@ def add_commands(subparsers) -> None:
     a.add_argument("plan", type=A.existing_file, help="plan JSON file")
     a.add_argument("activity", type=A.existing_file, help="activity CSV (see tanjian inventory --activity)")
     a.set_defaults(func=cmd_actual)
+    r = sub.add_parser("replan", help="re-optimise from what was actually bought and built",
+                       description="Re-plan a scenario with the years up to --through fixed to what happened: "
+                                   "the purchases of an activity file, the projects built, the PV added.")
+    r.add_argument("scenario", nargs="?", default="plant18", help="packaged scenario name or YAML file")
+    r.add_argument("--through", type=A.year, required=True, help="last year that has happened")
+    r.add_argument("--activity", type=A.existing_file, default=None,
+                   help="activity CSV with the purchases made (kinds green_power, gec, offset)")
+    r.add_argument("--built", action="append", metavar="PROJECT=YEAR", help="a project built (repeatable)")
+    r.add_argument("--pv", action="append", metavar="YEAR=KWP", help="PV capacity added in a year (repeatable)")
+    r.add_argument("--days", type=A.positive_int, default=None, help="representative days")
+    r.add_argument("--out", type=A.new_file, default=None, help="save the re-plan as JSON")
+    r.set_defaults(func=cmd_replan)

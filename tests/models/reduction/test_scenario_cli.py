@@ -158,3 +158,22 @@ def test_a_variant_merges_over_its_base(tmp_path):
     p.write_text(f"base: {small(tmp_path)}\nname: v\ndiscount_rate: 0.5\n")
     s = load_scenario(p)
     assert (s.name, s.discount_rate, s.baseline.electricity_mwh) == ("v", 0.5, 1000)
+
+
+def test_cli_replan_from_what_happened(tmp_path, capsys):
+    # two years, cap 350 t market-based in 2027; nothing done in 2026: A and 100 GEC in 2027 (test_outputs.py):
+    # 2026 500,000 + 2027 411,000 = 911,000 CNY. With A built in 2026 and 60 GEC bought then: 2026 410,000
+    # + 600; 2027 400,000 + 10,000 + 1,000 = 411,000 -> 821,600 CNY.
+    p = tmp_path / "two.yaml"
+    p.write_text(SMALL.replace("horizon: {first: 2026, last: 2026}", "horizon: {first: 2026, last: 2027}")
+                 .replace("year: 2026, view: CAPVIEW, max_t: CAP", "year: 2027, view: market, max_t: 350"))
+    assert main(["plan", "replan", str(p), "--through", "2026"]) == 0
+    assert "net present cost 0.911 M CNY" in capsys.readouterr().out
+    act = tmp_path / "act.csv"
+    act.write_text("kind,item,period_start,period_end,quantity,unit\ngec,gec,2026-01-01,2026-12-31,60,MWh\n")
+    assert main(["plan", "replan", str(p), "--through", "2026", "--activity", str(act), "--built", "A=2026"]) == 0
+    assert "net present cost 0.822 M CNY" in capsys.readouterr().out  # 821,600
+    assert main(["plan", "replan", str(p), "--through", "2026", "--built", "Z=2026"]) == 2
+    assert capsys.readouterr().err.startswith("tanjian plan replan: --built Z: not a project of small (A, B)")
+    assert main(["plan", "replan", str(p), "--through", "2027"]) == 2
+    assert main(["plan", "replan", str(p), "--through", "2026", "--pv", "2026"]) == 2
