@@ -155,12 +155,19 @@ def hourly_prices(sc: Scenario, index: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(sc.electricity_price.at(sc.horizon.first, sc.horizon.first), index=index)
 
 
-def build_inputs(sc: Scenario, *, load: pd.Series | None = None, days: int | None = None) -> Inputs:
+def build_inputs(sc: Scenario, *, load: pd.Series | None = None, days: int | None = None,
+                 baseline=None) -> Inputs:
     """Resolve a scenario into :class:`Inputs` (``load``: an hourly load [kW] to use instead of the
-    scenario's profile, e.g. read from the store; ``days``: representative days instead of the scenario's)."""
+    scenario's profile, e.g. read from the store; ``days``: representative days instead of the scenario's;
+    ``baseline``: a :class:`models.reduction.baseline.InventoryBaseline` whose electricity (where it has
+    any), gas and other direct emissions replace the scenario's)."""
     from .typical import typical_days, typical_error
 
     years, b = sc.years, sc.baseline
+    if baseline is not None:
+        b = b.model_copy(update={"natural_gas_gj": baseline.natural_gas_gj, "other_scope1_t": baseline.other_scope1_t,
+                                 "source": baseline.source, **({"electricity_mwh": baseline.electricity_mwh}
+                                                               if baseline.electricity_mwh > 0 else {})})
     first = years[0]
     if load is None and b.load_profile:
         load = read_load_profile(sc.resolve(b.load_profile))

@@ -60,6 +60,29 @@ def _load_from_store(args, year: int):
     return s
 
 
+def _baseline_from_inventory(args, sc):
+    """The baseline of the year's inventory, computed as ``tanjian inventory`` computes it (store and imported
+    or given activity records, the named methodology)."""
+    import datetime as dt
+
+    from models.reduction.baseline import baseline_from_inventory
+    from tanjian.commands.inventory import _compute
+
+    y = args.baseline_from_inventory
+    ns = argparse.Namespace(**vars(args))
+    ns.activity = [args.activity] if args.activity else None
+    ns.no_store, ns.measured, ns.as_of, ns.allow_unverified, ns.gwp = False, None, None, False, None
+    inv = _compute(ns, dt.date(y, 1, 1), dt.date(y, 12, 31), "source")
+    if sc.gas is None:
+        from workspace.errors import TanjianError
+
+        raise TanjianError(f"scenario {sc.name}: --baseline-from-inventory needs the scenario's gas factor (gas:)")
+    b = baseline_from_inventory(inv, sc.gas.factor.at(sc.horizon.first, sc.horizon.first))
+    print(f"baseline from the {y} inventory ({b.source}): electricity {b.electricity_mwh:,.1f} MWh, natural gas "
+          f"{b.natural_gas_gj:,.1f} GJ, other direct {b.other_scope1_t:,.1f} t", file=sys.stderr)
+    return b
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     """Solve a scenario (see the module docstring)."""
     from models.reduction.files import save_plan
@@ -73,7 +96,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario)
     load = _load_from_store(args, args.load_from_store) if args.load_from_store else None
-    d = build_inputs(sc, load=load, days=args.days)
+    base = _baseline_from_inventory(args, sc) if args.baseline_from_inventory else None
+    d = build_inputs(sc, load=load, days=args.days, baseline=base)
     try:
         plan = solve(d, time_limit=args.time_limit)
     except Infeasible as exc:
@@ -207,6 +231,12 @@ def add_commands(subparsers) -> None:
                    help="representative days (default: the scenario's)")
     s.add_argument("--load-from-store", type=A.year, default=None, metavar="YEAR",
                    help="use the store's hourly plant electricity of YEAR instead of the scenario's profile")
+    s.add_argument("--baseline-from-inventory", type=A.year, default=None, metavar="YEAR",
+                   help="take electricity, gas and other direct emissions from YEAR's inventory (store and activity)")
+    s.add_argument("--methodology", default="ghg-protocol-corporate", metavar="ID",
+                   help="methodology package of that inventory (default ghg-protocol-corporate)")
+    s.add_argument("--activity", type=A.existing_file, default=None, metavar="FILE",
+                   help="activity CSV for that inventory (default: the records imported into the data folder)")
     s.add_argument("--relax", action="store_true",
                    help="when the targets cannot be met, report the extra offsets or budget each needs")
     s.add_argument("--tornado", action="store_true", help="also re-solve at the low and high price ends")

@@ -177,3 +177,26 @@ def test_cli_replan_from_what_happened(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("tanjian plan replan: --built Z: not a project of small (A, B)")
     assert main(["plan", "replan", str(p), "--through", "2027"]) == 2
     assert main(["plan", "replan", str(p), "--through", "2026", "--pv", "2026"]) == 2
+
+
+def test_cli_baseline_from_the_inventory(tmp_path, capsys):
+    # the 2026 inventory of an activity file alone (no store): 100,000 m3 of gas = 3,893.1 GJ, 26 t diesel =
+    # 80.494 t other direct (test_baseline.py); electricity stays the scenario's 1,000 MWh (none in the books).
+    # Plan: cap 350 t market: gas 216.219 t + diesel 80.494 t = 296.713 t direct, so electricity may emit
+    # 53.287 t = 106.574 MWh: A (800 MWh) + 693.426 MWh of certificates.
+    act = tmp_path / "act.csv"
+    act.write_text("kind,item,period_start,period_end,quantity,unit,use\n"
+                   "fuel,natural_gas,2026-01-01,2026-12-31,100000,m3,stationary\n"
+                   "fuel,diesel,2026-01-01,2026-12-31,26,t,mobile\n")
+    sc = tmp_path / "gas.yaml"
+    sc.write_text(SMALL.replace("CAPVIEW", "market").replace("CAP", "350") + (
+        "gas:\n  factor: {value: 0.0555390, unit: t/GJ, source: 15.3 tC/TJ x 0.99 x 44/12, date: '2015'}\n"
+        "  price: {value: 0, unit: CNY/GJ, source: test, date: '2026'}\n"))
+    empty = tmp_path / "var"
+    empty.mkdir()
+    assert main(["--data-dir", str(empty), "plan", "solve", str(sc), "--baseline-from-inventory", "2026",
+                 "--methodology", "iso-14064-1-2018", "--activity", str(act), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "natural gas 3,893.1 GJ, other direct 80.5 t" in captured.err
+    doc = json.loads(captured.out)
+    assert doc["summary"]["gec_mwh"] == pytest.approx(800 - (350 - 216.219 - 80.494) / 0.5, abs=0.01)
