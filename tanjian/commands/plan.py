@@ -20,7 +20,7 @@ def _table(df, title: str, *, scale: float = 1.0, digits: int = 1) -> None:
     import pandas as pd
 
     print(f"\n{title}")
-    num = df.select_dtypes("number") / scale
+    num = df.select_dtypes("floating") / scale
     out = df.copy()
     out[num.columns] = num.round(digits)
     with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_colwidth", 60):
