@@ -81,6 +81,16 @@ def _store() -> ModuleType:
     return store
 
 
+def _audit() -> ModuleType:
+    from tanjian.commands import audit
+    return audit
+
+
+def _user() -> ModuleType:
+    from tanjian.commands import user
+    return user
+
+
 class Command(NamedTuple):
     """A row of :data:`COMMANDS`."""
 
@@ -127,6 +137,8 @@ COMMANDS: tuple[Command, ...] = (
                                 "ledger"),
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
+    Command("audit", _audit, "the hash-chained audit trail: show, verify (names an edited entry), export"),
+    Command("user", _user, "accounts and roles of the dashboards: add, passwd, role, disable, enable, list"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)
