@@ -24,6 +24,7 @@ Every handler takes the parsed ``args`` (``args.config``: YAML path or None) and
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import secrets
@@ -35,6 +36,7 @@ from chain.connect import anchoring_service, connect, deployment
 from chain.connect import registry as registry_of
 from tanjian import args as A
 from tanjian.args import config_from_args, guarded
+from workspace import audit
 from workspace.errors import ChainError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -182,6 +184,8 @@ def cmd_methodology(args: argparse.Namespace) -> int:
         v = m.publish(w3, reg, _role_sender(args), args.package_dir, args.id, args.version,
                       m.parse_when(args.effective_from),
                       m.parse_when(args.effective_to) if args.effective_to else None)
+        audit.record(cfg.paths.data_dir, getattr(args, "author", None) or getpass.getuser(), "methodology_publish",
+                     f"{v.id} {v.version} package {v.package_sha256}", f"effective from {args.effective_from}")
         print(f"published {v.id} {v.version}: package {v.package_sha256}, effective "
               f"{v.effective_from.isoformat()} .. {v.effective_to.isoformat() if v.effective_to else 'open'}")
         return 0
@@ -225,9 +229,13 @@ def cmd_quota(args: argparse.Namespace) -> int:
         if args.on_chain:
             set_on_chain(registry.w3, registry, _role_sender(args), args.enterprise, args.year, amount_kg,
                          args.reason)
+            audit.record(cfg.paths.data_dir, getpass.getuser(), "quota_set",
+                         f"{args.enterprise} {args.year} {amount_kg} kg on chain", args.reason)
             print(f"set on chain: {args.enterprise} {args.year} = {args.amount_t:g} t CO2e")
         else:
             book.set(args.enterprise, args.year, amount_kg, author=args.author, reason=args.reason)
+            audit.record(cfg.paths.data_dir, args.author, "quota_set",
+                         f"{args.enterprise} {args.year} {amount_kg} kg by hand", args.reason)
             print(f"hand-entered: {args.enterprise} {args.year} = {args.amount_t:g} t CO2e")
         return 0
     q = book.effective(args.enterprise, args.year)
