@@ -81,6 +81,11 @@ def _store() -> ModuleType:
     return store
 
 
+def _status() -> ModuleType:
+    from tanjian.commands import status
+    return status
+
+
 def _audit() -> ModuleType:
     from tanjian.commands import audit
     return audit
@@ -113,7 +118,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("replace-meter", _store, "record a meter swap: old meter's final and new meter's initial reading"),
     Command("kpi", _inventory, "energy and CO2e today, yesterday, this month, this year"),
     Command("versions", _store, "the store's commits, newest first"),
-    Command("status", _collect, "collector health, store and last anchor"),
+    Command("status", _status, "collectors, store, journal lag, ledger, chain, audit, disk, certificates"),
     Command("ledger", _chain, "put a file's hash (a report, an invoice) into the ledger"),
     Command("tag", _store, "name a version of the store so that compaction keeps it"),
     Command("compact", _store, "expire old versions (tags kept) and delete what only they used"),
