@@ -182,6 +182,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", type=path_name, help="tanjian.yaml to use")
     p.add_argument("--data-dir", type=path_name, help="override paths.data_dir of the configuration")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument("--log-json", action="store_true", help="log lines as JSON objects (for journald, log shippers)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     group = _BY_NAME[command].group if command in _BY_NAME else None
     for c in COMMANDS:
@@ -206,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {' '.join(extra)}\n")
     level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_json:
+        from tanjian.service import JsonFormatter
+
+        for h in logging.getLogger().handlers:
+            h.setFormatter(JsonFormatter())
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
     try:
         return int(args.func(args) or 0)
