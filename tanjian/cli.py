@@ -86,6 +86,11 @@ def _status() -> ModuleType:
     return status
 
 
+def _backup() -> ModuleType:
+    from tanjian.commands import backup
+    return backup
+
+
 def _audit() -> ModuleType:
     from tanjian.commands import audit
     return audit
@@ -143,6 +148,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
     Command("audit", _audit, "the hash-chained audit trail: show, verify (names an edited entry), export"),
+    Command("backup", _backup, "back up the data folder (journal, store, ledger, evidence, audit, keys) to a .tar.gz"),
+    Command("restore", _backup, "restore a backup into an empty folder, checked against the anchors' Merkle roots"),
     Command("user", _user, "accounts and roles of the dashboards: add, passwd, role, disable, enable, list"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
