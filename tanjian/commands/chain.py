@@ -172,6 +172,8 @@ def cmd_methodology(args: argparse.Namespace) -> int:
 
         if args.reseal:
             for pid, sha in reseal().items():
+                audit.record(cfg.paths.data_dir, getpass.getuser(), "factor_change", f"{pid} resealed: {sha}",
+                             "methodology package data (factors, parameters) changed")
                 print(f"{pid}  {sha}")
             return 0
         for pid in IDS:
