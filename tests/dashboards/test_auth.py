@@ -163,3 +163,31 @@ def test_wrong_passwords_lock_the_account(server):
     actions = [e["action"] for _, e in audit.entries(server["cfg"].paths.data_dir) if e["user"] == "regulator"]
     assert actions[-2:] == ["locked_out", "login_failed"]
     json.dumps(actions)
+
+
+def test_in_the_browser_a_meter_reader_gets_the_readings_page_only(server, browser):
+    """Chromium logs in through the form: the meter reader lands on /readings with the account as the reader;
+    the big screen answers 403; after the logout the readings page asks for the login again."""
+    url = server["url"]
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    try:
+        time.sleep(1.1)  # past min_interval_s since this account's last login
+        page.goto(f"{url}/readings", wait_until="networkidle")
+        assert "/login" in page.url
+        page.fill("input[name=username]", "meter-reader")
+        page.fill("input[name=password]", PW)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/readings*")
+        page.wait_for_selector("text=Reader 抄表人", timeout=60_000)
+        reader = page.locator("input[placeholder='your name 姓名']")
+        assert reader.input_value() == "meter-reader" and reader.is_disabled()
+        r = page.goto(f"{url}/bigscreen")
+        assert r.status == 403
+        page.goto(f"{url}/logout")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/login*")
+        page.goto(f"{url}/readings")
+        assert "/login" in page.url
+    finally:
+        ctx.close()
