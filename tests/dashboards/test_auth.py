@@ -41,7 +41,7 @@ def server(tmp_path_factory):
     for role in policy()["roles"]:
         acc.add(role.replace("_", "-"), role, PW, by="test-admin", reason="test")
     with dashboard_server({"cfg_path": cfg_path, "cfg": cfg}) as url:
-        yield {"url": url, "cfg": cfg, "accounts": acc}
+        yield {"url": url, "cfg": cfg, "accounts": acc, "log": base / "server.log"}
 
 
 def login(url: str, name: str, password: str = PW, session: requests.Session | None = None,
@@ -189,5 +189,39 @@ def test_in_the_browser_a_meter_reader_gets_the_readings_page_only(server, brows
         page.wait_for_url(f"{url}/login*")
         page.goto(f"{url}/readings")
         assert "/login" in page.url
+    finally:
+        ctx.close()
+
+
+def test_a_session_of_a_forbidden_page_by_another_door_holds_only_the_refusal(server, browser):
+    """Panel's autoload.js door opens a session of /bigscreen without the route check (the document arrives over
+    the websocket): in a meter reader's browser, the guarded page function sends only the refusal."""
+    url = server["url"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        time.sleep(1.1)
+        page.goto(f"{url}/login")
+        page.fill("input[name=username]", "meter-reader")
+        page.fill("input[name=password]", PW)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/readings*")
+        page.wait_for_selector("text=Reader 抄表人", timeout=60_000)
+        page.evaluate("""(base) => {
+            const d = document.createElement('div'); d.id = 'door'; document.body.appendChild(d);
+            const s = document.createElement('script');
+            s.src = base + '/bigscreen/autoload.js?bokeh-autoload-element=door&bokeh-app-path=/bigscreen'
+                  + '&bokeh-absolute-url=' + encodeURIComponent(base + '/bigscreen');
+            s.id = 'door-script'; document.body.appendChild(s); }""", url)
+        # the session was opened (autoload.js, then its websocket) and the page function refused it
+        deadline = time.monotonic() + 60
+        while "refused a session of /bigscreen to meter-reader" not in server["log"].read_text():
+            assert time.monotonic() < deadline, server["log"].read_text()[-3000:]
+            time.sleep(0.5)
+        page.wait_for_timeout(2000)
+        html = page.content() + page.evaluate(
+            "Array.from(document.querySelectorAll('*')).filter(e => e.shadowRoot)"
+            ".map(e => e.shadowRoot.innerHTML).join(' ')")
+        assert "WS-CW" not in html and "CO₂e" not in html  # nothing of the big screen reached the browser
     finally:
         ctx.close()
