@@ -87,6 +87,24 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Rotate the gateway key through the DeviceRegistry (the registry's admin signs)."""
+    from chain.deploy import default_deployer
+    from chain.rotation import rotate_gateway
+
+    cfg = config_from_args(args)
+    w3 = connect(cfg)
+    info = deployment(cfg)
+    if info is None:
+        raise ChainError("no deployment: run `tanjian chain deploy` first")
+    admin = _role_sender(args) if (args.keystore or args.sender) else default_deployer(w3)
+    r = rotate_gateway(w3, info, cfg.chain.keystore, cfg.chain.password_file, cfg.site.plant.id, admin=admin)
+    audit.record(cfg.paths.data_dir, getpass.getuser(), "key_rotate", f"gateway {r.old} -> {r.new}", args.reason)
+    print(f"gateway key rotated: {r.old} (revoked in block {r.revoked_in_block}, keystore kept as "
+          f"{r.retired_keystore}) -> {r.new} ({r.moved_wei} wei moved); restart the anchoring loop")
+    return 0
+
+
 def cmd_anchor(args: argparse.Namespace) -> int:
     """Anchor once (``--once``) or every ``chain.anchor_interval_s`` until interrupted."""
     cfg = config_from_args(args)
@@ -318,6 +336,13 @@ def add_commands(subparsers) -> None:
     sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=guarded(cmd_keygen))
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=guarded(cmd_deploy))
+    q = sub.add_parser("rotate-key", help="a new gateway key takes over anchoring; the old one is revoked")
+    q.add_argument("--reason", required=True, help="why (goes into the audit trail)")
+    q.add_argument("--keystore", type=A.existing_file, help="the DeviceRegistry admin's encrypted key")
+    q.add_argument("--password-file", type=A.existing_file, help="its password file (mode 0600)")
+    q.add_argument("--from", dest="sender", help="the admin as an unlocked node account (dev chains; default: "
+                                                 "the node's first account)")
+    q.set_defaults(func=guarded(cmd_rotate_key))
     q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
     q.add_argument("--out", type=A.path_name, default=None, help="output directory (default chain/contracts/build)")
     q.set_defaults(func=guarded(cmd_compile))
