@@ -43,8 +43,14 @@ def options_of(path: tuple[str, ...]) -> set[str] | None:
         found.append(word)
     if not found:
         return None
-    opts = {o for a in top._actions for o in a.option_strings}
-    return opts | {o for a in p._actions for o in a.option_strings}
+    opts = {o for a in top._actions for o in a.option_strings} | {o for a in p._actions for o in a.option_strings}
+    # a hint naming a command with sub-commands (`tanjian energy {sub}: --start ...`) may name any of theirs
+    stack = [c for a in p._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices.values()]
+    while stack:
+        q = stack.pop()
+        opts |= {o for a in q._actions for o in a.option_strings}
+        stack += [c for a in q._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices.values()]
+    return opts
 
 
 def tree_options(name: str) -> set[str]:
