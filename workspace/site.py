@@ -61,6 +61,11 @@ class Plant(_Model):
     province: str
     timezone: str = Field(description="IANA time zone of the site, used at every edge (reports, tariffs)")
     grid: str = Field("CN-national", description="grid region whose location-based factor applies")
+    tariff: str | None = Field(None, description="the plant's electricity tariff: the id of a packaged tariff "
+                                                 "(workspace/data/tariffs/, e.g. CN-HN-large-industrial-1-10kV) "
+                                                 "or a tariff YAML file (relative to the configuration's "
+                                                 "folder); default: the packaged Hunan tariff for a plant in "
+                                                 "Hunan, none elsewhere (workspace.tariffs)")
 
 
 class Transformer(_Model):
@@ -68,6 +73,26 @@ class Transformer(_Model):
     name: str
     rated_kva: float = Field(gt=0, description="rated apparent power [kVA]")
     meter: Id = Field(description="meter on the transformer's low-voltage incomer")
+    no_load_loss_kw: float | None = Field(None, ge=0, description="no-load (iron) loss P0 [kW], from the "
+                                                                   "nameplate or test report (default: by "
+                                                                   "rated kVA, workspace/data/"
+                                                                   "transformer-losses.csv)")
+    load_loss_kw: float | None = Field(None, ge=0, description="load (copper) loss Pk at rated current [kW], "
+                                                                "from the nameplate (default: by rated kVA)")
+    economic_band: tuple[float, float] | None = Field(None, description="load rate band [-] the transformer "
+                                                                         "should run in, low and high "
+                                                                         "(default: from the losses, see "
+                                                                         "models.energy.transformers)")
+    loss_source: str | None = Field(None, description="where the loss figures come from (nameplate, test "
+                                                      "report, standard table)")
+
+    @model_validator(mode="after")
+    def _band(self) -> "Transformer":
+        b = self.economic_band
+        if b is not None and not 0 <= b[0] < b[1] <= 1.5:
+            raise ValueError(f"transformer {self.id!r}: economic_band must be two load rates 0 <= low < high "
+                             f"<= 1.5, not {list(b)}")
+        return self
 
 
 class Line(_Model):
@@ -92,6 +117,24 @@ class Device(_Model):
     rated_power_kw: float = Field(ge=0, description="rated electrical power [kW]")
     standby_kw: float = Field(0.0, ge=0, description="power drawn when idle but switched on [kW]")
     rated_flow_m3h: float | None = Field(None, gt=0, description="rated gas or air flow [m3/h], if any")
+    role: Literal["main", "auxiliary"] | None = Field(None, description="main production machine or auxiliary "
+                                                                       "(utilities, lighting, handling) for "
+                                                                       "unit-consumption analysis")
+    off_kw: float | None = Field(None, ge=0, description="power below which the device is off [kW] (default: "
+                                                         "learned from its power, models.energy.states)")
+    running_kw: float | None = Field(None, ge=0, description="power at or above which it is running [kW]; "
+                                                             "between off_kw and running_kw it stands by "
+                                                             "(default: learned)")
+    startup_min: float = Field(0.0, ge=0, description="minutes after switching on that count as start-up "
+                                                      "[min] (0: no start-up state)")
+    key_equipment: bool = Field(False, description="a key energy consumer (alarms when on in sharp or "
+                                                   "peak periods)")
+
+    @model_validator(mode="after")
+    def _state_thresholds(self) -> "Device":
+        if self.off_kw is not None and self.running_kw is not None and self.running_kw < self.off_kw:
+            raise ValueError(f"device {self.id!r}: running_kw ({self.running_kw}) is below off_kw ({self.off_kw})")
+        return self
 
 
 #: how a gateway reaches its meters; ``*_tcp`` protocols use host/port, the others a serial device
@@ -235,6 +278,8 @@ class Shift(_Model):
     start: str = Field(pattern=r"^\d\d:\d\d$", description="local start time HH:MM")
     end: str = Field(pattern=r"^\d\d:\d\d$", description="local end time HH:MM (may be past midnight)")
     weekdays: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday")
+    teams: list[str] = Field(default_factory=list, description="teams (班组) that work this shift, as the "
+                                                               "production imports name them")
 
 
 def _some_meters(meters: list) -> list:

@@ -115,7 +115,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
               f"{_num(r.difference_kwh, ',.1f'):>12} {_num(r.difference_pct, '.2f'):>8}")
     if "primary" not in a["tou_status"]:
         print(f"note: the {a['region']} time-of-use hours are {'/'.join(a['tou_status'])} "
-              f"(models/data/tou-periods.csv): the split per period is indicative, the total is not affected")
+              f"(schedule {a['schedule']}, workspace/data/tariffs/): the split per period is indicative, the total "
+              f"is not affected")
     return 0
 
 
@@ -141,7 +142,8 @@ def add_commands(subparsers) -> None:
         "reconcile",
         description="Compare the month's imported electricity settlement statement (kWh per time-of-use "
                     "period) with the energy of the plant's top electricity meters over the statement's "
-                    "billing period, each local hour assigned to its period (models/data/tou-periods.csv). "
+                    "billing period, each local hour assigned to its period by the plant tariff's time-of-use "
+                    "schedule (site.plant.tariff; workspace/data/tariffs/). "
                     "difference = metered - bill; difference % = difference / bill x 100.")
     p.add_argument("--month", required=True, type=A.month, help="YYYY-MM of the statement")
     p.set_defaults(func=cmd_reconcile)

@@ -4,6 +4,7 @@ and ledger requests, encodings, XLSX, reconciliation against a small store, and 
 import datetime as dt
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -341,21 +342,21 @@ def test_reconcile_against_a_small_store(plant_cfg, tmp_path, capsys):
     pid = plant_cfg.site.plant.id
     j = Journal(plant_cfg.paths.journal, writer=True)
     s = Store.open(plant_cfg.paths.store, plant_cfg.site, create=True)
-    # minutes ending 08:00 (07:59-08:00, flat) 10 kWh and 08:01 (peak) 20 kWh on M-TR-1;
-    # 19:00-19:01 (sharp) 5 kWh on M-TR-2; 23:00-23:01 (valley) 3 kWh on M-TR-3;
+    # Hunan's 2025 schedule in November (a plain month: valley 0-6 and 12-14, flat 6-12 and 14-16, peak 16-24,
+    # no sharp hour): the minutes ending 08:00 (07:59-08:00, hour 7, flat) 10 kWh and 08:01 (hour 8, flat)
+    # 20 kWh on M-TR-1; 19:00-19:01 (peak) 5 kWh on M-TR-2; 13:00-13:01 (valley) 3 kWh on M-TR-3;
     # M-WS-CW is under M-TR-1: its 4 kWh must not be counted again
     rows = [("M-TR-1", _at(7, 59), 1000.0), ("M-TR-1", _at(8, 0), 1010.0), ("M-TR-1", _at(8, 1), 1030.0),
             ("M-TR-2", _at(19, 0), 500.0), ("M-TR-2", _at(19, 1), 505.0),
-            ("M-TR-3", _at(23, 0), 200.0), ("M-TR-3", _at(23, 1), 203.0),
+            ("M-TR-3", _at(13, 0), 200.0), ("M-TR-3", _at(13, 1), 203.0),
             ("M-WS-CW", _at(8, 0), 50.0), ("M-WS-CW", _at(8, 1), 54.0)]
     j.append(encode_batch(pid, j.next_seq, "test", [Reading(m, t, c) for m, t, c in rows]))
     s.fold(j)
     j.close()
     bill = tmp_path / "bill.csv"
     bill.write_text("kind,item,period_start,period_end,quantity,unit\n"
-                    "electricity_statement,sharp,2026-11-24,2026-11-24,4,kWh\n"
-                    "electricity_statement,peak,2026-11-24,2026-11-24,0.02,MWh\n"
-                    "electricity_statement,flat,2026-11-24,2026-11-24,12.5,kWh\n"
+                    "electricity_statement,peak,2026-11-24,2026-11-24,0.004,MWh\n"
+                    "electricity_statement,flat,2026-11-24,2026-11-24,32.5,kWh\n"
                     "electricity_statement,valley,2026-11-24,2026-11-24,3,kWh\n"
                     "electricity_statement,total,2026-11-24,2026-11-24,39.5,kWh\n", encoding="utf-8")
     cfg = plant_cfg.model_copy(update={"imports": {"desk": {"kind": "mixed", "columns": {
@@ -363,17 +364,19 @@ def test_reconcile_against_a_small_store(plant_cfg, tmp_path, capsys):
     import_file(cfg, bill, "desk", author="test")
     t = reconcile(cfg, "2026-11", store=s)
     assert list(t.index) == ["sharp", "peak", "flat", "valley", "total"]
-    assert t.bill_kwh.tolist() == pytest.approx([4, 20, 12.5, 3, 39.5])
-    assert t.metered_kwh.tolist() == pytest.approx([5, 20, 10, 3, 38])
-    # (5-4)/4 = +25 %; (10-12.5)/12.5 = -20 %; (38-39.5)/39.5 = -3.7975 %
-    assert t.difference_pct.tolist() == pytest.approx([25.0, 0.0, -20.0, 0.0, -3.79746835], abs=1e-6)
-    assert t.attrs["tou_status"] == ["unverified"] and t.attrs["period_start"] == "2026-11-24"
+    assert t.bill_kwh.tolist()[1:] == pytest.approx([4, 32.5, 3, 39.5]) and math.isnan(t.bill_kwh["sharp"])
+    # sharp: November has no sharp hour, so nothing is metered in it (0, not unknown); flat 10 + 20 = 30
+    assert t.metered_kwh.tolist() == pytest.approx([0, 5, 30, 3, 38])
+    # (5-4)/4 = +25 %; (30-32.5)/32.5 = -7.6923 %; (38-39.5)/39.5 = -3.7975 %
+    assert t.difference_pct.tolist()[1:] == pytest.approx([25.0, -7.69230769, 0.0, -3.79746835], abs=1e-6)
+    assert t.attrs["tou_status"] == ["secondary"] and t.attrs["schedule"] == "CN-HN-tou-2025"
+    assert t.attrs["period_start"] == "2026-11-24"
     capsys.readouterr()
     assert main(["--config", str(EXAMPLE), "--data-dir", str(plant_cfg.paths.data_dir),
                  "reconcile", "--month", "2026-11"]) == 0
     out = capsys.readouterr().out
-    assert "2026-11-24 … 2026-11-24 (bill.csv)" in out and "unverified" in out
-    assert out.splitlines()[4].split() == ["flat", "12.5", "10.0", "-2.5", "-20.00"]
+    assert "2026-11-24 … 2026-11-24 (bill.csv)" in out and "secondary" in out
+    assert out.splitlines()[4].split() == ["flat", "32.5", "30.0", "-2.5", "-7.69"]
     with pytest.raises(TanjianError, match="no electricity settlement statement overlaps 2026-12"):
         reconcile(cfg, "2026-12", store=s)
 
