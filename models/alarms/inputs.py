@@ -1,0 +1,142 @@
+"""What the alarm rules watch, gathered from the store's query API into one snapshot per evaluation.
+
+:func:`gather` returns ``{quantity: pandas.Series by target id}`` (the quantities of
+:data:`models.alarms.rules.KIND_QUANTITIES`), each computed for all meters, transformers or rooms at
+once from a few queries:
+
+- ``power`` [kW]: each electricity meter's newest one-minute rate in the look-back window;
+- ``age_s`` [s]: seconds since each meter's newest reading (every medium); a meter with none in the
+  window counts as silent for the whole window (at least ``lookback_min`` minutes);
+- ``energy_hour``, ``energy_day`` [kWh]: electricity since the start of the local hour and day;
+- ``flagged_minutes`` [-]: quality flags (all but ESTIMATED) raised on each meter in the last 15 minutes;
+- ``on_in_peak`` [0/1]: 1 for a key device's meter (``Device.key_equipment``) drawing more than its
+  ``off_kw`` (default half its ``standby_kw``, or 2 % of its rated power without one) while the plant
+  tariff's time-of-use period is sharp or peak (:mod:`workspace.tariffs`);
+- ``load_rate`` [-]: a transformer's incomer kW over its rated kVA (a lower bound of the kVA load rate
+  where the power factor is below 1; see :func:`extend` for the energy models' figures);
+- ``room.*``: the distribution-room points as read (:mod:`workspace.rooms`).
+
+Figures that other models compute (anomaly scores, unit consumption, kVA load rates) are added with
+:func:`extend`: they are computed there, never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from workspace.quality import Q
+
+from .engine import Snapshot
+
+#: tariff periods in which a key device should not run
+PEAK_PERIODS = ("sharp", "peak")
+#: how far back the newest reading is looked for [min]
+LOOKBACK_MIN = 60
+#: the window of the data-quality rule [min]
+QUALITY_WINDOW_MIN = 15
+
+
+def _series(values, index) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=pd.Index(list(index)))
+
+
+def latest(frame: pd.DataFrame, now: pd.Timestamp, lookback_min: int) -> tuple[pd.Series, pd.Series]:
+    """Newest value per column of a one-minute frame and its age [s] at ``now`` (vectorised: one pass
+    over the array). A column with no value: NaN, and an age of the whole window."""
+    a = frame.to_numpy(dtype=float)
+    ok = np.isfinite(a)
+    n = len(a)
+    last = np.where(ok.any(axis=0), n - 1 - np.argmax(ok[::-1], axis=0), -1)
+    vals = np.where(last >= 0, a[np.clip(last, 0, max(n - 1, 0)), np.arange(a.shape[1])] if n else np.nan, np.nan)
+    if n:
+        t = frame.index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]").astype(float)
+        ages = np.where(last >= 0, now.timestamp() - t[np.clip(last, 0, n - 1)], 60.0 * lookback_min)
+    else:
+        ages = np.full(a.shape[1], 60.0 * lookback_min)
+    return _series(vals, frame.columns), _series(ages, frame.columns)
+
+
+def _on_threshold(site, device_id: str) -> float:
+    d = site.device(device_id)
+    off = getattr(d, "off_kw", None)
+    if off is not None:
+        return float(off)
+    return 0.5 * d.standby_kw if d.standby_kw > 0 else 0.02 * d.rated_power_kw
+
+
+def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None = None, tariff=None,
+           lookback_min: int = LOOKBACK_MIN) -> Snapshot:
+    """The snapshot at ``now`` (an aware time) from ``store`` (a :class:`workspace.store.Store`).
+
+    ``rooms``: room id -> {point: value} as read (temperature, humidity, switch, leak, smoke, door).
+    ``tariff``: a :class:`workspace.tariffs.Tariff` (default: the plant's, where it has one).
+    """
+    site = store.site
+    tz = store.tz
+    t = pd.Timestamp(now).tz_convert(tz).floor("min") + pd.Timedelta(minutes=1)  # the minute ``now`` is in, included
+    held = [m.id for m in site.meters if m.id in store._midx]
+    elec = [m.id for m in site.meters if m.id in store._midx and m.medium.value == "electricity"]
+    out: Snapshot = {}
+    lo = t - pd.Timedelta(minutes=lookback_min)
+    rate = store.power(lo, t, meters=held, freq="1min")
+    frame = pd.DataFrame(rate.values, index=pd.DatetimeIndex(rate.time.values).tz_localize(tz),
+                         columns=list(rate.group.values))
+    value, age = latest(frame, pd.Timestamp(now), lookback_min)
+    out["power"] = value.reindex(elec)
+    out["age_s"] = age
+    if elec:
+        day0 = t.floor("D") if t != t.floor("D") else t - pd.Timedelta(days=1)
+        hour0 = t.floor("h") if t != t.floor("h") else t - pd.Timedelta(hours=1)
+        for name, start in (("energy_day", day0), ("energy_hour", hour0)):
+            e = store.energy(start, t, meters=elec, freq=None)
+            out[name] = _series(e.values, e.group.values)
+        q = store.quality_report(t - pd.Timedelta(minutes=QUALITY_WINDOW_MIN), t, meters=held)
+        cols = [f.name.lower() for f in Q if f != Q.ESTIMATED]
+        out["flagged_minutes"] = q[cols].sum(axis=1).astype(float)
+    # key equipment on in a sharp or peak period
+    key = [(m.id, m.device) for m in site.meters if m.device is not None and m.id in elec
+           and getattr(site.device(m.device), "key_equipment", False)]
+    if key:
+        if tariff is None:
+            from workspace.tariffs import plant_tariff
+
+            try:
+                tariff = plant_tariff(site)
+            except Exception:  # a plant without a tariff has no peak periods to watch
+                tariff = None
+        if tariff is not None:
+            from workspace.tariffs import PERIODS
+
+            local = pd.Timestamp(now).tz_convert(tz).tz_localize(None)
+            period = PERIODS[int(tariff.schedule.period_index(pd.DatetimeIndex([local]))[0])]
+            p = out["power"].reindex([m for m, _ in key]).to_numpy()
+            on = p > np.array([_on_threshold(site, d) for _, d in key])
+            peak = period in PEAK_PERIODS
+            out["on_in_peak"] = _series(np.where(np.isnan(p), np.nan, (on & peak).astype(float)), [m for m, _ in key])
+    trs = [tr for tr in site.transformers if tr.meter in elec]
+    if trs:
+        kw = out["power"].reindex([tr.meter for tr in trs]).to_numpy()
+        out["load_rate"] = _series(kw / np.array([tr.rated_kva for tr in trs]), [tr.id for tr in trs])
+    if rooms:
+        out.update(room_points(rooms))
+    return out
+
+
+def room_points(rooms: dict[str, dict[str, float]]) -> Snapshot:
+    """``room.<point>`` series from room id -> {point: value}."""
+    points = sorted({p for r in rooms.values() for p in r})
+    return {f"room.{p}": pd.Series({rid: float(r.get(p, np.nan)) for rid, r in rooms.items()}, dtype=float)
+            for p in points}
+
+
+def extend(snap: Snapshot, **figures: pd.Series) -> Snapshot:
+    """The snapshot with figures computed by other models (``anomaly_score=``, ``unit_consumption=``,
+    ``load_rate=`` …), each a Series by target id; a figure given replaces the one gathered."""
+    out = dict(snap)
+    for name, s in figures.items():
+        if s is not None:
+            out[name] = s.astype(float)
+    return out
