@@ -1,0 +1,76 @@
+"""Topology of Plant 18: the path from an alarm to its transformer or source, and node balances
+hand-computed from readings written into a real store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from workspace.batch import Reading, encode_batch
+from workspace.config import EXAMPLE, load_config
+from workspace.errors import ConfigError
+from workspace.topology import TopologyError, balance, build, locate
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # local midnight 2026-11-24 (Asia/Shanghai)
+
+
+@pytest.fixture(scope="module")
+def site():
+    return load_config(EXAMPLE).site
+
+
+def test_path_from_a_device_alarm_to_its_transformer(site):
+    # the plant18.yaml tree: D-WR-03 is measured by M-WR-03, under the cutting & welding main M-WS-CW,
+    # under TR-1's incomer M-TR-1; TR-1's switchgear is in DR-1
+    where = locate(site, "M-WR-03")
+    assert where["path"] == ["M-WR-03", "M-WS-CW", "M-TR-1", "TR-1"]
+    assert where["meters"] == ["M-WR-03", "M-WS-CW", "M-TR-1"]
+    assert (where["source"], where["rooms"], where["device"]) == ("TR-1", ["DR-1"], "D-WR-03")
+    assert where["process_step"] == {"line": "L-CW-2", "step": 1, "of": 3}
+    assert where["position"] is not None
+    assert build(site).path("D-WR-03") == ["D-WR-03", "M-WR-03", "M-WS-CW", "M-TR-1", "TR-1"]
+
+
+def test_paths_of_the_other_networks_and_units(site):
+    t = build(site)
+    assert t.path("M-AIR-CW") == ["M-AIR-CW", "M-AIR-MAIN", "SRC-AIR"]
+    assert t.path("M-GAS-CO-01")[-1] == "SRC-GAS"
+    assert t.path("DR-2") == ["DR-2", "TR-3"]
+    assert t.path("PV-1") == ["PV-1", "TR-2"]
+    assert sorted(t.roots()) == ["TR-1", "TR-2", "TR-3"]
+    with pytest.raises(TopologyError, match="unknown node 'M-NOPE'"):
+        t.path("M-NOPE")
+
+
+def test_node_balance_hand_computed(fresh):
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # three readings a minute apart: M-TR-1 +30 kWh a minute (1,800 kW, under its 2,375 kW rating); its
+    # children M-WS-CW +18 and M-WS-MC +10.5. Two minutes: parent 60 kWh, children 36 + 21 = 57 kWh,
+    # difference 3 kWh = 5 % of the parent.
+    rows = [Reading(m, T0 + dt.timedelta(minutes=k, seconds=1), c0 + step * k)
+            for m, c0, step in (("M-TR-1", 1000.0, 30.0), ("M-WS-CW", 500.0, 18.0), ("M-WS-MC", 300.0, 10.5))
+            for k in range(3)]
+    j.append(encode_batch(pid, j.next_seq, "test", rows))
+    s.fold(j)
+    b = {r["meter"]: r for r in balance(s, "2026-11-24", "2026-11-25")}
+    tr1 = b["M-TR-1"]
+    assert tr1["children"] == ["M-WS-CW", "M-WS-MC"]
+    assert (tr1["energy"], tr1["children_energy"]) == (pytest.approx(60.0), pytest.approx(57.0))
+    assert tr1["difference"] == pytest.approx(3.0) and tr1["difference_share"] == pytest.approx(0.05)
+    # M-WS-CW's children were never read: NaN, not a balance of 36 against 0
+    assert math.isnan(b["M-WS-CW"]["children_energy"])
+
+
+def test_dangling_references_of_the_new_sections_are_named(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8").replace("      meters: [M-AIR-MAIN]", "      meters: [M-AIR-NONE]")
+    p = tmp_path / "tanjian.yaml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    (f, line, fld, msg), = e.value.problems
+    assert fld == "site.sources[2].meters[0]" and msg == "unknown meter 'M-AIR-NONE'"
+    assert text.splitlines()[line - 1].strip().startswith("- id: SRC-AIR") or "M-AIR-NONE" in text.splitlines()[line - 1]
