@@ -1,5 +1,5 @@
-"""The query API beside energy: the newest reading, load curves and peaks (:func:`power`), data
-quality (:func:`quality_report`, :func:`measured_days`, :func:`flagged_minutes`), the meters' own
+"""The query API beside energy: the newest reading, load curves and peaks (:func:`power`), 15-minute
+demand (:func:`demand`), voltage, current and power factor (:func:`readings`), data quality (:func:`quality_report`, :func:`measured_days`, :func:`flagged_minutes`), the meters' own
 tariff registers (:func:`tariff_energy`), and the grouping of meters every query shares.
 
 Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the zone
@@ -51,7 +51,43 @@ def _groups_of(store: "Store", by: str, medium: Medium, meters: list[str] | None
         return {k: v for k, v in out.items() if v}
     if by == "meter":
         return {m: [m] for m in store.site.meter_ids(medium) if held(m)}
-    raise ValueError(f"by must be 'plant', 'workshop' or 'meter', not {by!r}")
+    if by in ("device", "line"):
+        devs = device_meters(store.site, medium)
+        if by == "device":
+            out = {d: [m for m in ms if held(m)] for d, ms in devs.items()}
+        else:
+            line_of = {d.id: d.line for d in store.site.devices}
+            out = {}
+            for d, ms in devs.items():
+                if line_of.get(d) is not None:
+                    out.setdefault(line_of[d], []).extend(m for m in ms if held(m))
+        return {k: v for k, v in out.items() if v}
+    raise ValueError(f"by must be 'plant', 'workshop', 'line', 'device' or 'meter', not {by!r}")
+
+
+def device_meters(site, medium: str | Medium = "electricity") -> dict[str, list[str]]:
+    """The meters that measure each device (``Meter.device``), without a sub-meter of a meter that
+    already measures a device (that would count the device twice); devices in site order.
+
+    Grouping ``by="device"`` sums these; ``by="line"`` sums those of the line's devices. A device
+    without a meter of ``medium`` is not in the result (its energy is only in its workshop's total).
+    """
+    medium = Medium(medium)
+    by_id = {m.id: m for m in site.meters}
+    out: dict[str, list[str]] = {}
+    for m in site.meters:
+        if m.medium != medium or m.device is None:
+            continue
+        up, covered = (by_id.get(m.parent) if m.parent else None), False
+        while up is not None:
+            if up.device is not None:
+                covered = True
+                break
+            up = by_id.get(up.parent) if up.parent else None
+        if not covered:
+            out.setdefault(m.device, []).append(m.id)
+    order = {d.id: i for i, d in enumerate(site.devices)}
+    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
 
 
 def _unknown(store: "Store", meter: str) -> str:
@@ -213,6 +249,56 @@ def _power_max_hourly(store: "Store", start, end, groups: dict[str, list[str]], 
         parts.append(_frame(store, "rate", h_hi, hi, cols, as_of, dt.timedelta(0)).resample(freq).max())
     df = pd.concat(parts) if len(parts) > 1 else parts[0]
     return pd.DataFrame({g: df[ms[0]] for g, ms in groups.items()}, index=df.index)
+
+
+def demand(store: "Store", start, end, *, by: str = "plant", window: str = "15min",
+           meters: list[str] | None = None, as_of=None) -> xr.DataArray:
+    """Demand per group: the mean power of each fixed ``window`` (default 15 min, the demand
+    interval of Chinese two-part tariffs' maximum-demand billing) [kW], from the energy of the
+    window: kW = kWh / window hours. Windows start at the local midnight of the period's first day.
+
+    Parameters and the result as :func:`workspace.store.energy.energy` (``freq`` = ``window``);
+    ``attrs["units"]`` is kW and ``attrs["window"]`` the window. A window with no energy for any
+    meter of the group is NaN (a partly read window is counted from the minutes held, so it may
+    understate: ``attrs["coverage"]`` says how much was measured).
+    """
+    from .energy import energy
+
+    hours = pd.Timedelta(window) / pd.Timedelta(hours=1)
+    if not hours > 0:
+        raise ValueError(f"window must be positive, not {window!r}")
+    e = energy(store, start, end, by=by, freq=window, meters=meters, as_of=as_of)
+    out = e / hours
+    out.attrs = {**e.attrs, "units": "kW", "window": window, "long_name": f"{window} demand"}
+    return out
+
+
+def readings(store: "Store", start, end, variable: str, *, meters: list[str], freq: str = "1min",
+             how: str = "mean", as_of=None) -> pd.DataFrame:
+    """An instantaneous quantity per meter: ``voltage`` [V], ``current`` [A] or ``power_factor``
+    [-], as read each minute, aggregated over ``freq`` by ``how`` ("mean", "min", "max").
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index local time (tz-naive, interval starts), one column per meter; NaN where the meter
+        gave no reading of that quantity (a family without it). ``attrs``: units, timezone.
+    """
+    if variable not in ("voltage", "current", "power_factor"):
+        raise ValueError(f"variable must be voltage, current or power_factor, not {variable!r}")
+    if how not in ("mean", "max", "min"):
+        raise ValueError(f"how must be 'mean', 'max' or 'min', not {how!r}")
+    for m in meters:
+        if m not in store._midx:
+            raise UnknownMeter(_unknown(store, m))
+    as_of = _Resolved(_snapshot_for(store, as_of))
+    df = _frame(store, variable, start, end, list(meters), as_of, dt.timedelta(0))
+    if freq != "1min":
+        df = df.resample(freq).agg(how)
+    df.index = df.index.tz_localize(None)
+    df.attrs = {"units": {"voltage": "V", "current": "A", "power_factor": "1"}[variable],
+                "timezone": store.site.plant.timezone}
+    return df
 
 
 def quality_report(store: "Store", start, end, *, meters: list[str] | None = None,
