@@ -12,8 +12,8 @@ once from a few queries:
 - ``on_in_peak`` [0/1]: 1 for a key device's meter (``Device.key_equipment``) drawing more than its
   ``off_kw`` (default half its ``standby_kw``, or 2 % of its rated power without one) while the plant
   tariff's time-of-use period is sharp or peak (:mod:`workspace.tariffs`);
-- ``load_rate`` [-]: a transformer's incomer kW over its rated kVA (a lower bound of the kVA load rate
-  where the power factor is below 1; see :func:`extend` for the energy models' figures);
+- ``load_rate`` [-]: a transformer's kVA load rate from its incomer's power and power factor
+  (:func:`models.alarms.figures.transformer_load_rates`, the energy models' formula);
 - ``room.*``: the distribution-room points as read (:mod:`workspace.rooms`).
 
 Figures that other models compute (anomaly scores, unit consumption, kVA load rates) are added with
@@ -116,10 +116,10 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
             on = p > np.array([_on_threshold(site, d) for _, d in key])
             peak = period in PEAK_PERIODS
             out["on_in_peak"] = _series(np.where(np.isnan(p), np.nan, (on & peak).astype(float)), [m for m, _ in key])
-    trs = [tr for tr in site.transformers if tr.meter in elec]
-    if trs:
-        kw = out["power"].reindex([tr.meter for tr in trs]).to_numpy()
-        out["load_rate"] = _series(kw / np.array([tr.rated_kva for tr in trs]), [tr.id for tr in trs])
+    if site.transformers:
+        from .figures import transformer_load_rates
+
+        out["load_rate"] = transformer_load_rates(store, now, out["power"])
     if rooms:
         out.update(room_points(rooms))
     return out

@@ -22,8 +22,9 @@ def _append(j, plant, rows):
 def test_gather_and_raise(fresh):
     cfg, j, s = fresh
     pid = cfg.site.plant.id
-    # M-TR-1 (TR-1, 2500 kVA): read every minute 19:50..20:00 at 2,700 kW, counter +45 kWh a minute
-    _append(j, pid, [("M-TR-1", T - dt.timedelta(minutes=10 - k), 5000.0 + 45 * k, 2700.0) for k in range(11)])
+    # M-TR-1 (TR-1, 2500 kVA): read every minute 19:50..20:00 at 2,700 kW and PF 0.9, counter +45 kWh a minute
+    _append(j, pid, [("M-TR-1", T - dt.timedelta(minutes=10 - k), 5000.0 + 45 * k, 2700.0, 230.0, 4000.0, 0.9)
+                     for k in range(11)])
     # M-LC-01 (laser cutter 1, standby 4 kW): 20 kW at 19:59 and 20:00, counter +1/3 kWh a minute
     _append(j, pid, [("M-LC-01", T - dt.timedelta(minutes=1 - k), 100.0 + k / 3, 20.0) for k in range(2)])
     # M-LC-02: last read at 19:52 (8 minutes = 480 s before 20:00)
@@ -36,8 +37,8 @@ def test_gather_and_raise(fresh):
     assert snap["power"]["M-TR-1"] == 2700.0 and snap["power"]["M-LC-01"] == 20.0
     assert snap["age_s"]["M-TR-1"] == 0.0 and snap["age_s"]["M-LC-02"] == 480.0
     assert snap["age_s"]["M-WS-CW"] == 3600.0  # never read in the hour: silent for the whole window
-    # 2700 kW / 2500 kVA = 1.08
-    assert snap["load_rate"]["TR-1"] == pytest.approx(1.08)
+    # 2700 kW / 0.9 = 3000 kVA; / 2500 kVA rated = 1.2 (models.energy.transformers.load_rate)
+    assert snap["load_rate"]["TR-1"] == pytest.approx(1.2)
     # today's energy of M-TR-1: 10 minute deltas of 45 kWh ending 19:51..20:00 = 450 kWh
     assert snap["energy_day"]["M-TR-1"] == pytest.approx(450.0)
     # the energy read at 20:00 is the minute 19:59-20:00's, the previous hour's: the hour in progress
@@ -56,3 +57,19 @@ def test_gather_and_raise(fresh):
     assert ("meter-offline", "M-LC-02") in raised and ("meter-offline", "M-TR-1") not in raised
     assert ("device-power-high", "M-TR-1") in raised  # 2700 kW > 60 kW (the rule has no target list)
     db.close()
+
+
+def test_unit_consumption_figures():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from models.alarms.figures import unit_consumption_figures
+
+    # two windows of WS-CW's day shift (3,000 + 1,500 kWh for 2 + 1 pump trucks: 4,500 / 3 = 1,500 kWh a unit)
+    # and one of WS-AS's (no unit made: no figure, not infinity)
+    w = pd.DataFrame({"date": ["2026-07-14", "2026-07-15", "2026-07-15"], "shift": ["day", "day", "day"],
+                      "group": ["WS-CW", "WS-CW", "WS-AS"], "kwh": [3000.0, 1500.0, 800.0], "units": [2.0, 1.0, 0.0]})
+    got = unit_consumption_figures(SimpleNamespace(windows=w))
+    assert got["WS-CW/day"] == pytest.approx(1500.0) and got.isna()["WS-AS/day"]
+    assert unit_consumption_figures(SimpleNamespace(windows=w), dt.date(2026, 7, 15))["WS-CW/day"] == 1500.0
