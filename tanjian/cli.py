@@ -51,6 +51,11 @@ def _inventory() -> ModuleType:
     return inventory
 
 
+def _alarms() -> ModuleType:
+    from tanjian.commands import alarms
+    return alarms
+
+
 def _allowance() -> ModuleType:
     from tanjian.commands import allowance
     return allowance
@@ -127,6 +132,7 @@ COMMANDS: tuple[Command, ...] = (
                                 "ledger"),
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
+    Command("alarms", _alarms, "alarms: list, show (path to the source), ack, shelve, unshelve, rules, evaluate"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)

@@ -49,7 +49,8 @@ class AlarmDB:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        # one evaluation at a time, possibly on a worker thread (the alarm loop): never two at once
+        self.con = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
         self.con.row_factory = sqlite3.Row
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=FULL")

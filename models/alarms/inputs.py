@@ -5,6 +5,7 @@
 once from a few queries:
 
 - ``power`` [kW]: each electricity meter's newest one-minute rate in the look-back window;
+- ``power_share`` [-]: that power over the meter's ``rated_power_kw`` (else its device's rated power);
 - ``age_s`` [s]: seconds since each meter's newest reading (every medium); a meter with none in the
   window counts as silent for the whole window (at least ``lookback_min`` minutes);
 - ``energy_hour``, ``energy_day`` [kWh]: electricity since the start of the local hour and day;
@@ -86,6 +87,11 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
                          columns=list(rate.group.values))
     value, age = latest(frame, pd.Timestamp(now), lookback_min)
     out["power"] = value.reindex(elec)
+    rated = {m.id: m.rated_power_kw or (site.device(m.device).rated_power_kw if m.device else None)
+             for m in site.meters if m.id in elec}
+    rated = {k: v for k, v in rated.items() if v}
+    if rated:
+        out["power_share"] = out["power"].reindex(list(rated)) / np.array(list(rated.values()), dtype=float)
     out["age_s"] = age
     if elec:
         day0 = t.floor("D") if t != t.floor("D") else t - pd.Timedelta(days=1)

@@ -9,7 +9,8 @@ engine evaluates all rules for all targets with array operations.
 Kinds and the quantity each watches (``quantity`` chooses among several where a kind has them):
 
 =====================  =========================================================================
-threshold              power [kW], energy_hour [kWh], energy_day [kWh], unit_consumption [kWh/unit]
+threshold              power [kW], power_share [-] (power over the meter's or its device's rating),
+                       energy_hour [kWh], energy_day [kWh], unit_consumption [kWh/unit]
 peak_on                on_in_peak: 1 while a key device draws more than its standby in a sharp or
                        peak tariff period, else 0
 transformer_overload   load_rate [-] of a transformer (kW of its incomer / rated kVA x PF)
@@ -36,7 +37,7 @@ PLANT18 = Path(__file__).parent / "data" / "plant18-alarms.yaml"
 
 #: kind -> the quantities it may watch (the first is its default)
 KIND_QUANTITIES: dict[str, tuple[str, ...]] = {
-    "threshold": ("power", "energy_hour", "energy_day", "unit_consumption"),
+    "threshold": ("power", "power_share", "energy_hour", "energy_day", "unit_consumption"),
     "peak_on": ("on_in_peak",),
     "transformer_overload": ("load_rate",),
     "anomaly": ("anomaly_score",),
@@ -91,12 +92,23 @@ class Rule(BaseModel):
         return self.above is not None
 
 
+class ChannelSpec(BaseModel):
+    """A notification channel: an apprise URL and the least urgent priority it receives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=3, description="apprise URL, e.g. mailtos://..., json://..., wecombot://KEY, "
+                                               "dingtalk://TOKEN, feishu://TOKEN")
+    min_priority: Literal["critical", "high", "medium", "low"] = "high"
+
+
 class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
     source: str = Field(description="who set these limits and from what (a person, a standard, a manual)")
     rules: list[Rule]
+    channels: list[ChannelSpec] = Field(default_factory=list, description="where raised alarms are sent")
 
     @model_validator(mode="after")
     def _refs(self) -> "RuleSet":

@@ -55,7 +55,11 @@ def test_gather_and_raise(fresh):
     assert ("transformer-overload", "TR-1") in raised and ("transformer-high-load", "TR-1") in raised
     assert ("key-equipment-on-in-peak", "M-LC-01") in raised
     assert ("meter-offline", "M-LC-02") in raised and ("meter-offline", "M-TR-1") not in raised
-    assert ("device-power-high", "M-TR-1") in raised  # 2700 kW > 60 kW (the rule has no target list)
+    # M-TR-1 is rated 2,375 kW: 2,700 / 2,375 = 1.137 of its rating > 1.05; the laser cutter's meter is
+    # rated 58.5 kW (plant18.yaml): 20 / 58.5 = 0.342
+    assert snap["power_share"]["M-TR-1"] == pytest.approx(2700 / 2375)
+    assert snap["power_share"]["M-LC-01"] == pytest.approx(20 / 58.5)
+    assert ("device-power-high", "M-TR-1") in raised and ("device-power-high", "M-LC-01") not in raised
     db.close()
 
 
