@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from workspace.quality import Q
+from workspace.site import Medium
 
 from .engine import Snapshot
 
@@ -60,8 +61,7 @@ def latest(frame: pd.DataFrame, now: pd.Timestamp, lookback_min: int) -> tuple[p
     return _series(vals, frame.columns), _series(ages, frame.columns)
 
 
-def _on_threshold(site, device_id: str) -> float:
-    d = site.device(device_id)
+def _on_threshold(d) -> float:
     off = getattr(d, "off_kw", None)
     if off is not None:
         return float(off)
@@ -79,7 +79,7 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
     tz = store.tz
     t = pd.Timestamp(now).tz_convert(tz).floor("min") + pd.Timedelta(minutes=1)  # the minute ``now`` is in, included
     held = [m.id for m in site.meters if m.id in store._midx]
-    elec = [m.id for m in site.meters if m.id in store._midx and m.medium.value == "electricity"]
+    elec = [m.id for m in site.meters if m.id in store._midx and m.medium == Medium.electricity]
     out: Snapshot = {}
     lo = t - pd.Timedelta(minutes=lookback_min)
     rate = store.power(lo, t, meters=held, freq="1min")
@@ -87,8 +87,10 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
                          columns=list(rate.group.values))
     value, age = latest(frame, pd.Timestamp(now), lookback_min)
     out["power"] = value.reindex(elec)
-    rated = {m.id: m.rated_power_kw or (site.device(m.device).rated_power_kw if m.device else None)
-             for m in site.meters if m.id in elec}
+    devices = {d.id: d for d in site.devices}
+    elec_set = set(elec)
+    rated = {m.id: m.rated_power_kw or (devices[m.device].rated_power_kw if m.device in devices else None)
+             for m in site.meters if m.id in elec_set}
     rated = {k: v for k, v in rated.items() if v}
     if rated:
         out["power_share"] = out["power"].reindex(list(rated)) / np.array(list(rated.values()), dtype=float)
@@ -103,8 +105,8 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
         cols = [f.name.lower() for f in Q if f != Q.ESTIMATED]
         out["flagged_minutes"] = q[cols].sum(axis=1).astype(float)
     # key equipment on in a sharp or peak period
-    key = [(m.id, m.device) for m in site.meters if m.device is not None and m.id in elec
-           and getattr(site.device(m.device), "key_equipment", False)]
+    key = [(m.id, m.device) for m in site.meters if m.device in devices and m.id in elec_set
+           and getattr(devices[m.device], "key_equipment", False)]
     if key:
         if tariff is None:
             from workspace.tariffs import plant_tariff
@@ -119,7 +121,7 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
             local = pd.Timestamp(now).tz_convert(tz).tz_localize(None)
             period = PERIODS[int(tariff.schedule.period_index(pd.DatetimeIndex([local]))[0])]
             p = out["power"].reindex([m for m, _ in key]).to_numpy()
-            on = p > np.array([_on_threshold(site, d) for _, d in key])
+            on = p > np.array([_on_threshold(devices[d]) for _, d in key])
             peak = period in PEAK_PERIODS
             out["on_in_peak"] = _series(np.where(np.isnan(p), np.nan, (on & peak).astype(float)), [m for m, _ in key])
     if site.transformers:
