@@ -7,7 +7,9 @@ once from a few queries:
 - ``power`` [kW]: each electricity meter's newest one-minute rate in the look-back window;
 - ``power_share`` [-]: that power over the meter's ``rated_power_kw`` (else its device's rated power);
 - ``age_s`` [s]: seconds since each meter's newest reading (every medium); a meter with none in the
-  window counts as silent for the whole window (at least ``lookback_min`` minutes);
+  window while others were read counts as silent for the whole window (at least ``lookback_min``
+  minutes); when no meter at all was read in the window (the collector not running, a new store) every
+  age is NaN: the offline alarms hold their state instead of flooding the operator with every meter;
 - ``energy_hour``, ``energy_day`` [kWh]: electricity since the start of the local hour and day;
 - ``flagged_minutes`` [-]: quality flags (all but ESTIMATED) raised on each meter in the last 15 minutes;
 - ``on_in_peak`` [0/1]: 1 for a key device's meter (``Device.key_equipment``) drawing more than its
@@ -47,7 +49,8 @@ def _series(values, index) -> pd.Series:
 
 def latest(frame: pd.DataFrame, now: pd.Timestamp, lookback_min: int) -> tuple[pd.Series, pd.Series]:
     """Newest value per column of a one-minute frame and its age [s] at ``now`` (vectorised: one pass
-    over the array). A column with no value: NaN, and an age of the whole window."""
+    over the array). A column with no value: NaN, and an age of the whole window, if another column has
+    values (else NaN: nothing was read at all)."""
     a = frame.to_numpy(dtype=float)
     ok = np.isfinite(a)
     n = len(a)
@@ -58,6 +61,8 @@ def latest(frame: pd.DataFrame, now: pd.Timestamp, lookback_min: int) -> tuple[p
         ages = np.where(last >= 0, now.timestamp() - t[np.clip(last, 0, n - 1)], 60.0 * lookback_min)
     else:
         ages = np.full(a.shape[1], 60.0 * lookback_min)
+    if not (last >= 0).any():
+        ages = np.full(a.shape[1], np.nan)
     return _series(vals, frame.columns), _series(ages, frame.columns)
 
 
