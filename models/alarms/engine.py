@@ -228,7 +228,8 @@ class AlarmEngine:
                 tr(a["id"], "repeat", state, msg)
         if fall and a is not None:
             state = next_state(a["state"], "clear")
-            self.db.update(a["id"], "clear", t, detail=f"value {val}", state=state.value, active=0,
+            self.db.update(a["id"], "clear", t, detail=f"value {val:.4g}" if val is not None else "no value",
+                           state=state.value, active=0,
                            cleared_at=t)
             a.update(state=state.value, active=0, cleared_at=t)
             tr(a["id"], "clear", state, a.get("message", ""))
