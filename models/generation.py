@@ -67,3 +67,28 @@ def onsite_quantities(store, start, end) -> dict[str, float]:
                                 f"(check onsite.export_meters and the batteries' charged_from)")
     return {"electricity_self_consumed_nonfossil": convert(self_kwh, "kWh", "MWh"),
             "electricity_exported": convert(f["exported"], "kWh", "MWh")}
+
+
+def onsite_power(store, start, end, *, freq: str = "15min"):
+    """The plant's load curve with its on-site parts [kW], mean per interval: ``import`` (the plant's top
+    electricity meters: what the grid delivers), ``pv``, ``battery_discharge``, ``battery_charge``, ``export``
+    and ``load`` = import + pv + discharge - charge - export (what the plant's loads drew). A column whose
+    meters are not all read in an interval is NaN there (the store's rule), and so is ``load``."""
+    import pandas as pd
+
+    os_ = store.site.onsite
+    parts = {"pv": [p.meter for p in os_.pv if p.meter],
+             "battery_discharge": [b.discharge_meter for b in os_.batteries if b.discharge_meter],
+             "battery_charge": [b.charge_meter for b in os_.batteries if b.charge_meter],
+             "export": list(os_.export_meters)}
+    imp = store.power(start, end, by="plant", freq=freq).to_pandas()
+    out = pd.DataFrame({"import": imp.iloc[:, 0]})
+    for name, ms in parts.items():
+        if ms:
+            p = store.power(start, end, meters=ms, freq=freq).to_pandas()
+            out[name] = p[ms].sum(axis=1, min_count=len(ms))
+        else:
+            out[name] = 0.0
+    out["load"] = out["import"] + out["pv"] + out["battery_discharge"] - out["battery_charge"] - out["export"]
+    out.attrs = {"units": "kW", "timezone": store.site.plant.timezone}
+    return out

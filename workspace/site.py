@@ -332,10 +332,14 @@ class Site(_Model):
         """Meters whose sum is the total of ``medium`` for the plant (``workshop=None``) or a workshop.
 
         For the plant: the roots of the metering tree. For a workshop: its meters whose parent is not
-        in the same workshop, so that nothing is counted twice.
+        in the same workshop, so that nothing is counted twice. The meters of on-site generation, storage
+        and export (``onsite``) are never counted: they are not consumption.
         """
         medium = Medium(medium)
-        ms = [m for m in self.meters if m.medium == medium]
+        os_ = self.onsite  # generation, storage and export meters are not consumption
+        not_load = {p.meter for p in os_.pv} | {x for b in os_.batteries for x in (b.charge_meter, b.discharge_meter)} \
+            | set(os_.export_meters)
+        ms = [m for m in self.meters if m.medium == medium and m.id not in not_load]
         if workshop is None:
             return [m.id for m in ms if m.parent is None]
         by_id = {m.id: m for m in self.meters}

@@ -88,10 +88,18 @@ def build(site) -> Topology:
     for s in getattr(site, "sources", []):
         add(Node(s.id, "source", s.medium, name=s.name))
     source_of_meter = {m: s.id for s in getattr(site, "sources", []) for m in s.meters}
+    onsite = getattr(site, "onsite", None)
+    unit_tr = {}  # an on-site unit's meters hang under its transformer (the bus they feed or draw from)
+    for u in ((onsite.pv + onsite.batteries) if onsite else []):
+        for mid in (getattr(u, "meter", None), getattr(u, "charge_meter", None), getattr(u, "discharge_meter", None)):
+            if mid and u.transformer:
+                unit_tr[mid] = u.transformer
     for m in site.meters:
         parent = m.parent or incomer_of.get(m.id) or source_of_meter.get(m.id)
         if parent is None and m.transformer is not None:
             parent = m.transformer
+        if parent is None:
+            parent = unit_tr.get(m.id)
         add(Node(m.id, "meter", m.medium.value, parent, name=m.name or ""))
     metered = {}
     for m in site.meters:  # a device hangs under the meter that measures it (its electricity meter first)
@@ -101,7 +109,6 @@ def build(site) -> Topology:
         add(Node(d.id, "device", "electricity", metered.get(d.id), name=d.name))
     for r in getattr(site, "rooms", []):
         add(Node(r.id, "room", "electricity", r.transformers[0] if r.transformers else None, name=r.name))
-    onsite = getattr(site, "onsite", None)
     for p in (onsite.pv if onsite else []):
         add(Node(p.id, "pv", "electricity", p.meter or p.transformer, name=p.name))
     for b in (onsite.batteries if onsite else []):
@@ -141,16 +148,23 @@ def balance(store, start, end, *, medium: str = "electricity") -> list[dict]:
     """The metering balance of every meter with metered children over [start, end): its energy, the sum of
     its children's, the difference and its share of the parent's (losses, unmetered loads, errors) [kWh or m3].
 
+    At a transformer's incomer the bus behind it is also fed by the site's PV and battery discharge and drawn
+    from by battery charge and export on that transformer (:func:`_onsite_terms`): ``supply`` = the incomer's
+    energy + ``onsite``, and the difference is taken from the supply.
+
     One query for every meter concerned (the store's :meth:`energy` with ``freq=None``). A meter or child
     without any measured energy in the period gives NaN, never 0.
     """
     import math
 
-    topo = build(store.site)
+    site = store.site
+    topo = build(site)
+    onsite = _onsite_terms(site) if medium == "electricity" else {}
     parents = [n.id for n in topo.nodes.values() if n.kind == "meter" and n.medium == medium
                and topo.metered_children(n.id)]
     held = store._midx
-    ids = sorted({m for p in parents for m in [p, *topo.metered_children(p)] if m in held})
+    ids = sorted({m for p in parents for m in [p, *topo.metered_children(p), *(x for x, _ in onsite.get(p, []))]
+                  if m in held})
     if not ids:
         return []
     e = store.energy(start, end, meters=ids, freq=None)
@@ -158,9 +172,37 @@ def balance(store, start, end, *, medium: str = "electricity") -> list[dict]:
     out = []
     for p in parents:
         kids = topo.metered_children(p)
-        pv = val.get(p, math.nan)
+        own = val.get(p, math.nan)
+        extra = sum(sign * val.get(m, math.nan) for m, sign in onsite.get(p, []))
+        supply = own + extra
         cv = sum(val.get(k, math.nan) for k in kids)
-        diff = pv - cv
-        out.append({"meter": p, "energy": pv, "children": kids, "children_energy": cv, "difference": diff,
-                    "difference_share": diff / pv if pv else math.nan})
+        diff = supply - cv
+        out.append({"meter": p, "energy": own, "onsite": extra, "supply": supply, "children": kids,
+                    "children_energy": cv, "difference": diff, "difference_share": diff / supply if supply else math.nan})
+    return out
+
+
+def _onsite_terms(site) -> dict[str, list[tuple[str, int]]]:
+    """For each transformer incomer meter: the on-site meters feeding (+1) or drawing from (-1) the bus
+    behind it: its PV output meters and battery discharge meters (+), battery charge meters and export
+    meters whose ``transformer`` is this one (-)."""
+    onsite = getattr(site, "onsite", None)
+    if onsite is None:
+        return {}
+    incomer = {t.id: t.meter for t in site.transformers}
+    out: dict[str, list[tuple[str, int]]] = {}
+    for p in onsite.pv:
+        if p.meter and p.transformer in incomer:
+            out.setdefault(incomer[p.transformer], []).append((p.meter, +1))
+    for b in onsite.batteries:
+        if b.transformer in incomer:
+            if b.discharge_meter:
+                out.setdefault(incomer[b.transformer], []).append((b.discharge_meter, +1))
+            if b.charge_meter:
+                out.setdefault(incomer[b.transformer], []).append((b.charge_meter, -1))
+    by_id = {m.id: m for m in site.meters}
+    for x in onsite.export_meters:
+        tr = by_id[x].transformer if x in by_id else None
+        if tr in incomer:
+            out.setdefault(incomer[tr], []).append((x, -1))
     return out

@@ -39,3 +39,31 @@ def test_self_consumed_and_exported(fresh):
     # a day without readings: refused, naming the meters, not zero
     with pytest.raises(OnsiteDataMissing, match="M-WS-AS, M-WS-PC, M-WS-TC, M-WS-UT"):
         onsite_quantities(s, "2026-11-26", "2026-11-27")
+
+
+def test_load_curve_with_pv(plant_cfg):
+    from models.generation import onsite_power
+    from workspace.journal import Journal
+    from workspace.site import Meter
+    from workspace.store import Store
+
+    site = plant_cfg.site
+    pv = Meter(id="M-PV-1", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=99)
+    ex = Meter(id="M-EXP-1", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=98)
+    site = site.model_copy(update={"meters": [*site.meters, pv, ex], "onsite": OnSite(
+        pv=[PvInverter(id="PV-1", name="pv", rated_kw=400, transformer="TR-2", gateway="gw-points", unit_id=11,
+                       meter="M-PV-1")], export_meters=["M-EXP-1"])})
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, site, create=True)
+    # 00:00-00:15 local, every minute: incomers 1,000 + 800 + 300 kW, PV 250 kW, export 50 kW
+    # load = 2,100 + 250 - 50 = 2,300 kW; the plant's import stays 2,100 kW (PV and export meters are not
+    # top meters of the consumption tree)
+    rates = {"M-TR-1": 1000.0, "M-TR-2": 800.0, "M-TR-3": 300.0, "M-PV-1": 250.0, "M-EXP-1": 50.0}
+    j.append(encode_batch(site.plant.id, j.next_seq, "test",
+                          [Reading(m, T0 + dt.timedelta(minutes=k), 100.0 + r / 60 * k, r) for m, r in rates.items()
+                           for k in range(15)]))
+    s.fold(j)
+    j.close()
+    got = onsite_power(s, "2026-11-24 00:00", "2026-11-24 00:15", freq="15min")
+    row = got.iloc[0]
+    assert (row["import"], row["pv"], row["export"], row["load"]) == pytest.approx((2100, 250, 50, 2300))

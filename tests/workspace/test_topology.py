@@ -74,3 +74,30 @@ def test_dangling_references_of_the_new_sections_are_named(tmp_path):
     (f, line, fld, msg), = e.value.problems
     assert fld == "site.sources[2].meters[0]" and msg == "unknown meter 'M-AIR-NONE'"
     assert text.splitlines()[line - 1].strip().startswith("- id: SRC-AIR") or "M-AIR-NONE" in text.splitlines()[line - 1]
+
+
+def test_balance_with_pv_on_the_bus(plant_cfg):
+    from workspace.journal import Journal
+    from workspace.onsite import OnSite, PvInverter
+    from workspace.site import Meter
+    from workspace.store import Store
+
+    site = plant_cfg.site
+    pv_meter = Meter(id="M-PV-1", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=99)
+    site = site.model_copy(update={"meters": [*site.meters, pv_meter], "onsite": OnSite(pv=[PvInverter(
+        id="PV-1", name="pv", rated_kw=400, transformer="TR-1", gateway="gw-points", unit_id=11, meter="M-PV-1")])})
+    assert "M-PV-1" not in site.top_meters("electricity")  # generation is not consumption
+    assert build(site).path("M-PV-1") == ["M-PV-1", "TR-1"]
+    j = Journal(plant_cfg.paths.journal, writer=True)
+    s = Store.open(plant_cfg.paths.store, site, create=True)
+    # a minute: the incomer brings 30 kWh, PV 6 kWh onto TR-1's bus; the workshop mains take 20 + 15 = 35.
+    # Two minutes: incomer 60, on-site 12, supply 72, children 70, difference 2 kWh = 2/72 of the supply.
+    rows = [Reading(m, T0 + dt.timedelta(minutes=k, seconds=1), c0 + step * k)
+            for m, c0, step in (("M-TR-1", 1000.0, 30.0), ("M-PV-1", 10.0, 6.0), ("M-WS-CW", 500.0, 20.0),
+                                ("M-WS-MC", 300.0, 15.0)) for k in range(3)]
+    j.append(encode_batch(site.plant.id, j.next_seq, "test", rows))
+    s.fold(j)
+    j.close()
+    tr1 = {r["meter"]: r for r in balance(s, "2026-11-24", "2026-11-25")}["M-TR-1"]
+    assert (tr1["energy"], tr1["onsite"], tr1["supply"], tr1["children_energy"]) == pytest.approx((60, 12, 72, 70))
+    assert tr1["difference"] == pytest.approx(2.0) and tr1["difference_share"] == pytest.approx(2 / 72)
