@@ -77,3 +77,28 @@ def test_unit_consumption_figures():
     got = unit_consumption_figures(SimpleNamespace(windows=w))
     assert got["WS-CW/day"] == pytest.approx(1500.0) and got.isna()["WS-AS/day"]
     assert unit_consumption_figures(SimpleNamespace(windows=w), dt.date(2026, 7, 15))["WS-CW/day"] == 1500.0
+
+
+def test_anomaly_watch_hand_worked(fresh):
+    from models.alarms.figures import AnomalyWatch
+
+    cfg, j, s = fresh
+    pid = cfg.site.plant.id
+    # laser cutter 1 (M-LC-01) on three Wednesdays, 10:00-10:02 local, at 19, 20 and 21 kW: the hour-of-week
+    # baseline of Wednesday 10:00 is median 20 kW, MAD median(|19-20|, 0, |21-20|) = 1 kW (floors 0.1 kW and
+    # 5 % x 20 = 1 kW). On the fourth Wednesday it draws 60 kW from 10:00 to 10:30:
+    # z = 0.6745 x (60 - 20) / 1 = 26.98
+    wed = dt.datetime(2026, 7, 15, 10, 0, tzinfo=SH)  # a Wednesday
+    rows, counter = [], 100.0
+    for week, kw in ((3, 19.0), (2, 20.0), (1, 21.0)):
+        for k in range(3):
+            counter += kw / 60
+            rows.append(("M-LC-01", wed - dt.timedelta(weeks=week) + dt.timedelta(minutes=k), counter, kw))
+    for k in range(31):
+        counter += 1.0
+        rows.append(("M-LC-01", wed + dt.timedelta(minutes=k), counter, 60.0))
+    _append(j, pid, rows)
+    s.fold(j)
+    z = AnomalyWatch(s).scores(wed + dt.timedelta(minutes=30))
+    assert z["D-LC-01"] == pytest.approx(0.6745 * 40, rel=1e-9)
+    assert z.drop("D-LC-01").isna().all()  # no baseline for the others: no score, not 0
