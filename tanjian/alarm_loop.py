@@ -1,5 +1,5 @@
 """The alarm loop the collector runs: each minute (of the collector's clock) read the distribution rooms'
-sensor blocks, gather the snapshot from the store, add the energy models' figures and evaluate the rules
+sensor blocks and the PV inverters' and batteries' SunSpec models, gather the snapshot from the store, add the energy models' figures and evaluate the rules
 (:class:`models.alarms.AlarmEngine`), notifying through the rules file's channels.
 
 The rules file: ``alarms.yaml`` beside the configuration file; for the packaged Plant 18 example, the
@@ -72,6 +72,33 @@ async def read_rooms(site, port_offset: int = 0, timeout_s: float = 2.0) -> dict
     return out
 
 
+async def read_onsite(site, port_offset: int = 0, timeout_s: float = 2.0) -> dict[str, dict[int, dict]]:
+    """Every PV inverter's and battery's SunSpec models, read over Modbus TCP; a unit that does not answer
+    is left out."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from collectors.points import read_sunspec
+
+    units = [*site.onsite.pv, *site.onsite.batteries]
+    out: dict[str, dict[int, dict]] = {}
+    gws = {g.id: g for g in site.gateways}
+    for gid in sorted({u.gateway for u in units}):
+        g = gws[gid]
+        client = AsyncModbusTcpClient(g.host, port=g.port + port_offset, timeout=timeout_s, retries=0)
+        try:
+            await client.connect()
+            for u in units:
+                if u.gateway == gid:
+                    try:
+                        async with asyncio.timeout(timeout_s * 3):
+                            out[u.id] = await read_sunspec(client, u.unit_id)
+                    except Exception as exc:  # one silent inverter must not hide the others
+                        log.warning("on-site unit %s: %s", u.id, exc)
+        finally:
+            client.close()
+    return out
+
+
 class AlarmLoop:
     """Evaluate the rules each minute against a store of its own (a reader beside the collector's writer)."""
 
@@ -85,7 +112,7 @@ class AlarmLoop:
         self._store = None
         self._anomaly = None
 
-    def _evaluate(self, now: dt.datetime, rooms: dict) -> list:
+    def _evaluate(self, now: dt.datetime, rooms: dict, onsite: dict | None = None) -> list:
         from models.alarms.figures import AnomalyWatch
         from models.alarms.inputs import extend, gather
         from workspace.store import Store
@@ -93,7 +120,7 @@ class AlarmLoop:
         if self._store is None:
             self._store = Store.open(self.cfg.paths.store, self.cfg.site)
             self._anomaly = AnomalyWatch(self._store)
-        snap = gather(self._store, now, rooms=rooms)
+        snap = gather(self._store, now, rooms=rooms, onsite=onsite)
         try:
             snap = extend(snap, anomaly_score=self._anomaly.scores(now))
         except Exception:  # too little history for a baseline: the anomaly rule waits
@@ -107,8 +134,11 @@ class AlarmLoop:
         while not stop.is_set():
             now = self.clock.now()
             try:
-                rooms = await read_rooms(self.cfg.site, self.port_offset) if self.cfg.site.rooms else {}
-                self.last = await asyncio.to_thread(self._evaluate, now, rooms)
+                site = self.cfg.site
+                rooms = await read_rooms(site, self.port_offset) if site.rooms else {}
+                onsite = (await read_onsite(site, self.port_offset)
+                          if site.onsite.pv or site.onsite.batteries else {})
+                self.last = await asyncio.to_thread(self._evaluate, now, rooms, onsite)
                 self.cycles += 1
                 for t in self.last:
                     log.info("alarm %s #%d %s on %s: %s", t.event, t.alarm, t.rule, t.target, t.message)

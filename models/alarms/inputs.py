@@ -17,7 +17,9 @@ once from a few queries:
   tariff's time-of-use period is sharp or peak (:mod:`workspace.tariffs`);
 - ``load_rate`` [-]: a transformer's kVA load rate from its incomer's power and power factor
   (:func:`models.alarms.figures.transformer_load_rates`, the energy models' formula);
-- ``room.*``: the distribution-room points as read (:mod:`workspace.rooms`).
+- ``room.*``: the distribution-room points as read (:mod:`workspace.rooms`);
+- ``onsite.fault``, ``onsite.soc``: PV inverters' and batteries' SunSpec state (7 = FAULT) and state of
+  charge, as read (:func:`onsite_points`).
 
 Figures that other models compute (anomaly scores, unit consumption, kVA load rates) are added with
 :func:`extend`: they are computed there, never here.
@@ -74,11 +76,12 @@ def _on_threshold(d) -> float:
 
 
 def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None = None, tariff=None,
-           lookback_min: int = LOOKBACK_MIN) -> Snapshot:
+           onsite: dict[str, dict[int, dict]] | None = None, lookback_min: int = LOOKBACK_MIN) -> Snapshot:
     """The snapshot at ``now`` (an aware time) from ``store`` (a :class:`workspace.store.Store`).
 
     ``rooms``: room id -> {point: value} as read (temperature, humidity, switch, leak, smoke, door).
     ``tariff``: a :class:`workspace.tariffs.Tariff` (default: the plant's, where it has one).
+    ``onsite``: unit id -> {SunSpec model id: {point: value}} as read (:func:`collectors.points.read_sunspec`).
     """
     site = store.site
     tz = store.tz
@@ -135,6 +138,8 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
         out["load_rate"] = transformer_load_rates(store, now, out["power"])
     if rooms:
         out.update(room_points(rooms))
+    if onsite:
+        out.update(onsite_points(onsite))
     return out
 
 
@@ -143,6 +148,25 @@ def room_points(rooms: dict[str, dict[str, float]]) -> Snapshot:
     points = sorted({p for r in rooms.values() for p in r})
     return {f"room.{p}": pd.Series({rid: float(r.get(p, np.nan)) for rid, r in rooms.items()}, dtype=float)
             for p in points}
+
+
+#: SunSpec model 103 operating state "FAULT" (smdx_00103.xml, point St)
+SUNSPEC_FAULT = 7
+
+
+def onsite_points(units: dict[str, dict[int, dict]]) -> Snapshot:
+    """``onsite.fault`` (1 in SunSpec state FAULT, else 0; NaN without a state) by unit and ``onsite.soc``
+    [%] by battery, from what :func:`collectors.points.read_sunspec` returned."""
+    fault, soc = {}, {}
+    for uid, models in units.items():
+        st = models.get(103, {}).get("St")
+        fault[uid] = np.nan if st is None else float(st == SUNSPEC_FAULT)
+        if 124 in models and models[124].get("ChaState") is not None:
+            soc[uid] = float(models[124]["ChaState"])
+    out = {"onsite.fault": pd.Series(fault, dtype=float)}
+    if soc:
+        out["onsite.soc"] = pd.Series(soc, dtype=float)
+    return out
 
 
 def extend(snap: Snapshot, **figures: pd.Series) -> Snapshot:

@@ -19,6 +19,8 @@ offline                age_s [s] since a meter's newest reading
 data_quality           flagged_minutes [min] in the last 15 minutes carrying a quality flag
 room                   room.temperature [degC], room.humidity [%RH], room.switch, room.leak,
                        room.smoke, room.door (0/1)
+onsite                 onsite.fault (1 while a PV or battery inverter reports SunSpec state 7
+                       FAULT), onsite.soc [%] (a battery's state of charge)
 =====================  =========================================================================
 """
 
@@ -44,6 +46,7 @@ KIND_QUANTITIES: dict[str, tuple[str, ...]] = {
     "offline": ("age_s",),
     "data_quality": ("flagged_minutes",),
     "room": ("room.temperature", "room.humidity", "room.switch", "room.leak", "room.smoke", "room.door"),
+    "onsite": ("onsite.fault", "onsite.soc"),
 }
 #: ISA-18.2 priorities, most urgent first (the standard recommends three or four)
 PRIORITIES = ("critical", "high", "medium", "low")
@@ -55,7 +58,8 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["threshold", "peak_on", "transformer_overload", "anomaly", "offline", "data_quality", "room"]
+    kind: Literal["threshold", "peak_on", "transformer_overload", "anomaly", "offline", "data_quality", "room",
+                  "onsite"]
     quantity: str | None = Field(None, description="what is watched (default: the kind's first quantity)")
     message: str = Field(description="the alarm's text; {target}, {value}, {limit} are filled in")
     targets: list[str] | None = Field(None, description="ids watched (default: every target of the quantity)")

@@ -84,7 +84,7 @@ def sunspec_models(kind: str, unit, values: dict[str, float]) -> list[tuple[int,
     w_sf = next(s for s in range(0, 6) if rated_w / 10 ** s <= 32767)  # int16 W: scale to fit, as devices do
     inv = {"W": values["W"], "W_SF": w_sf, "WH": values["WH"], "WH_SF": 0, "Hz": 50.0, "Hz_SF": -2,
            "PhVphA": 230.0, "V_SF": -1, "A": abs(values["W"]) / (3 * 230.0), "A_SF": -1, "PF": 100.0, "PF_SF": 0,
-           "St": 4 if values["W"] != 0 else 2}
+           "St": values.get("St", 4 if values["W"] != 0 else 2)}  # 4 MPPT, 2 SLEEPING; a test may set 7 FAULT
     models = [(1, common), (103, inv)]
     if kind == "battery":
         models.append((124, {"WChaMax": rated_w, "WChaMax_SF": w_sf, "ChaState": values["ChaState"],

@@ -79,7 +79,7 @@ def test_rules_table(tmp_path, capsys):
 
 
 async def test_alarm_loop_cycle_reads_the_rooms(fresh):
-    from tanjian.alarm_loop import AlarmLoop, read_rooms
+    from tanjian.alarm_loop import AlarmLoop, read_onsite, read_rooms
     from tanjian.simulator import PlantSimulator
 
     cfg, j, s = fresh
@@ -90,12 +90,20 @@ async def test_alarm_loop_cycle_reads_the_rooms(fresh):
     async with PlantSimulator(cfg.site, clock, cfg.simulation.seed, offset) as sim:
         sim.points.set("DR-2", "smoke", 1)
         sim.points.set("DR-1", "door", 1)
+        sim.points.set("PV-2", "St", 7)  # SunSpec 103 St 7 = FAULT
         rooms = await read_rooms(cfg.site, offset)
         assert rooms["DR-2"]["smoke"] == 1.0 and rooms["DR-1"]["temperature"] == pytest.approx(28.0)
+        onsite = await read_onsite(cfg.site, offset)
+        assert (onsite["PV-1"][103]["St"], onsite["PV-2"][103]["St"]) == (4, 7)  # MPPT, FAULT
+        assert onsite["BAT-1"][124]["ChaState"] == pytest.approx(70.0)
         loop = AlarmLoop(cfg, clock, port_offset=offset)
-        out = await asyncio.to_thread(loop._evaluate, t, rooms)
+        out = await asyncio.to_thread(loop._evaluate, t, rooms, onsite)
     raised = {(x.rule, x.target) for x in out if x.event == "raise"}
-    # smoke has no on-delay: raised at once; the door has a 60 s on-delay: not yet
+    # smoke has no on-delay: raised at once; the door and the inverter fault have a 60 s on-delay: not yet
+    assert ("inverter-fault", "PV-2") not in raised
+    out = await asyncio.to_thread(loop._evaluate, t + dt.timedelta(seconds=60), rooms, onsite)
+    assert {(x.rule, x.target) for x in out if x.event == "raise"} == {("inverter-fault", "PV-2"),
+                                                                       ("room-door", "DR-1")}
     assert ("room-smoke", "DR-2") in raised and ("room-door", "DR-1") not in raised
     # the empty store: nothing read at all, no flood of offline alarms for every meter
     assert not any(rule == "meter-offline" for rule, _ in raised)

@@ -182,14 +182,16 @@ KINDS = [  # (rule, snapshot quantity, a value that raises it)
     ({"kind": "room", "quantity": "room.door", "above": 0.5}, "room.door", 1.0),
     ({"kind": "room", "quantity": "room.humidity", "above": 80}, "room.humidity", 85.0),
     ({"kind": "room", "quantity": "room.switch", "below": 0.5}, "room.switch", 0.0),
+    ({"kind": "onsite", "quantity": "onsite.fault", "above": 0.5}, "onsite.fault", 1.0),
+    ({"kind": "onsite", "quantity": "onsite.soc", "below": 10}, "onsite.soc", 7.5),
 ]
 
 
 @pytest.mark.parametrize("rule,quantity,value", KINDS, ids=[k[1] for k in KINDS])
 def test_each_kind_raises(db, rule, quantity, value):
     e = AlarmEngine(ruleset({"id": "r", "message": "{target}: {value} vs {limit}", **rule}), db)
-    out = e.evaluate(T0, snap(**{quantity: {"X1": value, "X2": (rule.get("above", 0) or 0) - 1
-                                             if "above" in rule else 1.0}}))
+    quiet = rule["above"] - 1 if "above" in rule else rule["below"] + 1  # X2 stays on the normal side
+    out = e.evaluate(T0, snap(**{quantity: {"X1": value, "X2": quiet}}))
     assert [(t.target, t.event) for t in out] == [("X1", "raise")]
 
 
@@ -208,4 +210,4 @@ def test_rules_file_errors_name_file_line_field(tmp_path):
 def test_packaged_plant18_rules_load():
     rs = load_rules()
     assert {r.kind for r in rs.rules} == {"threshold", "peak_on", "transformer_overload", "anomaly", "offline",
-                                          "data_quality", "room"}
+                                          "data_quality", "room", "onsite"}
