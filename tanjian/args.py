@@ -184,6 +184,24 @@ def positive_int(value: str) -> int:
     return n
 
 
+def hours(value: str) -> list[int]:
+    """Local clock hours: a comma list of hours or ranges ``START-END`` (END excluded), e.g. ``20-22`` →
+    [20, 21] or ``0-2,23`` → [0, 1, 23]."""
+    out: set[int] = set()
+    for part in value.split(","):
+        part = part.strip()
+        a, sep, b = part.partition("-")
+        try:
+            lo = int(a)
+            hi = int(b) if sep else lo + 1
+        except ValueError:
+            raise _bad(value, "not hours (e.g. 20-22 or 0-2,23)") from None
+        if not 0 <= lo < hi <= 24:
+            raise _bad(value, f"{part}: hours are 0..23 and a range START-END needs START < END <= 24")
+        out.update(range(lo, hi))
+    return sorted(out)
+
+
 def port(value: str) -> int:
     """A TCP port 1..65535."""
     n = _number(value, int)

@@ -86,6 +86,11 @@ def _store() -> ModuleType:
     return store
 
 
+def _energy() -> ModuleType:
+    from tanjian.commands import energy
+    return energy
+
+
 class Command(NamedTuple):
     """A row of :data:`COMMANDS`."""
 
@@ -132,6 +137,8 @@ COMMANDS: tuple[Command, ...] = (
                                 "ledger"),
     Command("opcua", _opcua, "OPC UA: make certificates, simulate a SCADA server"),
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
+    Command("energy", _energy, "energy management: time-of-use cost, demand, PF, load moves, transformers, "
+                               "unit consumption, device states, anomalies"),
     Command("alarms", _alarms, "alarms: list, show (path to the source), ack, shelve, unshelve, rules, evaluate"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}

@@ -58,7 +58,7 @@ def pf_report(store, site, tariff: Tariff, start, end, *, target: float = 0.95, 
     pandas.DataFrame
         Index month; columns ``kwh``, ``kvarh``, ``pf``, ``energy_cny`` (TOU energy cost),
         ``basic_cny`` (the tariff's current basic-charge option), ``adjustment_pct``, ``adjustment_cny``,
-        ``compensation_kvar``. ``attrs["pf_minutes_pct"]``: share of meter-minutes with a PF reading.
+        ``compensation_kvar``. ``attrs["pf_minutes_pct"]``: share of the meter-minutes with power that also have a PF reading.
     """
     from models.energy.demand import basic_charge_options, max_demand
     from models.energy.tou import tou_cost
@@ -70,7 +70,8 @@ def pf_report(store, site, tariff: Tariff, start, end, *, target: float = 0.95, 
     have = np.isfinite(pf.to_numpy()) & np.isfinite(p.to_numpy())
     kw = np.where(have, np.abs(p.to_numpy()), 0.0)
     kvar = np.where(have, reactive_kvar(np.nan_to_num(p.to_numpy()), np.nan_to_num(pf.to_numpy(), nan=1.0)), 0.0)
-    frame = pd.DataFrame({"kwh": kw.sum(axis=1) / 60.0, "kvarh": kvar.sum(axis=1) / 60.0}, index=p.index)
+    frame = pd.DataFrame({"kwh": kw.sum(axis=1) / 60.0, "kvarh": kvar.sum(axis=1) / 60.0,
+                          "minutes": have.any(axis=1).astype(float)}, index=p.index)
     months = frame.groupby(pd.Grouper(freq="MS")).sum()
     cost = tou_cost(store, tariff, start, end, freq="MS", as_of=as_of).xs(site.plant.id, level="group")
     md = max_demand(store, start, end, as_of=as_of).xs(site.plant.id, level="group")
@@ -86,11 +87,12 @@ def pf_report(store, site, tariff: Tariff, start, end, *, target: float = 0.95, 
             o = basic_charge_options(md.loc[t, "max_kw"], capacity, tariff)
             basic = o["capacity_cny"] if o["chosen"] == "capacity" else o["demand_cny"]
         adj = adjustment(f, np.nansum([energy_cny, basic]), tariff)
-        hours = len(frame.loc[t:t + pd.offsets.MonthBegin(1) - pd.Timedelta(minutes=1)]) / 60.0
+        hours = r.minutes / 60.0  # the minutes with a reading: the mean load while measured
         rows[t] = {"kwh": r.kwh, "kvarh": r.kvarh, "pf": f, "energy_cny": energy_cny, "basic_cny": basic, **adj,
                    "compensation_kvar": compensation_kvar(r.kwh / hours if hours else 0.0, f, target)}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "month"
-    out.attrs = {"pf_minutes_pct": float(have.mean() * 100) if have.size else float("nan"),
+    read = np.isfinite(p.to_numpy())
+    out.attrs = {"pf_minutes_pct": float(have.sum() / read.sum() * 100) if read.sum() else float("nan"),
                  "standard": tariff.pf_standard, "table": tariff.pf_source, "target": target}
     return out

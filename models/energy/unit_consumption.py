@@ -122,7 +122,8 @@ def _production_frame(production: pd.DataFrame) -> pd.DataFrame:
 
 def fit_intensities(kwh: np.ndarray, units: pd.DataFrame) -> tuple[pd.Series, float]:
     """Non-negative least squares kWh ≈ units @ a: the products' intensities a [kWh/unit] and R² (share
-    of the variance of ``kwh`` about its mean the fit explains; NaN with fewer than two rows)."""
+    of the variance of ``kwh`` about its mean the fit explains, 0 when it does worse than the mean; NaN with
+    fewer than two rows)."""
     from scipy.optimize import nnls
 
     A = units.to_numpy(dtype=float)
@@ -133,6 +134,7 @@ def fit_intensities(kwh: np.ndarray, units: pd.DataFrame) -> tuple[pd.Series, fl
     fitted = A @ a
     ss = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - float(((y - fitted) ** 2).sum()) / ss if len(y) > 1 and ss > 0 else float("nan")
+    r2 = max(r2, 0.0) if r2 == r2 else r2  # no intercept: a fit worse than the mean explains nothing (0)
     return pd.Series(a, index=units.columns, name="kwh_per_unit"), r2
 
 
@@ -328,6 +330,14 @@ def unit_consumption(store, site, production: pd.DataFrame, first: dt.date, last
     ``production``: activity records, e.g. ``load_activity(cfg.paths.data_dir, first, last,
     kinds=["production"])``. ``by``: "workshop" (records name their workshop) or "plant".
     """
+    teams = {sh.id: set(sh.teams) for sh in site.shifts if sh.teams}
+    if teams and len(production):
+        for _, r in production.iterrows():
+            t = r.get("team")
+            if r.get("shift") in teams and isinstance(t, str) and t and t not in teams[r["shift"]]:
+                where = f"{r.get('source_file', '')}:{r.get('row', '')}: " if r.get("source_file") else ""
+                raise TanjianError(f"{where}team: {t!r} does not work shift {r['shift']} (site.shifts teams: "
+                                   f"{', '.join(sorted(teams[r['shift']]))})")
     w = window_energy(store, site, first, last, by=by, exact=exact, as_of=as_of)
     prod = production
     if by == "plant" and len(prod):

@@ -1,6 +1,8 @@
 """The query API beside energy: the newest reading, load curves and peaks (:func:`power`), 15-minute
-demand (:func:`demand`), voltage, current and power factor (:func:`readings`), data quality (:func:`quality_report`, :func:`measured_days`, :func:`flagged_minutes`), the meters' own
-tariff registers (:func:`tariff_energy`), and the grouping of meters every query shares.
+demand (:func:`demand`), voltage, current and power factor (:func:`readings`), data quality
+(:func:`quality_report`, :func:`measured_days`, :func:`flagged_minutes`), the meters' own tariff
+registers (:func:`tariff_energy`), and the grouping of meters every query shares (plant, workshop,
+line, device, meter: :func:`device_meters`).
 
 Time is UTC inside; every query takes and returns the site's local time (tz-naive values, the zone
 in ``attrs["timezone"]``).

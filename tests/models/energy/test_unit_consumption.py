@@ -96,3 +96,12 @@ def test_a_shift_unit_consumption_from_the_store(fresh):
     # outside the shifts on 8 Oct: 01:00-08:00 at 10 kW = 70 kWh (00:00-01:00 is the end of 7 Oct's evening
     # shift, left to that day's report)
     assert r.off_shift["WS-AS"] == pytest.approx(70)
+
+
+def test_a_team_not_on_its_shift_is_refused(fresh):
+    cfg, j, s = fresh
+    shifts = [sh.model_copy(update={"teams": ["T1", "T2"]}) if sh.id == "S-DAY" else sh for sh in cfg.site.shifts]
+    site = cfg.site.model_copy(update={"shifts": shifts})
+    prod = _prod([("2026-10-08", "S-DAY", "T3", "P-PUMP", 3)]).assign(source_file="erp.csv", row=2)
+    with pytest.raises(TanjianError, match=r"erp.csv:2: team: 'T3' does not work shift S-DAY \(site.shifts teams: T1, T2\)"):
+        unit_consumption(s, site, prod, dt.date(2026, 10, 8), dt.date(2026, 10, 8))
