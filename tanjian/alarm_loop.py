@@ -118,13 +118,21 @@ class AlarmLoop:
         from workspace.store import Store
 
         if self._store is None:
+            from workspace.business.documents import load_activity
+
+            from models.alarms.figures import UnitConsumptionWatch
+
             self._store = Store.open(self.cfg.paths.store, self.cfg.site)
             self._anomaly = AnomalyWatch(self._store)
+            data_dir = self.cfg.paths.data_dir
+            self._units = UnitConsumptionWatch(
+                self._store, lambda a, b: load_activity(data_dir, a, b, kinds=["production"]))
         snap = gather(self._store, now, rooms=rooms, onsite=onsite)
-        try:
-            snap = extend(snap, anomaly_score=self._anomaly.scores(now))
-        except Exception:  # too little history for a baseline: the anomaly rule waits
-            log.debug("anomaly scores unavailable", exc_info=True)
+        for name, figure in (("anomaly_score", self._anomaly.scores), ("unit_consumption", self._units.figures)):
+            try:
+                snap = extend(snap, **{name: figure(now)})
+            except Exception:  # too little history, no production imported: that rule waits
+                log.debug("%s unavailable", name, exc_info=True)
         return self.engine.evaluate(now, snap)
 
     async def run(self, stop: asyncio.Event) -> None:

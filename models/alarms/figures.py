@@ -72,3 +72,33 @@ def unit_consumption_figures(report, day: dt.date | None = None) -> pd.Series:
     per = (kwh / units.where(units > 0)).astype(float)
     per.index = [f"{g}/{s}" for g, s in per.index]
     return per
+
+
+class UnitConsumptionWatch:
+    """kWh per unit of yesterday's and today's shift windows by ``group/shift``, recomputed once an hour
+    from the production imports (:func:`models.energy.unit_consumption.unit_consumption`); empty without
+    production records."""
+
+    def __init__(self, store, load_production, *, every_s: float = 3600.0):
+        self.store = store
+        self.load_production = load_production  # (first: date, last: date) -> production records
+        self.every_s = every_s
+        self._at: float | None = None
+        self._last = pd.Series(dtype=float)
+
+    def figures(self, now: dt.datetime) -> pd.Series:
+        from models.energy.unit_consumption import unit_consumption
+
+        t = pd.Timestamp(now).timestamp()
+        if self._at is not None and t - self._at < self.every_s:
+            return self._last
+        today = pd.Timestamp(now).tz_convert(self.store.tz).date()
+        first = today - dt.timedelta(days=1)
+        prod = self.load_production(first, today)
+        self._at = t
+        if prod is None or not len(prod):
+            self._last = pd.Series(dtype=float)
+        else:
+            self._last = unit_consumption_figures(unit_consumption(self.store, self.store.site, prod, first, today),
+                                                  today)
+        return self._last

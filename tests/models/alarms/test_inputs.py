@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from models.alarms import AlarmDB, AlarmEngine, load_rules
@@ -102,3 +103,31 @@ def test_anomaly_watch_hand_worked(fresh):
     z = AnomalyWatch(s).scores(wed + dt.timedelta(minutes=30))
     assert z["D-LC-01"] == pytest.approx(0.6745 * 40, rel=1e-9)
     assert z.drop("D-LC-01").isna().all()  # no baseline for the others: no score, not 0
+
+
+def test_unit_consumption_watch_from_the_store(fresh):
+    from models.alarms.figures import UnitConsumptionWatch
+    from tests.models.energy.helpers import write_power
+
+    cfg, j, s = fresh
+    # the energy models' hand-worked day (tests/models/energy/test_unit_consumption.py): WS-AS at 100 kW
+    # through the day shift of Thursday 8 Oct 2026 (08:00-16:30, 850 kWh) for 3 + 1 units = 212.5 kWh a unit
+    write_power(j, s, cfg.site.plant.id, {"M-WS-AS": [("2026-10-08 00:00", 10.0), ("2026-10-08 08:00", 100.0),
+                                                      ("2026-10-08 16:30", 40.0), ("2026-10-09 01:00", 10.0)]},
+                until="2026-10-09 02:00")
+    rows = [("S-DAY", "T1", "P-PUMP", 3), ("S-DAY", "T2", "P-CRANE", 1)]
+    prod = pd.DataFrame([dict(kind="production", item=i, period_start="2026-10-08", period_end="2026-10-08",
+                              quantity=q, unit="pcs", workshop="WS-AS", shift=sh, team=t) for sh, t, i, q in rows])
+    asked = []
+
+    def load(a, b):
+        asked.append((a, b))
+        return prod
+
+    w = UnitConsumptionWatch(s, load)
+    now = dt.datetime(2026, 10, 8, 17, 0, tzinfo=SH)
+    got = w.figures(now)
+    assert got["WS-AS/S-DAY"] == pytest.approx(212.5)
+    assert asked == [(dt.date(2026, 10, 7), dt.date(2026, 10, 8))]
+    w.figures(now + dt.timedelta(minutes=30))  # within the hour: not recomputed
+    assert len(asked) == 1
