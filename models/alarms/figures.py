@@ -75,9 +75,9 @@ def unit_consumption_figures(report, day: dt.date | None = None) -> pd.Series:
 
 
 class UnitConsumptionWatch:
-    """kWh per unit of yesterday's and today's shift windows by ``group/shift``, recomputed once an hour
-    from the production imports (:func:`models.energy.unit_consumption.unit_consumption`); empty without
-    production records."""
+    """kWh per unit of the shift windows that started today, by ``group/shift``, recomputed once an hour
+    from the production imports of yesterday and today (:func:`models.energy.unit_consumption.unit_consumption`);
+    empty without production records."""
 
     def __init__(self, store, load_production, *, every_s: float = 3600.0):
         self.store = store
