@@ -146,6 +146,9 @@ class AlarmLoop:
                 rooms = await read_rooms(site, self.port_offset) if site.rooms else {}
                 onsite = (await read_onsite(site, self.port_offset)
                           if site.onsite.pv or site.onsite.batteries else {})
+                # a unit that did not answer stays in the snapshot with no values: its alarms hold
+                rooms = {r.id: rooms.get(r.id, {}) for r in site.rooms}
+                onsite = {u.id: onsite.get(u.id, {}) for u in (*site.onsite.pv, *site.onsite.batteries)}
                 self.last = await asyncio.to_thread(self._evaluate, now, rooms, onsite)
                 self.cycles += 1
                 for t in self.last:

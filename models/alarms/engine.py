@@ -86,7 +86,8 @@ class AlarmEngine:
 
     def _layout(self, targets: list[list[str]], now: float) -> None:
         old = getattr(self, "_pos", {})
-        old_state = (getattr(self, "cond", None), getattr(self, "since", None), getattr(self, "active", None))
+        old_state = (getattr(self, "cond", None), getattr(self, "since", None), getattr(self, "active", None),
+                     getattr(self, "suppressed", None))
         n = [len(t) for t in targets]
         self.rule_of = np.repeat(np.arange(len(self.rules)), n)
         self.target_of = [t for ts in targets for t in ts]
@@ -101,11 +102,13 @@ class AlarmEngine:
         self.since = np.full(p, -np.inf)
         self.active = np.zeros(p, bool)
         self.suppressed = np.zeros(p, bool)
+        self._new_points = [i for key, i in self._pos.items() if key not in old]
         if old and old_state[0] is not None:  # carry the state of points that stay
             for key, i in self._pos.items():
                 j = old.get(key)
                 if j is not None:
-                    self.cond[i], self.since[i], self.active[i] = old_state[0][j], old_state[1][j], old_state[2][j]
+                    self.cond[i], self.since[i], self.active[i], self.suppressed[i] = (
+                        old_state[0][j], old_state[1][j], old_state[2][j], old_state[3][j])
         self._sup = []  # (points, their suppressor's points) per suppressing rule
         by_rule = {r.id: k for k, r in enumerate(self.rules)}
         for k, r in enumerate(self.rules):
@@ -118,10 +121,14 @@ class AlarmEngine:
                     self._sup.append((np.array(pts), np.array(sup)))
         self._starts = np.concatenate([[0], np.cumsum(n)]).astype(int)
 
-    def _restore(self) -> None:
-        """Active alarms from the log: their condition is taken as settled (no new on-delay)."""
+    def _restore(self, points=None) -> None:
+        """Active alarms from the log: their condition is taken as settled (no new on-delay). ``points``:
+        only these (the points a layout change added: a target back after an absence), default all."""
+        only = None if points is None else set(points)
         for a in self.db.open_alarms():
             i = self._pos.get((a["rule"], a["target"]))
+            if only is not None and i not in only:
+                continue
             if i is not None and a["active"]:
                 self.cond[i] = self.active[i] = True
             if i is not None and a["state"] == State.DSUPR.value:
@@ -173,8 +180,7 @@ class AlarmEngine:
         if key != self._key:
             self._layout(targets, t)
             self._key = key
-            if not self._restored:
-                self._restore()
+            self._restore(None if not self._restored else self._new_points)
         v = self.values(snap)
         rise, fall, start, end = self.step(t, v)
         out: list[Transition] = []

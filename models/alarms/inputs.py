@@ -144,8 +144,11 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
 
 
 def room_points(rooms: dict[str, dict[str, float]]) -> Snapshot:
-    """``room.<point>`` series from room id -> {point: value}."""
-    points = sorted({p for r in rooms.values() for p in r})
+    """``room.<point>`` series from room id -> {point: value}: every point of
+    :data:`workspace.points.ROOM_POINTS`, NaN for a room that was not read (its alarms hold)."""
+    from workspace.points import ROOM_POINTS
+
+    points = ROOM_POINTS
     return {f"room.{p}": pd.Series({rid: float(r.get(p, np.nan)) for rid, r in rooms.items()}, dtype=float)
             for p in points}
 

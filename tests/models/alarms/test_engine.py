@@ -211,3 +211,15 @@ def test_packaged_plant18_rules_load():
     rs = load_rules()
     assert {r.kind for r in rs.rules} == {"threshold", "peak_on", "transformer_overload", "anomaly", "offline",
                                           "data_quality", "room", "onsite"}
+
+
+def test_a_target_that_goes_missing_keeps_its_alarm(db):
+    # room DR-1's leak alarm raises; the room is then not read for a minute (its series lacks it: the
+    # layout changes) and comes back still wet: no second raise, the same alarm, still UNACK
+    e = AlarmEngine(ruleset({"id": "leak", "kind": "room", "quantity": "room.leak", "message": "{target} wet",
+                             "above": 0.5}), db)
+    assert [t.event for t in e.evaluate(T0, snap(**{"room.leak": {"DR-1": 1.0, "DR-2": 0.0}}))] == ["raise"]
+    assert e.evaluate(T0 + 60, snap(**{"room.leak": {"DR-2": 0.0}})) == []
+    assert e.evaluate(T0 + 120, snap(**{"room.leak": {"DR-1": 1.0, "DR-2": 0.0}})) == []
+    (a,) = db.alarms()
+    assert (a["state"], a["count"]) == ("UNACK", 1)
