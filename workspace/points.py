@@ -2,6 +2,12 @@
 SunSpec models of PV inverters and batteries, as data (``workspace/data/point_maps.yaml``), loaded and
 checked once. The codec that turns register words into values lives with the collectors
 (:mod:`collectors.points`).
+
+They are not meter families (``workspace/data/meter_families.yaml``): a family maps registers to the five
+quantities of a reading (counter, rate, voltage, current, power factor), which the collector journals and
+the store keeps per minute; a room's contacts and temperatures and a SunSpec device's state are none of
+those, and SunSpec values carry scale factors read from the device, which a family's fixed ``scale``
+cannot express.
 """
 
 from __future__ import annotations
