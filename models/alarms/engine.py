@@ -65,8 +65,9 @@ class AlarmEngine:
     rules : RuleSet
     db : AlarmDB
     notify : callable, optional
-        Called with the list of :class:`Transition` s that raised a new alarm (not repeats) after they
-        are committed (see :class:`models.alarms.notify.Notifier`).
+        Called with the list of :class:`Transition` s that put an active, unacknowledged alarm in front of
+        the operator (a new alarm, one released from suppression or back from shelving; not a repeat),
+        after they are committed (see :class:`models.alarms.notify.Notifier`).
     """
 
     def __init__(self, rules: RuleSet, db: AlarmDB, notify=None):
@@ -190,8 +191,9 @@ class AlarmEngine:
             for i in changed:
                 out += self._write(int(i), t, v[i], open_, rise[i], fall[i], start[i], end[i])
             out += self._housekeeping(t, open_)
-        new = [x for x in out if x.event == "raise" and self.rules_by_id[x.rule].notify
-               and x.state == State.UNACK.value]
+        rules = self.rules_by_id  # a new alarm, or one back in view active (released, shelving expired)
+        new = [x for x in out if x.event in ("raise", "release", "unshelve") and x.state == State.UNACK.value
+               and (x.rule not in rules or rules[x.rule].notify)]
         if new and self.notify is not None:
             try:
                 self.notify(new)
@@ -224,13 +226,14 @@ class AlarmEngine:
                 aid = self.db.insert(rule=r.id, target=target, kind=r.kind, priority=r.priority, state=state,
                                      message=msg, value=val, at=t)
                 a = open_[(r.id, target)] = {"id": aid, "state": state.value, "active": 1, "cleared_at": None,
-                                             "count": 1, "rule": r.id, "target": target}
+                                             "count": 1, "rule": r.id, "target": target, "message": msg,
+                                             "priority": r.priority}
                 tr(aid, "raise", state, msg)
             else:
                 state = next_state(a["state"], "raise")
                 self.db.update(a["id"], "repeat", t, detail=msg, state=state.value, active=1, value=val,
                                message=msg, last_raised=t, count=a["count"] + 1, cleared_at=None)
-                a.update(state=state.value, active=1, count=a["count"] + 1, cleared_at=None)
+                a.update(state=state.value, active=1, count=a["count"] + 1, cleared_at=None, message=msg)
                 tr(a["id"], "repeat", state, msg)
         if fall and a is not None:
             state = next_state(a["state"], "clear")
@@ -242,14 +245,14 @@ class AlarmEngine:
         if start and a is not None and a["state"] != State.SHLVD.value:
             self.db.update(a["id"], "suppress", t, state=State.DSUPR.value)
             a["state"] = State.DSUPR.value
-            tr(a["id"], "suppress", State.DSUPR, "")
+            tr(a["id"], "suppress", State.DSUPR, a.get("message", ""))
         if end and a is not None and a["state"] == State.DSUPR.value:
             state = next_state(a["state"], "release", active=bool(a["active"]))
             self.db.update(a["id"], "release", t, state=state.value, **({} if a["active"] else {"cleared_at": t}))
             a.update(state=state.value)
             if not a["active"]:
                 a["cleared_at"] = t
-            tr(a["id"], "release", state, "")
+            tr(a["id"], "release", state, a.get("message", ""))
         return out
 
     def _housekeeping(self, t: float, open_: dict) -> list[Transition]:

@@ -112,3 +112,18 @@ def test_email_and_webhook_received(tmp_path, smtp, webhook):
 def test_unknown_url_refused():
     with pytest.raises(ValueError, match="apprise"):
         Notifier([Channel("nonsense://x")])
+
+
+def test_back_from_shelving_is_notified(tmp_path):
+    sent = []
+    db = AlarmDB(tmp_path / "alarms.sqlite")
+    e = AlarmEngine(RULES, db, notify=sent.append)
+    e.evaluate(T0, {"room.smoke": pd.Series({"DR-1": 1.0})})
+    (aid,) = [a["id"] for a in db.alarms()]
+    db.shelve(aid, "Li Wei", "detector being cleaned", until=T0 + 600, at=T0 + 10)
+    e.evaluate(T0 + 300, {"room.smoke": pd.Series({"DR-1": 1.0})})  # still shelved: nothing
+    e.evaluate(T0 + 600, {"room.smoke": pd.Series({"DR-1": 1.0})})  # expired, still smoke: in view again
+    assert [[(t.event, t.state, t.message) for t in batch] for batch in sent] == [
+        [("raise", "UNACK", "smoke detected in room DR-1")],
+        [("unshelve", "UNACK", "smoke detected in room DR-1")]]
+    db.close()
