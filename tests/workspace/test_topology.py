@@ -73,7 +73,7 @@ def test_dangling_references_of_the_new_sections_are_named(tmp_path):
         load_config(p)
     (f, line, fld, msg), = e.value.problems
     assert fld == "site.sources[2].meters[0]" and msg == "unknown meter 'M-AIR-NONE'"
-    assert text.splitlines()[line - 1].strip().startswith("- id: SRC-AIR") or "M-AIR-NONE" in text.splitlines()[line - 1]
+    assert text.splitlines()[line - 1] == "      meters: [M-AIR-NONE]"
 
 
 def test_balance_with_pv_on_the_bus(plant_cfg):
@@ -101,3 +101,15 @@ def test_balance_with_pv_on_the_bus(plant_cfg):
     tr1 = {r["meter"]: r for r in balance(s, "2026-11-24", "2026-11-25")}["M-TR-1"]
     assert (tr1["energy"], tr1["onsite"], tr1["supply"], tr1["children_energy"]) == pytest.approx((60, 12, 72, 70))
     assert tr1["difference"] == pytest.approx(2.0) and tr1["difference_share"] == pytest.approx(2 / 72)
+
+
+def test_a_room_on_a_taken_unit_id_is_refused(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    old = "      gateway: gw-points\n      unit_id: 2\n"
+    assert text.count(old) == 1
+    p = tmp_path / "tanjian.yaml"
+    p.write_text(text.replace(old, "      gateway: gw-points\n      unit_id: 1\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    (f, line, fld, msg), = e.value.problems
+    assert fld == "site.rooms[1].unit_id" and msg == "unit id 1 already used by 'DR-1' on gateway 'gw-points'"
