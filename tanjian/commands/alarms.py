@@ -161,7 +161,17 @@ def cmd_evaluate(args) -> int:
     engine = engine_for(cfg, _rules_file(args, cfg), notify=not args.no_notify)
     store = open_store(cfg)
     now = dt.datetime.now(dt.timezone.utc) if args.at is None else _aware(cfg, args.at)
-    out = engine.evaluate(now, gather(store, now))
+    rooms, onsite = {}, {}
+    if args.read_devices:
+        import asyncio
+
+        from tanjian.alarm_loop import read_onsite, read_rooms
+
+        site = cfg.site
+        rooms = asyncio.run(read_rooms(site, args.port_offset)) if site.rooms else {}
+        if site.onsite.pv or site.onsite.batteries:
+            onsite = asyncio.run(read_onsite(site, args.port_offset))
+    out = engine.evaluate(now, gather(store, now, rooms=rooms, onsite=onsite))
     engine.db.close()
     for t in out:
         print(f"{t.event:<9} #{t.alarm} {t.priority:<8} {t.rule} on {t.target}: {t.message}")
@@ -219,6 +229,10 @@ def add_commands(sub) -> None:
     x.add_argument("--rules", type=A.existing_file, default=None, help="a rules file instead")
     x.add_argument("--at", type=A.local_time, default=None, help="evaluate at this local time instead of now")
     x.add_argument("--no-notify", action="store_true", help="do not send notifications")
+    x.add_argument("--read-devices", action="store_true", help="read the distribution rooms and the SunSpec "
+                                                               "units over Modbus first (as the collector does)")
+    x.add_argument("--port-offset", type=A.port_offset, default=0, help="with --read-devices: added to every "
+                                                                        "gateway port")
     x.set_defaults(func=guarded(cmd_evaluate))
 
 
