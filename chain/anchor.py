@@ -134,11 +134,15 @@ class AnchorService:
     confirm_timeout : float
         Longest wait for the receipt and confirmations [s]; an anchor confirmed later is picked
         up from the chain's events on the next call.
+    before_anchor : callable, optional
+        Called first by each :meth:`anchor_once` (the audit trail queues its head for the ledger).
     """
 
     def __init__(self, w3: Web3, contract_address: str, account: LocalAccount, ledger: Ledger,
-                 state_dir: str | os.PathLike, confirmations: int = 1, confirm_timeout: float = 120.0):
+                 state_dir: str | os.PathLike, confirmations: int = 1, confirm_timeout: float = 120.0,
+                 before_anchor=None):
         self.w3 = w3
+        self.before_anchor = before_anchor  # e.g. queue the audit trail's head for the ledger
         self.account = account
         self.ledger = ledger
         self.state_dir = Path(state_dir)
@@ -190,6 +194,8 @@ class AnchorService:
         not be reached (logged as a warning naming the RPC URL; nothing is lost: the next call
         anchors the newest root, which covers every earlier batch).
         """
+        if self.before_anchor is not None:
+            self.before_anchor()
         self.ledger.sync()
         size = self.ledger.size()
         self.signatures.sign_up_to(self.ledger, self.account, size)

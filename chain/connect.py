@@ -128,5 +128,8 @@ def anchoring_service(cfg: Config) -> AnchorService:
             raise ChainError(f"no chain.contracts in the configuration and no {cfg.paths.chain / 'deployment.json'}: "
                              f"set the consortium's addresses or run `tanjian chain deploy` first")
     ledger = Ledger(cfg.paths.journal, cfg.paths.chain)
+    from workspace.audit import queue_head
+
     return AnchorService(w3, info["address"], account, ledger, cfg.paths.chain,
-                         confirmations=cfg.chain.confirmations)
+                         confirmations=cfg.chain.confirmations,
+                         before_anchor=lambda: queue_head(cfg.paths.data_dir))

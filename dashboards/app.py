@@ -12,7 +12,7 @@ import panel as pn
 
 from workspace.config import Config
 
-from . import bigscreen, readings, verifier
+from . import auth, bigscreen, readings, verifier
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,20 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
     port = cfg.dashboards.port if port is None else port
     pn.extension()
     origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
-    log.info("serving %s dashboards on http://%s:%d/ (%s)", cfg.site.plant.name, host, port,
-             ", ".join(f"/{p}" for p in PAGES))
-    return pn.serve(pages(cfg), port=port, address=host, websocket_origin=origins, show=show,
+    tls = auth.tls_options(cfg)
+    routes, extra = pages(cfg), {"extra_patterns": [(r"/health", auth.HealthHandler)], **tls}
+    if auth.login_required(cfg):
+        routes, more = auth.server_options(cfg, routes, PAGES, https=bool(tls))
+        extra["extra_patterns"] += more.pop("extra_patterns")
+        extra.update(more)
+    else:
+        log.warning("no accounts in %s: every page is open to anyone who reaches port %d; add one with "
+                    "`tanjian user add NAME --role administrator`", cfg.paths.data_dir / "accounts", port)
+    log.info("serving %s dashboards on %s://%s:%d/ (%s)", cfg.site.plant.name, "https" if tls else "http", host,
+             port, ", ".join(f"/{p}" for p in PAGES))
+    return pn.serve(routes, port=port, address=host, websocket_origin=origins, show=show,
                     title={slug: f"{cfg.site.plant.name} · {t}" for slug, t in PAGES.items()},
                     threaded=threaded, verbose=False, liveness=True,
-                    websocket_max_message_size=64 * 1024 * 1024)  # a phone's photo, base64-encoded
+                    websocket_max_message_size=64 * 1024 * 1024,  # a phone's photo, base64-encoded
+                    **extra)
 

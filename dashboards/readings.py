@@ -117,6 +117,9 @@ class ReadingForm(pn.viewable.Viewer):
                                                sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
         self.reader_input = pn.widgets.TextInput(name="Reader 抄表人", placeholder="your name 姓名",
                                                  sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
+        if pn.state.user:  # logged in (dashboards.auth): the reading is the account's, not a typed name
+            self.reader_input.value = self.reader_input.value_input = pn.state.user
+            self.reader_input.disabled = True
         self.photo_input = pn.widgets.FileInput(accept="image/*", multiple=False, sizing_mode="stretch_width")
         self.confirm = pn.widgets.Checkbox(name="I checked the value against the meter 已核对读数", value=False,
                                            visible=False, stylesheets=[CHECK_CSS])

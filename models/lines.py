@@ -83,6 +83,16 @@ class Line:
     estimated_share, manual_share : float or None
         Share of the metered energy that is estimated / entered by hand [-]; None when not metered.
     formula : str
+        The package's expression as evaluated (``E = AD * NCV * CC * OF * CO2_PER_C``).
+    rule : str
+        Id of the package source that made the line.
+    activity_rows : tuple of str
+        ``FILE:ROW`` of every activity record in the line (``quantity:NAME`` for a named quantity).
+    balance : dict or None
+        Stock-balance components [unit] (``opening_stock``, ``purchased``, ``closing_stock``, ``sold``,
+        ``recovered``) where the quantity is a stock balance.
+    grid : bool
+        The line applies a view's grid factor (it is recomputed for each view).
     """
 
     source: str
@@ -108,6 +118,10 @@ class Line:
     formula: str = ""
     scope3_category: int | None = None
     basis: str = "location"
+    rule: str = ""
+    activity_rows: tuple[str, ...] = ()
+    balance: dict | None = None
+    grid: bool = False
 
     @property
     def uncertainty_pct(self) -> float:
@@ -120,10 +134,14 @@ class Line:
 
 
 def make_line(source, item, gas, rec, qty, unit, origin, params: list[FactorUse], tco2e, ef_unit, u_ad, u_ef: list[float],
-          *, gwp=None, formula="", dq=(None, None), scope3_category=None, basis="location") -> Line:
+          *, gwp=None, formula="", dq=(None, None), scope3_category=None, basis="location", scope=None, category=None,
+          rule="", rows=(), balance=None, grid=False) -> Line:
     """Build a line; the combined factor is tco2e per unit of activity (gwp included)."""
     rel = math.sqrt(u_ad ** 2 + sum(x ** 2 for x in u_ef)) / 100.0
-    return Line(source=source, item=item, scope=SCOPE.get(source, 1), category=ISO_CATEGORY[source], gas=gas,
+    scope = SCOPE.get(source, 1) if scope is None else scope
+    category = ISO_CATEGORY[source] if category is None else category
+    return Line(source=source, item=item, scope=scope, category=category, gas=gas, rule=rule,
+                activity_rows=tuple(rows), balance=balance, grid=grid,
                 workshop=rec.get("workshop"), device=rec.get("device"), period_start=rec["period_start"],
                 period_end=rec["period_end"], quantity=qty, unit=unit, origin=origin,
                 ef_value=(tco2e / qty) if qty else 0.0, ef_unit=ef_unit, parameters=tuple(params), gwp=gwp,
@@ -154,28 +172,62 @@ class Inventory:
     offsets: list[dict]
     inputs: dict = field(default_factory=dict, repr=False)
     memo: list[dict] = field(default_factory=list)
+    gwp_set: str = ""
+    compliance_lines: list[Line] = field(default_factory=list)
+    unused: list[dict] = field(default_factory=list)
 
     # totals ---------------------------------------------------------------------------------------------
     def _sum(self, pred) -> tuple[float, float]:
         return combined_u([ln for ln in self.lines if pred(ln)])
 
     def totals(self) -> dict:
-        """Totals [tCO2e] and their absolute uncertainties [tCO2e] (unrounded floats)."""
+        """Totals [tCO2e] and their absolute uncertainties [tCO2e]: sums of the lines, each rounded once by the
+        engine, so the same figure comes out wherever lines are summed."""
         s1 = self._sum(lambda ln: ln.scope == 1)
         s2 = self._sum(lambda ln: ln.scope == 2)
         s3 = self._sum(lambda ln: ln.scope == 3)
-        s2m = combined_u([ln for ln in self.market_lines])
-        s2m_heat = self._sum(lambda ln: ln.source == "purchased_heat")
+        fixed = self._sum(lambda ln: ln.scope == 2 and not ln.grid)
+        s2m = combined_u([ln for ln in self.market_lines if ln.scope == 2])
+        s2c = combined_u([ln for ln in self.compliance_lines if ln.scope == 2])
         gross = self._sum(lambda ln: ln.scope in (1, 2))
         out = {
             "scope1": s1, "scope2_location": s2,
-            "scope2_market": (s2m[0] + s2m_heat[0], math.hypot(s2m[1], s2m_heat[1])),
+            "scope2_market": (s2m[0] + fixed[0], math.hypot(s2m[1], fixed[1])),
+            "scope2_compliance": (s2c[0] + fixed[0], math.hypot(s2c[1], fixed[1])),
             "scope3": s3, "gross_location": gross,
-            "gross_market": (s1[0] + s2m[0] + s2m_heat[0], math.sqrt(s1[1] ** 2 + s2m[1] ** 2 + s2m_heat[1] ** 2)),
+            "gross_market": (s1[0] + s2m[0] + fixed[0], math.sqrt(s1[1] ** 2 + s2m[1] ** 2 + fixed[1] ** 2)),
+            "gross_compliance": (s1[0] + s2c[0] + fixed[0], math.sqrt(s1[1] ** 2 + s2c[1] ** 2 + fixed[1] ** 2)),
             "iso": {c: self._sum(lambda ln, c=c: ln.category == c) for c in range(1, 7)},
             "offsets": sum(o["tco2e"] for o in self.offsets),
         }
         return out
+
+    @staticmethod
+    def _grid_factors(lines: list[Line]) -> list[dict]:
+        seen: dict[str, dict] = {}
+        for ln in lines:
+            for p in ln.parameters:
+                if p.role == "GRID" and p.id not in seen:
+                    seen[p.id] = {"id": p.id, "factor_id": p.factor_id, "value": pub(p.value), "unit": p.unit,
+                                  "source": p.source, "status": p.status, "valid_from": p.valid_from.isoformat(),
+                                  "valid_to": p.valid_to.isoformat()}
+        return [seen[k] for k in sorted(seen)]
+
+    def compliance_view(self, reason: str | None = None) -> dict:
+        """The compliance view (the Chinese guideline's 排放总量 where the package's headline is it): scope 1,
+        net purchased electricity x the compliance grid factor (green power not deducted), heat."""
+        v = self.methodology.rules.views["compliance"]
+        if reason is not None:
+            return {"label": v.label, "available": False, "reason": reason, "scope2_electricity_tco2e": None,
+                    "scope1_tco2e": None, "scope2_tco2e": None, "total_tco2e": None, "factors": [],
+                    "grid_factors": []}
+        t = self.totals()
+        s2c = sum(ln.tco2e for ln in self.compliance_lines if ln.scope == 2)
+        gf = self._grid_factors(self.compliance_lines)
+        return {"label": v.label, "available": True, "reason": None, "scope2_electricity_tco2e": dec(s2c, 3),
+                "scope1_tco2e": dec(t["scope1"][0], 3), "scope2_tco2e": dec(t["scope2_compliance"][0], 3),
+                "total_tco2e": dec(t["gross_compliance"][0], 3), "factors": sorted(f["id"] for f in gf),
+                "grid_factors": gf}
 
     # canonical -------------------------------------------------------------------------------------------
     @staticmethod
@@ -195,7 +247,7 @@ class Inventory:
             "parameters": [{"id": p.id, "factor_id": p.factor_id, "value": pub(p.value), "unit": p.unit,
                             "source": p.source, "valid_from": p.valid_from.isoformat(),
                             "valid_to": p.valid_to.isoformat(), "status": p.status,
-                            "evidence_sha256": p.evidence_sha256} for p in ps],
+                            "evidence_sha256": p.evidence_sha256, "role": p.role} for p in ps],
         }
 
     def _line_dict(self, ln: Line) -> dict:
@@ -204,7 +256,10 @@ class Inventory:
             "scope3_category": ln.scope3_category, "gas": ln.gas, "workshop": ln.workshop, "device": ln.device,
             "basis": ln.basis,
             "period": {"start": ln.period_start.isoformat(), "end": ln.period_end.isoformat()},
-            "activity": {"quantity": dec(ln.quantity, 6), "unit": ln.unit, "origin": ln.origin},
+            "rule": ln.rule,
+            "activity": {"quantity": dec(ln.quantity, 6), "unit": ln.unit, "origin": ln.origin,
+                         "rows": list(ln.activity_rows),
+                         "balance": None if ln.balance is None else {k: dec(v, 6) for k, v in ln.balance.items()}},
             "factor": self._factor_dict(ln),
             "gwp": pub(ln.gwp) if ln.gwp is not None else None,
             "tco2e": dec(ln.tco2e, 3),
@@ -229,13 +284,20 @@ class Inventory:
             return {"tco2e": dec(v, 3), "uncertainty_pct": dec(100.0 * u / abs(v) if v else 0.0, 2)}
 
         m = self.methodology
+        r = m.rules
         market_scope2 = t["scope2_market"]
+        views = {"compliance": "compliance", "location": "location_based", "market": "market_based"}
+        comp = self.compliance or self.compliance_view()
+        head_total = {"compliance": comp.get("total_tco2e"), "location": dec(t["gross_location"][0], 3),
+                      "market": dec(t["gross_market"][0], 3)}[r.headline]
         return {
             "schema": SCHEMA,
             "plant": self.plant,
             "period": {"start": self.period_start.isoformat(), "end": self.period_end.isoformat()},
             "level": self.level,
-            "methodology": {"id": m.id, "version": m.version, "sha256": m.sha256, "title": m.title},
+            "methodology": {"id": m.id, "version": m.version, "sha256": m.sha256, "title": m.title,
+                            "rules_sha256": m.rules_sha256, "gwp_set": self.gwp_set or r.gwp_default,
+                            "gwp_allowed": list(r.gwp_allowed), "headline": views[r.headline]},
             "factor_library": {"sha256": self.library.sha256, "file": Path(self.library.path).name},
             "store_snapshot": self.snapshot,
             "lines": [self._line_dict(ln) for ln in self.lines],
@@ -245,19 +307,22 @@ class Inventory:
                 "gross_location": tot(t["gross_location"]), "gross_market": tot(t["gross_market"]),
                 "iso_categories": {str(c): {**tot(v), "name": ISO_NAMES[c]} for c, v in t["iso"].items()},
                 "offsets_tco2e": dec(t["offsets"], 3),
+                "headline": {"view": views[r.headline], "tco2e": head_total},
             },
             "views": {
-                "compliance": self.compliance,
+                "compliance": comp,
                 "location_based": {
-                    "label": "GHG Protocol scope 2 location-based: purchased electricity x grid average "
-                             f"({m.rules.GRID[0]}/{m.rules.GRID[1]}), heat x heat factor",
+                    "label": r.views["location"].label,
+                    "grid_factors": self._grid_factors([ln for ln in self.lines if ln.scope == 2]),
+                    "scope1_tco2e": dec(t["scope1"][0], 3),
                     "scope2_tco2e": dec(t["scope2_location"][0], 3),
                     "total_tco2e": dec(t["gross_location"][0], 3)},
                 "market_based": {
-                    "label": "GHG Protocol scope 2 market-based: green power contracts and GECs (1 GEC = 1 MWh) "
-                             "at 0; the rest x " + NO_RESIDUAL_MIX,
+                    "label": r.views["market"].label,
                     "residual_mix": "none published: grid average used",
+                    "grid_factors": self._grid_factors(self.market_lines),
                     "lines": [self._line_dict(ln) for ln in self.market_lines],
+                    "scope1_tco2e": dec(t["scope1"][0], 3),
                     "scope2_tco2e": dec(market_scope2[0], 3),
                     "total_tco2e": dec(t["gross_market"][0], 3)},
             },
@@ -266,6 +331,7 @@ class Inventory:
                 "items": [{**o, "tco2e": dec(o["tco2e"], 3)} for o in self.offsets],
                 "total_tco2e": dec(t["offsets"], 3)},
             "memo": list(self.memo),
+            "activity_unused": [dict(u) for u in self.unused],
         }
 
     def canonical_json(self) -> bytes:
@@ -286,6 +352,16 @@ class Inventory:
             "period_end": ln.period_end, "quantity": ln.quantity, "unit": ln.unit, "ef": ln.ef_value,
             "ef_unit": ln.ef_unit, "tco2e": ln.tco2e, "uncertainty_pct": ln.uncertainty_pct,
             "factors": "; ".join(ln.factor_key), "origin": ln.origin} for ln in self.lines])
+
+
+def _sum_balances(bs: list[dict | None]) -> dict | None:
+    if all(b is None for b in bs):
+        return None
+    out: dict = {}
+    for b in bs:
+        for k, v in (b or {}).items():
+            out[k] = out.get(k, 0.0) + v
+    return out
 
 
 def merge(lines: list[Line], keys: tuple[str, ...]) -> list[Line]:
@@ -316,6 +392,8 @@ def merge(lines: list[Line], keys: tuple[str, ...]) -> list[Line]:
             period_end=max(x.period_end for x in g),
             origin="; ".join(dict.fromkeys(x.origin for x in g)),
             estimated_share=wavg("estimated_share"), manual_share=wavg("manual_share"),
+            activity_rows=tuple(dict.fromkeys(r for x in g for r in x.activity_rows)),
+            balance=_sum_balances([x.balance for x in g]),
             workshop=first.workshop if "workshop" in keys else None, device=first.device if "device" in keys else None)
         out.append(merged)
     return out

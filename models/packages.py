@@ -1,4 +1,4 @@
-"""Methodology packages: ``models/methodologies/<id>/`` = ``manifest.yaml`` + ``rules.py``.
+"""Methodology packages: ``models/methodologies/<id>/`` = ``manifest.yaml`` + ``rules.yaml``.
 
 ``manifest.yaml`` holds ``id``, ``version``, ``title``, ``sources`` (list of citations),
 ``files`` (``{name: sha256}`` of every other file of the package) and ``factor_files``
@@ -7,8 +7,9 @@
 publishes), so it covers the manifest and, through it, the factor file hashes.
 
 :func:`load_methodology` refuses a package whose files do not match its manifest (a changed or
-an extra file, e.g. a ``__pycache__``), and executes ``rules.py`` from the verified bytes
-(never through the import system, so no bytecode is written into the package). A result made
+an extra file), then reads ``rules.yaml`` (:mod:`models.rulebook`: declarative rules, formulas as
+expressions that :mod:`models.expression` evaluates; a package holds no executable code, and a
+``.py`` file in it is refused). The bytes hashed are the bytes that compute. A result made
 with the packaged default factor file must use the file the manifest names;
 :func:`check_library` refuses otherwise. Another library (a restatement) is allowed and its own
 SHA-256 is recorded with the result.
@@ -21,17 +22,18 @@ After editing a package or the packaged factor file, re-seal the manifests::
 from __future__ import annotations
 
 import hashlib
-import types
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from models.factors import DEFAULT_PATH, FactorLibrary
+from models.rulebook import GWP_SETS, Rules, RulesError, read_rules
 from workspace.errors import TanjianError
 
-__all__ = ["IDS", "PACKAGES_DIR", "Methodology", "MethodologyError", "check_library", "load_methodology",
-           "reseal"]
+__all__ = ["IDS", "PACKAGES_DIR", "GwpRefused", "Methodology", "MethodologyError", "check_library", "load_methodology",
+           "reseal", "reseal_dir", "series_methodology"]
 
 PACKAGES_DIR = Path(__file__).resolve().parent / "methodologies"
 IDS = ("cn-machinery-2015", "gbt-32151.29-2024", "ghg-protocol-corporate", "iso-14064-1-2018")
@@ -39,6 +41,10 @@ IDS = ("cn-machinery-2015", "gbt-32151.29-2024", "ghg-protocol-corporate", "iso-
 
 class MethodologyError(TanjianError):
     """A methodology package is unknown, malformed or does not match its manifest."""
+
+
+class GwpRefused(MethodologyError):
+    """A GWP set the methodology does not allow (or an unknown one) was asked for."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,10 @@ class Methodology:
     path : pathlib.Path
     factor_files : dict
         ``{file name: sha256}`` of the factor library it was sealed with.
-    rules : types.ModuleType
-        The executed ``rules.py``.
+    rules : models.rulebook.Rules
+        The package's ``rules.yaml``, read and checked.
+    rules_sha256 : str
+        SHA-256 of ``rules.yaml``.
     """
 
     id: str
@@ -65,7 +73,29 @@ class Methodology:
     sha256: str
     path: Path
     factor_files: dict
-    rules: types.ModuleType
+    rules: Rules
+    rules_sha256: str = ""
+
+    def gwp_set(self, requested: str | None) -> str:
+        """The GWP set an inventory uses: ``requested`` (``AR4``, ``AR5``, ``AR6``, ``SAR``; any case) if the
+        package allows it, else the package's default when None.
+
+        Raises
+        ------
+        GwpRefused
+            A :class:`MethodologyError` naming the sets the package allows and why (its ``gwp.note``).
+        """
+        if requested is None:
+            return self.rules.gwp_default
+        want = str(requested).strip().lower()
+        if want not in GWP_SETS:
+            raise GwpRefused(f"GWP set {requested!r} is unknown; known: "
+                                   f"{', '.join(x.upper() for x in GWP_SETS)}")
+        if want not in self.rules.gwp_allowed:
+            raise GwpRefused(
+                f"methodology {self.id} {self.version} does not allow GWP set {want.upper()}: it allows "
+                f"{', '.join(x.upper() for x in self.rules.gwp_allowed)}. {self.rules.gwp_note}".strip())
+        return want
 
 
 def _sha(p: Path) -> str:
@@ -93,7 +123,8 @@ def load_methodology(id_or_path: str | Path) -> Methodology:
     ------
     MethodologyError
         If the manifest is missing or malformed, a file's hash differs from the manifest, a file is
-        not listed, or ``rules.py`` fails to execute. The message names the file and both hashes.
+        not listed, a file is Python, or ``rules.yaml`` is malformed. The message names the file (and both
+        hashes, or the field).
     """
     from chain.methodology import package_sha256
 
@@ -121,16 +152,34 @@ def load_methodology(id_or_path: str | Path) -> Methodology:
     for rel in listed:
         if rel not in present:
             raise MethodologyError(f"methodology package {root}: {rel} listed in manifest.yaml is missing")
-    source = (root / "rules.py").read_bytes()
-    module = types.ModuleType(f"tanjian_methodology_{man['id'].replace('-', '_').replace('.', '_')}")
-    module.__file__ = str(root / "rules.py")
+    py = [rel for rel in present if rel.endswith(".py")]
+    if py:
+        raise MethodologyError(f"methodology package {root}: {py[0]} is executable code; a package holds "
+                               f"declarative rules only (rules.yaml)")
+    if "rules.yaml" not in present:
+        raise MethodologyError(f"methodology package {root}: rules.yaml missing")
     try:
-        exec(compile(source, str(root / "rules.py"), "exec"), module.__dict__)  # noqa: S102 - verified bytes
-    except Exception as exc:  # noqa: BLE001
-        raise MethodologyError(f"{root / 'rules.py'}: cannot execute: {exc}") from exc
+        rules = read_rules(root / "rules.yaml")
+    except RulesError as exc:
+        raise MethodologyError(str(exc)) from None
     return Methodology(id=str(man["id"]), version=str(man["version"]), title=str(man["title"]),
                        sources=tuple(man["sources"]), sha256=package_sha256(root), path=root,
-                       factor_files=dict(man["factor_files"]), rules=module)
+                       factor_files=dict(man["factor_files"]), rules=rules,
+                       rules_sha256=_sha(root / "rules.yaml"))
+
+
+@lru_cache(maxsize=8)
+def _cached(id_or_path: str) -> Methodology:
+    return load_methodology(id_or_path)
+
+
+def series_methodology(methodology: str | Path | Methodology) -> Methodology:
+    """The package the series along time compute with: a loaded :class:`Methodology` as it is (e.g. the active
+    one of :mod:`models.guarded`), an id or directory loaded once per process (the big screen refreshes often),
+    verified like :func:`load_methodology`."""
+    if isinstance(methodology, Methodology):
+        return methodology
+    return _cached(str(methodology))
 
 
 def check_library(meth: Methodology, library: FactorLibrary) -> None:
@@ -152,20 +201,20 @@ def check_library(meth: Methodology, library: FactorLibrary) -> None:
 
 
 _SOURCES = {
-    "cn-machinery-2015": ("cn-machinery-2015", "2015.1",
+    "cn-machinery-2015": ("cn-machinery-2015", "2015.2",
                           "机械设备制造企业温室气体排放核算方法与报告指南（试行） (NDRC 2015)",
                           ["NDRC, 发改办气候〔2015〕1722号, 2015-07 (text not read; see factor rows' status)"]),
-    "gbt-32151.29-2024": ("gbt-32151.29-2024", "2024.1",
+    "gbt-32151.29-2024": ("gbt-32151.29-2024", "2024.2",
                           "GB/T 32151.29-2024 温室气体排放核算与报告要求 第29部分：机械设备制造企业",
                           ["SAMR/SAC, GB/T 32151.29-2024, published 2024-09-01, in force 2025-04-01 "
                            "(text not read: Annex C rows unverified)"]),
-    "ghg-protocol-corporate": ("ghg-protocol-corporate", "2015.1",
+    "ghg-protocol-corporate": ("ghg-protocol-corporate", "2015.2",
                                "GHG Protocol Corporate Standard with Scope 2 Guidance",
                                ["WRI/WBCSD, The GHG Protocol Corporate Accounting and Reporting Standard, rev. 2004",
                                 "WRI/WBCSD, GHG Protocol Scope 2 Guidance, 2015 (ch. 6-7: dual reporting, "
                                 "quality criteria)",
                                 "WRI/WBCSD, Corporate Value Chain (Scope 3) Standard, 2011, category 3"]),
-    "iso-14064-1-2018": ("iso-14064-1-2018", "2018.1",
+    "iso-14064-1-2018": ("iso-14064-1-2018", "2018.2",
                          "ISO 14064-1:2018 organisation-level GHG inventory",
                          ["ISO 14064-1:2018, clauses 5.2.4 (categories 1-6), 8.3 (uncertainty), Annex B",
                           "IPCC 2006 Guidelines, Vol. 1 ch. 3 (uncertainty: error propagation, Approach 1)"]),
@@ -188,3 +237,17 @@ def reseal(library_path: Path = DEFAULT_PATH) -> dict[str, str]:
         (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
         out[pid] = package_sha256(root)
     return out
+
+
+def reseal_dir(package_dir: str | Path) -> str:
+    """Rewrite one package's manifest with the current hashes of its files (id, version, title, sources and
+    factor files kept); return the package hash. A re-sealed package still differs from the version published
+    on chain: only :func:`chain.methodology.require_matching` tells them apart."""
+    from chain.methodology import package_sha256
+
+    root = Path(package_dir)
+    man = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
+    man["files"] = {p.relative_to(root).as_posix(): _sha(p) for p in sorted(root.rglob("*"))
+                    if p.is_file() and p.name != "manifest.yaml"}
+    (root / "manifest.yaml").write_text(yaml.safe_dump(man, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    return package_sha256(root)

@@ -17,7 +17,7 @@ import pandas as pd
 from models.activity_input import ActivityFileError
 from workspace.units import parse, quantity
 
-__all__ = ["balance", "in_period", "origin_of", "yearly"]
+__all__ = ["balance", "in_period", "origin_of", "period_records", "yearly"]
 
 
 def origin_of(recs: pd.DataFrame) -> str:
@@ -41,6 +41,59 @@ def in_period(df: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
                                   f"{r.period_start}..{r.period_end} straddles the inventory period {start}..{end}; "
                                   f"split the record") for r in bad.itertuples()])
     return df[inside]
+
+
+#: movements of a stock-take: dated at the previous period's end, they are the period's opening stock
+STOCK_TAKE = ("opening_stock", "closing_stock")
+
+
+def period_records(df: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The records of the inventory period [start, end], strictly.
+
+    A stock-take (``opening_stock`` or ``closing_stock``) dated at the previous period's end (``start`` - 1 day,
+    e.g. 2024-12-31 for a 2025 inventory: how a year-end stock-take is usually recorded) is the period's opening
+    stock: it is returned as ``opening_stock`` dated ``start``, with a ``stock_note`` saying so. Any other record
+    outside the period, or straddling one of its edges, is an error naming file:row (no silent drop, no
+    proration).
+
+    Raises
+    ------
+    ActivityFileError
+        Listing every such record (file:row:period_start).
+    """
+    if df.empty:
+        out = df.copy()
+        out["stock_note"] = pd.Series(dtype=object)
+        return out
+    eve = start - dt.timedelta(days=1)
+    problems, keep, notes = [], [], []
+    out = df.copy()
+    for i, r in enumerate(out.itertuples(index=False)):
+        if r.period_start >= start and r.period_end <= end:
+            keep.append(True)
+            notes.append("")
+            continue
+        if r.period_start == r.period_end == eve and r.movement in STOCK_TAKE:
+            keep.append(True)
+            notes.append(f"{Path(str(r.source_file)).name}:{int(r.row)} {r.movement} of {eve} counted as the "
+                         f"opening stock of {start}")
+            continue
+        keep.append(False)
+        notes.append("")
+        why = ("straddles" if r.period_end >= start and r.period_start <= end else "is outside")
+        problems.append((str(r.source_file), int(r.row), "period_start",
+                         f"{r.period_start}..{r.period_end} {why} the inventory period {start}..{end}; only a "
+                         f"stock-take (opening_stock/closing_stock) dated {eve} may come before it (it counts as the "
+                         f"opening stock); split the record or leave it out of this inventory's files"))
+    if problems:
+        raise ActivityFileError(problems)
+    out["stock_note"] = notes
+    moved = [bool(n) for n in notes]
+    if any(moved):
+        out.loc[moved, "movement"] = "opening_stock"
+        out.loc[moved, "period_start"] = start
+        out.loc[moved, "period_end"] = start
+    return out
 
 
 def yearly(df: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["dec", "pub", "sig"]
+__all__ = ["dec", "pub", "rounded", "sig"]
 
 
 def dec(x: float | None, places: int) -> str | None:
@@ -22,6 +22,14 @@ def dec(x: float | None, places: int) -> str | None:
     if d == 0:
         d = abs(d)
     return format(d, "f")
+
+
+def rounded(x: float, places: int) -> float:
+    """``x`` rounded half-up to ``places`` decimals, as the float of that decimal: the engine rounds each
+    line's tCO2e once with it, so that every later sum of lines (totals, report sections) gives the same
+    figure. (Rounding each section's sum of unrounded lines is what once made one ISO category read 930.968
+    in one section and 930.969 in another.)"""
+    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def sig(x: float, digits: int = 10) -> str:

@@ -1,11 +1,12 @@
-"""Scope 2: purchased electricity and heat, and the three views of scope 2.
+"""Scope 2 machinery: electricity records from statements, the market-based allocation of contractual
+instruments, and the location-based series along time.
 
-Location-based lines (electricity x grid average, heat x heat factor) with, where the
-methodology counts scope 3, the T&D losses (category 3c); the market-based lines (green power
-contracts and GECs at 0, the rest at the grid average: no residual mix is published for China);
-and the Chinese compliance view (purchased electricity incl. green power x the compliance grid
-factor). Electricity comes from statements (:func:`statement_records`) or, without them, from
-the store's top meters (:mod:`models.metered`). Formulas and sources: ``docs/accounting.md``.
+The formulas are the package's (``rules.yaml``: the ``purchased_electricity`` source, each view's grid factor);
+this module only prepares what they compute with: :func:`statement_records` turns statement rows into one
+record per workshop and billing period (the store's top meters stand in without statements,
+:mod:`models.metered`); :func:`market_lines` lets green power contracts and GECs cover electricity at 0 and
+sends the rest through the package's formula with the market view's grid factor (no residual mix is published
+for China).
 
 Along time (KPIs, the big screen, the allowance): :func:`electricity_location_based` multiplies each
 interval of an energy series by the grid factor valid on its local date (:mod:`models.series`).
@@ -26,25 +27,25 @@ References
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import xarray as xr
 
-from models.factors import FactorError, FactorLibrary
+from models.factors import FactorLibrary
 from models.factors.uncertainty import pct
 from models.lines import NO_RESIDUAL_MIX, Line, make_line, merge
-from models.records import balance, origin_of, yearly
-from models.rounding import dec
+from models.records import origin_of
 from models.series import (apply_along_time, cached_series, default_library, factor_along_time, local_index,
                            provenance, unit_scale)
-from workspace.units import SERIES_UNITS, apply, convert, quantity
+from workspace.units import SERIES_UNITS, convert
 
 if TYPE_CHECKING:
     from models.context import Context
 
-__all__ = ["DEFAULT_GRID_FACTOR", "DEFAULT_GRID_REGION", "compliance", "electricity_lines",
-           "electricity_location_based", "heat_lines", "market_lines", "statement_records"]
+__all__ = ["DEFAULT_GRID_FACTOR", "DEFAULT_GRID_REGION", "electricity_location_based", "market_lines",
+           "statement_records"]
 
 log = logging.getLogger(__name__)
 
@@ -54,54 +55,17 @@ DEFAULT_GRID_FACTOR = "grid_average"
 DEFAULT_GRID_REGION = "CN"
 
 
-def electricity_lines(ctx: Context, recs: list[dict]) -> list[Line]:
-    """Location-based lines (grid average) and, for scope 3, T&D losses."""
-    rules = ctx.m.rules
-    lines = []
-    for rec in recs:
-        s, e = rec["period_start"], rec["period_end"]
-        grid = ctx.r.get(rules.GRID[0], s, e, rules.GRID[1])
-        act = quantity(rec["qty"], rec["unit"])
-        t = apply(act, (grid.id, grid.q), to="tCO2e", what=f"electricity {rec['origin']}")
-        lines.append(make_line("purchased_electricity", "electricity", "CO2", rec, rec["qty"], rec["unit"], rec["origin"],
-                           [grid], t, f"tCO2/{rec['unit']}", pct(ctx.u, rec["u_key"]), [pct(ctx.u, "factor:grid")],
-                           formula="E = net purchased electricity x grid average factor", dq=rec["dq"]))
-        if rules.SCOPE3:
-            td = ctx.r.get("grid_td_loss_rate", s, e, allow_unverified=True)
-            tt = apply(act, (td.id, td.q), (grid.id, grid.q), to="tCO2e", what=f"T&D losses {rec['origin']}")
-            lines.append(make_line("td_losses", "electricity", "CO2", rec, rec["qty"], rec["unit"], rec["origin"],
-                               [td, grid], tt, f"tCO2/{rec['unit']}", pct(ctx.u, rec["u_key"]),
-                               [pct(ctx.u, "factor:td_loss"), pct(ctx.u, "factor:grid")],
-                               formula="E = electricity x T&D loss rate x grid factor (scope 3 category 3c)",
-                               dq=rec["dq"], scope3_category=3))
-    return lines
+def market_lines(ctx: Context, elec: list[Line], instruments: pd.DataFrame, source, grid: tuple[str, str]) -> list[Line]:
+    """Market-based scope 2 electricity: contractual instruments at 0, the rest through the package's
+    electricity ``source`` with the market view's ``grid`` factor (no residual mix is published for China)."""
+    from models.sources import Group, evaluate
 
-
-def heat_lines(ctx: Context, df: pd.DataFrame) -> list[Line]:
-    lines = []
-    for (item, ws, dev, _y), g in yearly(df).groupby(["item", "workshop", "device", "year"], dropna=False, sort=True):
-        s, e = min(g["period_start"]), max(g["period_end"])
-        qty, how = balance(g, "GJ", f"heat {item}")
-        rec = dict(workshop=None if pd.isna(ws) else ws, device=None if pd.isna(dev) else dev, period_start=s,
-                   period_end=e)
-        f = ctx.r.get(ctx.m.rules.HEAT_FACTOR, s, e)
-        t = apply(quantity(qty, "GJ"), (f.id, f.q), to="tCO2e", what=f"heat {origin_of(g)}")
-        lines.append(make_line("purchased_heat", item, "CO2", rec, qty, "GJ", origin_of(g) + f" [{how}]", [f], t, "tCO2/GJ",
-                           pct(ctx.u, "activity:heat"), [pct(ctx.u, "factor:heat")],
-                           formula="E = net purchased heat x heat factor"))
-    return lines
-
-
-def market_lines(ctx: Context, elec: list[Line], instruments: pd.DataFrame) -> list[Line]:
-    """Market-based scope 2 electricity: instruments at 0, the rest at the grid average (no residual mix)."""
     if not elec:
         if not instruments.empty:
             log.warning("%d green power / GEC record(s) but no purchased electricity in the period: nothing to "
                         "cover, market-based scope 2 is 0", len(instruments))
         return []
-    rules = ctx.m.rules
     total = sum(convert(ln.quantity, ln.unit, "MWh") for ln in elec)
-    s, e = min(ln.period_start for ln in elec), max(ln.period_end for ln in elec)
     claimed, lines = 0.0, []
     for (kind, item), g in instruments.groupby(["kind", "item"], sort=True):
         mwh = sum(convert(q, u, "MWh") for q, u in zip(g["quantity"], g["unit"]))
@@ -112,67 +76,67 @@ def market_lines(ctx: Context, elec: list[Line], instruments: pd.DataFrame) -> l
         claimed += take
         rec = dict(workshop=None, device=None, period_start=min(g["period_start"]), period_end=max(g["period_end"]))
         label = "green power contract" if kind == "green_power" else "green electricity certificates (1 GEC = 1 MWh)"
+        rows = tuple(f"{Path(str(f)).name}:{int(r)}" for f, r in zip(g["source_file"], g["row"]))
         lines.append(make_line("purchased_electricity", f"{kind}:{item}", "CO2", rec, take, "MWh",
-                           origin_of(g) + f" [{label}]", [], 0.0, "tCO2/MWh", pct(ctx.u, "activity:instrument"), [],
-                           formula="E = MWh covered by contractual instruments x 0", basis="market"))
+                               origin_of(g) + f" [{label}]", [], 0.0, "tCO2/MWh", pct(ctx.u, "activity:instrument"), [],
+                               formula="E = MWh covered by contractual instruments x 0", basis="market",
+                               rule=source.id, rows=rows))
     rest = total - claimed
-    u_ad = max((pct(ctx.u, "activity:meter"), pct(ctx.u, "activity:statement")))
     residual = []
     for ln in elec:
         # instruments cover every electricity line in proportion; each residual part takes its own period's factor
         q = convert(ln.quantity, ln.unit, "MWh") * (rest / total if total else 0.0)
-        grid = ctx.r.get(rules.GRID[0], ln.period_start, ln.period_end, rules.GRID[1])
-        t = apply(quantity(q, "MWh"), (grid.id, grid.q), to="tCO2e")
-        rec = dict(workshop=None, device=None, period_start=ln.period_start, period_end=ln.period_end)
-        residual.append(make_line("purchased_electricity", "residual", "CO2", rec, q, "MWh",
-                              f"electricity not covered by instruments; factor: {NO_RESIDUAL_MIX}", [grid], t,
-                              "tCO2/MWh", u_ad, [pct(ctx.u, "factor:grid")],
-                              formula="E = (electricity - instruments) x grid average", basis="market"))
+        g = Group(item="residual", workshop=None, device=None, period_start=ln.period_start, period_end=ln.period_end,
+                  unit="MWh", movements={"used": q}, origin=f"electricity not covered by instruments; factor: "
+                  f"{NO_RESIDUAL_MIX}", rows=ln.activity_rows, u_key="activity:statement")
+        residual.append(evaluate(ctx, source, g, grid=grid, basis="market"))
     return lines + merge(residual, ("source", "item"))
 
 
-def compliance(ctx: Context, lines: list[Line], elec: list[Line]) -> dict:
-    rules = ctx.m.rules
-    label = ("Chinese compliance view (MEE key-enterprise reporting): purchased electricity incl. green power x "
-             f"{rules.COMPLIANCE_GRID[0]} (0.5703 for 2022-2025 reporting); green power is not deducted")
-    n_refused = len(ctx.r.refused)
-    try:
-        t_e = 0.0
-        used = []
-        for ln in elec:
-            f = ctx.r.get(rules.COMPLIANCE_GRID[0], ln.period_start, ln.period_end, rules.COMPLIANCE_GRID[1])
-            if len(ctx.r.refused) > n_refused:
-                # an unverified compliance factor makes this view unavailable, not the inventory
-                row, s, e = ctx.r.refused[n_refused]
-                del ctx.r.refused[n_refused:]
-                raise FactorError(
-                    f"factor {row.factor_id!r} for {s}..{e} is unverified ({row.key}, line {row.line} of "
-                    f"{ctx.r.lib.path}); allow unverified factors explicitly (allow_unverified=True, "
-                    f"tanjian inventory --allow-unverified) to use it")
-            used.append(f.id)
-            t_e += apply(quantity(ln.quantity, ln.unit), (f.id, f.q), to="tCO2e")
-    except FactorError as exc:
-        return {"label": label, "available": False, "reason": str(exc), "scope2_electricity_tco2e": None,
-                "total_tco2e": None, "factors": []}
-    other = sum(ln.tco2e for ln in lines if ln.scope == 1 or ln.source == "purchased_heat")
-    return {"label": label, "available": True, "reason": None, "scope2_electricity_tco2e": dec(t_e, 3),
-            "total_tco2e": dec(other + t_e, 3), "factors": sorted(set(used))}
-
-
-def statement_records(st: pd.DataFrame) -> list[dict]:
+def statement_records(st: pd.DataFrame, unused: list[dict] | None = None) -> list[dict]:
     """Electricity records [MWh] of statement rows, one per workshop and billing period.
 
-    A period's ``total`` row is taken when there is one, else the sum of its time-of-use rows.
+    A period's ``total`` row is taken when there is one, else the sum of its time-of-use rows; the
+    time-of-use rows of a period with a total row are appended to ``unused`` with the reason.
     """
     recs = []
     for (ws, s, e), g in st.groupby(["workshop", "period_start", "period_end"], dropna=False, sort=True):
         g_tot = g[g["item"] == "total"]
         use = g_tot if not g_tot.empty else g
+        if unused is not None and not g_tot.empty:
+            tot_rows = ", ".join(f"{Path(str(f)).name}:{int(r)}" for f, r in zip(g_tot["source_file"], g_tot["row"]))
+            for r in g[g["item"] != "total"].itertuples():
+                unused.append({"file": Path(str(r.source_file)).name, "row": int(r.row), "kind": r.kind,
+                               "item": r.item, "reason": f"time-of-use part of the billing period whose total row "
+                                                         f"{tot_rows} is counted (not added twice)"})
         mwh = sum(convert(q, u, "MWh") for q, u in zip(use["quantity"], use["unit"]))
         recs.append(dict(workshop=None if pd.isna(ws) else ws, device=None, period_start=s, period_end=e,
                          qty=mwh, unit="MWh", origin=origin_of(use), u_key="activity:statement",
-                         dq=(None, None)))
+                         dq=(None, None), rows=tuple(f"{Path(str(f)).name}:{int(r)}"
+                                                     for f, r in zip(use["source_file"], use["row"]))))
     return recs
+
+
+def _per_kwh(methodology, grid):
+    """kgCO2e per kWh along time: the package's electricity formula with AD = 1 kWh and its grid role = ``grid``
+    [kgCO2/kWh] (constants as the package gives them)."""
+    from models.expression import compile_formula
+    from models.packages import series_methodology
+
+    meth = series_methodology(methodology)
+    src = next(s for s in meth.rules.sources if "electricity" in s.kind and s.scope == 2 and not s.also)
+    f = compile_formula(src.formula)
+    values, units = {"AD": 1.0}, {"AD": "kWh"}
+    for n in f.names:
+        if n == "AD":
+            continue
+        if n in meth.rules.constants:
+            values[n], units[n] = meth.rules.constants[n][0], meth.rules.constants[n][1]
+        elif src.factors[n].grid:
+            values[n], units[n] = grid, "kgCO2/kWh"
+        else:
+            raise ValueError(f"{meth.id}: {src.id} formula {src.formula!r} names {n}, which a series cannot take")
+    return f.plan(units, "kgCO2e").fn(values)
 
 
 def electricity_location_based(
@@ -182,8 +146,9 @@ def electricity_location_based(
     library: FactorLibrary | None = None,
     *,
     allow_unverified: bool = False,
+    methodology="cn-machinery-2015",
 ) -> xr.DataArray:
-    """Location-based scope 2 emissions of purchased electricity.
+    """Location-based scope 2 emissions of purchased electricity, by the package's formula.
 
     Each interval is multiplied by the grid factor valid on its local date, so a period
     crossing a validity boundary (e.g. 31 Dec -> 1 Jan) uses each day's own factor.
@@ -203,6 +168,9 @@ def electricity_location_based(
         Factor library; the packaged one by default.
     allow_unverified : bool, default False
         Accept factor rows whose status is ``unverified``.
+    methodology : str or models.packages.Methodology
+        Package (id, directory, or the loaded active one) whose scope 2 electricity formula is evaluated per
+        interval, with ``factor_id`` as its grid factor.
 
     Returns
     -------
@@ -226,9 +194,12 @@ def electricity_location_based(
 
     def build():
         f, rows = factor_along_time(lib, factor_id, index, energy["time"], region, "kgCO2/kWh", allow_unverified)
-        return f.values, rows
+        return _per_kwh(methodology, f.values), rows
 
-    factor, used = cached_series(lib, ("electricity", factor_id, region, allow_unverified), index, build)
+    from models.packages import series_methodology
+
+    key = ("electricity", factor_id, region, allow_unverified, series_methodology(methodology).sha256)
+    factor, used = cached_series(lib, key, index, build)
     out = apply_along_time(energy, kwh_per_unit, factor, "kgCO2/kWh")
     out.name = "emissions_location_based"
     out.attrs = {

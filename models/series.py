@@ -6,8 +6,8 @@ timestamps (tz-naive, IANA zone in ``attrs["timezone"]``) and a ``units`` attrib
 :func:`factor_along_time` takes each interval's factor row from a
 :class:`models.factors.FactorLibrary` (kept by :func:`cached_series` for the big screen's
 refreshes), :func:`apply_along_time` multiplies, and :func:`provenance` names the rows used and
-the factor file. The formulas live with their source family: :func:`models.scope2.electricity_location_based`,
-:func:`models.combustion.natural_gas_combustion`.
+the factor file. The formulas are the methodology package's, evaluated along time by
+:func:`models.scope2.electricity_location_based` and :func:`models.combustion.natural_gas_combustion`.
 """
 
 from __future__ import annotations

@@ -81,6 +81,11 @@ def _serve() -> ModuleType:
     return serve
 
 
+def _plan() -> ModuleType:
+    from tanjian.commands import plan
+    return plan
+
+
 def _store() -> ModuleType:
     from tanjian.commands import store
     return store
@@ -89,6 +94,26 @@ def _store() -> ModuleType:
 def _energy() -> ModuleType:
     from tanjian.commands import energy
     return energy
+
+
+def _status() -> ModuleType:
+    from tanjian.commands import status
+    return status
+
+
+def _backup() -> ModuleType:
+    from tanjian.commands import backup
+    return backup
+
+
+def _audit() -> ModuleType:
+    from tanjian.commands import audit
+    return audit
+
+
+def _user() -> ModuleType:
+    from tanjian.commands import user
+    return user
 
 
 class Command(NamedTuple):
@@ -113,7 +138,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("replace-meter", _store, "record a meter swap: old meter's final and new meter's initial reading"),
     Command("kpi", _inventory, "energy and CO2e today, yesterday, this month, this year"),
     Command("versions", _store, "the store's commits, newest first"),
-    Command("status", _collect, "collector health, store and last anchor"),
+    Command("status", _status, "collectors, store, journal lag, ledger, chain, audit, disk, certificates"),
     Command("ledger", _chain, "put a file's hash (a report, an invoice) into the ledger"),
     Command("tag", _store, "name a version of the store so that compaction keeps it"),
     Command("compact", _store, "expire old versions (tags kept) and delete what only they used"),
@@ -139,6 +164,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("push", _push, "the HTTP endpoint outside connectors push readings to (any language)"),
     Command("energy", _energy, "energy management: time-of-use cost, demand, PF, load moves, transformers, "
                                "unit consumption, device states, anomalies"),
+    Command("plan", _plan, "the reduction path: PV, efficiency, green power, certificates, offsets (Pyomo)"),
+    Command("audit", _audit, "the hash-chained audit trail: show, verify (names an edited entry), export"),
+    Command("backup", _backup, "back up the data folder (journal, store, ledger, evidence, audit, keys) to a .tar.gz"),
+    Command("restore", _backup, "restore a backup into an empty folder, checked against the anchors' Merkle roots"),
+    Command("user", _user, "accounts and roles of the dashboards: add, passwd, role, disable, enable, list"),
     Command("alarms", _alarms, "alarms: list, show (path to the source), ack, shelve, unshelve, rules, evaluate"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
@@ -178,6 +208,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", type=path_name, help="tanjian.yaml to use")
     p.add_argument("--data-dir", type=path_name, help="override paths.data_dir of the configuration")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument("--log-json", action="store_true", help="log lines as JSON objects (for journald, log shippers)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     group = _BY_NAME[command].group if command in _BY_NAME else None
     for c in COMMANDS:
@@ -202,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {' '.join(extra)}\n")
     level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_json:
+        from tanjian.service import JsonFormatter
+
+        for h in logging.getLogger().handlers:
+            h.setFormatter(JsonFormatter())
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
     try:
         return int(args.func(args) or 0)

@@ -21,18 +21,43 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-dev-shm-usage"]
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: ports handed out below the kernel's ephemeral range: a port from bind(0) is an ephemeral one, and the
+#: kernel may give it to an outgoing connection's source side between our check and the server's bind
+#: ("address already in use"); below the range only servers we start take ports. Each call moves on,
+#: so one test session never gets the same port twice.
+_NEXT_PORT = [10000 + (os.getpid() * 37) % max(1, _ephemeral_low() - 10000 - 2000)]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free now and outside the kernel's ephemeral range."""
+    low = _ephemeral_low()
+    for _ in range(5000):
+        port = _NEXT_PORT[0]
+        _NEXT_PORT[0] = port + 1 if port + 1 < low else 10000
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def free_port_block(n: int) -> int:
     """A base port such that base..base+n-1 are free (for a plant's gateways)."""
     for _ in range(50):
         base = free_port()
-        if base + n > 65000:
+        if base + n >= _ephemeral_low():
+            _NEXT_PORT[0] = 10000
             continue
+        _NEXT_PORT[0] = base + n
         socks = []
         try:
             for i in range(n):

@@ -136,6 +136,11 @@ class DashboardConfig(_Model):
     public_url: str = Field("http://127.0.0.1:5006", pattern=r"^https?://[^\s?#]+$",
                             description="address of the dashboards as the plant's phones reach them; the "
                                         "meters' QR labels point at <public_url>/readings?meter=ID")
+    require_login: bool = Field(False, description="refuse to serve without accounts (a login is asked anyway as "
+                                                   "soon as `tanjian user add` created one)")
+    tls_certificate: Path | None = Field(None, description="PEM certificate (chain) of the dashboards; with "
+                                                           "tls_key the server speaks HTTPS only, with HSTS")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_certificate, a file of mode 0600")
 
 
 class JupyterConfig(_Model):

@@ -52,8 +52,26 @@ def submit(inbox: str | os.PathLike, request: dict) -> Path:
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
     write_atomic(path, json.dumps(request, sort_keys=True).encode(), what="queueing a request")
+    _audit(inbox.parent, request)  # the inbox is <data_dir>/inbox
     log.info("%s by %s queued in %s", kind, request["author"], path)
     return path
+
+
+def _audit(data_dir: Path, req: dict) -> None:
+    """One audit-trail entry for a request (not for the audit trail's own head, which would chase itself)."""
+    from . import audit
+
+    if str(req.get("name", "")).startswith(audit.HEAD_DOCUMENT):
+        return
+    what = {"correction": lambda: ", ".join(f"{r.get('meter')} {r.get('time')} = {r.get('counter')}"
+                                            for r in req.get("readings", [])),
+            "document": lambda: f"{req.get('name')} sha256 {req.get('sha256')}",
+            "meter_replaced": lambda: f"{req.get('meter')} {req.get('time')} old final {req.get('old_final')} "
+                                      f"new initial {req.get('new_initial')}",
+            "manual_reading": lambda: f"{req.get('meter')} {req.get('time')} = {req.get('counter')} photo "
+                                      f"{req.get('photo_sha256')}",
+            }.get(req["kind"], lambda: f"{req.get('meter')} {req.get('time')}")()
+    audit.record(data_dir, req["author"], req["kind"], what, req["reason"])
 
 
 def _when(s: str):

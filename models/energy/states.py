@@ -208,6 +208,8 @@ def shift_states(store, site, start, end, *, devices: list[str] | None = None, a
             rows[(d, sh)] = {"kind": dev.kind.value, "role": dev.role, "off_kw": th.off_kw,
                              "running_kw": th.running_kw, "thresholds": th.source,
                              **state_table(p[d][m], st[m])}
+    if not rows:
+        return pd.DataFrame()
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.names = ["device", "shift"]
     return out

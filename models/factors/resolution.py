@@ -62,6 +62,10 @@ class Resolver:
         #: named at once (:meth:`check`), then nothing is returned
         self.refused: list[tuple[Factor, dt.date, dt.date]] = []
         self._memo: dict[tuple, tuple[FactorUse, Factor | None]] = {}  # the same row for the same request
+        #: the measured values applied (so that one given and never used is refused, not ignored)
+        self.used_measured: set[int] = set()
+        #: every factor id asked for
+        self.asked: set[str] = set()
 
     def check(self) -> None:
         """Raise :class:`UnverifiedFactors` naming every unverified row that was needed and not allowed."""
@@ -70,7 +74,8 @@ class Resolver:
 
     def get(self, factor_id: str, start: dt.date, end: dt.date, region: str = "CN",
             allow_unverified: bool | None = None) -> FactorUse:
-        for m in self.measured:
+        self.asked.add(factor_id)
+        for i, m in enumerate(self.measured):
             if m.factor_id != factor_id:
                 continue
             if m.applies_from <= start and end <= m.applies_to:
@@ -78,6 +83,7 @@ class Resolver:
                 if default is not None and parse(m.unit).dimensionality != parse(default.unit).dimensionality:
                     raise UnitMismatch(f"measured {factor_id} in [{m.unit}] ({m.file}:{m.line}) does not fit the "
                                        f"library's unit [{default.unit}]")
+                self.used_measured.add(i)
                 return m.use()
             if m.applies_from <= end and start <= m.applies_to:
                 raise InventoryError(

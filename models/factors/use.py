@@ -31,6 +31,9 @@ class FactorUse:
     status : str
     evidence_sha256 : str or None
         SHA-256 of the evidence (lab report) of a measured value.
+    role : str
+        The name the package's formula gives it (``NCV``, ``CC``, ``OF``, ``GWP``, ``GRID`` …); empty
+        when it was not applied through a formula.
     """
 
     id: str
@@ -42,6 +45,7 @@ class FactorUse:
     valid_to: dt.date
     status: str
     evidence_sha256: str | None = None
+    role: str = ""
 
     @cached_property
     def q(self):

@@ -62,6 +62,7 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
     Returns one dict a file: ``name``, ``sha256``, ``size`` and ``batch`` (the journal sequence number,
     or None when the running collector will journal the queued request at its next cycle).
     """
+    from workspace import audit
     from workspace.errors import JournalError
     from workspace.inbox import document_request, submit
     from workspace.journal import Journal
@@ -73,6 +74,7 @@ def ledger_files(cfg, paths: list[Path], author: str, reason: str) -> list[dict]
         submit(cfg.paths.inbox, req)
         reqs.append(req)
     out = [{"name": r["name"], "sha256": r["sha256"], "size": r["size"], "batch": None} for r in reqs]
+    audit.record(cfg.paths.data_dir, author, "report_issue", ", ".join(r["name"] for r in reqs), reason)
     try:
         journal = Journal(cfg.paths.journal, writer=True)
     except JournalError:

@@ -24,6 +24,7 @@ Every handler takes the parsed ``args`` (``args.config``: YAML path or None) and
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import secrets
@@ -35,6 +36,7 @@ from chain.connect import anchoring_service, connect, deployment
 from chain.connect import registry as registry_of
 from tanjian import args as A
 from tanjian.args import config_from_args, guarded
+from workspace import audit
 from workspace.errors import ChainError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,24 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for name, c in info["contracts"].items():
         print(f"{name} {c['address']} (block {c['block']})")
     print(f"on chain {info['chain_id']}; gateway registered for plant {cfg.site.plant.id}")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Rotate the gateway key through the DeviceRegistry (the registry's admin signs)."""
+    from chain.deploy import default_deployer
+    from chain.rotation import rotate_gateway
+
+    cfg = config_from_args(args)
+    w3 = connect(cfg)
+    info = deployment(cfg)
+    if info is None:
+        raise ChainError("no deployment: run `tanjian chain deploy` first")
+    admin = _role_sender(args) if (args.keystore or args.sender) else default_deployer(w3)
+    r = rotate_gateway(w3, info, cfg.chain.keystore, cfg.chain.password_file, cfg.site.plant.id, admin=admin)
+    audit.record(cfg.paths.data_dir, getpass.getuser(), "key_rotate", f"gateway {r.old} -> {r.new}", args.reason)
+    print(f"gateway key rotated: {r.old} (revoked in block {r.revoked_in_block}, keystore kept as "
+          f"{r.retired_keystore}) -> {r.new} ({r.moved_wei} wei moved); restart the anchoring loop")
     return 0
 
 
@@ -170,6 +190,8 @@ def cmd_methodology(args: argparse.Namespace) -> int:
 
         if args.reseal:
             for pid, sha in reseal().items():
+                audit.record(cfg.paths.data_dir, getpass.getuser(), "factor_change", f"{pid} resealed: {sha}",
+                             "methodology package data (factors, parameters) changed")
                 print(f"{pid}  {sha}")
             return 0
         for pid in IDS:
@@ -182,6 +204,8 @@ def cmd_methodology(args: argparse.Namespace) -> int:
         v = m.publish(w3, reg, _role_sender(args), args.package_dir, args.id, args.version,
                       m.parse_when(args.effective_from),
                       m.parse_when(args.effective_to) if args.effective_to else None)
+        audit.record(cfg.paths.data_dir, getattr(args, "author", None) or getpass.getuser(), "methodology_publish",
+                     f"{v.id} {v.version} package {v.package_sha256}", f"effective from {args.effective_from}")
         print(f"published {v.id} {v.version}: package {v.package_sha256}, effective "
               f"{v.effective_from.isoformat()} .. {v.effective_to.isoformat() if v.effective_to else 'open'}")
         return 0
@@ -225,9 +249,13 @@ def cmd_quota(args: argparse.Namespace) -> int:
         if args.on_chain:
             set_on_chain(registry.w3, registry, _role_sender(args), args.enterprise, args.year, amount_kg,
                          args.reason)
+            audit.record(cfg.paths.data_dir, getpass.getuser(), "quota_set",
+                         f"{args.enterprise} {args.year} {amount_kg} kg on chain", args.reason)
             print(f"set on chain: {args.enterprise} {args.year} = {args.amount_t:g} t CO2e")
         else:
             book.set(args.enterprise, args.year, amount_kg, author=args.author, reason=args.reason)
+            audit.record(cfg.paths.data_dir, args.author, "quota_set",
+                         f"{args.enterprise} {args.year} {amount_kg} kg by hand", args.reason)
             print(f"hand-entered: {args.enterprise} {args.year} = {args.amount_t:g} t CO2e")
         return 0
     q = book.effective(args.enterprise, args.year)
@@ -308,6 +336,13 @@ def add_commands(subparsers) -> None:
     sub.add_parser("keygen", help="create the gateway keystore").set_defaults(func=guarded(cmd_keygen))
     sub.add_parser("deploy", help="deploy the registry, register and fund the gateway").set_defaults(
         func=guarded(cmd_deploy))
+    q = sub.add_parser("rotate-key", help="a new gateway key takes over anchoring; the old one is revoked")
+    q.add_argument("--reason", required=True, help="why (goes into the audit trail)")
+    q.add_argument("--keystore", type=A.existing_file, help="the DeviceRegistry admin's encrypted key")
+    q.add_argument("--password-file", type=A.existing_file, help="its password file (mode 0600)")
+    q.add_argument("--from", dest="sender", help="the admin as an unlocked node account (dev chains; default: "
+                                                 "the node's first account)")
+    q.set_defaults(func=guarded(cmd_rotate_key))
     q = sub.add_parser("compile", help="recompile the contracts' committed artefacts with solcjs (developers)")
     q.add_argument("--out", type=A.path_name, default=None, help="output directory (default chain/contracts/build)")
     q.set_defaults(func=guarded(cmd_compile))

@@ -1,5 +1,5 @@
 """Collection: ``tanjian simulate`` (the meters over Modbus TCP), ``tanjian collect`` (poll, journal, fold)
-and ``tanjian status`` (collector health, store and last anchor)."""
+(``tanjian status`` is :mod:`tanjian.commands.status`)."""
 
 from __future__ import annotations
 
@@ -82,48 +82,8 @@ def cmd_collect(args) -> int:
     return 0
 
 
-def cmd_status(args) -> int:
-    from collectors.health import device_health
-
-    cfg = config_from_args(args)
-    devices = device_health(cfg.paths.data_dir)  # what the collector last wrote (`tanjian health`: all of it)
-    doc = devices.attrs
-    if doc["written_at"] is not None:
-        print(f"collector: {doc['cycles']} cycles, {doc['acknowledged']} readings acknowledged, journal "
-              f"{doc['journal_batches']} batches, {doc['pending_cycles']} cycles waiting for disk "
-              f"(health written {doc['age_s']:.0f} s ago)")
-        if doc.get("fold_error"):
-            print(f"  store fold failing: {doc['fold_error']}")
-        bad = devices[devices["consecutive_failures"] > 0]
-        print(f"devices: {len(devices)} seen, {len(bad)} failing")
-        for k, v in bad.iterrows():
-            wait = f", retry every {v['backoff_s']:.0f} s" if v["backoff_s"] else ""
-            print(f"  {k}: {v['consecutive_failures']} failures{wait}, last: {v['last_error']}")
-    else:
-        print(f"collector: no health file at {doc['health_file']} (not running here yet)")
-    try:
-        store = open_store(cfg)
-        print(f"store: {store.path}, batches 0..{store.last_folded_seq} folded, newest reading "
-              f"{store.latest_time()}")
-    except TanjianError as exc:
-        print(f"store: {exc}")
-    try:
-        from chain.anchor import anchors
-
-        a = anchors(cfg.paths.chain)
-        if a:
-            last = a[-1]
-            print(f"last anchor: root {last['root']} covering {last['tree_size']} batches, block "
-                  f"{last['block_number']} on chain {last['chain_id']}")
-        else:
-            print("last anchor: none yet")
-    except TanjianError as exc:
-        print(f"anchors: {exc}")
-    return 0
-
-
 def add_commands(sub) -> None:
-    """Add ``simulate``, ``collect``, ``status`` and ``simulate-mqtt``."""
+    """Add ``simulate``, ``collect`` and ``simulate-mqtt``."""
     x = sub.add_parser("simulate")
     x.add_argument("--clock", default=None, type=A.clock, help="'wall' (default) or ORIGIN@WALLxSPEED, e.g. a faster clock")
     x.add_argument("--port-offset", type=A.port_offset, default=0)
@@ -137,7 +97,6 @@ def add_commands(sub) -> None:
                                                             "alarms.yaml against the store; `tanjian alarms`)")
     x.set_defaults(func=cmd_collect)
 
-    sub.add_parser("status").set_defaults(func=cmd_status)
 
     x = sub.add_parser("simulate-mqtt", description="Publish the load model's readings of one mqtt gateway's "
                        "meters to a broker at QoS 1, as each meter's mapping expects.")

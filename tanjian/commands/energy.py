@@ -266,13 +266,16 @@ def cmd_states(args) -> int:
         if d not in {x.id for x in cfg.site.devices}:
             raise ArgumentRefused(f"tanjian energy states: --device {d}: unknown device")
     store = open_store(cfg)
-    if args.view == "shifts":
+    if args.view in ("shifts", "habits"):
         df = states.shift_states(store, cfg.site, start, end, devices=devs)
+        if args.view == "habits":  # the lowest standby share any device of the class showed in any shift
+            from models.energy.unit_consumption import NO_SHIFT
+
+            on = df[df.index.get_level_values("shift") != NO_SHIFT] if not df.empty else df
+            df = states.best_habits(on.set_axis([f"{d} {s}" for d, s in on.index], axis=0)) if not on.empty else on
     else:
         df = states.device_states(store, cfg.site, start, end, devices=devs, idle_min=args.idle_min)
-        if args.view == "habits":
-            df = states.best_habits(df)
-    if args.format == "table" and args.view != "habits" and not df.empty:
+    if args.format == "table" and args.view != "habits" and not df.empty and "kind" in df:
         df = df[["kind", "off_kw", "running_kw", "running_kwh", "standby_kwh", "startup_kwh", "standby_share_pct",
                  "saveable_kwh"]]
     _emit(df, args.format, f"device states ({args.view}), {start} … {end}",

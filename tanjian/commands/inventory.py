@@ -6,7 +6,7 @@
 
     tanjian inventory --year 2026 | --from DATE --to DATE [--methodology ID] [--level LEVEL]
                       [--activity FILE ...] [--as-of SNAPSHOT] [--measured FILE] [--no-store]
-                      [--allow-unverified] [--json] [--restate-with FACTORS.csv]
+                      [--allow-unverified] [--gwp SAR|AR4|AR5|AR6] [--json] [--restate-with FACTORS.csv]
     tanjian footprint --month YYYY-MM [--activity FILE ...] [--methodology ID] [--json]
 
 Activity files are validated first: a bad row is an error naming file:row:field and nothing is
@@ -110,14 +110,25 @@ def _compute(args, start, end, level):
     activity = _activity(args.activity)
     store, site, cfg = _store_and_site(args)
     if activity is None and cfg is not None:
-        # invoices, statements and hand vouchers imported into <data_dir>/activity/ by `tanjian import`
-        activity = load_activity(cfg.paths.data_dir, start, end)
+        # invoices, statements and hand vouchers imported into <data_dir>/activity/ by `tanjian import`, and a
+        # stock-take dated the day before the period (it counts as the opening stock)
+        eve = start - dt.timedelta(days=1)
+        activity = load_activity(cfg.paths.data_dir, eve, end)
+        if not activity.empty:
+            keep = [(e >= start) or (s == e == eve and m in ("opening_stock", "closing_stock"))
+                    for s, e, m in zip(activity["period_start"], activity["period_end"], activity["movement"])]
+            activity = activity[keep].reset_index(drop=True)
         log.info("read %d activity record(s) from %s/activity", len(activity), cfg.paths.data_dir)
     measured = load_measured(args.measured) if args.measured else None
     _chain_guard(cfg, args.methodology)
-    return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
-                             as_of=args.as_of, level=level, measured=measured,
-                             allow_unverified=args.allow_unverified)
+    from models.packages import GwpRefused
+
+    try:
+        return compute_inventory(start, end, methodology=args.methodology, store=store, activity=activity, site=site,
+                                 as_of=args.as_of, level=level, measured=measured,
+                                 allow_unverified=args.allow_unverified, gwp=getattr(args, "gwp", None))
+    except GwpRefused as exc:  # the option, not the data: a usage error (exit 2)
+        raise A.ArgumentRefused(f"tanjian {args.command}: --gwp {args.gwp}: {exc}") from None
 
 
 def _print_inventory(inv) -> None:
@@ -133,13 +144,29 @@ def _print_inventory(inv) -> None:
               f"{ln['activity']['quantity']:>16} {ln['activity']['unit']:<11}{ln['tco2e']:>14}"
               f"{ln['uncertainty_pct']:>7}")
     t = c["totals"]
-    print(f"scope 1 {t['scope1']['tco2e']} t (±{t['scope1']['uncertainty_pct']}%)")
-    print(f"scope 2 location-based {t['scope2_location']['tco2e']} t, market-based {t['scope2_market']['tco2e']} t "
-          f"(residual mix: {c['views']['market_based']['residual_mix']})")
-    comp = c["views"]["compliance"]
-    print(f"Chinese compliance view: {comp['total_tco2e'] + ' t' if comp['available'] else 'unavailable: ' + comp['reason']}")
-    print(f"scope 3 {t['scope3']['tco2e']} t;  gross (location) {t['gross_location']['tco2e']} t "
-          f"(±{t['gross_location']['uncertainty_pct']}%);  offsets {c['offsets']['total_tco2e']} t (not netted)")
+    v = c["views"]
+
+    def factors(view):
+        return ", ".join(f"{g['factor_id']} {g['value']} {g['unit']} ({g['source']})" for g in view.get("grid_factors", []))
+
+    comp = v["compliance"]
+    comp_line = (f"{comp['total_tco2e']} t  [{factors(comp)}]" if comp["available"]
+                 else "unavailable: " + comp["reason"])
+    rows = {"compliance": f"compliance total {comp_line}\n    {comp['label']}",
+            "location_based": f"location-based total {v['location_based']['total_tco2e']} t  "
+                              f"[{factors(v['location_based'])}]\n    {v['location_based']['label']}",
+            "market_based": f"market-based total {v['market_based']['total_tco2e']} t  "
+                            f"[{factors(v['market_based'])}]\n    {v['market_based']['label']}"}
+    head = m["headline"]
+    print(f"HEADLINE ({head}, GWP {m['gwp_set'].upper()}): {t['headline']['tco2e'] or '-'} tCO2e")
+    for k in [head] + [k for k in rows if k != head]:
+        print(rows[k])
+    print(f"scope 1 {t['scope1']['tco2e']} t (±{t['scope1']['uncertainty_pct']}%);  scope 2 location-based "
+          f"{t['scope2_location']['tco2e']} t, market-based {t['scope2_market']['tco2e']} t")
+    print(f"scope 3 {t['scope3']['tco2e']} t;  offsets {c['offsets']['total_tco2e']} t (not netted)")
+    for u in c["activity_unused"]:
+        print(f"not used: {u['file']}:{u['row'] if u['row'] is not None else '-'} {u['kind']} {u['item']}: "
+              f"{u['reason']}")
 
 
 def cmd_kpi(args) -> int:
@@ -217,14 +244,19 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "such a row stops and lists every one (id, value, file line, why) and nothing is computed; "
                         "with it, each line using one lists the row with status 'unverified' among its factors "
                         "(JSON and reports). Scope 3 upstream factors are always accepted and labelled")
+    p.add_argument("--gwp", default=None, type=str.upper, choices=("SAR", "AR4", "AR5", "AR6"), metavar="SET",
+                   help="IPCC GWP set (SAR, AR4, AR5, AR6) where the methodology allows it; default: the "
+                        "methodology's own (cn-machinery-2015: SAR only; gbt-32151.29-2024: AR5, AR6; "
+                        "ghg-protocol-corporate and iso-14064-1-2018: AR4, AR5, AR6). Refused, with the reason, "
+                        "where the methodology does not allow it")
     p.add_argument("--json", action="store_true", help="print canonical JSON (RFC 8785)")
 
 
 INVENTORY_EPILOG = """\
 unverified factors:
   Some factor rows are marked status 'unverified' in models/data/emission-factors.csv (the value
-  could not be confirmed in its cited source, e.g. lpg_oxidation, the LPG oxidation rate of the
-  NDRC 2015 guideline). An inventory that needs one stops with the list of every such row it
+  could not be confirmed in its cited source, e.g. raw_coal_ncv, the raw-coal default as recalled
+  from the NDRC guidelines' table). An inventory that needs one stops with the list of every such row it
   needs (id, value, line in the file, why it is unverified) and computes nothing. To accept them
   knowingly, add --allow-unverified: the rows are then used and each line shows them with status
   'unverified' among its factors. Or give the plant's own value with --measured FILE.
@@ -232,9 +264,12 @@ unverified factors:
 examples:
   tanjian inventory --year 2026 --level workshop
   tanjian inventory --year 2025 --level device --json > inventory-2025.json
-  # desk work from the example activity file (it burns LPG: needs the unverified lpg_oxidation row)
+  # desk work from the example activity file, the Chinese guideline's compliance total first
   tanjian inventory --year 2025 --no-store --activity docs/examples/plant18-activity-2025.csv \\
-      --methodology cn-machinery-2015 --allow-unverified
+      --methodology cn-machinery-2015
+  # the same under the GHG Protocol with the AR6 GWPs
+  tanjian inventory --year 2025 --no-store --activity docs/examples/plant18-activity-2025.csv \\
+      --methodology ghg-protocol-corporate --gwp AR6
 
 levels: source (default) | workshop (each workshop's main meters) | device (each device's own meter,
   plus each workshop's "unmetered remainder": its main meters minus its device meters) | plant;

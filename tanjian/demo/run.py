@@ -87,13 +87,16 @@ class _Chain:
             keys.create_keystore(ks, keys.read_password(pw))
             print(f"created the gateway keystore {ks} (password in {pw}, mode 0600)", flush=True)
         account = keys.load_account(ks, password_file=pw if pw.exists() else None)
+        from workspace.audit import queue_head
+
         self.anvil = start_anvil(port, cfg.paths.chain / "anvil")
         w3 = connect(self.anvil.rpc_url)
         info = ensure_deployment(w3, cfg.paths.chain, account.address, plant=cfg.site.plant.id)
         self.info = info
         self.rpc_url = self.anvil.rpc_url
         self.service = AnchorService(w3, info["address"], account, Ledger(cfg.paths.journal, cfg.paths.chain),
-                                     cfg.paths.chain, confirmations=cfg.chain.confirmations)
+                                     cfg.paths.chain, confirmations=cfg.chain.confirmations,
+                                     before_anchor=lambda: queue_head(cfg.paths.data_dir))
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.service.run, args=(cfg.chain.anchor_interval_s, self.stop_event),
                                        name="anchoring", daemon=True)

@@ -95,15 +95,14 @@ def test_natural_gas_invoiced_in_gj_needs_no_ncv(tmp_path):
     assert [p["factor_id"] for p in ln["factor"]["parameters"]] == ["natural_gas_carbon_content", "natural_gas_oxidation"]
 
 
-def test_lpg_needs_its_unverified_oxidation_rate_allowed(tmp_path):
+def test_lpg_with_its_oxidation_rate_from_the_sister_standards(tmp_path):
     a = _act(tmp_path, "kind,item,period_start,period_end,quantity,unit\nfuel,lpg,2024-01-01,2024-12-31,2000,kg")
-    with pytest.raises(FactorError, match="lpg_oxidation.*unverified"):
-        compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
+    # 98 % as reproduced in GB/T 32151.10/.22/.34 Table C.1 (REFERENCE-FACTS): secondary, no longer refused
+    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a)
     # 2 t × 50.179 GJ/t = 100.358 GJ; × 0.0172 = 1.7261576 tC; × 0.98 = 1.69163445 tC; × 44/12 = 6.202660 tCO2
-    inv = compute_inventory(*Y24, methodology="cn-machinery-2015", activity=a, allow_unverified=True)
     ln = _line(inv, "stationary_combustion", "lpg")
     assert ln["tco2e"] == "6.203"
-    assert any(p["status"] == "unverified" for p in ln["factor"]["parameters"])
+    assert {p["factor_id"]: p["status"] for p in ln["factor"]["parameters"]}["lpg_oxidation"] == "secondary"
 
 
 def test_welding_co2_by_stock_balance(tmp_path):
@@ -223,8 +222,11 @@ def test_iso_category_mapping(tmp_path):
     assert iso["3"]["tco2e"] == "0.000"
     # T&D: 1000 MWh × 4.84% × 0.5306 = 25.681 t
     assert _line(inv, "td_losses")["tco2e"] == "25.681"
-    # upstream of natural gas: 1 ×10^4 Nm3 × 389.31 GJ/10^4Nm3 × 0.0084 tCO2e/GJ = 3.270 t
-    assert _line(inv, "upstream_fuel", "natural_gas")["tco2e"] == "3.270"
+    # upstream of natural gas (UK DESNZ 2023 v1.1 well-to-tank, region UK): 1 ×10^4 Nm3 × 389.31 GJ/10^4Nm3
+    # × 0.00930 tCO2e/GJ = 3.620583 -> 3.621 t
+    up = _line(inv, "upstream_fuel", "natural_gas")
+    assert up["tco2e"] == "3.621"
+    assert {p["role"]: p["id"] for p in up["factor"]["parameters"]}["UPSTREAM"] == "upstream_natural_gas@UK:2015-01-01"
 
 
 def test_a_two_year_period_uses_each_years_factor(tmp_path):
@@ -289,7 +291,9 @@ def test_uncertainty_of_a_total_by_hand(tmp_path):
     assert _line(inv, "purchased_electricity")["uncertainty_pct"] == "10.00"
     # total: gas 181.80116 t ± 9.090058 t; electricity 1619.725 × 0.5366 = 869.144435 t ± 86.914444 t
     # U = sqrt(9.090058² + 86.914444²) = sqrt(82.629154 + 7554.120576) = 87.388499 t over 1050.945595 t = 8.32 %
-    assert c["totals"]["gross_location"] == {"tco2e": "1050.946", "uncertainty_pct": "8.32"}
+    # One rounding rule, applied once per line: 181.801 + 869.144 = 1050.945 t (rounding the unrounded sum
+    # 1050.945595 would give 1050.946, a total that disagrees with its own lines: the 930.968/930.969 defect)
+    assert c["totals"]["gross_location"] == {"tco2e": "1050.945", "uncertainty_pct": "8.32"}
 
 
 def test_no_factor_for_the_period_is_an_error_naming_factor_and_period(tmp_path):
@@ -336,13 +340,13 @@ def test_diesel_invoiced_in_litres_uses_the_density(tmp_path):
 
 def test_package_hash_mismatch_is_refused(tmp_path):
     m = load_methodology("cn-machinery-2015")
-    assert len(m.sha256) == 64 and m.version == "2015.1"
+    assert len(m.sha256) == 64 and m.version == "2015.2"
     pkg = tmp_path / "cn-machinery-2015"
     shutil.copytree(PACKAGES_DIR / "cn-machinery-2015", pkg)
     assert load_methodology(pkg).sha256 == m.sha256
-    rules = pkg / "rules.py"
-    rules.write_text(rules.read_text().replace('GWP_SET = "sar"', 'GWP_SET = "ar5"'))
-    with pytest.raises(MethodologyError, match="rules.py hashes to .* but manifest.yaml says"):
+    rules = pkg / "rules.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("default: sar", "default: ar5"), encoding="utf-8")
+    with pytest.raises(MethodologyError, match="rules.yaml hashes to .* but manifest.yaml says"):
         load_methodology(pkg)
     shutil.copytree(PACKAGES_DIR / "cn-machinery-2015", tmp_path / "p2")
     (tmp_path / "p2" / "extra.py").write_text("x = 1\n")
@@ -358,12 +362,13 @@ def test_results_record_the_package_and_serialise_canonically(tmp_path):
     c = one.to_canonical()
     meth = load_methodology("gbt-32151.29-2024")
     assert c["schema"] == "tanjian.inventory/1"
-    assert c["methodology"] == {"id": "gbt-32151.29-2024", "version": "2024.1", "sha256": meth.sha256,
-                                "title": meth.title}
+    assert c["methodology"] == {"id": "gbt-32151.29-2024", "version": "2024.2", "sha256": meth.sha256,
+                                "title": meth.title, "rules_sha256": meth.rules_sha256, "gwp_set": "ar5",
+                                "gwp_allowed": ["ar5", "ar6"], "headline": "compliance"}
     assert one.canonical_json() == two.canonical_json()
     assert json.loads(one.canonical_json()) == c
     # RFC 8785: keys sorted, no whitespace
-    assert one.canonical_json().startswith(b'{"factor_library":{')
+    assert one.canonical_json().startswith(b'{"activity_unused":[')
     # GB/T Annex C candidate NCV: 1 ×10^4 Nm3 × 389.31 × 0.0153 × 0.99 × 44/12 = 21.622 t
     assert _line(one, "stationary_combustion")["tco2e"] == "21.622"
 

@@ -49,10 +49,11 @@ def test_electricity_and_gas_from_the_store_with_data_quality(store):
     assert len(el) == 1 and len(gas) == 1
     # 24 Nov: the minutes ending 00:01 and 00:02 -> 2 × (10 + 4 + 1.5) = 31 kWh = 0.031 MWh × 0.5306 = 0.0164486 t
     assert el[0]["activity"]["quantity"] == "0.031000" and el[0]["activity"]["unit"] == "MWh"
-    assert inv.lines[[ln.source for ln in inv.lines].index("purchased_electricity")].tco2e == pytest.approx(0.0164486)
+    # published once, rounded half-up to the package's 3 decimals (1 kg): 0.016 t
+    assert inv.lines[[ln.source for ln in inv.lines].index("purchased_electricity")].tco2e == 0.016
     # 2 minutes × 0.5 m3 = 1 Nm3 = 1e-4 ×10^4 Nm3 × 389.31 × 0.0153 × 0.99 × 44/12 = 0.00216219 t
     assert gas[0]["activity"]["quantity"] == "1.000000" and gas[0]["activity"]["unit"] == "Nm3"
-    assert inv.lines[[ln.source for ln in inv.lines].index("stationary_combustion")].tco2e == pytest.approx(0.00216219)
+    assert inv.lines[[ln.source for ln in inv.lines].index("stationary_combustion")].tco2e == 0.002
     # data quality: 3 meters × 1440 minutes, 6 of them measured -> 1 − 6/4320 = 0.998611 not measured; none manual
     assert el[0]["data_quality"] == {"estimated_share": "0.9986", "manual_share": "0.0000"}
     assert c["store_snapshot"] == store.dataset().attrs["snapshot"]
@@ -76,8 +77,8 @@ def test_activity_statement_replaces_the_store_for_electricity(store, tmp_path):
                        "period_end": "2026-11-24", "quantity": "2", "unit": "MWh"}])
     inv = compute_inventory(DAY, DAY, methodology="cn-machinery-2015", store=store, activity=a)
     el = [ln for ln in inv.lines if ln.source == "purchased_electricity"]
-    # 2 MWh × 0.5306 = 1.0612 t; the meters' 31 kWh are not added (no double count)
-    assert len(el) == 1 and el[0].tco2e == pytest.approx(1.0612)
+    # 2 MWh × 0.5306 = 1.0612 t, published to 3 decimals: 1.061 t; the meters' 31 kWh are not added (no double count)
+    assert len(el) == 1 and el[0].tco2e == 1.061
 
 
 def test_workshop_meter_and_product_footprint(fresh):
@@ -98,8 +99,9 @@ def test_workshop_meter_and_product_footprint(fresh):
     prod = pd.DataFrame([{"kind": "production", "item": "P-PUMP", "period_start": "2026-11-24",
                           "period_end": "2026-11-24", "quantity": "2", "unit": "unit", "workshop": "WS-CW"}])
     fp = footprint(inv, prod)
-    # all 31 kWh × 0.5306 kg/kWh = 0.0164486 t go to the only producing workshop: 2 pumps -> 0.0082243 t each
-    assert fp.loc[0, "tco2e_per_unit"] == pytest.approx(0.0082243)
+    # all 31 kWh go to the only producing workshop, as the published (rounded once) lines: WS-CW 12 kWh × 0.5306
+    # = 0.0063672 -> 0.006 t, the rest 19 kWh × 0.5306 = 0.0100814 -> 0.010 t; 0.016 t / 2 pumps = 0.008 t each
+    assert fp.loc[0, "tco2e_per_unit"] == pytest.approx(0.008)
     assert fp.loc[0, "energy_mwh"] == pytest.approx(0.012)
 
 
@@ -129,9 +131,9 @@ def test_device_level_reads_the_device_meters_and_labels_the_unmetered_remainder
     assert sum(ln.quantity for ln in el) == pytest.approx(0.031)
     rem = next(ln for ln in el if ln.workshop == "WS-CW" and ln.device is None)
     assert "unmetered remainder" in rem.origin and "M-WS-CW" in rem.origin and "M-LC-01" in rem.origin
-    # 1 kWh x 0.5306 kg/kWh = 0.0005306 t
+    # 1 kWh x 0.5306 kg/kWh = 0.0005306 t, published to 3 decimals half-up: 0.001 t
     lc1 = next(ln for ln in el if ln.device == "D-LC-01")
-    assert lc1.tco2e == pytest.approx(0.0005306)
+    assert lc1.tco2e == 0.001
     assert lc1.origin.startswith("store:electricity:M-LC-01@")
     # the device line's own data quality: 1 meter x 1440 minutes, 2 measured -> 1 - 2/1440 = 0.998611
     assert lc1.estimated_share == pytest.approx(1 - 2 / 1440)

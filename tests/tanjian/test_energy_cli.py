@@ -83,6 +83,11 @@ def test_transformers_states_load(data):
     r = json.loads(out)["rows"][0]
     # site thresholds of D-SB-01: off 2.5 kW, running 17 kW; 60 kW for 120 min, the first 15 start-up
     assert r["running_kwh"] == pytest.approx(105) and r["startup_kwh"] == pytest.approx(15)
+    rc, out, err = energy(data, "states", "--start", "2026-07-15", "--end", "2026-07-16", "--view", "habits",
+                          "--device", "D-SB-01", "--format", "json")
+    r = json.loads(out)["rows"][0]
+    # the shot blaster ran 20:00-22:00, in the evening shift (16:30-01:00) of Wednesday 15 July, never stood by
+    assert rc == 0 and r["kind"] == "shot_blaster" and r["best"] == "D-SB-01 S-EVE", err
     # the plant's power needs all its incomers read (the query API's rule): M-TR-1 alone, flat 100 kW
     rc, out, err = energy(data, "load", "--view", "duration", "--start", "2026-07-15", "--end", "2026-07-16",
                           "--meter", "M-TR-1", "--format", "json")

@@ -115,23 +115,32 @@ EXAMPLE_ACTIVITY = Path(__file__).resolve().parents[2] / "docs" / "examples" / "
 
 
 def test_unverified_factor_error_names_every_row_and_how_to_accept_them(tmp_path, capsys):
-    # the example file burns LPG: the NDRC 2015 LPG oxidation rate (98 %, line 88 of the factor file) is unverified
-    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity",
-                        str(EXAMPLE_ACTIVITY), "--methodology", "cn-machinery-2015")
+    # the example file plus a boiler burning raw coal: the coal defaults (NDRC default table as recalled, lines
+    # of the factor file marked unverified) are refused until accepted knowingly
+    act = tmp_path / "activity.csv"
+    act.write_text(EXAMPLE_ACTIVITY.read_text(encoding="utf-8").rstrip("\n")
+                   + "\nfuel,raw_coal,2025-01-01,2025-12-31,10,t,WS-UT,,,purchased,stationary,boiler\n",
+                   encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity", str(act),
+                        "--methodology", "cn-machinery-2015")
     assert rc == 1 and out == ""
-    assert "1 factor row(s)" in err
-    assert "lpg_oxidation@CN:2015-01-01 (unverified) = 98 % (line 88" in err
+    assert "3 factor row(s)" in err
+    assert "raw_coal_ncv@CN:2015-01-01 (unverified) = 20.908 GJ/t (line" in err
+    assert "raw_coal_carbon_content@CN:2015-01-01" in err and "raw_coal_oxidation@CN:2015-01-01" in err
     assert "needed for 2025-01-01..2025-12-31" in err
     assert "--allow-unverified" in err and "--measured FILE" in err
-    # accepted knowingly: computed, and the row is labelled unverified in the result
-    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity",
-                        str(EXAMPLE_ACTIVITY), "--methodology", "cn-machinery-2015", "--allow-unverified", "--json")
+    # accepted knowingly: computed, and the rows are labelled unverified in the result
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2025", "--no-store", "--activity", str(act),
+                        "--methodology", "cn-machinery-2015", "--allow-unverified", "--json")
     assert rc == 0, err
     c = json.loads(out)
-    lpg = [ln for ln in c["lines"] if ln["item"] == "lpg"]
-    assert len(lpg) == 1
-    assert {p["id"]: p["status"] for p in lpg[0]["factor"]["parameters"]}["lpg_oxidation@CN:2015-01-01"] == \
+    coal = [ln for ln in c["lines"] if ln["item"] == "raw_coal"]
+    assert len(coal) == 1 and coal[0]["source"] == "stationary_combustion"
+    assert {p["id"]: p["status"] for p in coal[0]["factor"]["parameters"]}["raw_coal_ncv@CN:2015-01-01"] == \
         "unverified"
+    # 10 t × 20.908 GJ/t = 209.08 GJ × 0.02637 tC/GJ = 5.5134396 tC × 0.94 = 5.18263322 tC × 44/12 = 19.003 tCO2
+    assert coal[0]["tco2e"] == "19.003"
+    assert [p["role"] for p in coal[0]["factor"]["parameters"]] == ["NCV", "CC", "OF"]
 
 
 def test_unverified_error_lists_all_rows_not_only_the_first(tmp_path, capsys):
@@ -157,5 +166,43 @@ def test_inventory_help_documents_unverified_factors(tmp_path, capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--allow-unverified" in out and "unverified factors:" in out
-    assert "docs/examples/plant18-activity-2025.csv" in out and "lpg_oxidation" in out
+    assert "docs/examples/plant18-activity-2025.csv" in out and "raw_coal_ncv" in out
+    assert "--gwp" in out and "AR6" in out
     assert "unmetered remainder" in out
+
+
+def test_gwp_choice_and_its_refusal(tmp_path, capsys):
+    f = tmp_path / "sf6.csv"
+    f.write_text("kind,item,period_start,period_end,quantity,unit,movement,use\n"
+                 "sf6,sf6,2024-05-01,2024-05-31,2,kg,purchased,equipment\n", encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "ghg-protocol-corporate", "--gwp", "ar6", "--json")
+    assert rc == 0, err
+    c = json.loads(out)
+    # 2 kg × 25,200 (AR6) = 50.400 t
+    assert c["totals"]["scope1"]["tco2e"] == "50.400" and c["methodology"]["gwp_set"] == "ar6"
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "cn-machinery-2015", "--gwp", "AR6")
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and "--gwp AR6" in err and "it allows SAR" in err
+
+
+def test_compliance_total_first_and_a_refused_measured_grid_factor(tmp_path, capsys):
+    f = tmp_path / "a.csv"
+    f.write_text(ACT.replace("2022-", "2024-"), encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "cn-machinery-2015")
+    assert rc == 0, err
+    # 181.801 + 1619.725 MWh × 0.5703 (923.729 t) = 1105.530 t; location: 1619.725 × 0.5306 = 859.426 t -> 1041.227 t
+    head = [ln for ln in out.splitlines() if ln.startswith("HEADLINE")]
+    assert head == ["HEADLINE (compliance, GWP SAR): 1105.530 tCO2e"]
+    assert "compliance total 1105.530 t  [grid_average_compliance 0.5703 tCO2/MWh" in out
+    assert "location-based total 1041.227 t  [grid_average 0.5306 tCO2/MWh" in out
+    m = tmp_path / "measured.csv"
+    m.write_text("factor_id,value,unit,applies_from,applies_to,lab,report,evidence_sha256\n"
+                 "grid_average,0.41,tCO2/MWh,2024-01-01,2024-12-31,own,r,"
+                 "9b74c9897bac770ffc029102a200c5de4e2de7ce6b47f5fe2a6bbc27c8a2ab77\n", encoding="utf-8")
+    rc, out, err = _run(capsys, tmp_path, "inventory", "--year", "2024", "--no-store", "--activity", str(f),
+                        "--methodology", "cn-machinery-2015", "--measured", str(m))
+    assert rc == 1 and out == ""
+    assert f"{m}:2:factor_id: grid_average is a grid emission factor" in err

@@ -12,7 +12,8 @@ An activity record has the columns :data:`COLUMNS`:
 ``kind``
     one of :data:`KINDS`.
 ``item``
-    production: a product id; fuel: ``natural_gas``, ``diesel``, ``gasoline``, ``lpg``; welding_gas:
+    production: a product id; fuel: ``natural_gas``, ``diesel``, ``gasoline``, ``lpg``, ``raw_coal``,
+    ``bituminous_coal``; welding_gas:
     ``co2``, ``ar_co2`` (with ``co2_share``), ``argon``; refrigerant / sf6: the gas (``sf6``,
     ``hfc_134a`` …); electricity_statement: the time-of-use period ``sharp | peak | flat | valley |
     total``; heat: ``steam``, ``hot_water``; financial: the line's name (``revenue_cny`` …);
@@ -64,7 +65,7 @@ TOU_PERIODS = ("sharp", "peak", "flat", "valley", "total")
 ITEMS: dict[str, tuple[str, ...] | None] = {
     "production": None,
     "electricity_statement": TOU_PERIODS,
-    "fuel": ("natural_gas", "diesel", "gasoline", "lpg"),
+    "fuel": ("natural_gas", "diesel", "gasoline", "lpg", "raw_coal", "bituminous_coal"),
     "welding_gas": ("co2", "ar_co2", "argon"),
     "refrigerant": ("hfc_134a", "hfc_32", "hfc_125", "hfc_143a", "hfc_410a", "hfc_407c", "hfc_404a",
                     "hcfc_22", "sf6", "cf4", "c2f6", "nf3"),

@@ -22,6 +22,7 @@ from ..errors import StoreError
 from ..site import Site
 from ..units import MEDIUM_UNITS
 from ..storage import parse_location
+from . import format as store_format
 from .layout import AXES, GRIDS
 
 if TYPE_CHECKING:
@@ -86,12 +87,17 @@ def open_store(cls: type[Store], path: str | os.PathLike, site: Site, *, create:
         # costs seconds in a fresh process, and queries do not need it
         g = zarr.open_group(store=repo.readonly_session(branch="main").store, mode="r")
         have = [str(m) for m in g["meter"][:]]
+        fmt = store_format.check(g, loc.label)
+    except StoreError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise StoreError(f"{loc.label}: the store is damaged, unreachable or not an Icechunk repository "
                          f"({_first_line(exc)}). If it is unreachable, check the storage and try again; if damaged, "
                          f"restore it from backup, or move it aside: the journal still holds every "
                          f"acknowledged reading and `tanjian fold` rebuilds the store from it.") from exc
     _warm_xarray()
+    if create and fmt < store_format.FORMAT:  # the writer migrates; readers read the older format as is
+        store_format.migrate(repo, loc.label)
     if have == store.meters:
         return store
     ids = set(have)
@@ -157,7 +163,7 @@ def _initialise(store: "Store") -> None:
         a[:] = np.array([MEDIUM_UNITS[mt.medium][k] for mt in store.site.meters])
     g.attrs.update({
         "title": f"tanjian store: {store.site.plant.name}",
-        "plant": store.site.plant.id, "timezone": store.site.plant.timezone,
+        "plant": store.site.plant.id, "timezone": store.site.plant.timezone, "format": store_format.FORMAT,
         "meter_units": {m.id: list(MEDIUM_UNITS[m.medium]) for m in store.site.meters},
         "fold": {"seq": -1, "origin": None, "prev": {}},
     })

@@ -71,3 +71,15 @@ def test_transformer_report_on_a_store(fresh):
     assert r.pf_mean == pytest.approx(0.8) and "overloaded" in r.signs and "low PF" in r.signs
     assert r.apparent == "measured PF"
     assert np.isnan(rep.loc["TR-2"].peak_rate)  # no readings: nothing invented
+
+
+def test_rising_load_trend():
+    from models.energy.transformers import trend_per_week
+
+    # 15-min rates over 10 days whose daily peak rises 0.01 a day (0.50, 0.51, … 0.59): 0.07 a week
+    idx = pd.date_range("2026-07-01", periods=10 * 96, freq="15min")
+    day = (idx - idx[0]).days.to_numpy()
+    r = pd.Series(0.3 + 0.0 * day, index=idx)
+    r[idx.hour == 10] = 0.5 + 0.01 * day[idx.hour == 10]
+    assert trend_per_week(r) == pytest.approx(0.07)
+    assert np.isnan(trend_per_week(r.iloc[:96 * 2]))  # two days: too few to tell

@@ -1,0 +1,300 @@
+"""Accounts and roles: who may log in, with which role, and what a role may do.
+
+The role -> permission table, the route -> permission table and the login policy are data
+(``workspace/data/roles.yaml``). Accounts live in ``<data_dir>/accounts/accounts.json``, mode 0600 (refused
+when looser), written atomically under an exclusive lock::
+
+    {"schema": 1, "users": {"li.wei": {"role": "energy_manager", "hash": "$argon2id$v=19$…",
+     "disabled": false, "created": "2026-12-05T03:20:11Z", "failures": 0, "last_attempt": 0.0,
+     "locked_until": 0.0, "session_epoch": 1}}}
+
+Passwords are hashed with Argon2id (``argon2-cffi``'s defaults, RFC 9106's second recommended option).
+A login is refused without checking the password while the account is locked (``max_failures``
+consecutive failures lock it for ``lockout_s``) or when it comes sooner than ``min_interval_s`` after the
+previous attempt (a rate limit per account). ``session_epoch`` grows at each password or role change and
+at each disable, so cookies issued before it stop working. Every change and every login goes into the audit
+trail (:mod:`workspace.audit`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import functools
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import audit
+from .errors import TanjianError
+from .fsutil import write_atomic
+from .secrets import check_private
+
+ROLES_FILE = Path(__file__).with_name("data") / "roles.yaml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+
+
+class AccountError(TanjianError):
+    """An account cannot be added or changed (bad name, unknown role, short password, ...)."""
+
+
+class LoginRefused(TanjianError):
+    """A login was refused; ``why`` is ``password``, ``locked``, ``rate``, ``disabled`` or ``unknown``."""
+
+    def __init__(self, why: str, message: str):
+        self.why = why
+        super().__init__(message)
+
+
+@functools.lru_cache(maxsize=1)
+def policy() -> dict:
+    """The parsed ``roles.yaml`` (roles, permissions, routes, login)."""
+    from ruamel.yaml import YAML
+
+    with open(ROLES_FILE, encoding="utf-8") as f:
+        data = YAML(typ="safe").load(f)
+    known = set(data["permissions"])
+    for role, r in data["roles"].items():
+        unknown = set(r["permissions"]) - known
+        if unknown:
+            raise TanjianError(f"{ROLES_FILE}: roles.{role}: unknown permission(s) {sorted(unknown)}")
+    for route, perm in data["routes"].items():
+        if perm not in known:
+            raise TanjianError(f"{ROLES_FILE}: routes.{route}: unknown permission {perm!r}")
+    return data
+
+
+def roles() -> tuple[str, ...]:
+    return tuple(policy()["roles"])
+
+
+def permissions(role: str) -> frozenset[str]:
+    """What ``role`` may do (empty for an unknown role)."""
+    r = policy()["roles"].get(role)
+    return frozenset(r["permissions"]) if r else frozenset()
+
+
+def route_permission(path: str) -> str | None:
+    """The permission a route of the dashboards needs (``/readings/ws`` is ``/readings``'s), or None."""
+    routes = policy()["routes"]
+    p = "/" + path.strip("/").split("/")[0] if path.strip("/") else "/"
+    return routes.get(p)
+
+
+def may(role: str, permission: str) -> bool:
+    return permission in permissions(role)
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: str
+    disabled: bool
+    created: str
+    session_epoch: int
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return permissions(self.role)
+
+
+def accounts_path(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / "accounts" / "accounts.json"
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+class Accounts:
+    """The accounts of a workspace (``<data_dir>/accounts/accounts.json``).
+
+    Parameters
+    ----------
+    data_dir : path
+        The workspace's ``paths.data_dir``.
+    clock : callable, optional
+        Seconds since the epoch (default :func:`time.time`; tests pass their own).
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, clock=time.time):
+        self.data_dir = Path(data_dir)
+        self.path = accounts_path(data_dir)
+        self.clock = clock
+
+    # -- file ----------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _read(self) -> dict:
+        if not self.path.exists():
+            return {"schema": 1, "users": {}}
+        check_private(self.path, "the accounts file")
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise AccountError(f"{self.path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        if data.get("schema") != 1 or not isinstance(data.get("users"), dict):
+            raise AccountError(f"{self.path}: not an accounts file of schema 1")
+        return data
+
+    def _change(self, fn):
+        """Run ``fn(data)`` on the file's content under an exclusive lock and write the result back (0600)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = self.path.with_suffix(".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = self._read()
+            out = fn(data)
+            write_atomic(self.path, (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+                         .encode("utf-8"), what="writing the accounts file")  # mkstemp: mode 0600
+            return out
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # -- queries -------------------------------------------------------------------------------
+    def get(self, name: str) -> Account | None:
+        u = self._read()["users"].get(name)
+        return None if u is None else self._account(name, u)
+
+    def list(self) -> list[Account]:
+        return [self._account(n, u) for n, u in sorted(self._read()["users"].items())]
+
+    @staticmethod
+    def _account(name: str, u: dict) -> Account:
+        return Account(name, u["role"], bool(u.get("disabled")), u.get("created", ""), int(u.get("session_epoch", 1)))
+
+    # -- changes -------------------------------------------------------------------------------
+    def _check_password(self, password: str) -> None:
+        n = policy()["login"]["min_password_length"]
+        if len(password) < n:
+            raise AccountError(f"a password needs at least {n} characters (NIST SP 800-63B asks 8 or more)")
+
+    @staticmethod
+    def _check_role(role: str) -> None:
+        if role not in roles():
+            raise AccountError(f"unknown role {role!r}; the roles are {', '.join(roles())} ({ROLES_FILE})")
+
+    def add(self, name: str, role: str, password: str, *, by: str, reason: str = "") -> Account:
+        """Create an account (the audit entry names ``by``)."""
+        if not NAME_RE.match(name or ""):
+            raise AccountError(f"account name {name!r}: 1-32 characters of a-z 0-9 . _ -, starting with a letter "
+                               f"or digit")
+        self._check_role(role)
+        self._check_password(password)
+        digest = _hasher().hash(password)
+
+        def fn(data):
+            if name in data["users"]:
+                raise AccountError(f"account {name!r} exists; change it with `tanjian user passwd|role`")
+            data["users"][name] = {"role": role, "hash": digest, "disabled": False,
+                                   "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                   "failures": 0, "last_attempt": 0.0, "locked_until": 0.0, "session_epoch": 1}
+        self._change(fn)
+        audit.record(self.data_dir, by, "user_add", f"{name} as {role}", reason)
+        return self.get(name)
+
+    def _update(self, name: str, fn) -> None:
+        def change(data):
+            u = data["users"].get(name)
+            if u is None:
+                raise AccountError(f"no account {name!r} (the accounts are: "
+                                   f"{', '.join(sorted(data['users'])) or 'none'})")
+            fn(u)
+        self._change(change)
+
+    def passwd(self, name: str, password: str, *, by: str, reason: str = "") -> None:
+        self._check_password(password)
+        digest = _hasher().hash(password)
+
+        def fn(u):
+            u.update(hash=digest, failures=0, locked_until=0.0, session_epoch=int(u.get("session_epoch", 1)) + 1)
+        self._update(name, fn)
+        audit.record(self.data_dir, by, "user_passwd", name, reason)
+
+    def set_role(self, name: str, role: str, *, by: str, reason: str) -> None:
+        self._check_role(role)
+        old = {}
+
+        def fn(u):
+            old["role"] = u["role"]
+            u.update(role=role, session_epoch=int(u.get("session_epoch", 1)) + 1)
+        self._update(name, fn)
+        audit.record(self.data_dir, by, "user_role", f"{name}: {old['role']} -> {role}", reason)
+
+    def set_disabled(self, name: str, disabled: bool, *, by: str, reason: str) -> None:
+        def fn(u):
+            u.update(disabled=disabled, failures=0, locked_until=0.0,
+                     session_epoch=int(u.get("session_epoch", 1)) + 1)
+        self._update(name, fn)
+        audit.record(self.data_dir, by, "user_disable" if disabled else "user_enable", name, reason)
+
+    # -- login ---------------------------------------------------------------------------------
+    def authenticate(self, name: str, password: str, *, source: str = "") -> Account:
+        """The account, when ``password`` is its password and it may log in now.
+
+        Raises
+        ------
+        LoginRefused
+            Unknown name, wrong password, disabled, locked, or too soon after the previous attempt
+            (every refusal and every success is an audit entry; the message never says which names exist).
+        """
+        rules = policy()["login"]
+        now = self.clock()
+        where = f"from {source}" if source else "dashboards"
+        outcome: dict = {}
+
+        def fn(data):
+            u = data["users"].get(name)
+            if u is None:
+                outcome["why"] = "unknown"
+                return
+            if u.get("disabled"):
+                outcome["why"] = "disabled"
+                return
+            if now < float(u.get("locked_until", 0.0)):
+                outcome["why"] = "locked"
+                return
+            if now - float(u.get("last_attempt", 0.0)) < float(rules["min_interval_s"]):
+                outcome["why"] = "rate"
+                u["last_attempt"] = now
+                return
+            u["last_attempt"] = now
+            from argon2.exceptions import VerificationError, InvalidHashError
+
+            try:
+                _hasher().verify(u["hash"], password)
+            except (VerificationError, InvalidHashError):
+                u["failures"] = int(u.get("failures", 0)) + 1
+                outcome["why"] = "password"
+                if u["failures"] >= int(rules["max_failures"]):
+                    u["locked_until"] = now + float(rules["lockout_s"])
+                    u["failures"] = 0
+                    outcome["locked"] = True
+                return
+            u["failures"] = 0
+            outcome["account"] = self._account(name, u)
+
+        if not NAME_RE.match(name or ""):
+            outcome["why"] = "unknown"
+        else:
+            self._change(fn)
+        if "account" in outcome:
+            audit.record(self.data_dir, name, "login", where)
+            return outcome["account"]
+        why = outcome["why"]
+        user = name if NAME_RE.match(name or "") else "(invalid name)"
+        audit.record(self.data_dir, user, "locked_out" if outcome.get("locked") else "login_failed", where, why)
+        if why == "locked" or outcome.get("locked"):
+            raise LoginRefused("locked", f"account locked after {rules['max_failures']} failed logins; "
+                                         f"try again in {int(rules['lockout_s']) // 60} minutes")
+        if why == "rate":
+            raise LoginRefused("rate", f"too many attempts: wait {rules['min_interval_s']} s between logins")
+        raise LoginRefused(why, "wrong name or password, or the account is disabled")
