@@ -101,11 +101,19 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _audit(cfg, user: str, action: str, a: dict, reason: str) -> None:
+    """The person's action on the audit trail (workspace.audit), beside the alarm log's own event."""
+    from workspace import audit
+
+    audit.record(cfg.paths.data_dir, user, action, f"alarm #{a['id']} {a['rule']} on {a['target']}", reason)
+
+
 def cmd_ack(args) -> int:
     cfg = config_from_args(args)
     with _db(cfg) as db:
         _alarm(db, args)
         a = db.ack(args.id, args.user, note=args.note)
+    _audit(cfg, args.user, "alarm_ack", a, args.note or "")
     print(f"alarm #{a['id']} acknowledged by {a['acked_by']}: now {a['state']}")
     return 0
 
@@ -118,6 +126,7 @@ def cmd_shelve(args) -> int:
     with _db(cfg) as db:
         _alarm(db, args)
         a = db.shelve(args.id, args.user, args.reason, until)
+    _audit(cfg, args.user, "alarm_shelve", a, f"{args.reason} (until {_local(cfg, until)})")
     print(f"alarm #{a['id']} shelved by {args.user} until {_local(cfg, until)}: {args.reason}")
     return 0
 
@@ -127,6 +136,7 @@ def cmd_unshelve(args) -> int:
     with _db(cfg) as db:
         _alarm(db, args)
         a = db.unshelve(args.id, args.user)
+    _audit(cfg, args.user, "alarm_unshelve", a, "")
     print(f"alarm #{a['id']} unshelved by {args.user}: now {a['state']}")
     return 0
 

@@ -59,6 +59,17 @@ def test_list_ack_shelve_show(tmp_path, capsys, log_with_alarms):
     assert "distribution room(s): DR-1" in out and "shelve" in out and "by Li Wei" in out
     rc, out, _ = run(tmp_path, capsys, "unshelve", str(ids["meter-offline"]), "--user", "Li Wei")
     assert rc == 0 and "now UNACK" in out  # still active: back in view, unacknowledged
+    # each person's action is on the audit trail too, hash-chained
+    from workspace import audit
+
+    trail = [e for _, e in audit.entries(tmp_path / "var")]
+    assert [(e["user"], e["action"], e["what"], e["reason"]) for e in trail] == [
+        ("Zhang San", "alarm_ack", f"alarm #{ids['room-leak']} room-leak on DR-1", "pump running"),
+        ("Li Wei", "alarm_shelve", f"alarm #{ids['meter-offline']} meter-offline on M-WR-03",
+         trail[1]["reason"]),
+        ("Li Wei", "alarm_unshelve", f"alarm #{ids['meter-offline']} meter-offline on M-WR-03", "")]
+    assert trail[1]["reason"].startswith("gateway replaced today (until ")
+    audit.verify(tmp_path / "var")
 
 
 def test_refusals_are_one_line(tmp_path, capsys, log_with_alarms):
