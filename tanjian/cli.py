@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if extra:  # named with the command (argparse would say only "tanjian: unrecognized arguments")
         words = [w for w in (args.command, *(getattr(args, k) for k in vars(args) if k.endswith("_command")))
                  if isinstance(w, str)]
-        parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {' '.join(extra)}\n")
+        shown = " ".join(w if w.isprintable() else repr(w) for w in extra)  # one line, whatever was typed
+        parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {shown}\n")
     level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_json:
