@@ -204,6 +204,16 @@ class CollectionService:
             self.acknowledged += kept
             return seq, kept
 
+    async def journal_points(self, time: dt.datetime, rooms: dict[str, dict[str, float]]) -> int:
+        """Journal one reading of the distribution rooms' points (room id -> {point: value}, read at
+        ``time``) as a ``points`` batch (:func:`workspace.batch.encode_points`); returns its sequence
+        number. The fold stores it in the store's points grid (:mod:`workspace.store.points`)."""
+        from workspace.batch import encode_points
+
+        async with self._journal_lock:
+            payload = encode_points(self.site.plant.id, self.journal.next_seq, "rooms", time, rooms)
+            return await asyncio.to_thread(self.journal.append, payload)
+
     def _health_of(self, meter: str):
         """The health record of a pushed or subscribed meter (None for others)."""
         for p in self.pushers:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 PERIOD_S = 60.0  # of the collector's clock
+FOLD_WAIT_S = 15.0  # [s, wall] how long a cycle waits for the fold of the room points it journaled
 MIN_WALL_S = 5.0  # never more often than this in wall time (a demo clock running 60 times faster)
 
 
@@ -102,8 +103,12 @@ async def read_onsite(site, port_offset: int = 0, timeout_s: float = 2.0) -> dic
 class AlarmLoop:
     """Evaluate the rules each minute against a store of its own (a reader beside the collector's writer)."""
 
-    def __init__(self, cfg, clock, *, port_offset: int = 0, rules_file: Path | None = None):
+    def __init__(self, cfg, clock, *, port_offset: int = 0, rules_file: Path | None = None, record=None):
         self.cfg = cfg
+        # ``record(time, rooms) -> seq``, async: journal the rooms' points (the collector's
+        # :meth:`~collectors.service.CollectionService.journal_points`); the rules then read them from the
+        # store once folded. None (no collector beside): the points read are evaluated as read, not stored.
+        self.record = record
         self.clock = clock
         self.port_offset = port_offset
         self.engine = engine_for(cfg, rules_file)
@@ -117,23 +122,35 @@ class AlarmLoop:
         from models.alarms.inputs import extend, gather
         from workspace.store import Store
 
-        if self._store is None:
+        if self._anomaly is None:
             from workspace.business.documents import load_activity
 
             from models.alarms.figures import UnitConsumptionWatch
 
-            self._store = Store.open(self.cfg.paths.store, self.cfg.site)
+            if self._store is None:
+                self._store = Store.open(self.cfg.paths.store, self.cfg.site)
             self._anomaly = AnomalyWatch(self._store)
             data_dir = self.cfg.paths.data_dir
             self._units = UnitConsumptionWatch(
                 self._store, lambda a, b: load_activity(data_dir, a, b, kinds=["production"]))
-        snap = gather(self._store, now, rooms=rooms, onsite=onsite)
+        snap = gather(self._store, now, rooms=None if self.record is not None else rooms, onsite=onsite)
         for name, figure in (("anomaly_score", self._anomaly.scores), ("unit_consumption", self._units.figures)):
             try:
                 snap = extend(snap, **{name: figure(now)})
             except Exception:  # too little history, no production imported: that rule waits
                 log.debug("%s unavailable", name, exc_info=True)
         return self.engine.evaluate(now, snap)
+
+    async def _stored(self, seq: int) -> None:
+        """Wait until the collector's fold has stored journal batch ``seq`` (the room points just read), so
+        that the rules see them; at most :data:`FOLD_WAIT_S`, then the newest stored points are used."""
+        from workspace.store import Store
+
+        if self._store is None:
+            self._store = Store.open(self.cfg.paths.store, self.cfg.site)
+        deadline = asyncio.get_running_loop().time() + FOLD_WAIT_S
+        while self._store.last_folded_seq < seq and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
 
     async def run(self, stop: asyncio.Event) -> None:
         if self.engine is None:
@@ -147,6 +164,8 @@ class AlarmLoop:
                 onsite = (await read_onsite(site, self.port_offset)
                           if site.onsite.pv or site.onsite.batteries else {})
                 # a unit that did not answer stays in the snapshot with no values: its alarms hold
+                if self.record is not None and rooms:
+                    await self._stored(await self.record(now, rooms))
                 rooms = {r.id: rooms.get(r.id, {}) for r in site.rooms}
                 onsite = {u.id: onsite.get(u.id, {}) for u in (*site.onsite.pv, *site.onsite.batteries)}
                 self.last = await asyncio.to_thread(self._evaluate, now, rooms, onsite)

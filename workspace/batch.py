@@ -23,7 +23,10 @@ A batch that is not a plain acquisition carries a ``"note"`` object (omitted oth
 ones, or ``{"kind": "meter_replaced", "author": ..., "reason": ..., "meter": ..., "time": ...,
 "old_final": ..., "new_initial": ...}`` for a meter swap (its ``rows`` are empty), or ``{"kind":
 "manual_reading", "author": <the reader>, "reason": ..., "meter": ..., "photo_sha256": ...,
-"submitted_at": ...}`` for one reading taken by hand (its row flagged MANUAL; see :mod:`workspace.business.manual`).
+"submitted_at": ...}`` for one reading taken by hand (its row flagged MANUAL; see :mod:`workspace.business.manual`),
+or ``{"kind": "points", "time": <UTC time>, "rooms": {<room id>: {<point>: <number|null>, ...}, ...}}``
+for one minute's distribution-room points (:func:`encode_points`; its ``rows`` are empty, the points
+being no meter's reading; stored by :mod:`workspace.store.points`).
 
 A reading may carry the device's own clock (``Reading.device_time``, e.g. a DL/T 645 meter's
 clock); a batch with any such reading has a ninth column ``"device_time"`` (the same time format,
@@ -205,6 +208,15 @@ def encode_batch(plant: str, seq: int, source: str, readings: list[Reading], not
     if note is not None:
         obj["note"] = note
     return rfc8785.dumps(obj)
+
+
+def encode_points(plant: str, seq: int, source: str, time: dt.datetime, rooms: dict[str, dict[str, float]]) -> bytes:
+    """Canonical bytes of one reading of the distribution rooms' points at ``time`` (aware): a
+    ``tanjian.batch/1`` batch with no rows and a ``points`` note (see the module docstring). A point
+    that was not read (NaN) is ``null``."""
+    note = {"kind": "points", "time": format_time(time),
+            "rooms": {str(r): {str(k): _num(v) for k, v in vals.items()} for r, vals in rooms.items()}}
+    return encode_batch(plant, seq, source, [], note)
 
 
 @dataclass(frozen=True)

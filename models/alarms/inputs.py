@@ -17,7 +17,9 @@ once from a few queries:
   tariff's time-of-use period is sharp or peak (:mod:`workspace.tariffs`);
 - ``load_rate`` [-]: a transformer's kVA load rate from its incomer's power and power factor
   (:func:`models.alarms.figures.transformer_load_rates`, the energy models' formula);
-- ``room.*``: the distribution-room points as read (:mod:`workspace.rooms`);
+- ``room.*``: the distribution-room points (:mod:`workspace.rooms`): each point's newest value in the
+  look-back window stored by the fold (:meth:`workspace.store.Store.points`), or as just read when
+  ``rooms`` is given;
 - ``onsite.fault``, ``onsite.soc``: PV inverters' and batteries' SunSpec state (7 = FAULT) and state of
   charge, as read (:func:`onsite_points`).
 
@@ -136,10 +138,24 @@ def gather(store, now: dt.datetime, *, rooms: dict[str, dict[str, float]] | None
         from .figures import transformer_load_rates
 
         out["load_rate"] = transformer_load_rates(store, now, out["power"])
+    if rooms is None and site.rooms:
+        rooms = stored_rooms(store, t, lookback_min)
     if rooms:
         out.update(room_points(rooms))
     if onsite:
         out.update(onsite_points(onsite))
+    return out
+
+
+def stored_rooms(store, end: pd.Timestamp, lookback_min: int = LOOKBACK_MIN) -> dict[str, dict[str, float]]:
+    """Room id -> {point: newest stored value in the ``lookback_min`` minutes before ``end``} (NaN: none)."""
+    tz = store.tz
+    frame = store.points(end - pd.Timedelta(minutes=lookback_min), end)
+    frame.index = frame.index.tz_localize(tz)
+    value, _age = latest(frame, end, lookback_min)
+    out: dict[str, dict[str, float]] = {r.id: {} for r in store.site.rooms}
+    for (rid, p), v in value.items():
+        out[rid][p] = float(v)
     return out
 
 

@@ -68,7 +68,8 @@ def cmd_collect(args) -> int:
         if not args.no_alarms:  # the alarm loop beside the collector: each minute, rules against the store
             from tanjian.alarm_loop import AlarmLoop
 
-            alarms = asyncio.create_task(AlarmLoop(cfg, clock, port_offset=args.port_offset).run(stop))
+            alarms = asyncio.create_task(AlarmLoop(cfg, clock, port_offset=args.port_offset,
+                                                    record=svc.journal_points).run(stop))
         await run_with_connectors(svc, cfg, stop)  # with the connector endpoint when push: is configured
         if alarms is not None:
             stop.set()

@@ -178,7 +178,8 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
         collector = asyncio.create_task(svc.run(stop_ev), name="collector")
         from tanjian.alarm_loop import AlarmLoop  # the alarm rules each minute, rooms read over Modbus
 
-        alarms = asyncio.create_task(AlarmLoop(cfg, clock, port_offset=port_offset).run(stop_ev), name="alarms")
+        alarms = asyncio.create_task(AlarmLoop(cfg, clock, port_offset=port_offset, record=svc.journal_points).run(stop_ev),
+                                     name="alarms")
         urls = list(peers.where)
         try:
             if chain:

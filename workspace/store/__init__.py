@@ -138,6 +138,13 @@ class Store:
         return _fold.bulk_load(self, blocks, message=message, author=author)
 
     # -- queries -------------------------------------------------------------------------------
+    def points(self, start, end, *, room: str | None = None, as_of=None) -> pd.DataFrame:
+        """The distribution-room points each minute in [start, end), columns (room, point)
+        (:func:`workspace.store.points.points`)."""
+        from .points import points
+
+        return points(self, start, end, room=room, as_of=as_of)
+
     def latest_time(self, as_of=None) -> dt.datetime | None:
         """Local time of the newest slot holding any reading, or None for an empty store."""
         return _query.latest_time(self, as_of)

@@ -95,6 +95,17 @@ def _fold(store: "Store", journal: Journal, max_batches: int, author: str) -> Fo
                                        "reason": note.get("reason"), "sha256": note.get("sha256")})
         store._ds_cache = None
         return FoldResult(start, start, 0, snap)
+    if note is not None and note.get("kind") == "points":  # distribution-room points: their own grid
+        from .points import fold_points
+
+        written, what = fold_points(store, g, note, start)
+        state["seq"] = start
+        g.attrs["fold"] = state
+        snap = s.commit(f"{what} (journal batch {start})",
+                        metadata={"journal_seq_from": start, "journal_seq_to": start, "readings": 0,
+                                  "points": written, "kind": "points", "author": author,
+                                  "changed_slots": [0, 0]})
+        return FoldResult(start, start, 0, snap)
     cols = _columns(store, batches)
     n = len(cols["time"])
     events = {k: [list(e) for e in v] for k, v in state.get("events", {}).items()}

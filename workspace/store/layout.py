@@ -26,6 +26,14 @@ Rollups (:mod:`workspace.store.rollups` maintains them):
   chunks of 12 months × all meters. Stores created before them lack these three arrays; monthly
   totals are then summed from the daily rows at query time.
 
+Distribution-room points (:mod:`workspace.store.points`), in the group ``points`` of the same repository
+(:data:`POINTS_GROUP`; absent until the first room reading is folded):
+
+- ``value`` (slot, point) — each point as read ([°C], [%RH], 0/1 contacts: the units of
+  ``workspace/data/point_maps.yaml``), NaN where not read; slot ``k`` is the minute
+  ``origin_minute + k`` (minutes since 1970-01-01T00Z, group attribute ``origin_minute``), point ``j``
+  the group attribute ``columns[j]`` ("<room id>/<point>"). Chunks of one UTC day × 64 points.
+
 A rollup's energy is NaN only where every minute under it is; ``measured_*`` counts the minutes
 with a measured (not estimated) energy, from which queries report ``coverage``.
 """
@@ -93,6 +101,10 @@ MONTHLY = {  # absent from stores created before them: monthly totals are then s
     "measured_1mo": ({"long_name": "minutes of the local month with a measured (not estimated) energy",
                       "units": "min"}, "uint32", 0),
 }
+POINTS_GROUP = "points"  # the distribution-room points' group (see the module docstring)
+POINTS_VALUE = ({"long_name": "distribution-room point as read (units: workspace/data/point_maps.yaml)"},
+                "float64", np.nan)
+POINTS_CHUNK = (24 * 60, 64)  # one UTC day of minutes × 64 points
 READ_COLUMNS = ("counter", "rate", "voltage", "current", "power_factor")
 AXES = {  # axis: (rows per chunk of its coordinate, the coordinate's attributes; "{zone}": the site's timezone)
     "time": (CHUNK_T * 24, {"units": "minutes since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
