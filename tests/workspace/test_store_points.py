@@ -95,3 +95,40 @@ def test_unknown_room_refused(fresh):
     with pytest.raises(StoreError, match="batch 0: unknown distribution room 'DR-9'"):
         store.fold(journal)
     assert store.last_folded_seq == -1  # nothing committed; the journal keeps the batch
+
+
+async def test_alarm_loop_journals_the_rooms_and_reads_them_back(fresh):
+    """One cycle of the alarm loop beside a collector: the rooms read go to the journal, the fold stores
+    them, and the smoke alarm is raised from the stored value."""
+    import asyncio
+
+    from tanjian.alarm_loop import AlarmLoop
+    from tanjian.simulator import PlantSimulator
+
+    cfg, journal, store = fresh
+    gws = cfg.site.gateways
+    offset = free_port_block(len(gws)) - min(g.port for g in gws)
+    clock = Clock.simulated(T, speed=1.0)  # a running clock (the loop sleeps by it); the test takes seconds
+    keeper = Keeper(store, journal)
+    seqs = []
+
+    async def record(time, rooms):  # what the collector does: journal, then (its fold loop) fold
+        seqs.append(journal.append(encode_points(cfg.site.plant.id, journal.next_seq, "rooms", time, rooms)))
+        await asyncio.to_thread(keeper.fold)
+        return seqs[-1]
+
+    async with PlantSimulator(cfg.site, clock, cfg.simulation.seed, offset) as sim:
+        sim.points.set("DR-2", "smoke", 1)
+        loop = AlarmLoop(cfg, clock, port_offset=offset, record=record)
+        stop = asyncio.Event()
+        task = asyncio.create_task(loop.run(stop))
+        for _ in range(200):
+            if loop.cycles:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await task
+    assert seqs == [0] and loop.cycles == 1
+    assert store.points("2026-07-15 15:00", "2026-07-15 15:01").loc["2026-07-15 15:00", ("DR-2", "smoke")] == 1.0
+    assert ("room-smoke", "DR-2") in {(x.rule, x.target) for x in loop.last if x.event == "raise"}
+    loop.engine.db.close()
