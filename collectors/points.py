@@ -14,7 +14,7 @@ import struct
 
 from workspace.errors import CollectorError
 from workspace.points import (ROOM_MAP, ROOM_POINTS, ROOM_TABLE, SUNSPEC_BASE, SUNSPEC_END, SUNSPEC_MARKER,
-                              SUNSPEC_MODELS, SunSpecPoint)
+                              SUNSPEC_METER, SUNSPEC_MODELS, SunSpecPoint)
 
 _NOT_IMPLEMENTED = {"int16": 0x8000, "sunssf": 0x8000, "uint16": 0xFFFF, "enum16": 0xFFFF}
 
@@ -139,3 +139,21 @@ async def read_sunspec(client, unit_id: int, *, base: int = SUNSPEC_BASE, max_mo
             out[mid] = decode_model(mid, await regs(addr + 2, SUNSPEC_MODELS[mid].length))
         addr += 2 + length
     raise PointReadError(f"unit {unit_id}: no end of the SunSpec model chain after {max_models} models")
+
+
+async def read_sunspec_meter(client, unit_id: int) -> dict[str, float]:
+    """A SunSpec inverter read as an electricity meter: the quantities of a reading (counter [kWh], rate
+    [kW], voltage [V], current [A], power factor [-]) from its model :data:`workspace.points.SUNSPEC_METER`
+    (``sunspec.meter`` in ``point_maps.yaml``); a point not implemented is NaN, a missing counter an error."""
+    models = await read_sunspec(client, unit_id)
+    m = SUNSPEC_METER
+    if m.model not in models:
+        raise PointReadError(f"unit {unit_id}: no SunSpec model {m.model} (its energy register)")
+    vals = models[m.model]
+    out = {}
+    for q, (pt, scale) in m.quantities.items():
+        v = vals.get(pt)
+        out[q] = float("nan") if v is None else float(v) * scale
+    if out["counter"] != out["counter"]:
+        raise PointReadError(f"unit {unit_id}: SunSpec model {m.model} has no {m.quantities['counter'][0]}")
+    return out

@@ -392,6 +392,10 @@ FAMILIES, DLT645_FAMILIES = load_families()
 def counter_wrap(family: str) -> float | None:
     """Where a family's integer counter register wraps to zero [kWh or m3]; None for a float32 counter
     and for a family that is not a Modbus register table."""
+    from .points import SUNSPEC_METER
+
+    if family == SUNSPEC_METER.family:
+        return SUNSPEC_METER.counter_wrap_kwh
     fam = FAMILIES.get(family)
     field = fam.counter_field if fam else None
     if field is None or field.dtype == "float32":
@@ -412,6 +416,7 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
     families : dict, optional
         Modbus register tables by name (default :data:`FAMILIES`).
     """
+    from .points import SUNSPEC_METER
     from .site import DLT645_PROTOCOLS
 
     families = FAMILIES if families is None else families
@@ -433,6 +438,11 @@ def family_problems(site, families: dict[str, Family] | None = None) -> list[tup
             elif m.medium.value != "electricity":
                 out.append((loc, f"meter {m.id!r}: DL/T 645 family {m.family!r} meters electricity, "
                                  f"not {m.medium.value}"))
+            continue
+        if m.family == SUNSPEC_METER.family:  # a SunSpec inverter (workspace.points): Modbus TCP, electricity
+            if proto != "modbus_tcp" or m.medium.value != "electricity":
+                out.append((loc, f"meter {m.id!r}: family {m.family!r} (a SunSpec inverter) meters electricity "
+                                 f"on a modbus_tcp gateway, not {m.medium.value} on {proto}"))
             continue
         fam = families.get(m.family)
         if fam is None:

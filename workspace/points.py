@@ -52,6 +52,17 @@ class SunSpecPoint:
 
 
 @dataclass(frozen=True)
+class SunSpecMeter:
+    """How a SunSpec inverter is read as an electricity meter (``point_maps.yaml``, ``sunspec.meter``):
+    its family name in the site model, the model read and quantity -> (point, scale)."""
+
+    family: str
+    model: int
+    quantities: dict[str, tuple[str, float]]
+    counter_wrap_kwh: float
+
+
+@dataclass(frozen=True)
 class SunSpecModel:
     id: int
     length: int
@@ -82,7 +93,15 @@ def _load(path: Path = DATA):
             if p.sf is not None and p.sf not in pts:
                 raise PointTableError(f"{path.name}: SunSpec model {mid} point {p.name}: no scale factor {p.sf}")
         models[int(mid)] = SunSpecModel(int(mid), int(m["length"]), pts)
-    return room, rs.get("table", "holding"), int(doc["sunspec"]["base"]), models
+    sm = doc["sunspec"]["meter"]
+    qs = {q: (str(v["point"]), float(v["scale"])) for q, v in sm["quantities"].items()}
+    if "counter" not in qs:
+        raise PointTableError(f"{path.name}: sunspec.meter needs a counter")
+    for q, (pt, _) in qs.items():
+        if int(sm["model"]) not in models or pt not in models[int(sm["model"])].points:
+            raise PointTableError(f"{path.name}: sunspec.meter {q}: no point {pt} in model {sm['model']}")
+    meter = SunSpecMeter(str(sm["family"]), int(sm["model"]), qs, float(sm["counter_wrap_kwh"]))
+    return room, rs.get("table", "holding"), int(doc["sunspec"]["base"]), models, meter
 
 
-ROOM_MAP, ROOM_TABLE, SUNSPEC_BASE, SUNSPEC_MODELS = _load()
+ROOM_MAP, ROOM_TABLE, SUNSPEC_BASE, SUNSPEC_MODELS, SUNSPEC_METER = _load()

@@ -501,7 +501,12 @@ class Site(_Model):
         """Dangling references of the rooms, on-site units, network sources, process flows and positions."""
         root, out = ("site",), []
         gw_ids = {g.id: g for g in self.gateways}
-        links: dict[tuple[str, int], str] = {(m.gateway, m.unit_id): m.id for m in self.meters if m.unit_id}
+        from .points import SUNSPEC_METER
+
+        # a SunSpec meter (family sunspec) answers at its own inverter's unit: checked against it below
+        sunspec = {m.id: m for m in self.meters if m.family == SUNSPEC_METER.family}
+        links: dict[tuple[str, int], str] = {(m.gateway, m.unit_id): m.id for m in self.meters
+                                             if m.unit_id and m.id not in sunspec}
 
         def ref(loc, value, known, what):
             if value is not None and value not in known:
@@ -536,6 +541,14 @@ class Site(_Model):
             link(loc, b.id, b.gateway, b.unit_id)
         for k, m in enumerate(self.onsite.export_meters):
             ref(("onsite", "export_meters", k), m, mt, "meter")
+        units = {(u.gateway, u.unit_id): u.id for u in (*self.onsite.pv, *self.onsite.batteries)}
+        own = {p.meter: p.id for p in self.onsite.pv} | {b.discharge_meter: b.id for b in self.onsite.batteries}
+        for mid, m in sunspec.items():
+            if units.get((m.gateway, m.unit_id)) is None or units[(m.gateway, m.unit_id)] != own.get(mid):
+                out.append((root + ("meters", mt[mid], "unit_id"),
+                            f"meter {mid!r} (family {SUNSPEC_METER.family}: a SunSpec inverter's energy register) "
+                            f"must be the meter of the PV inverter or the battery (discharge_meter) answering at "
+                            f"unit {m.unit_id} on gateway {m.gateway!r}"))
         for i, src in enumerate(self.sources):
             ref(("sources", i, "device"), src.device, dv, "device")
             for k, m in enumerate(src.meters):

@@ -11,6 +11,7 @@ from pymodbus.client.base import ModbusBaseClient
 from collectors.modbus.registers import decode
 from workspace.errors import CollectorError
 from workspace.meters import FAMILIES
+from workspace.points import SUNSPEC_METER
 from workspace.site import Meter
 
 
@@ -36,6 +37,14 @@ async def read_meter(client: ModbusBaseClient, meter: Meter, where: str,
         Left to the caller, which must drop the connection (a late answer must never be taken for
         the next request's).
     """
+    if meter.family == SUNSPEC_METER.family:  # a SunSpec inverter: its model chain, scale factors read
+        from collectors.points import read_sunspec_meter
+
+        try:
+            async with asyncio.timeout(timeout_s * 4):
+                return await read_sunspec_meter(client, meter.unit_id)
+        except CollectorError as exc:
+            raise CollectorError(f"meter {meter.id} (unit {meter.unit_id} on {where}): {exc}") from None
     fam = FAMILIES[meter.family]
     blocks = {}
     for table, address, count in fam.blocks():

@@ -88,6 +88,10 @@ class LoadModel:
         rng = np.random.default_rng(_seed(seed, "initial-counters"))
         # meters were installed before the epoch: start their registers somewhere plausible
         self.initial = rng.uniform(1_000, 40_000, len(self.meter_ids)).round(2)
+        os_ = site.onsite  # an inverter's energy register counts from the epoch (tanjian.simulator.points)
+        for mid in [p.meter for p in os_.pv] + [b.discharge_meter for b in os_.batteries]:
+            if mid in self._midx:
+                self.initial[self._midx[mid]] = 0.0
         self._order = self._bottom_up()
         self._cc: dict[dt.date, np.ndarray] = {}
 
@@ -205,7 +209,58 @@ class LoadModel:
                     rates[:, i] = (m.rated_power_kw or 10) * 0.3 * (0.2 + busy)
             if m.medium != Medium.electricity and not kids:
                 rates[:, i] *= np.clip(1 + 0.02 * rng.standard_normal(n), 0.9, 1.1)
+        self._onsite(date, rates)
         return rates
+
+    def _onsite(self, date: dt.date, rates: np.ndarray) -> None:
+        """On-site generation and storage in the meters' rates of a local day (in place): each PV
+        inverter's and battery's meters show what :class:`tanjian.simulator.points.PointModel` serves over
+        SunSpec (each minute's mean power = its energy register's change over the minute x 60, so the
+        counters here and the inverters' WH agree at every minute); a transformer's incomer shows the net
+        import, its loads + battery charge - PV - battery discharge, and what is left over when that is
+        negative goes out through the export meters of that transformer (``Meter.transformer``; shared
+        equally; a surplus where there is none is not shown anywhere: give such a plant an export meter)."""
+        os_ = self.site.onsite
+        if not (os_.pv or os_.batteries):
+            return
+        from .points import PointModel
+
+        pm = PointModel(self.site)
+        day = self.day(date)
+        ts = [day.start_utc + dt.timedelta(minutes=k) for k in range(day.minutes + 1)]
+        incomer = {t.id: self._midx[t.meter] for t in self.site.transformers if t.meter in self._midx}
+        net = {tr: np.zeros(day.minutes) for tr in incomer}  # kW added to each incomer's loads
+
+        def per_minute(wh: list[float]) -> np.ndarray:
+            return np.diff(np.asarray(wh)) / 1000.0 * 60.0  # Wh per minute -> mean kW
+
+        def put(meter, kw):
+            if meter in self._midx:
+                rates[:, self._midx[meter]] = kw
+
+        for p in os_.pv:
+            kw = per_minute([pm.pv(p.rated_kw, t)[1] for t in ts])
+            put(p.meter, kw)
+            if p.transformer in net:
+                net[p.transformer] -= kw
+        for b in os_.batteries:
+            v = [pm.battery(b.rated_kw, b.capacity_kwh, t) for t in ts]
+            out, taken = per_minute([x["WH"] for x in v]), per_minute([x["charged_wh"] for x in v])
+            put(b.discharge_meter, out)
+            put(b.charge_meter, taken)
+            if b.transformer in net:
+                net[b.transformer] += taken - out
+        surplus = {}
+        for tr, i in incomer.items():
+            x = rates[:, i] + net[tr]
+            surplus[tr] = np.clip(-x, 0, None)
+            rates[:, i] = np.clip(x, 0, None)
+        by_id = {m.id: m for m in self.site.meters}
+        exp = [m for m in os_.export_meters if m in by_id]
+        for m in exp:  # an export meter shares its transformer's surplus with the others there
+            tr = by_id[m].transformer
+            if tr in surplus:
+                put(m, surplus[tr] / sum(by_id[x].transformer == tr for x in exp))
 
     def _day_totals(self, date: dt.date) -> np.ndarray:
         return self.meter_rates(date).sum(axis=0) / 60.0

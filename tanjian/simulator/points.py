@@ -7,7 +7,8 @@ Modbus by :class:`tanjian.simulator.server.PlantSimulator`).
   at night; its energy register (SunSpec 103 WH) the exact integral of that curve since 2026-01-01 local;
 - a battery: charges at half its rated power 10:00-14:00, discharges so 18:00-22:00 (SunSpec 103 W < 0
   while charging), its state of charge 20 % -> 70 % -> 20 % of capacity (SunSpec 124 ChaState), WH the
-  energy delivered, ChaSt 4 charging, 3 discharging, 6 holding.
+  energy delivered, ChaSt 4 charging, 3 discharging, 6 holding; ``charged_wh`` the energy taken in (what
+  the battery's charge meter, not a SunSpec point, counts).
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class PointModel:
             w, soc, st, out = p, lo + moved - p * (h - 18), 3, p * (h - 18)
         else:
             w, soc, st, out = 0.0, lo + (moved if 14 <= h < 18 else 0.0), 6, (moved if h >= 22 else 0.0)
+        taken = 0.0 if h < 10 else (p * (h - 10) if h < 14 else moved)
         return {"W": w * 1000.0, "WH": (max(days, 0) * moved + out) * 1000.0, "ChaState": 100.0 * soc / capacity_kwh,
-                "ChaSt": st}
+                "ChaSt": st, "charged_wh": (max(days, 0) * moved + taken) * 1000.0}
 
 
 def sunspec_models(kind: str, unit, values: dict[str, float]) -> list[tuple[int, dict]]:
@@ -83,7 +85,8 @@ def sunspec_models(kind: str, unit, values: dict[str, float]) -> list[tuple[int,
     rated_w = unit.rated_kw * 1000.0
     w_sf = next(s for s in range(0, 6) if rated_w / 10 ** s <= 32767)  # int16 W: scale to fit, as devices do
     inv = {"W": values["W"], "W_SF": w_sf, "WH": values["WH"], "WH_SF": 0, "Hz": 50.0, "Hz_SF": -2,
-           "PhVphA": 230.0, "V_SF": -1, "A": abs(values["W"]) / (3 * 230.0), "A_SF": -1, "PF": 100.0, "PF_SF": 0,
+           "PhVphA": 230.0, "V_SF": -1, "A": abs(values["W"]) / 230.0, "A_SF": -1,  # A: the 3 phases' total
+           "PF": 100.0, "PF_SF": 0,
            "St": values.get("St", 4 if values["W"] != 0 else 2)}  # 4 MPPT, 2 SLEEPING; a test may set 7 FAULT
     models = [(1, common), (103, inv)]
     if kind == "battery":

@@ -42,6 +42,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from collectors.modbus.registers import encode
 from workspace.clock import Clock
 from workspace.meters import FAMILIES, Family, MapRegister
+from workspace.points import SUNSPEC_METER
 from workspace.site import Medium, Site
 
 from .model import LoadModel, phase_values
@@ -195,8 +196,8 @@ class PlantSimulator:
     def _devices(self, gateway_id: str) -> list[SimDevice]:
         devices = []
         for m in self.site.meters:
-            if m.gateway != gateway_id:
-                continue
+            if m.gateway != gateway_id or m.family == SUNSPEC_METER.family:
+                continue  # a SunSpec meter is its inverter's unit: served below with the inverter's models
             fam = FAMILIES.get(m.family)
             spans = {t: (max(fam.map_span(t), 1) if fam is not None and fam.map else REGISTERS)
                      for t in ("holding", "input")}

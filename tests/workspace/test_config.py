@@ -92,7 +92,9 @@ def test_cli_check_and_schema(tmp_path):
     assert f"{p}:" in r.stderr and ".unit_id:" in r.stderr
     r = subprocess.run([sys.executable, "-m", "tanjian", "config", "check", str(EXAMPLE)],
                        capture_output=True, text=True)
-    assert r.returncode == 0 and "90 meters" in r.stdout
+    # 90 consumption meters + 5 of on-site generation, storage and export (M-PV-1, M-PV-2: the inverters'
+    # SunSpec energy registers; M-BAT-1-OUT, M-BAT-1-IN: the battery's discharge and charge; M-EXPORT)
+    assert r.returncode == 0 and "95 meters" in r.stdout
     r = subprocess.run([sys.executable, "-m", "tanjian", "config", "schema"], capture_output=True, text=True)
     s = json.loads(r.stdout)
     assert s["title"] == "tanjian.yaml" and "site" in s["required"]

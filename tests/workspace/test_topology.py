@@ -39,7 +39,8 @@ def test_paths_of_the_other_networks_and_units(site):
     assert t.path("M-AIR-CW") == ["M-AIR-CW", "M-AIR-MAIN", "SRC-AIR"]
     assert t.path("M-GAS-CO-01")[-1] == "SRC-GAS"
     assert t.path("DR-2") == ["DR-2", "TR-3"]
-    assert t.path("PV-1") == ["PV-1", "TR-2"]
+    assert t.path("PV-1") == ["PV-1", "M-PV-1", "TR-2"]  # under its output meter (the example meters it)
+    assert t.path("M-EXPORT") == ["M-EXPORT", "TR-2"] and t.path("M-BAT-1-IN") == ["M-BAT-1-IN", "TR-3"]
     assert sorted(t.roots()) == ["TR-1", "TR-2", "TR-3"]
     with pytest.raises(TopologyError, match="unknown node 'M-NOPE'"):
         t.path("M-NOPE")
@@ -83,17 +84,21 @@ def test_balance_with_pv_on_the_bus(plant_cfg):
     from workspace.store import Store
 
     site = plant_cfg.site
-    pv_meter = Meter(id="M-PV-1", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=99)
-    site = site.model_copy(update={"meters": [*site.meters, pv_meter], "onsite": OnSite(pv=[PvInverter(
-        id="PV-1", name="pv", rated_kw=400, transformer="TR-1", gateway="gw-points", unit_id=11, meter="M-PV-1")])})
-    assert "M-PV-1" not in site.top_meters("electricity")  # generation is not consumption
-    assert build(site).path("M-PV-1") == ["M-PV-1", "TR-1"]
+    # a PV of its own on TR-1 (the example's are on TR-2), its meter an ordinary one; the example's on-site
+    # units replaced by it, their meters (now nobody's) left out
+    pv_meter = Meter(id="M-PV-X", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=99)
+    own = {"M-PV-1", "M-PV-2", "M-BAT-1-OUT", "M-BAT-1-IN", "M-EXPORT"}
+    site = site.model_copy(update={"meters": [*(m for m in site.meters if m.id not in own), pv_meter],
+                                   "onsite": OnSite(pv=[PvInverter(
+        id="PV-X", name="pv", rated_kw=400, transformer="TR-1", gateway="gw-points", unit_id=11, meter="M-PV-X")])})
+    assert "M-PV-X" not in site.top_meters("electricity")  # generation is not consumption
+    assert build(site).path("M-PV-X") == ["M-PV-X", "TR-1"]
     j = Journal(plant_cfg.paths.journal, writer=True)
     s = Store.open(plant_cfg.paths.store, site, create=True)
     # a minute: the incomer brings 30 kWh, PV 6 kWh onto TR-1's bus; the workshop mains take 20 + 15 = 35.
     # Two minutes: incomer 60, on-site 12, supply 72, children 70, difference 2 kWh = 2/72 of the supply.
     rows = [Reading(m, T0 + dt.timedelta(minutes=k, seconds=1), c0 + step * k)
-            for m, c0, step in (("M-TR-1", 1000.0, 30.0), ("M-PV-1", 10.0, 6.0), ("M-WS-CW", 500.0, 20.0),
+            for m, c0, step in (("M-TR-1", 1000.0, 30.0), ("M-PV-X", 10.0, 6.0), ("M-WS-CW", 500.0, 20.0),
                                 ("M-WS-MC", 300.0, 15.0)) for k in range(3)]
     j.append(encode_batch(site.plant.id, j.next_seq, "test", rows))
     s.fold(j)
