@@ -28,10 +28,10 @@ class OnsiteDataMissing(TanjianError):
     """A meter the on-site accounting needs has no energy in the period."""
 
 
-def _energy(store, start, end, meters: list[str]) -> dict[str, float]:
+def _energy(store, start, end, meters: list[str], as_of=None) -> dict[str, float]:
     if not meters:
         return {}
-    e = store.energy(start, end, meters=sorted(set(meters)), freq=None)
+    e = store.energy(start, end, meters=sorted(set(meters)), freq=None, as_of=as_of)
     out = dict(zip(e.group.values.tolist(), e.values.tolist()))
     missing = [m for m in meters if not math.isfinite(out.get(m, math.nan))]
     if missing:
@@ -40,14 +40,22 @@ def _energy(store, start, end, meters: list[str]) -> dict[str, float]:
     return out
 
 
-def onsite_flows(store, start, end) -> dict[str, float]:
+def onsite_meters(site) -> list[str]:
+    """The meters the on-site accounting reads: PV outputs, both meters of each battery that has both, and
+    the export meters (sorted)."""
+    os_ = site.onsite
+    bat = [m for b in os_.batteries if b.charge_meter and b.discharge_meter for m in (b.charge_meter, b.discharge_meter)]
+    return sorted({p.meter for p in os_.pv if p.meter} | set(bat) | set(os_.export_meters))
+
+
+def onsite_flows(store, start, end, *, as_of=None) -> dict[str, float]:
     """The metered flows behind :func:`onsite_quantities` [kWh]: pv, exported, battery charge and discharge
     by origin (pv, grid, both)."""
     os_ = store.site.onsite
     pv_m = [p.meter for p in os_.pv if p.meter]
     bat = [b for b in os_.batteries if b.charge_meter and b.discharge_meter]
     e = _energy(store, start, end, pv_m + list(os_.export_meters)
-                + [m for b in bat for m in (b.charge_meter, b.discharge_meter)])
+                + [m for b in bat for m in (b.charge_meter, b.discharge_meter)], as_of)
     out = {"pv": sum(e[m] for m in pv_m), "exported": sum(e[m] for m in os_.export_meters)}
     for origin in ("pv", "grid", "both"):
         out[f"charge_{origin}"] = sum(e[b.charge_meter] for b in bat if b.charged_from == origin)
@@ -55,10 +63,10 @@ def onsite_flows(store, start, end) -> dict[str, float]:
     return out
 
 
-def onsite_quantities(store, start, end) -> dict[str, float]:
+def onsite_quantities(store, start, end, *, as_of=None) -> dict[str, float]:
     """``{"electricity_self_consumed_nonfossil": MWh, "electricity_exported": MWh}`` over [start, end)
     (naive times are the site's local time), the names the accounting consumes."""
-    f = onsite_flows(store, start, end)
+    f = onsite_flows(store, start, end, as_of=as_of)
     self_kwh = f["pv"] - f["exported"] - (f["charge_pv"] - f["discharge_pv"]) - f["charge_both"]
     if self_kwh < 0:
         raise OnsiteDataMissing(f"PV {f['pv']:.3f} kWh is less than what was exported and stored "
@@ -92,3 +100,22 @@ def onsite_power(store, start, end, *, freq: str = "15min"):
     out["load"] = out["import"] + out["pv"] + out["battery_discharge"] - out["battery_charge"] - out["export"]
     out.attrs = {"units": "kW", "timezone": store.site.plant.timezone}
     return out
+
+
+def store_quantities(store, start, end, *, as_of=None) -> tuple[dict | None, str | None]:
+    """What the inventory takes from the store for on-site generation: ``(quantities, label)``.
+
+    - a site without metered on-site units: ``(None, None)`` (nothing to say);
+    - none of its on-site meters read in [start, end) (a store from before they were installed, a period
+      before any reading): ``(None, reason)``, the inventory says so instead of counting 0 exported;
+    - otherwise :func:`onsite_quantities` and a label naming the meters (a meter read in part of the
+      period only raises :class:`OnsiteDataMissing`: a gap is not zero).
+    """
+    meters = onsite_meters(store.site)
+    if not meters or not store.site.onsite.pv:
+        return None, None
+    e = store.energy(start, end, meters=meters, freq=None, as_of=as_of)
+    if not any(math.isfinite(v) for v in e.values.tolist()):
+        return None, (f"no reading of the on-site meters ({', '.join(meters)}) in the store between {start} and "
+                      f"{end}: on-site generation and export not counted")
+    return onsite_quantities(store, start, end, as_of=as_of), "store:onsite " + ",".join(meters)

@@ -209,8 +209,23 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     def rows_of(idx):
         return act.iloc[idx] if idx else act.iloc[0:0]
 
-    # groups per source: records, store meters, named quantities
-    qgroups = _quantity_groups(quantities, period_start, period_end)
+    # groups per source: records, store meters, named quantities (on-site generation and export from the
+    # store's on-site meters when the caller gives none: models.generation.store_quantities)
+    qty, q_origin = quantities, None
+    if qty is None and store is not None and site is not None:
+        from .generation import store_quantities
+
+        qty, q_origin = store_quantities(store, pd.Timestamp(period_start), pd.Timestamp(period_end)
+                                         + pd.Timedelta(days=1), as_of=as_of)
+        if qty is None and q_origin is not None:
+            unused.append({"file": "store", "row": None, "kind": "quantity", "item": "electricity_exported",
+                           "reason": q_origin})
+            q_origin = None
+    qgroups = _quantity_groups(qty, period_start, period_end)
+    if q_origin is not None:
+        import dataclasses
+
+        qgroups = {k: dataclasses.replace(g, origin=q_origin, rows=(q_origin,)) for k, g in qgroups.items()}
     groups: dict[str, list[Group]] = {}
     memo: list[dict] = []
     for src in rules.sources:

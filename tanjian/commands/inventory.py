@@ -163,6 +163,10 @@ def _print_inventory(inv, guarded=None) -> None:
     print(f"scope 1 {t['scope1']['tco2e']} t (±{t['scope1']['uncertainty_pct']}%);  scope 2 location-based "
           f"{t['scope2_location']['tco2e']} t, market-based {t['scope2_market']['tco2e']} t")
     print(f"scope 3 {t['scope3']['tco2e']} t;  offsets {c['offsets']['total_tco2e']} t (not netted)")
+    onsite = sorted({ln["activity"]["origin"] for ln in c["lines"]
+                     if str(ln["activity"]["origin"]).startswith("store:onsite ")})
+    for o in onsite:  # where the on-site generation and export figures came from
+        print(f"on-site generation and export from the store's meters {o.removeprefix('store:onsite ')}")
     for u in c["activity_unused"]:
         print(f"not used: {u['file']}:{u['row'] if u['row'] is not None else '-'} {u['kind']} {u['item']}: "
               f"{u['reason']}")

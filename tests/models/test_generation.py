@@ -16,9 +16,9 @@ T0 = dt.datetime(2026, 11, 23, 16, 0, 1, tzinfo=UTC)  # local 2026-11-24 00:00:0
 
 def test_self_consumed_and_exported(fresh):
     cfg, j, s = fresh
-    # Plant 18's store holds no PV meters yet: four of its meters stand in for the PV output (M-WS-TC),
-    # the export register (M-WS-UT) and a PV-charged battery's charge (M-WS-AS) and discharge (M-WS-PC)
-    # meters; only their numbers matter here.
+    # four consumption meters stand in for the PV output (M-WS-TC), the export register (M-WS-UT) and a
+    # PV-charged battery's charge (M-WS-AS) and discharge (M-WS-PC) meters; only their numbers matter here
+    # (the example's own on-site meters: test_inventory_takes_the_onsite_quantities_from_the_store).
     s.site = s.site.model_copy(update={"onsite": OnSite(
         pv=[PvInverter(id="PV-1", name="pv", rated_kw=400, gateway="gw-points", unit_id=11, meter="M-WS-TC")],
         batteries=[Battery(id="BAT-1", name="bat", capacity_kwh=1000, rated_kw=250, gateway="gw-points",
@@ -48,17 +48,20 @@ def test_load_curve_with_pv(plant_cfg):
     from workspace.store import Store
 
     site = plant_cfg.site
-    pv = Meter(id="M-PV-1", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=99)
+    # a PV of its own with ordinary meters (the example's on-site units and their meters left out)
+    own = {"M-PV-1", "M-PV-2", "M-BAT-1-OUT", "M-BAT-1-IN", "M-EXPORT"}
+    pv = Meter(id="M-PV-X", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=99)
     ex = Meter(id="M-EXP-1", medium="electricity", family="sdm630", gateway="gw-elec", unit_id=98)
-    site = site.model_copy(update={"meters": [*site.meters, pv, ex], "onsite": OnSite(
+    site = site.model_copy(update={"meters": [*(m for m in site.meters if m.id not in own), pv, ex],
+                                   "onsite": OnSite(
         pv=[PvInverter(id="PV-1", name="pv", rated_kw=400, transformer="TR-2", gateway="gw-points", unit_id=11,
-                       meter="M-PV-1")], export_meters=["M-EXP-1"])})
+                       meter="M-PV-X")], export_meters=["M-EXP-1"])})
     j = Journal(plant_cfg.paths.journal, writer=True)
     s = Store.open(plant_cfg.paths.store, site, create=True)
     # 00:00-00:15 local, every minute: incomers 1,000 + 800 + 300 kW, PV 250 kW, export 50 kW
     # load = 2,100 + 250 - 50 = 2,300 kW; the plant's import stays 2,100 kW (PV and export meters are not
     # top meters of the consumption tree)
-    rates = {"M-TR-1": 1000.0, "M-TR-2": 800.0, "M-TR-3": 300.0, "M-PV-1": 250.0, "M-EXP-1": 50.0}
+    rates = {"M-TR-1": 1000.0, "M-TR-2": 800.0, "M-TR-3": 300.0, "M-PV-X": 250.0, "M-EXP-1": 50.0}
     j.append(encode_batch(site.plant.id, j.next_seq, "test",
                           [Reading(m, T0 + dt.timedelta(minutes=k), 100.0 + r / 60 * k, r) for m, r in rates.items()
                            for k in range(15)]))
@@ -67,3 +70,50 @@ def test_load_curve_with_pv(plant_cfg):
     got = onsite_power(s, "2026-11-24 00:00", "2026-11-24 00:15", freq="15min")
     row = got.iloc[0]
     assert (row["import"], row["pv"], row["export"], row["load"]) == pytest.approx((2100, 250, 50, 2300))
+
+
+T25 = dt.datetime(2025, 11, 23, 16, 0, 1, tzinfo=UTC)  # local 2025-11-24 00:00:01: the compliance factor's years
+
+
+def test_inventory_takes_the_onsite_quantities_from_the_store(fresh):
+    from models.inventory import compute_inventory
+
+    cfg, j, s = fresh
+    # five readings a minute apart, four minute deltas [kWh a minute]: the incomers 30 + 25 + 15 (70: 0.280 MWh
+    # bought), Plant 18's own on-site meters PV-1 6 and PV-2 9 (60 kWh), export 5 (20 kWh), the PV-charged
+    # battery's charge 3 (12 kWh) and discharge 1 (4 kWh). Self-consumed = 60 - 20 - (12 - 4) = 32 kWh
+    steps = {"M-TR-1": 30, "M-TR-2": 25, "M-TR-3": 15, "M-PV-1": 6, "M-PV-2": 9, "M-EXPORT": 5, "M-BAT-1-IN": 3,
+             "M-BAT-1-OUT": 1}
+    rows = [Reading(m, T25 + dt.timedelta(minutes=k), 100.0 + d * k) for m, d in steps.items() for k in range(5)]
+    # the next day: the incomers only (the on-site meters not read at all), their counters going on from where
+    # they stopped (no energy across the night's gap)
+    rows += [Reading(m, T25 + dt.timedelta(days=1, minutes=k), 100.0 + d * (4 + k)) for m, d in steps.items()
+             if m.startswith("M-TR") for k in range(5)]
+    j.append(encode_batch(cfg.site.plant.id, j.next_seq, "test", rows))
+    s.fold(j)
+    day = dt.date(2025, 11, 24)
+    c = compute_inventory(day, day, methodology="cn-machinery-2015", store=s, site=cfg.site).to_canonical()
+    by = {ln["source"]: ln for ln in c["lines"]}
+    origin = "store:onsite M-BAT-1-IN,M-BAT-1-OUT,M-EXPORT,M-PV-1,M-PV-2"  # labelled: where the figures came from
+    pv, ex = by["onsite_nonfossil_self_consumed"], by["electricity_exported"]
+    assert (pv["activity"]["quantity"], pv["activity"]["origin"], pv["tco2e"]) == ("0.032000", origin, "0.000")
+    assert (ex["activity"]["quantity"], ex["activity"]["origin"]) == ("0.020000", origin)
+    # compliance (lines rounded to 0.001 t, then summed): bought 0.280 MWh x 0.5703 tCO2/MWh = 0.160 t, the
+    # export deducted 0.020 x 0.5703 = 0.011 t: 0.149 t; the self-consumed PV 0
+    assert c["views"]["compliance"]["total_tco2e"] == "0.149"
+    # location-based: 0.280 x 0.5306 = 0.149 t, less the export 0.020 x 0.5306 = 0.011 t: 0.138 t
+    assert ex["tco2e"] == "-0.011" and c["views"]["location_based"]["total_tco2e"] == "0.138"
+    # the GHG Protocol does not net the export: reported unused with its reason
+    g = compute_inventory(day, day, methodology="ghg-protocol-corporate", store=s, site=cfg.site).to_canonical()
+    assert [u["item"] for u in g["activity_unused"]] == ["electricity_exported"]
+    # a day with no on-site reading at all: said, not counted as 0 exported
+    n = compute_inventory(day + dt.timedelta(days=1), day + dt.timedelta(days=1), methodology="cn-machinery-2015",
+                          store=s, site=cfg.site).to_canonical()
+    assert "electricity_exported" not in {ln["source"] for ln in n["lines"]}
+    (u,) = [u for u in n["activity_unused"] if u["file"] == "store"]
+    assert "no reading of the on-site meters" in u["reason"]
+    # given quantities win over the store's
+    q = compute_inventory(day, day, methodology="cn-machinery-2015", store=s, site=cfg.site,
+                          quantities={"electricity_exported": 0.0}).to_canonical()
+    assert {ln["source"]: ln for ln in q["lines"]}["electricity_exported"]["activity"]["origin"] == \
+        "quantity:electricity_exported"
