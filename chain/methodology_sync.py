@@ -17,11 +17,26 @@ owner 0) is accepted and a tampered byte in any file is caught. Unpacking is don
 ``extractall``: only regular files and directories, relative paths without ``..``, backslashes or
 newlines, at most :data:`MAX_BYTES` in all; anything else refuses the archive.
 
+The factor file travels with the package
+----------------------------------------
+A package's ``manifest.yaml`` seals the factor library it was released with by hash only
+(``factor_files: {name: sha256}``), so a gateway could use a synced package only if it already held that
+file. :func:`pack` therefore adds the factor files under the reserved folder :data:`FACTOR_DIR`
+(``_factor_files/<name>``), outside the package: they are not part of the package hash (which stays the one
+published), but :func:`activate` accepts one only if its SHA-256 is the one the package's manifest names,
+which the package hash seals. They are kept beside the package (``<version>-<sha256[:16]>.factors/``) and
+:func:`synced_factor_file` names them to the accounting (:mod:`models.guarded`). An archive without them is
+a package as before (the gateway's own factor file is used, if it is the sealed one).
+
 Layout under ``<data_dir>/methodology/``::
 
-    <id>/<version>-<sha256[:16]>/      the unpacked package (never modified after activation)
-    <id>/active.json                   the active version: id, version, sha256, uri, path, window, when
-    sync.jsonl                         one line per activation or refusal (the audit trail)
+    <id>/<version>-<sha256[:16]>/          the unpacked package (never modified after activation)
+    <id>/<version>-<sha256[:16]>.factors/  its factor files, when the archive carried them
+    <id>/active.json                       the active version: id, version, sha256, uri, path, window, when
+    sync.jsonl                             one line per activation or refusal
+
+Each activation and refusal is also an entry of the workspace's audit trail (:mod:`workspace.audit`,
+action ``methodology_sync``).
 """
 
 from __future__ import annotations
@@ -56,6 +71,11 @@ LOG_NAME = "sync.jsonl"
 #: Largest archive (and largest unpacked total) accepted [bytes].
 MAX_BYTES = 64 * 1024 * 1024
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+#: the archive's folder of the factor files a package was sealed with (not part of the package)
+FACTOR_DIR = "_factor_files"
+FACTORS_SUFFIX = ".factors"
+#: who the audit trail names for a sync's entries
+SYNC_USER = "methodology-sync"
 
 
 class SyncRefused(ChainError):
@@ -95,21 +115,37 @@ def active_record(data_dir: str | os.PathLike, methodology_id: str) -> dict | No
 
 
 # -- the archive ------------------------------------------------------------------------------------
-def pack(package_dir: str | os.PathLike) -> bytes:
-    """A reproducible tar archive of a package directory (sorted names, mtime 0, owner 0, modes 644/755).
+def pack(package_dir: str | os.PathLike, factor_files: dict[str, str | os.PathLike] | None = None) -> bytes:
+    """A reproducible tar archive of a package directory (sorted names, mtime 0, owner 0, modes 644/755),
+    with ``factor_files`` (``{name: path}``: the factor library the package was sealed with) under
+    :data:`FACTOR_DIR` after the package's files.
 
-    The same directory gives the same bytes; its files are exactly those :func:`chain.methodology.manifest`
-    hashes (symbolic links and special files are refused there).
+    The same inputs give the same bytes; the package's files are exactly those
+    :func:`chain.methodology.manifest` hashes (symbolic links and special files are refused there).
     """
     root = Path(package_dir)
     package_sha256(root)  # refuses links, special files and odd names before anything is written
+    if (root / FACTOR_DIR).exists():
+        raise ChainError(f"{root}: {FACTOR_DIR} is reserved for the factor files an archive carries")
     buf = io.BytesIO()
     paths = sorted((p for p in root.rglob("*")), key=lambda p: p.relative_to(root).as_posix().encode())
+
+    def info_of(name: str) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        return info
+
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for p in paths:
-            info = tarfile.TarInfo(p.relative_to(root).as_posix())
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            if p.is_dir():
+        entries = [(p.relative_to(root).as_posix(), p) for p in paths]
+        if factor_files:
+            entries.append((FACTOR_DIR, None))
+            for name in sorted(factor_files):
+                if "/" in name or name in ("", ".", ".."):
+                    raise ChainError(f"factor file name {name!r}: a plain file name")
+                entries.append((f"{FACTOR_DIR}/{name}", Path(factor_files[name])))
+        for name, p in entries:
+            info = info_of(name)
+            if p is None or p.is_dir():
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             else:
@@ -117,6 +153,45 @@ def pack(package_dir: str | os.PathLike) -> bytes:
                 info.size, info.mode = len(data), 0o644
                 tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def sealed_factor_files(package_dir: str | os.PathLike) -> dict[str, str]:
+    """``{name: sha256}`` of the factor files a package's ``manifest.yaml`` seals ({} without one)."""
+    import yaml
+
+    p = Path(package_dir) / "manifest.yaml"
+    if not p.is_file():
+        return {}
+    try:
+        man = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return {}
+    ff = man.get("factor_files") if isinstance(man, dict) else None
+    return {str(k): str(v) for k, v in ff.items()} if isinstance(ff, dict) else {}
+
+
+def _factor_problem(pkg: Path, factors: Path) -> str | None:
+    """Why the factor files an archive carried are not the ones its package seals (None: they are)."""
+    import hashlib
+
+    sealed = sealed_factor_files(pkg)
+    for f in sorted(factors.rglob("*")):
+        if f.is_dir():
+            return f"{FACTOR_DIR}/{f.relative_to(factors).as_posix()}: a folder; factor files only"
+        name = f.relative_to(factors).as_posix()
+        got = hashlib.sha256(f.read_bytes()).hexdigest()
+        if name not in sealed:
+            return (f"{FACTOR_DIR}/{name}: the package's manifest.yaml seals no factor file of that name "
+                    f"({', '.join(sorted(sealed)) or 'none'})")
+        if got != sealed[name]:
+            return (f"{FACTOR_DIR}/{name} hashes to {got} but the package's manifest.yaml seals {sealed[name]}")
+    return None
+
+
+def synced_factor_file(package_dir: str | os.PathLike, name: str) -> Path | None:
+    """The factor file ``name`` that came with the synced package at ``package_dir`` (None: it did not)."""
+    p = Path(str(package_dir) + FACTORS_SUFFIX) / name
+    return p if p.is_file() else None
 
 
 def unpack(data: bytes, dest: str | os.PathLike) -> None:
@@ -195,7 +270,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def activate(data_dir: str | os.PathLike, version: MethodologyVersion, data: bytes) -> Path:
+def _audit(data_dir, user: str, what: str, reason: str) -> None:
+    from workspace import audit
+
+    audit.record(data_dir, user, "methodology_sync", what, reason)
+
+
+def activate(data_dir: str | os.PathLike, version: MethodologyVersion, data: bytes, *,
+             user: str = SYNC_USER) -> Path:
     """Unpack ``data``, check it is the package ``version`` publishes, and make it the active package.
 
     Returns the package directory. On a mismatch nothing changes (the previous active version stays) and
@@ -213,17 +295,25 @@ def activate(data_dir: str | os.PathLike, version: MethodologyVersion, data: byt
     (root / mid).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root / mid, prefix=".incoming-"))
     try:
+        factors = staging / "factors"
+        why = None
         try:
             unpack(data, staging / "pkg")
+            if (staging / "pkg" / FACTOR_DIR).is_dir():  # the factor files: not part of the package
+                os.rename(staging / "pkg" / FACTOR_DIR, factors)
             got = package_sha256(staging / "pkg")
         except ChainError as exc:
             got, why = None, str(exc)
-        if got != version.package_sha256:
-            why = why if got is None else (f"the package fetched from {version.uri or 'the given bytes'} hashes "
-                                           f"to {got} but version {version.version!r} of {mid!r} is published "
-                                           f"on chain with {version.package_sha256}")
+        if got is not None and got != version.package_sha256:
+            why = (f"the package fetched from {version.uri or 'the given bytes'} hashes to {got} but version "
+                   f"{version.version!r} of {mid!r} is published on chain with {version.package_sha256}")
+        elif got is not None and factors.is_dir():
+            why = _factor_problem(staging / "pkg", factors)
+        if why is not None:
             _log(root, {"event": "refused", "id": mid, "version": ver, "published_sha256": version.package_sha256,
                         "got_sha256": got, "uri": version.uri, "reason": why, "time": _now()})
+            _audit(data_dir, user, f"{mid} {ver} refused (published {version.package_sha256}, fetched "
+                                   f"{got or '-'} from {version.uri or 'given bytes'})", why)
             raise SyncRefused(f"methodology {mid} {ver}: refused, not activated: {why}")
         name = f"{ver}-{got[:16]}"
         dest = root / mid / name
@@ -232,22 +322,36 @@ def activate(data_dir: str | os.PathLike, version: MethodologyVersion, data: byt
                 shutil.rmtree(dest)
         if not dest.exists():
             os.rename(staging / "pkg", dest)
+        fdest = Path(str(dest) + FACTORS_SUFFIX)
+        shipped = sorted(f.name for f in factors.iterdir()) if factors.is_dir() else []
+        if shipped:  # the checked copies replace whatever was there
+            shutil.rmtree(fdest, ignore_errors=True)
+            os.rename(factors, fdest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     rec = {"id": mid, "version": ver, "sha256": got, "uri": version.uri, "dir": name,
            "effective_from": version.effective_from.isoformat(),
            "effective_to": version.effective_to.isoformat() if version.effective_to else None,
-           "activated_at": _now()}
+           "factor_files": shipped, "activated_at": _now()}
     tmp = root / mid / (ACTIVE_NAME + ".tmp")
     tmp.write_text(json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, root / mid / ACTIVE_NAME)
     _log(root, {"event": "activated", **rec})
+    _audit(data_dir, user, f"{mid} {ver} activated: package {got} from {version.uri or 'given bytes'}",
+           f"published on chain, effective from {rec['effective_from']}; factor files carried: "
+           f"{', '.join(shipped) or 'none'}")
     log.info("methodology %s %s activated (package %s from %s)", mid, ver, got, version.uri or "given bytes")
     return dest
 
 
+def _factors_intact(rec: dict) -> bool:
+    """The factor files an active version came with still hash to the ones its package seals."""
+    fdir = Path(rec["path"] + FACTORS_SUFFIX)
+    return not fdir.is_dir() or _factor_problem(Path(rec["path"]), fdir) is None
+
+
 def sync(cfg: Config, methodology_id: str | None = None, *, registry: Any = None,
-         when: dt.datetime | dt.date | None = None) -> SyncResult:
+         when: dt.datetime | dt.date | None = None, user: str = SYNC_USER) -> SyncResult:
     """Fetch, check and activate the version of ``methodology_id`` (default: the configuration's pinned one)
     effective at ``when`` (now), unless it is already the active one.
 
@@ -271,12 +375,12 @@ def sync(cfg: Config, methodology_id: str | None = None, *, registry: Any = None
                          f"{registry.address}; nothing to sync")
     cur = active_record(cfg.paths.data_dir, mid)
     if cur is not None and cur["sha256"] == v.package_sha256 and Path(cur["path"]).is_dir() \
-            and package_sha256(cur["path"]) == v.package_sha256:
+            and package_sha256(cur["path"]) == v.package_sha256 and _factors_intact(cur):
         return SyncResult(v, Path(cur["path"]), "already active")
     if not v.uri:
         raise ChainError(f"methodology {mid} {v.version} was published without a package URI; nothing to fetch "
                          f"(the association republishes it with one)")
-    return SyncResult(v, activate(cfg.paths.data_dir, v, fetch(v.uri)), "activated")
+    return SyncResult(v, activate(cfg.paths.data_dir, v, fetch(v.uri), user=user), "activated")
 
 
 class MethodologyWatcher:

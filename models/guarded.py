@@ -2,7 +2,8 @@
 
 :func:`chain.methodology.guard` decides which package is active (synced from the chain, configured, or the
 packaged default under ``models/methodologies/``) and whether it was checked on chain; this module only
-supplies the packaged default and loads the package it names, so inventory, report, kpi, allowance,
+supplies the packaged default and loads the package it names (with the factor file a synced package came
+with: :func:`with_own_factor_file`), so inventory, report, kpi, allowance,
 footprint, the big screen and the notebooks all go through the same guard::
 
     meth, g = active_methodology(cfg, "cn-machinery-2015")        # raises on a mismatch
@@ -55,7 +56,23 @@ def active_methodology(cfg: Config | None, methodology_id: str | None = None, *,
     mid = methodology_id or default_id(cfg)
     default_dir = PACKAGES_DIR / mid if mid in IDS else None
     g = guard(cfg, default_dir, methodology_id=mid, strict=strict)
-    return load_methodology(g.package_dir), g
+    meth = load_methodology(g.package_dir)
+    return with_own_factor_file(meth), g
+
+
+def with_own_factor_file(meth: Methodology) -> Methodology:
+    """``meth`` with :attr:`~models.packages.Methodology.factor_path` set when its package was synced with
+    the factor file it seals (:mod:`chain.methodology_sync`); the accounting then computes with that file
+    (checked against the seal when the library is loaded: :func:`models.packages.check_library`)."""
+    import dataclasses
+
+    from chain.methodology_sync import synced_factor_file
+
+    for name in sorted(meth.factor_files):
+        p = synced_factor_file(meth.path, name)
+        if p is not None:
+            return dataclasses.replace(meth, factor_path=p)
+    return meth
 
 
 def describe(meth: Methodology, g: Guarded) -> str:

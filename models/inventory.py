@@ -189,7 +189,7 @@ def compute_inventory(period_start: dt.date, period_end: dt.date, *, methodology
     meth = methodology if isinstance(methodology, Methodology) else load_methodology(methodology)
     rules = meth.rules
     gwp_set = meth.gwp_set(gwp)
-    lib = library or FactorLibrary.load(DEFAULT_PATH)
+    lib = library or FactorLibrary.load(meth.factor_path or DEFAULT_PATH)  # a synced package's own file first
     check_library(meth, lib)
     measured = list(measured or [])
     _check_measured(measured, meth)

@@ -75,6 +75,9 @@ class Methodology:
     factor_files: dict
     rules: Rules
     rules_sha256: str = ""
+    #: the factor file that came with a synced package (:func:`chain.methodology_sync.synced_factor_file`);
+    #: the inventory's default library then (None: the packaged ``models/data`` file)
+    factor_path: Path | None = None
 
     def gwp_set(self, requested: str | None) -> str:
         """The GWP set an inventory uses: ``requested`` (``AR4``, ``AR5``, ``AR6``, ``SAR``; any case) if the
@@ -190,6 +193,14 @@ def check_library(meth: Methodology, library: FactorLibrary) -> None:
     MethodologyError
         If ``library`` is the packaged file and its SHA-256 differs from the manifest's.
     """
+    own = meth.factor_path
+    if own is not None and Path(library.path).resolve() == Path(own).resolve():
+        want = meth.factor_files.get(Path(own).name)
+        if want != library.sha256:
+            raise MethodologyError(f"methodology {meth.id} {meth.version}: the factor file that came with it "
+                                   f"({own}) hashes to {library.sha256}, but the package seals {want}: changed on "
+                                   f"disk since the sync; sync again")
+        return
     if Path(library.path).resolve() != DEFAULT_PATH.resolve():
         return
     want = meth.factor_files.get(DEFAULT_PATH.name)

@@ -200,12 +200,23 @@ def cmd_methodology(args: argparse.Namespace) -> int:
         print(f"on chain: {g.label}: {g.reason}")
         return 0 if g.status != "mismatch" else 1
     if args.methodology_command == "pack":
-        from chain.methodology_sync import pack
+        import hashlib
 
-        data = pack(args.package_dir)
+        from chain.methodology_sync import pack, sealed_factor_files
+        from models.factors import DEFAULT_PATH
+
+        # the factor file the package's manifest seals goes into the archive, so that a gateway syncing it
+        # needs nothing else: the packaged one (models/data) when it is the sealed one
+        sealed = sealed_factor_files(args.package_dir)
+        ship = {n: DEFAULT_PATH for n, sha in sealed.items() if n == DEFAULT_PATH.name and DEFAULT_PATH.is_file()
+                and hashlib.sha256(DEFAULT_PATH.read_bytes()).hexdigest() == sha}
+        data = pack(args.package_dir, ship)
         args.out.write_bytes(data)
-        print(f"{args.out}: {len(data)} bytes, package {m.package_sha256(args.package_dir)}; serve it and "
-              f"publish its URL with `tanjian methodology publish ... --uri URL`")
+        missing = sorted(set(sealed) - set(ship))
+        print(f"{args.out}: {len(data)} bytes, package {m.package_sha256(args.package_dir)}"
+              + (f", with its factor file {', '.join(sorted(ship))}" if ship else "")
+              + (f"; NOT carried (not here with the sealed hash): {', '.join(missing)}" if missing else "")
+              + "; serve it and publish its URL with `tanjian methodology publish ... --uri URL`")
         return 0
     if args.methodology_command == "packages":
         from models.packages import IDS, load_methodology, reseal
@@ -251,7 +262,7 @@ def _on_chain(args, cfg, m, name) -> int:
     if args.methodology_command == "sync":
         from chain.methodology_sync import sync
 
-        res = sync(cfg, args.id, registry=reg)
+        res = sync(cfg, args.id, registry=reg, user=getattr(args, "author", None) or getpass.getuser())
         print(f"{res.version.id} {res.version.version}: {res.action} (package {res.version.package_sha256}, "
               f"from {res.version.uri}) in {res.path}")
         return 0

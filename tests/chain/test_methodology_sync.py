@@ -227,3 +227,74 @@ def test_inventory_computes_with_the_synced_package_and_says_it_was_checked(web,
         assert main(inv) == 1  # refused: an error, not a usage mistake
         err = capsys.readouterr().err
         assert "changed on disk since" in err and m.package_sha256(src) in err
+
+
+def test_the_factor_file_travels_with_the_package_and_is_used(web, tmp_path, capsys):
+    """`tanjian methodology pack` puts the factor file the package seals into the archive; sync checks it
+    against the seal, keeps it beside the package and the accounting computes with it; a factor file that
+    is not the sealed one refuses the archive; both are in the audit trail."""
+    import hashlib
+
+    from models.factors import DEFAULT_PATH
+    from models.guarded import active_methodology
+    from tests.conftest import ROOT
+    from workspace import audit
+
+    www, base = web
+    src = ROOT / "models" / "methodologies" / "cn-machinery-2015"
+    sealed = ms.sealed_factor_files(src)
+    assert list(sealed) == [DEFAULT_PATH.name]  # the manifest seals the packaged factor file by hash
+    act = tmp_path / "a.csv"
+    act.write_text("kind,item,period_start,period_end,quantity,unit,workshop\n"
+                   "electricity_statement,total,2024-01-01,2024-12-31,100,MWh,WS-A\n", encoding="utf-8")
+    with start_anvil() as n:
+        data = tmp_path / "var"
+        cfg_path = tmp_path / "tanjian.yaml"
+        cfg_path.write_text(EXAMPLE.read_text().replace(
+            "rpc_url: http://127.0.0.1:8545", f"rpc_url: {n.rpc_url}\n  methodology_id: cn-machinery-2015\n"
+                                               f"  methodology_package: {src}"))
+        w3 = connect(n.rpc_url)
+        info = ensure_deployment(w3, data / "chain", Account.create().address, plant="plant-18")
+        reg = from_deployment(w3, info, METHODOLOGY_REGISTRY)
+        cli = ["--config", str(cfg_path), "--data-dir", str(data)]
+        assert main([*cli, "methodology", "pack", str(src), "--out", str(www / "cn.tar")]) == 0
+        assert f"with its factor file {DEFAULT_PATH.name}" in capsys.readouterr().out
+        with tarfile.open(www / "cn.tar") as tar:
+            assert f"{ms.FACTOR_DIR}/{DEFAULT_PATH.name}" in tar.getnames()
+        m.publish(w3, reg, info["roles"]["association"], src, "cn-machinery-2015", "2015.2", dt.date(2020, 1, 1),
+                  uri=f"{base}/cn.tar")
+        assert main([*cli, "methodology", "sync"]) == 0
+        rec = ms.active_record(data, "cn-machinery-2015")
+        assert rec["sha256"] == m.package_sha256(src) and rec["factor_files"] == [DEFAULT_PATH.name]
+        shipped = Path(rec["path"] + ".factors") / DEFAULT_PATH.name
+        assert hashlib.sha256(shipped.read_bytes()).hexdigest() == sealed[DEFAULT_PATH.name]
+        cfg = load_config(cfg_path, data_dir=data)
+        meth, g = active_methodology(cfg)
+        assert (g.origin, g.status, meth.factor_path) == ("synced", "checked", shipped)
+        capsys.readouterr()
+        inv = [*cli, "inventory", "--year", "2024", "--activity", str(act), "--no-store",
+               "--methodology", "cn-machinery-2015", "--json"]
+        assert main(inv) == 0
+        c = json.loads(capsys.readouterr().out)
+        assert c["methodology"]["chain_check"]["origin"] == "synced"
+        assert c["factor_library"]["sha256"] == sealed[DEFAULT_PATH.name]
+        # the synced factor file is what computes: one byte changed in it is refused, naming the seal
+        shipped.write_bytes(shipped.read_bytes() + b"\n")
+        assert main(inv) == 1
+        assert "changed on disk since the sync" in capsys.readouterr().err
+
+        # version 2015.3 (the same package): the archive carries a factor file that is not the sealed one.
+        # The active copy's factor file no longer matches its seal, so the gateway fetches again: refused
+        bad_factors = tmp_path / DEFAULT_PATH.name
+        bad_factors.write_bytes(DEFAULT_PATH.read_bytes().replace(b"0.5703", b"0.4703", 1))
+        assert bad_factors.read_bytes() != DEFAULT_PATH.read_bytes()
+        (www / "bad.tar").write_bytes(ms.pack(src, {DEFAULT_PATH.name: bad_factors}))
+        m.publish(w3, reg, info["roles"]["association"], src, "cn-machinery-2015", "2015.3", dt.date(2021, 1, 1),
+                  uri=f"{base}/bad.tar")
+        assert main([*cli, "methodology", "sync"]) == 1
+        assert "the package's manifest.yaml seals" in capsys.readouterr().err
+        assert ms.active_record(data, "cn-machinery-2015")["version"] == "2015.2"  # nothing changed
+    trail = [e for _, e in audit.entries(data) if e["action"] == "methodology_sync"]
+    assert [e["what"].split(" ")[2] for e in trail] == ["activated:", "refused"]
+    assert f"factor files carried: {DEFAULT_PATH.name}" in trail[0]["reason"]
+    assert "seals" in trail[1]["reason"]
