@@ -108,8 +108,32 @@ def _audit(cfg, user: str, action: str, a: dict, reason: str) -> None:
     audit.record(cfg.paths.data_dir, user, action, f"alarm #{a['id']} {a['rule']} on {a['target']}", reason)
 
 
+#: what a person needs to acknowledge, shelve or unshelve an alarm (workspace/data/roles.yaml)
+PERMISSION = "alarm.ack"
+
+
+def _permitted(cfg, args) -> None:
+    """Once the workspace has accounts (``tanjian user add``), ``--user`` must name an enabled account whose
+    role has :data:`PERMISSION`; refused (exit 2) otherwise. Without accounts any named person may act (the
+    name is recorded, as before accounts existed)."""
+    from workspace.accounts import Accounts
+
+    acc = Accounts(cfg.paths.data_dir)
+    if not acc.exists():
+        return
+    who = f"tanjian alarms {args.alarms_command}: --user {args.user}"
+    a = acc.get(args.user)
+    if a is None:
+        raise ArgumentRefused(f"{who}: no such account (this workspace has accounts: `tanjian user list`)")
+    if a.disabled:
+        raise ArgumentRefused(f"{who}: the account is disabled")
+    if PERMISSION not in a.permissions:
+        raise ArgumentRefused(f"{who}: role {a.role} has no permission {PERMISSION} (roles.yaml)")
+
+
 def cmd_ack(args) -> int:
     cfg = config_from_args(args)
+    _permitted(cfg, args)
     with _db(cfg) as db:
         _alarm(db, args)
         a = db.ack(args.id, args.user, note=args.note)
@@ -122,6 +146,7 @@ def cmd_shelve(args) -> int:
     import time
 
     cfg = config_from_args(args)
+    _permitted(cfg, args)
     until = time.time() + args.hours * 3600
     with _db(cfg) as db:
         _alarm(db, args)
@@ -133,6 +158,7 @@ def cmd_shelve(args) -> int:
 
 def cmd_unshelve(args) -> int:
     cfg = config_from_args(args)
+    _permitted(cfg, args)
     with _db(cfg) as db:
         _alarm(db, args)
         a = db.unshelve(args.id, args.user)
@@ -218,7 +244,8 @@ def add_commands(sub) -> None:
     x.set_defaults(func=guarded(cmd_show))
     x = s.add_parser("ack", help="acknowledge an alarm, by a named person")
     x.add_argument("id", type=A.positive_int)
-    x.add_argument("--user", required=True, type=_name, help="who acknowledges (recorded with the event)")
+    x.add_argument("--user", required=True, type=_name, help="who acknowledges (recorded with the event); with accounts, an account "
+                                                                 "whose role has alarm.ack")
     x.add_argument("--note", default=None, help="what was found or done")
     x.set_defaults(func=guarded(cmd_ack, (ValueError,) + _errors()))
     x = s.add_parser("shelve", help="take an alarm out of view for a time, with a reason")

@@ -72,6 +72,33 @@ def test_list_ack_shelve_show(tmp_path, capsys, log_with_alarms):
     audit.verify(tmp_path / "var")
 
 
+def test_with_accounts_the_user_must_exist_and_may_ack(tmp_path, capsys, log_with_alarms):
+    from workspace.accounts import Accounts
+
+    ids = log_with_alarms
+    acc = Accounts(tmp_path / "var")
+    acc.add("zhang", "energy_manager", "correct horse battery", by="admin")  # energy_manager: alarm.ack
+    acc.add("wang", "analyst", "correct horse battery", by="admin")  # analyst: no alarm.ack
+    leak = str(ids["room-leak"])
+    rc, _, err = run(tmp_path, capsys, "ack", leak, "--user", "nobody")
+    assert rc == 2 and err.strip() == ("tanjian alarms ack: --user nobody: no such account (this workspace has "
+                                       "accounts: `tanjian user list`)")
+    rc, _, err = run(tmp_path, capsys, "shelve", leak, "--user", "wang", "--reason", "x")
+    assert rc == 2 and err.strip() == "tanjian alarms shelve: --user wang: role analyst has no permission alarm.ack " \
+                                      "(roles.yaml)"
+    acc.add("li", "energy_manager", "correct horse battery", by="admin")
+    acc.set_disabled("li", True, by="admin", reason="left the plant")
+    rc, _, err = run(tmp_path, capsys, "unshelve", leak, "--user", "li")
+    assert rc == 2 and "the account is disabled" in err
+    from models.alarms import AlarmDB
+
+    db = AlarmDB(tmp_path / "var" / "alarms.sqlite")
+    assert db.alarm(ids["room-leak"])["state"] == "UNACK"  # nothing happened on the refusals
+    db.close()
+    rc, out, _ = run(tmp_path, capsys, "ack", leak, "--user", "zhang")
+    assert rc == 0 and "acknowledged by zhang: now ACKED" in out
+
+
 def test_refusals_are_one_line(tmp_path, capsys, log_with_alarms):
     rc, _, err = run(tmp_path, capsys, "ack", "999", "--user", "Li Wei")
     assert rc == 2 and err.strip() == "tanjian alarms ack: no alarm #999 (`tanjian alarms list --all` lists them)"
