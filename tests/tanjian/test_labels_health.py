@@ -56,12 +56,13 @@ def test_svg_draws_each_labels_own_code(plant_cfg):
 def test_labels_pdf_has_one_label_per_meter(plant_cfg, tmp_path, capsys):
     out = tmp_path / "labels.pdf"
     assert main(["--data-dir", str(tmp_path / "var"), "labels", "--out", str(out)]) == 0
-    assert "90 label(s) pointing at http://127.0.0.1:5006/readings?meter=ID" in capsys.readouterr().out
+    # 95 meters: 90 of consumption and 5 of on-site generation, storage and export (PV, battery, export register)
+    assert "95 label(s) pointing at http://127.0.0.1:5006/readings?meter=ID" in capsys.readouterr().out
     data = out.read_bytes()
     assert data.startswith(b"%PDF-")
     uris = re.findall(rb"/URI \((http://127\.0\.0\.1:5006/readings\?meter=[^)]+)\)", data)
     assert sorted(u.decode().rsplit("=", 1)[1] for u in uris) == sorted(plant_cfg.site.meter_ids())
-    assert len(re.findall(rb"/Type /Page\b", data)) == 4  # 90 labels at 24 a sheet
+    assert len(re.findall(rb"/Type /Page\b", data)) == 4  # 95 labels at 24 a sheet
     # a selection, and a URL override
     assert main(["--data-dir", str(tmp_path / "var"), "labels", "--out", str(out), "--meters", "M-TR-1",
                  "M-TR-2", "--public-url", "https://ems.example.cn"]) == 0
