@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
@@ -117,3 +118,24 @@ def test_inventory_takes_the_onsite_quantities_from_the_store(fresh):
                           quantities={"electricity_exported": 0.0}).to_canonical()
     assert {ln["source"]: ln for ln in q["lines"]}["electricity_exported"]["activity"]["origin"] == \
         "quantity:electricity_exported"
+
+
+def test_onsite_quantities_on_the_demo_store(seeded_cfg):
+    """The demo's history (the simulator's load model) holds Plant 18's PV, battery and export meters:
+    the on-site figures come out of its store."""
+    import pandas as pd
+
+    from workspace.store import Store
+
+    s = Store.open(seeded_cfg.paths.store, seeded_cfg.site)
+    end = pd.Timestamp(s.latest_time()).floor("min")
+    start = end - pd.Timedelta(hours=24)
+    f = onsite_flows(s, start, end)
+    # any 24 hours hold one whole day of PV: PV-1 + PV-2 peak 0.8 x (400 + 600) = 800 kW, a day's energy
+    # 800 kW x 24 h / pi = 6,111.550 kWh; the battery takes 4 h x 125 kW = 500 kWh in and gives 500 out
+    assert f["pv"] == pytest.approx(800 * 24 / math.pi, abs=0.01)
+    assert (f["charge_pv"], f["discharge_pv"]) == (pytest.approx(500.0, abs=0.01), pytest.approx(500.0, abs=0.01))
+    q = onsite_quantities(s, start, end)
+    # self-consumed = PV - exported - (charge - discharge) = 6,111.550 - exported - 0
+    assert q["electricity_self_consumed_nonfossil"] == pytest.approx((f["pv"] - f["exported"]) / 1000)
+    assert 0 <= f["exported"] < f["pv"]
