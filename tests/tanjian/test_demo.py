@@ -98,7 +98,8 @@ def test_demo_runs_anchors_verifies_and_stops_cleanly(tmp_path):
         assert re.search(r"FAIL\s+leaf", r.stdout) and f"batch {seq}" in r.stdout, r.stdout
         # the collector is live: status reports healthy devices and the anchor
         r = _cli(cfg_path, "status")
-        assert r.returncode == 0 and "devices: 90 seen, 0 failing" in r.stdout, r.stdout
+        # 95 meters: 90 of consumption, 5 of on-site generation, storage and export (SunSpec PV and battery)
+        assert r.returncode == 0 and "devices: 95 seen, 0 failing" in r.stdout, r.stdout
         assert "last anchor: root 0x" in r.stdout
     finally:
         if proc.poll() is None:
