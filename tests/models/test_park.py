@@ -1,0 +1,135 @@
+"""The park on proofs alone: three enterprises against anvil, one tampered report flagged at the right check,
+the views checked against hand-worked figures, and the park's code kept away from any plant store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import pytest
+
+from chain.node import connect, free_port
+from models.park import (by_enterprise, by_month, by_sector, lateness, quota_position, scan_drop, status_table,
+                         submit, verify_package)
+from tanjian.simulator.anvil import find_anvil, start_anvil
+from tests.models.park_world import ParkWorld
+from workspace.errors import ChainError
+
+pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
+
+# kg CO2e per month (figures as the enterprises' reports state them)
+TOTALS = {
+    "E1": {"2026-01": 1000.0, "2026-02": 1200.0, "2026-03": 1100.0},
+    "E2": {"2026-01": 500.0, "2026-02": 700.0, "2026-03": 600.0},
+    "E3": {"2026-01": 2000.0, "2026-02": 2500.0},  # March: never submitted
+}
+SECTORS = {"E1": "machinery", "E2": "machinery", "E3": "cement"}
+QUOTAS = {"E1": 12_000, "E2": 9_000, "E3": 30_000}
+
+
+@pytest.fixture(scope="module")
+def park(tmp_path_factory):
+    try:
+        find_anvil()
+    except ChainError as exc:
+        pytest.skip(str(exc))
+    root = tmp_path_factory.mktemp("park")
+    node = start_anvil(free_port())
+    try:
+        w3 = connect(node.rpc_url)
+        world = ParkWorld(w3, root / "enterprises")
+        drop = root / "drop"
+        for eid, months in TOTALS.items():
+            world.enroll(eid, SECTORS[eid], QUOTAS[eid])
+            for period, total in months.items():
+                pkg = world.package(eid, period, {"scope1": total * 0.4, "scope2": total * 0.6, "total": total},
+                                    root / "out" / eid / period)
+                submit(pkg, drop)
+        # E2 February: its total rewritten after it was ledgered (700 -> 70)
+        fig = drop / "E2" / "2026-02" / "figures.json"
+        fig.write_bytes(fig.read_bytes().replace(b'"total":700', b'"total":70'))
+        yield world, drop
+    finally:
+        node.stop()
+
+
+def test_three_enterprises_one_tampered_flagged_at_document(park):
+    world, drop = park
+    verdicts = [verify_package(p, world.w3, world.deployment) for p in scan_drop(drop)]
+    st = status_table(verdicts).set_index(["enterprise", "period"])
+    assert len(st) == 8
+    assert st.loc[("E2", "2026-02"), "status"] == "failed: document"
+    assert "differs from" in st.loc[("E2", "2026-02"), "detail"]
+    assert (st.drop(index=("E2", "2026-02"))["status"] == "verified").all()
+    bad = next(v for v in verdicts if v.failed)
+    assert [(c.name, c.status) for c in bad.checks[:4]] == [("package", "pass"), ("format", "pass"),
+                                                             ("leaf", "pass"), ("document", "fail")]
+    assert {c.status for c in bad.checks[4:]} == {"skip"}
+
+    # hand-worked: only verified figures count. E1 1000+1200+1100 = 3300; E2 500+600 = 1100 (Feb refused);
+    # E3 2000+2500 = 4500; machinery = 3300+1100 = 4400, cement = 4500
+    assert by_enterprise(verdicts).to_dict() == {"E1": 3300.0, "E2": 1100.0, "E3": 4500.0}
+    assert by_sector(verdicts).to_dict() == {"cement": 4500.0, "machinery": 4400.0}
+    months = by_month(verdicts)
+    assert months.loc["2026-02", "E1"] == 1200.0 and months.loc["2026-02"].isna()["E2"]
+
+    # quota from the QuotaRegistry; forecast = emitted / months * 12:
+    # E1 3300/3*12 = 13200 > 12000 -> headroom -1200; E3 4500/2*12 = 27000 -> headroom 30000-27000 = 3000
+    q = quota_position(verdicts, 2026)
+    assert q.loc["E1", "quota_kg"] == 12_000 and q.loc["E1", "forecast_kg"] == pytest.approx(13_200)
+    assert q.loc["E1", "headroom_kg"] == pytest.approx(-1_200)
+    assert q.loc["E3", "forecast_kg"] == pytest.approx(27_000) and q.loc["E3", "headroom_kg"] == pytest.approx(3_000)
+
+    # due on the 15th of the next month. On 20 April: E3's March (missing) is late since 15 April, 5 days;
+    # E2's refused February is late since 15 March: 16 days of March + 20 of April = 36 days
+    late = lateness(verdicts, ["E1", "E2", "E3"], ["2026-01", "2026-02", "2026-03", "2026-04"],
+                    today=dt.date(2026, 4, 20)).set_index(["enterprise", "period"])
+    assert late.loc[("E3", "2026-03"), "state"] == "missing" and late.loc[("E3", "2026-03"), "days_late"] == 5
+    assert late.loc[("E2", "2026-02"), "state"] == "failed: document"
+    assert late.loc[("E2", "2026-02"), "days_late"] == 36
+    assert len(late) == 2
+
+
+def test_borrowed_proof_and_wrong_methodology_and_no_quota_are_named(park, tmp_path):
+    world, drop = park
+    # E3's workspace ledgers and anchors figures that say they are E1's: proven, but not by E1
+    p = world.package("E1", "2026-04", {"total": 1.0}, tmp_path / "borrowed", by="E3")
+    v = verify_package(scan_drop(submit(p, tmp_path / "d3").parent.parent)[0], world.w3, world.deployment)
+    assert v.failed == "enterprise" and "anchored for 'E3'" in v.detail()
+
+    # figures computed with an unpublished package hash
+    world.enroll("E4", "steel", None)
+    other = dict(world.methodology, sha256="00" * 32)
+    p = world.package("E4", "2026-01", {"total": 10.0}, tmp_path / "e4", methodology=other)
+    v = verify_package(scan_drop(submit(p, tmp_path / "d4").parent.parent)[0], world.w3, world.deployment)
+    assert v.failed == "methodology" and "active version" in v.detail()
+    # the right methodology, but the regulator set no quota for E4
+    p = world.package("E4", "2026-02", {"total": 10.0}, tmp_path / "e4b")
+    v = verify_package(scan_drop(submit(p, tmp_path / "d5").parent.parent)[0], world.w3, world.deployment)
+    assert v.failed == "quota" and "no quota" in v.detail()
+
+
+def test_unreadable_package_fails_package_check_with_the_file_named(tmp_path):
+    from models.park import load_package
+    from models.park.verify import verify_package as vp
+
+    d = tmp_path / "E9" / "2026-01"
+    d.mkdir(parents=True)
+    (d / "package.json").write_text('{"schema": "tanjian.park-package/1", "figures": "figures.json"}')
+    v = vp(load_package(d), None, {"contracts": {}})
+    assert v.failed == "package" and "2026-01/package.json:figures: names no file" in v.detail()
+
+
+def test_park_code_reaches_no_plant_store():
+    import tomllib
+    from pathlib import Path
+
+    cfg = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    contracts = {c["id"]: c for c in cfg["tool"]["importlinter"]["contracts"]}
+    c = contracts["park-holds-no-store"]
+    assert c["type"] == "forbidden" and "models.park" in c["source_modules"]
+    assert "workspace.store" in c["forbidden_modules"] and not c.get("allow_indirect_imports")
+    # the park's configuration is the drop folder and the chain: nothing in models.park names a store path
+    src = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "models" / "park").glob("*.py"))
+    assert "paths.store" not in src and "Store.open" not in src
