@@ -133,3 +133,23 @@ def test_park_code_reaches_no_plant_store():
     # the park's configuration is the drop folder and the chain: nothing in models.park names a store path
     src = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "models" / "park").glob("*.py"))
     assert "paths.store" not in src and "Store.open" not in src
+
+
+def test_cli_verify_names_the_check_and_status_prints_the_views(park, tmp_path, capsys):
+    from tanjian.cli import main
+
+    world, drop = park
+    dep = tmp_path / "deployment.json"
+    dep.write_text(json.dumps(world.deployment))
+    rpc = world.w3.provider.endpoint_uri
+    assert main(["park", "verify", "--drop", str(drop), "--deployment", str(dep), "--rpc", rpc]) == 1
+    out = capsys.readouterr().out
+    assert "E2             2026-02  failed: document" in out and "7 of 8 packages verified" in out
+    assert main(["park", "status", "--drop", str(drop), "--deployment", str(dep), "--rpc", rpc,
+                 "--year", "2026", "--today", "2026-04-20"]) == 0
+    out = capsys.readouterr().out
+    assert "E1    3300.0" in out and "cement       4500.0" in out and "missing" in out
+
+    dep.write_text("{}")
+    assert main(["park", "verify", "--drop", str(drop), "--deployment", str(dep), "--rpc", rpc]) == 2
+    assert "not a deployment record" in capsys.readouterr().err
