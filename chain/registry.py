@@ -28,8 +28,9 @@ DEVICE_REGISTRY = "DeviceRegistry"
 ANCHOR_REGISTRY = "AnchorRegistry"
 METHODOLOGY_REGISTRY = "MethodologyRegistry"
 QUOTA_REGISTRY = "QuotaRegistry"
+REPORT_REQUESTS = "ReportRequests"
 #: Deployment order (AnchorRegistry's constructor takes the DeviceRegistry's address).
-CONTRACT_NAMES = (DEVICE_REGISTRY, ANCHOR_REGISTRY, METHODOLOGY_REGISTRY, QUOTA_REGISTRY)
+CONTRACT_NAMES = (DEVICE_REGISTRY, ANCHOR_REGISTRY, METHODOLOGY_REGISTRY, QUOTA_REGISTRY, REPORT_REQUESTS)
 
 
 class KeyKind(enum.IntEnum):
