@@ -153,3 +153,29 @@ def test_cli_verify_names_the_check_and_status_prints_the_views(park, tmp_path, 
     dep.write_text("{}")
     assert main(["park", "verify", "--drop", str(drop), "--deployment", str(dep), "--rpc", rpc]) == 2
     assert "not a deployment record" in capsys.readouterr().err
+
+
+def test_batched_lookups_and_a_local_cluster_give_the_same_verdicts(park):
+    from dask.distributed import Client, LocalCluster
+
+    from chain.calls import batching_web3
+    from models.park.scale import verify_all, verify_on_cluster
+
+    world, drop = park
+    pkgs = scan_drop(drop)
+    plain = [(v.enterprise, v.period, v.status) for v in (verify_package(p, world.w3, world.deployment)
+                                                           for p in pkgs)]
+    rpc = world.w3.provider.endpoint_uri
+    w3 = batching_web3(rpc)
+    batched = verify_all(pkgs, w3, world.deployment)
+    assert [(v.enterprise, v.period, v.status) for v in batched] == plain
+    # 8 packages x about 24 JSON-RPC requests each (measured: 192 answered) in a handful of round trips:
+    # the two prefetch batches plus the look-ups asked once for all (chain id, the registries' code, the
+    # DeviceRegistry's address, the methodology's URI); measured 7
+    assert w3.provider.calls >= 8 * 6 and w3.provider.round_trips <= 10, (w3.provider.round_trips, w3.provider.calls)
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        verdicts, trips, calls = verify_on_cluster([p.folder for p in pkgs], rpc, world.deployment, client, chunk=4)
+    assert [(v.enterprise, v.period, v.status) for v in verdicts] == plain
+    assert trips <= 2 * 10 < calls
