@@ -78,3 +78,31 @@ class ParkWorld:
         return ledger_anchor_package(figures, plant=e.id, journal_dir=e.journal, state_dir=e.state, w3=self.w3,
                                      anchor_address=self.anchor_address, gateway=e.gateway, out_dir=out,
                                      author="energy.manager", reason=f"monthly figures {period}")
+
+
+# kg CO2e per month (figures as the enterprises' reports state them)
+TOTALS = {
+    "E1": {"2026-01": 1000.0, "2026-02": 1200.0, "2026-03": 1100.0},
+    "E2": {"2026-01": 500.0, "2026-02": 700.0, "2026-03": 600.0},
+    "E3": {"2026-01": 2000.0, "2026-02": 2500.0},  # March: never submitted
+}
+SECTORS = {"E1": "machinery", "E2": "machinery", "E3": "cement"}
+QUOTAS = {"E1": 12_000, "E2": 9_000, "E3": 30_000}
+
+
+def three_enterprise_park(w3, root: Path) -> tuple[ParkWorld, Path]:
+    """The park of the tests: E1..E3 (:data:`TOTALS`), every package dropped, E2's February figures
+    rewritten after they were ledgered (total 700 -> 70). Returns the world and the drop folder."""
+    from models.park import submit
+
+    world = ParkWorld(w3, root / "enterprises")
+    drop = root / "drop"
+    for eid, months in TOTALS.items():
+        world.enroll(eid, SECTORS[eid], QUOTAS[eid])
+        for period, total in months.items():
+            pkg = world.package(eid, period, {"scope1": total * 0.4, "scope2": total * 0.6, "total": total},
+                                root / "out" / eid / period)
+            submit(pkg, drop)
+    fig = drop / "E2" / "2026-02" / "figures.json"
+    fig.write_bytes(fig.read_bytes().replace(b'"total":700', b'"total":70'))
+    return world, drop

@@ -13,20 +13,10 @@ from chain.node import connect, free_port
 from models.park import (by_enterprise, by_month, by_sector, lateness, quota_position, scan_drop, status_table,
                          submit, verify_package)
 from tanjian.simulator.anvil import find_anvil, start_anvil
-from tests.models.park_world import ParkWorld
+from tests.models.park_world import three_enterprise_park
 from workspace.errors import ChainError
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
-
-# kg CO2e per month (figures as the enterprises' reports state them)
-TOTALS = {
-    "E1": {"2026-01": 1000.0, "2026-02": 1200.0, "2026-03": 1100.0},
-    "E2": {"2026-01": 500.0, "2026-02": 700.0, "2026-03": 600.0},
-    "E3": {"2026-01": 2000.0, "2026-02": 2500.0},  # March: never submitted
-}
-SECTORS = {"E1": "machinery", "E2": "machinery", "E3": "cement"}
-QUOTAS = {"E1": 12_000, "E2": 9_000, "E3": 30_000}
-
 
 @pytest.fixture(scope="module")
 def park(tmp_path_factory):
@@ -34,22 +24,9 @@ def park(tmp_path_factory):
         find_anvil()
     except ChainError as exc:
         pytest.skip(str(exc))
-    root = tmp_path_factory.mktemp("park")
     node = start_anvil(free_port())
     try:
-        w3 = connect(node.rpc_url)
-        world = ParkWorld(w3, root / "enterprises")
-        drop = root / "drop"
-        for eid, months in TOTALS.items():
-            world.enroll(eid, SECTORS[eid], QUOTAS[eid])
-            for period, total in months.items():
-                pkg = world.package(eid, period, {"scope1": total * 0.4, "scope2": total * 0.6, "total": total},
-                                    root / "out" / eid / period)
-                submit(pkg, drop)
-        # E2 February: its total rewritten after it was ledgered (700 -> 70)
-        fig = drop / "E2" / "2026-02" / "figures.json"
-        fig.write_bytes(fig.read_bytes().replace(b'"total":700', b'"total":70'))
-        yield world, drop
+        yield three_enterprise_park(connect(node.rpc_url), tmp_path_factory.mktemp("park"))
     finally:
         node.stop()
 
