@@ -107,7 +107,7 @@ class ParkPage(pn.viewable.Viewer):
             self._select, pn.panel(self._detail), stylesheets=[CSS], sizing_mode="stretch_width")
 
 
-def view(ctx) -> ParkPage:
+def view(ctx):
     """The page for the page frame: the park's settings from ``<data_dir>/park.yaml``
     (``drop``, ``deployment``, ``rpc``, ``year``)."""
     from ruamel.yaml import YAML
@@ -116,7 +116,11 @@ def view(ctx) -> ParkPage:
     from models.park import scan_drop
     from models.park.scale import verify_all
 
-    settings = YAML(typ="safe").load(Path(ctx.cfg.paths.data_dir, "park.yaml").read_text("utf-8"))
+    where = Path(ctx.cfg.paths.data_dir, "park.yaml")
+    if not where.is_file():
+        return pn.pane.Markdown(f"No park is configured: {where.name} (drop, deployment, rpc, year) is missing "
+                                f"from the data folder.")
+    settings = YAML(typ="safe").load(where.read_text("utf-8"))
     deployment = json.loads(Path(settings["deployment"]).read_text("utf-8"))
     verdicts = verify_all(scan_drop(settings["drop"]), batching_web3(settings["rpc"]), deployment)
     page = ParkPage(verdicts, int(settings["year"]), enterprise=ctx.arg("enterprise", "") or "")
