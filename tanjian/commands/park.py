@@ -4,6 +4,11 @@
         copy an enterprise's report package into the park's drop folder (DROP/<enterprise>/<period>/)
     tanjian park verify --drop DROP --deployment deployment.json --rpc URL
         every package's checks against the chain; the failing check named; exit 1 when any fails
+    tanjian park request ENTERPRISE --period YYYY-MM --methodology ID --deployment F --rpc URL
+                         (--keystore FILE [--password-file F] | --from ADDRESS)
+        the regulator requests a month's report on chain (ReportRequests); refusals in one line
+    tanjian park requests --deployment F --rpc URL
+        every request: open, or fulfilled after N s
     tanjian park status --drop DROP --deployment deployment.json --rpc URL --year YYYY [--today DATE]
         emissions by enterprise, sector and month, quota position and forecast, late or missing reports
 
@@ -18,7 +23,7 @@ import datetime as dt
 import json
 import sys
 
-from tanjian.args import existing_dir, existing_file, local_date, path_name, year
+from tanjian.args import existing_dir, existing_file, local_date, month, path_name, year
 
 
 class _Refused(Exception):
@@ -104,6 +109,49 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deployment(args: argparse.Namespace) -> dict:
+    try:
+        dep = json.loads(args.deployment.read_text("utf-8"))
+        dep["contracts"]["ReportRequests"]["address"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Refused(f"{args.deployment}: no ReportRequests contract in this deployment record "
+                       f"({type(exc).__name__}: {exc})", 2) from None
+    return dep
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    from chain.node import connect
+    from chain.requests import request_report, requests_contract
+    from tanjian.commands.chain import _role_sender
+    from workspace.errors import ChainError
+
+    dep = _deployment(args)
+    w3 = connect(args.rpc)
+    y, m = (int(x) for x in args.period.split("-"))
+    start, end = dt.date(y, m, 1), dt.date(y + m // 12, m % 12 + 1, 1)
+    try:
+        rid = request_report(w3, requests_contract(w3, dep), _role_sender(args), args.enterprise, start, end,
+                             args.methodology)
+    except ChainError as exc:
+        raise _Refused(str(exc), 1) from None
+    print(f"request {rid}: report of {args.enterprise} for {args.period} under {args.methodology}")
+    return 0
+
+
+def cmd_requests(args: argparse.Namespace) -> int:
+    from chain.node import connect
+    from chain.requests import all_requests, requests_contract
+
+    dep = _deployment(args)
+    w3 = connect(args.rpc)
+    rows = all_requests(requests_contract(w3, dep))
+    if not rows:
+        print("no requests")
+    for r in rows:
+        print(f"{r.id:>4}  {r.enterprise:<14} {r.period_start:%Y-%m}  {r.methodology:<22} {r.state}")
+    return 0
+
+
 def add_commands(subparsers) -> None:
     """Add ``park {submit,verify,status}``."""
     p = subparsers.add_parser("park", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,3 +171,17 @@ def add_commands(subparsers) -> None:
             x.add_argument("--year", type=year, required=True, help="compliance year")
             x.add_argument("--today", type=local_date, help="date the lateness is counted at (default: today)")
         x.set_defaults(func=_refusing(fn))
+    x = s.add_parser("request", help="as the regulator, request an enterprise's report for a month on chain")
+    x.add_argument("enterprise", help="enterprise (plant) id")
+    x.add_argument("--period", type=month, required=True, help="the month YYYY-MM (must have ended)")
+    x.add_argument("--methodology", required=True, help="methodology id, e.g. cn-machinery-2015")
+    x.add_argument("--keystore", type=existing_file, help="the regulator's encrypted key")
+    x.add_argument("--password-file", type=existing_file, help="its password file (mode 0600)")
+    x.add_argument("--from", dest="sender", help="an unlocked account of a dev node, instead of --keystore")
+    x.set_defaults(func=_refusing(cmd_request))
+    x = s.add_parser("requests", help="every report request: open, or fulfilled after N s")
+    x.set_defaults(func=_refusing(cmd_requests))
+    for x in (s.choices["request"], s.choices["requests"]):
+        x.add_argument("--deployment", type=existing_file, required=True,
+                       help="the deployment record with the ReportRequests contract")
+        x.add_argument("--rpc", required=True, help="node JSON-RPC URL")

@@ -93,3 +93,26 @@ def test_refusals_are_one_clear_sentence(chain_world):
     world.enroll("E3", "steel", None)
     with pytest.raises(ChainError, match=r"is not an active gateway of 'E2'"):
         fulfil(w3, req, world.enterprises["E3"].gateway, rid, "11" * 32)
+
+
+def test_cli_request_and_requests(chain_world, tmp_path, capsys):
+    import json
+
+    from tanjian.cli import main
+
+    world, req = chain_world
+    world.enroll("E5", "glass", None)
+    enrol(world.w3, req, world.deployer, "E5")
+    dep = tmp_path / "deployment.json"
+    dep.write_text(json.dumps(world.deployment))
+    rpc = world.w3.provider.endpoint_uri
+    base = ["--deployment", str(dep), "--rpc", rpc, "--methodology", METHODOLOGY_ID]
+    assert main(["park", "request", "E5", "--period", "2026-05", "--from", world.deployer, *base]) == 0
+    assert "report of E5 for 2026-05" in capsys.readouterr().out
+    assert main(["park", "request", "E5", "--period", "2030-05", "--from", world.deployer, *base]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tanjian park request: refused: the period") and "has not ended yet" in err
+    assert main(["park", "request", "E5", "--period", "2026-05", "--from", world.w3.eth.accounts[4], *base]) == 1
+    assert "is not the regulator" in capsys.readouterr().err
+    assert main(["park", "requests", "--deployment", str(dep), "--rpc", rpc]) == 0
+    assert "E5" in capsys.readouterr().out
