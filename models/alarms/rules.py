@@ -101,9 +101,28 @@ class ChannelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=3, description="apprise URL, e.g. mailtos://..., json://..., wecombot://KEY, "
-                                               "dingtalk://TOKEN, feishu://TOKEN")
+    url: str | None = Field(None, min_length=3,
+                            description="apprise URL without credentials, e.g. json://hooks.plant.lan/alarms")
+    url_file: str | None = Field(None, min_length=1,
+                                 description="file (mode 0600, beside the rules file unless absolute) holding "
+                                             "an apprise URL that carries a password or token (an "
+                                             "e-mail URL with its login, wecombot://KEY, dingtalk://TOKEN)")
     min_priority: Literal["critical", "high", "medium", "low"] = "high"
+
+    @model_validator(mode="after")
+    def _one(self) -> "ChannelSpec":
+        if (self.url is None) == (self.url_file is None):
+            raise ValueError("give exactly one of url (no credentials) and url_file (a 0600 file holding the URL)")
+        return self
+
+    def apprise_url(self, base: Path) -> str:
+        """The channel's URL; from ``url_file`` (checked mode 0600, resolved against ``base``) when given, so
+        that passwords and tokens stay out of the YAML and the logs."""
+        if self.url is not None:
+            return self.url
+        from workspace.secrets import secret_file_text
+
+        return secret_file_text(base / self.url_file, "a notification channel's URL file")
 
 
 class RuleSet(BaseModel):
