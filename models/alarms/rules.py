@@ -26,13 +26,11 @@ onsite                 onsite.fault (1 while a PV or battery inverter reports Su
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workspace.errors import ConfigError
 
 #: the packaged Plant 18 rules
 PLANT18 = Path(__file__).parent / "data" / "plant18-alarms.yaml"
@@ -154,23 +152,6 @@ class RuleSet(BaseModel):
 
 def load_rules(path: str | Path = PLANT18) -> RuleSet:
     """Read and validate a rules file; :class:`~workspace.errors.ConfigError` names file, line and field."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
+    from workspace.yamlfile import load_model  # the one home of YAML files with lines and fields
 
-    from workspace.config import _field, _line_of  # the one home of YAML locations
-
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([(name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError([(name, mark.line + 1 if mark else None, "(syntax)", str(exc.problem))]) from None
-    try:
-        return RuleSet.model_validate(json.loads(json.dumps(doc, default=str)))
-    except ValidationError as exc:
-        raise ConfigError([(name, _line_of(doc, tuple(e["loc"])), _field(tuple(e["loc"])), e["msg"])
-                           for e in exc.errors(include_url=False)]) from None
+    return load_model(path, RuleSet, "an alarm rules file is a mapping")[0]
