@@ -28,7 +28,7 @@ BUILD_DIR = CONTRACTS_DIR / "build"
 SOLC_VERSION = "0.8.30"
 EVM_VERSION = "prague"
 OPTIMIZER_RUNS = 200
-CONTRACTS = ("DeviceRegistry", "AnchorRegistry", "MethodologyRegistry", "QuotaRegistry")
+CONTRACTS = ("DeviceRegistry", "AnchorRegistry", "MethodologyRegistry", "QuotaRegistry", "ReportRequests")
 
 
 def source_sha256(name: str = "AnchorRegistry") -> str:

@@ -28,8 +28,11 @@ DEVICE_REGISTRY = "DeviceRegistry"
 ANCHOR_REGISTRY = "AnchorRegistry"
 METHODOLOGY_REGISTRY = "MethodologyRegistry"
 QUOTA_REGISTRY = "QuotaRegistry"
+REPORT_REQUESTS = "ReportRequests"
 #: Deployment order (AnchorRegistry's constructor takes the DeviceRegistry's address).
 CONTRACT_NAMES = (DEVICE_REGISTRY, ANCHOR_REGISTRY, METHODOLOGY_REGISTRY, QUOTA_REGISTRY)
+#: deployed beside the set when needed (chain.requests.deploy_requests), never required by a deployment
+OPTIONAL_CONTRACTS = (REPORT_REQUESTS,)
 
 
 class KeyKind(enum.IntEnum):
@@ -62,8 +65,8 @@ def text_of(value: bytes) -> str:
 
 def contract(w3: Web3, name: str, address: str) -> Any:
     """The contract object ``name`` (one of :data:`CONTRACT_NAMES`) at ``address``."""
-    if name not in CONTRACT_NAMES:
-        raise ChainError(f"unknown contract {name!r}; known: {', '.join(CONTRACT_NAMES)}")
+    if name not in CONTRACT_NAMES + OPTIONAL_CONTRACTS:
+        raise ChainError(f"unknown contract {name!r}; known: {', '.join(CONTRACT_NAMES + OPTIONAL_CONTRACTS)}")
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artefact(name)["abi"])
 
 

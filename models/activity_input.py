@@ -31,7 +31,7 @@ from workspace.business.sheets import ActivityFileError as ContractFileError
 from workspace.units import pint_unit
 
 __all__ = ["ActivityFileError", "COLUMNS", "KINDS", "MOVEMENTS", "USES", "load_activity", "read_activity_file",
-           "validate_activity"]
+           "read_activity_files", "validate_activity"]
 
 COLUMNS, KINDS, MOVEMENTS, USES, REQUIRED = (contract.COLUMNS, contract.KINDS, contract.MOVEMENTS, contract.USES,
                                              contract.REQUIRED)
@@ -157,6 +157,22 @@ def read_activity_file(path: str | Path) -> pd.DataFrame:
     df["source_file"] = str(path)
     return _for_inventory(df)
 
+
+
+def read_activity_files(files) -> pd.DataFrame | None:
+    """Several desk-work activity files as one frame, all checked before anything is computed: every bad row
+    of every file is named (file:row:field) in one :class:`ActivityFileError`. None when no file is given."""
+    if not files:
+        return None
+    frames, problems = [], []
+    for f in files:
+        try:
+            frames.append(read_activity_file(f))
+        except ActivityFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ActivityFileError(problems)
+    return pd.concat(frames, ignore_index=True)
 
 def load_activity(data_dir: str | Path, start: dt.date, end: dt.date,
                   kinds: tuple[str, ...] | None = None) -> pd.DataFrame:

@@ -15,32 +15,6 @@ import pandas as pd
 __all__ = ["store_records"]
 
 
-def _device_meters(site, medium: str, workshop: str) -> dict[str, list[str]]:
-    """The meters of ``workshop`` that measure single devices, by device.
-
-    A meter with ``device`` set counts unless one of its ancestors in the same workshop measures a
-    device too (a sub-meter of a device meter is part of that device, not counted twice).
-    """
-    from workspace.site import Medium
-
-    med = Medium(medium)
-    by_id = {m.id: m for m in site.meters}
-    out: dict[str, list[str]] = {}
-    for m in site.meters:
-        if m.medium != med or m.workshop != workshop or m.device is None:
-            continue
-        up = by_id.get(m.parent) if m.parent else None
-        covered = False
-        while up is not None and up.workshop == workshop:
-            if up.device is not None:
-                covered = True
-                break
-            up = by_id.get(up.parent) if up.parent else None
-        if not covered:
-            out.setdefault(m.device, []).append(m.id)
-    return dict(sorted(out.items()))
-
-
 def store_records(store, site, start, end, level, as_of, medium) -> tuple[list[dict], str | None]:
     """Energy per group and month from the store's rollups, with its data quality.
 
@@ -68,7 +42,9 @@ def store_records(store, site, start, end, level, as_of, medium) -> tuple[list[d
             if not tops:
                 continue
             if level == "device":
-                devs = _device_meters(site, medium, w.id)
+                from workspace.store.query import device_meters
+
+                devs = dict(sorted(device_meters(site, medium, w.id).items()))
                 sub = [m for ms in devs.values() for m in ms]
                 for dev, ms in devs.items():
                     groups[f"{w.id}/{dev}"] = (w.id, dev, ms, [], "")

@@ -43,7 +43,8 @@ def engine_for(cfg, rules_file: Path | None = None, *, notify: bool = True):
     rules = load_rules(path)
     notifier = None
     if notify and rules.channels:
-        notifier = Notifier([Channel(c.url, c.min_priority) for c in rules.channels], site=cfg.site.plant.name)
+        notifier = Notifier([Channel(c.apprise_url(Path(path).parent), c.min_priority) for c in rules.channels],
+                            site=cfg.site.plant.name)
     return AlarmEngine(rules, AlarmDB.in_data_dir(cfg.paths.data_dir), notify=notifier)
 
 

@@ -56,6 +56,11 @@ def _alarms() -> ModuleType:
     return alarms
 
 
+def _park() -> ModuleType:
+    from tanjian.commands import park
+    return park
+
+
 def _allowance() -> ModuleType:
     from tanjian.commands import allowance
     return allowance
@@ -170,6 +175,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("restore", _backup, "restore a backup into an empty folder, checked against the anchors' Merkle roots"),
     Command("user", _user, "accounts and roles of the dashboards: add, passwd, role, disable, enable, list"),
     Command("alarms", _alarms, "alarms: list, show (path to the source), ack, shelve, unshelve, rules, evaluate"),
+    Command("park", _park, "the park: submit report packages, verify them on chain, emissions and quota status"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)

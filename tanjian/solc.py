@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from chain.artefacts import BUILD_DIR, CONTRACTS, SOLC_VERSION, artefact_bytes, sources_sha256, standard_input
@@ -46,11 +47,15 @@ def compile_all(solcjs: Path | None = None) -> dict[str, dict]:
     if not version.startswith(SOLC_VERSION + "+"):
         raise ChainError(f"{solcjs} is solc {version}; the artefacts are pinned to {SOLC_VERSION}")
     inp = standard_input()
-    proc = subprocess.run([str(solcjs), "--standard-json"],
-                          input=json.dumps(inp), capture_output=True, text=True)
+    # stdout to a file, not a pipe: node ends solcjs with process.exit, which cuts a piped output at 64 KiB
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as sink:
+        proc = subprocess.run([str(solcjs), "--standard-json"], input=json.dumps(inp), stdout=sink,
+                              stderr=subprocess.PIPE, text=True)
+        sink.seek(0)
+        stdout = sink.read()
     if proc.returncode != 0:
         raise ChainError(f"solcjs failed ({proc.returncode}): {proc.stderr.strip()}")
-    out = json.loads(proc.stdout[proc.stdout.index("{"):])  # solcjs may print warnings first
+    out = json.loads(stdout[stdout.index("{"):])  # solcjs may print warnings first
     errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise ChainError("the contracts do not compile:\n" + "\n".join(e["formattedMessage"] for e in errors))

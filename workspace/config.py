@@ -10,19 +10,16 @@ Relative paths in the file are relative to the file's folder. The JSON Schema of
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from .business.mapping import ImportMapping
 from .errors import ConfigError
 from .site import Site
+from .yamlfile import field_path, line_of, plain as plain_of, read_yaml, validation_error
 
 #: the example shipped with the package: Plant 18
 EXAMPLE = Path(__file__).parent / "examples" / "plant18.yaml"
@@ -188,33 +185,6 @@ def default_path() -> Path:
     return EXAMPLE
 
 
-def _line_of(doc: Any, loc: tuple) -> int | None:
-    """1-based line of the deepest node of ``loc`` that exists in the ruamel document."""
-    node, line = doc, None
-    for key in loc:
-        try:
-            if isinstance(node, CommentedMap) and key in node:
-                line = node.lc.key(key)[0] + 1
-                node = node[key]
-            elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
-                line = node.lc.item(key)[0] + 1
-                node = node[key]
-            else:
-                break
-        except (KeyError, AttributeError, TypeError):
-            break
-    if line is None and hasattr(doc, "lc"):
-        line = (doc.lc.line or 0) + 1
-    return line
-
-
-def _field(loc: tuple) -> str:
-    out = ""
-    for k in loc:
-        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
-    return out or "(document)"
-
-
 def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> Config:
     """Read, validate and resolve a configuration file.
 
@@ -232,39 +202,24 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
     """
     path = Path(path) if path is not None else default_path()
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([(name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError([(name, mark.line + 1 if mark else None, "(syntax)",
-                            f"{exc.problem or exc.context}")]) from None
-    if not isinstance(doc, CommentedMap):
-        raise ConfigError([(name, 1, "(document)", "the file must be a mapping with at least 'site:'")])
-    plain = json.loads(json.dumps(doc, default=str))
+    doc = read_yaml(path, "the file must be a mapping with at least 'site:'")
+    plain = plain_of(doc)
     try:
         cfg = Config.model_validate(plain)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            problems.append((name, _line_of(doc, loc), _field(loc), err["msg"]))
-        raise ConfigError(problems) from None
+        raise validation_error(name, doc, exc) from None
     if plain.get("push") is not None:  # the connector endpoint's section, against its JSON Schema (core data)
         from .schemas import problems as schema_problems, push_config_schema, validator
 
         bad = schema_problems(validator(push_config_schema()), plain["push"])
         if bad:
-            raise ConfigError([(name, _line_of(doc, ("push", *p)), _field(("push", *p)), msg) for p, msg in bad])
+            raise ConfigError([(name, line_of(doc, ("push", *p)), field_path(("push", *p)), msg) for p, msg in bad])
     refs = cfg.site.cross_reference_problems()
     from .meters import family_problems  # the meter families (register tables) are core data
 
     refs += family_problems(cfg.site)
     if refs:
-        raise ConfigError([(name, _line_of(doc, loc), _field(loc), msg) for loc, msg in refs])
+        raise ConfigError([(name, line_of(doc, loc), field_path(loc), msg) for loc, msg in refs])
     # the packaged example keeps its data under the working folder, a user's file beside itself
     base = Path.cwd() if path.resolve() == EXAMPLE.resolve() else path.resolve().parent
     dd = Path(data_dir) if data_dir is not None else cfg.paths.data_dir

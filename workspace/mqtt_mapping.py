@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from .jsonpaths import FieldError, check_zone, compile_path, describe, number_at, time_of
 from .sitebase import SiteModel as _Model
-from .units import MQTT_UNITS, unit_problem
+from .units import MQTT_UNITS
 
 if TYPE_CHECKING:
     from .site import Meter

@@ -44,6 +44,14 @@ def write_private(path: str | os.PathLike, data: bytes) -> Path:
     return p
 
 
+def secret_file_text(path: str | os.PathLike, what: str) -> str:
+    """The text held in an existing secret file ``path`` (checked 0600; its first line, stripped)."""
+    value = check_private(path, what).read_text("utf-8").strip()
+    if not value:
+        raise SecretFileError(f"{path}: {what} is empty")
+    return value.splitlines()[0].strip()
+
+
 def secret_file(path: str | os.PathLike, what: str, nbytes: int = 32) -> str:
     """The secret held in ``path`` (created with ``nbytes`` random bytes, hex, when missing; checked 0600)."""
     p = Path(path)

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import ConfigError, TanjianError
+from .yamlfile import line_of, load_model
 
 #: the time-of-use periods, in the order of their period index
 PERIODS: tuple[str, ...] = ("sharp", "peak", "flat", "valley")
@@ -232,33 +232,8 @@ def pf_adjustment_pct(power_factor: float, standard: float, table: dict[float, d
     return col[key]
 
 
-def _problems(path: Path, doc, exc: ValidationError) -> ConfigError:
-    from .config import _field, _line_of
-
-    return ConfigError([(str(path), _line_of(doc, tuple(e["loc"])), _field(tuple(e["loc"])), e["msg"])
-                        for e in exc.errors(include_url=False)])
-
-
 def _read(path: Path, model):
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([(str(path), None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError([(str(path), mark.line + 1 if mark else None, "(syntax)",
-                            f"{exc.problem or exc.context}")]) from None
-    if not isinstance(doc, dict):
-        raise ConfigError([(str(path), 1, "(document)", "a tariff file is a mapping")])
-    try:
-        return model.model_validate(json.loads(json.dumps(doc, default=str))), doc
-    except ValidationError as exc:
-        raise _problems(path, doc, exc) from None
+    return load_model(path, model, "a tariff file is a mapping")
 
 
 def _resolve(name: str, base: Path | None) -> Path:
@@ -316,14 +291,10 @@ def load_tariff(name: str, base: Path | None = None) -> Tariff:
     except TanjianError as exc:
         if isinstance(exc, ConfigError):
             raise
-        from .config import _line_of
-
-        raise ConfigError([(str(path), _line_of(doc, ("tou",)), "tou", str(exc))]) from None
+        raise ConfigError([(str(path), line_of(doc, ("tou",)), "tou", str(exc))]) from None
     used = {PERIODS[i] for i in np.unique(schedule.table)}
     if f.energy.prices is not None and not used <= set(f.energy.prices):
-        from .config import _line_of
-
-        raise ConfigError([(str(path), _line_of(doc, ("energy", "prices")), "energy.prices",
+        raise ConfigError([(str(path), line_of(doc, ("energy", "prices")), "energy.prices",
                             f"no price for {sorted(used - set(f.energy.prices))}")])
     pf_table, pf_source = {}, ""
     if f.power_factor is not None:
@@ -333,9 +304,7 @@ def load_tariff(name: str, base: Path | None = None) -> Tariff:
             t = TARIFF_DIR / f.power_factor.table
         pf_table, pf_source = load_pf_table(t), str(t.name)
         if round(f.power_factor.standard, 2) not in pf_table:
-            from .config import _line_of
-
-            raise ConfigError([(str(path), _line_of(doc, ("power_factor", "standard")), "power_factor.standard",
+            raise ConfigError([(str(path), line_of(doc, ("power_factor", "standard")), "power_factor.standard",
                                 f"the table {t.name} has no column for {f.power_factor.standard}")])
     b = f.basic_charge
     return Tariff(id=f.id, title=f.title, region=f.region, voltage_class=f.voltage_class, schedule=schedule,

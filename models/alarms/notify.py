@@ -1,6 +1,7 @@
 """Alarm notifications through apprise (one library for e-mail, generic JSON webhooks, WeCom, DingTalk,
-Feishu and many more; each channel is an apprise URL, e.g. ``mailtos://user:pass@smtp.plant.lan``,
-``json://hooks.plant.lan/alarms``, ``wecombot://KEY``, ``dingtalk://TOKEN``, ``feishu://TOKEN``).
+Feishu and many more; each channel is an apprise URL, e.g. ``json://hooks.plant.lan/alarms``; the URLs
+that carry a password or token (e-mail, WeCom, DingTalk, Feishu) are read from a 0600 ``url_file``, never
+written in the rules file).
 
 A channel takes the alarms of a priority and above (``critical`` first). One message per evaluation and
 channel lists every alarm raised in it: a burst of alarms is one e-mail, not fifty.

@@ -26,13 +26,11 @@ onsite                 onsite.fault (1 while a PV or battery inverter reports Su
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workspace.errors import ConfigError
 
 #: the packaged Plant 18 rules
 PLANT18 = Path(__file__).parent / "data" / "plant18-alarms.yaml"
@@ -101,9 +99,28 @@ class ChannelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=3, description="apprise URL, e.g. mailtos://..., json://..., wecombot://KEY, "
-                                               "dingtalk://TOKEN, feishu://TOKEN")
+    url: str | None = Field(None, min_length=3,
+                            description="apprise URL without credentials, e.g. json://hooks.plant.lan/alarms")
+    url_file: str | None = Field(None, min_length=1,
+                                 description="file (mode 0600, beside the rules file unless absolute) holding "
+                                             "an apprise URL that carries a password or token (an "
+                                             "e-mail URL with its login, wecombot://KEY, dingtalk://TOKEN)")
     min_priority: Literal["critical", "high", "medium", "low"] = "high"
+
+    @model_validator(mode="after")
+    def _one(self) -> "ChannelSpec":
+        if (self.url is None) == (self.url_file is None):
+            raise ValueError("give exactly one of url (no credentials) and url_file (a 0600 file holding the URL)")
+        return self
+
+    def apprise_url(self, base: Path) -> str:
+        """The channel's URL; from ``url_file`` (checked mode 0600, resolved against ``base``) when given, so
+        that passwords and tokens stay out of the YAML and the logs."""
+        if self.url is not None:
+            return self.url
+        from workspace.secrets import secret_file_text
+
+        return secret_file_text(base / self.url_file, "a notification channel's URL file")
 
 
 class RuleSet(BaseModel):
@@ -135,23 +152,6 @@ class RuleSet(BaseModel):
 
 def load_rules(path: str | Path = PLANT18) -> RuleSet:
     """Read and validate a rules file; :class:`~workspace.errors.ConfigError` names file, line and field."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
+    from workspace.yamlfile import load_model  # the one home of YAML files with lines and fields
 
-    from workspace.config import _field, _line_of  # the one home of YAML locations
-
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([(name, None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError([(name, mark.line + 1 if mark else None, "(syntax)", str(exc.problem))]) from None
-    try:
-        return RuleSet.model_validate(json.loads(json.dumps(doc, default=str)))
-    except ValidationError as exc:
-        raise ConfigError([(name, _line_of(doc, tuple(e["loc"])), _field(tuple(e["loc"])), e["msg"])
-                           for e in exc.errors(include_url=False)]) from None
+    return load_model(path, RuleSet, "an alarm rules file is a mapping")[0]

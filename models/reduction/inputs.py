@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from workspace.errors import ConfigError, TanjianError
+from workspace.yamlfile import plain, read_yaml
 
-from .scenario import Scenario, plain, read_yaml
+from .scenario import Scenario
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ import pandas as pd
 
 from workspace.errors import ConfigError
 
-from .scenario import DATA_DIR, plain, read_yaml
+from workspace.yamlfile import plain, read_yaml
+
+from .scenario import DATA_DIR
 
 #: the packaged offline climate used when a scenario names none
 DEFAULT_CLIMATE = DATA_DIR / "climate-changsha.yaml"

@@ -13,14 +13,13 @@ Packaged scenarios and the catalogue live in ``models/data/reduction/``.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workspace.errors import ConfigError, TanjianError
+from workspace.yamlfile import line_of, plain, read_yaml, validation_error
 
 #: folder of the packaged scenarios, catalogue, climate and load profile
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "reduction"
@@ -243,47 +242,6 @@ class Scenario(_Strict):
         return DATA_DIR / p
 
 
-def _problems(path: Path, doc, exc: ValidationError) -> ConfigError:
-    from workspace.config import _field, _line_of
-
-    out = []
-    for e in exc.errors(include_url=False):
-        loc = tuple("schema" if k == "schema_" else k for k in e["loc"])
-        out.append((str(path), _line_of(doc, loc), _field(loc), e["msg"]))
-    return ConfigError(out)
-
-
-def read_yaml(path: Path):
-    """The ruamel document of a YAML file (line numbers kept), or a ConfigError naming file and line."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([(str(path), None, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError([(str(path), mark.line + 1 if mark else None, "(syntax)",
-                            f"{exc.problem or exc.context}")]) from None
-    if not isinstance(doc, dict):
-        raise ConfigError([(str(path), 1, "(document)", "expected a mapping")])
-    return doc
-
-
-def plain(doc):
-    """The ruamel document as plain JSON-able Python (dates as ISO strings)."""
-    return json.loads(json.dumps(doc, default=lambda o: o.isoformat() if isinstance(o, dt.date) else str(o)))
-
-
-def _line_of_key(doc, key: str) -> int | None:
-    from workspace.config import _line_of
-
-    return _line_of(doc, (key,))
-
-
 def merge(base: dict, over: dict) -> dict:
     """``over`` merged into ``base``: mappings key by key, anything else (lists too) replaced."""
     out = dict(base)
@@ -310,7 +268,7 @@ def load_scenario(name: str | Path) -> Scenario:
         parent = Path(base) if Path(base).suffix in (".yaml", ".yml") else DATA_DIR / "scenarios" / f"{base}.yaml"
         parent = parent if parent.is_absolute() or not (p.parent / parent).exists() else p.parent / parent
         if not parent.exists() or parent.resolve() == p.resolve():
-            raise ConfigError([(str(p), _line_of_key(doc, "base"), "base", f"no such base scenario {base!r}")])
+            raise ConfigError([(str(p), line_of(doc, ("base",)), "base", f"no such base scenario {base!r}")])
         data = merge(plain(read_yaml(parent)), data)
         data.setdefault("baseline", {})
         for key in ("load_profile",):  # the base's files stay the base's
@@ -320,6 +278,6 @@ def load_scenario(name: str | Path) -> Scenario:
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _problems(p, doc, exc) from None
+        raise validation_error(p, doc, exc, lambda k: "schema" if k == "schema_" else k) from None
     sc.path = p.resolve()
     return sc

@@ -184,7 +184,8 @@ def cmd_rules(args) -> int:
         print(f"{r.id:<26} {r.kind:<20} {r.quantity:<17} {lim:>10} {r.deadband:>6g} {r.on_delay_s:>6g} "
               f"{r.off_delay_s:>6g} {r.priority}{off}")
     for c in rs.channels:
-        print(f"channel {c.url.split('://')[0]}://… receives {c.min_priority} and above")
+        where = f"{c.url.split('://')[0]}://…" if c.url else f"the URL in {c.url_file}"
+        print(f"channel {where} receives {c.min_priority} and above")
     return 0
 
 

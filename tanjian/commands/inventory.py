@@ -54,22 +54,11 @@ def _period(args) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _activity(files: list[Path] | None) -> pd.DataFrame | None:
-    import pandas as pd
+def _activity(files):
+    """The activity files given with --activity (all checked first: every bad row named file:row:field)."""
+    from models.activity_input import read_activity_files
 
-    from models.activity_input import ActivityFileError, read_activity_file
-
-    if not files:
-        return None
-    frames, problems = [], []
-    for f in files:
-        try:
-            frames.append(read_activity_file(f))
-        except ActivityFileError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ActivityFileError(problems)
-    return pd.concat(frames, ignore_index=True)
+    return read_activity_files(files)
 
 
 def _store_and_site(args):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import sys
 from pathlib import Path
 
 from tanjian import args as A
@@ -35,22 +34,10 @@ def _period(args) -> tuple[dt.date, dt.date]:
 
 
 def _activity(files):
-    """The activity files, all checked before anything is computed (every bad row named file:row:field)."""
-    import pandas as pd
+    """The activity files given with --activity (all checked first: every bad row named file:row:field)."""
+    from models.activity_input import read_activity_files
 
-    from models.activity_input import ActivityFileError, read_activity_file
-
-    if not files:
-        return None
-    frames, problems = [], []
-    for f in files:
-        try:
-            frames.append(read_activity_file(f))
-        except ActivityFileError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ActivityFileError(problems)
-    return pd.concat(frames, ignore_index=True)
+    return read_activity_files(files)
 
 
 def _list(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:

@@ -20,6 +20,8 @@ EXPECTED_ABI = {
                             "MethodologyPublished", "NotAssociation", "VersionExists", "InvalidWindow"},
     "QuotaRegistry": {"setQuota", "quotaOf", "quotaAt", "regulator", "QuotaSet", "NotRegulator",
                       "InvalidYear"},
+    "ReportRequests": {"enrol", "request", "fulfil", "requestOf", "requestCount", "Requested", "Fulfilled",
+                       "UnknownEnterprise", "PeriodNotOver", "NotRegulator", "NotGatewayOf"},
 }
 
 

@@ -48,7 +48,9 @@ def _check(reading, truth, family):
         assert reading.counter == pytest.approx(truth["counter"], abs=0.02)
         assert reading.voltage == pytest.approx(truth["voltage"], rel=1e-6)
     else:  # scaled integers: 0.01 kWh, 0.1 V, 0.001 A
-        assert reading.counter == pytest.approx(truth["counter"], abs=0.0051)
+        # half a 0.01 kWh step, plus what the counter advances between the simulator's register update and
+        # the reading's time stamp (a few ms of wall time at 60x on a loaded machine: up to 0.0025 kWh)
+        assert reading.counter == pytest.approx(truth["counter"], abs=0.0075)
         assert reading.voltage == pytest.approx(truth["voltage"], abs=0.051)
         assert reading.current == pytest.approx(truth["current"], abs=0.00051)
 

@@ -3,8 +3,7 @@
 The tests that depend on where the store lives (open, fold, versions and ``as_of``, queries, compaction)
 run twice through the ``store_backend`` fixture: on a folder and on S3 (moto's S3 server over HTTP, as
 MinIO or Ceph RGW speak it). The S3-only ones are at the end: locations and credentials, an outage of the
-object store survived with nothing lost, and a park of such stores aggregated by a dask LocalCluster
-whose workers read the bucket themselves."""
+object store survived with nothing lost."""
 
 import datetime as dt
 import math
@@ -483,29 +482,3 @@ def test_store_on_s3_folds_queries_and_survives_an_outage(tmp_path, s3):
     assert float(e.sum()) == pytest.approx(_by_hand(cfg, 3), rel=1e-12)
     assert float(again.energy("2026-11-24 00:00", "2026-11-24 03:00", freq=None, as_of=v1).sum()) == \
         pytest.approx(_by_hand(cfg, 2), rel=1e-12)
-
-
-@pytest.mark.slow
-def test_park_of_s3_stores_on_a_local_cluster(tmp_path, s3):
-    from dask.distributed import Client, LocalCluster
-
-    from tests.objectstore import S3_KEY, s3_config
-    from tanjian.demo.history import seed_history
-    from workspace.park import PlantStore, park_energy
-
-    plants = []
-    for k, pid in enumerate(("plant-18", "plant-19")):
-        cfg = s3_config(tmp_path, s3["endpoint"], pid, 18 + k)
-        seed_history(cfg, T0, T0 + dt.timedelta(hours=3, minutes=1))
-        plants.append(cfg)
-    # worker processes read the bucket themselves, with the credentials of their own environment
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        env = client.run(lambda: __import__("os").environ.get("AWS_ACCESS_KEY_ID"))
-        assert set(env.values()) == {S3_KEY["AWS_ACCESS_KEY_ID"]}
-        out = park_energy([PlantStore.from_config(c) for c in plants], "2026-11-24 00:00", "2026-11-24 03:00",
-                          freq="1h")
-    assert list(out.plant.values) == ["plant-18", "plant-19"] and out.sizes["time"] == 3
-    for cfg in plants:
-        assert float(out.sel(plant=cfg.site.plant.id).sum()) == pytest.approx(_by_hand(cfg, 3), rel=1e-9)
-    assert not np.isclose(*out.sum("time").values)

@@ -67,21 +67,22 @@ def _groups_of(store: "Store", by: str, medium: Medium, meters: list[str] | None
     raise ValueError(f"by must be 'plant', 'workshop', 'line', 'device' or 'meter', not {by!r}")
 
 
-def device_meters(site, medium: str | Medium = "electricity") -> dict[str, list[str]]:
+def device_meters(site, medium: str | Medium = "electricity", workshop: str | None = None) -> dict[str, list[str]]:
     """The meters that measure each device (``Meter.device``), without a sub-meter of a meter that
     already measures a device (that would count the device twice); devices in site order.
 
     Grouping ``by="device"`` sums these; ``by="line"`` sums those of the line's devices. A device
     without a meter of ``medium`` is not in the result (its energy is only in its workshop's total).
+    With ``workshop``, only that workshop's meters, and only ancestors inside it count as covering.
     """
     medium = Medium(medium)
     by_id = {m.id: m for m in site.meters}
     out: dict[str, list[str]] = {}
     for m in site.meters:
-        if m.medium != medium or m.device is None:
+        if m.medium != medium or m.device is None or (workshop is not None and m.workshop != workshop):
             continue
         up, covered = (by_id.get(m.parent) if m.parent else None), False
-        while up is not None:
+        while up is not None and (workshop is None or up.workshop == workshop):
             if up.device is not None:
                 covered = True
                 break

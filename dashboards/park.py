@@ -1,0 +1,129 @@
+"""The park page: a table of enterprises, drilled down to one enterprise's reports, never below them.
+
+Everything shown comes from verified report packages (:mod:`models.park`): figures and the checks of each
+package, the failing check named. No reading, meter or store of any plant is reachable from here.
+
+The view-model functions (:func:`enterprise_rows`, :func:`enterprise_reports`) are plain pandas and tested
+on their own; :class:`ParkPage` only lays them out. :func:`view` is the page's entry for the page frame
+(``dashboards.park:view``): it reads the park's settings (drop folder, deployment record, node URL) from
+``<data_dir>/park.yaml``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+import panel as pn
+import param
+
+from models.park import quota_position
+from models.park.verify import PackageVerdict
+
+CSS = """
+.tj-park-table { width: 100%; border-collapse: collapse; font-size: 15px; }
+.tj-park-table th { text-align: left; border-bottom: 2px solid #ccc; padding: 6px 8px; }
+.tj-park-table td { border-bottom: 1px solid #e5e5e5; padding: 6px 8px; }
+.tj-park-fail { color: #9b1c1c; font-weight: 700; }
+.tj-park-ok { color: #11663a; font-weight: 700; }
+"""
+
+
+def enterprise_rows(verdicts: list[PackageVerdict], year: int) -> pd.DataFrame:
+    """One row an enterprise: sector, packages, verified, failed (``period: check``), verified emissions,
+    quota, forecast for ``year`` [kg CO2e]."""
+    rows = {}
+    for v in verdicts:
+        r = rows.setdefault(v.enterprise, {"enterprise": v.enterprise, "sector": v.sector, "packages": 0,
+                                           "verified": 0, "failed": [], "emitted_kg": 0.0})
+        r["packages"] += 1
+        if v.ok:
+            r["verified"] += 1
+            r["emitted_kg"] += v.emissions_kg.get("total", 0.0)
+            r["sector"] = v.sector
+        elif v.failed:
+            r["failed"].append(f"{v.period}: {v.failed}")
+    df = pd.DataFrame([{**r, "failed": ", ".join(r["failed"])} for r in rows.values()],
+                      columns=["enterprise", "sector", "packages", "verified", "failed", "emitted_kg"])
+    q = quota_position(verdicts, year)[["quota_kg", "forecast_kg"]] if len(df) else None
+    if q is not None and len(q):
+        df = df.merge(q, left_on="enterprise", right_index=True, how="left")
+    else:
+        df["quota_kg"], df["forecast_kg"] = float("nan"), float("nan")
+    return df.sort_values("enterprise").reset_index(drop=True)
+
+
+def enterprise_reports(verdicts: list[PackageVerdict], enterprise: str) -> pd.DataFrame:
+    """One enterprise's packages: period, status, failing check and why, verified total [kg CO2e]."""
+    rows = [{"period": v.period, "status": v.status, "failed_check": v.failed or "",
+             "detail": v.detail() if v.failed else "", "total_kg": v.emissions_kg.get("total")}
+            for v in verdicts if v.enterprise == enterprise]
+    return pd.DataFrame(rows, columns=["period", "status", "failed_check", "detail", "total_kg"]).sort_values(
+        "period").reset_index(drop=True)
+
+
+def _table(df: pd.DataFrame, css_id: str) -> str:
+    def cell(col, x):
+        if isinstance(x, float):
+            return "" if pd.isna(x) else f"{x:,.0f}"
+        text = html.escape(str(x))
+        if col in ("failed", "status", "failed_check") and text:
+            cls = "tj-park-ok" if text == "verified" else "tj-park-fail"
+            return f'<span class="{cls}">{text}</span>'
+        return text
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c, r[c])}</td>" for c in df.columns) + "</tr>"
+                   for _, r in df.iterrows())
+    return f'<table class="tj-park-table" id="{css_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+class ParkPage(pn.viewable.Viewer):
+    """Enterprises of the park and, for the one selected, its reports (the drill stops there)."""
+
+    enterprise = param.String(default="", doc="the enterprise drilled into ('' = none)")
+
+    def __init__(self, verdicts: list[PackageVerdict], year: int, **params):
+        super().__init__(**params)
+        self.verdicts, self.year = verdicts, year
+        self.rows = enterprise_rows(verdicts, year)
+        names = list(self.rows["enterprise"])
+        self._select = pn.widgets.Select(label="Enterprise", options=[""] + names, value=self.enterprise)
+        self._select.link(self, value="enterprise")
+        self.param.watch(lambda e: setattr(self._select, "value", e.new), "enterprise")
+
+    @param.depends("enterprise")
+    def _detail(self):
+        if not self.enterprise:
+            return pn.pane.Markdown("Choose an enterprise to see its reports.")
+        df = enterprise_reports(self.verdicts, self.enterprise)
+        return pn.pane.HTML(_table(df, "tj-park-reports"), sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(
+            pn.pane.Markdown(f"## The park — {self.year}: verified report packages"),
+            pn.pane.HTML(_table(self.rows, "tj-park-enterprises"), stylesheets=[CSS], sizing_mode="stretch_width"),
+            self._select, pn.panel(self._detail), stylesheets=[CSS], sizing_mode="stretch_width")
+
+
+def view(ctx):
+    """The page for the page frame: the park's settings from ``<data_dir>/park.yaml``
+    (``drop``, ``deployment``, ``rpc``, ``year``)."""
+    from ruamel.yaml import YAML
+
+    from chain.calls import batching_web3
+    from models.park import scan_drop
+    from models.park.scale import verify_all
+
+    where = Path(ctx.cfg.paths.data_dir, "park.yaml")
+    if not where.is_file():
+        return pn.pane.Markdown(f"No park is configured: {where.name} (drop, deployment, rpc, year) is missing "
+                                f"from the data folder.")
+    settings = YAML(typ="safe").load(where.read_text("utf-8"))
+    deployment = json.loads(Path(settings["deployment"]).read_text("utf-8"))
+    verdicts = verify_all(scan_drop(settings["drop"]), batching_web3(settings["rpc"]), deployment)
+    page = ParkPage(verdicts, int(settings["year"]), enterprise=ctx.arg("enterprise", "") or "")
+    if pn.state.location is not None:
+        pn.state.location.sync(page, {"enterprise": "enterprise"})
+    return page

@@ -1,0 +1,187 @@
+"""``tanjian park submit | verify | status``: the park on proofs alone (:mod:`models.park`).
+
+    tanjian park submit PACKAGE_DIR --drop DROP
+        copy an enterprise's report package into the park's drop folder (DROP/<enterprise>/<period>/)
+    tanjian park verify --drop DROP --deployment deployment.json --rpc URL
+        every package's checks against the chain; the failing check named; exit 1 when any fails
+    tanjian park request ENTERPRISE --period YYYY-MM --methodology ID --deployment F --rpc URL
+                         (--keystore FILE [--password-file F] | --from ADDRESS)
+        the regulator requests a month's report on chain (ReportRequests); refusals in one line
+    tanjian park requests --deployment F --rpc URL
+        every request: open, or fulfilled after N s
+    tanjian park status --drop DROP --deployment deployment.json --rpc URL --year YYYY [--today DATE]
+        emissions by enterprise, sector and month, quota position and forecast, late or missing reports
+
+The park needs no plant's configuration and no store: the drop folder, a node and the consortium's
+deployment record (the contract addresses it publishes) are all it reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from tanjian.args import existing_dir, existing_file, local_date, month, path_name, year
+
+
+class _Refused(Exception):
+    """A one-line refusal and its exit status."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _verdicts(args: argparse.Namespace):
+    from chain.node import NODE_DOWN_ERRORS, connect
+    from models.park import scan_drop, verify_package
+
+    try:
+        deployment = json.loads(args.deployment.read_text("utf-8"))
+        deployment["contracts"]["AnchorRegistry"]["address"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Refused(f"{args.deployment}: not a deployment record ({type(exc).__name__}: {exc})", 2) from None
+    w3 = connect(args.rpc)
+    try:
+        return [verify_package(p, w3, deployment) for p in scan_drop(args.drop)]
+    except NODE_DOWN_ERRORS as exc:
+        raise _Refused(f"node {args.rpc} unreachable ({type(exc).__name__}); nothing verified", 1) from None
+
+
+def _refusing(fn):
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except _Refused as exc:
+            print(f"tanjian park {args.park_command}: {exc}", file=sys.stderr)
+            return exc.code
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from models.park import submit
+    from models.park.package import PackageError
+
+    try:
+        dest = submit(args.package, args.drop)
+    except PackageError as exc:
+        print(f"tanjian park submit: {exc}", file=sys.stderr)
+        return 2
+    print(f"submitted: {dest}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from models.park import status_table
+
+    verdicts = _verdicts(args)
+    if not verdicts:
+        print(f"no packages in {args.drop}")
+        return 0
+    for v in verdicts:
+        line = f"{v.enterprise:<14} {v.period}  {v.status}"
+        print(line + (f"  ({v.detail()})" if v.failed else ""))
+    st = status_table(verdicts)
+    n_bad = int((st["failed_check"] != "").sum())
+    print(f"{len(st) - n_bad} of {len(st)} packages verified")
+    return 1 if n_bad else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from models.park import by_enterprise, by_month, by_sector, lateness, quota_position
+
+    verdicts = _verdicts(args)
+    today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    enterprises = sorted({v.enterprise for v in verdicts})
+    periods = [f"{args.year}-{m:02d}" for m in range(1, 13)]
+    with pd.option_context("display.width", 120, "display.max_columns", 12):
+        print("emissions by enterprise [kg CO2e]\n" + by_enterprise(verdicts).to_string() + "\n")
+        print("emissions by sector [kg CO2e]\n" + by_sector(verdicts).to_string() + "\n")
+        print("emissions by month [kg CO2e]\n" + by_month(verdicts).to_string() + "\n")
+        print(f"quota position {args.year} [kg CO2e]\n" + quota_position(verdicts, args.year).to_string() + "\n")
+        late = lateness(verdicts, enterprises, periods, today=today)
+        print("late or missing reports\n" + (late.to_string(index=False) if len(late) else "none"))
+    return 0
+
+
+def _deployment(args: argparse.Namespace) -> dict:
+    try:
+        dep = json.loads(args.deployment.read_text("utf-8"))
+        dep["contracts"]["ReportRequests"]["address"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Refused(f"{args.deployment}: no ReportRequests contract in this deployment record "
+                       f"({type(exc).__name__}: {exc})", 2) from None
+    return dep
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    from chain.node import connect
+    from chain.requests import request_report, requests_contract
+    from tanjian.commands.chain import _role_sender
+    from workspace.errors import ChainError
+
+    dep = _deployment(args)
+    w3 = connect(args.rpc)
+    y, m = (int(x) for x in args.period.split("-"))
+    start, end = dt.date(y, m, 1), dt.date(y + m // 12, m % 12 + 1, 1)
+    try:
+        rid = request_report(w3, requests_contract(w3, dep), _role_sender(args), args.enterprise, start, end,
+                             args.methodology)
+    except ChainError as exc:
+        raise _Refused(str(exc), 1) from None
+    print(f"request {rid}: report of {args.enterprise} for {args.period} under {args.methodology}")
+    return 0
+
+
+def cmd_requests(args: argparse.Namespace) -> int:
+    from chain.node import connect
+    from chain.requests import all_requests, requests_contract
+
+    dep = _deployment(args)
+    w3 = connect(args.rpc)
+    rows = all_requests(requests_contract(w3, dep))
+    if not rows:
+        print("no requests")
+    for r in rows:
+        print(f"{r.id:>4}  {r.enterprise:<14} {r.period_start:%Y-%m}  {r.methodology:<22} {r.state}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Add ``park {submit,verify,status}``."""
+    p = subparsers.add_parser("park", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = p.add_subparsers(dest="park_command", metavar="ACTION", required=True)
+    x = s.add_parser("submit", help="copy a report package into the park's drop folder")
+    x.add_argument("package", type=existing_dir, help="the package folder (package.json, figures, batch, bundle)")
+    x.add_argument("--drop", type=path_name, required=True, help="the park's drop folder")
+    x.set_defaults(func=cmd_submit)
+    for name, fn, what in (("verify", cmd_verify, "verify every package on chain; name the failing check"),
+                           ("status", cmd_status, "emissions, quota position and forecast, late reports")):
+        x = s.add_parser(name, help=what)
+        x.add_argument("--drop", type=existing_dir, required=True, help="the park's drop folder")
+        x.add_argument("--deployment", type=existing_file, required=True,
+                       help="the consortium's deployment record (deployment.json: contract addresses)")
+        x.add_argument("--rpc", required=True, help="node JSON-RPC URL, e.g. http://127.0.0.1:8545")
+        if name == "status":
+            x.add_argument("--year", type=year, required=True, help="compliance year")
+            x.add_argument("--today", type=local_date, help="date the lateness is counted at (default: today)")
+        x.set_defaults(func=_refusing(fn))
+    x = s.add_parser("request", help="as the regulator, request an enterprise's report for a month on chain")
+    x.add_argument("enterprise", help="enterprise (plant) id")
+    x.add_argument("--period", type=month, required=True, help="the month YYYY-MM (must have ended)")
+    x.add_argument("--methodology", required=True, help="methodology id, e.g. cn-machinery-2015")
+    x.add_argument("--keystore", type=existing_file, help="the regulator's encrypted key")
+    x.add_argument("--password-file", type=existing_file, help="its password file (mode 0600)")
+    x.add_argument("--from", dest="sender", help="an unlocked account of a dev node, instead of --keystore")
+    x.set_defaults(func=_refusing(cmd_request))
+    x = s.add_parser("requests", help="every report request: open, or fulfilled after N s")
+    x.set_defaults(func=_refusing(cmd_requests))
+    for x in (s.choices["request"], s.choices["requests"]):
+        x.add_argument("--deployment", type=existing_file, required=True,
+                       help="the deployment record with the ReportRequests contract")
+        x.add_argument("--rpc", required=True, help="node JSON-RPC URL")

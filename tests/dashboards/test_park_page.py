@@ -1,0 +1,75 @@
+"""The park page: the three-enterprise park against anvil, the tampered package flagged at 'document' in the
+enterprises table and in the drill-down, in headless Chromium; the view-model checked by hand."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from chain.node import connect, free_port
+from dashboards.park import ParkPage, enterprise_reports, enterprise_rows
+from models.park import scan_drop, verify_package
+from tanjian.simulator.anvil import find_anvil, start_anvil
+from tests.conftest import ARTIFACTS
+from tests.models.park_world import three_enterprise_park
+from workspace.errors import ChainError
+
+pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    try:
+        find_anvil()
+    except ChainError as exc:
+        pytest.skip(str(exc))
+    node = start_anvil(free_port())
+    try:
+        world, drop = three_enterprise_park(connect(node.rpc_url), tmp_path_factory.mktemp("park"))
+        yield [verify_package(p, world.w3, world.deployment) for p in scan_drop(drop)]
+    finally:
+        node.stop()
+
+
+def test_view_model_by_hand(verdicts):
+    rows = enterprise_rows(verdicts, 2026).set_index("enterprise")
+    # E2: 3 packages, February refused -> 2 verified, 500 + 600 = 1100 kg; forecast 1100 / 2 * 12 = 6600
+    assert rows.loc["E2", "packages"] == 3 and rows.loc["E2", "verified"] == 2
+    assert rows.loc["E2", "failed"] == "2026-02: document" and rows.loc["E2", "emitted_kg"] == 1100.0
+    assert rows.loc["E2", "forecast_kg"] == pytest.approx(6600.0) and rows.loc["E2", "quota_kg"] == 9000
+    assert rows.loc["E1", "failed"] == "" and rows.loc["E1", "emitted_kg"] == 3300.0
+    rep = enterprise_reports(verdicts, "E2")
+    assert list(rep["status"]) == ["verified", "failed: document", "verified"]
+    assert list(rep.columns) == ["period", "status", "failed_check", "detail", "total_kg"]  # figures, no readings
+
+
+@pytest.mark.requires_chromium
+def test_park_page_in_a_browser_flags_the_tampered_report(verdicts, browser):
+    import panel as pn
+
+    port = free_port()
+    ready = threading.Event()
+    server = pn.serve({"park": lambda: ParkPage(verdicts, 2026)}, port=port, address="127.0.0.1",
+                      show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"],
+                      title="park")
+    try:
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"http://127.0.0.1:{port}/park")
+        table = page.locator("#tj-park-enterprises")
+        table.wait_for(timeout=30_000)
+        assert "2026-02: document" in table.inner_text()
+        assert table.locator(".tj-park-fail").inner_text() == "2026-02: document"
+        page.locator("select").select_option("E2")
+        reports = page.locator("#tj-park-reports")
+        reports.wait_for(timeout=30_000)
+        text = reports.inner_text()
+        assert "failed: document" in text and text.count("verified") == 2
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "park-1366x768.png"), full_page=True)
+        assert not errors, errors
+        page.close()
+    finally:
+        server.stop()

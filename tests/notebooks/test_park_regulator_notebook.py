@@ -1,0 +1,82 @@
+"""The regulator's notebook: paired with its .py, executed by a real Jupyter kernel against the three-enterprise
+park on anvil (one tampered package, one on-demand request fulfilled); its tables checked by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from chain.node import connect, free_port
+from chain.requests import deploy_requests, enrol, fulfil, request_report, requests_contract
+from tanjian.simulator.anvil import find_anvil, start_anvil
+from tests.conftest import ARTIFACTS
+from tests.models.park_world import METHODOLOGY_ID, three_enterprise_park
+from tests.notebooks.test_notebooks import result, tagged
+from workspace.errors import ChainError
+
+ROOT = Path(__file__).resolve().parents[2]
+NB = ROOT / "notebooks" / "regulator.ipynb"
+
+
+def test_pairing_in_sync():
+    nb = nbformat.read(NB, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    from_py = jupytext.read(NB.with_suffix(".py"))
+    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in from_py.cells] == \
+        [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells], \
+        "notebooks/regulator.ipynb and regulator.py differ: run `jupytext --sync notebooks/regulator.ipynb`"
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code"), "commit regulator.ipynb without outputs"
+
+
+@pytest.mark.requires_anvil
+@pytest.mark.slow
+def test_regulator_notebook_runs_and_shows_the_park(tmp_path):
+    try:
+        find_anvil()
+    except ChainError as exc:
+        pytest.skip(str(exc))
+    node = start_anvil(free_port())
+    try:
+        w3 = connect(node.rpc_url)
+        world, drop = three_enterprise_park(w3, tmp_path / "park")
+        deploy_requests(w3, world.deployment, world.deployer)
+        req = requests_contract(w3, world.deployment)
+        enrol(w3, req, world.deployer, "E3")
+        rid = request_report(w3, req, world.deployer, "E3", dt.date(2026, 3, 1), dt.date(2026, 4, 1), METHODOLOGY_ID)
+        fulfil(w3, req, world.enterprises["E3"].gateway, rid, "ab" * 32)
+        dep = tmp_path / "deployment.json"
+        dep.write_text(json.dumps(world.deployment))
+        env = dict(os.environ, TANJIAN_PARK_DROP=str(drop), TANJIAN_PARK_DEPLOYMENT=str(dep),
+                   TANJIAN_PARK_RPC=node.rpc_url, TANJIAN_PARK_YEAR="2026", TANJIAN_PARK_TODAY="2026-04-20",
+                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                   PYDEVD_DISABLE_FILE_VALIDATION="1")
+        nb = nbformat.read(NB, as_version=4)
+        (tmp_path / "cwd").mkdir()
+        client = NotebookClient(nb, kernel_name="python3", timeout=600,
+                                resources={"metadata": {"path": str(tmp_path / "cwd")}})
+        try:
+            client.execute(env=env)
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            nbformat.write(nb, ARTIFACTS / "regulator.executed.ipynb")
+    finally:
+        node.stop()
+    status = result(tagged(nb, "status"))
+    assert status.count("verified") == 7 and "failed: document" in status
+    # by hand: E1 1000+1200+1100 = 3300; E2 500+600 = 1100 (February refused); E3 2000+2500 = 4500
+    ent = result(tagged(nb, "by-enterprise"))
+    assert "3300.0" in ent and "1100.0" in ent and "4500.0" in ent
+    # E1 forecast 3300 / 3 * 12 = 13200 against 12000: headroom -1200
+    quota = result(tagged(nb, "quota"))
+    assert "13200.0" in quota and "-1200.0" in quota
+    late = result(tagged(nb, "late"))
+    assert "missing" in late and "failed: document" in late
+    assert "fulfilled after" in result(tagged(nb, "requests"))
