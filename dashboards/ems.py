@@ -55,7 +55,7 @@ def table_html(df: pd.DataFrame, name: str, digits: int = 1) -> str:
             v = r[c]
             if isinstance(v, float):
                 txt = "–" if v != v else f"{v:,.{3 if abs(v) < 10 else digits}f}"
-                cells.append(f'<td class="n" data-col="{esc(c)}" data-value="{v!r}">{txt}</td>')
+                cells.append(f'<td class="n" data-col="{esc(c)}" data-value="{float(v)!r}">{txt}</td>')
             else:
                 cells.append(f'<td data-col="{esc(c)}">{esc(v)}</td>')
         rows.append(f'<tr data-row="{esc(r.iloc[0])}">{"".join(cells)}</tr>')
