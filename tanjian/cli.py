@@ -51,6 +51,11 @@ def _inventory() -> ModuleType:
     return inventory
 
 
+def _alarms() -> ModuleType:
+    from tanjian.commands import alarms
+    return alarms
+
+
 def _allowance() -> ModuleType:
     from tanjian.commands import allowance
     return allowance
@@ -164,6 +169,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("backup", _backup, "back up the data folder (journal, store, ledger, evidence, audit, keys) to a .tar.gz"),
     Command("restore", _backup, "restore a backup into an empty folder, checked against the anchors' Merkle roots"),
     Command("user", _user, "accounts and roles of the dashboards: add, passwd, role, disable, enable, list"),
+    Command("alarms", _alarms, "alarms: list, show (path to the source), ack, shelve, unshelve, rules, evaluate"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
 #: global options that take a value (to find the command word in argv without parsing it)
@@ -224,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if extra:  # named with the command (argparse would say only "tanjian: unrecognized arguments")
         words = [w for w in (args.command, *(getattr(args, k) for k in vars(args) if k.endswith("_command")))
                  if isinstance(w, str)]
-        parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {' '.join(extra)}\n")
+        shown = " ".join(w if w.isprintable() else repr(w) for w in extra)  # one line, whatever was typed
+        parser.exit(2, f"tanjian {' '.join(words)}: unrecognized arguments: {shown}\n")
     level = logging.WARNING - 10 * args.verbose if args.command != "demo" else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_json:

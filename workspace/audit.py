@@ -45,7 +45,7 @@ HEAD_DOCUMENT = "audit-head-"
 ACTIONS = ("login", "login_failed", "logout", "locked_out", "user_add", "user_passwd", "user_role",
            "user_disable", "user_enable", "correction", "meter_replaced", "document", "manual_reading",
            "import", "quota_set", "methodology_publish", "factor_change", "report_issue",
-           "alarm_ack", "backup", "restore", "key_rotate")
+           "alarm_ack", "backup", "restore", "key_rotate", "alarm_shelve", "alarm_unshelve")
 
 
 class AuditError(TanjianError):

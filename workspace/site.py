@@ -12,6 +12,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from .mqtt_mapping import MqttLink, MqttMapping, mqtt_sample_problems
+from .onsite import OnSite
+from .plantmap import FloorPlan, ProcessFlow, Source
+from .rooms import Room
 from .sitebase import Id, SiteModel as _Model
 from .units import mqtt_fits, unit_problem
 
@@ -300,6 +303,11 @@ class Site(_Model):
         description="the site's meters: at least one (a site without meters has nothing to collect or fold)")
     products: list[Product] = Field(default_factory=list)
     shifts: list[Shift] = Field(default_factory=list)
+    rooms: list[Room] = Field(default_factory=list, description="distribution rooms and their sensor blocks")
+    onsite: OnSite = Field(default_factory=OnSite, description="PV inverters, batteries, export meters")
+    sources: list[Source] = Field(default_factory=list, description="sources of the gas, water and air networks")
+    process_flows: list[ProcessFlow] = Field(default_factory=list, description="process steps of each line")
+    floor_plan: FloorPlan | None = Field(None, description="the plant's floor plan and positions on it")
 
     # -- look-ups --------------------------------------------------------------------------------
     def meter(self, meter_id: str) -> Meter:
@@ -324,10 +332,14 @@ class Site(_Model):
         """Meters whose sum is the total of ``medium`` for the plant (``workshop=None``) or a workshop.
 
         For the plant: the roots of the metering tree. For a workshop: its meters whose parent is not
-        in the same workshop, so that nothing is counted twice.
+        in the same workshop, so that nothing is counted twice. The meters of on-site generation, storage
+        and export (``onsite``) are never counted: they are not consumption.
         """
         medium = Medium(medium)
-        ms = [m for m in self.meters if m.medium == medium]
+        os_ = self.onsite  # generation, storage and export meters are not consumption
+        not_load = {p.meter for p in os_.pv} | {x for b in os_.batteries for x in (b.charge_meter, b.discharge_meter)} \
+            | set(os_.export_meters)
+        ms = [m for m in self.meters if m.medium == medium and m.id not in not_load]
         if workshop is None:
             return [m.id for m in ms if m.parent is None]
         by_id = {m.id: m for m in self.meters}
@@ -472,6 +484,7 @@ class Site(_Model):
                 elif self.meters[mt[m.parent]].medium != m.medium:
                     out.append((loc + ("parent",), f"parent {m.parent!r} meters "
                                                    f"{self.meters[mt[m.parent]].medium.value}, not {m.medium.value}"))
+        out += self._plant_map_problems(mt, dv, tr, gw, lines)
         # cycles in the metering tree
         parent = {m.id: m.parent for m in self.meters}
         for i, m in enumerate(self.meters):
@@ -482,4 +495,67 @@ class Site(_Model):
                     break
                 seen.add(cur)
                 cur = parent[cur]
+        return out
+
+    def _plant_map_problems(self, mt, dv, tr, gw, lines) -> list[tuple[tuple, str]]:
+        """Dangling references of the rooms, on-site units, network sources, process flows and positions."""
+        root, out = ("site",), []
+        gw_ids = {g.id: g for g in self.gateways}
+        links: dict[tuple[str, int], str] = {(m.gateway, m.unit_id): m.id for m in self.meters if m.unit_id}
+
+        def ref(loc, value, known, what):
+            if value is not None and value not in known:
+                out.append((root + loc, f"unknown {what} {value!r}"))
+
+        def link(loc, uid, gateway, unit_id):
+            g = gw_ids.get(gateway)
+            if g is None:
+                out.append((root + loc + ("gateway",), f"unknown gateway {gateway!r}"))
+            elif g.protocol != "modbus_tcp":
+                out.append((root + loc + ("gateway",), f"{uid!r} needs a modbus_tcp gateway, {gateway!r} is "
+                                                       f"{g.protocol}"))
+            elif (gateway, unit_id) in links:
+                out.append((root + loc + ("unit_id",), f"unit id {unit_id} already used by "
+                                                       f"{links[(gateway, unit_id)]!r} on gateway {gateway!r}"))
+            links.setdefault((gateway, unit_id), uid)
+
+        for i, r in enumerate(self.rooms):
+            for k, t in enumerate(r.transformers):
+                ref(("rooms", i, "transformers", k), t, tr, "transformer")
+            link(("rooms", i), r.id, r.gateway, r.unit_id)
+        for i, p in enumerate(self.onsite.pv):
+            loc = ("onsite", "pv", i)
+            ref(loc + ("transformer",), p.transformer, tr, "transformer")
+            ref(loc + ("meter",), p.meter, mt, "meter")
+            link(loc, p.id, p.gateway, p.unit_id)
+        for i, b in enumerate(self.onsite.batteries):
+            loc = ("onsite", "batteries", i)
+            ref(loc + ("transformer",), b.transformer, tr, "transformer")
+            ref(loc + ("charge_meter",), b.charge_meter, mt, "meter")
+            ref(loc + ("discharge_meter",), b.discharge_meter, mt, "meter")
+            link(loc, b.id, b.gateway, b.unit_id)
+        for k, m in enumerate(self.onsite.export_meters):
+            ref(("onsite", "export_meters", k), m, mt, "meter")
+        for i, src in enumerate(self.sources):
+            ref(("sources", i, "device"), src.device, dv, "device")
+            for k, m in enumerate(src.meters):
+                ref(("sources", i, "meters", k), m, mt, "meter")
+                if m in mt and self.meters[mt[m]].medium.value != src.medium:
+                    out.append((root + ("sources", i, "meters", k), f"meter {m!r} meters "
+                                f"{self.meters[mt[m]].medium.value}, not {src.medium}"))
+        for i, pf in enumerate(self.process_flows):
+            ref(("process_flows", i, "line"), pf.line, lines, "line")
+            for a, step in enumerate(pf.steps):
+                for b, d in enumerate(step):
+                    ref(("process_flows", i, "steps", a, b), d, dv, "device")
+        if self.floor_plan is not None:
+            known = set(dv) | set(tr) | {r.id for r in self.rooms} | {p.id for p in self.onsite.pv} \
+                | {b.id for b in self.onsite.batteries}
+            for k, (x, y) in self.floor_plan.positions.items():
+                if k not in known:
+                    out.append((root + ("floor_plan", "positions", k), f"unknown device, room, transformer or "
+                                                                        f"inverter {k!r}"))
+                elif not (0 <= x <= self.floor_plan.width_m and 0 <= y <= self.floor_plan.depth_m):
+                    out.append((root + ("floor_plan", "positions", k), f"({x}, {y}) is outside the "
+                                f"{self.floor_plan.width_m} x {self.floor_plan.depth_m} m plan"))
         return out

@@ -64,7 +64,15 @@ def cmd_collect(args) -> int:
                                 clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=args.port_offset,
                                 period_s=args.period, health_path=cfg.paths.run / "health.json",
                                 inbox=cfg.paths.inbox, device_registry=registry)
+        alarms = None
+        if not args.no_alarms:  # the alarm loop beside the collector: each minute, rules against the store
+            from tanjian.alarm_loop import AlarmLoop
+
+            alarms = asyncio.create_task(AlarmLoop(cfg, clock, port_offset=args.port_offset).run(stop))
         await run_with_connectors(svc, cfg, stop)  # with the connector endpoint when push: is configured
+        if alarms is not None:
+            stop.set()
+            await alarms
 
     print(f"collecting into {cfg.paths.data_dir} (journal {len(journal)} batches, store folded up to batch "
           f"{store.last_folded_seq}); Ctrl-C stops", flush=True)
@@ -85,6 +93,8 @@ def add_commands(sub) -> None:
     x.add_argument("--clock", default=None, type=A.clock, help="as for simulate; must match the meters' clock in a simulation")
     x.add_argument("--port-offset", type=A.port_offset, default=0)
     x.add_argument("--period", type=A.positive, default=None, help="poll period [s of the clock] (default: meters')")
+    x.add_argument("--no-alarms", action="store_true", help="do not run the alarm loop (each minute: rules of "
+                                                            "alarms.yaml against the store; `tanjian alarms`)")
     x.set_defaults(func=cmd_collect)
 
 

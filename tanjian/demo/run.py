@@ -171,6 +171,9 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
                                 clock_tolerance_s=cfg.collection.clock_tolerance_s, port_offset=port_offset,
                                 health_path=runlog / "health.json", inbox=cfg.paths.inbox)
         collector = asyncio.create_task(svc.run(stop_ev), name="collector")
+        from tanjian.alarm_loop import AlarmLoop  # the alarm rules each minute, rooms read over Modbus
+
+        alarms = asyncio.create_task(AlarmLoop(cfg, clock, port_offset=port_offset).run(stop_ev), name="alarms")
         urls = list(peers.where)
         try:
             if chain:
@@ -215,6 +218,7 @@ def run_demo(cfg: Config, *, speed: float = 1.0, lab: bool = True, chain: bool =
             stop_ev.set()
             print("stopping: collector", flush=True)
             await collector
+            await alarms
             for name, p in reversed(procs):
                 print(f"stopping: {name}", flush=True)
                 _stop_proc(p, name)

@@ -45,6 +45,7 @@ from workspace.meters import FAMILIES, Family, MapRegister
 from workspace.site import Medium, Site
 
 from .model import LoadModel, phase_values
+from .points import PointModel, sunspec_models
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class PlantSimulator:
         self._index = {m: i for i, m in enumerate(self.model.meter_ids)}
         self._meters = {m.id: m for m in site.meters}
         self._at: tuple[dt.datetime, tuple] | None = None  # the model at the last instant asked
+        self.points = PointModel(site)  # distribution rooms, PV inverters, batteries
         self.requests = 0
 
     # -- faults ----------------------------------------------------------------------------------
@@ -210,11 +212,66 @@ class PlantSimulator:
                 simdata=(bits(), bits(), regs("holding"), regs("input")),
                 action=functools.partial(self._action, m.id),
             ))
+        devices += self._point_devices(gateway_id)
         # pymodbus looks an unknown unit id up as device 0: a gateway answers 0x0B for it
         bits0 = [SimData(address=0, count=16, values=False, datatype=DataType.BITS)]
         regs0 = [SimData(address=0, count=65535, values=0, datatype=DataType.REGISTERS)]
         devices.append(SimDevice(id=0, simdata=(bits0, list(bits0), regs0, list(regs0)), action=self._unknown_unit))
         return devices
+
+    # -- distribution rooms, PV inverters, batteries (not meters) ----------------------------------------
+    def point_words(self, kind: str, unit) -> list[int]:
+        """The registers a room block (from 0) or a SunSpec unit (from 40000) serves now."""
+        from collectors.points import room_words, sunspec_image
+
+        t = self.clock.now()
+        if kind == "room":
+            return room_words(self.points.room(unit.id, t))
+        if kind == "pv":
+            w, wh = self.points.pv(unit.rated_kw, t)
+            values = {"W": w, "WH": wh}
+        else:
+            values = self.points.battery(unit.rated_kw, unit.capacity_kwh, t)
+        for (u, p), v in self.points.overrides.items():
+            if u == unit.id:
+                values[p] = v
+        return sunspec_image(sunspec_models(kind, unit, values))
+
+    def _point_devices(self, gateway_id: str) -> list[SimDevice]:
+        from collectors.points import room_span
+        from workspace.points import SUNSPEC_BASE
+
+        units = [("room", r) for r in getattr(self.site, "rooms", []) if r.gateway == gateway_id]
+        onsite = getattr(self.site, "onsite", None)
+        if onsite is not None:
+            units += [("pv", p) for p in onsite.pv if p.gateway == gateway_id]
+            units += [("battery", b) for b in onsite.batteries if b.gateway == gateway_id]
+        out = []
+        for kind, u in units:
+            start, count = (0, room_span()) if kind == "room" else (SUNSPEC_BASE, len(self.point_words(kind, u)))
+            regs = [SimData(address=start, count=count, values=0, datatype=DataType.REGISTERS)]
+            bits = [SimData(address=0, count=16, values=False, datatype=DataType.BITS)]
+            out.append(SimDevice(id=u.unit_id, simdata=(bits, list(bits), regs, list(regs)),
+                                 action=functools.partial(self._point_action, kind, u, start)))
+        return out
+
+    async def _point_action(self, kind: str, unit, base: int, function_code: int, start_address: int, address: int,
+                            count: int, registers: list[int], set_values) -> ExcCodes | None:
+        self.requests += 1
+        if unit.id in self.faults.silent:
+            await asyncio.sleep(3600)
+        if unit.id in self.faults.dead:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        if set_values is not None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        if function_code != 3:
+            return ExcCodes.ILLEGAL_FUNCTION  # holding registers only, as SunSpec devices and the room block
+        words = self.point_words(kind, unit)
+        lo = address - base
+        if lo < 0 or lo + count > len(words):
+            return ExcCodes.ILLEGAL_ADDRESS
+        registers[address - start_address:address - start_address + count] = words[lo:lo + count]
+        return None
 
     async def _unknown_unit(self, *args) -> ExcCodes:
         self.requests += 1

@@ -51,7 +51,7 @@ def test_register_tables_decode_known_words():
 @pytest.fixture
 async def plant(plant_cfg):
     """Plant 18's simulator on free loopback ports, a fast clock, a journal and a store."""
-    base = free_port_block(2)
+    base = free_port_block(len(plant_cfg.site.gateways))
     offset = base - min(g.port for g in plant_cfg.site.gateways)
     clock = Clock.simulated(dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC), speed=60)  # 10:00 local, Tuesday
     sim = PlantSimulator(plant_cfg.site, clock, plant_cfg.simulation.seed, offset)
@@ -164,7 +164,7 @@ async def test_full_disk_pauses_acknowledgement_and_catches_up(plant_cfg, tmp_pa
     if r.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs to fill (tests run as root here): {r.stderr}")
     try:
-        base = free_port_block(2)
+        base = free_port_block(len(plant_cfg.site.gateways))
         offset = base - min(g.port for g in plant_cfg.site.gateways)
         clock = Clock.simulated(dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC), speed=60)
         async with PlantSimulator(plant_cfg.site, clock, plant_cfg.simulation.seed, offset):

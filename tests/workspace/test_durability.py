@@ -37,7 +37,7 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
     cfg_path.write_text(EXAMPLE.read_text().replace("fold_interval_s: 5", "fold_interval_s: 0.3"))
     cfg = load_config(cfg_path)
     assert cfg.collection.fold_interval_s == 0.3 and cfg.paths.data_dir == tmp_path / "var"
-    offset = free_port_block(2) - min(g.port for g in cfg.site.gateways)
+    offset = free_port_block(len(cfg.site.gateways)) - min(g.port for g in cfg.site.gateways)
     clock = Clock.simulated(dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.timezone.utc), speed=120)
     rng = random.Random(18)
     log = open(tmp_path / "collector.log", "ab")
