@@ -305,6 +305,11 @@ class AlarmsPage(pn.viewable.Viewer):
         return pn.Column(filters, self._detail, self._list, sizing_mode="stretch_width")
 
 
+def view(ctx):
+    """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
+    return AlarmsPage(ctx.cfg, dict(ctx.query))
+
+
 def page(cfg: Config):
     """The page of one session."""
     view = AlarmsPage(cfg, dict(pn.state.session_args or {}))

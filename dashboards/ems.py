@@ -222,9 +222,12 @@ class EmsPage(pn.viewable.Viewer):
 
     def _sync_url(self) -> None:
         loc = pn.state.location
-        if loc is not None:
-            q = dict(self.period.query(), tab=self.tab)
-            loc.search = "?" + "&".join(f"{k}={v}" for k, v in q.items())
+        if loc is not None:  # this page's keys replaced, the shell's (lang, theme) kept
+            from urllib.parse import parse_qsl, urlencode
+
+            q = dict(parse_qsl((loc.search or "").lstrip("?")))
+            q.update(self.period.query(), tab=self.tab)
+            loc.search = "?" + urlencode(q)
 
     def __panel__(self):
         kind = pn.widgets.Select.from_param(self.param.kind, name="Period 周期", width=120)
@@ -236,6 +239,11 @@ class EmsPage(pn.viewable.Viewer):
         self.param.watch(lambda e: setattr(tabs, "value", e.new), "tab")
         notes = [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._url_notes]
         return pn.Column(pn.FlexBox(kind, date, against), tabs, *notes, self._active, sizing_mode="stretch_width")
+
+
+def view(ctx):
+    """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
+    return EmsPage(ctx.cfg, dict(ctx.query))
 
 
 def page(cfg: Config):
