@@ -299,12 +299,12 @@ class DrillPage(pn.viewable.Viewer):
         parts += [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._notes + v.notes]
         parts.append(pn.pane.HTML(kpi_html(v), sizing_mode="stretch_width"))
         opts = dict(responsive=True, height=260, default_tools=TOOLS, active_tools=[], show_grid=True)
-        if len(v.load):
+        if len(v.load):  # few time ticks: the axis reads on a 390 px phone
             parts.append(pn.pane.HoloViews(
                 (hv.Curve((v.load.index, v.load["before_kw"]), "time", ("kw", "Load [kW]"), label="before").opts(
                     color="#7f8c9a", line_dash="dashed") *
                  hv.Curve((v.load.index, v.load["this_kw"]), "time", ("kw", "Load [kW]"), label="this").opts(
-                     color="#2fbf71")).opts(legend_position="top_left", **opts), sizing_mode="stretch_width"))
+                     color="#2fbf71")).opts(legend_position="top_left", xticks=4, **opts), sizing_mode="stretch_width"))
         if len(v.trend):
             parts.append(pn.pane.HoloViews(hv.Bars((v.trend.index.strftime("%m-%d"), v.trend["kwh"]), "day",
                                                    ("kwh", "Energy per day [kWh]")).opts(xrotation=60, **opts),

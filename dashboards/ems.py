@@ -47,20 +47,33 @@ def table_html(df: pd.DataFrame, name: str, digits: int = 1) -> str:
     if df.empty:
         return "<p>(no rows)</p>"
     d = df.reset_index()
-    head = "".join(f"<th>{esc(c)}</th>" for c in d.columns)
+    head = "".join(f'<th data-col="{esc(c)}">{esc(header(c))}</th>' for c in d.columns)
     rows = []
     for _, r in d.iterrows():
         cells = []
         for c in d.columns:
             v = r[c]
             if isinstance(v, float):
-                txt = "–" if v != v else f"{v:,.{3 if abs(v) < 10 else digits}f}"
+                txt = "–" if v != v else "0" if v == 0 else f"{v:,.{3 if abs(v) < 10 else digits}f}"
                 cells.append(f'<td class="n" data-col="{esc(c)}" data-value="{float(v)!r}">{txt}</td>')
             else:
                 cells.append(f'<td data-col="{esc(c)}">{esc(v)}</td>')
         rows.append(f'<tr data-row="{esc(r.iloc[0])}">{"".join(cells)}</tr>')
     return (f'<div class="tj-wrap"><table class="tj-t" data-table="{esc(name)}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+UNIT_SUFFIXES = (("_share_pct", " share [%]"), ("_pct", " [%]"), ("_kwh", " [kWh]"), ("_kw", " [kW]"),
+                 ("_cny_per_kwh", " [CNY/kWh]"), ("_cny", " [CNY]"), ("_kva", " [kVA]"), ("_minutes", " [min]"))
+
+
+def header(col) -> str:
+    """A column name as a person reads it, its unit in brackets: ``peak_kwh`` -> ``peak [kWh]``."""
+    c = str(col)
+    for suffix, unit in UNIT_SUFFIXES:
+        if c.endswith(suffix):
+            return c[: -len(suffix)].replace("_", " ") + unit
+    return c.replace("_", " ")
 
 
 def csv_bytes(df: pd.DataFrame) -> io.BytesIO:
@@ -234,7 +247,8 @@ class EmsPage(pn.viewable.Viewer):
         date = pn.widgets.DatePicker.from_param(self.param.date, name="Date 日期", width=150)
         against = pn.widgets.Select.from_param(self.param.against, name="Against 对比", width=120)
         tabs = pn.widgets.RadioButtonGroup(options={TITLES[s]: s for s in E.SECTIONS}, value=self.tab,
-                                           button_type="default", sizing_mode="stretch_width")
+                                           button_type="primary", button_style="outline",
+                                           sizing_mode="stretch_width")
         tabs.link(self, value="tab")
         self.param.watch(lambda e: setattr(tabs, "value", e.new), "tab")
         notes = [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._url_notes]

@@ -130,6 +130,12 @@ def _empty(name: str, title: str, note: str) -> Section:
     return Section(name, pd.DataFrame(), title, note)
 
 
+def days_label(a: pd.Timestamp, b: pd.Timestamp) -> str:
+    """``[a, b)`` as inclusive days: one day alone, else first … last."""
+    last = b - pd.Timedelta(days=1)
+    return f"{a:%Y-%m-%d}" if last <= a else f"{a:%Y-%m-%d} … {last:%Y-%m-%d}"
+
+
 def load_section(store, cfg, p: Period, *, as_of=None) -> Section:
     """The plant's load curve [kW] of the period, and the period before on the same clock (column ``before``)."""
     from models.energy.load import load_curve
@@ -143,7 +149,8 @@ def load_section(store, cfg, p: Period, *, as_of=None) -> Section:
     shifted = pd.Series(then[plant].to_numpy(), index=then.index + p.offset)  # onto this period's clock
     df["before_kw"] = shifted.reindex(df.index)
     df.index.name = "time"
-    return Section("load", df, f"plant load [kW], {freq} means, {p.label} against {b0:%Y-%m-%d} …")
+    before = days_label(b0, b1)
+    return Section("load", df, f"plant load [kW], {freq} means, {p.label} against {before}")
 
 
 def compare_section(store, cfg, p: Period, *, as_of=None) -> Section:

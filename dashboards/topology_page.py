@@ -47,7 +47,7 @@ class Box:
 
 def layout(topo, medium: str) -> tuple[list[Box], list[tuple[str, str]]]:
     """Boxes and edges (parent box id, child box id) of ``medium``'s trees, depth left to right, leaves one row
-    each, a parent centred on its children. A device alone under its meter is folded into the meter's box."""
+    each, a parent level with its first child. A device alone under its meter is folded into the meter's box."""
     boxes: dict[str, Box] = {}
     edges: list[tuple[str, str]] = []
     nxt = [0.0]
@@ -68,7 +68,7 @@ def layout(topo, medium: str) -> tuple[list[Box], list[tuple[str, str]]]:
         for c in kids:
             edges.append((nid, c))
         if rows:
-            row = (min(rows) + max(rows)) / 2
+            row = min(rows)  # level with its first child: the roots at the top, where a person looks
         else:
             row = nxt[0]
             nxt[0] += 1

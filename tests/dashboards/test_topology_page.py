@@ -27,10 +27,10 @@ def small() -> Topology:
 def test_layout_hand_worked():
     boxes, edges = layout(small(), "electricity")
     b = {x.id: x for x in boxes}
-    # leaves in order: M1 (with D1) row 0, M3 row 1, M4 row 2; M2 centred on its children (1 + 2) / 2 = 1.5;
-    # T centred on M1 and M2: (0 + 1.5) / 2 = 0.75
+    # leaves in order: M1 (with D1) row 0, M3 row 1, M4 row 2; a parent level with its first child: M2 row 1
+    # (M3's), T row 0 (M1's)
     assert {k: (v.depth, v.row) for k, v in b.items()} == {"M1": (1, 0), "M3": (2, 1), "M4": (2, 2),
-                                                          "M2": (1, 1.5), "T": (0, 0.75)}
+                                                          "M2": (1, 1), "T": (0, 0)}
     assert b["M1"].ids == ("M1", "D1") and "D1" not in b
     assert sorted(edges) == [("M2", "M3"), ("M2", "M4"), ("T", "M1"), ("T", "M2")]
     html = svg(boxes, edges, values={"M3": 12.5}, unit="kW", path={"M3", "M2", "T"}, alarmed={"D1"}, names={})
