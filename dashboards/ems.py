@@ -83,7 +83,7 @@ def csv_bytes(df: pd.DataFrame) -> io.BytesIO:
 
 def _opts(**kw) -> dict:
     return dict(responsive=True, height=320, default_tools=TOOLS, tools=["hover"], active_tools=[],
-                show_grid=True, **kw)
+                show_grid=True, toolbar="above", **kw)  # the toolbar above: the plot keeps the width of a phone
 
 
 def chart(sec: E.Section):
@@ -114,10 +114,12 @@ def chart(sec: E.Section):
         return hv.Bars(rows, ["group", "which"], ("kwh", "Energy [kWh]")).opts(
             multi_level=False, xrotation=30, cmap={"this": "#2fbf71", "before": "#7f8c9a"}, **_opts())
     if sec.name == "states" and {"running_kwh", "standby_kwh", "startup_kwh"} <= set(df.columns):
-        rows = [(str(d), s, float(df.loc[d, f"{s}_kwh"])) for d in df.index for s in ("running", "startup", "standby")]
+        rows = [(str(d), s, float(df.loc[d, f"{s}_kwh"])) for d in df.index[::-1] for s in ("running", "startup", "standby")]
+        o = _opts(legend_position="bottom_right")
+        o["height"] = max(320, 16 * len(df) + 90)  # one readable row per device, on a phone too
         return hv.Bars(rows, ["device", "state"], ("kwh", "Energy [kWh]")).opts(
-            stacked=True, xrotation=60, cmap={"running": "#2fbf71", "startup": "#f4a261", "standby": "#d62728"},
-            **_opts(legend_position="right"))
+            stacked=True, invert_axes=True, cmap={"running": "#2fbf71", "startup": "#f4a261", "standby": "#d62728"},
+            **o)
     return None
 
 
@@ -246,13 +248,19 @@ class EmsPage(pn.viewable.Viewer):
         kind = pn.widgets.Select.from_param(self.param.kind, name="Period 周期", width=120)
         date = pn.widgets.DatePicker.from_param(self.param.date, name="Date 日期", width=150)
         against = pn.widgets.Select.from_param(self.param.against, name="Against 对比", width=120)
-        tabs = pn.widgets.RadioButtonGroup(options={TITLES[s]: s for s in E.SECTIONS}, value=self.tab,
-                                           button_type="primary", button_style="outline",
-                                           sizing_mode="stretch_width")
-        tabs.link(self, value="tab")
-        self.param.watch(lambda e: setattr(tabs, "value", e.new), "tab")
         notes = [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._url_notes]
-        return pn.Column(pn.FlexBox(kind, date, against), tabs, *notes, self._active, sizing_mode="stretch_width")
+        return pn.Column(pn.FlexBox(kind, date, against), self._tabs, *notes, self._active, sizing_mode="stretch_width")
+
+    @param.depends("tab")
+    def _tabs(self):
+        """One button per section, wrapping on a narrow screen; the open one filled."""
+        buttons = []
+        for s in E.SECTIONS:
+            b = pn.widgets.Button(name=TITLES[s], button_type="primary",
+                                  button_style="solid" if s == self.tab else "outline", margin=(2, 3))
+            b.on_click(lambda _e, x=s: setattr(self, "tab", x))
+            buttons.append(b)
+        return pn.FlexBox(*buttons, sizing_mode="stretch_width")
 
 
 def view(ctx):

@@ -175,7 +175,15 @@ def compare_section(store, cfg, p: Period, *, as_of=None) -> Section:
         df = pd.concat([compare(store, p.start, p.end, against=against, by=by, as_of=as_of)
                         for by in ("plant", "workshop")])
     df.index.name = "group"
-    return Section("compare", df, f"energy [kWh], {p.label} against the same span a {against} before")
+    note = ""
+    latest = store.latest_time(as_of)
+    if latest is not None:
+        t = pd.Timestamp(latest)
+        t = (t.tz_convert(cfg.site.plant.timezone) if t.tzinfo else t).tz_localize(None)
+        if t < p.end:
+            note = (f"this period is not over: its energy runs to the newest reading ({t:%Y-%m-%d %H:%M}); the "
+                    f"period before is whole")
+    return Section("compare", df, f"energy [kWh], {p.label} against the same span a {against} before", note)
 
 
 def transformers_section(store, cfg, p: Period, *, as_of=None) -> Section:
