@@ -24,6 +24,7 @@ import param
 
 from workspace.config import Config
 
+from .actor import ActionRefused, Actor, session_actor
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -46,37 +47,6 @@ CSS = """
 .tj-refused { color: #b00020; font-weight: 600; }
 .tj-done { color: #1b7f3b; font-weight: 600; }
 """
-
-
-class ActionRefused(Exception):
-    """An action the person may not take or gave incomplete (the message is for the person)."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: the account's name and role (``role`` None on an open server: a typed name)."""
-
-    name: str
-    role: str | None
-
-    def may(self, permission: str) -> bool:
-        from workspace import accounts as A
-
-        return self.role is None or A.may(self.role, permission)
-
-
-def session_actor(cfg: Config, typed_name: str = "") -> Actor | None:
-    """The person of this browser session: the logged-in account (checked again against the accounts
-    file: enabled, its role now), or on a server without accounts the name typed; None when there is none."""
-    from workspace import accounts as A
-
-    accounts = A.Accounts(cfg.paths.data_dir)
-    if accounts.exists():
-        name = pn.state.user
-        a = next((x for x in accounts.list() if x.name == name), None) if name else None
-        return None if a is None or a.disabled else Actor(a.name, a.role)
-    name = typed_name.strip()
-    return Actor(name, None) if name else None
 
 
 def alarm_table(rows: list[dict], tz: str, *, priority: str = "", kind: str = "", text: str = "") -> pd.DataFrame:

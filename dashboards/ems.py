@@ -16,6 +16,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh renderer, so that .opts work outside a server too
 import pandas as pd
 import panel as pn
 import param

@@ -8,7 +8,8 @@ import pytest
 from dashboards import registry
 from workspace import accounts as A
 
-MINE = {"ems": "page.ems", "drill": "page.drill", "topology": "page.topology", "alarms": "page.alarms"}
+MINE = {"ems": "page.ems", "drill": "page.drill", "topology": "page.topology", "alarms": "page.alarms",
+        "quota": "page.quota"}
 
 
 def test_registered_with_permissions():
