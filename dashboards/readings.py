@@ -320,13 +320,7 @@ class ReadingForm(pn.viewable.Viewer):
             sizing_mode="stretch_width", max_width=560)
 
 
-def page(cfg: Config) -> pn.template.BaseTemplate:
-    """The hand-reading page of one session (``?meter=ID`` chooses the meter)."""
-    meter = None
-    args = pn.state.session_args or {}
-    if args.get("meter"):
-        meter = args["meter"][0].decode("utf-8", "replace").strip()
-    form = ReadingForm(cfg, meter)
-    return pn.template.BootstrapTemplate(  # no web fonts: plants are often offline
-        title=f"{cfg.site.plant.name} · 人工抄表", main=[form], header_background="#0f3d2e",
-        meta_viewport="width=device-width, initial-scale=1")  # a phone lays the page out at its own width
+def view(ctx) -> pn.viewable.Viewable:
+    """The hand-reading form of one session (``?meter=ID`` chooses the meter; the shell wraps it)."""
+    meter = (ctx.arg("meter") or "").strip() or None
+    return ReadingForm(ctx.cfg, meter)

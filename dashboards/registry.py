@@ -115,7 +115,7 @@ class PageContext:
 
 
 @functools.lru_cache(maxsize=1)
-def _load(path: str, mtime_ns: int) -> tuple[dict[str, str], tuple[Page, ...]]:
+def _load(path: str, mtime_ns: int) -> tuple[dict[str, str], tuple[Page, ...], tuple[str, ...]]:
     from ruamel.yaml import YAML
 
     with open(path, encoding="utf-8") as f:
@@ -136,7 +136,11 @@ def _load(path: str, mtime_ns: int) -> tuple[dict[str, str], tuple[Page, ...]]:
             raise RegistryError(f"{where}.theme: {theme!r} is not dark or default")
         out.append(Page(slug=str(slug), title=str(p["title"]), view=str(p["view"]), group=str(p["group"]),
                         phone=bool(p.get("phone", False)), theme=theme, wall=bool(p.get("wall", False))))
-    return groups, tuple(out)
+    tiles = tuple(str(t) for t in (data.get("bigscreen_tiles") or []))
+    for t in tiles:
+        if ":" not in t:
+            raise RegistryError(f"{path}:bigscreen_tiles: {t!r} is not 'module:callable'")
+    return groups, tuple(out), tiles
 
 
 def _data(path: Path = PAGES_FILE):
@@ -151,6 +155,18 @@ def pages(path: Path = PAGES_FILE) -> tuple[Page, ...]:
 def groups(path: Path = PAGES_FILE) -> dict[str, str]:
     """Navigation group key -> English title (a msgid)."""
     return _data(path)[0]
+
+
+def tiles(path: Path = PAGES_FILE) -> list[Callable]:
+    """The big screen's extra tiles: ``callable(ctx) -> Viewable | None`` (``bigscreen_tiles:``)."""
+    out = []
+    for spec in _data(path)[2]:
+        mod, _, fn = spec.partition(":")
+        try:
+            out.append(getattr(importlib.import_module(mod), fn))
+        except (ImportError, AttributeError) as exc:
+            raise RegistryError(f"{path}:bigscreen_tiles: cannot load {spec!r}: {exc}") from exc
+    return out
 
 
 def page(slug: str, path: Path = PAGES_FILE) -> Page:

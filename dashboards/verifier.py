@@ -136,8 +136,6 @@ class Verifier(pn.viewable.Viewer):
             sizing_mode="stretch_width", max_width=1400)
 
 
-def page(cfg: Config) -> pn.template.BaseTemplate:
-    """The verifier page of one session."""
-    v = Verifier(cfg)
-    return pn.template.BootstrapTemplate(  # no web fonts: plants are often offline
-        title=f"{cfg.site.plant.name} · 碳鉴 proof verifier", main=[v], header_background="#0f3d2e")
+def view(ctx) -> pn.viewable.Viewable:
+    """The verifier of one session (the shell wraps it; :mod:`dashboards.registry`)."""
+    return Verifier(ctx.cfg)

@@ -232,7 +232,9 @@ def test_serve_in_a_thread_answers_and_stops(plant_cfg):
                 time.sleep(0.2)
     finally:
         thread.stop()
-    assert 'href="./bigscreen"' in index and 'href="./verify"' in index
+    # the shell's own index (not Panel's listing): every registered page, by its route
+    assert 'href="/bigscreen"' in index and 'href="/verify"' in index and 'href="/readings"' in index
+    assert 'name="viewport"' in index
 
 
 # -- in the browser ----------------------------------------------------------------------------------
@@ -240,9 +242,8 @@ def test_serve_in_a_thread_answers_and_stops(plant_cfg):
 @pytest.mark.slow
 def test_index_lists_both_pages(server, page):
     page.goto(f"{server}/")
-    hrefs = {page.locator("a.card-link").nth(i).get_attribute("href")
-             for i in range(page.locator("a.card-link").count())}
-    assert {"./bigscreen", "./verify"} <= hrefs
+    hrefs = {a.get_attribute("href") for a in page.locator(".tj-index a[data-slug]").all()}
+    assert {"/bigscreen", "/verify", "/readings"} <= hrefs
 
 
 @pytest.mark.requires_chromium
