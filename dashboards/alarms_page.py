@@ -278,9 +278,3 @@ class AlarmsPage(pn.viewable.Viewer):
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
     return AlarmsPage(ctx.cfg, dict(ctx.query))
-
-
-def page(cfg: Config):
-    """The page of one session."""
-    view = AlarmsPage(cfg, dict(pn.state.session_args or {}))
-    return pn.template.FastListTemplate(title=f"{cfg.site.plant.name} · Alarms 报警", main=[view], theme_toggle=True)

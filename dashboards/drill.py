@@ -326,9 +326,3 @@ class DrillPage(pn.viewable.Viewer):
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
     return DrillPage(ctx.cfg, dict(ctx.query))
-
-
-def page(cfg: Config):
-    view = DrillPage(cfg, dict(pn.state.session_args or {}))
-    return pn.template.FastListTemplate(title=f"{cfg.site.plant.name} · Drill-down 逐级钻取", main=[view],
-                                        theme_toggle=True)

@@ -267,10 +267,3 @@ class EmsPage(pn.viewable.Viewer):
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
     return EmsPage(ctx.cfg, dict(ctx.query))
-
-
-def page(cfg: Config):
-    """The page of one session (a Panel template), its period read from the URL."""
-    view = EmsPage(cfg, dict(pn.state.session_args or {}))
-    return pn.template.FastListTemplate(title=f"{cfg.site.plant.name} · EMS 能源管理", main=[view],
-                                        theme_toggle=True)

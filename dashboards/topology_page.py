@@ -234,8 +234,3 @@ class TopologyPage(pn.viewable.Viewer):
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
     return TopologyPage(ctx.cfg, dict(ctx.query))
-
-
-def page(cfg: Config):
-    view = TopologyPage(cfg, dict(pn.state.session_args or {}))
-    return pn.template.FastListTemplate(title=f"{cfg.site.plant.name} · Topology 拓扑", main=[view], theme_toggle=True)
