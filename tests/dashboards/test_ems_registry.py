@@ -9,7 +9,7 @@ from dashboards import registry
 from workspace import accounts as A
 
 MINE = {"ems": "page.ems", "drill": "page.drill", "topology": "page.topology", "alarms": "page.alarms",
-        "quota": "page.quota", "data": "page.data"}
+        "quota": "page.quota", "data": "page.data", "reports": "page.reports"}
 
 
 def test_registered_with_permissions():
