@@ -55,6 +55,7 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
     """
     host = cfg.dashboards.host
     port = cfg.dashboards.port if port is None else port
+    import holoviews  # noqa: F401 - imported before pn.extension(), which then loads its Bokeh backend
     pn.extension()
     origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
     tls = auth.tls_options(cfg)
