@@ -186,6 +186,21 @@ def context(cfg, page: registry.Page | None, role: str | None = None) -> registr
                                 query=q, role=role)
 
 
+#: narrow screens: an open sidebar lies over the page instead of squeezing it
+RAW_CSS = """
+@media (max-width: 700px) {
+  #sidebar.show { position: absolute; z-index: 1000; height: 100%; box-shadow: 0 0 12px rgba(0,0,0,.4);
+                  background: var(--background-color, #fff); }
+}
+"""
+
+
+def on_phone() -> bool:
+    """The session's browser says it is a phone (``Mobile`` in its User-Agent, as phones' browsers send)."""
+    ua = (pn.state.headers or {}).get("User-Agent", "")
+    return "Mobile" in ua or "Android" in ua
+
+
 def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_url: str | None = None,
           collapsed: bool = False) -> pn.template.BaseTemplate:
     """The shell template around ``main`` (a Viewable)."""
@@ -202,6 +217,7 @@ def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_ur
         title=f"{cfg.site.plant.name} · {title}", theme=ctx.theme, header_background=HEADER,
         meta_viewport=VIEWPORT, main_max_width="100%", collapsed_sidebar=collapsed, sidebar_width=250,
         sidebar=[side], main=[pn.pane.HTML(status, stylesheets=[CSS], sizing_mode="stretch_width"), main])
+    t.config.raw_css.append(RAW_CSS)
     return t
 
 
@@ -209,7 +225,7 @@ def session(cfg, page: registry.Page, lab_url: str | None = None):
     """One browser session of ``page``: its view inside the shell."""
     ctx = context(cfg, page, role_of(cfg))
     view = page.factory()(ctx)
-    return frame(cfg, ctx, view, slug=page.slug, title=ctx._(page.title), lab_url=lab_url, collapsed=page.wall)
+    return frame(cfg, ctx, view, slug=page.slug, title=ctx._(page.title), lab_url=lab_url, collapsed=page.wall or on_phone())
 
 
 def index_document(cfg, role: str | None, query: dict, lab_url: str | None = None) -> str:

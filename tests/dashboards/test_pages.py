@@ -25,6 +25,9 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ARTIFACTS / "pages"
 #: the element every page's shell shows once the session's document is rendered
 READY = ".tj-shell-status"
+#: a phone's browser (Chrome on Android); phones send "Mobile" and the shell folds its navigation away for them
+PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Mobile Safari/537.36")
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +46,9 @@ def server(workspace):
 
 
 def open_page(browser, url: str, size: tuple[int, int]):
-    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]},
-                              device_scale_factor=1, is_mobile=size[0] < 500, has_touch=size[0] < 500)
+    phone = size[0] < 500
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=1,
+                              is_mobile=phone, has_touch=phone, **({"user_agent": PHONE_UA} if phone else {}))
     p = ctx.new_page()
     p.errors = []
     p.on("console", lambda m: p.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
