@@ -138,12 +138,12 @@ def nav_html(current: str, role: str | None, query: dict, _, lab_url: str | None
         ps = [p for p in visible(role) if p.group == g]
         if not ps:
             continue
-        parts.append(f'<li class="tj-nav-group" role="presentation">{html.escape(_(gtitle))}</li>')
+        parts.append(f'<li class="tj-nav-group">{html.escape(_(gtitle))}</li>')
         for p in ps:
             cur = ' aria-current="page"' if p.slug == current else ""
             parts.append(f'<li><a href="{_link(p.route, keep)}"{cur}>{html.escape(_(p.title))}</a></li>')
     if lab_url and may_lab(role):
-        parts.append(f'<li class="tj-nav-group" role="presentation">{html.escape(_("Notebooks"))}</li>'
+        parts.append(f'<li class="tj-nav-group">{html.escape(_("Notebooks"))}</li>'
                      f'<li><a href="{html.escape(lab_url)}" target="_blank" rel="noopener">JupyterLab</a></li>')
     parts.append("</ul></nav>")
     return "".join(parts)
@@ -201,6 +201,28 @@ def on_phone() -> bool:
     return "Mobile" in ua or "Android" in ua
 
 
+class _FixedTemplate:
+    """Panel's Bootstrap page with its sidebar's ``<ul>`` (which holds ``<div>``s, not ``<li>``s: an
+    accessibility error axe-core reports as serious) made a ``<div>``; read as Panel reads its own template."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def read_text(self, encoding="utf-8") -> str:
+        text = self.path.read_text(encoding=encoding)
+        return text.replace('<ul class="nav flex-column">', '<div class="nav flex-column">', 1).replace(
+            "</ul>\n    </div>", "</div>\n    </div>", 1)
+
+    def relative_to(self, other):
+        raise ValueError("not one of Panel's own templates")  # Panel then parses read_text()
+
+
+class ShellTemplate(pn.template.BootstrapTemplate):
+    """The Bootstrap template with :class:`_FixedTemplate`."""
+
+    _template = _FixedTemplate(pn.template.BootstrapTemplate._template)
+
+
 def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_url: str | None = None,
           collapsed: bool = False) -> pn.template.BaseTemplate:
     """The shell template around ``main`` (a Viewable)."""
@@ -213,7 +235,7 @@ def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_ur
     side = pn.pane.HTML(nav_html(slug, ctx.role, ctx.query, _, lab_url) +
                         switches_html(path, ctx.query, ctx.lang, ctx.theme, _),
                         stylesheets=[CSS], sizing_mode="stretch_width")
-    t = pn.template.BootstrapTemplate(
+    t = ShellTemplate(
         title=f"{cfg.site.plant.name} · {title}", theme=ctx.theme, header_background=HEADER,
         meta_viewport=VIEWPORT, main_max_width="100%", collapsed_sidebar=collapsed, sidebar_width=250,
         sidebar=[side], main=[pn.pane.HTML(status, stylesheets=[CSS], sizing_mode="stretch_width"), main])
