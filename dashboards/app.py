@@ -16,8 +16,8 @@ from . import auth, registry, shell
 
 log = logging.getLogger(__name__)
 
-#: JupyterLab of ``tanjian lab`` (loopback only: the link works on the machine that runs it)
-LAB_URL = "http://127.0.0.1:8888/lab"
+#: JupyterLab of ``tanjian lab`` (loopback only: the link works on the machine that runs it, or through a tunnel)
+LAB_URL = "http://127.0.0.1:{port}/lab"
 
 
 def titles() -> dict[str, str]:
@@ -30,6 +30,7 @@ PAGES = titles()
 
 def pages(cfg: Config, lab_url: str | None = LAB_URL) -> dict:
     """URL slug -> page function; each call builds the objects of one browser session (the page in the shell)."""
+    lab_url = lab_url and lab_url.format(port=cfg.jupyter.port)
     return {p.slug: (lambda p=p: shell.session(cfg, p, lab_url)) for p in registry.pages()}
 
 
@@ -55,11 +56,12 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
     """
     host = cfg.dashboards.host
     port = cfg.dashboards.port if port is None else port
+    import holoviews  # noqa: F401 - imported before pn.extension(), which then loads its Bokeh backend
     pn.extension()
     origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
     tls = auth.tls_options(cfg)
     names = titles()
-    index = (shell.IndexHandler, dict(cfg=cfg, lab_url=lab_url))
+    index = (shell.IndexHandler, dict(cfg=cfg, lab_url=lab_url and lab_url.format(port=cfg.jupyter.port)))
     routes, extra = pages(cfg, lab_url), {"extra_patterns": [(r"/health", auth.HealthHandler)], **tls}
     if auth.login_required(cfg):
         routes, more = auth.server_options(cfg, routes, names, https=bool(tls), index=index)

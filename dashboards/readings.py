@@ -120,7 +120,8 @@ class ReadingForm(pn.viewable.Viewer):
         if pn.state.user:  # logged in (dashboards.auth): the reading is the account's, not a typed name
             self.reader_input.value = self.reader_input.value_input = pn.state.user
             self.reader_input.disabled = True
-        self.photo_input = pn.widgets.FileInput(accept="image/*", multiple=False, sizing_mode="stretch_width")
+        self.photo_input = pn.widgets.FileInput(name="Photo 照片", accept="image/*", multiple=False,
+                                                sizing_mode="stretch_width")  # name: the input's label
         self.confirm = pn.widgets.Checkbox(name="I checked the value against the meter 已核对读数", value=False,
                                            visible=False, stylesheets=[CHECK_CSS])
         self.button = pn.widgets.Button(name="Submit 提交", button_type="primary", disabled=True, height=48,

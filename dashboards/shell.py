@@ -138,12 +138,12 @@ def nav_html(current: str, role: str | None, query: dict, _, lab_url: str | None
         ps = [p for p in visible(role) if p.group == g]
         if not ps:
             continue
-        parts.append(f'<li class="tj-nav-group" role="presentation">{html.escape(_(gtitle))}</li>')
+        parts.append(f'<li class="tj-nav-group">{html.escape(_(gtitle))}</li>')
         for p in ps:
             cur = ' aria-current="page"' if p.slug == current else ""
             parts.append(f'<li><a href="{_link(p.route, keep)}"{cur}>{html.escape(_(p.title))}</a></li>')
     if lab_url and may_lab(role):
-        parts.append(f'<li class="tj-nav-group" role="presentation">{html.escape(_("Notebooks"))}</li>'
+        parts.append(f'<li class="tj-nav-group">{html.escape(_("Notebooks"))}</li>'
                      f'<li><a href="{html.escape(lab_url)}" target="_blank" rel="noopener">JupyterLab</a></li>')
     parts.append("</ul></nav>")
     return "".join(parts)
@@ -186,6 +186,43 @@ def context(cfg, page: registry.Page | None, role: str | None = None) -> registr
                                 query=q, role=role)
 
 
+#: narrow screens: an open sidebar lies over the page instead of squeezing it
+RAW_CSS = """
+@media (max-width: 700px) {
+  #sidebar.show { position: absolute; z-index: 1000; height: 100%; box-shadow: 0 0 12px rgba(0,0,0,.4);
+                  background: var(--background-color, #fff); }
+}
+"""
+
+
+def on_phone() -> bool:
+    """The session's browser says it is a phone (``Mobile`` in its User-Agent, as phones' browsers send)."""
+    ua = (pn.state.headers or {}).get("User-Agent", "")
+    return "Mobile" in ua or "Android" in ua
+
+
+class _FixedTemplate:
+    """Panel's Bootstrap page with its sidebar's ``<ul>`` (which holds ``<div>``s, not ``<li>``s: an
+    accessibility error axe-core reports as serious) made a ``<div>``; read as Panel reads its own template."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def read_text(self, encoding="utf-8") -> str:
+        text = self.path.read_text(encoding=encoding)
+        return text.replace('<ul class="nav flex-column">', '<div class="nav flex-column">', 1).replace(
+            "</ul>\n    </div>", "</div>\n    </div>", 1)
+
+    def relative_to(self, other):
+        raise ValueError("not one of Panel's own templates")  # Panel then parses read_text()
+
+
+class ShellTemplate(pn.template.BootstrapTemplate):
+    """The Bootstrap template with :class:`_FixedTemplate`."""
+
+    _template = _FixedTemplate(pn.template.BootstrapTemplate._template)
+
+
 def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_url: str | None = None,
           collapsed: bool = False) -> pn.template.BaseTemplate:
     """The shell template around ``main`` (a Viewable)."""
@@ -198,10 +235,11 @@ def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_ur
     side = pn.pane.HTML(nav_html(slug, ctx.role, ctx.query, _, lab_url) +
                         switches_html(path, ctx.query, ctx.lang, ctx.theme, _),
                         stylesheets=[CSS], sizing_mode="stretch_width")
-    t = pn.template.BootstrapTemplate(
+    t = ShellTemplate(
         title=f"{cfg.site.plant.name} · {title}", theme=ctx.theme, header_background=HEADER,
         meta_viewport=VIEWPORT, main_max_width="100%", collapsed_sidebar=collapsed, sidebar_width=250,
         sidebar=[side], main=[pn.pane.HTML(status, stylesheets=[CSS], sizing_mode="stretch_width"), main])
+    t.config.raw_css.append(RAW_CSS)
     return t
 
 
@@ -209,7 +247,7 @@ def session(cfg, page: registry.Page, lab_url: str | None = None):
     """One browser session of ``page``: its view inside the shell."""
     ctx = context(cfg, page, role_of(cfg))
     view = page.factory()(ctx)
-    return frame(cfg, ctx, view, slug=page.slug, title=ctx._(page.title), lab_url=lab_url, collapsed=page.wall)
+    return frame(cfg, ctx, view, slug=page.slug, title=ctx._(page.title), lab_url=lab_url, collapsed=page.wall or on_phone())
 
 
 def index_document(cfg, role: str | None, query: dict, lab_url: str | None = None) -> str:

@@ -71,9 +71,9 @@ class Verifier(pn.viewable.Viewer):
     def __init__(self, cfg: Config, **params):
         self._cfg = cfg
         super().__init__(**params)
-        self.batch_input = pn.widgets.FileInput(accept=".json,.tjb", multiple=False,
+        self.batch_input = pn.widgets.FileInput(name="Batch file", accept=".json,.tjb", multiple=False,
                                                 sizing_mode="stretch_width")
-        self.bundle_input = pn.widgets.FileInput(accept=".json", multiple=False,
+        self.bundle_input = pn.widgets.FileInput(name="Proof bundle", accept=".json", multiple=False,
                                                  sizing_mode="stretch_width")
         self.button = pn.widgets.Button(name="Verify", button_type="primary", disabled=True, width=160,
                                         height=44)
