@@ -128,7 +128,8 @@ class Verifier(pn.viewable.Viewer):
                                 stylesheets=[CSS], sizing_mode="stretch_width")
 
         files = pn.Row(
-            pn.Column(md("### 1 · Batch file (`.json` or `.tjb`)"), self.batch_input, status(self.batch_input, "batch"),
+            pn.Column(md("### 1 · Batch file (`.json` or `.tjb`)"), self.batch_input,
+                      status(self.batch_input, "batch"),
                       sizing_mode="stretch_width"),
             pn.Column(md("### 2 · Proof bundle (`.proof.json`)"), self.bundle_input,
                       status(self.bundle_input, "bundle"), sizing_mode="stretch_width"),
