@@ -97,7 +97,8 @@ def data_status(cfg, _) -> str:
     except Exception as exc:  # noqa: BLE001 - an empty or missing store must not break the frame
         return f"{_('store')}: {html.escape(type(exc).__name__)}"
     when = t.strftime("%Y-%m-%d %H:%M") if isinstance(t, dt.datetime) else _("no readings yet")
-    return f"{_('Data time')} <b>{when}</b> · {_('snapshot')} <code>{html.escape(str(snap)[:12])}</code>"
+    return (f"{_('Data time')} <b>{when}</b> · <span data-snapshot=\"{html.escape(str(snap))}\">{_('snapshot')} "
+            f"<code>{html.escape(str(snap)[:12])}</code></span>")
 
 
 # -- the session ---------------------------------------------------------------------------------------------

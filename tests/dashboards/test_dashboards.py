@@ -268,7 +268,11 @@ def test_big_screen_shows_the_model_numbers(server, page, workspace):
 
     # header: plant name, data time and snapshot read
     assert page.title().startswith("Plant 18")
-    assert "Plant 18 · 碳鉴 carbon & energy" in page.locator("body").inner_text()
+    assert "Plant 18 · 大屏：能耗与碳排放" in page.locator("body").inner_text()  # the shell's title, Chinese first
+    # the shell's status line: the same snapshot and data time as the query API's
+    shell = page.locator(".tj-shell-status [data-snapshot]")
+    assert shell.get_attribute("data-snapshot") == expected.attrs["snapshot"]
+    assert f"{store.latest_time():%Y-%m-%d %H:%M}" in page.locator(".tj-shell-status").inner_text()
     status = page.locator("[data-as-of]")
     assert status.get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert page.locator(".tj-cards").get_attribute("data-snapshot") == expected.attrs["snapshot"]
