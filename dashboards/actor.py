@@ -49,3 +49,25 @@ def has_accounts(cfg: Config) -> bool:
     from workspace import accounts as A
 
     return A.Accounts(cfg.paths.data_dir).exists()
+
+
+def parse_number(text, what: str, lo: float, hi: float) -> float:
+    """A number typed by a person (plain text inputs: Panel's number spinners have unnamed buttons, an
+    accessibility error); :class:`ActionRefused` naming ``what`` when it is not a number in [lo, hi]."""
+    try:
+        v = float(str(text).replace(",", "").replace("，", "").strip())
+    except ValueError:
+        raise ActionRefused(f"{what}: {text!r} is not a number") from None
+    if not (lo <= v <= hi):
+        raise ActionRefused(f"{what}: give {lo:g} to {hi:g}, not {v:g}")
+    return v
+
+
+def parse_day(text, what: str):
+    """A date typed as YYYY-MM-DD; :class:`ActionRefused` naming ``what`` otherwise."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise ActionRefused(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None

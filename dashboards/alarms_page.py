@@ -24,7 +24,7 @@ import param
 
 from workspace.config import Config
 
-from .actor import ActionRefused, Actor, session_actor
+from .actor import ActionRefused, Actor, parse_number, session_actor
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._name = pn.widgets.TextInput(name="Your name 姓名", placeholder="needed: no login on this server",
                                           visible=not self._has_accounts())
         self._reason = pn.widgets.TextInput(name="Note or reason 备注/原因", placeholder="why (needed to shelve)")
-        self._hours = pn.widgets.FloatInput(name="Shelve for 搁置 [h]", value=8.0, start=0.25, end=720.0, step=1.0)
+        self._hours = pn.widgets.TextInput(name="Shelve for 搁置 [h]", value="8")
 
     def _has_accounts(self) -> bool:
         from workspace import accounts as A
@@ -219,8 +219,8 @@ class AlarmsPage(pn.viewable.Viewer):
             return
         who = session_actor(self._cfg, self._name.value)
         try:
-            a = act(self._cfg, self._db, who, action, self.selected, reason=self._reason.value or "",
-                    hours=float(self._hours.value or 0))
+            hours = parse_number(self._hours.value, "shelve for [h]", 0.0, 720.0) if action == "shelve" else 8.0
+            a = act(self._cfg, self._db, who, action, self.selected, reason=self._reason.value or "", hours=hours)
         except ActionRefused as exc:
             self.message = f'<p class="tj-refused" data-refused="{esc(action)}">{esc(exc)}</p>'
         else:

@@ -99,9 +99,12 @@ class DataPage(pn.viewable.Viewer):
         self._cfg = cfg
         super().__init__(**params)
         self._name = pn.widgets.TextInput(name="Your name 姓名", visible=not has_accounts(cfg))
-        self._file = pn.widgets.FileInput(accept=".csv,.xlsx", multiple=False)
+        self._file = pn.widgets.FileInput(name="File 文件", accept=".csv,.xlsx", multiple=False)
         self._mapping = pn.widgets.Select(name="Mapping 映射", options=sorted(cfg.imports), width=220)
-        self._good = pn.widgets.Checkbox(name="Import the good rows, list the bad ones 仅导入正确行", value=False)
+        self._good = pn.widgets.Select(name="A file with bad rows 有错误行的文件",
+                                       options={"refuse it whole 整个拒绝": False,
+                                                "import the good rows, list the bad ones 仅导入正确行": True},
+                                       value=False, width=360)
         self._reason = pn.widgets.TextInput(name="Reason 原因", placeholder="e.g. October ERP output")
         self._go = pn.widgets.Button(name="Import 导入", button_type="primary", width=140)
         self._go.on_click(lambda _e: self.do_import())

@@ -60,7 +60,7 @@ def table_html(df: pd.DataFrame, name: str, digits: int = 1) -> str:
             else:
                 cells.append(f'<td data-col="{esc(c)}">{esc(v)}</td>')
         rows.append(f'<tr data-row="{esc(r.iloc[0])}">{"".join(cells)}</tr>')
-    return (f'<div class="tj-wrap"><table class="tj-t" data-table="{esc(name)}"><thead><tr>{head}</tr></thead>'
+    return (f'<div class="tj-wrap" tabindex="0" role="region" aria-label="{esc(name)}"><table class="tj-t" data-table="{esc(name)}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
@@ -192,11 +192,18 @@ class EmsPage(pn.viewable.Viewer):
     def _calculator(self):
         f = pn.widgets.TextInput(name="From hours 移出时段", value="18-21", width=160)
         t = pn.widgets.TextInput(name="To hours 移入时段", value="0-3", width=160)
-        kw = pn.widgets.FloatInput(name="Power 功率 [kW]", value=100.0, start=0.0, width=140)
+        kw = pn.widgets.TextInput(name="Power 功率 [kW]", value="100", width=140)
         go = pn.widgets.Button(name="Calculate 计算", button_type="primary", width=120)
 
         def run(_=None):
-            self._move_out.object = self.move(f.value, t.value, float(kw.value or 0.0))
+            from .actor import ActionRefused, parse_number
+
+            try:
+                p = parse_number(kw.value, "power [kW]", 0.0, 1e6)
+            except ActionRefused as exc:
+                self._move_out.object = f'<p class="tj-note" data-move="refused">{esc(exc)}</p>'
+                return
+            self._move_out.object = self.move(f.value, t.value, p)
         go.on_click(run)
         run()
         return pn.Column("### Load-move calculator 负荷转移", pn.FlexBox(f, t, kw, go), self._move_out,
@@ -247,7 +254,14 @@ class EmsPage(pn.viewable.Viewer):
 
     def __panel__(self):
         kind = pn.widgets.Select.from_param(self.param.kind, name="Period 周期", width=120)
-        date = pn.widgets.DatePicker.from_param(self.param.date, name="Date 日期", width=150)
+        date = pn.widgets.TextInput(name="Date 日期 (YYYY-MM-DD)", value=self.date.isoformat(), width=170)
+
+        def set_date(e):
+            try:
+                self.date = dt.date.fromisoformat(e.new.strip())
+            except ValueError:
+                date.value = self.date.isoformat()  # back to the day shown; the field says what it wants
+        date.param.watch(set_date, "value")
         against = pn.widgets.Select.from_param(self.param.against, name="Against 对比", width=120)
         notes = [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._url_notes]
         return pn.Column(pn.FlexBox(kind, date, against), self._tabs, *notes, self._active, sizing_mode="stretch_width")

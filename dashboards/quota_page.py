@@ -23,7 +23,7 @@ import param
 from workspace.config import Config
 from workspace.errors import TanjianError
 
-from .actor import ActionRefused, Actor, has_accounts, session_actor
+from .actor import ActionRefused, Actor, has_accounts, parse_number, session_actor
 from .ems import CSS, TOOLS, csv_bytes, table_html
 from .render import esc
 
@@ -104,7 +104,7 @@ class QuotaPage(pn.viewable.Viewer):
         now = dt.datetime.now(ZoneInfo(cfg.site.plant.timezone)).year
         super().__init__(year=int(y) if y and str(y).isdigit() and 2000 <= int(y) <= 2100 else now, **params)
         self._name = pn.widgets.TextInput(name="Your name 姓名", visible=not has_accounts(cfg))
-        self._amount = pn.widgets.FloatInput(name="Allowance 配额 [t CO₂e]", value=None, start=0.0, width=200)
+        self._amount = pn.widgets.TextInput(name="Allowance 配额 [t CO₂e]", placeholder="e.g. 3650", width=200)
         self._reason = pn.widgets.TextInput(name="Reason 原因", placeholder="e.g. 2026 allocation letter")
 
     def store(self):
@@ -117,10 +117,10 @@ class QuotaPage(pn.viewable.Viewer):
     def do_adjust(self) -> None:
         who = session_actor(self._cfg, self._name.value)
         try:
-            amount = self._amount.value
-            if amount is None:
+            if not (self._amount.value or "").strip():
                 raise ActionRefused("give the allowance in t CO2e 请填写配额")
-            e = adjust(self._cfg, who, self.year, float(amount), self._reason.value or "")
+            amount = parse_number(self._amount.value, "allowance [t CO2e]", 0.0, 1e9)
+            e = adjust(self._cfg, who, self.year, amount, self._reason.value or "")
         except ActionRefused as exc:
             self.message = f'<p class="tj-note" data-refused="quota">{esc(exc)}</p>'
         else:
@@ -182,7 +182,9 @@ class QuotaPage(pn.viewable.Viewer):
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     def __panel__(self):
-        return pn.Column(pn.widgets.IntInput.from_param(self.param.year, name="Year 年度", width=120), self._body,
+        years = list(range(self.year - 5, self.year + 2))
+        return pn.Column(pn.widgets.Select.from_param(self.param.year, name="Year 年度", options=years, width=120),
+                         self._body,
                          sizing_mode="stretch_width")
 
 

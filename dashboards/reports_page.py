@@ -23,7 +23,7 @@ import param
 from workspace.config import Config
 from workspace.errors import TanjianError
 
-from .actor import ActionRefused, Actor, has_accounts, session_actor
+from .actor import ActionRefused, Actor, has_accounts, parse_day, session_actor
 from .ems import CSS, table_html
 from .render import esc
 
@@ -101,8 +101,8 @@ class ReportsPage(pn.viewable.Viewer):
         today = dt.datetime.now(ZoneInfo(cfg.site.plant.timezone)).date()
         first = today.replace(day=1)
         self._name = pn.widgets.TextInput(name="Your name 姓名", visible=not has_accounts(cfg))
-        self._start = pn.widgets.DatePicker(name="First day 起始日", value=first, width=160)
-        self._end = pn.widgets.DatePicker(name="Last day 截止日", value=today, width=160)
+        self._start = pn.widgets.TextInput(name="First day 起始日 (YYYY-MM-DD)", value=first.isoformat(), width=190)
+        self._end = pn.widgets.TextInput(name="Last day 截止日 (YYYY-MM-DD)", value=today.isoformat(), width=190)
         self._formats = pn.widgets.CheckButtonGroup(name="Formats 格式", options=list(FORMATS), value=list(FORMATS))
         self._reason = pn.widgets.TextInput(name="Reason 原因", placeholder="e.g. monthly report to the board")
         self._go = pn.widgets.Button(name="Issue reports 生成报告", button_type="primary", width=170)
@@ -112,12 +112,12 @@ class ReportsPage(pn.viewable.Viewer):
     def do_issue(self) -> None:
         who = session_actor(self._cfg, self._name.value)
         try:
-            df = issue_reports(self._cfg, who, self._start.value, self._end.value, self._formats.value,
-                               self._reason.value or "")
+            start, end = parse_day(self._start.value, "first day"), parse_day(self._end.value, "last day")
+            df = issue_reports(self._cfg, who, start, end, self._formats.value, self._reason.value or "")
         except ActionRefused as exc:
             self.result = f'<p class="tj-note" data-refused="report">{esc(exc)}</p>'
         else:
-            folder = reports_dir(self._cfg) / f"{self._start.value}_{self._end.value}"
+            folder = reports_dir(self._cfg) / f"{start}_{end}"
             self._files = [folder / f for f in df.index]
             self.result = f'<p data-done="report" data-files="{len(df)}">{len(df)} file(s) issued by ' \
                           f'{esc(who.name)}</p>' + table_html(df, "issued-now")

@@ -119,7 +119,7 @@ def svg(boxes: list[Box], edges, *, values: dict[str, float], unit: str, path: s
     width = 20 + (max(b.depth for b in boxes) + 1) * COL_W
     height = 20 + (max(b.row for b in boxes) + 1) * ROW_H
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="topology" '
+           f'viewBox="0 0 {width:.0f} {height:.0f}" role="group" aria-label="topology" '
            f'style="font: 12px Inter, \'Noto Sans CJK SC\', sans-serif">']
     for a, b in sorted(edges, key=lambda e: e[0] in path and e[1] in path):  # the red path on top
         (x0, y0), (x1, y1) = pos[a], pos[b]
@@ -204,7 +204,7 @@ class TopologyPage(pn.viewable.Viewer):
         names = {n.id: n.name for n in self._topo.nodes.values()}
         head = f'<p data-window="{esc(window)}">Live: mean rate {esc(window)} [{esc(unit)}]. Click a node for its ' \
                f'drill-down 点击节点查看详情.</p>'
-        return head + '<div style="overflow:auto; max-width:100%">' + svg(
+        return head + '<div style="overflow:auto; max-width:100%" tabindex="0" role="region" aria-label="diagram">' + svg(
             boxes, edges, values=values, unit=unit, path=path, alarmed=self.alarmed(), names=names) + "</div>"
 
     def located(self) -> str:

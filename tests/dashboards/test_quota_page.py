@@ -39,7 +39,7 @@ def test_page_after_an_entry(seeded_cfg):
     cfg = seeded_cfg
     page = QuotaPage(cfg, {"year": ["2026"]})
     assert page._name.visible  # no accounts: the person types a name
-    page._amount.value = 3650.0
+    page._amount.value = "3,650"
     page._reason.value = "allocation"
     page.do_adjust()
     assert 'data-refused="quota"' in page.message  # no name typed
