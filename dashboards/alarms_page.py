@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd

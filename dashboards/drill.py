@@ -26,7 +26,7 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from . import ems_data as E
-from .ems import CSS, TOOLS, csv_bytes, table_html
+from .ems import CSS, TOOLS, downloads, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -320,8 +320,7 @@ class DrillPage(pn.viewable.Viewer):
                 continue
             body = _linked(df, p, name) if name in ("children", "similar") else table_html(df, name)
             parts.append(pn.pane.HTML(f"<h4>{esc(title)}</h4>{body}", stylesheets=[CSS], sizing_mode="stretch_width"))
-            parts.append(pn.widgets.FileDownload(callback=lambda t=df: csv_bytes(t), label="CSV", width=100,
-                                                 filename=f"drill-{v.level.id}-{name}-{p.start:%Y%m%d}.csv"))
+            parts.append(downloads(df, f"drill-{v.level.id}-{name}-{p.start:%Y%m%d}"))
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     def __panel__(self):

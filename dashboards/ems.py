@@ -82,6 +82,27 @@ def csv_bytes(df: pd.DataFrame) -> io.BytesIO:
     return io.BytesIO(df.to_csv().encode("utf-8-sig"))
 
 
+def xlsx_bytes(df: pd.DataFrame, sheet: str = "table") -> io.BytesIO:
+    """The table as an XLSX workbook of one sheet (headers with their units, as on the page)."""
+    out = io.BytesIO()
+    d = df.copy()
+    for c in d.columns:  # Excel keeps no time zone
+        if isinstance(d[c].dtype, pd.DatetimeTZDtype):
+            d[c] = d[c].dt.tz_localize(None)
+    d.columns = [header(c) for c in d.columns]
+    d.to_excel(out, sheet_name=sheet[:31], engine="openpyxl")
+    out.seek(0)
+    return out
+
+
+def downloads(df: pd.DataFrame, stem: str) -> pn.Row:
+    """CSV and XLSX buttons of one table (every table of the pages can be taken away)."""
+    return pn.Row(pn.widgets.FileDownload(callback=lambda: csv_bytes(df), filename=f"{stem}.csv", label="CSV",
+                                          width=100),
+                  pn.widgets.FileDownload(callback=lambda: xlsx_bytes(df, stem.split("-")[0]), filename=f"{stem}.xlsx",
+                                          label="XLSX", width=100))
+
+
 def _opts(**kw) -> dict:
     return dict(responsive=True, height=320, default_tools=TOOLS, tools=["hover"], active_tools=[],
                 show_grid=True, toolbar="above", **kw)  # the toolbar above: the plot keeps the width of a phone
@@ -226,9 +247,7 @@ class EmsPage(pn.viewable.Viewer):
                 parts += [pn.pane.HTML(f"<h4>{esc(k)}</h4>" + table_html(extra, f"{name}-{k}"), stylesheets=[CSS],
                                        sizing_mode="stretch_width")]
         if not sec.table.empty:
-            parts.append(pn.widgets.FileDownload(callback=lambda t=sec.table: csv_bytes(t), filename=f"ems-{name}-"
-                                                 f"{self.period.start:%Y%m%d}-{self.kind}.csv",
-                                                 label="CSV", button_type="default", width=120))
+            parts.append(downloads(sec.table, f"ems-{name}-{self.period.start:%Y%m%d}-{self.kind}"))
         if name == "tou":
             parts.append(self._calculator())
         return pn.Column(*parts, sizing_mode="stretch_width")

@@ -24,7 +24,7 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from .actor import ActionRefused, Actor, has_accounts, parse_number, session_actor
-from .ems import CSS, TOOLS, csv_bytes, table_html
+from .ems import CSS, TOOLS, downloads, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,7 @@ class QuotaPage(pn.viewable.Viewer):
             parts.append(pn.pane.HTML("<h4>Monthly settlement 月度结算 [kg CO₂e]</h4>" +
                                       table_html(st.settlement, "settlement"), stylesheets=[CSS],
                                       sizing_mode="stretch_width"))
-            parts.append(pn.widgets.FileDownload(callback=lambda t=st.settlement: csv_bytes(t), label="CSV", width=100,
-                                                 filename=f"settlement-{ent}-{self.year}.csv"))
+            parts.append(downloads(st.settlement, f"settlement-{ent}-{self.year}"))
         trail = pd.DataFrame(book(self._cfg).entries(ent, self.year))
         if len(trail):
             trail = trail[[c for c in ("time", "source", "amount_kg", "author", "reason") if c in trail]]

@@ -11,7 +11,6 @@ drawn inside that meter's box, so the diagram stays readable at 70 devices.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass
 from urllib.parse import quote

@@ -13,7 +13,7 @@ import panel as pn
 import pytest
 
 from dashboards import ems_data as E
-from dashboards.ems import EmsPage, csv_bytes, table_html
+from dashboards.ems import EmsPage, csv_bytes, table_html, xlsx_bytes
 from workspace.errors import TanjianError
 from workspace.store import Store
 
@@ -146,3 +146,7 @@ def test_table_html_and_csv():
     h = table_html(df, "x")
     assert 'data-value="1234.5"' in h and "1,234.5" in h and "–" in h and "焊接" in h
     assert csv_bytes(df).getvalue().decode("utf-8-sig").splitlines()[1] == "a,1234.5,焊接"
+    back = pd.read_excel(xlsx_bytes(df, "tou"), index_col=0)
+    assert list(back.columns) == ["kwh", "name"] and back.loc["a", "kwh"] == 1234.5 and back.loc["a", "name"] == "焊接"
+    units = pd.read_excel(xlsx_bytes(pd.DataFrame({"peak_kwh": [1.0], "flat_share_pct": [2.0]}), "x"), index_col=0)
+    assert list(units.columns) == ["peak [kWh]", "flat share [%]"]  # the unit travels with the number
