@@ -221,10 +221,20 @@ def demand_section(store, cfg, p: Period, *, as_of=None) -> Section:
 
     try:
         t = config_tariff(cfg)
-        df = basic_charge_report(store, cfg.site, t, p.start, p.end, as_of=as_of)
     except TanjianError as exc:
         return _empty("demand", "demand", str(exc))
-    return Section("demand", df, f"maximum 15-min demand and basic charge [CNY/month], tariff {t.id}")
+    parts, empty = [], []
+    a = p.start
+    while a < p.end:  # month by month: a month without readings is named, not an error of the whole period
+        b = min(p.end, (a + pd.offsets.MonthBegin(1)).normalize())
+        try:
+            parts.append(basic_charge_report(store, cfg.site, t, a, b, as_of=as_of))
+        except TypeError:  # the model's month without a single reading (its max_kw is not a number)
+            empty.append(f"{a:%Y-%m}")
+        a = b
+    df = pd.concat([x for x in parts if len(x)]) if any(len(x) for x in parts) else pd.DataFrame()
+    note = f"no readings in {', '.join(empty)}" if empty else ""
+    return Section("demand", df, f"maximum 15-min demand and basic charge [CNY/month], tariff {t.id}", note)
 
 
 def states_section(store, cfg, p: Period, *, as_of=None) -> Section:

@@ -150,3 +150,15 @@ def test_table_html_and_csv():
     assert list(back.columns) == ["kwh", "name"] and back.loc["a", "kwh"] == 1234.5 and back.loc["a", "name"] == "焊接"
     units = pd.read_excel(xlsx_bytes(pd.DataFrame({"peak_kwh": [1.0], "flat_share_pct": [2.0]}), "x"), index_col=0)
     assert list(units.columns) == ["peak [kWh]", "flat share [%]"]  # the unit travels with the number
+
+
+def test_demand_names_a_month_without_readings(seeded):
+    cfg, store, snap, p = seeded
+    empty = E.Period("month", p.date - dt.timedelta(days=40), "day")  # the 30 h of history are not in it
+    s = E.section("demand", store, cfg, empty, as_of=snap)
+    assert s.table.empty and s.note == f"no readings in {empty.start:%Y-%m}"
+    full = E.section("demand", store, cfg, E.Period("month", p.date, "day"), as_of=snap)
+    assert len(full.table) == 1 and full.note == ""
+    # the month's maximum 15-min demand is the highest 15-min mean plant power of the query API
+    pw = store.power(full.table.index[0], p.end, by="plant", freq="15min", as_of=snap).to_pandas()[cfg.site.plant.id]
+    assert full.table["max_kw"].iloc[0] == pytest.approx(pw.max())
