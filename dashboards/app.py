@@ -1,5 +1,5 @@
-"""Serving the dashboards: ``/bigscreen`` (the management wall), ``/verify`` (the proof verifier) and
-``/readings`` (hand readings with a photo, for phones), with an index at ``/`` listing them.
+"""Serving the dashboards: every page of the registry (:mod:`dashboards.registry`, ``dashboards/pages.yaml``)
+inside the app shell (:mod:`dashboards.shell`), with an index at ``/`` listing the pages the role may open.
 
 ``tanjian serve`` (:mod:`tanjian.commands.serve`) calls :func:`serve`.
 """
@@ -12,21 +12,30 @@ import panel as pn
 
 from workspace.config import Config
 
-from . import auth, bigscreen, readings, verifier
+from . import auth, registry, shell
 
 log = logging.getLogger(__name__)
 
-PAGES = {"bigscreen": "Big screen: energy & CO₂e", "verify": "Proof verifier",
-         "readings": "Hand reading 人工抄表"}
+#: JupyterLab of ``tanjian lab`` (loopback only: the link works on the machine that runs it, or through a tunnel)
+LAB_URL = "http://127.0.0.1:{port}/lab"
 
 
-def pages(cfg: Config) -> dict:
-    """URL slug -> page function; each call builds the objects of one browser session."""
-    return {"bigscreen": lambda: bigscreen.page(cfg), "verify": lambda: verifier.page(cfg),
-            "readings": lambda: readings.page(cfg)}
+def titles() -> dict[str, str]:
+    """URL slug -> English title of every registered page."""
+    return registry.titles()
 
 
-def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bool = False):
+PAGES = titles()
+
+
+def pages(cfg: Config, lab_url: str | None = LAB_URL) -> dict:
+    """URL slug -> page function; each call builds the objects of one browser session (the page in the shell)."""
+    lab_url = lab_url and lab_url.format(port=cfg.jupyter.port)
+    return {p.slug: (lambda p=p: shell.session(cfg, p, lab_url)) for p in registry.pages()}
+
+
+def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bool = False,
+          lab_url: str | None = LAB_URL):
     """Serve the pages of ``cfg``'s workspace on ``cfg.dashboards.host``.
 
     Parameters
@@ -38,6 +47,8 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
         Open a browser tab.
     threaded : bool
         Run the server in a background thread and return it (call ``.stop()``); otherwise block.
+    lab_url : str, optional
+        JupyterLab's address, linked from the shell for roles with ``jupyter``; None: no link.
 
     Returns
     -------
@@ -45,22 +56,25 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
     """
     host = cfg.dashboards.host
     port = cfg.dashboards.port if port is None else port
+    import holoviews  # noqa: F401 - imported before pn.extension(), which then loads its Bokeh backend
     pn.extension()
     origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
     tls = auth.tls_options(cfg)
-    routes, extra = pages(cfg), {"extra_patterns": [(r"/health", auth.HealthHandler)], **tls}
+    names = titles()
+    index = (shell.IndexHandler, dict(cfg=cfg, lab_url=lab_url and lab_url.format(port=cfg.jupyter.port)))
+    routes, extra = pages(cfg, lab_url), {"extra_patterns": [(r"/health", auth.HealthHandler)], **tls}
     if auth.login_required(cfg):
-        routes, more = auth.server_options(cfg, routes, PAGES, https=bool(tls))
+        routes, more = auth.server_options(cfg, routes, names, https=bool(tls), index=index)
         extra["extra_patterns"] += more.pop("extra_patterns")
         extra.update(more)
     else:
+        extra["extra_patterns"].append((r"/", index[0], index[1]))
         log.warning("no accounts in %s: every page is open to anyone who reaches port %d; add one with "
                     "`tanjian user add NAME --role administrator`", cfg.paths.data_dir / "accounts", port)
     log.info("serving %s dashboards on %s://%s:%d/ (%s)", cfg.site.plant.name, "https" if tls else "http", host,
-             port, ", ".join(f"/{p}" for p in PAGES))
+             port, ", ".join(f"/{p}" for p in names))
     return pn.serve(routes, port=port, address=host, websocket_origin=origins, show=show,
-                    title={slug: f"{cfg.site.plant.name} · {t}" for slug, t in PAGES.items()},
+                    title={slug: f"{cfg.site.plant.name} · {t}" for slug, t in names.items()},
                     threaded=threaded, verbose=False, liveness=True,
                     websocket_max_message_size=64 * 1024 * 1024,  # a phone's photo, base64-encoded
                     **extra)
-

@@ -291,8 +291,11 @@ def login_required(cfg) -> bool:
     return bool(getattr(cfg.dashboards, "require_login", False)) or A.Accounts(cfg.paths.data_dir).exists()
 
 
-def server_options(cfg, pages: dict, titles: dict[str, str], https: bool) -> tuple[dict, dict]:
-    """``(pages, extra pn.serve keyword arguments)`` with every page guarded; see the module docstring."""
+def server_options(cfg, pages: dict, titles: dict[str, str], https: bool, index=None) -> tuple[dict, dict]:
+    """``(pages, extra pn.serve keyword arguments)`` with every page guarded; see the module docstring.
+
+    ``index``: ``(handler class, its keyword arguments)`` serving ``/`` (given the ``gate`` too); default
+    :class:`IndexHandler`, a list of ``titles``."""
     import panel as pn
 
     secret = secret_file(cfg.paths.data_dir / "accounts" / "cookie.secret", "the dashboards' cookie secret")
@@ -310,7 +313,8 @@ def server_options(cfg, pages: dict, titles: dict[str, str], https: bool) -> tup
     pn.config.cookie_secret = secret
     extra = dict(auth_provider=Provider(gate), cookie_secret=secret, xsrf_cookies=True,
                  sign_sessions=True, secret_key=secret.encode(),
-                 extra_patterns=[(r"/", IndexHandler, dict(gate=gate, pages=titles))])
+                 extra_patterns=[(r"/", IndexHandler, dict(gate=gate, pages=titles)) if index is None else
+                                 (r"/", index[0], dict(gate=gate, **index[1]))])
     return {slug: guarded(gate, slug, fn) for slug, fn in pages.items()}, extra
 
 

@@ -21,8 +21,9 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 from workspace.store import Store
 
-from . import render
+from . import registry, render
 from .feeds import PlantView, last_anchor, methodology_status, read_plant
+from .shell import no_wheel
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,13 @@ ACCENT = "#2fbf71"  # carbon green
 CO2_COLOR = "#f4a261"
 YESTERDAY_COLOR = "#7f8c9a"
 LOAD_HEIGHT, BARS_HEIGHT, RIGHT_WIDTH = 320, 235, 600  # [px] sized for a 1920x1080 wall
+
+
+def _few_ticks(plot, element) -> None:
+    """At most four value ticks, so the numbers of a narrow bar chart never overlap."""
+    from bokeh.models import BasicTicker
+
+    plot.state.xaxis[0].ticker = BasicTicker(desired_num_ticks=4)
 
 
 def _clock_axis(plot, element) -> None:
@@ -117,9 +125,9 @@ def load_plot(view: PlantView | None) -> hv.Overlay:
     t = hv.Area((today.index, today.to_numpy()), "time", ("load", f"Load [{unit}]"), label="today").opts(
         color=ACCENT, fill_alpha=0.35, line_color=ACCENT, line_width=2)
     return (y * t).opts(
-        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, hooks=[_clock_axis],
+        hv.opts.Overlay(responsive=True, height=LOAD_HEIGHT, hooks=[_clock_axis, no_wheel],
                         xlim=(day0, day0 + pd.Timedelta(days=1)),
-                        show_legend=False, show_grid=True, toolbar=None, xlabel="",
+                        show_legend=False, show_grid=True, toolbar=None, xlabel="", active_tools=[],
                         ylabel=f"Plant load [{unit}] ({view.load_freq} mean)", fontscale=1.3))
 
 
@@ -130,7 +138,7 @@ def workshop_bars(view: PlantView | None, what: str) -> hv.Bars:
         return hv.Bars([], "workshop", "value")
     b = view.breakdown.sort_values("co2e_kg")
     opts = dict(invert_axes=True, responsive=True, height=BARS_HEIGHT, toolbar=None, show_grid=True,
-                fontscale=1.2, xlabel="")
+                fontscale=1.2, xlabel="", active_tools=[], hooks=[no_wheel, _few_ticks])
     if what == "electricity":
         return hv.Bars((list(b["name"]), b["electricity_kWh"].to_numpy()), "workshop",
                        ("kWh", "Electricity today [kWh]")).opts(color=ACCENT, **opts)
@@ -156,8 +164,9 @@ class BigScreen(pn.viewable.Viewer):
     error = param.String(default="", doc="why the last refresh failed, if it did")
     load_freq = param.Selector(default="5min", objects=["1min", "5min", "15min"], doc="load curve interval")
 
-    def __init__(self, cfg: Config, **params):
+    def __init__(self, cfg: Config, gettext=None, **params):
         self._cfg = cfg
+        self._ = gettext or (lambda text: text)
         self._store: Store | None = None
         self._callback = None
         self._guarded_at = None  # when the methodology guard last asked the chain
@@ -246,16 +255,17 @@ class BigScreen(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         # cards across the top; below: load curve and workshop bars | workshop table and anchor
+        _ = self._
         left = pn.Column(
-            html('<div class="tj-h">Plant load today <span class="tj-legend">■ today</span> '
-                 '<span class="tj-legend tj-legend-y">- - yesterday</span></div>'),
+            html(f'<h2 class="tj-h">{_("Plant load today")} <span class="tj-legend">■ {_("today")}</span> '
+                 f'<span class="tj-legend tj-legend-y">- - {_("yesterday")}</span></h2>'),
             pn.pane.HoloViews(self._load, sizing_mode="stretch_width", height=LOAD_HEIGHT),
-            html('<div class="tj-h">Workshops today: electricity and CO₂e</div>'),
+            html(f'<h2 class="tj-h">{_("Workshops today: electricity and CO₂e")}</h2>'),
             pn.Row(pn.pane.HoloViews(self._bars_electricity, sizing_mode="stretch_width", height=BARS_HEIGHT),
                    pn.pane.HoloViews(self._bars_co2e, sizing_mode="stretch_width", height=BARS_HEIGHT),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
-        right = pn.Column(html('<div class="tj-h">Workshops today</div>', width=RIGHT_WIDTH),
+        right = pn.Column(html(f'<h2 class="tj-h">{_("Workshops today")}</h2>', width=RIGHT_WIDTH),
                           html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
                           html(self._methodology, width=RIGHT_WIDTH),
                           width=RIGHT_WIDTH + 20)
@@ -263,10 +273,26 @@ class BigScreen(pn.viewable.Viewer):
                          pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
 
-def page(cfg: Config) -> pn.template.BaseTemplate:
-    """The big screen page of one session (the server calls this once per browser session)."""
-    screen = BigScreen(cfg)
+def tiles(ctx) -> list:
+    """The extra tiles of ``bigscreen_tiles:`` in ``dashboards/pages.yaml`` that have data now (a tile callable
+    returns None while its data does not exist: no placeholder is shown)."""
+    out = []
+    for spec in registry.tiles():
+        try:
+            t = spec(ctx)
+        except Exception:  # noqa: BLE001 - one broken tile must not take the wall down; the log says which
+            log.exception("big screen tile %s failed", spec)
+            continue
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def view(ctx) -> pn.viewable.Viewable:
+    """The big screen of one session (the shell wraps it; :mod:`dashboards.registry`)."""
+    screen = BigScreen(ctx.cfg, gettext=ctx._)
     screen.start()
-    return pn.template.BootstrapTemplate(
-        title=screen.title, theme="dark", main=[screen], header_background="#0f3d2e",
-        main_max_width="100%")
+    extra = tiles(ctx)
+    if not extra:
+        return screen
+    return pn.Column(screen, pn.FlexBox(*extra, gap="16px"), sizing_mode="stretch_width")

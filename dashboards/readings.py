@@ -120,7 +120,8 @@ class ReadingForm(pn.viewable.Viewer):
         if pn.state.user:  # logged in (dashboards.auth): the reading is the account's, not a typed name
             self.reader_input.value = self.reader_input.value_input = pn.state.user
             self.reader_input.disabled = True
-        self.photo_input = pn.widgets.FileInput(accept="image/*", multiple=False, sizing_mode="stretch_width")
+        self.photo_input = pn.widgets.FileInput(name="Photo 照片", accept="image/*", multiple=False,
+                                                sizing_mode="stretch_width")  # name: the input's label
         self.confirm = pn.widgets.Checkbox(name="I checked the value against the meter 已核对读数", value=False,
                                            visible=False, stylesheets=[CHECK_CSS])
         self.button = pn.widgets.Button(name="Submit 提交", button_type="primary", disabled=True, height=48,
@@ -320,13 +321,7 @@ class ReadingForm(pn.viewable.Viewer):
             sizing_mode="stretch_width", max_width=560)
 
 
-def page(cfg: Config) -> pn.template.BaseTemplate:
-    """The hand-reading page of one session (``?meter=ID`` chooses the meter)."""
-    meter = None
-    args = pn.state.session_args or {}
-    if args.get("meter"):
-        meter = args["meter"][0].decode("utf-8", "replace").strip()
-    form = ReadingForm(cfg, meter)
-    return pn.template.BootstrapTemplate(  # no web fonts: plants are often offline
-        title=f"{cfg.site.plant.name} · 人工抄表", main=[form], header_background="#0f3d2e",
-        meta_viewport="width=device-width, initial-scale=1")  # a phone lays the page out at its own width
+def view(ctx) -> pn.viewable.Viewable:
+    """The hand-reading form of one session (``?meter=ID`` chooses the meter; the shell wraps it)."""
+    meter = (ctx.arg("meter") or "").strip() or None
+    return ReadingForm(ctx.cfg, meter)

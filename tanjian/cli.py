@@ -86,6 +86,11 @@ def _serve() -> ModuleType:
     return serve
 
 
+def _lab() -> ModuleType:
+    from tanjian.commands import lab
+    return lab
+
+
 def _plan() -> ModuleType:
     from tanjian.commands import plan
     return plan
@@ -148,6 +153,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("tag", _store, "name a version of the store so that compaction keeps it"),
     Command("compact", _store, "expire old versions (tags kept) and delete what only they used"),
     Command("serve", _serve, "serve the Panel dashboards"),
+    Command("lab", _lab, "JupyterLab on the loopback interface, in the notebooks folder, for this workspace"),
     Command("anchor", _chain, "anchor the ledger root on chain"),
     Command("export", _chain, "export a batch and its proof bundle"),
     Command("verify", _chain, "verify a batch file against its proof bundle"),

@@ -108,13 +108,13 @@ def _audit(cfg, user: str, action: str, a: dict, reason: str) -> None:
     audit.record(cfg.paths.data_dir, user, action, f"alarm #{a['id']} {a['rule']} on {a['target']}", reason)
 
 
-#: what a person needs to acknowledge, shelve or unshelve an alarm (workspace/data/roles.yaml)
-PERMISSION = "alarm.ack"
+#: what a person needs for each action on an alarm (workspace/data/roles.yaml; the alarms page asks the same)
+PERMISSION = {"ack": "alarm.ack", "shelve": "alarm.shelve", "unshelve": "alarm.shelve"}
 
 
 def _permitted(cfg, args) -> None:
     """Once the workspace has accounts (``tanjian user add``), ``--user`` must name an enabled account whose
-    role has :data:`PERMISSION`; refused (exit 2) otherwise. Without accounts any named person may act (the
+    role has the action's :data:`PERMISSION`; refused (exit 2) otherwise. Without accounts any named person may act (the
     name is recorded, as before accounts existed)."""
     from workspace.accounts import Accounts
 
@@ -127,8 +127,9 @@ def _permitted(cfg, args) -> None:
         raise ArgumentRefused(f"{who}: no such account (this workspace has accounts: `tanjian user list`)")
     if a.disabled:
         raise ArgumentRefused(f"{who}: the account is disabled")
-    if PERMISSION not in a.permissions:
-        raise ArgumentRefused(f"{who}: role {a.role} has no permission {PERMISSION} (roles.yaml)")
+    need = PERMISSION[args.alarms_command]
+    if need not in a.permissions:
+        raise ArgumentRefused(f"{who}: role {a.role} has no permission {need} (roles.yaml)")
 
 
 def cmd_ack(args) -> int:

@@ -246,7 +246,9 @@ def test_serve_in_a_thread_answers_and_stops(plant_cfg):
                 time.sleep(0.2)
     finally:
         thread.stop()
-    assert 'href="./bigscreen"' in index and 'href="./verify"' in index
+    # the shell's own index (not Panel's listing): every registered page, by its route
+    assert 'href="/bigscreen"' in index and 'href="/verify"' in index and 'href="/readings"' in index
+    assert 'name="viewport"' in index
 
 
 # -- in the browser ----------------------------------------------------------------------------------
@@ -254,9 +256,8 @@ def test_serve_in_a_thread_answers_and_stops(plant_cfg):
 @pytest.mark.slow
 def test_index_lists_both_pages(server, page):
     page.goto(f"{server}/")
-    hrefs = {page.locator("a.card-link").nth(i).get_attribute("href")
-             for i in range(page.locator("a.card-link").count())}
-    assert {"./bigscreen", "./verify"} <= hrefs
+    hrefs = {a.get_attribute("href") for a in page.locator(".tj-index a[data-slug]").all()}
+    assert {"/bigscreen", "/verify", "/readings"} <= hrefs
 
 
 @pytest.mark.requires_chromium
@@ -281,7 +282,11 @@ def test_big_screen_shows_the_model_numbers(server, page, workspace):
 
     # header: plant name, data time and snapshot read
     assert page.title().startswith("Plant 18")
-    assert "Plant 18 · 碳鉴 carbon & energy" in page.locator("body").inner_text()
+    assert "Plant 18 · 大屏：能耗与碳排放" in page.locator("body").inner_text()  # the shell's title, Chinese first
+    # the shell's status line: the same snapshot and data time as the query API's
+    shell = page.locator(".tj-shell-status [data-snapshot]")
+    assert shell.get_attribute("data-snapshot") == expected.attrs["snapshot"]
+    assert f"{store.latest_time():%Y-%m-%d %H:%M}" in page.locator(".tj-shell-status").inner_text()
     status = page.locator("[data-as-of]")
     assert status.get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert page.locator(".tj-cards").get_attribute("data-snapshot") == expected.attrs["snapshot"]
