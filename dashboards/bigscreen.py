@@ -143,8 +143,9 @@ class BigScreen(pn.viewable.Viewer):
     error = param.String(default="", doc="why the last refresh failed, if it did")
     load_freq = param.Selector(default="5min", objects=["1min", "5min", "15min"], doc="load curve interval")
 
-    def __init__(self, cfg: Config, gettext=None, **params):
+    def __init__(self, cfg: Config, gettext=None, tiles=(), **params):
         self._cfg = cfg
+        self._tiles = list(tiles)
         self._ = gettext or (lambda text: text)
         self._store: Store | None = None
         self._callback = None
@@ -236,7 +237,7 @@ class BigScreen(pn.viewable.Viewer):
             sizing_mode="stretch_width")
         right = pn.Column(html(f'<h2 class="tj-h">{_("Workshops today")}</h2>', width=RIGHT_WIDTH),
                           html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
-                          width=RIGHT_WIDTH + 20)
+                          *self._tiles, width=RIGHT_WIDTH + 20)
         return pn.Column(html(self._status), html(self._cards),
                          pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -256,11 +257,48 @@ def tiles(ctx) -> list:
     return out
 
 
+def quota_card(cfg, _) -> str | None:
+    """The year's allowance: emitted so far, the forecast with its interval, green share (:func:`models.quota.
+    quota_status`, allowances as last seen: no chain call from a page); None when the year has no allowance."""
+    from chain.quota import QuotaBook
+    from models.quota import quota_status
+
+    store = Store.open(cfg.paths.store, cfg.site)
+    t = store.latest_time()
+    if t is None:
+        return None
+    ent = cfg.site.enterprise.credit_code or cfg.site.plant.id  # the id allowances are filed under
+    book = QuotaBook(cfg.paths.chain, None)
+    if book.effective(ent, t.year) is None:
+        return None
+    st = quota_status(store, book, ent, t.year)
+    used = float(st.settlement["emissions_kg"].sum()) / 1000
+    allow = st.quota.amount_kg / 1000
+    rows = [(_("Allowance"), f"{allow:,.1f} tCO₂e"), (_("Emitted this year"), f"{used:,.1f} tCO₂e "
+                                                                              f"({used / allow:.0%})")]
+    if st.forecast is not None:
+        fc = st.forecast
+        rows.append((_("Forecast for the year"), f"{fc.total_kg / 1000:,.1f} tCO₂e ({fc.level:.0%}: "
+                                                  f"{fc.lower_kg / 1000:,.1f}–{fc.upper_kg / 1000:,.1f})"))
+    if st.green_share is not None:
+        rows.append((_("Green electricity"), f"{st.green_share:.1%}"))
+    body = "".join(f"<tr><td>{render.esc(k)}</td><td>{render.esc(v)}</td></tr>" for k, v in rows)
+    return (f'<div class="tj-anchor" data-quota-kg="{st.quota.amount_kg}" data-emitted-kg="{used * 1000:.3f}">'
+            f'<div class="tj-card-title">{render.esc(_("Allowance"))} {t.year}</div>'
+            f'<table class="tj-kv">{body}</table></div>')
+
+
 def view(ctx) -> pn.viewable.Viewable:
-    """The big screen of one session (the shell wraps it; :mod:`dashboards.registry`)."""
-    screen = BigScreen(ctx.cfg, gettext=ctx._)
-    screen.start()
+    """The big screen of one session (the shell wraps it; :mod:`dashboards.registry`); extra tiles go in its
+    right column, each only when its data exists."""
     extra = tiles(ctx)
-    if not extra:
-        return screen
-    return pn.Column(screen, pn.FlexBox(*extra, gap="16px"), sizing_mode="stretch_width")
+    try:
+        quota = quota_card(ctx.cfg, ctx._)
+    except Exception:  # noqa: BLE001 - the wall shows what it can; the log says why the tile is missing
+        log.exception("big screen: the allowance tile failed")
+        quota = None
+    if quota:
+        extra.insert(0, html(quota, width=RIGHT_WIDTH))
+    screen = BigScreen(ctx.cfg, gettext=ctx._, tiles=extra)
+    screen.start()
+    return screen
