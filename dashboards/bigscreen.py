@@ -230,14 +230,18 @@ class BigScreen(pn.viewable.Viewer):
             html(f'<h2 class="tj-h">{_("Plant load today")} <span class="tj-legend">■ {_("today")}</span> '
                  f'<span class="tj-legend tj-legend-y">- - {_("yesterday")}</span></h2>'),
             pn.pane.HoloViews(self._load, sizing_mode="stretch_width", height=LOAD_HEIGHT),
-            html(f'<h2 class="tj-h">{_("Workshops today: electricity and CO₂e")}</h2>'),
+            html(f'<h2 class="tj-h">{_("Workshops today: electricity and CO₂e")}</h2>' if not self._tiles else
+                 f'<h2 class="tj-h">{_("Workshops today: electricity")}</h2>'),
+            # the extra tiles take the CO2e bars' place (their numbers are in the workshop table beside): the
+            # wall keeps fitting 1920x1080
             pn.Row(pn.pane.HoloViews(self._bars_electricity, sizing_mode="stretch_width", height=BARS_HEIGHT),
-                   pn.pane.HoloViews(self._bars_co2e, sizing_mode="stretch_width", height=BARS_HEIGHT),
+                   *(self._tiles or [pn.pane.HoloViews(self._bars_co2e, sizing_mode="stretch_width",
+                                                       height=BARS_HEIGHT)]),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         right = pn.Column(html(f'<h2 class="tj-h">{_("Workshops today")}</h2>', width=RIGHT_WIDTH),
                           html(self._workshops, width=RIGHT_WIDTH), html(self._anchor, width=RIGHT_WIDTH),
-                          *self._tiles, width=RIGHT_WIDTH + 20)
+                          width=RIGHT_WIDTH + 20)
         return pn.Column(html(self._status), html(self._cards),
                          pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -298,7 +302,7 @@ def view(ctx) -> pn.viewable.Viewable:
         log.exception("big screen: the allowance tile failed")
         quota = None
     if quota:
-        extra.insert(0, html(quota, width=RIGHT_WIDTH))
+        extra.insert(0, html(quota, width=RIGHT_WIDTH - 40))
     screen = BigScreen(ctx.cfg, gettext=ctx._, tiles=extra)
     screen.start()
     return screen
