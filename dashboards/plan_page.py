@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend's options (the app loads it too; a test may not)
 import pandas as pd
 import panel as pn
 import param
