@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 
 import holoviews as hv
-import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend's options (the app loads it too; a test may not)
 import pandas as pd
 import panel as pn
 import param
@@ -160,8 +159,9 @@ def pathway_chart(pv: PlanView, _) -> hv.Overlay:
 
 def macc_chart(pv: PlanView, _) -> hv.Bars:
     """The marginal abatement cost curve (first year), one bar per lever in order of cost per tonne."""
-    m = pv.macc
-    return hv.Bars((list(m["lever"]), m["cost_per_t"].to_numpy()), "lever", ("cost_per_t", "CNY/t")).opts(
+    m = pv.macc.dropna(subset=["cost_per_t"])
+    names = [f"{lev} ({t:,.0f} t)" for lev, t in zip(m.index, m["abatement_t"])]
+    return hv.Bars((names, m["cost_per_t"].to_numpy()), "lever", ("cost_per_t", "CNY/t")).opts(
         responsive=True, height=300, color="#2f8f5b", xrotation=30, active_tools=[], hooks=[no_wheel],
         title=_("Marginal abatement cost (first year, market view)"), xlabel="")
 

@@ -68,7 +68,11 @@ def test_plan_against_actual(plant18):
 
 
 def test_page_builds_without_a_browser():
+    import panel as pn
+
     from dashboards.registry import PageContext, pages
+
+    pn.extension()  # what dashboards.app does per server (loads HoloViews' Bokeh backend for the charts)
 
     page = next(p for p in pages() if p.slug == "plan")
     assert page.permission() == "page.plan"
