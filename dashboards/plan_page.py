@@ -42,6 +42,9 @@ EDITS = {"carbon": ("Carbon price", ("carbon_price",), "CNY/t"),
          "green_power": ("Green power premium", ("purchases", "green_power", "price"), "CNY/MWh"),
          "pv": ("PV capex", ("pv", "capex"), "CNY/kWp")}
 ACTUAL_KINDS = ("green_power", "gec", "offset")
+#: Bokeh's number input draws unlabelled up/down buttons (axe: "buttons must have discernible text"); the numbers
+#: are typed, so the buttons are hidden
+NO_SPIN = ".bk-spin-wrapper, .bk-spin-btn { display: none !important; } .bk-input { font-size: 16px; }"
 
 CSS = """
 :host { font-family: Inter, "Noto Sans", "Noto Sans CJK SC", sans-serif; }
@@ -166,7 +169,7 @@ def macc_chart(pv: PlanView, _) -> hv.Bars:
         title=_("Marginal abatement cost (first year, market view)"), xlabel="")
 
 
-def table_html(df: pd.DataFrame, digits: int = 0) -> str:
+def table_html(df: pd.DataFrame, digits: int = 0, label: str = "") -> str:
     """A plain HTML table (numbers with thousands separators), scrolling sideways inside its box on a phone."""
     df = df.copy()
     if isinstance(df.columns, pd.MultiIndex):
@@ -179,7 +182,9 @@ def table_html(df: pd.DataFrame, digits: int = 0) -> str:
             cells.append(f"<td>{v:,.{digits}f}</td>" if isinstance(v, (int, float)) and not isinstance(v, bool)
                          and pd.notna(v) else f"<td>{esc('' if pd.isna(v) else v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="tj-wrap"><table class="tj-table"><tr>{head}</tr>{"".join(body)}</table></div>'
+    # a region that scrolls sideways on a phone takes the keyboard's focus (axe: scrollable-region-focusable)
+    return (f'<div class="tj-wrap" tabindex="0" role="region" aria-label="{esc(label)}">'
+            f'<table class="tj-table"><tr>{head}</tr>{"".join(body)}</table></div>')
 
 
 class PlanPage(pn.viewable.Viewer):
@@ -226,9 +231,10 @@ class PlanPage(pn.viewable.Viewer):
         for k, v in values.items():
             name = f"{labels[k]} [{units[k]}]" if units[k] else labels[k]
             if k == "neutrality":
-                w = pn.widgets.IntInput(name=name, value=int(v), start=2000, end=2100, width=200)
+                w = pn.widgets.IntInput(name=name, value=int(v), start=2000, end=2100, width=200,
+                                       stylesheets=[NO_SPIN])
             else:
-                w = pn.widgets.FloatInput(name=name, value=v, start=0, step=1, width=200)
+                w = pn.widgets.FloatInput(name=name, value=v, start=0, step=1, width=200, stylesheets=[NO_SPIN])
             self.inputs[k] = w
         self.form.objects = list(self.inputs.values())
 
@@ -276,13 +282,13 @@ class PlanPage(pn.viewable.Viewer):
         cost.columns = [f"{c} [k CNY]" for c in cost.columns]
         parts = [pn.pane.HoloViews(pathway_chart(pv, _), sizing_mode="stretch_width", min_height=360),
                  pn.pane.HoloViews(macc_chart(pv, _), sizing_mode="stretch_width", min_height=300),
-                 pn.pane.HTML(f"<h3>{esc(_('Purchase plan'))}</h3>" + table_html(p.purchases), stylesheets=[CSS],
+                 pn.pane.HTML(f"<h3>{esc(_('Purchase plan'))}</h3>" + table_html(p.purchases, label=_("Purchase plan")), stylesheets=[CSS],
                               sizing_mode="stretch_width"),
-                 pn.pane.HTML(f"<h3>{esc(_('Capex and opex by year'))}</h3>" + table_html(cost), stylesheets=[CSS],
+                 pn.pane.HTML(f"<h3>{esc(_('Capex and opex by year'))}</h3>" + table_html(cost, label=_("Capex and opex by year")), stylesheets=[CSS],
                               sizing_mode="stretch_width")]
         if pv.actual is not None:
             parts.append(pn.pane.HTML(f"<h3>{esc(_('Plan against actual purchases'))}</h3>"
-                                      + table_html(pv.actual, 1), stylesheets=[CSS], sizing_mode="stretch_width"))
+                                      + table_html(pv.actual, 1, _("Plan against actual purchases")), stylesheets=[CSS], sizing_mode="stretch_width"))
         return parts
 
     def __panel__(self):
