@@ -79,6 +79,12 @@ def test_page_builds_without_a_browser():
     ui = pp.view(PageContext(cfg=None, page=page, lang="en"))
     assert "Net present cost" in ui.status.object and "70.7 M CNY" in ui.status.object
     assert len(ui.out.objects) == 4  # pathway, MACC, purchases, costs (no purchases entered: no plan vs actual)
-    ui.inputs["neutrality"].value = 2030  # net zero five years early with the packaged offsets: still solvable?
-    ui.run()
-    assert ui.busy.value is False and ui.solve_button.disabled is False
+    assert ui.busy.visible is False and ui.solve_button.disabled is False
+    # the button's path: the solver in a thread; a cap of 0 t in the compliance view cannot be met (certificates
+    # and offsets never reduce it), so the page says infeasible in one line and shows no charts
+    import asyncio
+
+    ui.inputs["cap"].value = 0
+    asyncio.run(ui._clicked())
+    assert "Infeasible" in ui.status.object and ui.out.objects == []
+    assert ui.busy.visible is False and ui.solve_button.disabled is False
