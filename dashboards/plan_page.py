@@ -321,7 +321,8 @@ class PlanPage(pn.viewable.Viewer):
         _ = self._
         note = pn.pane.HTML(f'<div class="tj-note">{esc(_("Change a price or a target, then solve again."))}</div>',
                             stylesheets=[CSS], sizing_mode="stretch_width")
-        return pn.Column(pn.Row(self.pick, self.solve_button, self.busy), note, self.form, self.status, self.out,
+        return pn.Column(pn.FlexBox(self.pick, self.solve_button, self.busy, align_items="flex-end",
+                                    sizing_mode="stretch_width"), note, self.form, self.status, self.out,
                          sizing_mode="stretch_width")
 
 
