@@ -211,10 +211,9 @@ class PlanPage(pn.viewable.Viewer):
         self.pick.param.watch(self._picked, "value")
         self.solve_button.on_click(self._clicked)
         self._fill_inputs()
-        try:
+        self.param.watch(lambda e: setattr(self.pick, "value", e.new), "scenario")  # a changed URL picks it
+        if pn.state.location is not None:  # None outside a server session (a test building the page)
             pn.state.location.sync(self, {"scenario": "scenario"})
-        except Exception:  # noqa: BLE001 - no browser location (tests building the page directly)
-            pass
         self.run()
 
     def _fill_inputs(self) -> None:
