@@ -164,8 +164,9 @@ class BigScreen(pn.viewable.Viewer):
     error = param.String(default="", doc="why the last refresh failed, if it did")
     load_freq = param.Selector(default="5min", objects=["1min", "5min", "15min"], doc="load curve interval")
 
-    def __init__(self, cfg: Config, gettext=None, **params):
+    def __init__(self, cfg: Config, gettext=None, tiles=(), **params):
         self._cfg = cfg
+        self._tiles = list(tiles)
         self._ = gettext or (lambda text: text)
         self._store: Store | None = None
         self._callback = None
@@ -260,9 +261,13 @@ class BigScreen(pn.viewable.Viewer):
             html(f'<h2 class="tj-h">{_("Plant load today")} <span class="tj-legend">■ {_("today")}</span> '
                  f'<span class="tj-legend tj-legend-y">- - {_("yesterday")}</span></h2>'),
             pn.pane.HoloViews(self._load, sizing_mode="stretch_width", height=LOAD_HEIGHT),
-            html(f'<h2 class="tj-h">{_("Workshops today: electricity and CO₂e")}</h2>'),
+            html(f'<h2 class="tj-h">{_("Workshops today: electricity and CO₂e")}</h2>' if not self._tiles else
+                 f'<h2 class="tj-h">{_("Workshops today: electricity")}</h2>'),
+            # the extra tiles take the CO2e bars' place (their numbers are in the workshop table beside): the
+            # wall keeps fitting 1920x1080
             pn.Row(pn.pane.HoloViews(self._bars_electricity, sizing_mode="stretch_width", height=BARS_HEIGHT),
-                   pn.pane.HoloViews(self._bars_co2e, sizing_mode="stretch_width", height=BARS_HEIGHT),
+                   *(self._tiles or [pn.pane.HoloViews(self._bars_co2e, sizing_mode="stretch_width",
+                                                       height=BARS_HEIGHT)]),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         right = pn.Column(html(f'<h2 class="tj-h">{_("Workshops today")}</h2>', width=RIGHT_WIDTH),
@@ -288,11 +293,48 @@ def tiles(ctx) -> list:
     return out
 
 
+def quota_card(cfg, _) -> str | None:
+    """The year's allowance: emitted so far, the forecast with its interval, green share (:func:`models.quota.
+    quota_status`, allowances as last seen: no chain call from a page); None when the year has no allowance."""
+    from chain.quota import QuotaBook
+    from models.quota import quota_status
+
+    store = Store.open(cfg.paths.store, cfg.site)
+    t = store.latest_time()
+    if t is None:
+        return None
+    ent = cfg.site.enterprise.credit_code or cfg.site.plant.id  # the id allowances are filed under
+    book = QuotaBook(cfg.paths.chain, None)
+    if book.effective(ent, t.year) is None:
+        return None
+    st = quota_status(store, book, ent, t.year)
+    used = float(st.settlement["emissions_kg"].sum()) / 1000
+    allow = st.quota.amount_kg / 1000
+    rows = [(_("Allowance"), f"{allow:,.1f} tCO₂e"), (_("Emitted this year"), f"{used:,.1f} tCO₂e "
+                                                                              f"({used / allow:.0%})")]
+    if st.forecast is not None:
+        fc = st.forecast
+        rows.append((_("Forecast for the year"), f"{fc.total_kg / 1000:,.1f} tCO₂e ({fc.level:.0%}: "
+                                                  f"{fc.lower_kg / 1000:,.1f}–{fc.upper_kg / 1000:,.1f})"))
+    if st.green_share is not None:
+        rows.append((_("Green electricity"), f"{st.green_share:.1%}"))
+    body = "".join(f"<tr><td>{render.esc(k)}</td><td>{render.esc(v)}</td></tr>" for k, v in rows)
+    return (f'<div class="tj-anchor" data-quota-kg="{st.quota.amount_kg}" data-emitted-kg="{used * 1000:.3f}">'
+            f'<div class="tj-card-title">{render.esc(_("Allowance"))} {t.year}</div>'
+            f'<table class="tj-kv">{body}</table></div>')
+
+
 def view(ctx) -> pn.viewable.Viewable:
-    """The big screen of one session (the shell wraps it; :mod:`dashboards.registry`)."""
-    screen = BigScreen(ctx.cfg, gettext=ctx._)
-    screen.start()
+    """The big screen of one session (the shell wraps it; :mod:`dashboards.registry`); extra tiles go in its
+    right column, each only when its data exists."""
     extra = tiles(ctx)
-    if not extra:
-        return screen
-    return pn.Column(screen, pn.FlexBox(*extra, gap="16px"), sizing_mode="stretch_width")
+    try:
+        quota = quota_card(ctx.cfg, ctx._)
+    except Exception:  # noqa: BLE001 - the wall shows what it can; the log says why the tile is missing
+        log.exception("big screen: the allowance tile failed")
+        quota = None
+    if quota:
+        extra.insert(0, html(quota, width=RIGHT_WIDTH - 40))
+    screen = BigScreen(ctx.cfg, gettext=ctx._, tiles=extra)
+    screen.start()
+    return screen

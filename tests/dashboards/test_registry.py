@@ -44,3 +44,24 @@ def test_numbers_in_both_languages():
 def test_the_chinese_catalogue_is_compiled_from_its_po():
     assert i18n.gettext_for("zh")("Hand reading") == "人工抄表"
     assert i18n.gettext_for("en")("Hand reading") == "Hand reading"
+
+
+def test_the_allowance_tile_appears_with_an_allowance_only(seeded_cfg):
+    import re
+
+    from chain.quota import QuotaBook
+    from dashboards.bigscreen import quota_card
+    from models.kpi import plant_kpis
+    from workspace.store import Store
+
+    cfg = seeded_cfg
+    assert quota_card(cfg, str) is None  # no allowance for the year: no tile, no placeholder
+    store = Store.open(cfg.paths.store, cfg.site)
+    year = store.latest_time().year
+    ent = cfg.site.enterprise.credit_code or cfg.site.plant.id
+    QuotaBook(cfg.paths.chain, None).set(ent, year, 20_000_000, author="test", reason="a hand-entered allowance")
+    card = quota_card(cfg, str)
+    assert 'data-quota-kg="20000000"' in card and "20,000.0 tCO₂e" in card  # 20,000,000 kg = 20,000.0 t
+    # emitted this year: the settlement's months summed equals the KPI module's year CO2e (two paths, one number)
+    emitted = float(re.search(r'data-emitted-kg="([0-9.]+)"', card).group(1))
+    assert emitted == pytest.approx(plant_kpis(store).loc["year", "co2e_kg"], rel=1e-6)
