@@ -15,6 +15,7 @@ The dashboards' shell links to it for roles with the ``jupyter`` permission.
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import subprocess
@@ -82,6 +83,6 @@ def cmd_lab(args) -> int:
 
 def add_commands(sub) -> None:
     """Add ``lab``."""
-    x = sub.add_parser("lab", description=__doc__)
+    x = sub.add_parser("lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     x.add_argument("--port", type=A.port, default=None, help="override jupyter.port")
     x.set_defaults(func=cmd_lab)
