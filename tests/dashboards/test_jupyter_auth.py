@@ -155,3 +155,12 @@ def test_a_disabled_account_is_refused(servers):
     assert s.get(f"{servers['lab']}/api/contents", timeout=30).status_code == 403
     time.sleep(1.1)
     assert login(servers["dash"], "analyst-2").get(f"{servers['lab']}/api/contents", timeout=30).status_code == 200
+
+
+def test_lab_address_is_the_dashboards_host_with_jupyters_port():
+    from dashboards.jupyter_identity import lab_public_url
+
+    # same scheme and host name as the dashboards (their cookies go along), JupyterLab's port, /lab
+    assert lab_public_url("http://plant-host:5006", 8888) == "http://plant-host:8888/lab"
+    assert lab_public_url("https://ems.plant18.example.cn", 8443) == "https://ems.plant18.example.cn:8443/lab"
+    assert lab_public_url("http://[fd00::5]:5006", 8888) == "http://[fd00::5]:8888/lab"
