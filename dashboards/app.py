@@ -16,8 +16,21 @@ from . import auth, registry, shell
 
 log = logging.getLogger(__name__)
 
-#: JupyterLab of ``tanjian lab`` (loopback only: the link works on the machine that runs it, or through a tunnel)
+#: JupyterLab of ``tanjian lab`` without accounts (loopback only: the link works on the machine that runs it, or
+#: through a tunnel); with accounts it listens beside the dashboards, behind their logins (dashboards.jupyter_identity)
 LAB_URL = "http://127.0.0.1:{port}/lab"
+
+
+def _lab_link(cfg: Config, lab_url: str | None) -> str | None:
+    """The JupyterLab link the shell shows: with accounts, the dashboards' public host name with JupyterLab's
+    port (so the browser sends the login cookies along); without, ``lab_url`` on loopback."""
+    if lab_url is None:
+        return None
+    if lab_url == LAB_URL and auth.login_required(cfg):
+        from .jupyter_identity import lab_public_url
+
+        return lab_public_url(cfg.dashboards.public_url, cfg.jupyter.port)
+    return lab_url.format(port=cfg.jupyter.port)
 
 
 def titles() -> dict[str, str]:
@@ -30,7 +43,7 @@ PAGES = titles()
 
 def pages(cfg: Config, lab_url: str | None = LAB_URL) -> dict:
     """URL slug -> page function; each call builds the objects of one browser session (the page in the shell)."""
-    lab_url = lab_url and lab_url.format(port=cfg.jupyter.port)
+    lab_url = _lab_link(cfg, lab_url)
     return {p.slug: (lambda p=p: shell.session(cfg, p, lab_url)) for p in registry.pages()}
 
 
@@ -61,7 +74,7 @@ def serve(cfg: Config, port: int | None = None, show: bool = False, threaded: bo
     origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
     tls = auth.tls_options(cfg)
     names = titles()
-    index = (shell.IndexHandler, dict(cfg=cfg, lab_url=lab_url and lab_url.format(port=cfg.jupyter.port)))
+    index = (shell.IndexHandler, dict(cfg=cfg, lab_url=_lab_link(cfg, lab_url)))
     routes, extra = pages(cfg, lab_url), {"extra_patterns": [(r"/health", auth.HealthHandler)], **tls}
     if auth.login_required(cfg):
         routes, more = auth.server_options(cfg, routes, names, https=bool(tls), index=index)
