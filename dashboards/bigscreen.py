@@ -47,7 +47,7 @@ def _clock_axis(plot, element) -> None:
 
 CSS = """
 :host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
-.tj-cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; }
+.tj-cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(300px, 100%), 1fr)); gap: 16px; }
 .tj-card, .tj-anchor, .tj-methodology { background: var(--tj-card); border: 1px solid var(--tj-line);
   border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); box-sizing: border-box;
   font-family: Inter, "Noto Sans", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }

@@ -187,19 +187,17 @@ def context(cfg, page: registry.Page | None, role: str | None = None) -> registr
                                 query=q, role=role)
 
 
-#: narrow screens: an open sidebar lies over the page instead of squeezing it
-RAW_CSS = """
+#: narrow screens (a phone): the navigation starts folded and, opened with the menu button, lies over the page
+#: instead of squeezing it. Bootstrap's menu button toggles ``show``; the server renders an unfolded sidebar
+#: with ``show``, so on a narrow screen ``show`` means folded (added only when the page starts unfolded).
+PHONE_CSS = """
 @media (max-width: 700px) {
-  #sidebar.show { position: absolute; z-index: 1000; height: 100%; box-shadow: 0 0 12px rgba(0,0,0,.4);
-                  background: var(--background-color, #fff); }
+  #sidebar.show { display: none; }
+  #sidebar:not(.show) { display: block; position: absolute; z-index: 1000; height: 100%; width: 80vw;
+                        max-width: 320px !important; box-shadow: 0 0 12px rgba(0,0,0,.4);
+                        background: var(--background-color, #fff); }
 }
 """
-
-
-def on_phone() -> bool:
-    """The session's browser says it is a phone (``Mobile`` in its User-Agent, as phones' browsers send)."""
-    ua = (pn.state.headers or {}).get("User-Agent", "")
-    return "Mobile" in ua or "Android" in ua
 
 
 class _FixedTemplate:
@@ -240,7 +238,8 @@ def frame(cfg, ctx: registry.PageContext, main, *, slug: str, title: str, lab_ur
         title=f"{cfg.site.plant.name} · {title}", theme=ctx.theme, header_background=HEADER,
         meta_viewport=VIEWPORT, main_max_width="100%", collapsed_sidebar=collapsed, sidebar_width=250,
         sidebar=[side], main=[pn.pane.HTML(status, stylesheets=[CSS], sizing_mode="stretch_width"), main])
-    t.config.raw_css.append(RAW_CSS)
+    if not collapsed:
+        t.config.raw_css.append(PHONE_CSS)
     return t
 
 
@@ -248,7 +247,7 @@ def session(cfg, page: registry.Page, lab_url: str | None = None):
     """One browser session of ``page``: its view inside the shell."""
     ctx = context(cfg, page, role_of(cfg))
     view = page.factory()(ctx)
-    return frame(cfg, ctx, view, slug=page.slug, title=ctx._(page.title), lab_url=lab_url, collapsed=page.wall or on_phone())
+    return frame(cfg, ctx, view, slug=page.slug, title=ctx._(page.title), lab_url=lab_url, collapsed=page.wall)
 
 
 def index_document(cfg, role: str | None, query: dict, lab_url: str | None = None) -> str:

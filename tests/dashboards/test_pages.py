@@ -25,7 +25,7 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ARTIFACTS / "pages"
 #: the element every page's shell shows once the session's document is rendered
 READY = ".tj-shell-status"
-#: a phone's browser (Chrome on Android); phones send "Mobile" and the shell folds its navigation away for them
+#: a phone's browser (Chrome on Android)
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
             "Chrome/126.0.0.0 Mobile Safari/537.36")
 
@@ -95,6 +95,10 @@ def test_the_language_switch_and_a_deep_link(server, browser):
     # a deep link: the reading page of one meter, in English, dark
     ctx, p = open_page(browser, f"{server}/readings?lang=en&theme=dark&meter=M-CW-01", (390, 844))
     try:
+        # on a phone the navigation starts folded; the menu button opens it
+        assert not p.locator("#sidebar").is_visible()
+        p.locator("#sidebar-toggle").click()
+        p.locator("#sidebar").wait_for(state="visible", timeout=10_000)
         nav = p.locator("nav a[aria-current=page]").first
         assert nav.inner_text().strip() == "Hand reading"
         assert p.locator('[data-meter="M-CW-01"], :text("M-CW-01")').count() > 0

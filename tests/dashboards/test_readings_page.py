@@ -179,7 +179,7 @@ def test_a_warning_needs_the_readers_confirmation(server, phone, workspace):
     import urllib.request
 
     with urllib.request.urlopen(f"{server}/", timeout=30) as r:
-        assert 'href="./readings"' in r.read().decode()  # the index lists the page
+        assert 'href="/readings"' in r.read().decode()  # the index lists the page
     cfg = workspace["cfg"]
     before = len(requests(cfg))
     open_form(phone, f"{server}/readings?meter=M-TR-2")
