@@ -48,7 +48,7 @@ def _clock_axis(plot, element) -> None:
 CSS = """
 :host { --tj-fg: #e8edf2; --tj-dim: #93a1b0; --tj-card: #17202b; --tj-line: #2a3644; }
 .tj-cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(300px, 100%), 1fr)); gap: 16px; }
-.tj-card, .tj-anchor, .tj-methodology { background: var(--tj-card); border: 1px solid var(--tj-line);
+.tj-card, .tj-anchor { background: var(--tj-card); border: 1px solid var(--tj-line);
   border-radius: 10px; padding: 14px 18px; color: var(--tj-fg); box-sizing: border-box;
   font-family: Inter, "Noto Sans", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
 .tj-card-title { font-size: 20px; font-weight: 600; color: var(--tj-dim); text-transform: uppercase;
@@ -68,7 +68,10 @@ CSS = """
 .tj-stale, .tj-warn { color: #ffb347; font-weight: 600; margin-left: 12px; }
 .tj-note { font-size: 14px; color: var(--tj-dim); margin-top: 6px; }
 .tj-kv { width: 100%; border-collapse: collapse; margin-top: 8px; font-size: 16px; color: var(--tj-fg); }
-.tj-anchor, .tj-methodology { margin-top: 14px; }
+.tj-anchor { margin-top: 14px; }
+.tj-methodology { margin-top: 2px; padding: 2px 18px; font-size: 14px; color: var(--tj-dim); white-space: nowrap;
+  overflow: hidden; text-overflow: ellipsis; }
+.tj-methodology b { color: var(--tj-fg); font-weight: 600; }
 .tj-kv td { padding: 4px 0; border-bottom: 1px solid var(--tj-line); }
 .tj-kv td:first-child { color: var(--tj-dim); width: 45%; }
 .tj-table { width: 100%; border-collapse: collapse; font-size: 18px; color: var(--tj-fg); }
@@ -95,13 +98,12 @@ def methodology_card(m: dict | None) -> str:
     if not m:
         return ""
     sha = str(m.get("sha256") or "")
+    # one line under the anchor card (the shell's header names the methodology too): the wall keeps fitting 1080 px
     return (f'<div class="tj-methodology" data-methodology="{esc(m.get("id", ""))}" '
-            f'data-methodology-status="{esc(m.get("status", ""))}" data-methodology-sha256="{esc(sha)}">'
-            f'<div class="tj-card-title">Methodology (figures computed with)</div>'
-            f'<div class="tj-mid">{esc(m.get("id", ""))} {esc(m.get("version", ""))}</div>'
-            f'<table class="tj-kv"><tr><td>package</td><td><code title="{esc(sha)}">{esc(sha[:12])}…</code></td></tr>'
-            f'<tr><td>on chain</td><td><b>{esc(m.get("label", ""))}</b></td></tr></table>'
-            f'<div class="tj-note">{esc(m.get("reason", ""))}</div></div>')
+            f'data-methodology-status="{esc(m.get("status", ""))}" data-methodology-sha256="{esc(sha)}" '
+            f'title="{esc(m.get("reason", ""))}">'
+            f'<b>{esc(m.get("id", ""))} {esc(m.get("version", ""))}</b> · '
+            f'<code title="{esc(sha)}">{esc(sha[:8])}…</code> · <b>{esc(m.get("label", ""))}</b></div>')
 
 
 def html(obj, **kw) -> pn.pane.HTML:

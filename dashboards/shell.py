@@ -58,29 +58,25 @@ def no_wheel(plot, element) -> None:
 
 # -- the methodology's chain status ------------------------------------------------------------------------
 _guard_lock = threading.Lock()
-_guard_cache: dict[str, tuple[float, str, str]] = {}
+_guard_cache: dict[str, tuple[float, dict]] = {}
 
 
 def methodology_status(cfg, _) -> tuple[str, str]:
-    """``(text, css class)`` of the pinned methodology and the result of :func:`chain.methodology.guard`."""
-    mid = getattr(cfg.chain, "methodology_id", None)
-    if not mid:
-        return _("no methodology pinned"), ""
-    key = f"{cfg.paths.data_dir}:{mid}"
+    """``(text, css class)`` of the package the figures are computed with and its chain status: the one
+    :func:`dashboards.feeds.methodology_status` (the guard's result, the packaged default when none is pinned),
+    reused for :data:`GUARD_TTL_S` (it asks the chain node)."""
+    key = f"{cfg.paths.data_dir}:{getattr(cfg.chain, 'methodology_id', None)}"
     with _guard_lock:
         hit = _guard_cache.get(key)
-        if hit and time.monotonic() - hit[0] < GUARD_TTL_S:
-            return hit[1], hit[2]
-    try:
-        from chain.methodology import guard
+    if hit is None or time.monotonic() - hit[0] >= GUARD_TTL_S:
+        from .feeds import methodology_status as active
 
-        v = guard(cfg)
-        text, cls = f"{mid} v{getattr(v, 'version', '?')} · {_('matches the chain')}", "tj-ok"
-    except Exception as exc:  # noqa: BLE001 - the status line says why; no page fails for it
-        text, cls = f"{mid} · {_('not verified')}: {str(exc).splitlines()[0][:120]}", "tj-bad"
-    with _guard_lock:
-        _guard_cache[key] = (time.monotonic(), text, cls)
-    return text, cls
+        hit = (time.monotonic(), active(cfg))
+        with _guard_lock:
+            _guard_cache[key] = hit
+    m = hit[1]
+    cls = {"checked": "tj-ok", "mismatch": "tj-bad"}.get(m["status"], "")
+    return f"{m['id']} {m['version']} · {_(m['label'])}", cls
 
 
 def data_status(cfg, _) -> str:

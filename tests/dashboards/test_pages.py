@@ -120,6 +120,12 @@ def test_the_big_screen_fits_the_wall_and_scrolls_on_a_laptop(server, browser):
         p.locator('[data-kpi="co2e-year"]').wait_for(timeout=60_000)
         height = p.evaluate("document.scrollingElement.scrollHeight")
         assert height <= 1080, f"the wall page is {height} px high at 1080"
+        # the shell scrolls inside its main area, so the document's height alone cannot see a cut-off card:
+        # every block of the big screen must end inside the 1080 px (locators pierce Panel's shadow roots)
+        p.locator(".tj-methodology").wait_for(timeout=60_000)
+        for sel in (".tj-cards", ".tj-anchor", ".tj-methodology"):
+            box = p.locator(sel).first.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 1080, f"{sel} ends at {box} on the wall"
     finally:
         ctx.close()
     ctx, p = open_page(browser, f"{server}/bigscreen", (1366, 768))
