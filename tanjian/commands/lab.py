@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 
@@ -75,10 +74,10 @@ def cmd_lab(args) -> int:
         print(f"JupyterLab for {cfg.site.plant.name}: http://127.0.0.1:{port}/lab/tree/tour.ipynb?token={token}\n"
               f"(no accounts: loopback only; from another machine: ssh -L {port}:127.0.0.1:{port} THIS-HOST; "
               f"with accounts (`tanjian user add`) it sits behind their login). Ctrl-C stops it.", flush=True)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    # JupyterLab takes this process's place: a signal to `tanjian lab` (Ctrl-C, systemd, a test's terminate())
+    # reaches JupyterLab itself, and no server is left running behind a stopped command
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
 
 
 def add_commands(sub) -> None:
