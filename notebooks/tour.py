@@ -197,25 +197,27 @@ flagged if len(flagged) else Markdown("No quality flags in this period: every mi
 # %% [markdown]
 # ## Does the metering tree balance? (计量平衡)
 #
-# Each transformer incomer should read a little more than the sum of the workshop mains it feeds:
-# the difference is the losses in cables and switchgear plus small loads no workshop meter sees
-# (yard lighting, offices). A few percent is normal; a large or negative difference points to a
-# missing, mis-wired or faulty meter.
+# Each transformer's supply (its incomer, plus the site's own PV and battery discharge on its bus, less battery
+# charge and export) should be a little more than the sum of the workshop mains it feeds: the difference is the
+# losses in cables and switchgear plus small loads no workshop meter sees (yard lighting, offices). A few percent
+# is normal; a large or negative difference points to a missing, mis-wired or faulty meter. The balance of every
+# node comes from `workspace.topology.balance`; here, the transformers' incomers.
 
 # %% tags=["balance"]
+from workspace.topology import balance as node_balance
+
 TOLERANCE = 0.10  # largest acceptable share of losses and unmetered loads [-]
-rows = []
-for tr in site.transformers:
-    mains = [m.id for m in site.children(tr.meter)]
-    e = store.energy(start, end, meters=[tr.meter, *mains], freq=None).to_pandas()
-    rows.append({"transformer": tr.id, "incomer kWh": e[tr.meter], "mains": ", ".join(mains),
-                 "sum of mains kWh": e[mains].sum()})
-balance = pd.DataFrame(rows).set_index("transformer")
-balance["loss share"] = 1 - balance["sum of mains kWh"] / balance["incomer kWh"]
+incomers = {tr.meter: tr.id for tr in site.transformers}
+rows = [{"transformer": incomers[n["meter"]], "incomer kWh": n["energy"], "on-site kWh": n["onsite"],
+         "mains": ", ".join(n["children"]), "sum of mains kWh": n["children_energy"],
+         "loss share": n["difference_share"]}
+        for n in node_balance(store, start, end) if n["meter"] in incomers]
+balance = pd.DataFrame(rows).set_index("transformer").loc[[t.id for t in site.transformers]]
 balance["balanced"] = balance["loss share"].between(0, TOLERANCE)
 display(Markdown(f"Last 24 hours; accepted share of losses and unmetered loads 0 to {TOLERANCE:.0%}: "
                  f"**{int(balance['balanced'].sum())} of {len(balance)}** transformers balance."))
-balance.style.format({"incomer kWh": "{:,.1f}", "sum of mains kWh": "{:,.1f}", "loss share": "{:.2%}"})
+balance.style.format({"incomer kWh": "{:,.1f}", "on-site kWh": "{:,.1f}", "sum of mains kWh": "{:,.1f}",
+                      "loss share": "{:.2%}"})
 
 # %% [markdown]
 # ## What to do next (下一步)

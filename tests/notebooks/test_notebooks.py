@@ -233,14 +233,21 @@ def test_tour_quality_and_balance_tables(executed):
     worst = min(measured, key=measured.get)
     assert (f"the worst meter is {worst} at {1 - measured[worst]:.2%}." if measured[worst] < 1
             else "every meter was read every minute.") in coverage
-    # balance: one row per transformer, incomers as the store gives them, and the simulated tree balances
+    # balance: one row per transformer, incomers as the store gives them, the site's own PV and battery on the
+    # bus (supply = incomer + PV + discharge - charge - export on that transformer), and the simulated tree balances
     head, body = html_table(result(tagged(nb, "balance")))
-    assert head[0][1:] == ["incomer kWh", "mains", "sum of mains kWh", "loss share", "balanced"]
+    assert head[0][1:] == ["incomer kWh", "on-site kWh", "mains", "sum of mains kWh", "loss share", "balanced"]
     assert [r[0] for r in body] == [t.id for t in cfg.site.transformers]
+    on = cfg.site.onsite
     for tr, row in zip(cfg.site.transformers, body):
         mains = [m.id for m in cfg.site.children(tr.meter)]
-        e = store.energy(start, end, meters=[tr.meter, *mains], freq=None).to_pandas()
-        assert row[1] == f"{e[tr.meter]:,.1f}"
-        assert row[2] == ", ".join(mains) and row[3] == f"{e[mains].sum():,.1f}"
-        assert row[4] == f"{1 - e[mains].sum() / e[tr.meter]:.2%}"
-        assert row[5] == "True", (tr.id, row)
+        plus = [p.meter for p in on.pv if p.meter and p.transformer == tr.id]
+        plus += [b.discharge_meter for b in on.batteries if b.discharge_meter and b.transformer == tr.id]
+        minus = [b.charge_meter for b in on.batteries if b.charge_meter and b.transformer == tr.id]
+        minus += [m.id for m in cfg.site.meters if m.id in on.export_meters and m.transformer == tr.id]
+        e = store.energy(start, end, meters=[tr.meter, *mains, *plus, *minus], freq=None).to_pandas()
+        onsite = e[plus].sum() - e[minus].sum()
+        assert row[1] == f"{e[tr.meter]:,.1f}" and row[2] == f"{onsite:,.1f}"
+        assert row[3] == ", ".join(mains) and row[4] == f"{e[mains].sum():,.1f}"
+        assert row[5] == f"{1 - e[mains].sum() / (e[tr.meter] + onsite):.2%}"
+        assert row[6] == "True", (tr.id, row)
