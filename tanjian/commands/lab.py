@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,10 +75,37 @@ def cmd_lab(args) -> int:
         print(f"JupyterLab for {cfg.site.plant.name}: http://127.0.0.1:{port}/lab/tree/tour.ipynb?token={token}\n"
               f"(no accounts: loopback only; from another machine: ssh -L {port}:127.0.0.1:{port} THIS-HOST; "
               f"with accounts (`tanjian user add`) it sits behind their login). Ctrl-C stops it.", flush=True)
-    # JupyterLab takes this process's place: a signal to `tanjian lab` (Ctrl-C, systemd, a test's terminate())
-    # reaches JupyterLab itself, and no server is left running behind a stopped command
-    os.execve(cmd[0], cmd, env)
-    return 0  # not reached
+    return _run_until_stopped(cmd, env)
+
+
+def _run_until_stopped(cmd: list[str], env: dict) -> int:
+    """Run JupyterLab as a child and stop it with this command: on Ctrl-C or SIGTERM (systemd, a test's
+    terminate()) the child is terminated too, so no server is left running behind a stopped ``tanjian lab``."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env)
+
+    def _stop(signum, frame):  # SIGTERM: pass it on, then let wait() return
+        proc.terminate()
+
+    try:
+        before = signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread: only Ctrl-C and the finally below stop the child
+        before = None
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def add_commands(sub) -> None:

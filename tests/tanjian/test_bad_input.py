@@ -192,7 +192,7 @@ def test_a_site_without_meters_is_refused_with_file_line_and_field(tmp_path):
 # -- every command, generated bad arguments ----------------------------------------------------------------
 #: commands that start servers, processes or long loops when their arguments are good: driven with at
 #: least one bad value only (they must refuse it before starting anything)
-LONG_RUNNING = {"demo", "simulate", "collect", "simulate-mqtt", "history", "serve", "anchor", "chain",
+LONG_RUNNING = {"demo", "simulate", "collect", "simulate-mqtt", "history", "serve", "lab", "anchor", "chain",
                 "opcua", "methodology", "ledger", "quota", "report", "export", "push"}
 BAD_VALUES = ["2026-02-30", "1900-01-01", "2300-01-01", "7parsecs", "-1", "0", "1e300", "-1e300", "nan", "inf",
               "", " ", "2026-13", "2026-00", "99999", "abc", "M-NOPE", "M-TR-1", "2026-03-02", "2026-03-01",
