@@ -48,41 +48,12 @@ def engine_for(cfg, rules_file: Path | None = None, *, notify: bool = True):
     return AlarmEngine(rules, AlarmDB.in_data_dir(cfg.paths.data_dir), notify=notifier)
 
 
-async def read_rooms(site, port_offset: int = 0, timeout_s: float = 2.0) -> dict[str, dict[str, float]]:
-    """Every room's points, read over Modbus TCP; a room that does not answer is left out (its alarms hold
-    their state; the collector's health reports the gateway)."""
+async def _read_units(site, units, read, what: str, port_offset: int, timeout_s: float, unit_timeout_s: float):
+    """``read(client, unit_id)`` of every unit, one Modbus TCP client per gateway; a unit that does not answer
+    is left out and logged (one silent unit must not hide the others)."""
     from pymodbus.client import AsyncModbusTcpClient
 
-    from collectors.points import read_room
-
-    out: dict[str, dict[str, float]] = {}
-    gws = {g.id: g for g in site.gateways}
-    for gid in sorted({r.gateway for r in site.rooms}):
-        g = gws[gid]
-        client = AsyncModbusTcpClient(g.host, port=g.port + port_offset, timeout=timeout_s, retries=0)
-        try:
-            await client.connect()
-            for r in site.rooms:
-                if r.gateway == gid:
-                    try:
-                        async with asyncio.timeout(timeout_s * 1.5):
-                            out[r.id] = await read_room(client, r.unit_id)
-                    except Exception as exc:  # one silent room must not hide the others
-                        log.warning("distribution room %s: %s", r.id, exc)
-        finally:
-            client.close()
-    return out
-
-
-async def read_onsite(site, port_offset: int = 0, timeout_s: float = 2.0) -> dict[str, dict[int, dict]]:
-    """Every PV inverter's and battery's SunSpec models, read over Modbus TCP; a unit that does not answer
-    is left out."""
-    from pymodbus.client import AsyncModbusTcpClient
-
-    from collectors.points import read_sunspec
-
-    units = [*site.onsite.pv, *site.onsite.batteries]
-    out: dict[str, dict[int, dict]] = {}
+    out = {}
     gws = {g.id: g for g in site.gateways}
     for gid in sorted({u.gateway for u in units}):
         g = gws[gid]
@@ -92,13 +63,31 @@ async def read_onsite(site, port_offset: int = 0, timeout_s: float = 2.0) -> dic
             for u in units:
                 if u.gateway == gid:
                     try:
-                        async with asyncio.timeout(timeout_s * 3):
-                            out[u.id] = await read_sunspec(client, u.unit_id)
-                    except Exception as exc:  # one silent inverter must not hide the others
-                        log.warning("on-site unit %s: %s", u.id, exc)
+                        async with asyncio.timeout(unit_timeout_s):
+                            out[u.id] = await read(client, u.unit_id)
+                    except Exception as exc:  # noqa: BLE001 - logged; the others are still read
+                        log.warning("%s %s: %s", what, u.id, exc)
         finally:
             client.close()
     return out
+
+
+async def read_rooms(site, port_offset: int = 0, timeout_s: float = 2.0) -> dict[str, dict[str, float]]:
+    """Every room's points, read over Modbus TCP; a room that does not answer is left out (its alarms hold
+    their state; the collector's health reports the gateway)."""
+    from collectors.points import read_room
+
+    return await _read_units(site, site.rooms, read_room, "distribution room", port_offset, timeout_s,
+                             timeout_s * 1.5)
+
+
+async def read_onsite(site, port_offset: int = 0, timeout_s: float = 2.0) -> dict[str, dict[int, dict]]:
+    """Every PV inverter's and battery's SunSpec models, read over Modbus TCP; a unit that does not answer
+    is left out."""
+    from collectors.points import read_sunspec
+
+    return await _read_units(site, [*site.onsite.pv, *site.onsite.batteries], read_sunspec, "on-site unit",
+                             port_offset, timeout_s, timeout_s * 3)
 
 
 class AlarmLoop:
