@@ -9,8 +9,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pandas as pd
 import pytest
 from tests.notebooks.test_notebooks import html_table, result, run_notebook, tagged
@@ -24,17 +22,6 @@ from workspace.tariffs import config_tariff
 
 ROOT = Path(__file__).resolve().parents[2]
 NB = ROOT / "notebooks" / "energy.ipynb"
-
-
-def test_pairing_in_sync():
-    nb = nbformat.read(NB, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
-    from_py = jupytext.read(NB.with_suffix(".py"))
-    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in from_py.cells] == \
-        [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells], \
-        "notebooks/energy.ipynb and energy.py differ: run `jupytext --sync notebooks/energy.ipynb`"
-    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code"), "commit energy.ipynb without outputs"
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def markdown_outputs(cell) -> list[str]:
 
 
 # -- pairing ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["tour", "ghg_inventory"])
+@pytest.mark.parametrize("name", ["tour", "ghg_inventory", "energy", "reduction", "regulator"])
 def test_pairing_in_sync(name):
     """Each notebook's .ipynb is what jupytext makes of its .py: same cells, sources and tags; committed
     without outputs."""

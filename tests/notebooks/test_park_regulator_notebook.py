@@ -8,7 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -23,17 +22,6 @@ from workspace.errors import ChainError
 
 ROOT = Path(__file__).resolve().parents[2]
 NB = ROOT / "notebooks" / "regulator.ipynb"
-
-
-def test_pairing_in_sync():
-    nb = nbformat.read(NB, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
-    from_py = jupytext.read(NB.with_suffix(".py"))
-    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in from_py.cells] == \
-        [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells], \
-        "notebooks/regulator.ipynb and regulator.py differ: run `jupytext --sync notebooks/regulator.ipynb`"
-    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code"), "commit regulator.ipynb without outputs"
 
 
 @pytest.mark.requires_anvil
