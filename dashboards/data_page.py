@@ -22,7 +22,7 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from .actor import ActionRefused, Actor, has_accounts, session_actor
-from .ems import CSS, table_html
+from .tables import CSS, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from . import ems_data as E
-from .ems import CSS, TOOLS, downloads, table_html
+from .tables import CSS, TOOLS, downloads, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)

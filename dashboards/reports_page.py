@@ -24,7 +24,7 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from .actor import ActionRefused, Actor, has_accounts, parse_day, session_actor
-from .ems import CSS, table_html
+from .tables import CSS, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ import panel as pn
 import pytest
 
 from dashboards import ems_data as E
-from dashboards.ems import EmsPage, csv_bytes, table_html, xlsx_bytes
+from dashboards.ems import EmsPage
+from dashboards.tables import csv_bytes, table_html, xlsx_bytes
 from workspace.errors import TanjianError
 from workspace.store import Store
 
