@@ -170,6 +170,8 @@ class Client:
         if not hmac.compare_digest(args.get("state", ""), flow.state):
             raise LoginFailed("the answer's state does not match the login started in this browser "
                               "(a forged or stale link): start again")
+        if "iss" in args and args["iss"].rstrip("/") != self.issuer:  # RFC 9207: an answer of another provider
+            raise LoginFailed(f"the answer comes from {args['iss']}, not {self.issuer} (mix-up)")
         if not args.get("code"):
             raise LoginFailed(f"{self.name} sent no authorization code")
         meta = await self.discover()
@@ -311,7 +313,7 @@ class CallbackHandler(_Handler):
             self._refuse(f"this sign-in with {client.name} was not started in this browser, was used already or "
                          f"took longer than {int(FLOW_TTL_S) // 60} minutes: start again")
             return
-        args = {k: self.get_argument(k) for k in ("code", "state", "error", "error_description")
+        args = {k: self.get_argument(k) for k in ("code", "state", "iss", "error", "error_description")
                 if self.get_argument(k, None) is not None}
         try:
             identity, _claims = await client.finish(flow, args)
