@@ -249,6 +249,37 @@ def test_disabled_or_unlinked_accounts_are_refused_though_the_provider_says_yes(
     assert tail == [("cy", "login_failed", "disabled"), ("(oidc)", "login_failed", "unknown")]
 
 
+def test_in_the_browser_the_provider_login_lands_on_the_role_page(env, browser):
+    """Chromium: the button, the provider's forms, back to tanjian: the SameSite=Strict session cookies set by the
+    callback (a cross-site navigation) must work on the next page, which the callback page opens itself."""
+    from tests.conftest import ARTIFACTS
+
+    url = env["url"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{url}/login?next=/verify")
+        page.click("#oidc-login")
+        page.wait_for_url(f"{env['issuer']}/interaction/*")
+        page.fill("input[name=login]", "ana-sub")
+        page.fill("input[name=password]", IDP_PW)
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Continue")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/verify*", timeout=60_000)
+        assert page.evaluate("document.cookie").find("tanjian_session") == -1  # HttpOnly: not for scripts
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "oidc-login-landed.png"))
+        r = page.goto(f"{url}/bigscreen")
+        assert r.status == 200  # an analyst's page
+        r = page.goto(f"{url}/data")
+        assert r.status == 403  # not an analyst's
+        page.goto(f"{url}/login")
+        page.screenshot(path=str(ARTIFACTS / "oidc-login-page.png"))
+    finally:
+        ctx.close()
+
+
 def test_provider_down_leaves_the_password_login(env):
     """Last: stops the provider."""
     url = env["url"]
