@@ -66,7 +66,7 @@ def provider(conf: dict, folder):
 def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("oidc")
     idp_port = free_port()
-    issuer = f"http://127.0.0.1:{idp_port}"
+    issuer = f"http://localhost:{idp_port}"  # another site than tanjian's 127.0.0.1: the redirects are cross-site
     secret = base / "oidc-client.secret"
     secret.write_text(SECRET + "\n")
     os.chmod(secret, 0o600)
@@ -251,7 +251,8 @@ def test_disabled_or_unlinked_accounts_are_refused_though_the_provider_says_yes(
 
 def test_in_the_browser_the_provider_login_lands_on_the_role_page(env, browser):
     """Chromium: the button, the provider's forms, back to tanjian: the SameSite=Strict session cookies set by the
-    callback (a cross-site navigation) must work on the next page, which the callback page opens itself."""
+    callback (a cross-site navigation: the provider is at localhost, tanjian at 127.0.0.1) must work on the next
+    page, which the callback page opens itself (with a plain redirect there this test times out on /login)."""
     from tests.conftest import ARTIFACTS
 
     url = env["url"]
