@@ -23,6 +23,7 @@ from workspace.config import EXAMPLE, load_config
 
 PW = "a long enough password"
 ROUTES = ["/", *(f"/{slug}" for slug in PAGES)]
+WRONG = "not the right one"
 
 
 def test_every_page_has_a_permission():
@@ -248,11 +249,11 @@ def test_many_accounts_from_one_address_get_429_and_another_address_does_not(ser
     900 s (429 + Retry-After); the socket's address counts, X-Forwarded-For only from the trusted proxy."""
     url, data_dir = server["url"], server["cfg"].paths.data_dir
 
-    def attempt(s, name, password="not the password", xff=None):
+    def attempt(s, name, given=None, xff=None):
         r = s.get(f"{url}/login", timeout=30)
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
-        return s.post(f"{url}/login", data={"username": name, "password": password, "_xsrf": xsrf}, timeout=30,
-                      allow_redirects=False, headers={"X-Forwarded-For": xff} if xff else {})
+        return s.post(f"{url}/login", data={"username": name, "password": given or WRONG, "_xsrf": xsrf},
+                      timeout=30, allow_redirects=False, headers={"X-Forwarded-For": xff} if xff else {})
 
     spray = from_address("127.0.0.2")
     for i in range(20):  # 20 different names from one address (each account rule sees one failure at most)

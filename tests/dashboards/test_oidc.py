@@ -37,7 +37,7 @@ from workspace.config import EXAMPLE, load_config
 
 PW = "a long enough password"
 IDP_PW = "the provider's own password"
-SECRET = "tanjian-client-secret-for-the-tests"
+CLIENT_CRED = "tanjian-client-credential-for-the-tests"  # the provider and the 0600 file
 ROUTES = ["/", *(f"/{slug}" for slug in PAGES)]
 
 pytestmark = pytest.mark.skipif(not (ROOT / "node_modules" / "oidc-provider").exists() or not shutil.which("node"),
@@ -68,7 +68,7 @@ def env(tmp_path_factory):
     idp_port = free_port()
     issuer = f"http://localhost:{idp_port}"  # another site than tanjian's 127.0.0.1: the redirects are cross-site
     secret = base / "oidc-client.secret"
-    secret.write_text(SECRET + "\n")
+    secret.write_text(CLIENT_CRED + "\n")
     os.chmod(secret, 0o600)
     text = EXAMPLE.read_text("utf-8").replace("\ndashboards:\n", f"""
 dashboards:
@@ -92,7 +92,7 @@ dashboards:
     with dashboard_server({"cfg_path": cfg_path, "cfg": cfg}) as url:
         callback = f"{url}/login/oidc/callback"
         conf = {"port": idp_port, "issuer": issuer,
-                "clients": [{"client_id": "tanjian", "client_secret": SECRET, "redirect_uris": [callback]},
+                "clients": [{"client_id": "tanjian", "client_secret": CLIENT_CRED, "redirect_uris": [callback]},
                             {"client_id": "other-app", "client_secret": "other-app-secret-0123456789",
                              "redirect_uris": [callback]}],
                 "users": {s: {"password": IDP_PW, "email": f"{s}@plant18.example", "email_verified": True}
