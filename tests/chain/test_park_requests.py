@@ -17,7 +17,7 @@ from chain.requests import all_requests, deploy_requests, enrol, fulfil, open_re
 from models.park import scan_drop, verify_package
 from models.reports.park_package import answer_requests
 from tanjian.simulator.anvil import find_anvil, start_anvil
-from tests.models.park_world import METHODOLOGY_DIR, METHODOLOGY_ID, ParkWorld
+from tests.park_fixture import METHODOLOGY_DIR, METHODOLOGY_ID, ParkWorld
 from workspace.errors import ChainError
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]

@@ -7,29 +7,19 @@ import threading
 
 import pytest
 
-from chain.node import connect, free_port
+from chain.node import free_port
 from dashboards.park import ParkPage, enterprise_reports, enterprise_rows
 from models.park import scan_drop, verify_package
-from tanjian.simulator.anvil import find_anvil, start_anvil
 from tests.conftest import ARTIFACTS
-from tests.models.park_world import three_enterprise_park
-from workspace.errors import ChainError
+from tests.park_fixture import anvil_w3, three_park  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    try:
-        find_anvil()
-    except ChainError as exc:
-        pytest.skip(str(exc))
-    node = start_anvil(free_port())
-    try:
-        world, drop = three_enterprise_park(connect(node.rpc_url), tmp_path_factory.mktemp("park"))
-        yield [verify_package(p, world.w3, world.deployment) for p in scan_drop(drop)]
-    finally:
-        node.stop()
+def verdicts(three_park):
+    world, drop = three_park
+    return [verify_package(p, world.w3, world.deployment) for p in scan_drop(drop)]
 
 
 def test_view_model_by_hand(verdicts):
