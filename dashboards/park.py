@@ -109,21 +109,28 @@ class ParkPage(pn.viewable.Viewer):
 
 def view(ctx):
     """The page for the page frame: the park's settings from ``<data_dir>/park.yaml``
-    (``drop``, ``deployment``, ``rpc``, ``year``)."""
-    from ruamel.yaml import YAML
+    (:mod:`models.park.config`: a drop folder or an S3 bucket, deployment, rpc, year)."""
+    import datetime as dt
 
     from chain.calls import batching_web3
-    from models.park import scan_drop
+    from models.park.config import load_park
+    from models.park.s3drop import scan
     from models.park.scale import verify_all
+    from workspace.errors import TanjianError
 
     where = Path(ctx.cfg.paths.data_dir, "park.yaml")
     if not where.is_file():
-        return pn.pane.Markdown(f"No park is configured: {where.name} (drop, deployment, rpc, year) is missing "
-                                f"from the data folder.")
-    settings = YAML(typ="safe").load(where.read_text("utf-8"))
-    deployment = json.loads(Path(settings["deployment"]).read_text("utf-8"))
-    verdicts = verify_all(scan_drop(settings["drop"]), batching_web3(settings["rpc"]), deployment)
-    page = ParkPage(verdicts, int(settings["year"]), enterprise=ctx.arg("enterprise", "") or "")
+        return pn.pane.Markdown(f"No park is configured: {where.name} (drop or s3, deployment, rpc, year) is "
+                                f"missing from the data folder.")
+    try:
+        cfg = load_park(where)
+        if cfg.deployment is None or cfg.rpc is None:
+            raise TanjianError(f"{where}: deployment and rpc are needed to verify the packages")
+        deployment = json.loads(cfg.deployment.read_text("utf-8"))
+        verdicts = verify_all(scan(cfg), batching_web3(cfg.rpc), deployment)
+    except (TanjianError, OSError, ValueError) as exc:
+        return pn.pane.Markdown(f"The park's packages cannot be read: {html.escape(str(exc))}")
+    page = ParkPage(verdicts, cfg.year or dt.date.today().year, enterprise=ctx.arg("enterprise", "") or "")
     if pn.state.location is not None:
         pn.state.location.sync(page, {"enterprise": "enterprise"})
     return page
