@@ -58,14 +58,14 @@ class Enterprise:
 class ParkWorld:
     """The chain side of a park: deployment, methodology, enterprises and their quotas."""
 
-    def __init__(self, w3, root: Path):
+    def __init__(self, w3, root: Path, effective: dt.date = dt.date(2026, 1, 1)):
         self.w3, self.root = w3, Path(root)
         self.deployer = w3.eth.accounts[0]
         self.deployment = deploy_contracts(w3, self.deployer)
         self.anchor_address = self.deployment["contracts"][ANCHOR_REGISTRY]["address"]
         self.sha = package_sha256(METHODOLOGY_DIR)
         publish(w3, from_deployment(w3, self.deployment, METHODOLOGY_REGISTRY), self.deployer, METHODOLOGY_DIR,
-                METHODOLOGY_ID, VERSION, dt.date(2026, 1, 1))
+                METHODOLOGY_ID, VERSION, effective)
         self.quotas = from_deployment(w3, self.deployment, QUOTA_REGISTRY)
         self.enterprises: dict[str, Enterprise] = {}
 

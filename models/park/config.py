@@ -17,6 +17,9 @@ Relative paths are relative to the file's folder. Every problem is reported with
     deployment: deployment.json         # the consortium's deployment record (contract addresses)
     rpc: http://node.park.lan:8545
     year: 2026
+    answer:                             # an enterprise's copy only: answer the regulator's requests
+      author: wang.fang                 # who issues the requested reports (needs the 'report' permission)
+      sector: machinery                 # how the park files the enterprise (default: site.enterprise.industry)
 
 Keys never go into this file: they come from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` in the
 environment, or from ``credentials_file``, a file of mode 0600 holding the same two ``NAME=value`` lines
@@ -65,6 +68,15 @@ class S3Drop(_Model):
         return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
 
 
+class AnswerSettings(_Model):
+    """An enterprise's settings for answering the regulator's report requests (models/reports/on_demand.py)."""
+
+    author: str = Field(..., min_length=1, description="who issues the requested reports (an account with the "
+                                                       "'report' permission when the workspace has accounts)")
+    sector: str | None = Field(None, description="the enterprise's sector in the park (default: the site's "
+                                                 "enterprise.industry)")
+
+
 class ParkConfig(_Model):
     """``park.yaml`` (see the module's text)."""
 
@@ -74,6 +86,8 @@ class ParkConfig(_Model):
     deployment: Path | None = Field(None, description="the consortium's deployment record (deployment.json)")
     rpc: str | None = Field(None, description="node JSON-RPC URL")
     year: int | None = Field(None, ge=2000, le=2100, description="compliance year of the views")
+    answer: AnswerSettings | None = Field(None, description="an enterprise's workspace: answer the regulator's "
+                                                            "requests in the anchoring loop")
     source: Path | None = Field(None, exclude=True, description="file this configuration came from")
 
     @model_validator(mode="after")

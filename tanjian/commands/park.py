@@ -10,6 +10,10 @@
         the regulator requests a month's report on chain (ReportRequests); refusals in one line
     tanjian park requests --deployment F --rpc URL
         every request: open, or fulfilled after N s
+    tanjian [--config tanjian.yaml] park answer [REQUEST_ID ...] [--park park.yaml] [--author NAME]
+        as the enterprise: issue the reports the regulator requested (tanjian report's path, the methodology
+        guard included), ledger and anchor them, submit the package and fulfil the request on chain; the
+        anchoring loop does the same by itself when <data_dir>/park.yaml has an `answer:` section
     tanjian park status (--drop DROP --deployment F --rpc URL --year YYYY | --park park.yaml) [--today DATE]
         emissions by enterprise, sector and month, quota position and forecast, late or missing reports
 
@@ -197,6 +201,45 @@ def cmd_requests(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_answer(args: argparse.Namespace) -> int:
+    """Answer this plant's open requests (or the ones named) once; refusals one line each, exit 1."""
+    from chain.connect import anchoring_service
+    from models.reports.on_demand import forget_refusal, park_yaml, watcher_for
+    from tanjian.args import config_from_args
+    from workspace.errors import ConfigError, TanjianError
+
+    cfg = config_from_args(args)
+    path = args.park or park_yaml(cfg)
+    if not path.is_file():
+        raise _Refused(f"{path}: no park.yaml (the park's drop or s3 and its deployment record); give --park", 2)
+    try:
+        svc = anchoring_service(cfg)
+        watcher = watcher_for(cfg, svc, path, author=args.author)
+        if watcher is None:
+            raise _Refused(f"{path}: who answers? give --author or set answer.author in park.yaml", 2)
+        for rid in args.request_id:
+            forget_refusal(cfg, rid)
+        answers = watcher.poll()
+    except ConfigError as exc:
+        raise _Refused(str(exc).split("\n", 1)[-1] if len(exc.problems) == 1 else str(exc), 2) from None
+    except TanjianError as exc:
+        raise _Refused(str(exc), 1) from None
+    if args.request_id:
+        answers = [a for a in answers if a.request_id in set(args.request_id)]
+    if not answers:
+        print(f"no open request for {cfg.site.plant.id}")
+    refused = 0
+    for a in answers:
+        if a.state in ("refused", "error"):
+            refused += 1
+            print(f"tanjian park answer: {a.state}: {a.detail}", file=sys.stderr)
+        elif a.state == "fulfilled":
+            print(f"request {a.request_id}: fulfilled after {a.latency_s:.0f} s; {a.detail}")
+        else:
+            print(f"request {a.request_id}: waiting: {a.detail}")
+    return 1 if refused else 0
+
+
 def add_commands(subparsers) -> None:
     """Add ``park {submit,verify,status}``."""
     p = subparsers.add_parser("park", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -229,6 +272,12 @@ def add_commands(subparsers) -> None:
     x.set_defaults(func=_refusing(cmd_request))
     x = s.add_parser("requests", help="every report request: open, or fulfilled after N s")
     x.set_defaults(func=_refusing(cmd_requests))
+    x = s.add_parser("answer", help="as the enterprise, answer the regulator's open report requests")
+    x.add_argument("request_id", type=int, nargs="*", help="only these requests (a refusal recorded earlier is "
+                                                           "tried again)")
+    x.add_argument("--park", type=existing_file, help="park.yaml (default: <data_dir>/park.yaml)")
+    x.add_argument("--author", help="who issues the reports (default: park.yaml's answer.author)")
+    x.set_defaults(func=_refusing(cmd_answer))
     for x in (s.choices["request"], s.choices["requests"]):
         x.add_argument("--deployment", type=existing_file, required=True,
                        help="the deployment record with the ReportRequests contract")
