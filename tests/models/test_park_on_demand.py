@@ -165,3 +165,51 @@ def test_local_dates_of_a_request():
     sh = ZoneInfo("Asia/Shanghai")
     assert local_dates(cfg, dt.datetime(2026, 12, 1, tzinfo=sh), dt.datetime(2026, 12, 2, tzinfo=sh)) == \
         (dt.date(2026, 12, 1), dt.date(2026, 12, 1))
+
+
+def test_the_anchoring_loop_answers_while_a_collector_holds_the_journal(plant):
+    """The loop's watcher (what `tanjian chain anchor` runs when park.yaml has `answer:`): with a collector
+    holding the journal the figures are queued in the inbox and the request waits; once the collector has
+    journaled them, the loop anchors, submits and fulfils by itself."""
+    import threading
+
+    from chain.connect import anchoring_service
+    from chain.requests import request_of
+    from models.reports.on_demand import watcher_for
+    from workspace.journal import Journal
+    from workspace.keeper import Keeper
+
+    world, req, cfg = plant
+    w3 = world.w3
+    rid = request_report(w3, req, world.deployer, PLANT, dt.date(2025, 11, 1), dt.date(2025, 12, 1), METHODOLOGY_ID)
+    svc = anchoring_service(cfg)
+    watcher = watcher_for(cfg, svc)
+    assert watcher is not None and watcher.author == "wang.fang" and watcher.sector == "machinery"
+    before = set(cfg.paths.inbox.glob("*.json"))
+    collector = Journal(cfg.paths.journal, writer=True)  # the collector holds the journal
+    try:
+        (a,) = watcher.poll()
+        assert (a.request_id, a.state) == (rid, "waiting") and "queued for the collector" in a.detail
+        assert watcher.poll()[0].state == "waiting"  # issued once: nothing issued or queued again
+        # queued: the report's three files (JSON, XLSX, PDF of the cn layout) and the figures, one request each
+        assert len(set(cfg.paths.inbox.glob("*.json")) - before) == 4
+        # the collector's next cycle journals the inbox
+        assert Keeper.open(cfg, collector).drain() == 4
+    finally:
+        collector.close()
+    stop = threading.Event()
+    loop = threading.Thread(target=svc.run, args=(0.2, stop), kwargs={"also": (watcher.poll,)}, daemon=True)
+    loop.start()
+    try:
+        for _ in range(300):
+            if request_of(req, rid).fulfilled_at is not None:
+                break
+            stop.wait(0.2)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    r = request_of(req, rid)
+    assert r.fulfilled_at is not None, "the loop did not fulfil the request"
+    (pkg,) = [p for p in scan_drop(cfg.paths.data_dir.parent.parent / "drop") if p.period == "2025-11"]
+    assert hashlib.sha256(pkg.figures_bytes).hexdigest() == r.figures_sha256
+    assert verify_package(pkg, w3, world.deployment).ok
