@@ -149,17 +149,19 @@ def emissions_kg(inventory: dict) -> dict[str, float]:
     return out
 
 
-def _seq_of(cfg, sha256: str, start: int) -> int | None:
-    """Sequence number of the ``document`` batch recording ``sha256`` (from ``start``), or None."""
+def _seq_of(cfg, sha256: str, start: int) -> tuple[int | None, int]:
+    """``(seq, scanned_to)``: the ``document`` batch recording ``sha256`` among batches ``start..`` (None when
+    not journaled yet), and the journal's length when scanned (the next scan starts there)."""
     from workspace.batch import decode_batch
     from workspace.journal import Journal
 
     with Journal(cfg.paths.journal) as journal:
-        for seq in range(journal.next_seq - 1, max(start, 0) - 1, -1):
+        end = journal.next_seq
+        for seq in range(max(start, 0), end):
             note = decode_batch(journal.read(seq)).note or {}
             if note.get("kind") == "document" and note.get("sha256") == sha256:
-                return seq
-    return None
+                return seq, end
+    return None, end
 
 
 def _next_seq(cfg) -> int:
@@ -243,8 +245,9 @@ def answer(cfg, r, *, w3, requests: Any, registry: Any, park, gateway, ledger, a
               "reports": [str(p) for p in res["files"]], "from_seq": first_seq,
               "period": [start.isoformat(), end.isoformat()]}
         _write_state(cfg, r.id, st)
-    seq = _seq_of(cfg, st["figures_sha256"], st["from_seq"])
+    seq, scanned = _seq_of(cfg, st["figures_sha256"], st["from_seq"])
     if seq is None:
+        _write_state(cfg, r.id, dict(st, from_seq=scanned))
         return Answer(r.id, "waiting", "the figures' batch is queued for the collector's journal")
     ledger.sync()
 
