@@ -241,7 +241,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers) -> None:
-    """Add ``park {submit,verify,status}``."""
+    """Add ``park {submit,verify,status,request,requests,answer}``."""
     p = subparsers.add_parser("park", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="park_command", metavar="ACTION", required=True)
     x = s.add_parser("submit", help="copy a report package into the park's drop folder or bucket")

@@ -156,3 +156,14 @@ def test_cli_submits_to_and_verifies_from_the_bucket(three_park, bucket, tmp_pat
     assert len(err.strip().splitlines()) == 1
     assert main(["park", "verify", "--rpc", "http://127.0.0.1:1"]) == 2
     assert "say where the packages are: --drop DROP or --park park.yaml" in capsys.readouterr().err
+
+
+def test_park_yaml_has_no_place_for_a_store(tmp_path):
+    """The park's settings name a drop and a chain, never a plant's store: a `store` key is refused."""
+    from models.park.config import ParkConfig
+
+    assert not [f for f in ParkConfig.model_fields if "store" in f or "journal" in f]
+    f = tmp_path / "park.yaml"
+    f.write_text("drop: d\nstore_url: s3://plants/plant-18/store\n")
+    with pytest.raises(ConfigError, match=r"park.yaml:2: store_url: Extra inputs are not permitted"):
+        load_park(f)
