@@ -219,3 +219,25 @@ def test_the_anchoring_loop_answers_while_a_collector_holds_the_journal(plant):
     (pkg,) = [p for p in scan_drop(cfg.paths.data_dir.parent.parent / "drop") if p.period == "2025-11"]
     assert hashlib.sha256(pkg.figures_bytes).hexdigest() == r.figures_sha256
     assert verify_package(pkg, w3, world.deployment).ok
+
+
+def test_workspace_side_refusals_without_a_chain():
+    """The refusals the contract cannot make for the enterprise: a request for another plant, and a period that
+    has not ended by the workspace's clock (e.g. a node whose clock runs ahead), each one line."""
+    from chain.requests import ReportRequest
+    from models.reports.on_demand import RequestRefused, check_request
+
+    cfg = load_config(EXAMPLE)
+    now = dt.datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+
+    def req(enterprise, start, end):
+        return ReportRequest(7, enterprise, start, end, METHODOLOGY_ID, now, None, None, None)
+
+    with pytest.raises(RequestRefused, match=r"^request 7: for enterprise 'plant-99', not this workspace's plant "
+                                             r"'plant-18' \(unknown enterprise\)$"):
+        check_request(cfg, req("plant-99", dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 12, 1, tzinfo=UTC)),
+                      None, author="wang.fang", now=now)
+    with pytest.raises(RequestRefused, match=r"^request 7: the period 2026-12-01 00:00 \.\. 2027-01-01 00:00 UTC has "
+                                             r"not ended \(period in the future\)$"):
+        check_request(cfg, req(PLANT, dt.datetime(2026, 12, 1, tzinfo=UTC), dt.datetime(2027, 1, 1, tzinfo=UTC)),
+                      None, author="wang.fang", now=now)
