@@ -167,28 +167,53 @@ def test_local_dates_of_a_request():
         (dt.date(2026, 12, 1), dt.date(2026, 12, 1))
 
 
-def test_the_anchoring_loop_answers_while_a_collector_holds_the_journal(plant):
+@pytest.fixture
+def s3_endpoint(monkeypatch):
+    """moto's S3 server with the bucket ``park``; the keys in the environment."""
+    import boto3
+
+    from tests.objectstore import S3_KEY, start_s3_server
+
+    for k, v in S3_KEY.items():
+        monkeypatch.setenv(k, v)
+    srv = start_s3_server()
+    host, port = srv.get_host_and_port()
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1").create_bucket(Bucket="park")
+    yield f"http://{host}:{port}"
+    srv.stop()
+
+
+def test_the_anchoring_loop_answers_while_a_collector_holds_the_journal(plant, tmp_path, s3_endpoint):
     """The loop's watcher (what `tanjian chain anchor` runs when park.yaml has `answer:`): with a collector
     holding the journal the figures are queued in the inbox and the request waits; once the collector has
-    journaled them, the loop anchors, submits and fulfils by itself."""
+    journaled them, the loop anchors, submits (this time to the park's S3 bucket, moto's server) and fulfils
+    by itself."""
     import threading
 
     from chain.connect import anchoring_service
     from chain.requests import request_of
+    from models.park.config import load_park
+    from models.park.s3drop import scan
     from models.reports.on_demand import watcher_for
+    from workspace.accounts import Accounts
     from workspace.journal import Journal
     from workspace.keeper import Keeper
 
-    from workspace.accounts import Accounts
-
     world, req, cfg = plant
     w3 = world.w3
+    # the park's published settings with its bucket instead of the drop folder
+    text = (cfg.paths.data_dir / "park.yaml").read_text()
+    park_file = tmp_path / "park-s3.yaml"
+    park_file.write_text(text.replace(text.splitlines()[0], f"s3: {{endpoint_url: '{s3_endpoint}', bucket: park, "
+                                      f"prefix: zone-a, allow_http: true, force_path_style: true}}\n"
+                                      f"cache: {tmp_path / 'cache'}"))
     accounts = Accounts(cfg.paths.data_dir)  # with accounts, park.yaml's author must hold 'report'
     if accounts.get("wang.fang") is None:
         accounts.add("wang.fang", "energy_manager", "another-long-passphrase-2", by="admin")
     rid = request_report(w3, req, world.deployer, PLANT, dt.date(2025, 11, 1), dt.date(2025, 12, 1), METHODOLOGY_ID)
     svc = anchoring_service(cfg)
-    watcher = watcher_for(cfg, svc)
+    watcher = watcher_for(cfg, svc, park_file)
+    assert watcher.park.s3 is not None and watcher.park.drop is None
     assert watcher is not None and watcher.author == "wang.fang" and watcher.sector == "machinery"
     before = set(cfg.paths.inbox.glob("*.json"))
     collector = Journal(cfg.paths.journal, writer=True)  # the collector holds the journal
@@ -216,7 +241,8 @@ def test_the_anchoring_loop_answers_while_a_collector_holds_the_journal(plant):
         loop.join(timeout=30)
     r = request_of(req, rid)
     assert r.fulfilled_at is not None, "the loop did not fulfil the request"
-    (pkg,) = [p for p in scan_drop(cfg.paths.data_dir.parent.parent / "drop") if p.period == "2025-11"]
+    (pkg,) = scan(load_park(park_file))  # the park reads it back from the bucket
+    assert (pkg.enterprise, pkg.period) == (PLANT, "2025-11")
     assert hashlib.sha256(pkg.figures_bytes).hexdigest() == r.figures_sha256
     assert verify_package(pkg, w3, world.deployment).ok
 
