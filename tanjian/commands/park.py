@@ -204,6 +204,8 @@ def cmd_requests(args: argparse.Namespace) -> int:
 def cmd_answer(args: argparse.Namespace) -> int:
     """Answer this plant's open requests (or the ones named) once; refusals one line each, exit 1."""
     from chain.connect import anchoring_service
+    from chain.node import NODE_DOWN_ERRORS
+    from models.park.config import load_park
     from models.reports.on_demand import forget_refusal, park_yaml, watcher_for
     from tanjian.args import config_from_args
     from workspace.errors import ConfigError, TanjianError
@@ -213,6 +215,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise _Refused(f"{path}: no park.yaml (the park's drop or s3 and its deployment record); give --park", 2)
     try:
+        load_park(path)  # the settings' mistakes first, before any node is asked
         svc = anchoring_service(cfg)
         watcher = watcher_for(cfg, svc, path, author=args.author)
         if watcher is None:
@@ -224,6 +227,8 @@ def cmd_answer(args: argparse.Namespace) -> int:
         raise _Refused(str(exc).split("\n", 1)[-1] if len(exc.problems) == 1 else str(exc), 2) from None
     except TanjianError as exc:
         raise _Refused(str(exc), 1) from None
+    except NODE_DOWN_ERRORS as exc:
+        raise _Refused(f"node {cfg.chain.rpc_url} unreachable ({type(exc).__name__}); nothing answered", 1) from None
     if args.request_id:
         answers = [a for a in answers if a.request_id in set(args.request_id)]
     if not answers:

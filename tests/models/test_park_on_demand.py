@@ -267,3 +267,26 @@ def test_workspace_side_refusals_without_a_chain():
                                              r"not ended \(period in the future\)$"):
         check_request(cfg, req(PLANT, dt.datetime(2026, 12, 1, tzinfo=UTC), dt.datetime(2027, 1, 1, tzinfo=UTC)),
                       None, author="wang.fang", now=now)
+
+
+def test_answer_command_mistakes_are_one_line(tmp_path, capsys):
+    from chain.node import free_port
+    from tanjian.cli import main
+
+    cfg_file = tmp_path / "tanjian.yaml"
+    cfg_file.write_text(EXAMPLE.read_text().replace("rpc_url: http://127.0.0.1:8545",
+                                                    f"rpc_url: http://127.0.0.1:{free_port()}"))  # no node there
+    var = tmp_path / "var"
+    argv = ["--config", str(cfg_file), "--data-dir", str(var), "park", "answer"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (f"tanjian park answer: {var / 'park.yaml'}: no park.yaml (the park's "
+                                               f"drop or s3 and its deployment record); give --park")
+    var.mkdir()
+    (var / "park.yaml").write_text("drop: d\nanswer: {author: wang.fang}\nstore_url: s3://plants/x\n")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (f"tanjian park answer: {var / 'park.yaml'}:3: store_url: Extra inputs "
+                                               f"are not permitted")
+    (var / "park.yaml").write_text("drop: d\nanswer: {author: wang.fang}\n")
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("tanjian park answer: ") and "unreachable" in err
