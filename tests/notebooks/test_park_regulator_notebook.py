@@ -33,8 +33,9 @@ def test_regulator_notebook_runs_and_shows_the_park(three_park, tmp_path):
     fulfil(w3, req, world.enterprises["E3"].gateway, rid, "ab" * 32)
     dep = tmp_path / "deployment.json"
     dep.write_text(json.dumps(world.deployment))
-    env = dict(os.environ, TANJIAN_PARK_DROP=str(drop), TANJIAN_PARK_DEPLOYMENT=str(dep),
-               TANJIAN_PARK_RPC=w3.provider.endpoint_uri, TANJIAN_PARK_YEAR="2026", TANJIAN_PARK_TODAY="2026-04-20",
+    park = tmp_path / "park.yaml"  # the park's settings, as `tanjian park verify --park` reads them
+    park.write_text(f"drop: {drop}\ndeployment: {dep}\nrpc: {w3.provider.endpoint_uri}\nyear: 2026\n")
+    env = dict(os.environ, TANJIAN_PARK_YAML=str(park), TANJIAN_PARK_TODAY="2026-04-20",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                PYDEVD_DISABLE_FILE_VALIDATION="1")
     nb = nbformat.read(NB, as_version=4)
