@@ -22,12 +22,12 @@ import param
 from models.park import quota_position
 from models.park.verify import PackageVerdict
 
-CSS = """
-.tj-park-table { width: 100%; border-collapse: collapse; font-size: 15px; }
-.tj-park-table th { text-align: left; border-bottom: 2px solid #ccc; padding: 6px 8px; }
-.tj-park-table td { border-bottom: 1px solid #e5e5e5; padding: 6px 8px; }
-.tj-park-fail { color: #9b1c1c; font-weight: 700; }
-.tj-park-ok { color: #11663a; font-weight: 700; }
+from .tables import CSS as TABLE_CSS, downloads, table_html
+
+#: the failing check stands out: a non-empty "failed" / "failed_check" cell (tables.py gives every cell its column)
+CSS = TABLE_CSS + """
+#tj-park-enterprises td[data-col="failed"]:not(:empty),
+#tj-park-reports td[data-col="failed_check"]:not(:empty) { color: #9b1c1c; font-weight: 700; }
 """
 
 
@@ -47,7 +47,7 @@ def enterprise_rows(verdicts: list[PackageVerdict], year: int) -> pd.DataFrame:
             r["failed"].append(f"{v.period}: {v.failed}")
     df = pd.DataFrame([{**r, "failed": ", ".join(r["failed"])} for r in rows.values()],
                       columns=["enterprise", "sector", "packages", "verified", "failed", "emitted_kg"])
-    q = quota_position(verdicts, year)[["quota_kg", "forecast_kg"]] if len(df) else None
+    q = quota_position(verdicts, year)[["quota_kg", "forecast_kg"]].astype(float) if len(df) else None
     if q is not None and len(q):
         df = df.merge(q, left_on="enterprise", right_index=True, how="left")
     else:
@@ -56,27 +56,17 @@ def enterprise_rows(verdicts: list[PackageVerdict], year: int) -> pd.DataFrame:
 
 
 def enterprise_reports(verdicts: list[PackageVerdict], enterprise: str) -> pd.DataFrame:
-    """One enterprise's packages: period, status, failing check and why, verified total [kg CO2e]."""
+    """One enterprise's packages: period, status, failing check, verified total [kg CO2e] and why it failed."""
     rows = [{"period": v.period, "status": v.status, "failed_check": v.failed or "",
              "detail": v.detail() if v.failed else "", "total_kg": v.emissions_kg.get("total")}
             for v in verdicts if v.enterprise == enterprise]
-    return pd.DataFrame(rows, columns=["period", "status", "failed_check", "detail", "total_kg"]).sort_values(
+    return pd.DataFrame(rows, columns=["period", "status", "failed_check", "total_kg", "detail"]).sort_values(
         "period").reset_index(drop=True)
 
 
-def _table(df: pd.DataFrame, css_id: str) -> str:
-    def cell(col, x):
-        if isinstance(x, float):
-            return "" if pd.isna(x) else f"{x:,.0f}"
-        text = html.escape(str(x))
-        if col in ("failed", "status", "failed_check") and text:
-            cls = "tj-park-ok" if text == "verified" else "tj-park-fail"
-            return f'<span class="{cls}">{text}</span>'
-        return text
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(c, r[c])}</td>" for c in df.columns) + "</tr>"
-                   for _, r in df.iterrows())
-    return f'<table class="tj-park-table" id="{css_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def _table(df: pd.DataFrame, css_id: str, name: str, key: str) -> str:
+    """``df`` through the pages' table (dashboards/tables.py: raw values in the cells, rows named by ``key``)."""
+    return f'<div id="{css_id}">{table_html(df.set_index(key), name, digits=0)}</div>'
 
 
 class ParkPage(pn.viewable.Viewer):
@@ -98,12 +88,16 @@ class ParkPage(pn.viewable.Viewer):
         if not self.enterprise:
             return pn.pane.Markdown("Choose an enterprise to see its reports.")
         df = enterprise_reports(self.verdicts, self.enterprise)
-        return pn.pane.HTML(_table(df, "tj-park-reports"), sizing_mode="stretch_width")
+        return pn.Column(pn.pane.HTML(_table(df, "tj-park-reports", f"reports of {self.enterprise}", "period"),
+                                      stylesheets=[CSS], sizing_mode="stretch_width"),
+                         downloads(df, f"park-{self.enterprise}-reports"), sizing_mode="stretch_width")
 
     def __panel__(self):
         return pn.Column(
             pn.pane.Markdown(f"## The park — {self.year}: verified report packages"),
-            pn.pane.HTML(_table(self.rows, "tj-park-enterprises"), stylesheets=[CSS], sizing_mode="stretch_width"),
+            pn.pane.HTML(_table(self.rows, "tj-park-enterprises", "enterprises of the park", "enterprise"),
+                         stylesheets=[CSS], sizing_mode="stretch_width"),
+            downloads(self.rows, f"park-enterprises-{self.year}"),
             self._select, pn.panel(self._detail), stylesheets=[CSS], sizing_mode="stretch_width")
 
 
