@@ -74,19 +74,20 @@ class ParkPage(pn.viewable.Viewer):
 
     enterprise = param.String(default="", doc="the enterprise drilled into ('' = none)")
 
-    def __init__(self, verdicts: list[PackageVerdict], year: int, **params):
+    def __init__(self, verdicts: list[PackageVerdict], year: int, translate=None, **params):
         super().__init__(**params)
         self.verdicts, self.year = verdicts, year
+        self._ = translate or (lambda text: text)  # the page frame's ctx._ (dashboards/i18n.py)
         self.rows = enterprise_rows(verdicts, year)
         names = list(self.rows["enterprise"])
-        self._select = pn.widgets.Select(label="Enterprise", options=[""] + names, value=self.enterprise)
+        self._select = pn.widgets.Select(label=self._("Enterprise"), options=[""] + names, value=self.enterprise)
         self._select.link(self, value="enterprise")
         self.param.watch(lambda e: setattr(self._select, "value", e.new), "enterprise")
 
     @param.depends("enterprise")
     def _detail(self):
         if not self.enterprise:
-            return pn.pane.Markdown("Choose an enterprise to see its reports.")
+            return pn.pane.Markdown(self._("Choose an enterprise to see its reports."))
         df = enterprise_reports(self.verdicts, self.enterprise)
         return pn.Column(pn.pane.HTML(_table(df, "tj-park-reports", f"reports of {self.enterprise}", "period"),
                                       stylesheets=[CSS], sizing_mode="stretch_width"),
@@ -94,7 +95,7 @@ class ParkPage(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.pane.Markdown(f"## The park — {self.year}: verified report packages"),
+            pn.pane.Markdown(f"## {self._('The park')} — {self.year}: {self._('verified report packages')}"),
             pn.pane.HTML(_table(self.rows, "tj-park-enterprises", "enterprises of the park", "enterprise"),
                          stylesheets=[CSS], sizing_mode="stretch_width"),
             downloads(self.rows, f"park-enterprises-{self.year}"),
@@ -114,8 +115,8 @@ def view(ctx):
 
     where = Path(ctx.cfg.paths.data_dir, "park.yaml")
     if not where.is_file():
-        return pn.pane.Markdown(f"No park is configured: {where.name} (drop or s3, deployment, rpc, year) is "
-                                f"missing from the data folder.")
+        return pn.pane.Markdown(ctx._("No park is configured: park.yaml (drop or s3, deployment, rpc, year) is "
+                                      "missing from the data folder."))
     try:
         cfg = load_park(where)
         if cfg.deployment is None or cfg.rpc is None:
@@ -123,8 +124,9 @@ def view(ctx):
         deployment = json.loads(cfg.deployment.read_text("utf-8"))
         verdicts = verify_all(scan(cfg), batching_web3(cfg.rpc), deployment)
     except (TanjianError, OSError, ValueError) as exc:
-        return pn.pane.Markdown(f"The park's packages cannot be read: {html.escape(str(exc))}")
-    page = ParkPage(verdicts, cfg.year or dt.date.today().year, enterprise=ctx.arg("enterprise", "") or "")
+        return pn.pane.Markdown(f"{ctx._('The park’s packages cannot be read:')} {html.escape(str(exc))}")
+    page = ParkPage(verdicts, cfg.year or dt.date.today().year, translate=ctx._,
+                    enterprise=ctx.arg("enterprise", "") or "")
     if pn.state.location is not None:
         pn.state.location.sync(page, {"enterprise": "enterprise"})
     return page
