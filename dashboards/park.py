@@ -22,10 +22,13 @@ import param
 from models.park import quota_position
 from models.park.verify import PackageVerdict
 
-from .tables import CSS as TABLE_CSS, downloads, table_html
-
-#: the failing check stands out: a non-empty "failed" / "failed_check" cell (tables.py gives every cell its column)
-CSS = TABLE_CSS + """
+#: the park's own table styles: dashboards/tables.py reaches dashboards.feeds and so the store (through
+#: dashboards.render), which the contract park-holds-no-store forbids this page
+CSS = """
+.tj-park-table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
+.tj-park-table th { text-align: left; padding: 4px 8px; border-bottom: 2px solid #999; white-space: nowrap; }
+.tj-park-table td { padding: 3px 8px; border-bottom: 1px solid #ddd; }
+.tj-park-table td.n { text-align: right; white-space: nowrap; }
 #tj-park-enterprises td[data-col="failed"]:not(:empty),
 #tj-park-reports td[data-col="failed_check"]:not(:empty) { color: #9b1c1c; font-weight: 700; }
 """
@@ -65,8 +68,24 @@ def enterprise_reports(verdicts: list[PackageVerdict], enterprise: str) -> pd.Da
 
 
 def _table(df: pd.DataFrame, css_id: str, name: str, key: str) -> str:
-    """``df`` through the pages' table (dashboards/tables.py: raw values in the cells, rows named by ``key``)."""
-    return f'<div id="{css_id}">{table_html(df.set_index(key), name, digits=0)}</div>'
+    """``df`` as an HTML table as the pages' tables are (dashboards/tables.py): every cell names its column
+    (``data-col``) and carries its raw number (``data-value``), every row its ``key`` (``data-row``); headers
+    with the unit in brackets (``emitted_kg`` -> ``emitted [kg]``)."""
+    def head(c: str) -> str:
+        return f"{c[:-3].replace('_', ' ')} [kg]" if c.endswith("_kg") else c.replace("_", " ")
+
+    def cell(c, x) -> str:
+        if isinstance(x, float):
+            text = "–" if x != x else f"{x:,.0f}"
+            return f'<td class="n" data-col="{c}" data-value="{x!r}">{text}</td>'
+        return f'<td data-col="{c}">{html.escape(str(x))}</td>'
+
+    cols = list(df.columns)
+    body = "".join(f'<tr data-row="{html.escape(str(r[key]))}">' + "".join(cell(c, r[c]) for c in cols) + "</tr>"
+                   for _, r in df.iterrows())
+    return (f'<div id="{css_id}" role="region" aria-label="{html.escape(name)}" style="overflow-x:auto">'
+            f'<table class="tj-park-table"><thead><tr>{"".join(f"<th>{head(c)}</th>" for c in cols)}</tr></thead>'
+            f'<tbody>{body}</tbody></table></div>')
 
 
 class ParkPage(pn.viewable.Viewer):
@@ -89,16 +108,14 @@ class ParkPage(pn.viewable.Viewer):
         if not self.enterprise:
             return pn.pane.Markdown(self._("Choose an enterprise to see its reports."))
         df = enterprise_reports(self.verdicts, self.enterprise)
-        return pn.Column(pn.pane.HTML(_table(df, "tj-park-reports", f"reports of {self.enterprise}", "period"),
-                                      stylesheets=[CSS], sizing_mode="stretch_width"),
-                         downloads(df, f"park-{self.enterprise}-reports"), sizing_mode="stretch_width")
+        return pn.pane.HTML(_table(df, "tj-park-reports", f"reports of {self.enterprise}", "period"),
+                            stylesheets=[CSS], sizing_mode="stretch_width")
 
     def __panel__(self):
         return pn.Column(
             pn.pane.Markdown(f"## {self._('The park')} — {self.year}: {self._('verified report packages')}"),
             pn.pane.HTML(_table(self.rows, "tj-park-enterprises", "enterprises of the park", "enterprise"),
                          stylesheets=[CSS], sizing_mode="stretch_width"),
-            downloads(self.rows, f"park-enterprises-{self.year}"),
             self._select, pn.panel(self._detail), stylesheets=[CSS], sizing_mode="stretch_width")
 
 
