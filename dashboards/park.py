@@ -6,7 +6,8 @@ package, the failing check named. No reading, meter or store of any plant is rea
 The view-model functions (:func:`enterprise_rows`, :func:`enterprise_reports`) are plain pandas and tested
 on their own; :class:`ParkPage` only lays them out. :func:`view` is the page's entry for the page frame
 (``dashboards.park:view``): it reads the park's settings (drop folder, deployment record, node URL) from
-``<data_dir>/park.yaml``.
+``<data_dir>/park.yaml``. Headers and labels are in the session's language (:mod:`dashboards.i18n`); both
+tables download as CSV and XLSX (:func:`dashboards.tables.downloads`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import param
 
 from models.park import quota_position
 from models.park.verify import PackageVerdict
+
+from . import i18n
+from .tables import downloads, header
 
 CSS = """
 .tj-park-table { width: 100%; border-collapse: collapse; font-size: 15px; }
@@ -64,16 +68,19 @@ def enterprise_reports(verdicts: list[PackageVerdict], enterprise: str) -> pd.Da
         "period").reset_index(drop=True)
 
 
-def _table(df: pd.DataFrame, css_id: str) -> str:
+def _table(df: pd.DataFrame, css_id: str, lang: str = "en") -> str:
+    _ = i18n.gettext_for(lang)
+
     def cell(col, x):
         if isinstance(x, float):
-            return "" if pd.isna(x) else f"{x:,.0f}"
+            return "" if pd.isna(x) else i18n.number(x, lang)
         text = html.escape(str(x))
         if col in ("failed", "status", "failed_check") and text:
             cls = "tj-park-ok" if text == "verified" else "tj-park-fail"
-            return f'<span class="{cls}">{text}</span>'
+            shown = html.escape(_(text)) if col == "status" and text == "verified" else text
+            return f'<span class="{cls}" data-value="{text}">{shown}</span>'
         return text
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    head = "".join(f'<th data-col="{html.escape(c)}">{html.escape(header(c, lang))}</th>' for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{cell(c, r[c])}</td>" for c in df.columns) + "</tr>"
                    for _, r in df.iterrows())
     return f'<table class="tj-park-table" id="{css_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -84,26 +91,32 @@ class ParkPage(pn.viewable.Viewer):
 
     enterprise = param.String(default="", doc="the enterprise drilled into ('' = none)")
 
-    def __init__(self, verdicts: list[PackageVerdict], year: int, **params):
+    def __init__(self, verdicts: list[PackageVerdict], year: int, lang: str = "en", **params):
         super().__init__(**params)
         self.verdicts, self.year = verdicts, year
+        self.lang = i18n.language(lang)
+        self._ = i18n.gettext_for(self.lang)
         self.rows = enterprise_rows(verdicts, year)
         names = list(self.rows["enterprise"])
-        self._select = pn.widgets.Select(label="Enterprise", options=[""] + names, value=self.enterprise)
+        self._select = pn.widgets.Select(label=self._("Enterprise"), options=[""] + names, value=self.enterprise)
         self._select.link(self, value="enterprise")
         self.param.watch(lambda e: setattr(self._select, "value", e.new), "enterprise")
 
     @param.depends("enterprise")
     def _detail(self):
         if not self.enterprise:
-            return pn.pane.Markdown("Choose an enterprise to see its reports.")
+            return pn.pane.Markdown(self._("Choose an enterprise to see its reports."))
         df = enterprise_reports(self.verdicts, self.enterprise)
-        return pn.pane.HTML(_table(df, "tj-park-reports"), sizing_mode="stretch_width")
+        return pn.Column(pn.pane.HTML(_table(df, "tj-park-reports", self.lang), stylesheets=[CSS],
+                                      sizing_mode="stretch_width"),
+                         downloads(df, f"park-{self.enterprise}-reports", self.lang), sizing_mode="stretch_width")
 
     def __panel__(self):
         return pn.Column(
-            pn.pane.Markdown(f"## The park — {self.year}: verified report packages"),
-            pn.pane.HTML(_table(self.rows, "tj-park-enterprises"), stylesheets=[CSS], sizing_mode="stretch_width"),
+            pn.pane.Markdown("## " + self._("The park — {year}: verified report packages").format(year=self.year)),
+            pn.pane.HTML(_table(self.rows, "tj-park-enterprises", self.lang), stylesheets=[CSS],
+                         sizing_mode="stretch_width"),
+            downloads(self.rows, f"park-{self.year}-enterprises", self.lang),
             self._select, pn.panel(self._detail), stylesheets=[CSS], sizing_mode="stretch_width")
 
 
@@ -117,13 +130,14 @@ def view(ctx):
     from models.park.scale import verify_all
 
     where = Path(ctx.cfg.paths.data_dir, "park.yaml")
+    lang = i18n.language(getattr(ctx, "lang", "en"))
     if not where.is_file():
-        return pn.pane.Markdown(f"No park is configured: {where.name} (drop, deployment, rpc, year) is missing "
-                                f"from the data folder.")
+        return pn.pane.Markdown(i18n.gettext_for(lang)("No park is configured: {file} (drop, deployment, rpc, year) "
+                                                       "is missing from the data folder.").format(file=where.name))
     settings = YAML(typ="safe").load(where.read_text("utf-8"))
     deployment = json.loads(Path(settings["deployment"]).read_text("utf-8"))
     verdicts = verify_all(scan_drop(settings["drop"]), batching_web3(settings["rpc"]), deployment)
-    page = ParkPage(verdicts, int(settings["year"]), enterprise=ctx.arg("enterprise", "") or "")
+    page = ParkPage(verdicts, int(settings["year"]), lang=lang, enterprise=ctx.arg("enterprise", "") or "")
     if pn.state.location is not None:
         pn.state.location.sync(page, {"enterprise": "enterprise"})
     return page
