@@ -77,7 +77,7 @@ def _table(df: pd.DataFrame, css_id: str, lang: str = "en") -> str:
         text = html.escape(str(x))
         if col in ("failed", "status", "failed_check") and text:
             cls = "tj-park-ok" if text == "verified" else "tj-park-fail"
-            shown = html.escape(_(text)) if col == "status" and text == "verified" else text
+            shown = html.escape(_("verified")) if col == "status" and text == "verified" else text
             return f'<span class="{cls}" data-value="{text}">{shown}</span>'
         return text
     head = "".join(f'<th data-col="{html.escape(c)}">{html.escape(header(c, lang))}</th>' for c in df.columns)

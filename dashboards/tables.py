@@ -33,8 +33,9 @@ CSS = """
 def table_html(df: pd.DataFrame, name: str, digits: int = 1, lang: str = "en", label: str = "") -> str:
     """An HTML table of ``df`` in ``lang``; every cell carries its raw value (``data-value``), its row and
     column names. ``label`` names the scrolling region for a screen reader (default ``name``)."""
+    _ = i18n.gettext_for(lang)
     if df.empty:
-        return f"<p>{esc(i18n.gettext_for(lang)('(no rows)'))}</p>"
+        return f"<p>{esc(_('(no rows)'))}</p>"
     d = df.reset_index()
     if isinstance(d.columns, pd.MultiIndex):
         d.columns = [" ".join(str(x) for x in c if str(x)) for c in d.columns]
@@ -72,7 +73,8 @@ def header(col, lang: str = "en") -> str:
         if c.endswith(suffix) and len(c) > len(suffix):
             c, word, unit = c[: -len(suffix)], w, u
             break
-    text = " ".join(t for t in (_column(c.replace("_", " "), lang), _column(word, lang) if word else "") if t)
+    sep = "" if i18n.language(lang) == "zh" else " "  # Chinese words are not spaced
+    text = sep.join(t for t in (_column(c.replace("_", " "), lang), _column(word, lang) if word else "") if t)
     return f"{text} [{unit}]" if unit else text
 
 
