@@ -172,7 +172,7 @@ class EmsPage(pn.viewable.Viewer):
         kw = pn.widgets.TextInput(name=_("Power [kW]"), value="100", width=140)
         go = pn.widgets.Button(name=_("Calculate"), button_type="primary", width=120)
 
-        def run(_=None):
+        def run(_e=None):
             from .actor import ActionRefused, parse_number
 
             try:
