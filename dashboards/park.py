@@ -132,8 +132,9 @@ def view(ctx):
     where = Path(ctx.cfg.paths.data_dir, "park.yaml")
     lang = i18n.language(getattr(ctx, "lang", "en"))
     if not where.is_file():
-        return pn.pane.Markdown(i18n.gettext_for(lang)("No park is configured: {file} (drop, deployment, rpc, year) "
-                                                       "is missing from the data folder.").format(file=where.name))
+        _ = i18n.gettext_for(lang)
+        return pn.pane.Markdown(_("No park is configured: {file} (drop, deployment, rpc, year) is missing from the "
+                                  "data folder.").format(file=where.name))
     settings = YAML(typ="safe").load(where.read_text("utf-8"))
     deployment = json.loads(Path(settings["deployment"]).read_text("utf-8"))
     verdicts = verify_all(scan_drop(settings["drop"]), batching_web3(settings["rpc"]), deployment)

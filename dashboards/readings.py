@@ -64,7 +64,8 @@ PREVIEW_PX = 480  # longest side of the photo preview sent back to the phone [px
 def _label(cfg: Config, meter_id: str, lang: str = "en") -> str:
     m = cfg.site.meter(meter_id)
     ws = {w.id: i18n.site_name(w, lang) for w in cfg.site.workshops}
-    where = ws.get(m.workshop, m.workshop) if m.workshop else i18n.gettext_for(lang)("plant")
+    _ = i18n.gettext_for(lang)
+    where = ws.get(m.workshop, m.workshop) if m.workshop else _("plant")
     return f"{m.id} · {m.name or ''} · {where}"
 
 
