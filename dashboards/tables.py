@@ -11,13 +11,18 @@ it); XLSX has the headers as on the page.
 
 from __future__ import annotations
 
+import html
 import io
 
 import pandas as pd
 import panel as pn
 
 from . import i18n
-from .render import esc
+
+
+def esc(s: object) -> str:
+    """``s`` as HTML text (this module imports no page module: the park page, which reaches no store, uses it)."""
+    return html.escape(str(s), quote=True)
 
 TOOLS = ["save", "pan", "box_zoom", "reset"]  # no wheel zoom: the wheel scrolls the page
 CSS = """
