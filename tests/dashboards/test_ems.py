@@ -169,3 +169,31 @@ def test_demand_names_a_month_without_readings(seeded):
     # the month's maximum 15-min demand is the highest 15-min mean plant power of the query API
     pw = store.power(full.table.index[0], p.end, by="plant", freq="15min", as_of=snap).to_pandas()[cfg.site.plant.id]
     assert full.table["max_kw"].iloc[0] == pytest.approx(pw.max())
+
+
+def test_every_tab_in_chinese_and_in_english(seeded):
+    import re
+
+    from dashboards import tables
+
+    cfg, store, snap, p = seeded
+    hv.extension("bokeh")
+    cjk = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+    tables.UNTRANSLATED.clear()
+    zh, en = EmsPage(cfg, p.query(), store=store, lang="zh"), EmsPage(cfg, p.query(), store=store, lang="en")
+    for name in E.SECTIONS:
+        zh.tab = en.tab = name
+        html_zh = "".join(o.object for o in zh._active().objects if isinstance(o, pn.pane.HTML))
+        html_en = "".join(o.object for o in en._active().objects if isinstance(o, pn.pane.HTML))
+        heads = re.findall(r'<th data-col="[^"]*">([^<]*)</th>', html_zh)
+        assert all(cjk.search(h) for h in heads), (name, heads)  # every header Chinese, its unit kept
+        assert not cjk.search(re.sub(r'data-[a-z-]+="[^"]*"', "", html_en)), name  # no Chinese on the English page
+    assert not tables.UNTRANSLATED.get("zh")
+    # the time-of-use title, as the catalogue's sentence with the tariff of the configuration and the day
+    from workspace.tariffs import config_tariff
+
+    t = config_tariff(cfg)
+    zh.tab = "tou"
+    html_zh = "".join(o.object for o in zh._active().objects if isinstance(o, pn.pane.HTML))
+    assert f'<h3 data-title="tou">峰谷分时电量与电费，电价 {t.id}（{t.status}），{p.date:%Y-%m-%d}</h3>' in html_zh
+    assert "尖峰 [kWh]" in html_zh and "平段占比 [%]" in html_zh
