@@ -45,6 +45,9 @@ AGAINST = ("day", "week", "month", "year")
 SECTIONS = ("load", "compare", "transformers", "tou", "demand", "states", "unit")
 #: load-curve interval per period kind
 LOAD_FREQ = {"day": "15min", "week": "1h", "month": "1h"}
+#: a tariff's status (workspace.tariffs.Status) as a person reads it (msgids)
+TARIFF_STATUS = {"primary": N_("primary source"), "secondary": N_("secondary source"),
+                 "unverified": N_("unverified"), "illustrative": N_("illustrative")}
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,14 @@ class Section:
     note: str = ""
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
     args: dict[str, str] = field(default_factory=dict)
+    #: the names of ``args`` whose values are msgids themselves (translated too)
+    words: tuple[str, ...] = ()
 
     def title_text(self, _=None) -> str:
         """The title in the language of ``_`` (English without)."""
-        return (_ or str)(self.title).format(**self.args) if self.title else ""
+        _ = _ or str
+        args = {k: _(v) if k in self.words else v for k, v in self.args.items()}
+        return _(self.title).format(**args) if self.title else ""
 
     def note_text(self, _=None) -> str:
         """The note in the language of ``_`` (English without)."""
@@ -246,7 +253,8 @@ def tou_section(store, cfg, p: Period, *, as_of=None) -> Section:
         return _empty("tou", N_("Time of use"), N_("Cannot compute: {error}"), error=str(exc))
     df.index.name = "group"
     return Section("tou", df, N_("Time-of-use energy and cost, tariff {tariff} ({status}), {period}"),
-                   args={"tariff": t.id, "status": t.status, "period": p.label})
+                   args={"tariff": t.id, "status": TARIFF_STATUS.get(t.status, t.status), "period": p.label},
+                   words=("status",))
 
 
 def demand_section(store, cfg, p: Period, *, as_of=None) -> Section:

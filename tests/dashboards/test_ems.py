@@ -195,5 +195,6 @@ def test_every_tab_in_chinese_and_in_english(seeded):
     t = config_tariff(cfg)
     zh.tab = "tou"
     html_zh = "".join(o.object for o in zh._active().objects if isinstance(o, pn.pane.HTML))
-    assert f'<h3 data-title="tou">峰谷分时电量与电费，电价 {t.id}（{t.status}），{p.date:%Y-%m-%d}</h3>' in html_zh
+    status = {"primary": "一手来源", "secondary": "二手来源", "unverified": "未核实", "illustrative": "示例数据"}[t.status]
+    assert f'<h3 data-title="tou">峰谷分时电量与电费，电价 {t.id}（{status}），{p.date:%Y-%m-%d}</h3>' in html_zh
     assert "尖峰 [kWh]" in html_zh and "平段占比 [%]" in html_zh
