@@ -162,3 +162,27 @@ def test_site_names_in_the_language(plant_cfg):
     assert i18n.site_name(ws, "en") == "Cutting & welding" and i18n.site_name(ws, "zh") == "下料焊接车间"
     line = plant_cfg.site.workshops[0].lines[0]  # no Chinese name: the one name in both
     assert i18n.site_name(line, "zh") == i18n.site_name(line, "en") == line.name
+
+
+def test_the_kpi_cards_status_line_and_anchor_card_in_both_languages():
+    import datetime as dt
+
+    from dashboards import render
+    from models.kpi import PERIODS
+
+    kpis = pd.DataFrame({"electricity_kWh": [123456.0] * 4, "co2e_kg": [98765.0] * 4, "natural_gas_m3": [42.0] * 4},
+                        index=list(PERIODS))
+    zh, en = render.kpi_cards(kpis, "zh"), render.kpi_cards(kpis, "en")
+    # 123,456 kWh >= 100 MWh: shown as 123.5 MWh; 98,765 kg = 98.765 t: one decimal from 10 t, 98.8 tCO2e
+    assert "今日" in zh and "天然气" in zh and ">123.5<" in zh and ">98.8<" in zh
+    assert not CJK.search(en) and "Today" in en and "Natural gas" in en
+    # 3 h 12 min = 11,520 s
+    assert render.ago(11_520, "zh") == "3 小时 12 分钟前" and render.ago(11_520, "en") == "3 h 12 min ago"
+    assert render.ago(30, "zh") == "刚刚"
+    now = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.timezone.utc)
+    assert "尚未锚定" in render.anchor_card(None, now, "zh") and "no anchor yet" in render.anchor_card(None, now)
+    bd = pd.DataFrame({"name": ["Cutting & welding"], "electricity_kWh": [10.0], "co2e_kg": [5.0]},
+                      index=["WS-CW"])
+    t = render.workshop_table(bd, {"WS-CW": "下料焊接车间"}, "zh")
+    assert "下料焊接车间" in t and "Cutting & welding" not in t and "<th>车间</th>" in t
+    assert "下料焊接车间" not in render.workshop_table(bd, {"WS-CW": "下料焊接车间"}, "en")
