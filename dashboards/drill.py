@@ -6,7 +6,9 @@ the data quality of its meters, its children's energy, and the same figures of i
 the same class, the other lines or workshops).
 
 Every figure is the query API's (:mod:`workspace.store.query`) or a model's (:mod:`models.energy`) for the
-node's group (``by`` = its level); nothing is computed here but the selection of a row.
+node's group (``by`` = its level); nothing is computed here but the selection of a row. Labels, headers and
+numbers are in the session's language (:mod:`dashboards.i18n`); a workshop is named in that language where the
+site model has the name.
 """
 
 from __future__ import annotations
@@ -26,12 +28,27 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from . import ems_data as E
+from . import i18n
+from .i18n import N_
 from .tables import CSS, TOOLS, downloads, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)
 
 LEVELS = ("plant", "workshop", "line", "device", "meter")
+#: the levels as a person reads them (msgids)
+LEVEL_LABELS = {"plant": N_("plant"), "workshop": N_("workshop"), "line": N_("line"), "device": N_("device"),
+                "meter": N_("meter")}
+#: the KPI tiles: key, label (msgid), unit
+KPIS = (("this_kwh", N_("Energy"), "kWh"), ("before_kwh", N_("Before"), "kWh"), ("change_pct", N_("Change"), "%"),
+        ("peak_kw", N_("Peak load"), "kW"), ("mean_kw", N_("Mean load"), "kW"), ("load_factor", N_("Load factor"), "-"))
+#: the tables under the charts: key, title (msgid)
+TABLES = (("tou", N_("Time of use")), ("children", N_("Below")), ("similar", N_("Similar")),
+          ("quality", N_("Data quality")))
+AGAINST_TEXT = {"day": N_("{level} · {period} against the day before"),
+                "week": N_("{level} · {period} against the same span a week before"),
+                "month": N_("{level} · {period} against the same span a month before"),
+                "year": N_("{level} · {period} against the same span a year before")}
 
 
 @dataclass(frozen=True)
@@ -43,15 +60,15 @@ class Level:
     name: str = ""
 
 
-def resolve(site, node: str | None) -> tuple[Level, str]:
+def resolve(site, node: str | None, lang: str = "en") -> tuple[Level, str]:
     """The level of ``node`` (a plant, workshop, line, device or meter id; a transformer stands for its
-    incomer meter), and a note when it is unknown (then the plant)."""
+    incomer meter), and a note in ``lang`` when it is unknown (then the plant)."""
     plant = Level("plant", site.plant.id, site.plant.name)
     if not node or node == site.plant.id:
         return plant, ""
     for w in site.workshops:
         if w.id == node:
-            return Level("workshop", w.id, w.name_zh or w.name), ""
+            return Level("workshop", w.id, i18n.site_name(w, lang)), ""
         for ln in w.lines:
             if ln.id == node:
                 return Level("line", ln.id, ln.name), ""
@@ -64,10 +81,12 @@ def resolve(site, node: str | None) -> tuple[Level, str]:
     for m in site.meters:
         if m.id == node:
             return Level("meter", m.id, m.name or ""), ""
-    return plant, f"{node!r} is not a workshop, line, device or meter of the site model: showing the plant"
+    _ = i18n.gettext_for(lang)
+    return plant, _("{node} is not a workshop, line, device or meter of the site model: showing the plant").format(
+        node=repr(node))
 
 
-def breadcrumb(site, lv: Level) -> list[Level]:
+def breadcrumb(site, lv: Level, lang: str = "en") -> list[Level]:
     """From the plant down to ``lv``."""
     plant = Level("plant", site.plant.id, site.plant.name)
     ws = {w.id: w for w in site.workshops}
@@ -76,7 +95,7 @@ def breadcrumb(site, lv: Level) -> list[Level]:
 
     def workshop(wid):
         if wid in ws:
-            out.append(Level("workshop", wid, ws[wid].name_zh or ws[wid].name))
+            out.append(Level("workshop", wid, i18n.site_name(ws[wid], lang)))
 
     if lv.kind == "line":
         workshop(line_ws.get(lv.id))
@@ -92,11 +111,11 @@ def breadcrumb(site, lv: Level) -> list[Level]:
     return out
 
 
-def children(site, lv: Level) -> list[Level]:
+def children(site, lv: Level, lang: str = "en") -> list[Level]:
     """One level down: workshops of the plant, lines of a workshop (and its devices on no line), devices of a
     line, a meter's sub-meters."""
     if lv.kind == "plant":
-        return [Level("workshop", w.id, w.name_zh or w.name) for w in site.workshops]
+        return [Level("workshop", w.id, i18n.site_name(w, lang)) for w in site.workshops]
     if lv.kind == "workshop":
         w = next(w for w in site.workshops if w.id == lv.id)
         return [Level("line", ln.id, ln.name) for ln in w.lines] + \
@@ -108,7 +127,7 @@ def children(site, lv: Level) -> list[Level]:
     return []
 
 
-def similar(site, lv: Level) -> list[Level]:
+def similar(site, lv: Level, lang: str = "en") -> list[Level]:
     """Nodes to compare with: devices of the same class, the other lines, the other workshops (itself first)."""
     if lv.kind == "device":
         kind = site.device(lv.id).kind
@@ -116,7 +135,7 @@ def similar(site, lv: Level) -> list[Level]:
     if lv.kind == "line":
         return [Level("line", ln.id, ln.name) for w in site.workshops for ln in w.lines]
     if lv.kind == "workshop":
-        return [Level("workshop", w.id, w.name_zh or w.name) for w in site.workshops]
+        return [Level("workshop", w.id, i18n.site_name(w, lang)) for w in site.workshops]
     return []
 
 
@@ -183,19 +202,20 @@ class DrillView:
     notes: list[str]
 
 
-def drill_view(store, cfg, lv: Level, p: E.Period, *, as_of=None) -> DrillView:
-    """Read the drill-down of ``lv`` over period ``p`` at snapshot ``as_of``."""
+def drill_view(store, cfg, lv: Level, p: E.Period, *, as_of=None, lang: str = "en") -> DrillView:
+    """Read the drill-down of ``lv`` over period ``p`` at snapshot ``as_of`` (names and notes in ``lang``)."""
     from models.energy.load import load_curve, trend
     from models.energy.tou import tou_cost
     from workspace.tariffs import config_tariff
 
-    site, notes = cfg.site, []
+    site, notes, _ = cfg.site, [], i18n.gettext_for(lang)
     q = _q(lv)
     freq = E.LOAD_FREQ[p.kind]
     now = load_curve(store, p.start, p.end, freq=freq, as_of=as_of, **q)
     then = load_curve(store, *p.before, freq=freq, as_of=as_of, **q)
     if lv.id not in now.columns:
-        notes.append(f"{lv.id} has no electricity meter of its own: its energy is only in its parent's total")
+        notes.append(_("{node} has no electricity meter of its own: its energy is only in its parent's "
+                       "total").format(node=lv.id))
         load = pd.DataFrame(columns=["this_kw", "before_kw"])
     else:
         load = pd.DataFrame({"this_kw": now[lv.id]})
@@ -220,9 +240,9 @@ def drill_view(store, cfg, lv: Level, p: E.Period, *, as_of=None) -> DrillView:
     if len(quality):
         quality = quality[[c for c in quality.columns if c in ("completeness_pct", "estimated_pct") or
                            quality[c].dtype.kind in "iu" and quality[c].sum() > 0 and c not in ("minutes",)]]
-    sim = similar(site, lv)
-    return DrillView(lv, breadcrumb(site, lv), kpis, load, tr, tou, quality,
-                     comparison(store, children(site, lv), p, as_of=as_of),
+    sim = similar(site, lv, lang)
+    return DrillView(lv, breadcrumb(site, lv, lang), kpis, load, tr, tou, quality,
+                     comparison(store, children(site, lv, lang), p, as_of=as_of),
                      comparison(store, sim, p, as_of=as_of) if len(sim) > 1 else pd.DataFrame(), notes)
 
 
@@ -235,24 +255,22 @@ def link(node: str, p: E.Period) -> str:
     return "/drill?" + urlencode({"node": node, **p.query()})
 
 
-def _linked(df: pd.DataFrame, p: E.Period, name: str) -> str:
+def _linked(df: pd.DataFrame, p: E.Period, name: str, lang: str = "en", label: str = "") -> str:
     """``table_html`` of ``df`` with each node id a link one level down (or across)."""
-    h = table_html(df, name)
+    h = table_html(df, name, lang=lang, label=label)
     for nid in df.index:
         h = h.replace(f'<td data-col="node">{esc(nid)}</td>',
                       f'<td data-col="node"><a href="{esc(link(nid, p))}" data-drill="{esc(nid)}">{esc(nid)}</a></td>')
     return h
 
 
-def kpi_html(v: DrillView) -> str:
+def kpi_html(v: DrillView, lang: str = "en") -> str:
+    _ = i18n.gettext_for(lang)
     k = v.kpis
-    items = [("Energy 电量", k["this_kwh"], "kWh"), ("Before 对比期", k["before_kwh"], "kWh"),
-             ("Change 变化", k["change_pct"], "%"), ("Peak 峰值负荷", k["peak_kw"], "kW"),
-             ("Mean 平均负荷", k["mean_kw"], "kW"), ("Load factor 负荷率", k["load_factor"], "-")]
-    cells = "".join(f'<div class="tj-k" data-kpi="{esc(n.split()[0].lower())}" data-value="{float(x)!r}" '
-                    f'data-unit="{u}"><div class="l">{esc(n)}</div><div class="v">'
-                    f'{"–" if x != x else (f"{x:,.1f}" if u != "-" else f"{x:.2f}")} <small>{u}</small></div></div>'
-                    for n, x, u in items)
+    cells = "".join(f'<div class="tj-k" data-kpi="{esc(n.split()[0].lower())}" data-value="{float(k[key])!r}" '
+                    f'data-unit="{u}"><div class="l">{esc(_(n))}</div><div class="v">'
+                    f'{i18n.number(k[key], lang, 1 if u != "-" else 2)} <small>{u}</small></div></div>'
+                    for key, n, u in KPIS)
     return ('<style>.tj-ks{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:8px}'
             '.tj-k{border:1px solid #ccd;border-radius:8px;padding:6px 10px}.tj-k .l{font-size:13px;color:#666}'
             f'.tj-k .v{{font-size:22px;font-weight:700}}</style><div class="tj-ks">{cells}</div>')
@@ -263,9 +281,11 @@ class DrillPage(pn.viewable.Viewer):
 
     node = param.String(default="")
 
-    def __init__(self, cfg: Config, query: dict | None = None, store=None, **params):
+    def __init__(self, cfg: Config, query: dict | None = None, store=None, lang: str = "en", **params):
         self._cfg = cfg
         self._store = store
+        self.lang = i18n.language(lang)
+        self._ = i18n.gettext_for(self.lang)
         query = query or {}
         self._period, self._notes = E.period_from_query(
             query, dt.datetime.now(ZoneInfo(cfg.site.plant.timezone)).date())
@@ -281,9 +301,9 @@ class DrillPage(pn.viewable.Viewer):
         return self._store
 
     def view(self) -> DrillView:
-        lv, note = resolve(self._cfg.site, self.node)
+        lv, note = resolve(self._cfg.site, self.node, self.lang)
         store = self.store()
-        v = drill_view(store, self._cfg, lv, self._period, as_of=store.tip())
+        v = drill_view(store, self._cfg, lv, self._period, as_of=store.tip(), lang=self.lang)
         if note:
             v.notes.insert(0, note)
         return v
@@ -295,32 +315,40 @@ class DrillPage(pn.viewable.Viewer):
         except Exception as exc:  # noqa: BLE001 - keep the page alive; say what broke
             log.exception("drill-down of %s failed", self.node)
             return pn.pane.HTML(f'<p class="tj-note">{esc(type(exc).__name__)}: {esc(exc)}</p>', stylesheets=[CSS])
-        p = self._period
+        p, _, lang = self._period, self._, self.lang
         crumbs = " › ".join(f'<a href="{esc(link(c.id, p))}" data-crumb="{esc(c.id)}">{esc(c.id)} {esc(c.name)}</a>'
                             if c != v.level else f'<b data-crumb="{esc(c.id)}">{esc(c.id)} {esc(c.name)}</b>'
                             for c in v.crumbs)
-        parts = [pn.pane.HTML(f'<nav aria-label="breadcrumb">{crumbs}</nav><p>{esc(v.level.kind)} · {esc(p.label)} '
-                              f'against the same span a {esc(p.against)} before</p>', stylesheets=[CSS])]
-        parts += [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._notes + v.notes]
-        parts.append(pn.pane.HTML(kpi_html(v), sizing_mode="stretch_width"))
+        where = _(AGAINST_TEXT[p.against]).format(level=_(LEVEL_LABELS[v.level.kind]), period=p.label)
+        parts = [pn.pane.HTML(f'<nav aria-label="{esc(_("Breadcrumb"))}">{crumbs}</nav><p data-where>{esc(where)}</p>',
+                              stylesheets=[CSS])]
+        parts += [pn.pane.HTML(f'<p class="tj-note">{esc(E.note_text(n, _))}</p>', stylesheets=[CSS])
+                  for n in self._notes + v.notes]
+        parts.append(pn.pane.HTML(kpi_html(v, lang), sizing_mode="stretch_width"))
         opts = dict(responsive=True, height=260, default_tools=TOOLS, active_tools=[], show_grid=True)
         if len(v.load):  # few time ticks: the axis reads on a 390 px phone
             parts.append(pn.pane.HoloViews(
-                (hv.Curve((v.load.index, v.load["before_kw"]), "time", ("kw", "Load [kW]"), label="before").opts(
-                    color="#7f8c9a", line_dash="dashed") *
-                 hv.Curve((v.load.index, v.load["this_kw"]), "time", ("kw", "Load [kW]"), label="this").opts(
+                (hv.Curve((v.load.index, v.load["before_kw"]), ("time", _("Time")), ("kw", _("Load [kW]")),
+                          label=_("before")).opts(color="#7f8c9a", line_dash="dashed") *
+                 hv.Curve((v.load.index, v.load["this_kw"]), ("time", _("Time")), ("kw", _("Load [kW]")),
+                          label=_("this period")).opts(
                      color="#2fbf71")).opts(legend_position="top_left", hooks=[few_ticks], **opts), sizing_mode="stretch_width"))
         if len(v.trend):
-            parts.append(pn.pane.HoloViews(hv.Bars((v.trend.index.strftime("%m-%d"), v.trend["kwh"]), "day",
-                                                   ("kwh", "Energy per day [kWh]")).opts(xrotation=60, **opts),
+            parts.append(pn.pane.HoloViews(hv.Bars((v.trend.index.strftime("%m-%d"), v.trend["kwh"]),
+                                                   ("day", _("Day")), ("kwh", _("Energy per day [kWh]"))).opts(
+                                                       xrotation=60, **opts),
                                            sizing_mode="stretch_width"))
-        for title, df, name in (("Time of use 峰谷", v.tou, "tou"), ("Below 下级", v.children, "children"),
-                                ("Similar 同类对比", v.similar, "similar"), ("Data quality 数据质量", v.quality, "quality")):
+        for name, title in TABLES:
+            df, title = getattr(v, name), _(title)
             if df.empty:
                 continue
-            body = _linked(df, p, name) if name in ("children", "similar") else table_html(df, name)
-            parts.append(pn.pane.HTML(f"<h4>{esc(title)}</h4>{body}", stylesheets=[CSS], sizing_mode="stretch_width"))
-            parts.append(downloads(df, f"drill-{v.level.id}-{name}-{p.start:%Y%m%d}"))
+            if "level" in df:  # the level column in the page's language (the CSV keeps the key)
+                df = df.assign(level=[_(LEVEL_LABELS.get(x, x)) for x in df["level"]])
+            body = _linked(df, p, name, lang, title) if name in ("children", "similar") else \
+                table_html(df, name, lang=lang, label=title)
+            parts.append(pn.pane.HTML(f'<h4 data-title="{name}">{esc(title)}</h4>{body}', stylesheets=[CSS],
+                                      sizing_mode="stretch_width"))
+            parts.append(downloads(getattr(v, name), f"drill-{v.level.id}-{name}-{p.start:%Y%m%d}", lang))
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     def __panel__(self):
@@ -329,4 +357,4 @@ class DrillPage(pn.viewable.Viewer):
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
-    return DrillPage(ctx.cfg, dict(ctx.query))
+    return DrillPage(ctx.cfg, dict(ctx.query), lang=ctx.lang)

@@ -5,7 +5,8 @@ charge, start-up/standby energy per device, and unit consumption per shift and t
 Every table is a :class:`dashboards.ems_data.Section` (the models' own numbers); this module only draws
 them. The period is in the URL (``?period=week&date=2026-12-01&against=year``) so a view can be shared;
 only the visible tab is computed. Charts keep the mouse wheel for the page (no wheel zoom) and offer PNG
-through their save tool; every table downloads as CSV.
+through their save tool; every table downloads as CSV and XLSX. Every label is the catalogue's in the session's
+language (``?lang=``, :mod:`dashboards.i18n`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,24 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from . import ems_data as E
+from . import i18n
+from .i18n import N_
 from .render import esc
 from .tables import CSS, TOOLS, downloads, table_html  # noqa: F401 - re-used by the EMS tabs
 
 log = logging.getLogger(__name__)
 
-TITLES = {"load": "Load 负荷", "compare": "Comparison 同比环比", "transformers": "Transformers 变压器",
-          "tou": "Time of use 峰谷", "demand": "Demand 需量", "states": "Standby 待机", "unit": "Unit consumption 单耗"}
+TITLES = {"load": N_("Load"), "compare": N_("Comparison"), "transformers": N_("Transformers"),
+          "tou": N_("Time of use"), "demand": N_("Demand"), "states": N_("Standby"), "unit": N_("Unit consumption")}
+#: the period selectors' choices (msgids)
+KIND_LABELS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month")}
+AGAINST_LABELS = {"day": N_("Day before"), "week": N_("Week before"), "month": N_("Month before"),
+                  "year": N_("Year before")}
+#: names of the chart series (msgids)
+SERIES = {"before": N_("before"), "this": N_("this period"), "running": N_("running"), "startup": N_("start-up"),
+          "standby": N_("standby"), "sharp": N_("sharp"), "peak": N_("peak"), "flat": N_("flat"),
+          "valley": N_("valley")}
+EXTRA_TITLES = {"teams": N_("Per team"), "products": N_("Per product")}
 PERIOD_COLORS = {"sharp": "#d62728", "peak": "#ff7f0e", "flat": "#2ca02c", "valley": "#1f77b4"}
 
 
@@ -39,40 +51,46 @@ def _opts(**kw) -> dict:
                 show_grid=True, toolbar="above", **kw)  # the toolbar above: the plot keeps the width of a phone
 
 
-def chart(sec: E.Section):
-    """The section's chart, or None for sections shown as a table only."""
+def chart(sec: E.Section, _=None):
+    """The section's chart (its axes and series named in the language of ``_``), or None for sections shown
+    as a table only."""
+    _ = _ or (lambda s: s)
     df = sec.table
     if df.empty:
         return None
+    t_ax, kw_ax, kwh_ax = ("time", _("Time")), ("kw", _("Load [kW]")), ("kwh", _("Energy [kWh]"))
     if sec.name == "load":
-        return (hv.Curve((df.index, df["before_kw"]), "time", ("kw", "Load [kW]"), label="before").opts(
+        return (hv.Curve((df.index, df["before_kw"]), t_ax, kw_ax, label=_(SERIES["before"])).opts(
                     color="#7f8c9a", line_dash="dashed")
-                * hv.Curve((df.index, df["this_kw"]), "time", ("kw", "Load [kW]"), label="this period").opts(
+                * hv.Curve((df.index, df["this_kw"]), t_ax, kw_ax, label=_(SERIES["this"])).opts(
                     color="#2fbf71", line_width=2)).opts(**_opts(legend_position="top_left"))
     if sec.name == "transformers":
         r = sec.extra["rates"]
-        return hv.Overlay([hv.Curve((r.index, r[c]), "time", ("rate", "Load rate [-]"), label=c) for c in r.columns]
+        return hv.Overlay([hv.Curve((r.index, r[c]), t_ax, ("rate", _("Load rate [-]")), label=c) for c in r.columns]
                           ).opts(**_opts(legend_position="top_left"))
     if sec.name == "tou":
         rows = []
         for g in df.index:
             for per in PERIOD_COLORS:
-                rows.append((str(g), per, float(df.loc[g, f"{per}_kwh"])))
-        return hv.Bars(rows, ["group", "period"], ("kwh", "Energy [kWh]")).opts(
-            stacked=True, cmap=PERIOD_COLORS, xrotation=30, **_opts(legend_position="right"))
+                rows.append((str(g), _(SERIES[per]), float(df.loc[g, f"{per}_kwh"])))
+        return hv.Bars(rows, [("group", _("Group")), ("period", _("Period"))], kwh_ax).opts(
+            stacked=True, cmap={_(SERIES[k]): c for k, c in PERIOD_COLORS.items()}, xrotation=30,
+            **_opts(legend_position="right"))
     if sec.name == "compare":
         d = df.drop(index=[g for g in df.index if g not in set(df.index[1:])], errors="ignore")
-        rows = [(str(g), w, float(d.loc[g, c])) for g in d.index for w, c in
+        rows = [(str(g), _(SERIES[w]), float(d.loc[g, c])) for g in d.index for w, c in
                 (("this", "this_kwh"), ("before", "before_kwh"))]
-        return hv.Bars(rows, ["group", "which"], ("kwh", "Energy [kWh]")).opts(
-            multi_level=False, xrotation=30, cmap={"this": "#2fbf71", "before": "#7f8c9a"}, **_opts())
+        return hv.Bars(rows, [("group", _("Group")), ("which", _("Period"))], kwh_ax).opts(
+            multi_level=False, xrotation=30, cmap={_(SERIES["this"]): "#2fbf71", _(SERIES["before"]): "#7f8c9a"},
+            **_opts())
     if sec.name == "states" and {"running_kwh", "standby_kwh", "startup_kwh"} <= set(df.columns):
-        rows = [(str(d), s, float(df.loc[d, f"{s}_kwh"])) for d in df.index[::-1] for s in ("running", "startup", "standby")]
+        rows = [(str(d), _(SERIES[s]), float(df.loc[d, f"{s}_kwh"])) for d in df.index[::-1]
+                for s in ("running", "startup", "standby")]
         o = _opts(legend_position="bottom_right")
         o["height"] = max(320, 16 * len(df) + 90)  # one readable row per device, on a phone too
-        return hv.Bars(rows, ["device", "state"], ("kwh", "Energy [kWh]")).opts(
-            stacked=True, invert_axes=True, cmap={"running": "#2fbf71", "startup": "#f4a261", "standby": "#d62728"},
-            **o)
+        return hv.Bars(rows, [("device", _("Device")), ("state", _("State"))], kwh_ax).opts(
+            stacked=True, invert_axes=True, cmap={_(SERIES["running"]): "#2fbf71", _(SERIES["startup"]): "#f4a261",
+                                                  _(SERIES["standby"]): "#d62728"}, **o)
     return None
 
 
@@ -86,6 +104,8 @@ class EmsPage(pn.viewable.Viewer):
         The URL query (``pn.state.session_args``): ``period``, ``date``, ``against``, ``tab``.
     store : Store, optional
         An open store (default: opened from ``cfg``).
+    lang : str
+        ``"zh"`` or ``"en"``: the language of every label and number.
     """
 
     kind = param.Selector(default="day", objects=list(E.KINDS), doc="period length")
@@ -93,9 +113,11 @@ class EmsPage(pn.viewable.Viewer):
     against = param.Selector(default="day", objects=list(E.AGAINST), doc="compared with the same span this much before")
     tab = param.Selector(default="load", objects=list(E.SECTIONS))
 
-    def __init__(self, cfg: Config, query: dict | None = None, store=None, **params):
+    def __init__(self, cfg: Config, query: dict | None = None, store=None, lang: str = "en", **params):
         self._cfg = cfg
         self._store = store
+        self.lang = i18n.language(lang)
+        self._ = i18n.gettext_for(self.lang)
         tz = ZoneInfo(cfg.site.plant.timezone)
         p, self._url_notes = E.period_from_query(query or {}, dt.datetime.now(tz).date())
         tab = (query or {}).get("tab")
@@ -126,59 +148,69 @@ class EmsPage(pn.viewable.Viewer):
             try:
                 self._cache[key] = E.section(name, store, self._cfg, self.period, as_of=snap)
             except TanjianError as exc:
-                self._cache[key] = E._empty(name, TITLES[name], str(exc))
+                self._cache[key] = E._empty(name, TITLES[name], N_("Cannot compute: {error}"), error=str(exc))
         return self._cache[key]
 
     # -- the load-move calculator ------------------------------------------------------------------
     def move(self, from_text: str, to_text: str, kw: float) -> str:
         """HTML of the calculator's answer (or the one-line refusal) for the period's first day."""
+        _, n = self._, lambda v, d: i18n.number(v, self.lang, d)
         try:
-            r = E.load_move(self._cfg, self.period.start.date(), E.parse_hours(from_text, "from hours"),
-                            E.parse_hours(to_text, "to hours"), kw)
+            r = E.load_move(self._cfg, self.period.start.date(), E.parse_hours(from_text, _("from hours")),
+                            E.parse_hours(to_text, _("to hours")), kw)
         except TanjianError as exc:
             return f'<p class="tj-note" data-move="refused">{esc(exc)}</p>'
-        return (f'<p data-move="saving" data-value="{r["saving_cny"]!r}">Moving {r["kwh"]:,.1f} kWh a day '
-                f'saves <b>{r["saving_cny"]:,.2f} CNY</b> a day (cost {r["cost_before_cny"]:,.2f} → '
-                f'{r["cost_after_cny"]:,.2f} CNY; maximum demand not re-judged).</p>')
+        text = _("Moving {kwh} kWh a day saves <b>{saving} CNY</b> a day (cost {before} → {after} CNY; maximum "
+                 "demand not re-judged).").format(kwh=n(r["kwh"], 1), saving=n(r["saving_cny"], 2),
+                                                  before=n(r["cost_before_cny"], 2), after=n(r["cost_after_cny"], 2))
+        return f'<p data-move="saving" data-value="{r["saving_cny"]!r}">{text}</p>'
 
     def _calculator(self):
-        f = pn.widgets.TextInput(name="From hours 移出时段", value="18-21", width=160)
-        t = pn.widgets.TextInput(name="To hours 移入时段", value="0-3", width=160)
-        kw = pn.widgets.TextInput(name="Power 功率 [kW]", value="100", width=140)
-        go = pn.widgets.Button(name="Calculate 计算", button_type="primary", width=120)
+        _ = self._
+        f = pn.widgets.TextInput(name=_("From hours"), value="18-21", width=160)
+        t = pn.widgets.TextInput(name=_("To hours"), value="0-3", width=160)
+        kw = pn.widgets.TextInput(name=_("Power [kW]"), value="100", width=140)
+        go = pn.widgets.Button(name=_("Calculate"), button_type="primary", width=120)
 
-        def run(_=None):
+        def run(_e=None):
             from .actor import ActionRefused, parse_number
 
             try:
-                p = parse_number(kw.value, "power [kW]", 0.0, 1e6)
+                p = parse_number(kw.value, _("Power [kW]"), 0.0, 1e6)
             except ActionRefused as exc:
                 self._move_out.object = f'<p class="tj-note" data-move="refused">{esc(exc)}</p>'
                 return
             self._move_out.object = self.move(f.value, t.value, p)
         go.on_click(run)
         run()
-        return pn.Column("### Load-move calculator 负荷转移", pn.FlexBox(f, t, kw, go), self._move_out,
+        return pn.Column(f"### {_('Load-move calculator')}", pn.FlexBox(f, t, kw, go), self._move_out,
                          sizing_mode="stretch_width")
 
     # -- views -------------------------------------------------------------------------------------
     def _body(self, name: str):
+        _, lang = self._, self.lang
         sec = self.section(name)
-        parts = [pn.pane.HTML(f"<h3>{esc(sec.title or TITLES[name])}</h3>", stylesheets=[CSS], margin=(0, 8))]
+        title = sec.title_text(_) or _(TITLES[name])
+        parts = [pn.pane.HTML(f'<h3 data-title="{esc(name)}">{esc(title)}</h3>', stylesheets=[CSS], margin=(0, 8))]
         if sec.note:
-            parts.append(pn.pane.HTML(f'<p class="tj-note" data-note="{esc(name)}">{esc(sec.note)}</p>',
+            parts.append(pn.pane.HTML(f'<p class="tj-note" data-note="{esc(name)}">{esc(sec.note_text(_))}</p>',
                                       stylesheets=[CSS]))
-        fig = chart(sec)
+        fig = chart(sec, _)
         if fig is not None:
             parts.append(pn.pane.HoloViews(fig, sizing_mode="stretch_width", min_height=320))
+        stem = f"ems-{name}-{self.period.start:%Y%m%d}-{self.kind}"
         if name != "load":
-            parts.append(pn.pane.HTML(table_html(sec.table, name), stylesheets=[CSS], sizing_mode="stretch_width"))
+            parts.append(pn.pane.HTML(table_html(sec.table, name, lang=lang, label=title), stylesheets=[CSS],
+                                      sizing_mode="stretch_width"))
+        if not sec.table.empty:
+            parts.append(downloads(sec.table, stem, lang))
         for k, extra in sec.extra.items():
             if name == "unit":
-                parts += [pn.pane.HTML(f"<h4>{esc(k)}</h4>" + table_html(extra, f"{name}-{k}"), stylesheets=[CSS],
-                                       sizing_mode="stretch_width")]
-        if not sec.table.empty:
-            parts.append(downloads(sec.table, f"ems-{name}-{self.period.start:%Y%m%d}-{self.kind}"))
+                t = _(EXTRA_TITLES.get(k, k))
+                parts += [pn.pane.HTML(f"<h4>{esc(t)}</h4>" + table_html(extra, f"{name}-{k}", lang=lang, label=t),
+                                       stylesheets=[CSS], sizing_mode="stretch_width")]
+                if not extra.empty:
+                    parts.append(downloads(extra, f"{stem}-{k}", lang))
         if name == "tou":
             parts.append(self._calculator())
         return pn.Column(*parts, sizing_mode="stretch_width")
@@ -190,7 +222,7 @@ class EmsPage(pn.viewable.Viewer):
             return self._body(self.tab)
         except Exception as exc:  # noqa: BLE001 - keep the page alive; say what broke
             log.exception("EMS section %s failed", self.tab)
-            return pn.pane.HTML(f'<p class="tj-note">{esc(TITLES[self.tab])}: {esc(type(exc).__name__)}: '
+            return pn.pane.HTML(f'<p class="tj-note">{esc(self._(TITLES[self.tab]))}: {esc(type(exc).__name__)}: '
                                 f'{esc(exc)}</p>', stylesheets=[CSS])
 
     def _sync_url(self) -> None:
@@ -203,8 +235,10 @@ class EmsPage(pn.viewable.Viewer):
             loc.search = "?" + urlencode(q)
 
     def __panel__(self):
-        kind = pn.widgets.Select.from_param(self.param.kind, name="Period 周期", width=120)
-        date = pn.widgets.TextInput(name="Date 日期 (YYYY-MM-DD)", value=self.date.isoformat(), width=170)
+        _ = self._
+        kind = pn.widgets.Select.from_param(self.param.kind, name=_("Period"), width=120,
+                                            options={_(v): k for k, v in KIND_LABELS.items()})
+        date = pn.widgets.TextInput(name=_("Date (YYYY-MM-DD)"), value=self.date.isoformat(), width=170)
 
         def set_date(e):
             try:
@@ -212,8 +246,10 @@ class EmsPage(pn.viewable.Viewer):
             except ValueError:
                 date.value = self.date.isoformat()  # back to the day shown; the field says what it wants
         date.param.watch(set_date, "value")
-        against = pn.widgets.Select.from_param(self.param.against, name="Against 对比", width=120)
-        notes = [pn.pane.HTML(f'<p class="tj-note">{esc(n)}</p>', stylesheets=[CSS]) for n in self._url_notes]
+        against = pn.widgets.Select.from_param(self.param.against, name=_("Against"), width=140,
+                                               options={_(v): k for k, v in AGAINST_LABELS.items()})
+        notes = [pn.pane.HTML(f'<p class="tj-note">{esc(E.note_text(n, _))}</p>', stylesheets=[CSS])
+                 for n in self._url_notes]
         return pn.Column(pn.FlexBox(kind, date, against), self._tabs, *notes, self._active, sizing_mode="stretch_width")
 
     @param.depends("tab")
@@ -221,7 +257,7 @@ class EmsPage(pn.viewable.Viewer):
         """One button per section, wrapping on a narrow screen; the open one filled."""
         buttons = []
         for s in E.SECTIONS:
-            b = pn.widgets.Button(name=TITLES[s], button_type="primary",
+            b = pn.widgets.Button(name=self._(TITLES[s]), button_type="primary",
                                   button_style="solid" if s == self.tab else "outline", margin=(2, 3))
             b.on_click(lambda _e, x=s: setattr(self, "tab", x))
             buttons.append(b)
@@ -230,4 +266,4 @@ class EmsPage(pn.viewable.Viewer):
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
-    return EmsPage(ctx.cfg, dict(ctx.query))
+    return EmsPage(ctx.cfg, dict(ctx.query), lang=ctx.lang)

@@ -19,6 +19,9 @@ section                   model function
 
 A section that cannot be computed (no tariff for the period, no production imported) gives a
 :class:`Section` with ``note`` saying why, never an exception on the page.
+
+Titles and notes are English msgids with ``{named}`` fields (``Section.args``): the page translates the
+msgid (:mod:`dashboards.i18n`) and then fills the fields, so both languages say the same thing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import pandas as pd
 
 from workspace.errors import TanjianError
 
+from .i18n import N_
+
 log = logging.getLogger(__name__)
 
 #: period kinds and their length
@@ -40,6 +45,9 @@ AGAINST = ("day", "week", "month", "year")
 SECTIONS = ("load", "compare", "transformers", "tou", "demand", "states", "unit")
 #: load-curve interval per period kind
 LOAD_FREQ = {"day": "15min", "week": "1h", "month": "1h"}
+#: a tariff's status (workspace.tariffs.Status) as a person reads it (msgids)
+TARIFF_STATUS = {"primary": N_("primary source"), "secondary": N_("secondary source"),
+                 "unverified": N_("unverified"), "illustrative": N_("illustrative")}
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ def period_from_query(query: dict, today: dt.date) -> tuple[Period, list[str]]:
 
     ``query``: ``period`` (day|week|month, default day), ``date`` (ISO, default ``today``), ``against``
     (day|week|month|year, default day). Values may be lists (as ``pn.state.session_args`` gives bytes).
+    A refusal is ``(msgid, fields)``: :func:`note_text` makes it a line in a language.
     """
     def one(key):
         v = query.get(key)
@@ -101,33 +110,58 @@ def period_from_query(query: dict, today: dt.date) -> tuple[Period, list[str]]:
     notes = []
     kind, against, date = one("period") or "day", one("against") or "day", today
     if kind not in KINDS:
-        notes.append(f"URL period={kind!r}: not one of {', '.join(KINDS)}; showing a day")
+        notes.append((N_("URL period={value}: not one of {choices}; showing a day"),
+                      {"value": repr(kind), "choices": ", ".join(KINDS)}))
         kind = "day"
     if against not in AGAINST:
-        notes.append(f"URL against={against!r}: not one of {', '.join(AGAINST)}; comparing with the day before")
+        notes.append((N_("URL against={value}: not one of {choices}; comparing with the day before"),
+                      {"value": repr(against), "choices": ", ".join(AGAINST)}))
         against = "day"
     if one("date"):
         try:
             date = dt.date.fromisoformat(one("date"))
         except ValueError:
-            notes.append(f"URL date={one('date')!r}: not a date (YYYY-MM-DD); showing {today}")
+            notes.append((N_("URL date={value}: not a date (YYYY-MM-DD); showing {today}"),
+                          {"value": repr(one("date")), "today": str(today)}))
     return Period(kind, date, against), notes
+
+
+def note_text(note, _=None) -> str:
+    """A note of :func:`period_from_query` (``(msgid, fields)``) or a plain text, in the language of ``_``."""
+    _ = _ or (lambda s: s)
+    if isinstance(note, tuple):
+        return _(note[0]).format(**note[1])
+    return str(note)
 
 
 @dataclass
 class Section:
-    """One table of a page: ``table`` (may be empty), its ``unit`` text, a ``note`` when it could not be made,
-    and ``extra`` tables (e.g. the load curve of the period before)."""
+    """One table of a page: ``table`` (may be empty), its ``title`` and a ``note`` when it could not be made
+    (msgids with ``{named}`` fields filled from ``args``), and ``extra`` tables (e.g. the load curve of the
+    period before)."""
 
     name: str
     table: pd.DataFrame
     title: str = ""
     note: str = ""
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)
+    #: the names of ``args`` whose values are msgids themselves (translated too)
+    words: tuple[str, ...] = ()
+
+    def title_text(self, _=None) -> str:
+        """The title in the language of ``_`` (English without)."""
+        _ = _ or str
+        args = {k: _(v) if k in self.words else v for k, v in self.args.items()}
+        return _(self.title).format(**args) if self.title else ""
+
+    def note_text(self, _=None) -> str:
+        """The note in the language of ``_`` (English without)."""
+        return (_ or str)(self.note).format(**self.args) if self.note else ""
 
 
-def _empty(name: str, title: str, note: str) -> Section:
-    return Section(name, pd.DataFrame(), title, note)
+def _empty(name: str, title: str, note: str, **args) -> Section:
+    return Section(name, pd.DataFrame(), title, note, args=args)
 
 
 def days_label(a: pd.Timestamp, b: pd.Timestamp) -> str:
@@ -150,7 +184,8 @@ def load_section(store, cfg, p: Period, *, as_of=None) -> Section:
     df["before_kw"] = shifted.reindex(df.index)
     df.index.name = "time"
     before = days_label(b0, b1)
-    return Section("load", df, f"plant load [kW], {freq} means, {p.label} against {before}")
+    return Section("load", df, N_("Plant load [kW], {freq} means, {period} against {before}"),
+                   args={"freq": freq, "period": p.label, "before": before})
 
 
 def compare_section(store, cfg, p: Period, *, as_of=None) -> Section:
@@ -175,15 +210,20 @@ def compare_section(store, cfg, p: Period, *, as_of=None) -> Section:
         df = pd.concat([compare(store, p.start, p.end, against=against, by=by, as_of=as_of)
                         for by in ("plant", "workshop")])
     df.index.name = "group"
-    note = ""
+    note, newest = "", ""
     latest = store.latest_time(as_of)
     if latest is not None:
         t = pd.Timestamp(latest)
         t = (t.tz_convert(cfg.site.plant.timezone) if t.tzinfo else t).tz_localize(None)
         if t < p.end:
-            note = (f"this period is not over: its energy runs to the newest reading ({t:%Y-%m-%d %H:%M}); the "
-                    f"period before is whole")
-    return Section("compare", df, f"energy [kWh], {p.label} against the same span a {against} before", note)
+            note = N_("This period is not over: its energy runs to the newest reading ({newest}); the period "
+                      "before is whole.")
+            newest = f"{t:%Y-%m-%d %H:%M}"
+    title = {"day": N_("Energy [kWh], {period} against the day before"),
+             "week": N_("Energy [kWh], {period} against the same span a week before"),
+             "month": N_("Energy [kWh], {period} against the same span a month before"),
+             "year": N_("Energy [kWh], {period} against the same span a year before")}[against]
+    return Section("compare", df, title, note, args={"period": p.label, "newest": newest})
 
 
 def transformers_section(store, cfg, p: Period, *, as_of=None) -> Section:
@@ -191,13 +231,14 @@ def transformers_section(store, cfg, p: Period, *, as_of=None) -> Section:
     from models.energy.transformers import transformer_loads, transformer_report
 
     if not cfg.site.transformers:
-        return _empty("transformers", "transformers", "the site model lists no transformers")
+        return _empty("transformers", N_("Transformers"), N_("The site model lists no transformers."))
     df = transformer_report(store, cfg.site, p.start, p.end, as_of=as_of)
     rates = transformer_loads(store, cfg.site, p.start, p.end, as_of=as_of)
     keep = ["rated_kva", "peak_kw", "peak_rate", "mean_rate", "overload_minutes", "band_low", "band_high",
             "in_band_pct", "loss_kwh", "loss_pct", "pf_mean", "signs"]
-    return Section("transformers", df[[c for c in keep if c in df]], f"transformers, {p.label} (rate = load / rated kVA)",
-                   extra={"rates": pd.DataFrame(rates)})
+    return Section("transformers", df[[c for c in keep if c in df]],
+                   N_("Transformers, {period} (rate = load / rated kVA)"), extra={"rates": pd.DataFrame(rates)},
+                   args={"period": p.label})
 
 
 def tou_section(store, cfg, p: Period, *, as_of=None) -> Section:
@@ -209,9 +250,11 @@ def tou_section(store, cfg, p: Period, *, as_of=None) -> Section:
         t = config_tariff(cfg)
         df = pd.concat([tou_cost(store, t, p.start, p.end, by=by, as_of=as_of) for by in ("plant", "workshop")])
     except TanjianError as exc:
-        return _empty("tou", "time of use", str(exc))
+        return _empty("tou", N_("Time of use"), N_("Cannot compute: {error}"), error=str(exc))
     df.index.name = "group"
-    return Section("tou", df, f"time-of-use energy and cost, tariff {t.id} ({t.status}), {p.label}")
+    return Section("tou", df, N_("Time-of-use energy and cost, tariff {tariff} ({status}), {period}"),
+                   args={"tariff": t.id, "status": TARIFF_STATUS.get(t.status, t.status), "period": p.label},
+                   words=("status",))
 
 
 def demand_section(store, cfg, p: Period, *, as_of=None) -> Section:
@@ -222,7 +265,7 @@ def demand_section(store, cfg, p: Period, *, as_of=None) -> Section:
     try:
         t = config_tariff(cfg)
     except TanjianError as exc:
-        return _empty("demand", "demand", str(exc))
+        return _empty("demand", N_("Demand"), N_("Cannot compute: {error}"), error=str(exc))
     parts, empty = [], []
     a = p.start
     while a < p.end:  # month by month: a month without readings is named, not an error of the whole period
@@ -231,8 +274,9 @@ def demand_section(store, cfg, p: Period, *, as_of=None) -> Section:
         empty += parts[-1].attrs["months_without_readings"]
         a = b
     df = pd.concat([x for x in parts if len(x)]) if any(len(x) for x in parts) else pd.DataFrame()
-    note = f"no readings in {', '.join(empty)}" if empty else ""
-    return Section("demand", df, f"maximum 15-min demand and basic charge [CNY/month], tariff {t.id}", note)
+    note = N_("No readings in {months}.") if empty else ""
+    return Section("demand", df, N_("Maximum 15-min demand and basic charge [CNY/month], tariff {tariff}"), note,
+                   args={"tariff": t.id, "months": ", ".join(empty)})
 
 
 def states_section(store, cfg, p: Period, *, as_of=None) -> Section:
@@ -243,7 +287,8 @@ def states_section(store, cfg, p: Period, *, as_of=None) -> Section:
     keep = ["kind", "role", "running_kwh", "standby_kwh", "startup_kwh", "standby_share_pct", "saveable_kwh"]
     if not df.empty:
         df = df[[c for c in keep if c in df]]
-    return Section("states", df, f"start-up, standby and running energy per device, {p.label}")
+    return Section("states", df, N_("Start-up, standby and running energy per device, {period}"),
+                   args={"period": p.label})
 
 
 def unit_section(store, cfg, p: Period, *, as_of=None) -> Section:
@@ -254,12 +299,13 @@ def unit_section(store, cfg, p: Period, *, as_of=None) -> Section:
     first, last = p.start.date(), (p.end - pd.Timedelta(days=1)).date()
     prod = load_activity(cfg.paths.data_dir, first, last, kinds=["production"])
     if prod.empty:
-        return _empty("unit", "unit consumption",
-                      f"no production output imported for {first} … {last}: import the ERP output first "
-                      f"(tanjian import FILE --mapping erp_production, or the data page)")
+        return _empty("unit", N_("Unit consumption"),
+                      N_("No production output imported for {first} … {last}: import the ERP output first "
+                         "(tanjian import FILE --mapping erp_production, or the data page)."),
+                      first=str(first), last=str(last))
     r = unit_consumption(store, cfg.site, prod, first, last, by="workshop", as_of=as_of)
-    return Section("unit", r.shifts, f"unit consumption per shift [kWh/unit], {first} … {last}",
-                   extra={"teams": r.teams, "products": r.products})
+    return Section("unit", r.shifts, N_("Unit consumption per shift [kWh/unit], {first} … {last}"),
+                   extra={"teams": r.teams, "products": r.products}, args={"first": str(first), "last": str(last)})
 
 
 BUILDERS = {"load": load_section, "compare": compare_section, "transformers": transformers_section,

@@ -58,9 +58,30 @@ def gettext_for(lang: str):
     return translator(lang).gettext
 
 
+def pgettext_for(lang: str):
+    """``pgettext(context, text)`` for ``lang`` (the column headers use the context ``"column"``)."""
+    return translator(lang).pgettext
+
+
+def N_(text: str) -> str:
+    """Marks ``text`` as a msgid where it is defined (a table of labels); it is translated where shown."""
+    return text
+
+
 def number(value: float, lang: str, digits: int = 0) -> str:
-    """``value`` with the grouping and decimal mark of ``lang`` and ``digits`` decimals."""
+    """``value`` with the grouping and decimal mark of ``lang`` and ``digits`` decimals ("–" for NaN or None)."""
     from babel.numbers import format_decimal
 
+    if value is None or value != value:
+        return "–"
     fmt = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=fmt, locale=BABEL_LOCALE[language(lang)])
+
+
+def site_name(obj, lang: str) -> str:
+    """The name of a site-model object (workshop, enterprise, …) in ``lang``: ``name_zh`` in Chinese when the
+    site model has one, else ``name`` (the English or only name)."""
+    name = getattr(obj, "name", None) or ""
+    if language(lang) == "zh":
+        return getattr(obj, "name_zh", None) or name
+    return name

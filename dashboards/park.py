@@ -22,8 +22,10 @@ import param
 from models.park import quota_position
 from models.park.verify import PackageVerdict
 
-#: the park's own table styles: dashboards/tables.py reaches dashboards.feeds and so the store (through
-#: dashboards.render), which the contract park-holds-no-store forbids this page
+from . import i18n
+from .tables import downloads, header
+
+#: the park's table styles (its failing checks in red)
 CSS = """
 .tj-park-table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
 .tj-park-table th { text-align: left; padding: 4px 8px; border-bottom: 2px solid #999; white-space: nowrap; }
@@ -67,24 +69,22 @@ def enterprise_reports(verdicts: list[PackageVerdict], enterprise: str) -> pd.Da
         "period").reset_index(drop=True)
 
 
-def _table(df: pd.DataFrame, css_id: str, name: str, key: str) -> str:
+def _table(df: pd.DataFrame, css_id: str, name: str, key: str, lang: str = "en") -> str:
     """``df`` as an HTML table as the pages' tables are (dashboards/tables.py): every cell names its column
     (``data-col``) and carries its raw number (``data-value``), every row its ``key`` (``data-row``); headers
-    with the unit in brackets (``emitted_kg`` -> ``emitted [kg]``)."""
-    def head(c: str) -> str:
-        return f"{c[:-3].replace('_', ' ')} [kg]" if c.endswith("_kg") else c.replace("_", " ")
-
+    in ``lang`` with the unit in brackets (``emitted_kg`` -> ``emitted [kg]``)."""
     def cell(c, x) -> str:
         if isinstance(x, float):
-            text = "–" if x != x else f"{x:,.0f}"
+            text = "–" if x != x else i18n.number(x, lang)
             return f'<td class="n" data-col="{c}" data-value="{x!r}">{text}</td>'
         return f'<td data-col="{c}">{html.escape(str(x))}</td>'
 
     cols = list(df.columns)
     body = "".join(f'<tr data-row="{html.escape(str(r[key]))}">' + "".join(cell(c, r[c]) for c in cols) + "</tr>"
                    for _, r in df.iterrows())
+    heads = "".join(f'<th data-col="{html.escape(c)}">{html.escape(header(c, lang))}</th>' for c in cols)
     return (f'<div id="{css_id}" role="region" aria-label="{html.escape(name)}" style="overflow-x:auto">'
-            f'<table class="tj-park-table"><thead><tr>{"".join(f"<th>{head(c)}</th>" for c in cols)}</tr></thead>'
+            f'<table class="tj-park-table"><thead><tr>{heads}</tr></thead>'
             f'<tbody>{body}</tbody></table></div>')
 
 
@@ -93,10 +93,11 @@ class ParkPage(pn.viewable.Viewer):
 
     enterprise = param.String(default="", doc="the enterprise drilled into ('' = none)")
 
-    def __init__(self, verdicts: list[PackageVerdict], year: int, translate=None, **params):
+    def __init__(self, verdicts: list[PackageVerdict], year: int, lang: str = "en", **params):
         super().__init__(**params)
         self.verdicts, self.year = verdicts, year
-        self._ = translate or (lambda text: text)  # the page frame's ctx._ (dashboards/i18n.py)
+        self.lang = i18n.language(lang)
+        self._ = i18n.gettext_for(self.lang)
         self.rows = enterprise_rows(verdicts, year)
         names = list(self.rows["enterprise"])
         self._select = pn.widgets.Select(label=self._("Enterprise"), options=[""] + names, value=self.enterprise)
@@ -108,14 +109,16 @@ class ParkPage(pn.viewable.Viewer):
         if not self.enterprise:
             return pn.pane.Markdown(self._("Choose an enterprise to see its reports."))
         df = enterprise_reports(self.verdicts, self.enterprise)
-        return pn.pane.HTML(_table(df, "tj-park-reports", f"reports of {self.enterprise}", "period"),
-                            stylesheets=[CSS], sizing_mode="stretch_width")
+        return pn.Column(pn.pane.HTML(_table(df, "tj-park-reports", f"reports of {self.enterprise}", "period",
+                                             self.lang), stylesheets=[CSS], sizing_mode="stretch_width"),
+                         downloads(df, f"park-{self.enterprise}-reports", self.lang), sizing_mode="stretch_width")
 
     def __panel__(self):
         return pn.Column(
-            pn.pane.Markdown(f"## {self._('The park')} — {self.year}: {self._('verified report packages')}"),
-            pn.pane.HTML(_table(self.rows, "tj-park-enterprises", "enterprises of the park", "enterprise"),
+            pn.pane.Markdown("## " + self._("The park — {year}: verified report packages").format(year=self.year)),
+            pn.pane.HTML(_table(self.rows, "tj-park-enterprises", "enterprises of the park", "enterprise", self.lang),
                          stylesheets=[CSS], sizing_mode="stretch_width"),
+            downloads(self.rows, f"park-{self.year}-enterprises", self.lang),
             self._select, pn.panel(self._detail), stylesheets=[CSS], sizing_mode="stretch_width")
 
 
@@ -142,7 +145,7 @@ def view(ctx):
         verdicts = verify_all(scan(cfg), batching_web3(cfg.rpc), deployment)
     except (TanjianError, OSError, ValueError) as exc:
         return pn.pane.Markdown(f"{ctx._('The park’s packages cannot be read:')} {html.escape(str(exc))}")
-    page = ParkPage(verdicts, cfg.year or dt.date.today().year, translate=ctx._,
+    page = ParkPage(verdicts, cfg.year or dt.date.today().year, lang=getattr(ctx, "lang", "en"),
                     enterprise=ctx.arg("enterprise", "") or "")
     if pn.state.location is not None:
         pn.state.location.sync(page, {"enterprise": "enterprise"})

@@ -6,6 +6,7 @@ against the plan when data-collection management holds any (activity kinds ``gre
 
 The page only shows: the numbers are :mod:`models.reduction`'s (:func:`plan_view` calls ``load_scenario``,
 ``build_inputs``, ``solve``, ``macc``, ``cash_flow``, ``payback_year`` and ``plan_vs_actual``, nothing else).
+Its tables are :mod:`dashboards.tables`' (headers with units in the session's language, CSV/XLSX downloads).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from models.reduction.scenario import DATA_DIR, Scenario, load_scenario
 from models.reduction.solve import Infeasible, Plan, solve
 from workspace.errors import TanjianError
 
+from . import i18n
 from .render import esc
 from .shell import no_wheel
+from .tables import TOOLS, downloads
+from .tables import CSS as TABLE_CSS
+from .tables import table_html as _table
 
 log = logging.getLogger(__name__)
 
@@ -156,35 +161,28 @@ def pathway_chart(pv: PlanView, _) -> hv.Overlay:
     if caps:
         over = over * hv.Scatter(caps, "year", "t", label=_("Cap")).opts(size=12, marker="diamond", color="black")
     return over.opts(hv.opts.Overlay(responsive=True, height=360, hooks=[no_wheel], active_tools=[],
+                                     default_tools=TOOLS,
                                      ylabel="tCO₂e", xlabel="", legend_position="right",
                                      title=_("Pathway: emissions by year and lever")))
 
 
-def macc_chart(pv: PlanView, _) -> hv.Bars:
+def macc_chart(pv: PlanView, _, lang: str = "en") -> hv.Bars:
     """The marginal abatement cost curve (first year), one bar per lever in order of cost per tonne."""
     m = pv.macc.dropna(subset=["cost_per_t"])
-    names = [f"{lev} ({t:,.0f} t)" for lev, t in zip(m.index, m["abatement_t"])]
-    return hv.Bars((names, m["cost_per_t"].to_numpy()), "lever", ("cost_per_t", "CNY/t")).opts(
+    names = [f"{lev} ({i18n.number(t, lang)} t)" for lev, t in zip(m.index, m["abatement_t"])]
+    return hv.Bars((names, m["cost_per_t"].to_numpy()), ("lever", _("Lever")), ("cost_per_t", "CNY/t")).opts(
         responsive=True, height=300, color="#2f8f5b", xrotation=30, active_tools=[], hooks=[no_wheel],
+        default_tools=TOOLS,
         title=_("Marginal abatement cost (first year, market view)"), xlabel="")
 
 
-def table_html(df: pd.DataFrame, digits: int = 0, label: str = "") -> str:
-    """A plain HTML table (numbers with thousands separators), scrolling sideways inside its box on a phone."""
-    df = df.copy()
-    if isinstance(df.columns, pd.MultiIndex):
-        df.columns = [" ".join(str(c) for c in col) for col in df.columns]
-    head = "".join(f"<th>{esc(c)}</th>" for c in [df.index.name or ""] + list(df.columns))
-    body = []
-    for i, r in df.iterrows():
-        cells = [f"<td>{esc(i)}</td>"]
-        for v in r:
-            cells.append(f"<td>{v:,.{digits}f}</td>" if isinstance(v, (int, float)) and not isinstance(v, bool)
-                         and pd.notna(v) else f"<td>{esc('' if pd.isna(v) else v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    # a region that scrolls sideways on a phone takes the keyboard's focus (axe: scrollable-region-focusable)
-    return (f'<div class="tj-wrap" tabindex="0" role="region" aria-label="{esc(label)}">'
-            f'<table class="tj-table"><tr>{head}</tr>{"".join(body)}</table></div>')
+def flat(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with one level of column names: ``(gec_mwh, actual)`` -> ``actual_gec_mwh`` (its unit stays last)."""
+    if not isinstance(df.columns, pd.MultiIndex):
+        return df
+    out = df.copy()
+    out.columns = [f"{b}_{a}" for a, b in df.columns]
+    return out
 
 
 class PlanPage(pn.viewable.Viewer):
@@ -199,6 +197,7 @@ class PlanPage(pn.viewable.Viewer):
                           ("plant18" if "plant18" in names else names[0]))
         super().__init__(**params)
         self._ = ctx._
+        self.lang = i18n.language(getattr(ctx, "lang", "en"))
         self.cfg = ctx.cfg
         _ = self._
         self.pick = pn.widgets.Select(name=_("Scenario"), options=names, value=self.scenario, width=240)
@@ -296,24 +295,32 @@ class PlanPage(pn.viewable.Viewer):
         p = pv.plan
         built = p.decisions[p.decisions["share"] > 1e-6]
         pays = _("pays back in {year}").format(year=pv.payback) if pv.payback else _("does not pay back")
-        return (f'<div class="tj-sum">{esc(_("Net present cost"))}: <b>{p.npv / 1e6:,.1f} M CNY</b> · '
+        n = self.lang
+        return (f'<div class="tj-sum">{esc(_("Net present cost"))}: <b>{i18n.number(p.npv / 1e6, n, 1)} M CNY</b> · '
                 f'{esc(_("projects built"))}: <b>{len(built)}/{len(p.decisions)}</b> · '
-                f'{esc(_("PV by the end"))}: <b>{p.pv["capacity_kwp"].iloc[-1]:,.0f} kWp</b> · {esc(pays)}</div>')
+                f'{esc(_("PV by the end"))}: <b>{i18n.number(p.pv["capacity_kwp"].iloc[-1], n)} kWp</b> · '
+                f'{esc(pays)}</div>')
 
     def _results(self, pv: PlanView) -> list:
         _ = self._
         p = pv.plan
         cost = p.costs[["capex", "opex", "energy", "purchases", "carbon"]] / 1e3
-        cost.columns = [f"{c} [k CNY]" for c in cost.columns]
+        cost.columns = [f"{c}_kcny" for c in cost.columns]
+        scen = self.scenario
+
+        def table(df, name, title, digits=0):
+            title = _(title)
+            return pn.Column(pn.pane.HTML(f'<h3 data-title="{name}">{esc(title)}</h3>' +
+                                          _table(df, name, digits, lang=self.lang, label=title),
+                                          stylesheets=[CSS, TABLE_CSS], sizing_mode="stretch_width"),
+                             downloads(df, f"plan-{name}-{scen}", self.lang), sizing_mode="stretch_width")
+
         parts = [pn.pane.HoloViews(pathway_chart(pv, _), sizing_mode="stretch_width", min_height=360),
-                 pn.pane.HoloViews(macc_chart(pv, _), sizing_mode="stretch_width", min_height=300),
-                 pn.pane.HTML(f"<h3>{esc(_('Purchase plan'))}</h3>" + table_html(p.purchases, label=_("Purchase plan")), stylesheets=[CSS],
-                              sizing_mode="stretch_width"),
-                 pn.pane.HTML(f"<h3>{esc(_('Capex and opex by year'))}</h3>" + table_html(cost, label=_("Capex and opex by year")), stylesheets=[CSS],
-                              sizing_mode="stretch_width")]
+                 pn.pane.HoloViews(macc_chart(pv, _, self.lang), sizing_mode="stretch_width", min_height=300),
+                 table(p.purchases, "purchases", "Purchase plan"),
+                 table(cost, "costs", "Capex and opex by year")]
         if pv.actual is not None:
-            parts.append(pn.pane.HTML(f"<h3>{esc(_('Plan against actual purchases'))}</h3>"
-                                      + table_html(pv.actual, 1, _("Plan against actual purchases")), stylesheets=[CSS], sizing_mode="stretch_width"))
+            parts.append(table(flat(pv.actual), "actual", "Plan against actual purchases", 1))
         return parts
 
     def __panel__(self):

@@ -10,6 +10,9 @@ journals it (a batch flagged MANUAL whose note carries the reader and the photo'
 The photo input is ``<input type="file" accept="image/*">``: on Android and iOS it offers the camera
 directly. Panel 1.9's ``FileInput`` has no ``capture`` attribute, so the phone may also offer its
 gallery; that is allowed (a photo taken earlier is still evidence).
+
+Labels are in the session's language (:mod:`dashboards.i18n`); a plausibility finding is
+:mod:`workspace.business.manual`'s own text; workshops are named in the language where the site model has it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from workspace.config import Config
 from workspace.errors import StoreError, TanjianError
 from workspace.units import MEDIUM_UNITS
 
-from . import render
+from . import i18n, render
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,11 @@ CHECK_CSS = "input[type=checkbox] { width: 24px; height: 24px; } label { font-si
 PREVIEW_PX = 480  # longest side of the photo preview sent back to the phone [px]
 
 
-def _label(cfg: Config, meter_id: str) -> str:
+def _label(cfg: Config, meter_id: str, lang: str = "en") -> str:
     m = cfg.site.meter(meter_id)
-    ws = {w.id: (w.name_zh or w.name) for w in cfg.site.workshops}
-    where = ws.get(m.workshop, m.workshop) if m.workshop else "全厂 plant"
+    ws = {w.id: i18n.site_name(w, lang) for w in cfg.site.workshops}
+    _ = i18n.gettext_for(lang)
+    where = ws.get(m.workshop, m.workshop) if m.workshop else _("plant")
     return f"{m.id} · {m.name or ''} · {where}"
 
 
@@ -89,6 +93,8 @@ class ReadingForm(pn.viewable.Viewer):
     cfg : Config
     meter : str, optional
         Meter chosen on arrival (the ``?meter=`` of a QR label).
+    lang : str
+        ``"zh"`` or ``"en"``.
     """
 
     problems = param.List(default=[], doc="plausibility findings for the current meter, value and time")
@@ -96,35 +102,37 @@ class ReadingForm(pn.viewable.Viewer):
     submitted = param.Dict(default=None, allow_None=True, doc="the last queued reading")
     failure = param.String(default="", doc="why the last submission was refused")
 
-    def __init__(self, cfg: Config, meter: str | None = None, **params):
+    def __init__(self, cfg: Config, meter: str | None = None, lang: str = "en", **params):
         self._cfg = cfg
         self._tz = ZoneInfo(cfg.site.plant.timezone)
         self._store = None
+        self.lang = i18n.language(lang)
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
-        options = {_label(cfg, m.id): m.id for m in cfg.site.meters}
+        options = {_label(cfg, m.id, self.lang): m.id for m in cfg.site.meters}
         self.link_note = ""
         if meter and meter not in options.values():
-            self.link_note = f"the link names meter {meter!r}, which is not in the site model / 链接中的表计不存在"
+            self.link_note = _("the link names meter {meter}, which is not in the site model").format(meter=repr(meter))
             meter = None
         self.meter_input = pn.widgets.AutocompleteInput(
-            name="Meter 表计 (id, name or workshop 编号、名称或车间)", options=options, value=meter or None,
+            name=_("Meter (id, name or workshop)"), options=options, value=meter or None,
             search_strategy="includes", case_sensitive=False, min_characters=1, restrict=True,
-            placeholder="M-TR-1, compressor, 焊接 …", sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
-        self.value_input = pn.widgets.TextInput(name="Reading 读数", placeholder="e.g. 12345.6",
+            placeholder=_("M-TR-1, compressor, welding …"), sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
+        self.value_input = pn.widgets.TextInput(name=_("Reading"), placeholder=_("e.g. 12345.6"),
                                                 sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
-        self.time_input = pn.widgets.TextInput(name="Read at 抄表时间 (blank = now 留空为现在)",
-                                               placeholder="now 现在, or YYYY-MM-DD HH:MM",
+        self.time_input = pn.widgets.TextInput(name=_("Read at (blank = now)"),
+                                               placeholder=_("now, or YYYY-MM-DD HH:MM"),
                                                sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
-        self.reader_input = pn.widgets.TextInput(name="Reader 抄表人", placeholder="your name 姓名",
+        self.reader_input = pn.widgets.TextInput(name=_("Reader"), placeholder=_("your name"),
                                                  sizing_mode="stretch_width", stylesheets=[INPUT_CSS])
         if pn.state.user:  # logged in (dashboards.auth): the reading is the account's, not a typed name
             self.reader_input.value = self.reader_input.value_input = pn.state.user
             self.reader_input.disabled = True
-        self.photo_input = pn.widgets.FileInput(name="Photo 照片", accept="image/*", multiple=False,
+        self.photo_input = pn.widgets.FileInput(name=_("Photo"), accept="image/*", multiple=False,
                                                 sizing_mode="stretch_width")  # name: the input's label
-        self.confirm = pn.widgets.Checkbox(name="I checked the value against the meter 已核对读数", value=False,
+        self.confirm = pn.widgets.Checkbox(name=_("I checked the value against the meter"), value=False,
                                            visible=False, stylesheets=[CHECK_CSS])
-        self.button = pn.widgets.Button(name="Submit 提交", button_type="primary", disabled=True, height=48,
+        self.button = pn.widgets.Button(name=_("Submit"), button_type="primary", disabled=True, height=48,
                                         sizing_mode="stretch_width")
         self.meter_input.param.watch(self._changed, "value")
         self.value_input.param.watch(self._changed, "value_input")
@@ -162,32 +170,33 @@ class ReadingForm(pn.viewable.Viewer):
         if not text:
             return None
         if "," in text:
-            raise ValueError("use digits and a decimal point, without thousands separators / 请只用数字和小数点")
+            raise ValueError(self._("use digits and a decimal point, without thousands separators"))
         return float(text)
 
     def _changed(self, *_events) -> None:
         """Re-check plausibility after the meter, the value or the time changed."""
-        self.value_input.name = f"Reading 读数 [{self._unit()}]"
+        _ = self._
+        self.value_input.name = f"{_('Reading')} [{self._unit()}]"
         self.submitted = None if _events else self.submitted
         self.failure = ""
         self.confirm.value = False
-        missing = []
-        if not self.meter_input.value:
-            missing.append("the meter 表计")
+        meter_missing, reading_missing = not self.meter_input.value, False
         try:
             counter = self._counter()
-            if counter is None:
-                missing.append("the reading 读数")
+            reading_missing = counter is None
         except ValueError as exc:
-            self.problems, self.note = [], f"the reading is not a number: {exc}"
+            self.problems, self.note = [], _("the reading is not a number: {error}").format(error=exc)
             return self._gate()
         try:
             when = self._time()
         except ValueError:
-            self.problems, self.note = [], "the time is not YYYY-MM-DD HH:MM / 时间格式应为 YYYY-MM-DD HH:MM"
+            self.problems, self.note = [], _("the time is not YYYY-MM-DD HH:MM")
             return self._gate()
-        if missing:
-            self.problems, self.note = [], "enter " + " and ".join(missing) + " to check the value"
+        if meter_missing or reading_missing:
+            self.problems = []
+            self.note = (_("enter the meter and the reading to check the value") if meter_missing and reading_missing
+                         else _("enter the meter to check the value") if meter_missing
+                         else _("enter the reading to check the value"))
             return self._gate()
         self.note = ""
         self.problems = check_plausible(self._cfg.site, self._open_store(), self.meter_input.value, when, counter,
@@ -226,7 +235,7 @@ class ReadingForm(pn.viewable.Viewer):
             counter = self._counter()
             when = self._time()
             if counter is None or not self.meter_input.value:
-                raise TanjianError("choose the meter and enter the reading first")
+                raise TanjianError(self._("choose the meter and enter the reading first"))
             sub = submit_manual_reading(
                 self._cfg.site, self._open_store(), self._cfg.paths.inbox, self._cfg.paths.evidence,
                 meter=self.meter_input.value, time=when, counter=counter,
@@ -248,41 +257,47 @@ class ReadingForm(pn.viewable.Viewer):
 
     # -- view ----------------------------------------------------------------------------------------
     def _meter_card(self, m_id: str | None) -> str:
+        _, esc, lang = self._, render.esc, self.lang
         if not m_id:
-            extra = f'<div class="tj-dim">{render.esc(self.link_note)}</div>' if self.link_note else ""
-            return f'<div class="tj-card" data-meter="">No meter chosen yet 尚未选择表计{extra}</div>'
+            extra = f'<div class="tj-dim">{esc(self.link_note)}</div>' if self.link_note else ""
+            return f'<div class="tj-card" data-meter="">{esc(_("No meter chosen yet"))}{extra}</div>'
         m = self._cfg.site.meter(m_id)
         unit, rate_unit = MEDIUM_UNITS[m.medium]
         store = self._open_store()
         last = last_reading(store, m_id) if store is not None else None
-        last_txt = (f"{last.counter:,.2f} {unit} at {last.time:%Y-%m-%d %H:%M}" if last else "none yet 暂无")
+        last_txt = (esc(_("{value} {unit} at {time}").format(value=i18n.number(last.counter, lang, 2), unit=unit,
+                                                            time=f"{last.time:%Y-%m-%d %H:%M}"))
+                    if last else esc(_("none yet")))
         queued = queued_reading(self._cfg.paths.inbox, m_id, self._tz)
         if queued is not None and (last is None or queued.time > last.time):
-            last_txt += (f'<br><span class="tj-dim">queued 待入账:</span> {queued.counter:,.2f} {unit} at '
-                         f'{queued.time:%Y-%m-%d %H:%M}')
+            last_txt += (f'<br><span class="tj-dim">{esc(_("queued"))}:</span> ' + esc(_("{value} {unit} at {time}").format(
+                value=i18n.number(queued.counter, lang, 2), unit=unit, time=f"{queued.time:%Y-%m-%d %H:%M}")))
         limit, source = rating(self._cfg.site, m_id)
-        limit_txt = f"{limit:,.1f} {rate_unit} ({render.esc(source)})" if limit else "none 无"
-        return (f'<div class="tj-card" data-meter="{render.esc(m_id)}" '
+        limit_txt = f"{i18n.number(limit, lang, 1)} {rate_unit} ({esc(source)})" if limit else esc(_("none"))
+        return (f'<div class="tj-card" data-meter="{esc(m_id)}" '
                 f'data-last-counter="{last.counter if last else ""}">'
-                f'<b>{render.esc(m_id)}</b> {render.esc(m.name or "")}<br>'
-                f'<span class="tj-dim">last reading 上次读数:</span> {last_txt}<br>'
-                f'<span class="tj-dim">rating 额定:</span> {limit_txt}</div>')
+                f'<b>{esc(m_id)}</b> {esc(m.name or "")}<br>'
+                f'<span class="tj-dim">{esc(_("last reading"))}:</span> {last_txt}<br>'
+                f'<span class="tj-dim">{esc(_("rating"))}:</span> {limit_txt}</div>')
 
     def _verdict(self, *_deps) -> str:
+        _ = self._
         if self.note:
             return f'<div class="tj-verdict tj-incomplete" data-verdict="incomplete">{render.esc(self.note)}</div>'
         kind = ("error" if any(p.severity == "error" for p in self.problems)
                 else "warning" if self.problems else "ok")
-        head = {"ok": "✓ Plausible 读数合理", "warning": "⚠ Please confirm 请确认",
-                "error": "✗ Not accepted 读数不合理"}[kind]
+        head = {"ok": "✓ " + _("Plausible"), "warning": "⚠ " + _("Please confirm"),
+                "error": "✗ " + _("Not accepted")}[kind]
+        head = render.esc(head)
         items = "".join(f'<li data-problem="{p.code}" data-severity="{p.severity}">{render.esc(p.message)}</li>'
                         for p in self.problems)
         return (f'<div class="tj-verdict tj-{kind}" data-verdict="{kind}">{head}'
                 f'{f"<ul>{items}</ul>" if items else ""}</div>')
 
     def _photo(self, data: bytes | None) -> str:
+        _ = self._
         if not data:
-            return '<div class="tj-photo tj-dim" data-photo="">No photo yet 尚未拍照</div>'
+            return f'<div class="tj-photo tj-dim" data-photo="">{render.esc(_("No photo yet"))}</div>'
         try:
             photo_media_type(data)
         except TanjianError as exc:
@@ -291,9 +306,11 @@ class ReadingForm(pn.viewable.Viewer):
 
         sha = hashlib.sha256(data).hexdigest()
         src = preview(data)
-        img = f'<img src="{src}" alt="photo of the meter">' if src else "(no preview for this format)"
+        img = (f'<img src="{src}" alt="{render.esc(_("photo of the meter"))}">' if src
+               else render.esc(_("(no preview for this format)")))
+        size = _("{n} bytes").format(n=i18n.number(len(data), self.lang))
         return (f'<div class="tj-photo" data-photo="{sha}">{img}<div class="tj-dim">'
-                f'{len(data):,} bytes, SHA-256 <code>{sha[:16]}…</code></div></div>')
+                f'{render.esc(size)}, SHA-256 <code>{sha[:16]}…</code></div></div>')
 
     def _result(self, *_deps) -> str:
         if self.failure:
@@ -301,10 +318,13 @@ class ReadingForm(pn.viewable.Viewer):
         s = self.submitted
         if not s:
             return '<div data-submit=""></div>'
+        _ = self._
+        done = _("{meter} = {value} at {time} by {reader}: queued for the ledger.").format(
+            meter=s["meter"], value=i18n.number(s["counter"], self.lang, 2), time=f"{s['time']:%Y-%m-%d %H:%M}",
+            reader=s["reader"])
         return (f'<div class="tj-done" data-submit="queued" data-submitted-sha256="{s["sha256"]}">'
-                f'✓ {render.esc(s["meter"])} = {s["counter"]:,.2f} at {s["time"]:%Y-%m-%d %H:%M} by '
-                f'{render.esc(s["reader"])}: queued for the ledger 已提交，等待写入账本.<br>'
-                f'Photo SHA-256 照片哈希: <code>{s["sha256"]}</code></div>')
+                f'✓ {render.esc(done)}<br>'
+                f'{render.esc(_("Photo SHA-256"))}: <code>{s["sha256"]}</code></div>')
 
     def __panel__(self) -> pn.viewable.Viewable:
         def html(fn, *deps):
@@ -313,7 +333,7 @@ class ReadingForm(pn.viewable.Viewer):
         return pn.Column(
             self.meter_input, html(self._meter_card, self.meter_input.param.value),
             self.value_input, self.time_input, self.reader_input,
-            pn.pane.HTML('<div class="tj-dim">Photo of the display 表盘照片 (camera 相机)</div>',
+            pn.pane.HTML(f'<div class="tj-dim">{render.esc(self._("Photo of the display (camera)"))}</div>',
                          stylesheets=[CSS], sizing_mode="stretch_width"),
             self.photo_input, html(self._photo, self.photo_input.param.value),
             html(self._verdict, self.param.problems, self.param.note), self.confirm, self.button,
@@ -324,4 +344,4 @@ class ReadingForm(pn.viewable.Viewer):
 def view(ctx) -> pn.viewable.Viewable:
     """The hand-reading form of one session (``?meter=ID`` chooses the meter; the shell wraps it)."""
     meter = (ctx.arg("meter") or "").strip() or None
-    return ReadingForm(ctx.cfg, meter)
+    return ReadingForm(ctx.cfg, meter, lang=ctx.lang)

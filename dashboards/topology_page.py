@@ -6,7 +6,8 @@ Each meter shows its live value (the mean rate of the last 15 minutes of the new
 API); a node named in the URL (``?node=D-LC-01``, the alarms page's link) has its path to the transformer or
 source drawn in red, with the meters on it listed (where to look at the figures); the open alarms' targets
 are marked. Every node is a link to its drill-down (``/drill?node=<id>``). A device measured by one meter is
-drawn inside that meter's box, so the diagram stays readable at 70 devices.
+drawn inside that meter's box, so the diagram stays readable at 70 devices. Labels are in the session's
+language (:mod:`dashboards.i18n`); node ids are the site model's.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import param
 
 from workspace.config import Config
 
+from . import i18n
+from .i18n import N_
 from .render import esc
 
 log = logging.getLogger(__name__)
 
-NETWORKS = {"electricity": "Power 电力", "natural_gas": "Gas 燃气", "water": "Water 水", "compressed_air": "Air 压缩空气"}
+NETWORKS = {"electricity": N_("Power"), "natural_gas": N_("Gas"), "water": N_("Water"),
+            "compressed_air": N_("Compressed air")}
 COL_W, ROW_H, BOX_W, BOX_H = 210, 28, 190, 22  # [px]
 KIND_FILL = {"transformer": "#fde2b3", "source": "#fde2b3", "meter": "#e3eefc", "device": "#eef7ea",
              "room": "#f2e6fa", "pv": "#fff7c2", "battery": "#fff7c2"}
@@ -86,10 +90,10 @@ def layout(topo, medium: str) -> tuple[list[Box], list[tuple[str, str]]]:
 
 def live_values(store, site, medium: str, *, as_of=None) -> tuple[dict[str, float], str, str]:
     """Mean rate per meter of ``medium`` over the last 15 minutes of the snapshot: ({meter: value}, unit,
-    the window's text); ({}, "", why) for an empty store."""
+    the window's text); ({}, "", why) for an empty store (why: a msgid)."""
     latest = store.latest_time(as_of)
     if latest is None:
-        return {}, "", "no readings yet"
+        return {}, "", N_("no readings yet")
     tz = site.plant.timezone
     end = pd.Timestamp(latest)
     end = (end.tz_convert(tz) if end.tzinfo else end.tz_localize("UTC").tz_convert(tz)).tz_localize(None)
@@ -109,16 +113,17 @@ def drill_link(nid: str) -> str:
 
 
 def svg(boxes: list[Box], edges, *, values: dict[str, float], unit: str, path: set[str], alarmed: set[str],
-        names: dict[str, str]) -> str:
+        names: dict[str, str], lang: str = "en") -> str:
     """The diagram as SVG: each box a link to its drill-down; ``path`` boxes and edges in red; ``alarmed`` boxes
     with a red border. Every box carries ``data-node`` and, when it has one, ``data-value`` [unit]."""
+    _ = i18n.gettext_for(lang)
     if not boxes:
-        return "<p>(nothing to draw)</p>"
+        return f"<p>{esc(_('(nothing to draw)'))}</p>"
     pos = {b.id: (10 + b.depth * COL_W, 10 + b.row * ROW_H) for b in boxes}
     width = 20 + (max(b.depth for b in boxes) + 1) * COL_W
     height = 20 + (max(b.row for b in boxes) + 1) * ROW_H
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" role="group" aria-label="topology" '
+           f'viewBox="0 0 {width:.0f} {height:.0f}" role="group" aria-label="{esc(_("Topology"))}" '
            f'style="font: 12px Inter, \'Noto Sans CJK SC\', sans-serif">']
     for a, b in sorted(edges, key=lambda e: e[0] in path and e[1] in path):  # the red path on top
         (x0, y0), (x1, y1) = pos[a], pos[b]
@@ -131,7 +136,7 @@ def svg(boxes: list[Box], edges, *, values: dict[str, float], unit: str, path: s
         on_path = any(i in path for i in b.ids)
         alarm = any(i in alarmed for i in b.ids)
         v = values.get(b.id)
-        vtxt = "" if v is None else f" {v:,.1f} {unit}"
+        vtxt = "" if v is None else f" {i18n.number(v, lang, 1)} {unit}"
         stroke = "#d62728" if (on_path or alarm) else "#6b7785"
         title = " / ".join(f"{i} {names.get(i, '')}".strip() for i in b.ids)
         data_v = "" if v is None else f' data-value="{v!r}" data-unit="{esc(unit)}"'
@@ -153,11 +158,13 @@ class TopologyPage(pn.viewable.Viewer):
     network = param.Selector(default="electricity", objects=list(NETWORKS))
     node = param.String(default="")
 
-    def __init__(self, cfg: Config, query: dict | None = None, store=None, **params):
+    def __init__(self, cfg: Config, query: dict | None = None, store=None, lang: str = "en", **params):
         from workspace.topology import build
 
         self._cfg = cfg
         self._store = store
+        self.lang = i18n.language(lang)
+        self._ = i18n.gettext_for(self.lang)
         self._topo = build(cfg.site)
         q = {k: (v[0].decode() if isinstance(v, (list, tuple)) and v and isinstance(v[0], bytes)
                  else v[0] if isinstance(v, (list, tuple)) and v else v) for k, v in (query or {}).items()}
@@ -170,7 +177,8 @@ class TopologyPage(pn.viewable.Viewer):
                 init["node"] = q["node"]
                 init["network"] = self._topo.nodes[self._topo.path(q["node"])[-1]].medium
             else:
-                self._notes.append(f"URL node={q['node']!r}: not a node of the site model")
+                self._notes.append(self._("URL node={node}: not a node of the site model").format(
+                    node=repr(q["node"])))
         super().__init__(**init, **params)
 
     def store(self):
@@ -191,6 +199,7 @@ class TopologyPage(pn.viewable.Viewer):
             return {a["target"] for a in shown(db)}
 
     def diagram(self) -> str:
+        _ = self._
         boxes, edges = layout(self._topo, self.network)
         try:
             store = self.store()
@@ -198,13 +207,16 @@ class TopologyPage(pn.viewable.Viewer):
             values, unit, window = live_values(store, self._cfg.site, self.network, as_of=snap)
         except Exception as exc:  # noqa: BLE001 - the diagram without values still locates a fault
             log.warning("topology: no live values: %s", exc)
-            values, unit, window = {}, "", f"no live values: {exc}"
+            values, unit, window = {}, "", _("no live values: {error}").format(error=exc)
+        window = _(window) if window == "no readings yet" else window
         path = set(self._topo.path(self.node)) if self.node else set()
         names = {n.id: n.name for n in self._topo.nodes.values()}
-        head = f'<p data-window="{esc(window)}">Live: mean rate {esc(window)} [{esc(unit)}]. Click a node for its ' \
-               f'drill-down 点击节点查看详情.</p>'
-        return head + '<div style="overflow:auto; max-width:100%" tabindex="0" role="region" aria-label="diagram">' + svg(
-            boxes, edges, values=values, unit=unit, path=path, alarmed=self.alarmed(), names=names) + "</div>"
+        head = (f'<p data-window="{esc(window)}">' + esc(_("Live: mean rate {window} [{unit}]. Click a node for its "
+                                                        "drill-down.").format(window=window, unit=unit)) + "</p>")
+        return head + (f'<div style="overflow:auto; max-width:100%" tabindex="0" role="region" '
+                       f'aria-label="{esc(_("Diagram"))}">') + svg(
+            boxes, edges, values=values, unit=unit, path=path, alarmed=self.alarmed(), names=names,
+            lang=self.lang) + "</div>"
 
     def located(self) -> str:
         if not self.node:
@@ -213,10 +225,11 @@ class TopologyPage(pn.viewable.Viewer):
 
         loc = locate(self._cfg.site, self.node)
         rooms = ", ".join(loc["rooms"]) or "–"
+        _ = self._
         return (f'<p data-located="{esc(self.node)}"><b>{esc(self.node)}</b> → ' + " → ".join(
             f'<a href="{drill_link(n)}">{esc(n)}</a>' for n in loc["path"][1:]) +
-            f'<br>meters on the path 路径上的表计: {esc(", ".join(loc["meters"]) or "–")}; distribution rooms '
-            f'配电室: {esc(rooms)}</p>')
+            f'<br>{esc(_("Meters on the path"))}: {esc(", ".join(loc["meters"]) or "–")}; '
+            f'{esc(_("distribution rooms"))}: {esc(rooms)}</p>')
 
     @param.depends("network", "node")
     def _view(self):
@@ -226,10 +239,10 @@ class TopologyPage(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(pn.widgets.RadioButtonGroup.from_param(self.param.network,
-                                                                options={v: k for k, v in NETWORKS.items()}),
+                                                                options={self._(v): k for k, v in NETWORKS.items()}),
                          self._view, sizing_mode="stretch_width")
 
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`): its state from the URL's query."""
-    return TopologyPage(ctx.cfg, dict(ctx.query))
+    return TopologyPage(ctx.cfg, dict(ctx.query), lang=ctx.lang)

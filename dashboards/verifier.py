@@ -1,7 +1,8 @@
 """The verifier page: upload a batch export and its proof bundle, check that the batch is the one
 proven and (if the chain node answers) that its ledger root is anchored on chain.
 
-The checks are :func:`chain.verify.verify_bundle`'s, in its order; the page only shows them.
+The checks are :func:`chain.verify.verify_bundle`'s, in its order; the page only shows them. Labels are in the
+session's language (:mod:`dashboards.i18n`); a check's detail is the verifier library's own text.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import param
 
 from workspace.config import Config
 
-from . import render
+from . import i18n, render
 from .feeds import Verification, file_hashes, verify_upload
+from .i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ code { font-size: 14px; font-family: "JetBrains Mono", "DejaVu Sans Mono", monos
 .tj-upload { font-size: 14px; color: #333; }
 """
 
-INTRO = """
+INTRO = N_("""
 Check a **batch export** (`batch-NNNNNNNN.json`, or `.tjb` for a columnar batch: exactly the bytes the plant
 journaled) against its
 **proof bundle** (`batch-NNNNNNNN.proof.json`, format `tanjian.proof/2`).
@@ -52,7 +54,7 @@ signer was an active gateway of the plant when it anchored). Without a reachable
 first five run.
 
 Compare the hashes below yourself: `sha256sum FILE` and `(printf '\\x00'; cat FILE) | sha256sum`.
-"""
+""")
 
 
 class Verifier(pn.viewable.Viewer):
@@ -62,20 +64,24 @@ class Verifier(pn.viewable.Viewer):
     ----------
     cfg : Config
         Gives ``chain.rpc_url``, the node consulted for the on-chain checks when it answers.
+    lang : str
+        ``"zh"`` or ``"en"``.
     """
 
     result = param.ClassSelector(class_=Verification, default=None, allow_None=True,
                                  doc="outcome of the last verification of the current files")
     message = param.String(default="", doc="what is missing before verifying")
 
-    def __init__(self, cfg: Config, **params):
+    def __init__(self, cfg: Config, lang: str = "en", **params):
         self._cfg = cfg
+        self.lang = i18n.language(lang)
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
-        self.batch_input = pn.widgets.FileInput(name="Batch file", accept=".json,.tjb", multiple=False,
+        self.batch_input = pn.widgets.FileInput(name=_("Batch file"), accept=".json,.tjb", multiple=False,
                                                 sizing_mode="stretch_width")
-        self.bundle_input = pn.widgets.FileInput(name="Proof bundle", accept=".json", multiple=False,
+        self.bundle_input = pn.widgets.FileInput(name=_("Proof bundle"), accept=".json", multiple=False,
                                                  sizing_mode="stretch_width")
-        self.button = pn.widgets.Button(name="Verify", button_type="primary", disabled=True, width=160,
+        self.button = pn.widgets.Button(name=_("Verify"), button_type="primary", disabled=True, width=160,
                                         height=44)
         self.batch_input.param.watch(self._changed, "value")
         self.bundle_input.param.watch(self._changed, "value")
@@ -89,7 +95,7 @@ class Verifier(pn.viewable.Viewer):
         """Verify the uploaded pair (bound to the button)."""
         batch, bundle = self.batch_input.value, self.bundle_input.value
         if not batch or not bundle:
-            self.message = "upload both the batch file and its proof bundle first"
+            self.message = self._("upload both the batch file and its proof bundle first")
             return None
         self.message = ""
         self.button.loading = True
@@ -107,15 +113,17 @@ class Verifier(pn.viewable.Viewer):
         if self.message:
             return f'<div class="tj-note">{render.esc(self.message)}</div>'
         if self.result is None:
-            return '<div class="tj-note" data-verdict="">No verification yet.</div>'
-        return render.verification(self.result)
+            return f'<div class="tj-note" data-verdict="">{render.esc(self._("No verification yet."))}</div>'
+        return render.verification(self.result, self.lang)
 
     def _upload_status(self, value: bytes | None, filename: str | None, which: str) -> str:
+        _ = self._
         if not value:
-            return f'<div class="tj-upload" data-upload="{which}">no file yet</div>'
-        sha, _ = file_hashes(value)
+            return f'<div class="tj-upload" data-upload="{which}">{render.esc(_("no file yet"))}</div>'
+        sha, _leaf = file_hashes(value)
+        size = _("{n} bytes").format(n=i18n.number(len(value), self.lang))
         return (f'<div class="tj-upload" data-upload="{which}" data-bytes="{len(value)}" data-sha256="{sha}">'
-                f'<b>{render.esc(filename or "(unnamed)")}</b>, {len(value):,} bytes, SHA-256 '
+                f'<b>{render.esc(filename or _("(unnamed)"))}</b>, {render.esc(size)}, SHA-256 '
                 f'<code>{sha[:16]}…</code></div>')
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -127,15 +135,16 @@ class Verifier(pn.viewable.Viewer):
             return pn.pane.HTML(pn.bind(self._upload_status, inp.param.value, inp.param.filename, which),
                                 stylesheets=[CSS], sizing_mode="stretch_width")
 
+        _ = self._
         files = pn.Row(
-            pn.Column(md("### 1 · Batch file (`.json` or `.tjb`)"), self.batch_input,
+            pn.Column(md("### 1 · " + _("Batch file (`.json` or `.tjb`)")), self.batch_input,
                       status(self.batch_input, "batch"),
                       sizing_mode="stretch_width"),
-            pn.Column(md("### 2 · Proof bundle (`.proof.json`)"), self.bundle_input,
+            pn.Column(md("### 2 · " + _("Proof bundle (`.proof.json`)")), self.bundle_input,
                       status(self.bundle_input, "bundle"), sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         return pn.Column(
-            md(INTRO),
+            md(_(INTRO)),
             files, self.button,
             pn.pane.HTML(self._result, stylesheets=[CSS], sizing_mode="stretch_width"),
             sizing_mode="stretch_width", max_width=1400)
@@ -146,4 +155,4 @@ MD_CSS = "code { color: inherit; }"
 
 def view(ctx) -> pn.viewable.Viewable:
     """The verifier of one session (the shell wraps it; :mod:`dashboards.registry`)."""
-    return Verifier(ctx.cfg)
+    return Verifier(ctx.cfg, lang=ctx.lang)

@@ -339,7 +339,7 @@ def statuses(page) -> dict[str, str]:
 @pytest.mark.slow
 def test_verifier_passes_an_export_offline_and_fails_a_tampered_copy(server, page, workspace):
     bundle = json.loads(workspace["bundle"].read_text())
-    page.goto(f"{server}/verify")
+    page.goto(f"{server}/verify?lang=en")  # the English labels below
     page.locator("input[type=file]").nth(1).wait_for(state="attached", timeout=60_000)
 
     assert upload_and_verify(page, workspace["batch"], workspace["bundle"]) == "offline"
@@ -397,7 +397,7 @@ def test_big_screen_follows_new_readings(server, page, workspace):
 @pytest.mark.slow
 def test_verifier_checks_the_anchor_on_chain(online, page):
     ws, url = online
-    page.goto(f"{url}/verify")
+    page.goto(f"{url}/verify?lang=en")
     page.locator("input[type=file]").nth(1).wait_for(state="attached", timeout=60_000)
 
     assert upload_and_verify(page, ws["batch"], ws["bundle"]) == "pass"

@@ -39,8 +39,14 @@ def test_period_from_url_refuses_each_bad_value_in_one_line():
     p, notes = E.period_from_query({"period": "fortnight", "date": "9 July", "against": "decade"},
                                    dt.date(2026, 12, 5))
     assert p == E.Period("day", dt.date(2026, 12, 5), "day")
-    assert len(notes) == 3 and "period='fortnight'" in notes[0] and "against='decade'" in notes[1] \
-        and "date='9 July'" in notes[2]
+    lines = [E.note_text(n) for n in notes]
+    assert len(lines) == 3 and "period='fortnight'" in lines[0] and "against='decade'" in lines[1] \
+        and "date='9 July'" in lines[2]
+    # the same refusal in Chinese: the catalogue's sentence with the same value
+    from dashboards.i18n import gettext_for
+
+    zh = E.note_text(notes[0], gettext_for("zh"))
+    assert zh == "网址 period='fortnight'：不是 day, week, month 之一；显示一天"
 
 
 def test_parse_hours():
@@ -118,7 +124,7 @@ def test_transformers_and_states_are_the_models(seeded):
 def test_unit_without_production_says_what_to_do(seeded):
     cfg, store, snap, p = seeded
     s = E.section("unit", store, cfg, p, as_of=snap)
-    assert s.table.empty and "import the ERP output" in s.note
+    assert s.table.empty and "import the ERP output" in s.note_text()
 
 
 def test_every_tab_draws_and_shows_the_models_numbers(seeded):
@@ -157,9 +163,38 @@ def test_demand_names_a_month_without_readings(seeded):
     cfg, store, snap, p = seeded
     empty = E.Period("month", p.date - dt.timedelta(days=40), "day")  # the 30 h of history are not in it
     s = E.section("demand", store, cfg, empty, as_of=snap)
-    assert s.table.empty and s.note == f"no readings in {empty.start:%Y-%m}"
+    assert s.table.empty and s.note_text() == f"No readings in {empty.start:%Y-%m}."
     full = E.section("demand", store, cfg, E.Period("month", p.date, "day"), as_of=snap)
     assert len(full.table) == 1 and full.note == ""
     # the month's maximum 15-min demand is the highest 15-min mean plant power of the query API
     pw = store.power(full.table.index[0], p.end, by="plant", freq="15min", as_of=snap).to_pandas()[cfg.site.plant.id]
     assert full.table["max_kw"].iloc[0] == pytest.approx(pw.max())
+
+
+def test_every_tab_in_chinese_and_in_english(seeded):
+    import re
+
+    from dashboards import tables
+
+    cfg, store, snap, p = seeded
+    hv.extension("bokeh")
+    cjk = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+    tables.UNTRANSLATED.clear()
+    zh, en = EmsPage(cfg, p.query(), store=store, lang="zh"), EmsPage(cfg, p.query(), store=store, lang="en")
+    for name in E.SECTIONS:
+        zh.tab = en.tab = name
+        html_zh = "".join(o.object for o in zh._active().objects if isinstance(o, pn.pane.HTML))
+        html_en = "".join(o.object for o in en._active().objects if isinstance(o, pn.pane.HTML))
+        heads = re.findall(r'<th data-col="[^"]*">([^<]*)</th>', html_zh)
+        assert all(cjk.search(h) for h in heads), (name, heads)  # every header Chinese, its unit kept
+        assert not cjk.search(re.sub(r'data-[a-z-]+="[^"]*"', "", html_en)), name  # no Chinese on the English page
+    assert not tables.UNTRANSLATED.get("zh")
+    # the time-of-use title, as the catalogue's sentence with the tariff of the configuration and the day
+    from workspace.tariffs import config_tariff
+
+    t = config_tariff(cfg)
+    zh.tab = "tou"
+    html_zh = "".join(o.object for o in zh._active().objects if isinstance(o, pn.pane.HTML))
+    status = {"primary": "一手来源", "secondary": "二手来源", "unverified": "未核实", "illustrative": "示例数据"}[t.status]
+    assert f'<h3 data-title="tou">峰谷分时电量与电费，电价 {t.id}（{status}），{p.date:%Y-%m-%d}</h3>' in html_zh
+    assert "尖峰 [kWh]" in html_zh and "平段占比 [%]" in html_zh

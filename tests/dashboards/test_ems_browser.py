@@ -51,9 +51,9 @@ def test_alarm_acknowledged(page_of, workspace):  # noqa: F811
     with AlarmDB.in_data_dir(cfg.paths.data_dir) as db:
         aid = db.insert(rule="overload", target="TR-1", kind="transformer_overload", priority="high",
                         state=State.UNACK, message="TR-1 load rate 1.12 above 1.00", value=1.12, at=1.0e9)
-    p = page_of(f"/alarms?alarm={aid}", (390, 844))
-    p.get_by_label("Your name 姓名").fill("zhao.min")
-    p.get_by_role("button", name="Acknowledge 确认").click()
+    p = page_of(f"/alarms?lang=en&alarm={aid}", (390, 844))  # in English
+    p.get_by_label("Your name").fill("zhao.min")
+    p.get_by_role("button", name="Acknowledge").click()
     p.locator('[data-done="ack"]').wait_for(timeout=60_000)
     with AlarmDB.in_data_dir(cfg.paths.data_dir) as db:
         a = db.alarm(aid)
@@ -64,11 +64,11 @@ def test_quota_entered(page_of, workspace):  # noqa: F811
     from chain.quota import QuotaBook
 
     cfg = workspace["cfg"]
-    p = page_of("/quota")
-    p.get_by_label("Your name 姓名").fill("zhao.min")
-    p.get_by_label("Allowance 配额 [t CO₂e]").fill("3650")
-    p.get_by_label("Reason 原因").fill("2026 allocation letter")
-    p.get_by_role("button", name="Enter allowance 录入配额").click()
+    p = page_of("/quota")  # in Chinese, the default
+    p.get_by_label("姓名").fill("zhao.min")
+    p.get_by_label("配额 [t CO₂e]").fill("3650")
+    p.get_by_label("原因").fill("2026 allocation letter")
+    p.get_by_role("button", name="录入配额").click()
     p.locator('[data-done="quota"]').wait_for(timeout=60_000)
     last = QuotaBook(cfg.paths.chain).entries()[-1]
     assert (last["amount_kg"], last["author"]) == (3_650_000, "zhao.min")

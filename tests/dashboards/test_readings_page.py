@@ -94,31 +94,32 @@ def open_form(page, url: str) -> None:
 
 def test_a_reading_from_the_qr_link_is_queued_with_its_photo(server, phone, workspace):
     cfg = workspace["cfg"]
-    open_form(phone, f"{server}/readings?meter=M-TR-1")
+    open_form(phone, f"{server}/readings?meter=M-TR-1")  # Chinese, the default language
     card = phone.locator('[data-meter="M-TR-1"]')
     card.wait_for(timeout=60_000)
     assert "50,000.00 kWh" in card.inner_text() and "2,375.0 kW" in card.inner_text()
-    assert phone.get_by_placeholder("M-TR-1, compressor").input_value().startswith("M-TR-1 · Transformer TR-1")
-    assert phone.title() == "Plant 18 · 人工抄表" and phone.get_by_text("Reader 抄表人").count() == 1
+    assert "上次读数" in card.inner_text() and "last reading" not in card.inner_text()
+    assert phone.get_by_placeholder("M-TR-1、空压机").input_value().startswith("M-TR-1 · Transformer TR-1")
+    assert phone.title() == "Plant 18 · 人工抄表" and phone.get_by_text("抄表人", exact=True).count() == 1
 
-    phone.get_by_placeholder("e.g. 12345.6").fill("50800")
+    phone.get_by_placeholder("例如 12345.6").fill("50800")
     read_at = workspace["last"] + dt.timedelta(hours=1)  # 800 kWh in 1 h: 800 kW
-    phone.get_by_placeholder("now 现在, or YYYY-MM-DD HH:MM").fill(f"{read_at:%Y-%m-%d %H:%M}")
-    phone.get_by_placeholder("your name").fill("zhang.min")
+    phone.get_by_placeholder("现在，或 YYYY-MM-DD HH:MM").fill(f"{read_at:%Y-%m-%d %H:%M}")
+    phone.get_by_placeholder("姓名").fill("zhang.min")
     photo = jpeg((210, 220, 200))
     sha = hashlib.sha256(photo).hexdigest()
     phone.locator("input[type=file]").set_input_files(
         files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": photo}])
     phone.locator(f'[data-photo="{sha}"] img').wait_for(timeout=60_000)
     phone.locator('[data-verdict="ok"]').wait_for(timeout=60_000)
-    button = phone.get_by_role("button", name="Submit 提交")
+    button = phone.get_by_role("button", name="提交")
     phone.wait_for_function("b => !b.disabled", arg=button.element_handle(), timeout=60_000)
     ARTIFACTS.mkdir(exist_ok=True)
     tall(phone, ARTIFACTS / "readings-check.png")
     button.click()
     done = phone.locator(f'[data-submitted-sha256="{sha}"]')
     done.wait_for(timeout=60_000)
-    assert sha in done.inner_text() and "queued for the ledger" in done.inner_text()
+    assert sha in done.inner_text() and "已提交，等待写入账本" in done.inner_text()
 
     [req] = requests(cfg)
     assert (req["kind"], req["meter"], req["counter"], req["author"]) == ("manual_reading", "M-TR-1", 50800.0,
@@ -134,7 +135,7 @@ def test_a_reading_from_the_qr_link_is_queued_with_its_photo(server, phone, work
 def test_an_implausible_value_is_refused_and_nothing_is_queued(server, phone, workspace):
     cfg = workspace["cfg"]
     before = requests(cfg)
-    open_form(phone, f"{server}/readings?meter=M-TR-1")
+    open_form(phone, f"{server}/readings?lang=en&meter=M-TR-1")
     phone.locator('[data-meter="M-TR-1"]').wait_for(timeout=60_000)
     phone.get_by_placeholder("e.g. 12345.6").fill("99999999")
     phone.get_by_placeholder("your name").fill("zhang.min")
@@ -149,7 +150,7 @@ def test_an_implausible_value_is_refused_and_nothing_is_queued(server, phone, wo
     # compared with the stored reading, or with the hand reading the first test queued an hour later
     assert "M-TR-1: 99,999,999.00 kWh means" in text and "above the limit 3,562.5 kW" in text
     assert "the last reading 50,000.00 kWh" in text or "the queued hand reading 50,800.00 kWh" in text
-    assert phone.get_by_role("button", name="Submit 提交").is_disabled()
+    assert phone.get_by_role("button", name="Submit").is_disabled()
     tall(phone, ARTIFACTS / "readings-refused.png")
     assert requests(cfg) == before
     assert not (cfg.paths.evidence / "sha256" / sha[:2] / sha).exists()
@@ -157,12 +158,12 @@ def test_an_implausible_value_is_refused_and_nothing_is_queued(server, phone, wo
     # a value below the last reading is refused too, naming it
     phone.get_by_placeholder("e.g. 12345.6").fill("49000")
     phone.locator('li[data-problem="counter_below_last"]').wait_for(timeout=60_000)
-    assert phone.get_by_role("button", name="Submit 提交").is_disabled()
+    assert phone.get_by_role("button", name="Submit").is_disabled()
     assert phone.errors == []
 
 
 def test_unknown_meter_in_the_link_is_said_and_the_picker_searches(server, phone):
-    open_form(phone, f"{server}/readings?meter=M-NOPE")
+    open_form(phone, f"{server}/readings?lang=en&meter=M-NOPE")
     card = phone.locator('[data-meter=""]')
     card.wait_for(timeout=60_000)
     assert "M-NOPE" in card.inner_text()
@@ -182,7 +183,7 @@ def test_a_warning_needs_the_readers_confirmation(server, phone, workspace):
         assert 'href="/readings"' in r.read().decode()  # the index lists the page
     cfg = workspace["cfg"]
     before = len(requests(cfg))
-    open_form(phone, f"{server}/readings?meter=M-TR-2")
+    open_form(phone, f"{server}/readings?lang=en&meter=M-TR-2")
     phone.locator('[data-meter="M-TR-2"]').wait_for(timeout=60_000)
     phone.get_by_placeholder("e.g. 12345.6").fill("1234.5")
     phone.get_by_placeholder("your name").fill("li.wei")
@@ -190,9 +191,9 @@ def test_a_warning_needs_the_readers_confirmation(server, phone, workspace):
         files=[{"name": "IMG_0044.jpg", "mimeType": "image/jpeg", "buffer": jpeg((200, 200, 90))}])
     phone.locator('[data-verdict="warning"] li[data-problem="no_history"]').wait_for(timeout=60_000)
     phone.locator("[data-photo] img").wait_for(timeout=60_000)
-    button = phone.get_by_role("button", name="Submit 提交")
+    button = phone.get_by_role("button", name="Submit")
     assert button.is_disabled()
-    assert phone.get_by_text("I checked the value against the meter 已核对读数").count() == 1
+    assert phone.get_by_text("I checked the value against the meter").count() == 1
     phone.locator("input[type=checkbox]").check()
     phone.wait_for_function("b => !b.disabled", arg=button.element_handle(), timeout=60_000)
     button.click()
