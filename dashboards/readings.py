@@ -232,6 +232,7 @@ class ReadingForm(pn.viewable.Viewer):
         """Store the photo and queue the reading (bound to the button)."""
         self.failure = ""
         try:
+            self._may_submit()
             counter = self._counter()
             when = self._time()
             if counter is None or not self.meter_input.value:
@@ -254,6 +255,16 @@ class ReadingForm(pn.viewable.Viewer):
         self.button.disabled = True
         self.submitted = done  # clearing the value above resets it
         return done
+
+    def _may_submit(self) -> None:
+        """The server's own check at the moment of the action (not only the route's): with accounts, the session's
+        account must hold ``reading.submit`` now (enabled, its role now)."""
+        from .actor import has_accounts, session_actor
+
+        if has_accounts(self._cfg):
+            who = session_actor(self._cfg)
+            if who is None or not who.may("reading.submit"):
+                raise TanjianError(self._("this session's account may not submit hand readings"))
 
     # -- view ----------------------------------------------------------------------------------------
     def _meter_card(self, m_id: str | None) -> str:

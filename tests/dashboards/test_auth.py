@@ -276,3 +276,18 @@ def test_many_accounts_from_one_address_get_429_and_another_address_does_not(ser
 
     locks = [e["what"] for _, e in audit.entries(data_dir) if e["action"] == "source_locked_out"]
     assert locks == ["address 127.0.0.2", "address 10.1.1.1"]
+
+
+def test_a_hand_reading_is_checked_at_the_action_not_only_at_the_route(tmp_path):
+    """With accounts, the reading form refuses to queue a reading when the session has no account holding
+    reading.submit (here: no logged-in user at all), before anything reaches the inbox."""
+    from dashboards.readings import ReadingForm
+    from workspace import accounts as A
+    from workspace.config import EXAMPLE, load_config
+
+    cfg = load_config(EXAMPLE, data_dir=tmp_path / "var")
+    A.Accounts(cfg.paths.data_dir).add("reader1", "meter_reader", "a long enough passphrase 1", by="test")
+    form = ReadingForm(cfg, "M-TR-1", lang="en")
+    assert form.submit() is None
+    assert form.failure == "this session's account may not submit hand readings"
+    assert not cfg.paths.inbox.exists() or not list(cfg.paths.inbox.glob("*.json"))
