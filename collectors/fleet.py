@@ -26,7 +26,8 @@ from .health import device_health
 
 #: the states, in the order a person should look at them, with what each means
 STATES = {
-    "dead": "no good reading for dead_after_periods or more, or never read",
+    "dead": "no good reading for dead_after_periods or more, never read, or failing and never answered since "
+            "the collector started",
     "stale": "failing now, or no good reading for stale_after_periods or more",
     "flapping": "answers now, but a large share of its reads failed",
     "ok": "read at its last attempt, recently, and rarely failing",
@@ -74,6 +75,8 @@ def classify(age_s: float, period_s: float, failing: int, reads: int, errors: in
     periods = age_s / period_s
     if periods >= th["dead_after_periods"]:
         return "dead", f"last reading {periods:,.0f} periods ago (≥ {th['dead_after_periods']:g})"
+    if failing and not reads:
+        return "dead", f"never answered since the collector started ({failing} failed attempt(s))"
     if failing:
         return "stale", f"{failing} failed attempt(s) in a row"
     if periods >= th["stale_after_periods"]:

@@ -25,6 +25,7 @@ def test_the_data_file_holds_the_documented_thresholds():
     (180.0, 60, 0, 10, 0, "stale"),         # 3 periods exactly
     (179.0, 60, 0, 10, 0, "ok"),            # 2.98 periods
     (60.0, 60, 1, 10, 1, "stale"),          # failing now, seen a period ago
+    (60.0, 60, 1, 0, 1, "dead"),            # failing, and not one answer since the collector started
     (60.0, 60, 0, 12, 3, "flapping"),       # 3 of 15 attempts failed = 20 % ≥ 20 %, 3 ≥ 3 errors
     (60.0, 60, 0, 13, 3, "ok"),             # 3 of 16 = 18.75 % < 20 %
     (60.0, 60, 0, 3, 2, "ok"),              # 2 of 5 = 40 %, but only 2 errors < 3
@@ -37,7 +38,7 @@ def test_classify_by_hand(age, period, failing, reads, errors, state):
 async def test_a_dead_and_a_stale_meter_from_a_real_collector(plant, plant_cfg):  # noqa: F811
     sim, svc, j, st, clock = plant
     svc.health_path = plant_cfg.paths.run / "health.json"
-    sim.kill("M-WR-03")  # switched off before the first poll: never read
+    sim.kill("M-WR-03")  # switched off before the first poll: never answered this collector
     await svc.poll_once()
     sim.kill("M-WR-01")  # answered once, then switched off
     await asyncio.sleep(1.05)
