@@ -101,7 +101,10 @@ class VoucherSection(pn.viewable.Viewer):
         self._clear = pn.widgets.Button(name=_("Clear lines"), width=120)
         self._scan = pn.widgets.FileInput(name=_("Scan of the voucher"), accept=".pdf,.jpg,.jpeg,.png,.webp",
                                           multiple=False)
-        self._good = pn.widgets.Checkbox(name=_("Import the good lines and list the bad ones"), value=False)
+        self._good = pn.widgets.Select(name=_("A voucher with bad lines"),
+                                       options={_("refuse it whole"): False,
+                                                _("import the good lines and list the bad ones"): True},
+                                       value=False, width=360)
         self._go = pn.widgets.Button(name=_("Enter voucher"), button_type="primary", width=160)
         self._add.on_click(lambda _e: self.add_line())
         self._clear.on_click(lambda _e: self.clear_lines())
