@@ -18,6 +18,8 @@ from .tables import CSS, downloads, table_html
 
 log = logging.getLogger(__name__)
 
+#: column names with their units, as a person reads them
+UNITS = {"age_s": "age [s]", "gaps_min": "gaps [min]", "period_s": "period [s]", "oldest_age_s": "oldest age [s]"}
 STATE_COLOURS = {"dead": "#b00020", "stale": "#8a5a00", "flapping": "#6a3fb5", "ok": "#1b7f3b"}
 HEALTH_CSS = CSS + """
 .tj-state { font-weight: 700; }
@@ -51,7 +53,7 @@ def _device_rows(dev: pd.DataFrame, _) -> str:
     """The device table with each state coloured and each meter linked to its hand-reading page."""
     order = {"dead": 0, "stale": 1, "flapping": 2, "ok": 3}
     d = dev.assign(_o=dev["state"].map(order)).sort_values(["_o", "gateway"]).drop(columns="_o")
-    html = table_html(d.rename(columns={"age_s": "age [s]", "gaps_min": "gaps [min]"}), "devices")
+    html = table_html(d.rename(columns=UNITS), "devices")
     for s, colour in STATE_COLOURS.items():
         html = html.replace(f'<td data-col="state">{s}</td>',
                             f'<td data-col="state" data-state="{s}"><span class="tj-state" style="color:{colour}">'
@@ -104,7 +106,7 @@ class HealthSection(pn.viewable.Viewer):
                 + esc(_("gaps and completeness over the last 24 hours; thresholds in device_states.yaml"))
                 + "</p>")
         self._body.objects = [
-            pn.pane.HTML(head + f"<h4>{esc(_('Gateways'))}</h4>" + table_html(gw, "gateways"),
+            pn.pane.HTML(head + f"<h4>{esc(_('Gateways'))}</h4>" + table_html(gw.rename(columns=UNITS), "gateways"),
                          stylesheets=[HEALTH_CSS], sizing_mode="stretch_width"),
             downloads(gw, "gateways"),
             pn.pane.HTML(f"<h4>{esc(_('Devices'))}</h4>" + _device_rows(dev, _), stylesheets=[HEALTH_CSS],
