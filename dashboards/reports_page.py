@@ -239,7 +239,8 @@ class ReportsPage(pn.viewable.Viewer):
             items.append(pn.Column(
                 pn.widgets.FileDownload(file=str(p), filename=name, label=f"{p.suffix[1:].upper()} · {name}",
                                         width=330) if p.exists() else pn.pane.HTML(f"<p>{esc(name)}: missing</p>"),
-                pn.pane.HTML(f'<p class="tj-note" data-download="{esc(name)}">SHA-256 <code>{esc(sha)}</code></p>',
+                pn.pane.HTML(f'<p class="tj-note" data-download="{esc(name)}" style="overflow-wrap:anywhere">SHA-256 '
+                             f'<code>{esc(sha)}</code></p>',
                              stylesheets=[CSS], width=330), width=340))
         return pn.FlexBox(*items)
 
