@@ -35,7 +35,7 @@ def test_classify_by_hand(age, period, failing, reads, errors, state):
     assert classify(age, period, failing, reads, errors, TH)[0] == state
 
 
-async def test_a_dead_and_a_stale_meter_from_a_real_collector(plant, plant_cfg):  # noqa: F811
+async def test_a_dead_and_a_stale_meter_from_a_real_collector(plant, plant_cfg, capsys):  # noqa: F811
     sim, svc, j, st, clock = plant
     svc.health_path = plant_cfg.paths.run / "health.json"
     sim.kill("M-WR-03")  # switched off before the first poll: never answered this collector
@@ -56,3 +56,9 @@ async def test_a_dead_and_a_stale_meter_from_a_real_collector(plant, plant_cfg):
     wr = plant_cfg.site.meter("M-WR-03").gateway
     assert gw.loc[wr, "dead"] == 1 and gw["meters"].sum() == len(plant_cfg.site.meters)
     assert gw[["dead", "stale", "flapping", "ok"]].sum(axis=1).equals(gw["meters"])
+    # `tanjian status` counts the same states
+    from tanjian.cli import main
+
+    assert main(["--data-dir", str(plant_cfg.paths.data_dir), "status"]) == 0
+    n = len(plant_cfg.site.meters)
+    assert f"devices: {n} seen, 2 failing; 1 dead, 1 stale, 0 flapping, {n - 2} ok" in capsys.readouterr().out
