@@ -36,16 +36,18 @@ def document_batch(cfg, sha256: str) -> int | None:
 
     if not Path(cfg.paths.journal).exists():
         return None
-    hit = None
     with Journal(cfg.paths.journal) as j:
-        for seq, payload in j.records():
+        for seq in range(len(j) - 1, -1, -1):  # newest first: a report is journaled after the readings it counts
+            payload = j.read(seq)
+            if len(payload) > 16384 and sha256.encode() not in payload:
+                continue  # a document batch holds no readings (a few hundred bytes): a large one is not decoded
             try:
                 note = batch_header(payload).get("note") or {}
             except ValueError:
                 continue
             if note.get("kind") == "document" and note.get("sha256") == sha256:
-                hit = seq
-    return hit
+                return seq
+    return None
 
 
 def export_proof(cfg, seq: int, out_dir: Path) -> tuple[bytes, bytes]:
