@@ -94,3 +94,29 @@ def test_sections_build(plant_cfg):
     assert 'data-label="M-TR-1"' in hs._label_html("M-TR-1") and "<svg" in hs._label_html("M-TR-1")
     for tab in ("imports", "vouchers", "devices", "factors"):
         DataPage(plant_cfg, {"tab": tab}).__panel__().get_root()
+
+
+def test_the_account_is_checked_again_at_action_time(plant_cfg, monkeypatch):
+    """With accounts, the session's login is what acts: its role read from the accounts file at the click."""
+    from workspace.accounts import Accounts
+
+    acc = Accounts(plant_cfg.paths.data_dir)
+    acc.add("wang.fang", "analyst", "a long enough password", by="admin")
+    monkeypatch.setattr(type(pn.state), "user", property(lambda self: "wang.fang"))
+    name = pn.widgets.TextInput()  # no name typed: the login names the person
+    fs = FactorSection(plant_cfg, name)
+    fs._factor.value, fs._value.value, fs._unit.value = "natural_gas_ncv", "391.2", "GJ/10^4Nm3"
+    fs._from.value, fs._to.value, fs._lab.value, fs._report.value = "2026-11-01", "2026-11-30", "lab", "R-7"
+    fs._hash.value = LAB
+    fs.do_add()
+    assert "wang.fang (analyst) may not add measured factors" in fs.result
+    acc.set_role("wang.fang", "energy_manager", by="admin", reason="now keeps the lab values")
+    fs.do_add()  # the same page, the role changed in between
+    assert 'data-done="factor"' in fs.result
+    last = list(audit.entries(plant_cfg.paths.data_dir))[-1][1]
+    assert (last["action"], last["user"]) == ("factor_change", "wang.fang")
+    acc.set_disabled("wang.fang", True, by="admin", reason="left")
+    vs = VoucherSection(plant_cfg, name)
+    vs._lines = [VoucherLine("fuel:diesel", "1", "t")]
+    vs.do_enter()
+    assert 'data-refused="voucher"' in vs.result and "log in" in vs.result
