@@ -21,36 +21,14 @@ opened store and a fresh interpreter):
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-TZ = "Asia/Shanghai"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _site_and_data(args):
-    from zoneinfo import ZoneInfo
-
-    from benchmarks._plantgen import PlantData, make_site
-
-    site = make_site(args.meters)
-    start = dt.datetime(args.year, 1, 1, tzinfo=ZoneInfo(TZ)).astimezone(dt.timezone.utc)
-    end = start + dt.timedelta(days=args.days)
-    return site, PlantData(site, start, end, args.seed)
-
+from benchmarks._phases import parser, peak_rss_mb, run, site_and_data
 
 def _period(args):
     a = dt.datetime(args.year, 1, 1)
@@ -65,7 +43,7 @@ def phase_setup(args, work: Path) -> dict:
     from models.energy.unit_consumption import shift_windows
     from workspace.store import Store
 
-    site, data = _site_and_data(args)
+    site, data = site_and_data(args)
     t = time.perf_counter()
     store = Store.open(work / "store", site, create=True)
     n = bulk_load(store, data, data.m1)
@@ -91,7 +69,7 @@ def phase_tou(args, work: Path) -> dict:
     from workspace.store import Store
     from workspace.tariffs import load_tariff
 
-    site, _ = _site_and_data(args)
+    site, _ = site_and_data(args)
     tariff = load_tariff("CN-HN-large-industrial-1-10kV")
     a, b = _period(args)
     plant_t, meter_t, opens, out, plant = [], [], [], None, None
@@ -130,7 +108,7 @@ def phase_unit(args, work: Path) -> dict:
     from models.energy.unit_consumption import unit_consumption
     from workspace.store import Store
 
-    site, _ = _site_and_data(args)
+    site, _ = site_and_data(args)
     a, b = _period(args)
     prod = pd.read_parquet(work / "production.parquet")
     first, last = a.date(), (b - dt.timedelta(days=1)).date()
@@ -148,42 +126,13 @@ def phase_unit(args, work: Path) -> dict:
 PHASES = {"setup": phase_setup, "tou": phase_tou, "unit": phase_unit}
 
 
-def _child(args, work: Path, phase: str) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.bench_energy", "--phase", phase, "--work", str(work),
-           "--meters", str(args.meters), "--days", str(args.days), "--year", str(args.year),
-           "--seed", str(args.seed), "--repeat", str(args.repeat)]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    if r.returncode != 0:
-        raise RuntimeError(f"phase {phase} failed ({r.returncode}):\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_energy", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--meters", type=int, default=1000, help="meters of the generated plant (default 1000)")
-    p.add_argument("--days", type=int, default=365, help="days of minutes from 1 January (default 365)")
-    p.add_argument("--year", type=int, default=2026, help="the year (default 2026; the schedule starts then)")
-    p.add_argument("--seed", type=int, default=18)
-    p.add_argument("--repeat", type=int, default=3, help="warm repetitions after the cold run (default 3)")
-    p.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
-    p.add_argument("--keep", action="store_true", help="keep the work folder")
-    p.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.phase:
-        print(json.dumps(PHASES[args.phase](args, args.work)))
+    args = parser("benchmarks.bench_energy", __doc__, PHASES, year=2026,
+                  year_help="the year (the schedule starts then)").parse_args(argv)
+    res = run("benchmarks.bench_energy", args, PHASES, ["setup", "tou", "unit"], "bench-energy-")
+    if res is None:
         return 0
-    work = Path(tempfile.mkdtemp(prefix="bench-energy-", dir=args.out))
-    try:
-        setup = _child(args, work, "setup")
-        tou = _child(args, work, "tou")
-        unit = _child(args, work, "unit")
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"work folder kept: {work}")
+    setup, tou, unit = res.values()
     la = os.getloadavg()
     print(f"\n{args.meters} meters x {args.days} days from {args.year}-01-01 ({setup['readings']:,} readings, "
           f"{setup['records']:,} production records; set-up {setup['setup_s']:.1f} s, not timed); "

@@ -21,36 +21,17 @@ RSS is its own and "cold" means a freshly opened store:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-TZ = "Asia/Shanghai"
+from benchmarks._phases import TZ, parser, peak_rss_mb, run, site_and_data
+
 METHODOLOGY = "ghg-protocol-corporate"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _site_and_data(args):
-    from zoneinfo import ZoneInfo
-
-    from benchmarks._plantgen import PlantData, make_site
-
-    site = make_site(args.meters)
-    start = dt.datetime(args.year, 1, 1, tzinfo=ZoneInfo(TZ)).astimezone(dt.timezone.utc)
-    end = start + dt.timedelta(days=args.days)
-    return site, PlantData(site, start, end, args.seed)
 
 
 def _period(args) -> tuple[dt.date, dt.date]:
@@ -67,7 +48,7 @@ def phase_setup(args, work: Path) -> dict:
     from benchmarks._bulk import bulk_load
     from workspace.store import Store
 
-    site, data = _site_and_data(args)
+    site, data = site_and_data(args)
     schema = pa.schema([("time", pa.timestamp("us", tz="UTC")), ("meter", pa.dictionary(pa.int32(), pa.string())),
                         ("energy", pa.float64())])
     writer = pq.ParquetWriter(work / "minutes.parquet", schema, compression="zstd")
@@ -92,7 +73,7 @@ def phase_inventory(args, work: Path) -> dict:
     from models.inventory import compute_inventory
     from workspace.store import Store
 
-    site, _ = _site_and_data(args)
+    site, _ = site_and_data(args)
     start, end = _period(args)
     times, canon = [], None
     for i in range(1 + args.repeat):
@@ -122,7 +103,7 @@ def _inventory_totals(canon: dict) -> dict:
 def phase_report(args, work: Path) -> dict:
     from models.reports import write_reports
 
-    site, _ = _site_and_data(args)
+    site, _ = site_and_data(args)
     canon = json.loads((work / "inventory.json").read_text())
     times, sizes = [], {}
     for i in range(1 + args.repeat):
@@ -148,7 +129,7 @@ def phase_naive(args, work: Path) -> dict:
 
     from workspace.site import Medium
 
-    site, _ = _site_and_data(args)
+    site, _ = site_and_data(args)
     canon = json.loads((work / "inventory.json").read_text())
     tot = _inventory_totals(canon)
     t = time.perf_counter()
@@ -176,48 +157,18 @@ def phase_naive(args, work: Path) -> dict:
 PHASES = {"setup": phase_setup, "inventory": phase_inventory, "report": phase_report, "naive": phase_naive}
 
 
-def _child(args, work: Path, phase: str) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.bench_inventory", "--phase", phase, "--work", str(work),
-           "--meters", str(args.meters), "--days", str(args.days), "--year", str(args.year),
-           "--seed", str(args.seed), "--repeat", str(args.repeat)]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    if r.returncode != 0:
-        raise RuntimeError(f"phase {phase} failed ({r.returncode}):\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def _agree(a: float, b: float, lines: int) -> bool:
     """Equal up to the inventory's rounding (tCO2e to 3 decimals, activity to 6, per line) and 1e-9 relative."""
     return abs(a - b) <= 0.0005 * max(lines, 1) + 1e-9 * max(abs(a), abs(b))
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_inventory", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--meters", type=int, default=1000, help="meters of the generated plant (default 1000)")
-    p.add_argument("--days", type=int, default=365, help="days of minutes from 1 January (default 365)")
-    p.add_argument("--year", type=int, default=2025, help="the inventory's year (default 2025)")
-    p.add_argument("--seed", type=int, default=18)
-    p.add_argument("--repeat", type=int, default=3, help="warm repetitions after the cold run (default 3)")
-    p.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
-    p.add_argument("--keep", action="store_true", help="keep the work folder")
-    p.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.phase:
-        print(json.dumps(PHASES[args.phase](args, args.work)))
+    args = parser("benchmarks.bench_inventory", __doc__, PHASES, year=2025,
+                  year_help="the inventory's year").parse_args(argv)
+    res = run("benchmarks.bench_inventory", args, PHASES, ["setup", "inventory", "report", "naive"], "bench-inventory-")
+    if res is None:
         return 0
-    work = Path(tempfile.mkdtemp(prefix="bench-inventory-", dir=args.out))
-    try:
-        setup = _child(args, work, "setup")
-        inv = _child(args, work, "inventory")
-        rep = _child(args, work, "report")
-        nai = _child(args, work, "naive")
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"work folder kept: {work}")
+    setup, inv, rep, nai = res.values()
     ok = (_agree(inv["elec_mwh"], nai["elec_mwh"], inv["elec_lines"]) and _agree(inv["gas_nm3"], nai["gas_nm3"],
                                                                                   inv["gas_lines"])
           and _agree(inv["elec_t"], nai["elec_t"], inv["elec_lines"]) and _agree(inv["gas_t"], nai["gas_t"],

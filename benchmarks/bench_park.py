@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.park import by_enterprise, by_month, by_sector, quota_position, scan_drop, submit, verify_package
     from models.park.scale import verify_all, verify_on_cluster
     from tanjian.simulator.anvil import start_anvil
-    from tests.models.park_world import ParkWorld
+    from tests.park_fixture import ParkWorld
 
     n = args.enterprises
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,7 @@
 The regulator enrols the enterprises it supervises (:func:`enrol`) and requests a report of one of them for a
 past period under a methodology (:func:`request_report`). An enterprise's workspace reads the open requests
 for its plant from the contract's ``Requested`` events (:func:`open_requests`), issues and submits the report
-(``models.reports.park_package.answer_requests``) and fulfils the request with its gateway key, naming the
+(``models.reports.on_demand``, ``tanjian park answer`` and the anchoring loop) and fulfils the request with its gateway key, naming the
 SHA-256 of the figures it submitted (:func:`fulfil`). :func:`request_of` gives the state of a request, with its
 latency once fulfilled.
 

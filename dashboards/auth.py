@@ -18,12 +18,18 @@ The accounts and the role table are :mod:`workspace.accounts`'s. When the worksp
   signed (``sign_sessions``);
 - ``/`` lists only the pages the user may open; ``/health`` says the server is up (no login: for systemd and
   load balancers, nothing in it but the status and version);
-- under HTTPS, ``Strict-Transport-Security`` on every response.
+- under HTTPS, ``Strict-Transport-Security`` on every response;
+- failed logins are counted per source address across accounts (:mod:`workspace.login_limit`): a locked-out
+  address gets **429** with ``Retry-After``; the address is the socket's peer, or the ``X-Forwarded-For``
+  client when the peer is one of ``dashboards.trusted_proxies`` (:func:`client_address`);
+- with ``dashboards.oidc``, the login page offers "Sign in with <name>" (:mod:`dashboards.oidc`), whose
+  login ends in the same session cookies (:func:`start_session`).
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -49,11 +55,14 @@ HSTS = "max-age=31536000; includeSubDomains"
 class Gate:
     """The accounts of one workspace as the server sees them (re-read when the file changes)."""
 
-    def __init__(self, data_dir: str | os.PathLike, cookie_secret: str, https: bool):
+    def __init__(self, data_dir: str | os.PathLike, cookie_secret: str, https: bool, trusted_proxies=(),
+                 oidc=None):
         self.accounts = A.Accounts(data_dir)
         self.data_dir = Path(data_dir)
         self.cookie_secret = cookie_secret
         self.https = https
+        self.trusted_proxies = tuple(ipaddress.ip_network(str(n)) for n in trusted_proxies)
+        self.oidc = oidc  # a dashboards.oidc.Client, or None
         self._cache: tuple[tuple[int, int], dict[str, A.Account]] | None = None
 
     def account(self, name: str) -> A.Account | None:
@@ -117,6 +126,39 @@ def _safe_next(value: str | None) -> str | None:
     return value
 
 
+def client_address(request, trusted: tuple = ()) -> str:
+    """The client's address: the socket's peer, or, when the peer is a trusted proxy, the right-most address of
+    ``X-Forwarded-For`` that is not a trusted proxy (the left part of the header is the client's to write)."""
+    peer = getattr(request.connection.context, "_orig_remote_ip", None) or request.remote_ip or ""
+
+    def is_trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in n for n in trusted)
+
+    if not trusted or not is_trusted(peer):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.get_list("X-Forwarded-For")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a malformed hop: the proxy's own address is all we know
+    return peer
+
+
+def start_session(handler: tornado.web.RequestHandler, gate: Gate, a: A.Account) -> None:
+    """Issue the two signed session cookies of account ``a`` (password and OpenID logins alike).
+
+    A fresh session id at every login: a cookie planted before the login is never the session after it."""
+    opts = dict(expires_days=_session_days(), httponly=True, samesite="Strict", secure=gate.https, path="/")
+    handler.set_signed_cookie(USER_COOKIE, a.name, **opts)
+    handler.set_signed_cookie(SESSION_COOKIE, f"{a.name}:{a.session_epoch}:{secrets.token_hex(16)}", **opts)
+
+
 class _Base(tornado.web.RequestHandler):
     gate: Gate
 
@@ -140,34 +182,42 @@ class _Base(tornado.web.RequestHandler):
 class LoginHandler(_Base):
     """``GET /login``: the form; ``POST /login``: name and password (and ``_xsrf``)."""
 
-    def get(self):
-        err = self.get_argument("error", "")
+    async def get(self):
+        await self._form(self.get_argument("error", ""))
+
+    async def _form(self, err: str, status: int = 200):
         nxt = _safe_next(self.get_argument("next", "")) or ""
         msg = f"<p style='color:#b00' role='alert'>{html.escape(err)}</p>" if err else ""
+        other = ""
+        if self.gate.oidc is not None:
+            from dashboards import oidc
+
+            other = await oidc.button_html(self.gate.oidc, nxt)
         self._page("碳鉴 tanjian · login", f"""{msg}
 <form method="post" action="/login">{self.xsrf_form_html()}
 <input type="hidden" name="next" value="{html.escape(nxt)}">
 <p><label>Name 用户名<br><input name="username" autocomplete="username" required></label></p>
 <p><label>Password 密码<br><input name="password" type="password" autocomplete="current-password" required></label></p>
-<p><button type="submit">Log in 登录</button></p></form>""")
+<p><button type="submit">Log in 登录</button></p></form>{other}""", status=status)
 
-    def post(self):
+    async def post(self):
         name = self.get_argument("username", "").strip()
         password = self.get_argument("password", "")
         try:
-            a = self.gate.accounts.authenticate(name, password, source=self.request.remote_ip or "")
+            a = self.gate.accounts.authenticate(name, password,
+                                                source=client_address(self.request, self.gate.trusted_proxies))
         except A.LoginRefused as exc:
             from urllib.parse import urlencode
 
             self.clear_cookie(USER_COOKIE, path="/")
             self.clear_cookie(SESSION_COOKIE, path="/")
+            if exc.why == "source":  # RFC 6585 4: 429 Too Many Requests, with when to come back
+                self.set_header("Retry-After", str(int(exc.retry_after)))
+                await self._form(str(exc), status=429)
+                return
             self.redirect("/login?" + urlencode({"error": str(exc)}), status=303)
             return
-        # a fresh session id at every login: a cookie planted before the login is never the session after it
-        opts = dict(expires_days=_session_days(), httponly=True, samesite="Strict", secure=self.gate.https,
-                    path="/")
-        self.set_signed_cookie(USER_COOKIE, a.name, **opts)
-        self.set_signed_cookie(SESSION_COOKIE, f"{a.name}:{a.session_epoch}:{secrets.token_hex(16)}", **opts)
+        start_session(self, self.gate, a)
         self.redirect(_safe_next(self.get_argument("next", "")) or self.gate.landing(a), status=303)
 
 
@@ -299,7 +349,12 @@ def server_options(cfg, pages: dict, titles: dict[str, str], https: bool, index=
     import panel as pn
 
     secret = secret_file(cfg.paths.data_dir / "accounts" / "cookie.secret", "the dashboards' cookie secret")
-    gate = Gate(cfg.paths.data_dir, secret, https)
+    client = None
+    if getattr(cfg.dashboards, "oidc", None) is not None:
+        from dashboards import oidc
+
+        client = oidc.Client(cfg.dashboards.oidc)
+    gate = Gate(cfg.paths.data_dir, secret, https, getattr(cfg.dashboards, "trusted_proxies", ()), client)
     if not gate.accounts.exists():
         raise A.AccountError(f"dashboards.require_login is set but there are no accounts in {gate.accounts.path}: "
                              f"add one with `tanjian user add NAME --role administrator`")
@@ -315,6 +370,10 @@ def server_options(cfg, pages: dict, titles: dict[str, str], https: bool, index=
                  sign_sessions=True, secret_key=secret.encode(),
                  extra_patterns=[(r"/", IndexHandler, dict(gate=gate, pages=titles)) if index is None else
                                  (r"/", index[0], dict(gate=gate, **index[1]))])
+    if client is not None:
+        from dashboards import oidc
+
+        extra["extra_patterns"] += oidc.routes(gate)
     return {slug: guarded(gate, slug, fn) for slug, fn in pages.items()}, extra
 
 

@@ -227,10 +227,8 @@ def demand_section(store, cfg, p: Period, *, as_of=None) -> Section:
     a = p.start
     while a < p.end:  # month by month: a month without readings is named, not an error of the whole period
         b = min(p.end, (a + pd.offsets.MonthBegin(1)).normalize())
-        try:
-            parts.append(basic_charge_report(store, cfg.site, t, a, b, as_of=as_of))
-        except TypeError:  # the model's month without a single reading (its max_kw is not a number)
-            empty.append(f"{a:%Y-%m}")
+        parts.append(basic_charge_report(store, cfg.site, t, a, b, as_of=as_of))
+        empty += parts[-1].attrs["months_without_readings"]
         a = b
     df = pd.concat([x for x in parts if len(x)]) if any(len(x) for x in parts) else pd.DataFrame()
     note = f"no readings in {', '.join(empty)}" if empty else ""

@@ -39,6 +39,7 @@ def _co2e(energy: xr.DataArray, gas: xr.DataArray, library: FactorLibrary | None
     """Location-based electricity and natural-gas emissions by the formulas of ``methodology`` (the active
     package; default: the functions' own default package)."""
     kw = {} if methodology is None else {"methodology": methodology}
+    library = default_library(library, methodology)  # a synced package's own factor file first
     e = electricity_location_based(energy.fillna(0), library=library, **kw)
     g = natural_gas_combustion(gas.fillna(0), library=library, **kw)
     return e, g
@@ -68,7 +69,7 @@ def plant_kpis(store: Store, now: dt.datetime | None = None, *, library: FactorL
     if methodology is not None:
         from models.packages import check_library
 
-        library = default_library(library)
+        library = default_library(library, methodology)  # a synced package's own factor file first
         check_library(methodology, library)
     tz = store.tz
     if now is None:

@@ -12,6 +12,9 @@ the factor file. The formulas are the methodology package's, evaluated along tim
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -29,14 +32,24 @@ class ActivityDataError(TanjianError):
     """Activity data (energy, volume) lacks a unit, time zone or the expected dimensions."""
 
 
-def default_library(library: FactorLibrary | None) -> FactorLibrary:
-    """The given library, or the packaged one (loaded once)."""
+def default_library(library: FactorLibrary | None, methodology=None) -> FactorLibrary:
+    """The given library; else the factor file a synced ``methodology`` package brought with it
+    (:attr:`~models.packages.Methodology.factor_path`, loaded once per path); else the packaged one (loaded once)."""
     global _LIBRARY
     if library is not None:
         return library
+    own = getattr(methodology, "factor_path", None)
+    if own is not None:  # keyed by the file's state: a byte changed on disk is read again (and refused by the seal)
+        st = os.stat(own)
+        return _synced_library(str(own), st.st_mtime_ns, st.st_size)
     if _LIBRARY is None:
         _LIBRARY = FactorLibrary.load()
     return _LIBRARY
+
+
+@functools.lru_cache(maxsize=8)
+def _synced_library(path: str, mtime_ns: int, size: int) -> FactorLibrary:
+    return FactorLibrary.load(path)
 
 
 def unit_scale(data: xr.DataArray, units: dict[str, float], what: str) -> float:

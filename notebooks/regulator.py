@@ -22,8 +22,10 @@
 # enterprise's quota position and forecast, the reports that are late or missing, and the regulator's
 # on-demand requests with their latency. It never sees a reading, a meter or a plant's store.
 #
-# Inputs (environment): `TANJIAN_PARK_DROP` (the drop folder), `TANJIAN_PARK_DEPLOYMENT` (the consortium's
-# deployment record), `TANJIAN_PARK_RPC` (a node), `TANJIAN_PARK_YEAR`, `TANJIAN_PARK_TODAY` (optional).
+# Inputs (environment): `TANJIAN_PARK_YAML` (the park's settings, `park.yaml`: a drop folder or an S3 bucket, the
+# deployment record, the node, the year), or each by itself: `TANJIAN_PARK_DROP` (the drop folder),
+# `TANJIAN_PARK_DEPLOYMENT` (the consortium's deployment record), `TANJIAN_PARK_RPC` (a node), `TANJIAN_PARK_YEAR`;
+# and `TANJIAN_PARK_TODAY` (optional).
 
 # %%
 import datetime as dt
@@ -33,14 +35,22 @@ from pathlib import Path
 
 from chain.calls import batching_web3
 from models.park import by_enterprise, by_month, by_sector, lateness, quota_position, scan_drop, status_table
+from models.park.config import load_park
+from models.park.s3drop import scan
 from models.park.scale import verify_all
 
-drop = Path(os.environ["TANJIAN_PARK_DROP"])
-deployment = json.loads(Path(os.environ["TANJIAN_PARK_DEPLOYMENT"]).read_text("utf-8"))
-w3 = batching_web3(os.environ["TANJIAN_PARK_RPC"])
-year = int(os.environ.get("TANJIAN_PARK_YEAR", dt.date.today().year))
+if os.environ.get("TANJIAN_PARK_YAML"):  # park.yaml: its drop folder or bucket, deployment, node and year
+    park = load_park(os.environ["TANJIAN_PARK_YAML"])
+    packages, deployment_file, rpc, year = scan(park), park.deployment, park.rpc, park.year
+else:
+    packages = scan_drop(Path(os.environ["TANJIAN_PARK_DROP"]))
+    deployment_file, rpc = Path(os.environ["TANJIAN_PARK_DEPLOYMENT"]), os.environ["TANJIAN_PARK_RPC"]
+    year = int(os.environ["TANJIAN_PARK_YEAR"]) if os.environ.get("TANJIAN_PARK_YEAR") else None
+deployment = json.loads(Path(deployment_file).read_text("utf-8"))
+w3 = batching_web3(rpc)
+year = year or dt.date.today().year
 today = dt.date.fromisoformat(os.environ.get("TANJIAN_PARK_TODAY") or dt.date.today().isoformat())
-verdicts = verify_all(scan_drop(drop), w3, deployment)
+verdicts = verify_all(packages, w3, deployment)
 print(f"{len(verdicts)} packages, {sum(v.ok for v in verdicts)} verified; "
       f"{w3.provider.calls} chain look-ups in {w3.provider.round_trips} round trips")
 
@@ -88,8 +98,9 @@ if "ReportRequests" in deployment.get("contracts", {}):
     from chain.requests import all_requests, requests_contract
 
     requests = pd.DataFrame([{"id": r.id, "enterprise": r.enterprise, "period": f"{r.period_start:%Y-%m}",
-                              "methodology": r.methodology, "state": r.state}
+                              "methodology": r.methodology, "state": r.state,
+                              "latency_s": r.latency.total_seconds() if r.latency else None}
                              for r in all_requests(requests_contract(w3, deployment))])
 else:
-    requests = pd.DataFrame(columns=["id", "enterprise", "period", "methodology", "state"])
+    requests = pd.DataFrame(columns=["id", "enterprise", "period", "methodology", "state", "latency_s"])
 requests

@@ -6,14 +6,22 @@ when looser), written atomically under an exclusive lock::
 
     {"schema": 1, "users": {"li.wei": {"role": "energy_manager", "hash": "$argon2id$v=19$…",
      "disabled": false, "created": "2026-12-05T03:20:11Z", "failures": 0, "last_attempt": 0.0,
-     "locked_until": 0.0, "session_epoch": 1}}}
+     "locked_until": 0.0, "session_epoch": 1, "oidc": null}}}
 
 Passwords are hashed with Argon2id (``argon2-cffi``'s defaults, RFC 9106's second recommended option).
 A login is refused without checking the password while the account is locked (``max_failures``
 consecutive failures lock it for ``lockout_s``) or when it comes sooner than ``min_interval_s`` after the
-previous attempt (a rate limit per account). ``session_epoch`` grows at each password or role change and
+previous attempt (a rate limit per account), or when its source address is locked out for failing too often
+across accounts (:mod:`workspace.login_limit`). ``session_epoch`` grows at each password or role change and
 at each disable, so cookies issued before it stop working. Every change and every login goes into the audit
-trail (:mod:`workspace.audit`).
+trail (:mod:`workspace.audit`), the login with its method (``password from 10.0.0.5``, ``oidc <issuer> from
+10.0.0.5``).
+
+OpenID Connect logins (:mod:`dashboards.oidc`) map to accounts that exist here: ``oidc`` holds the identity
+the provider must vouch for (its ``sub``, or its verified ``email``, as ``dashboards.oidc.match`` says), set by
+``tanjian user add NAME --role ROLE --oidc IDENTITY`` or ``tanjian user oidc NAME IDENTITY``. The role is the
+local account's, never the provider's; a disabled account is refused whatever the provider says. An account
+added with ``--oidc`` and no password has no password login.
 """
 
 from __future__ import annotations
@@ -42,10 +50,13 @@ class AccountError(TanjianError):
 
 
 class LoginRefused(TanjianError):
-    """A login was refused; ``why`` is ``password``, ``locked``, ``rate``, ``disabled`` or ``unknown``."""
+    """A login was refused; ``why`` is ``password``, ``locked``, ``rate``, ``source``, ``disabled`` or ``unknown``.
 
-    def __init__(self, why: str, message: str):
+    ``retry_after``: seconds until a retry can succeed (``source``: the address's lock-out), else 0."""
+
+    def __init__(self, why: str, message: str, retry_after: float = 0.0):
         self.why = why
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -95,6 +106,7 @@ class Account:
     disabled: bool
     created: str
     session_epoch: int
+    oidc: str | None = None
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -169,7 +181,8 @@ class Accounts:
 
     @staticmethod
     def _account(name: str, u: dict) -> Account:
-        return Account(name, u["role"], bool(u.get("disabled")), u.get("created", ""), int(u.get("session_epoch", 1)))
+        return Account(name, u["role"], bool(u.get("disabled")), u.get("created", ""), int(u.get("session_epoch", 1)),
+                       u.get("oidc") or None)
 
     # -- changes -------------------------------------------------------------------------------
     def _check_password(self, password: str) -> None:
@@ -182,24 +195,65 @@ class Accounts:
         if role not in roles():
             raise AccountError(f"unknown role {role!r}; the roles are {', '.join(roles())} ({ROLES_FILE})")
 
-    def add(self, name: str, role: str, password: str, *, by: str, reason: str = "") -> Account:
-        """Create an account (the audit entry names ``by``)."""
+    def add(self, name: str, role: str, password: str | None, *, by: str, reason: str = "",
+            oidc: str | None = None) -> Account:
+        """Create an account (the audit entry names ``by``); ``oidc``: the OpenID Connect identity it logs in
+        with (then ``password`` may be None: no password login)."""
         if not NAME_RE.match(name or ""):
             raise AccountError(f"account name {name!r}: 1-32 characters of a-z 0-9 . _ -, starting with a letter "
                                f"or digit")
         self._check_role(role)
-        self._check_password(password)
-        digest = _hasher().hash(password)
+        if password is None and not oidc:
+            raise AccountError("an account needs a password, or an OpenID Connect identity (--oidc)")
+        if password is not None:
+            self._check_password(password)
+        oidc = self._check_identity(oidc)
+        digest = None if password is None else _hasher().hash(password)
 
         def fn(data):
             if name in data["users"]:
                 raise AccountError(f"account {name!r} exists; change it with `tanjian user passwd|role`")
+            self._identity_free(data, oidc, name)
             data["users"][name] = {"role": role, "hash": digest, "disabled": False,
                                    "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                   "failures": 0, "last_attempt": 0.0, "locked_until": 0.0, "session_epoch": 1}
+                                   "failures": 0, "last_attempt": 0.0, "locked_until": 0.0, "session_epoch": 1,
+                                   "oidc": oidc}
         self._change(fn)
-        audit.record(self.data_dir, by, "user_add", f"{name} as {role}", reason)
+        audit.record(self.data_dir, by, "user_add", f"{name} as {role}" + (f", OpenID {oidc}" if oidc else ""),
+                     reason)
         return self.get(name)
+
+    @staticmethod
+    def _check_identity(identity: str | None) -> str | None:
+        if identity is None:
+            return None
+        identity = identity.strip()
+        if not identity or len(identity) > 255 or any(c.isspace() for c in identity):
+            raise AccountError(f"OpenID identity {identity!r}: the provider's sub or e-mail address, 1-255 "
+                               f"characters without spaces")
+        return identity
+
+    @staticmethod
+    def _identity_free(data: dict, identity: str | None, name: str) -> None:
+        for other, u in data["users"].items():
+            if identity and other != name and u.get("oidc") == identity:
+                raise AccountError(f"OpenID identity {identity!r} is already account {other!r}'s")
+
+    def set_oidc(self, name: str, identity: str | None, *, by: str, reason: str) -> None:
+        """Link ``name`` to an OpenID Connect identity (None: unlink); its sessions end."""
+        identity = self._check_identity(identity)
+
+        def change(data):
+            u = data["users"].get(name)
+            if u is None:
+                raise AccountError(f"no account {name!r}")
+            if identity is None and not u.get("hash"):
+                raise AccountError(f"{name} has no password: unlinking would leave no way to log in "
+                                   f"(set one with `tanjian user passwd {name}` first)")
+            self._identity_free(data, identity, name)
+            u.update(oidc=identity, session_epoch=int(u.get("session_epoch", 1)) + 1)
+        self._change(change)
+        audit.record(self.data_dir, by, "user_oidc", f"{name}: {identity or 'unlinked'}", reason)
 
     def _update(self, name: str, fn) -> None:
         def change(data):
@@ -237,6 +291,12 @@ class Accounts:
         audit.record(self.data_dir, by, "user_disable" if disabled else "user_enable", name, reason)
 
     # -- login ---------------------------------------------------------------------------------
+    def limit(self):
+        """The failure counts per source address (:mod:`workspace.login_limit`)."""
+        from .login_limit import SourceLimit
+
+        return SourceLimit(self.data_dir, policy()["login"], self.clock)
+
     def authenticate(self, name: str, password: str, *, source: str = "") -> Account:
         """The account, when ``password`` is its password and it may log in now.
 
@@ -248,8 +308,13 @@ class Accounts:
         """
         rules = policy()["login"]
         now = self.clock()
-        where = f"from {source}" if source else "dashboards"
+        where = f"password from {source}" if source else "password"
         outcome: dict = {}
+        limit = self.limit()
+        wait = limit.retry_after(source)
+        if wait > 0:  # refused unchecked, and not audited again: the lock-out itself was
+            raise LoginRefused("source", f"too many failed logins from {source}: try again in "
+                                         f"{int(wait) + 1} s", retry_after=int(wait) + 1)
 
         def fn(data):
             u = data["users"].get(name)
@@ -270,6 +335,8 @@ class Accounts:
             from argon2.exceptions import VerificationError, InvalidHashError
 
             try:
+                if not u.get("hash"):  # an OpenID-only account has no password login
+                    raise InvalidHashError("no password")
                 _hasher().verify(u["hash"], password)
             except (VerificationError, InvalidHashError):
                 u["failures"] = int(u.get("failures", 0)) + 1
@@ -292,9 +359,35 @@ class Accounts:
         why = outcome["why"]
         user = name if NAME_RE.match(name or "") else "(invalid name)"
         audit.record(self.data_dir, user, "locked_out" if outcome.get("locked") else "login_failed", where, why)
+        if limit.failed(source):
+            audit.record(self.data_dir, user, "source_locked_out", f"address {source}",
+                         f"{rules['source_max_failures']} failed logins within {rules['source_window_s']} s, "
+                         f"any accounts; locked for {rules['source_lockout_s']} s")
         if why == "locked" or outcome.get("locked"):
             raise LoginRefused("locked", f"account locked after {rules['max_failures']} failed logins; "
                                          f"try again in {int(rules['lockout_s']) // 60} minutes")
         if why == "rate":
             raise LoginRefused("rate", f"too many attempts: wait {rules['min_interval_s']} s between logins")
         raise LoginRefused(why, "wrong name or password, or the account is disabled")
+
+    def authenticate_oidc(self, identity: str, *, issuer: str, source: str = "") -> Account:
+        """The account linked to ``identity``, which the OpenID provider ``issuer`` has just vouched for.
+
+        Raises
+        ------
+        LoginRefused
+            No account is linked to the identity, or it is disabled (both audited).
+        """
+        where = f"oidc {issuer}" + (f" from {source}" if source else "")
+        found = [a for a in self.list() if a.oidc == identity]
+        if not found:
+            audit.record(self.data_dir, "(oidc)", "login_failed", f"{where}: {identity}", "unknown")
+            raise LoginRefused("unknown", f"no tanjian account is linked to the identity {identity}; an "
+                                          f"administrator links one with `tanjian user oidc NAME {identity}`")
+        a = found[0]
+        if a.disabled:
+            audit.record(self.data_dir, a.name, "login_failed", where, "disabled")
+            raise LoginRefused("disabled", f"the account {a.name} (identity {identity}) is disabled: the "
+                                           f"provider's yes is not enough")
+        audit.record(self.data_dir, a.name, "login", where)
+        return a

@@ -47,6 +47,7 @@ ACTIONS = ("login", "login_failed", "logout", "locked_out", "user_add", "user_pa
            "import", "quota_set", "methodology_publish", "factor_change", "report_issue",
            "alarm_ack", "backup", "restore", "key_rotate", "alarm_shelve", "alarm_unshelve",
            "methodology_sync")
+ACTIONS += ("user_oidc", "source_locked_out")  # an account's OpenID link; an address locked out (login_limit)
 
 
 class AuditError(TanjianError):

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, model_validator
 
 from .business.mapping import ImportMapping
 from .errors import ConfigError
@@ -138,6 +138,37 @@ class DashboardConfig(_Model):
     tls_certificate: Path | None = Field(None, description="PEM certificate (chain) of the dashboards; with "
                                                            "tls_key the server speaks HTTPS only, with HSTS")
     tls_key: Path | None = Field(None, description="PEM private key of tls_certificate, a file of mode 0600")
+    oidc: OidcConfig | None = Field(None, description="optional OpenID Connect login beside the password form")
+    trusted_proxies: list[IPvAnyNetwork] = Field([], description="reverse proxies whose X-Forwarded-For names the "
+                                                                 "client (login rate limit per address); empty: "
+                                                                 "the socket's peer address")
+
+
+class OidcConfig(_Model):
+    """An OpenID Connect provider the dashboards offer as a second way to log in (dashboards.oidc)."""
+
+    name: str = Field(..., min_length=1, max_length=60, description="shown on the login page: 'Sign in with <name>'")
+    issuer: str = Field(..., pattern=r"^https?://[^\s?#]+$",
+                        description="the provider's issuer URL; its /.well-known/openid-configuration is read")
+    client_id: str = Field(..., min_length=1, description="this workspace's client id at the provider")
+    client_secret_file: Path = Field(..., description="file (mode 0600) whose first line is the client secret; "
+                                                      "relative to this file's folder; never the secret itself")
+    scopes: list[str] = Field(["openid", "email"], description="scopes asked for; must include openid")
+    match: Literal["sub", "email"] = Field("sub", description="the ID token claim that names the local account "
+                                                              "(`tanjian user oidc NAME IDENTITY`); email only "
+                                                              "when the provider marks it email_verified")
+    allow_http: bool = Field(False, description="accept a plain-HTTP issuer (a test provider on this machine)")
+    redirect_uri: str | None = Field(None, pattern=r"^https?://[^\s?#]+$",
+                                     description="the callback as registered at the provider (behind a proxy); "
+                                                 "default: the address the browser used + /login/oidc/callback")
+
+    @model_validator(mode="after")
+    def _checks(self) -> "OidcConfig":
+        if "openid" not in self.scopes:
+            raise ValueError("scopes must include openid")
+        if self.issuer.startswith("http://") and not self.allow_http:
+            raise ValueError("the issuer must be https:// (allow_http: true only for a test provider)")
+        return self
 
 
 class JupyterConfig(_Model):
@@ -231,5 +262,8 @@ def load_config(path: str | os.PathLike | None = None, *, data_dir: str | os.Pat
         "password_file": (base / ch.password_file) if ch.password_file else cfg.paths.chain / "keystore.password",
         "methodology_package": (base / ch.methodology_package) if ch.methodology_package else None,
     })
+    oidc = cfg.dashboards.oidc
+    if oidc is not None and not oidc.client_secret_file.is_absolute():
+        cfg.dashboards.oidc = oidc.model_copy(update={"client_secret_file": base / oidc.client_secret_file})
     cfg.source = path.resolve()
     return cfg

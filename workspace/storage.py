@@ -1,8 +1,8 @@
 """Where a plant's store lives: a local folder, or a prefix on S3-compatible object storage.
 
 The journal is always a local file (its ``fsync`` is the acknowledgement); the store it folds into
-can live on object storage — a plant's MinIO / Ceph RGW, or a park's shared bucket read by dask
-workers on other machines. A location is a folder path or an URL::
+can live on object storage — the plant's own MinIO / Ceph RGW, inside the plant (a park never reads a
+plant's store: it receives report packages and proofs only, see ``models.park``). A location is a folder path or an URL::
 
     s3://BUCKET/PREFIX?endpoint_url=http://minio.plant.lan:9000&region=us-east-1&allow_http=true&force_path_style=true
 

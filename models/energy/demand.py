@@ -72,17 +72,20 @@ def basic_charge_report(store, site, tariff: Tariff, start, end, *, as_of=None) 
     -------
     pandas.DataFrame
         Index month start; columns ``max_kw``, ``at``, ``capacity_kva`` and those of
-        :func:`basic_charge_options`. A month only partly inside the period is judged on its part.
+        :func:`basic_charge_options`. A month only partly inside the period is judged on its part. A month
+        without a single reading has no row; it is named in ``attrs["months_without_readings"]`` ("YYYY-MM").
     """
     capacity = float(sum(t.rated_kva for t in site.transformers))
     md = max_demand(store, start, end, by="plant", as_of=as_of).xs(site.plant.id, level="group")
-    rows = {}
-    for t, r in md.iterrows():
-        if not np.isfinite(r.max_kw):
+    rows, empty = {}, []
+    # column by column: a row of iterrows() mixes float and datetime into objects (NaN then is not a float)
+    for t, max_kw, at in zip(md.index, md["max_kw"].to_numpy(float), md["at"]):
+        if not np.isfinite(max_kw):
+            empty.append(f"{t:%Y-%m}")
             continue
-        rows[t] = {"max_kw": r.max_kw, "at": r["at"], "capacity_kva": capacity,
-                   **basic_charge_options(r.max_kw, capacity, tariff)}
+        rows[t] = {"max_kw": max_kw, "at": at, "capacity_kva": capacity,
+                   **basic_charge_options(max_kw, capacity, tariff)}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "month"
-    out.attrs = {"tariff": tariff.id, "tariff_status": tariff.status}
+    out.attrs = {"tariff": tariff.id, "tariff_status": tariff.status, "months_without_readings": empty}
     return out

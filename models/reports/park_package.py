@@ -7,8 +7,9 @@ anchors the ledger's root with the plant's gateway key, exports the batch's proo
 package folder the park receives. Only figures and proofs leave the plant.
 
 It writes the journal itself, so it runs where no collector holds the journal (a workspace's report job,
-the tests, the benchmark); with a collector running, :func:`models.reports.issue.ledger_files` queues the
-request and the anchoring loop anchors it.
+the tests, the benchmark). A workspace answering the regulator's requests goes through
+:mod:`models.reports.on_demand` instead (the report issued by :func:`models.reports.issue.issue`, its files
+ledgered by :func:`models.reports.issue.ledger_files`, which queues them when a collector holds the journal).
 """
 
 from __future__ import annotations
@@ -67,44 +68,3 @@ def ledger_anchor_package(figures: bytes, *, plant: str, journal_dir: str | os.P
         batch_path, bundle_path = export_batch(journal_dir, ledger, state_dir, seq, work,
                                                contract=anchor_address)
     return build_package(out, figures, batch_path, bundle_path, reports)
-
-
-def answer_requests(w3, requests, *, plant: str, sector: str, compute, methodology_dir: str | os.PathLike,
-                    methodology_registry, journal_dir: str | os.PathLike, state_dir: str | os.PathLike,
-                    anchor_address: str, gateway, out_root: str | os.PathLike, drop: str | os.PathLike,
-                    author: str = "on-demand") -> list[tuple]:
-    """Answer every open request of the regulator for ``plant`` (seen in the ``Requested`` events).
-
-    For each: the local methodology package must be the version active on chain at the period's start
-    (:func:`chain.methodology.require_matching`, which refuses otherwise); ``compute(start, end, methodology_id)``
-    returns the emissions (kg CO2e by scope, with ``total``); the figures are ledgered, anchored and packaged
-    (:func:`ledger_anchor_package`), dropped at the park, and the request is fulfilled on chain with their
-    SHA-256. Requests are for calendar months (the package's period is ``YYYY-MM`` of the start).
-
-    Returns
-    -------
-    list of (ReportRequest, Path)
-        Each request answered and the package folder at the park.
-    """
-    import hashlib
-
-    from chain.methodology import require_matching
-    from chain.requests import fulfil, open_requests
-
-    from ..park.package import figures_json, submit
-
-    done = []
-    for r in open_requests(requests, plant):
-        on = require_matching(methodology_dir, methodology_registry, r.methodology, r.period_start)
-        period = r.period_start.strftime("%Y-%m")
-        figures = figures_json(plant, sector, period, {"id": on.id, "version": on.version,
-                                                       "sha256": on.package_sha256},
-                               compute(r.period_start, r.period_end, r.methodology))
-        pkg = ledger_anchor_package(figures, plant=plant, journal_dir=journal_dir, state_dir=state_dir, w3=w3,
-                                    anchor_address=anchor_address, gateway=gateway,
-                                    out_dir=Path(out_root) / f"request-{r.id}", author=author,
-                                    reason=f"report requested by the regulator (request {r.id})")
-        at_park = submit(pkg, drop)
-        fulfil(w3, requests, gateway, r.id, hashlib.sha256(figures).hexdigest())
-        done.append((r, at_park))
-    return done

@@ -125,6 +125,11 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         from chain.methodology_sync import MethodologyWatcher
 
         also = (MethodologyWatcher(cfg).poll,)
+    from models.reports.on_demand import watcher_for  # the regulator's report requests, when park.yaml says
+
+    requests = watcher_for(cfg, svc)
+    if requests is not None:
+        also = (*also, requests.poll)
     try:
         svc.run(cfg.chain.anchor_interval_s, stop, also=also)
     except KeyboardInterrupt:

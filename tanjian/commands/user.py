@@ -1,13 +1,20 @@
-"""``tanjian user add | passwd | role | disable | enable | list``: the dashboards' accounts (:mod:`workspace.accounts`).
+"""``tanjian user add | passwd | role | oidc | disable | enable | list``: the dashboards' accounts
+(:mod:`workspace.accounts`).
 
-    tanjian user add NAME --role ROLE [--password-file F] [--by WHO] [--reason R]
+    tanjian user add NAME --role ROLE [--password-file F] [--oidc IDENTITY] [--by WHO] [--reason R]
     tanjian user passwd NAME [--password-file F]
     tanjian user role NAME ROLE --reason R
+    tanjian user oidc NAME IDENTITY --reason R      (or --unlink)
     tanjian user disable NAME --reason R
     tanjian user list
 
 A password is read from --password-file (mode 0600, first line) or asked twice on the terminal; it never goes
 on the command line. Roles and what they may do: workspace/data/roles.yaml.
+
+OpenID Connect (``dashboards.oidc`` of the plant's YAML): a login through the provider is accepted only for an
+account linked here to the identity the provider vouches for (its ``sub``, or its verified e-mail with
+``match: email``); the role is the account's. ``add --oidc IDENTITY`` without --password-file makes an account
+with no password login.
 """
 
 from __future__ import annotations
@@ -42,8 +49,10 @@ def _accounts(args):
 
 def cmd_add(args) -> int:
     acc = _accounts(args)
-    a = acc.add(args.name, args.role, _password(args), by=args.by, reason=args.reason)
-    print(f"account {a.name} added as {a.role} ({acc.path})")
+    password = None if args.oidc and args.password_file is None else _password(args)
+    a = acc.add(args.name, args.role, password, by=args.by, reason=args.reason, oidc=args.oidc)
+    print(f"account {a.name} added as {a.role}" + (f", OpenID identity {a.oidc}" if a.oidc else "")
+          + ("" if password is not None else " (no password login)") + f" ({acc.path})")
     return 0
 
 
@@ -56,6 +65,16 @@ def cmd_passwd(args) -> int:
 def cmd_role(args) -> int:
     _accounts(args).set_role(args.name, args.role, by=args.by, reason=args.reason)
     print(f"{args.name} is now {args.role}; its sessions end")
+    return 0
+
+
+def cmd_oidc(args) -> int:
+    if (args.identity is None) == (not args.unlink):
+        print("tanjian user oidc: give an IDENTITY, or --unlink (not both)", file=sys.stderr)
+        return 2
+    _accounts(args).set_oidc(args.name, None if args.unlink else args.identity, by=args.by, reason=args.reason)
+    print(f"{args.name} " + ("is no longer linked to an OpenID identity" if args.unlink else
+                             f"logs in through OpenID Connect as {args.identity}") + "; its sessions end")
     return 0
 
 
@@ -77,12 +96,13 @@ def cmd_list(args) -> int:
     if not rows:
         print(f"no accounts ({acc.path}); the dashboards are open to anyone who reaches them until one is added")
     for a in rows:
-        print(f"{a.name:<20} {a.role:<16} {'disabled' if a.disabled else 'active':<9} since {a.created}")
+        print(f"{a.name:<20} {a.role:<16} {'disabled' if a.disabled else 'active':<9} since {a.created}"
+              + (f"  OpenID {a.oidc}" if a.oidc else ""))
     return 0
 
 
 def add_commands(subparsers) -> None:
-    """Add ``user {add,passwd,role,disable,enable,list}``."""
+    """Add ``user {add,passwd,role,oidc,disable,enable,list}``."""
     p = subparsers.add_parser("user", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
 
@@ -95,6 +115,9 @@ def add_commands(subparsers) -> None:
     x.add_argument("--role", required=True, help="administrator, energy_manager, analyst, meter_reader, verifier, "
                                                  "association or regulator")
     x.add_argument("--password-file", type=path_name, help="file (mode 0600) whose first line is the password")
+    x.add_argument("--oidc", metavar="IDENTITY", help="the OpenID Connect identity (sub, or e-mail with match: "
+                                                      "email) this account logs in as; without --password-file: "
+                                                      "no password login")
     common(x)
     x.set_defaults(func=cmd_add)
     x = s.add_parser("passwd", help="set a new password (ends the account's sessions)")
@@ -107,6 +130,12 @@ def add_commands(subparsers) -> None:
     x.add_argument("role")
     common(x, reason_required=True)
     x.set_defaults(func=cmd_role)
+    x = s.add_parser("oidc", help="link the account to an OpenID Connect identity (ends its sessions)")
+    x.add_argument("name")
+    x.add_argument("identity", nargs="?", help="the provider's sub, or the e-mail address with match: email")
+    x.add_argument("--unlink", action="store_true", help="remove the link (the account keeps its password)")
+    common(x, reason_required=True)
+    x.set_defaults(func=cmd_oidc)
     x = s.add_parser("disable", help="refuse the account's logins and end its sessions")
     x.add_argument("name")
     common(x, reason_required=True)

@@ -298,3 +298,23 @@ def test_the_factor_file_travels_with_the_package_and_is_used(web, tmp_path, cap
     assert [e["what"].split(" ")[2] for e in trail] == ["activated:", "refused"]
     assert f"factor files carried: {DEFAULT_PATH.name}" in trail[0]["reason"]
     assert "seals" in trail[1]["reason"]
+
+
+def test_the_kpis_compute_with_a_synced_packages_own_factor_file(tmp_path):
+    """plant_kpis (the big screen's and `tanjian kpi`'s figures) reads the factor file a synced package carries,
+    as the inventory does, and refuses it once a byte of it changed on disk (it is read again, not cached)."""
+    import dataclasses
+
+    from models.factors import DEFAULT_PATH
+    from models.packages import load_methodology
+    from models.series import default_library
+
+    meth = load_methodology("cn-machinery-2015")
+    own = tmp_path / DEFAULT_PATH.name
+    own.write_bytes(DEFAULT_PATH.read_bytes())
+    synced = dataclasses.replace(meth, factor_path=own)
+    assert default_library(None, synced).path == own
+    assert default_library(None, meth).path == DEFAULT_PATH
+    first = default_library(None, synced)
+    own.write_bytes(DEFAULT_PATH.read_bytes() + b"\n")
+    assert default_library(None, synced) is not first and default_library(None, synced).sha256 != first.sha256

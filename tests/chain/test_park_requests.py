@@ -1,6 +1,7 @@
-"""Reporting on demand against anvil: the regulator requests, the enterprise's workspace sees the request in
-the chain's events, ledgers, anchors and submits the report, fulfils the request; the park verifies the
-package; refusals (unknown enterprise, future period, not the regulator, not the enterprise) are clear."""
+"""The ReportRequests contract against anvil: the regulator requests, the request is seen in the chain's events,
+the enterprise's gateway fulfils it with the SHA-256 of a package the park verifies, the latency is kept;
+refusals (unknown enterprise, future period, not the regulator, not the enterprise) are clear. The workspace's
+side, end to end through the report path, is tests/models/test_park_on_demand.py."""
 
 from __future__ import annotations
 
@@ -10,14 +11,10 @@ import hashlib
 import pytest
 
 from chain.methodology import package_sha256
-from chain.node import connect, free_port
-from chain.registry import METHODOLOGY_REGISTRY, from_deployment
 from chain.requests import all_requests, deploy_requests, enrol, fulfil, open_requests, request_report, \
     requests_contract
-from models.park import scan_drop, verify_package
-from models.reports.park_package import answer_requests
-from tanjian.simulator.anvil import find_anvil, start_anvil
-from tests.models.park_world import METHODOLOGY_DIR, METHODOLOGY_ID, ParkWorld
+from models.park import scan_drop, submit, verify_package
+from tests.park_fixture import METHODOLOGY_DIR, METHODOLOGY_ID, ParkWorld, anvil_w3  # noqa: F401 (a fixture)
 from workspace.errors import ChainError
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
@@ -25,22 +22,13 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture(scope="module")
-def chain_world(tmp_path_factory):
-    try:
-        find_anvil()
-    except ChainError as exc:
-        pytest.skip(str(exc))
-    node = start_anvil(free_port())
-    try:
-        w3 = connect(node.rpc_url)
-        world = ParkWorld(w3, tmp_path_factory.mktemp("ent"))
-        deploy_requests(w3, world.deployment, world.deployer)
-        yield world, requests_contract(w3, world.deployment)
-    finally:
-        node.stop()
+def chain_world(anvil_w3, tmp_path_factory):
+    world = ParkWorld(anvil_w3, tmp_path_factory.mktemp("ent"))
+    deploy_requests(anvil_w3, world.deployment, world.deployer)
+    return world, requests_contract(anvil_w3, world.deployment)
 
 
-def test_request_fulfilled_end_to_end_with_latency(chain_world, tmp_path):
+def test_request_seen_and_fulfilled_with_latency(chain_world, tmp_path):
     world, req = chain_world
     w3, regulator = world.w3, world.deployer
     e = world.enroll("E1", "machinery", 12_000)
@@ -49,19 +37,11 @@ def test_request_fulfilled_end_to_end_with_latency(chain_world, tmp_path):
     assert [r.id for r in open_requests(req, "E1")] == [rid] and open_requests(req, "E2") == []
     w3.provider.make_request("evm_increaseTime", [3600])  # the enterprise's job runs an hour later
 
-    seen = []
-
-    def compute(start, end, methodology):  # the enterprise's accounting for the requested month
-        seen.append((start, end, methodology))
-        return {"scope1": 400.0, "scope2": 600.0, "total": 1000.0}
-
-    done = answer_requests(w3, req, plant="E1", sector="machinery", compute=compute,
-                           methodology_dir=METHODOLOGY_DIR,
-                           methodology_registry=from_deployment(w3, world.deployment, METHODOLOGY_REGISTRY),
-                           journal_dir=e.journal, state_dir=e.state, anchor_address=world.anchor_address,
-                           gateway=e.gateway, out_root=tmp_path / "out", drop=tmp_path / "drop")
-    assert seen == [(dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC), METHODOLOGY_ID)]
-    assert len(done) == 1 and open_requests(req, "E1") == []
+    # the enterprise ledgers, anchors and submits its figures for the month, then fulfils with their SHA-256
+    pkg_dir = world.package("E1", "2026-01", {"scope1": 400.0, "scope2": 600.0, "total": 1000.0}, tmp_path / "out")
+    submit(pkg_dir, tmp_path / "drop")
+    fulfil(w3, req, e.gateway, rid, hashlib.sha256((pkg_dir / "figures.json").read_bytes()).hexdigest())
+    assert open_requests(req, "E1") == []
 
     (r,) = all_requests(req)
     assert r.fulfilled_at is not None and r.gateway == e.gateway.address

@@ -23,6 +23,7 @@ from workspace.config import EXAMPLE, load_config
 
 PW = "a long enough password"
 ROUTES = ["/", *(f"/{slug}" for slug in PAGES)]
+WRONG = "not the right one"
 
 
 def test_every_page_has_a_permission():
@@ -35,7 +36,9 @@ def test_every_page_has_a_permission():
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("auth")
     cfg_path = base / "tanjian.yaml"
-    shutil.copy(EXAMPLE, cfg_path)
+    # 127.0.0.5 plays a reverse proxy: its X-Forwarded-For names the client (the per-address login limit)
+    cfg_path.write_text(EXAMPLE.read_text("utf-8").replace("\ndashboards:\n", "\ndashboards:\n"
+                                                           "  trusted_proxies: [127.0.0.5/32]\n", 1), "utf-8")
     cfg = load_config(cfg_path, data_dir=base / "var")
     acc = Accounts(cfg.paths.data_dir)
     for role in policy()["roles"]:
@@ -225,3 +228,51 @@ def test_a_session_of_a_forbidden_page_by_another_door_holds_only_the_refusal(se
         assert "WS-CW" not in html and "CO₂e" not in html  # nothing of the big screen reached the browser
     finally:
         ctx.close()
+
+
+def from_address(ip: str) -> requests.Session:
+    """A session whose connections leave from ``ip`` (any 127.0.0.0/8 address is this machine's loopback)."""
+    from requests.adapters import HTTPAdapter
+
+    class Bound(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (ip, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    s = requests.Session()
+    s.mount("http://", Bound())
+    return s
+
+
+def test_many_accounts_from_one_address_get_429_and_another_address_does_not(server):
+    """roles.yaml: 20 failed logins from one address within 600 s, whatever the names, lock the address for
+    900 s (429 + Retry-After); the socket's address counts, X-Forwarded-For only from the trusted proxy."""
+    url, data_dir = server["url"], server["cfg"].paths.data_dir
+
+    def attempt(s, name, given=None, xff=None):
+        r = s.get(f"{url}/login", timeout=30)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
+        return s.post(f"{url}/login", data={"username": name, "password": given or WRONG, "_xsrf": xsrf},
+                      timeout=30, allow_redirects=False, headers={"X-Forwarded-For": xff} if xff else {})
+
+    spray = from_address("127.0.0.2")
+    for i in range(20):  # 20 different names from one address (each account rule sees one failure at most)
+        r = attempt(spray, f"spray-{i}", xff="10.9.9.9")  # the header of an untrusted peer is ignored
+        assert r.status_code == 303 and "wrong+name+or+password" in r.headers["Location"], (i, r.status_code)
+    r = attempt(spray, "association", PW)  # the right password, from the locked address: not even looked at
+    assert r.status_code == 429 and 895 <= int(r.headers["Retry-After"]) <= 900
+    assert "too many failed logins from 127.0.0.2" in r.text
+    time.sleep(1.1)
+    r = attempt(from_address("127.0.0.3"), "association", PW)  # another address: unaffected
+    assert r.status_code == 303 and "error" not in r.headers["Location"]
+
+    proxy = from_address("127.0.0.5")  # the trusted proxy: its clients are told apart by X-Forwarded-For
+    for i in range(20):
+        assert attempt(proxy, f"spray-{i}", xff="198.51.100.7, 10.1.1.1").status_code == 303
+    assert attempt(proxy, "spray-x", xff="198.51.100.7, 10.1.1.1").status_code == 429  # 10.1.1.1 locked
+    assert attempt(proxy, "spray-x", xff="10.1.1.2").status_code == 303  # the proxy's other client is not
+    assert attempt(from_address("127.0.0.6"), "spray-x", xff="10.1.1.1").status_code == 303  # untrusted peer
+    from workspace import audit
+
+    locks = [e["what"] for _, e in audit.entries(data_dir) if e["action"] == "source_locked_out"]
+    assert locks == ["address 127.0.0.2", "address 10.1.1.1"]

@@ -7,29 +7,19 @@ import threading
 
 import pytest
 
-from chain.node import connect, free_port
+from chain.node import free_port
 from dashboards.park import ParkPage, enterprise_reports, enterprise_rows
 from models.park import scan_drop, verify_package
-from tanjian.simulator.anvil import find_anvil, start_anvil
 from tests.conftest import ARTIFACTS
-from tests.models.park_world import three_enterprise_park
-from workspace.errors import ChainError
+from tests.park_fixture import anvil_w3, three_park  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    try:
-        find_anvil()
-    except ChainError as exc:
-        pytest.skip(str(exc))
-    node = start_anvil(free_port())
-    try:
-        world, drop = three_enterprise_park(connect(node.rpc_url), tmp_path_factory.mktemp("park"))
-        yield [verify_package(p, world.w3, world.deployment) for p in scan_drop(drop)]
-    finally:
-        node.stop()
+def verdicts(three_park):
+    world, drop = three_park
+    return [verify_package(p, world.w3, world.deployment) for p in scan_drop(drop)]
 
 
 def test_view_model_by_hand(verdicts):
@@ -41,7 +31,7 @@ def test_view_model_by_hand(verdicts):
     assert rows.loc["E1", "failed"] == "" and rows.loc["E1", "emitted_kg"] == 3300.0
     rep = enterprise_reports(verdicts, "E2")
     assert list(rep["status"]) == ["verified", "failed: document", "verified"]
-    assert list(rep.columns) == ["period", "status", "failed_check", "detail", "total_kg"]  # figures, no readings
+    assert list(rep.columns) == ["period", "status", "failed_check", "total_kg", "detail"]  # figures, no readings
 
 
 @pytest.mark.requires_chromium
@@ -61,12 +51,19 @@ def test_park_page_in_a_browser_flags_the_tampered_report(verdicts, browser):
         table = page.locator("#tj-park-enterprises")
         table.wait_for(timeout=30_000)
         assert "2026-02: document" in table.inner_text()
-        assert table.locator(".tj-park-fail").inner_text() == "2026-02: document"
+        # exactly one enterprise flagged, E2, at the check that failed ('document': figures changed after ledgering)
+        flagged = table.locator('td[data-col="failed"]:not(:empty)')
+        assert flagged.count() == 1 and flagged.inner_text() == "2026-02: document"
+        assert table.locator('tr[data-row="E2"] td[data-col="failed"]').inner_text() == "2026-02: document"
+        assert flagged.evaluate("e => getComputedStyle(e).fontWeight") == "700"  # it stands out
+        # the verified figures only: E2's 500 + 600 = 1100 kg (the tampered February left out)
+        assert table.locator('tr[data-row="E2"] td[data-col="emitted_kg"]').get_attribute("data-value") == "1100.0"
         page.locator("select").select_option("E2")
         reports = page.locator("#tj-park-reports")
         reports.wait_for(timeout=30_000)
         text = reports.inner_text()
         assert "failed: document" in text and text.count("verified") == 2
+        assert reports.locator('tr[data-row="2026-02"] td[data-col="failed_check"]').inner_text() == "document"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "park-1366x768.png"), full_page=True)
         assert not errors, errors

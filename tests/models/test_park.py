@@ -9,26 +9,15 @@ import shutil
 
 import pytest
 
-from chain.node import connect, free_port
 from models.park import (by_enterprise, by_month, by_sector, lateness, quota_position, scan_drop, status_table,
                          submit, verify_package)
-from tanjian.simulator.anvil import find_anvil, start_anvil
-from tests.models.park_world import three_enterprise_park
-from workspace.errors import ChainError
+from tests.park_fixture import anvil_w3, three_park  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
-def park(tmp_path_factory):
-    try:
-        find_anvil()
-    except ChainError as exc:
-        pytest.skip(str(exc))
-    node = start_anvil(free_port())
-    try:
-        yield three_enterprise_park(connect(node.rpc_url), tmp_path_factory.mktemp("park"))
-    finally:
-        node.stop()
+def park(three_park):
+    return three_park
 
 
 def test_three_enterprises_one_tampered_flagged_at_document(park):

@@ -49,7 +49,8 @@ def test_npm_tools_pinned():
     assert pkg["devDependencies"] == {"@foundry-rs/anvil": "1.7.1", "@foundry-rs/cast": "1.7.1", "solc": "0.8.30",
                                       "node-opcua-server": "2.186.4", "node-opcua-certificate-manager": "2.186.4",
                                       "node-opcua-secure-channel": "2.186.4", "node-opcua-variant": "2.186.4",
-                                      "node-opcua-status-code": "2.186.1", "axe-core": "4.14.1"}
+                                      "node-opcua-status-code": "2.186.1", "axe-core": "4.14.1",
+                                      "oidc-provider": "9.13.3"}
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/solc"]["version"] == "0.8.30"
     assert lock["packages"]["node_modules/node-opcua-server"]["version"] == "2.186.4"

@@ -42,3 +42,34 @@ def test_user_commands(tmp_path):
     acts = [(e["user"], e["action"], e["reason"]) for _, e in audit.entries(d)]
     assert ("admin", "user_add", "new meter reader") in acts and ("admin", "user_role", "promoted") in acts
     assert acts[-1] == ("admin", "user_disable", "left the plant")
+
+
+def test_user_oidc_links(tmp_path):
+    """``add --oidc`` without a password file: an OpenID-only account (no password login); ``user oidc`` links and
+    unlinks, one identity per account, each change audited with its reason."""
+    d = tmp_path / "var"
+    base = ["--config", str(EXAMPLE), "--data-dir", str(d)]
+    pw = _pw(tmp_path / "pw", "twelve chars at least")
+    rc, out, err = run([*base, "user", "add", "ana", "--role", "analyst", "--oidc", "ana-sub", "--by", "admin",
+                        "--reason", "SSO"])
+    assert rc == 0 and "OpenID identity ana-sub (no password login)" in out, err
+    acc = Accounts(d)
+    assert acc.get("ana").oidc == "ana-sub"
+    import pytest
+    from workspace.accounts import LoginRefused
+
+    with pytest.raises(LoginRefused):  # no password: the password form cannot open it
+        acc.authenticate("ana", "")
+    rc, _, err = run([*base, "user", "add", "bo", "--role", "analyst", "--password-file", str(pw),
+                      "--oidc", "ana-sub"])
+    assert rc == 2 and err.strip() == "tanjian user: OpenID identity 'ana-sub' is already account 'ana''s"
+    rc, _, err = run([*base, "user", "oidc", "ana", "--unlink", "--reason", "x"])
+    assert rc == 2 and "ana has no password: unlinking would leave no way to log in" in err
+    rc, _, err = run([*base, "user", "oidc", "ana", "--reason", "x"])
+    assert rc == 2 and err.strip() == "tanjian user oidc: give an IDENTITY, or --unlink (not both)"
+    rc, out, _ = run([*base, "user", "oidc", "ana", "ana@plant18.example", "--by", "admin", "--reason", "by e-mail"])
+    assert rc == 0 and acc.get("ana").oidc == "ana@plant18.example"
+    assert acc.authenticate_oidc("ana@plant18.example", issuer="https://sso.plant18.example").name == "ana"
+    acts = [(e["user"], e["action"], e["what"], e["reason"]) for _, e in audit.entries(d)]
+    assert acts[-2:] == [("admin", "user_oidc", "ana: ana@plant18.example", "by e-mail"),
+                         ("ana", "login", "oidc https://sso.plant18.example", "")]

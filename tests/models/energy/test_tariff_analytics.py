@@ -86,6 +86,15 @@ def test_maximum_15min_demand_from_the_store(fresh):
     assert row.demand_cny == pytest.approx(7000 / 3 * 32) and row.cheaper == "demand"
 
 
+def test_a_month_without_readings_is_named_not_an_error(fresh):
+    cfg, j, s = fresh
+    write_power(j, s, cfg.site.plant.id, {"M-TR-1": [("2026-07-15 08:00", 1000.0)]}, until="2026-07-15 12:00")
+    r = basic_charge_report(s, cfg.site, T, "2026-07-01", "2026-10-01")
+    # July has its 1,000 kW; August and September have no reading at all
+    assert list(r.index) == [pd.Timestamp("2026-07-01")] and r.iloc[0].max_kw == pytest.approx(1000)
+    assert r.attrs["months_without_readings"] == ["2026-08", "2026-09"]
+
+
 def test_power_factor_adjustment():
     # PF 0.85 under the 0.90 standard: +2.5 % of a 100,000 CNY month = +2,500 CNY
     a = adjustment(0.85, 100_000.0, T)

@@ -1,7 +1,20 @@
-"""A park on a real anvil node, for the park tests and benchmarks/bench_park.py.
+"""The park of the tests, in one home: a real anvil node, the consortium's contracts and the three enterprises.
 
-One contract set (the consortium's), the association's methodology published, and per enterprise a
-gateway key registered for it, a journal, a chain state folder and the regulator's quota on chain.
+:class:`ParkWorld`: one contract set (the consortium's), the association's methodology published, and per
+enterprise a gateway key registered for it, a journal, a chain state folder and the regulator's quota on chain
+(also used by benchmarks/bench_park.py for its 500 enterprises).
+
+:func:`three_enterprise_park` builds the park every park test looks at (E1..E3, one tampered package), and the
+fixtures give it to a test module::
+
+    from tests.park_fixture import anvil_w3, three_park  # noqa: F401 (fixtures)
+
+    def test_x(three_park):
+        world, drop = three_park
+
+``anvil_w3`` is a module's own anvil node (skipped when anvil is missing); ``three_park`` is the three-enterprise
+park on it, built once per module (a module that changes the world, e.g. enrols a fourth enterprise, changes
+only its own).
 """
 
 from __future__ import annotations
@@ -10,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from eth_account import Account
 
 from chain.deploy import deploy_contracts, ensure_gateway
@@ -19,7 +33,7 @@ from chain.registry import ANCHOR_REGISTRY, METHODOLOGY_REGISTRY, QUOTA_REGISTRY
 from models.park.package import figures_json
 from models.reports.park_package import ledger_anchor_package
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 METHODOLOGY_ID = "cn-machinery-2015"
 METHODOLOGY_DIR = ROOT / "models" / "methodologies" / METHODOLOGY_ID
 VERSION = "2015"
@@ -44,14 +58,14 @@ class Enterprise:
 class ParkWorld:
     """The chain side of a park: deployment, methodology, enterprises and their quotas."""
 
-    def __init__(self, w3, root: Path):
+    def __init__(self, w3, root: Path, effective: dt.date = dt.date(2026, 1, 1)):
         self.w3, self.root = w3, Path(root)
         self.deployer = w3.eth.accounts[0]
         self.deployment = deploy_contracts(w3, self.deployer)
         self.anchor_address = self.deployment["contracts"][ANCHOR_REGISTRY]["address"]
         self.sha = package_sha256(METHODOLOGY_DIR)
         publish(w3, from_deployment(w3, self.deployment, METHODOLOGY_REGISTRY), self.deployer, METHODOLOGY_DIR,
-                METHODOLOGY_ID, VERSION, dt.date(2026, 1, 1))
+                METHODOLOGY_ID, VERSION, effective)
         self.quotas = from_deployment(w3, self.deployment, QUOTA_REGISTRY)
         self.enterprises: dict[str, Enterprise] = {}
 
@@ -106,3 +120,27 @@ def three_enterprise_park(w3, root: Path) -> tuple[ParkWorld, Path]:
     fig = drop / "E2" / "2026-02" / "figures.json"
     fig.write_bytes(fig.read_bytes().replace(b'"total":700', b'"total":70'))
     return world, drop
+
+
+@pytest.fixture(scope="module")
+def anvil_w3():
+    """A Web3 on this module's own anvil node (the module is skipped when anvil is missing)."""
+    from chain.node import connect, free_port
+    from tanjian.simulator.anvil import find_anvil, start_anvil
+    from workspace.errors import ChainError
+
+    try:
+        find_anvil()
+    except ChainError as exc:
+        pytest.skip(str(exc))
+    node = start_anvil(free_port())
+    try:
+        yield connect(node.rpc_url)
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def three_park(anvil_w3, tmp_path_factory):
+    """``(world, drop)``: :func:`three_enterprise_park` on this module's anvil node."""
+    return three_enterprise_park(anvil_w3, tmp_path_factory.mktemp("park"))
