@@ -1,6 +1,9 @@
-"""The data-collection page: the enterprise's base information, the import of business files (manual vouchers
-for purchased resources, the ERP output, settlement statements, invoices) in the browser with every row
-problem shown as ``file:row:column: message``, the files imported so far, and the link to the hand-reading page.
+"""The data-collection page, in four tabs (``?tab=`` of the URL): the enterprise's base information with the import
+of business files (the ERP output, settlement statements, invoices) in the browser, every row problem shown as
+``file:row:column: message``, and the files imported so far; manual vouchers for purchased resources
+(:mod:`dashboards.data_vouchers`); the IoT collection status and device health with the hand-reading page and
+each meter's QR label (:mod:`dashboards.data_health`); the measured emission factors with their evidence
+(:mod:`dashboards.data_factors`).
 
 The import goes through :func:`workspace.business.imports.import_file` (the same as ``tanjian import``: a file
 with a bad row is refused whole unless the good rows are accepted; the same bytes twice change nothing; the file
@@ -95,8 +98,8 @@ class DataPage(pn.viewable.Viewer):
     result = param.String(default="", doc="the last import's outcome (HTML)")
     tick = param.Integer(default=0)
 
-    def __init__(self, cfg: Config, query: dict | None = None, **params):
-        self._cfg = cfg
+    def __init__(self, cfg: Config, query: dict | None = None, _=lambda s: s, **params):
+        self._cfg, self._, self._query = cfg, _, dict(query or {})
         super().__init__(**params)
         self._name = pn.widgets.TextInput(name="Your name 姓名", visible=not has_accounts(cfg))
         self._file = pn.widgets.FileInput(name="File 文件", accept=".csv,.xlsx", multiple=False)
@@ -141,17 +144,46 @@ class DataPage(pn.viewable.Viewer):
                          pn.pane.HTML("<h4>Imported files 已导入文件</h4>" + body, stylesheets=[CSS],
                                       sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
-    def __panel__(self):
+    def _section(self, tab: str):
+        from .data_factors import FactorSection
+        from .data_health import HealthSection
+        from .data_vouchers import VoucherSection
+
+        if tab == "vouchers":
+            return VoucherSection(self._cfg, self._name, self._)
+        if tab == "devices":
+            return HealthSection(self._cfg, self._, meter=self._query.get("meter"))
+        if tab == "factors":
+            return FactorSection(self._cfg, self._name, self._)
         return pn.Column(
             pn.pane.HTML("<h4>Enterprise 企业基本信息</h4>" + table_html(base_info(self._cfg.site), "base"),
                          stylesheets=[CSS], sizing_mode="stretch_width"),
             pn.pane.HTML('<p>Meters without a data interface: <a href="/readings">hand reading with a photo '
                          '人工抄表</a></p>', sizing_mode="stretch_width"),
             "#### Import a business file 导入业务文件 (CSV, XLSX)",
-            self._name, pn.FlexBox(self._mapping, self._file), self._good, self._reason, self._go, self._imports,
+            pn.FlexBox(self._mapping, self._file), self._good, self._reason, self._go, self._imports,
             sizing_mode="stretch_width")
+
+    def __panel__(self):
+        _ = self._
+        titles = {"imports": _("Enterprise and imports"), "vouchers": _("Manual vouchers"),
+                  "devices": _("Devices and collection"), "factors": _("Measured factors")}
+        keys = list(titles)
+        first = self._query.get("tab") if self._query.get("tab") in titles else "imports"
+        # built when first shown: one file input in the document at a time, and no device scan unless asked
+        tabs = pn.Tabs(*[(titles[k], pn.Column(sizing_mode="stretch_width")) for k in keys], active=keys.index(first),
+                       dynamic=True, sizing_mode="stretch_width")
+
+        def show(event=None):
+            k = keys[tabs.active]
+            box = tabs[tabs.active]
+            if not box.objects:
+                box.objects = [self._section(k)]
+        tabs.param.watch(show, "active")
+        show()
+        return pn.Column(self._name, tabs, sizing_mode="stretch_width")
 
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`)."""
-    return DataPage(ctx.cfg, dict(ctx.query))
+    return DataPage(ctx.cfg, dict(ctx.query), _=ctx.gettext)

@@ -1,7 +1,8 @@
 """The reports page: issue the GHG reports of a period (JSON, XLSX, PDF; the Chinese guideline's and the ISO
 14064-1 layouts) and download them, each with its SHA-256 and its ledger status (its ledger batch, and whether
-the newest anchor on chain covers it); the reports issued before, from each folder's ``SHA256SUMS``. Checking a
-copy against its proof is the verifier page's (``/verify``).
+the newest anchor on chain covers it); the reports issued before, from each folder's ``SHA256SUMS``, each issue's
+JSON, XLSX and PDF downloadable with its SHA-256; and the hash-check widget (:mod:`dashboards.reports_check`): pick
+an issued report, or drop a report with its document batch and proof bundle, and see each check pass or fail.
 
 Issuing goes through :func:`models.reports.issue.issue` (as ``tanjian report``: the inventory computed, the
 files written, their hashes recorded, put into the ledger and into the audit trail as ``report_issue``) after
@@ -89,14 +90,37 @@ def issued(cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("period") if rows else pd.DataFrame()
 
 
+def may_check(cfg: Config, who: Actor | None) -> None:
+    """On a server with accounts, the session's account (checked again now) must hold ``page.reports``."""
+    if has_accounts(cfg) and (who is None or not who.may("page.reports")):
+        raise ActionRefused("log in with an account that may see reports (needs permission page.reports)")
+
+
+def check_html(cfg: Config, v, report_name: str, report: bytes) -> str:
+    """The report's own hashes, then the verifier's verdict and checks (:func:`dashboards.render.verification`)."""
+    from .render import verification
+
+    sha = hashlib.sha256(report).hexdigest()
+    failed = v.report.failed
+    return (f'<div data-check-report="{esc(report_name)}" data-failed="{esc(failed or "")}">'
+            f'<p><b>{esc(report_name)}</b>: {len(report):,} bytes, SHA-256 <code data-report-sha256="{sha}">{sha}'
+            f'</code></p>' + verification(v) + "</div>")
+
+
+def issue_folders(cfg: Config) -> list[str]:
+    """The issues' folders (``<first day>_<last day>``), newest first."""
+    return sorted((p.parent.name for p in reports_dir(cfg).glob("*/SHA256SUMS")), reverse=True)
+
+
 class ReportsPage(pn.viewable.Viewer):
     """The reports page of one session."""
 
     result = param.String(default="")
+    checked = param.String(default="", doc="the last hash check (HTML)")
     tick = param.Integer(default=0)
 
-    def __init__(self, cfg: Config, query: dict | None = None, **params):
-        self._cfg = cfg
+    def __init__(self, cfg: Config, query: dict | None = None, _=lambda s: s, **params):
+        self._cfg, self._ = cfg, _
         super().__init__(**params)
         today = dt.datetime.now(ZoneInfo(cfg.site.plant.timezone)).date()
         first = today.replace(day=1)
@@ -108,6 +132,64 @@ class ReportsPage(pn.viewable.Viewer):
         self._go = pn.widgets.Button(name="Issue reports 生成报告", button_type="primary", width=170)
         self._go.on_click(lambda _e: self.do_issue())
         self._files: list[Path] = []
+        folders = issue_folders(cfg)
+        q = dict(query or {})
+        self._folder = pn.widgets.Select(name=_("Issued reports of"), options=folders,
+                                         value=q.get("period") if q.get("period") in folders else
+                                         (folders[0] if folders else None), width=260)
+        self._pick = pn.widgets.Select(name=_("Report to check"), options=self._folder_files(self._folder.value),
+                                       width=420)
+        self._folder.param.watch(lambda e: setattr(self._pick, "options", self._folder_files(e.new)), "value")
+        self._check_pick = pn.widgets.Button(name=_("Check this report"), button_type="primary", width=190)
+        self._up_report = pn.widgets.FileInput(name=_("Report file"), accept=".json,.xlsx,.pdf", multiple=False)
+        self._up_batch = pn.widgets.FileInput(name=_("Document batch"), accept=".json,.tjb", multiple=False)
+        self._up_bundle = pn.widgets.FileInput(name=_("Proof bundle"), accept=".json", multiple=False)
+        self._check_up = pn.widgets.Button(name=_("Check the dropped files"), button_type="primary", width=220)
+        self._check_pick.on_click(lambda _e: self.do_check_issued())
+        self._check_up.on_click(lambda _e: self.do_check_upload())
+
+    def _folder_files(self, folder: str | None) -> list[str]:
+        if not folder:
+            return []
+        sums = reports_dir(self._cfg) / folder / "SHA256SUMS"
+        return [ln.split("  ", 1)[1] for ln in sums.read_text().splitlines() if "  " in ln] if sums.exists() else []
+
+    def _issued_sha(self, folder: str, name: str) -> str | None:
+        sums = reports_dir(self._cfg) / folder / "SHA256SUMS"
+        for ln in sums.read_text().splitlines() if sums.exists() else []:
+            if "  " in ln and ln.split("  ", 1)[1] == name:
+                return ln.split("  ", 1)[0]
+        return None
+
+    def do_check_issued(self) -> None:
+        from .reports_check import check_issued
+
+        folder, name = self._folder.value, self._pick.value
+        try:
+            may_check(self._cfg, session_actor(self._cfg, self._name.value))
+            if not folder or not name:
+                raise ActionRefused("pick an issued report first")
+            path = reports_dir(self._cfg) / folder / name
+            v = check_issued(self._cfg, path, self._issued_sha(folder, name))
+            self.checked = check_html(self._cfg, v, name, path.read_bytes())
+        except ActionRefused as exc:
+            self.checked = f'<p class="tj-note" data-refused="check">{esc(exc)}</p>'
+        self.tick += 1
+
+    def do_check_upload(self) -> None:
+        from .reports_check import check_report
+
+        rep, batch, bundle = self._up_report.value, self._up_batch.value, self._up_bundle.value
+        try:
+            may_check(self._cfg, session_actor(self._cfg, self._name.value))
+            if not (rep and batch and bundle):
+                raise ActionRefused("drop the report, its document batch and the batch's proof bundle first")
+            name = Path(self._up_report.filename or "report").name
+            v = check_report(self._cfg, rep, name, batch, bundle)
+            self.checked = check_html(self._cfg, v, name, rep)
+        except ActionRefused as exc:
+            self.checked = f'<p class="tj-note" data-refused="check">{esc(exc)}</p>'
+        self.tick += 1
 
     def do_issue(self) -> None:
         who = session_actor(self._cfg, self._name.value)
@@ -119,6 +201,9 @@ class ReportsPage(pn.viewable.Viewer):
         else:
             folder = reports_dir(self._cfg) / f"{start}_{end}"
             self._files = [folder / f for f in df.index]
+            self._folder.options = issue_folders(self._cfg)
+            self._folder.value = folder.name
+            self._pick.options = self._folder_files(folder.name)
             self.result = f'<p data-done="report" data-files="{len(df)}">{len(df)} file(s) issued by ' \
                           f'{esc(who.name)}</p>' + table_html(df, "issued-now")
         self.tick += 1
@@ -136,11 +221,44 @@ class ReportsPage(pn.viewable.Viewer):
                                       '</p>', stylesheets=[CSS], sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
+    @param.depends("tick")
+    def _checked(self):
+        from .verifier import CSS as VERIFY_CSS
+
+        return pn.pane.HTML(self.checked, stylesheets=[VERIFY_CSS], sizing_mode="stretch_width")
+
+    def _downloads(self, folder: str | None):
+        """Every file of an issue with its format and SHA-256, each downloadable."""
+        _ = self._
+        if not folder:
+            return pn.pane.HTML(f"<p>{esc(_('none yet'))}</p>")
+        items = []
+        for name in self._folder_files(folder):
+            p = reports_dir(self._cfg) / folder / name
+            sha = self._issued_sha(folder, name) or ""
+            items.append(pn.Column(
+                pn.widgets.FileDownload(file=str(p), filename=name, label=f"{p.suffix[1:].upper()} · {name}",
+                                        width=330) if p.exists() else pn.pane.HTML(f"<p>{esc(name)}: missing</p>"),
+                pn.pane.HTML(f'<p class="tj-note" data-download="{esc(name)}" style="overflow-wrap:anywhere">SHA-256 '
+                             f'<code>{esc(sha)}</code></p>',
+                             stylesheets=[CSS], width=330), width=340))
+        return pn.FlexBox(*items)
+
     def __panel__(self):
+        _ = self._
         return pn.Column("#### GHG reports 温室气体报告", self._name, pn.FlexBox(self._start, self._end),
-                         self._formats, self._reason, self._go, self._output, sizing_mode="stretch_width")
+                         self._formats, self._reason, self._go, self._output,
+                         f"#### {_('Downloads by format, with their hashes')}", self._folder,
+                         pn.bind(self._downloads, self._folder),
+                         f"#### {_('Hash check of a report')}",
+                         pn.pane.Markdown(_("Pick an issued report, or drop a report file with the document batch "
+                                            "that records its hash and that batch's proof bundle."),
+                                          sizing_mode="stretch_width"),
+                         pn.FlexBox(self._pick, self._check_pick),
+                         pn.FlexBox(pn.Column(self._up_report), pn.Column(self._up_batch), pn.Column(self._up_bundle)),
+                         self._check_up, self._checked, sizing_mode="stretch_width")
 
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`)."""
-    return ReportsPage(ctx.cfg, dict(ctx.query))
+    return ReportsPage(ctx.cfg, dict(ctx.query), _=ctx.gettext)

@@ -68,6 +68,10 @@ def gather(cfg, now: dt.datetime | None = None) -> dict:
                                                   for k, v in bad.iterrows()})
         if doc.get("fold_error"):
             problems.append(f"store fold failing: {doc['fold_error']}")
+        from collectors.fleet import STATES, device_status
+
+        states = device_status(cfg.paths.data_dir, cfg.site, now=now.timestamp())["state"].value_counts()
+        col["states"] = {k: int(states.get(k, 0)) for k in STATES}
     out["collector"] = col
 
     from workspace.journal import Journal
@@ -174,7 +178,8 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"(health written {c['age_s']:.0f} s ago)")
         if c.get("fold_error"):
             print(f"  store fold failing: {c['fold_error']}")
-        print(f"devices: {c['devices']} seen, {len(c['failing'])} failing")
+        print(f"devices: {c['devices']} seen, {len(c['failing'])} failing; "
+              + ", ".join(f"{n} {k}" for k, n in c["states"].items()))
         for k, v in c["failing"].items():
             wait = f", retry every {v['backoff_s']:.0f} s" if v["backoff_s"] else ""
             print(f"  {k}: {v['failures']} failures{wait}, last: {v['last_error']}")
