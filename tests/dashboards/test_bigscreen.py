@@ -273,7 +273,7 @@ def test_an_alarm_raised_appears_and_marks_its_device_and_a_click_opens_the_dril
         node.click()
         p.wait_for_url("**/drill?node=D-LC-01*", timeout=30_000)
         p.locator(".tj-shell-status").first.wait_for(timeout=60_000)
-        assert "D-LC-01" in p.locator("body").inner_text()
+        p.locator(':text("D-LC-01")').first.wait_for(timeout=60_000)  # the drill-down of that device
         assert not p.errors, p.errors
     finally:
         ctx.close()
