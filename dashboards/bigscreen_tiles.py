@@ -156,6 +156,7 @@ def _fig(height: int):
         ax.axis_label_text_font_size = "13px"
         ax.axis_label_text_font_style = "normal"
     f.grid.grid_line_color = "#2a3644"
+    f.xaxis.ticker.desired_num_ticks = 4  # readable at a phone's width too
     f.xaxis.formatter = DatetimeTickFormatter(days="%m-%d", months="%m-%d", hours="%H:%M", hourmin="%H:%M",
                                               minutes="%H:%M", context=None)
     return f
@@ -404,6 +405,17 @@ def target_link(site, nid: str) -> str:
     return f"/topology?node={quote(nid, safe='')}"
 
 
+def _clip(text: str, chars: float) -> str:
+    """``text`` cut to about ``chars`` Latin characters (a CJK character counts two), "…" when cut."""
+    out, n = "", 0.0
+    for ch in text:
+        n += 2 if ord(ch) > 0x2E80 else 1
+        if n > chars:
+            return out.rstrip() + "…"
+        out += ch
+    return out
+
+
 def floor_svg(site, fl: dict, _) -> str:
     """The floor plan: a dot per device, a square per transformer, room, PV array or battery, coloured by state;
     the workshops' outlines from their devices' positions; each a link to its drill-down."""
@@ -429,7 +441,7 @@ def floor_svg(site, fl: dict, _) -> str:
         name = w.name_zh if _("Floor plan") != "Floor plan" and w.name_zh else w.name
         out.append(f'<rect x="{x0:.1f}" y="{y1:.1f}" width="{x1 - x0:.1f}" height="{y0 - y1:.1f}" rx="4" '
                    f'fill="#1a2531" stroke="#3a4a5c"/><text x="{x0 + 4:.1f}" y="{y1 + 12:.1f}" fill="#aab6c3">'
-                   f'{esc(name)}</text>')
+                   f'{esc(_clip(name, (x1 - x0 - 6) / 6.5))}</text>')
     for pid, st in fl["states"].items():
         x, y = xy(plan.positions[pid])
         state = st["state"]

@@ -302,6 +302,12 @@ def test_the_wall_fits_the_laptop_scrolls_and_the_phone_stacks(server, browser, 
             assert last > size[1]
             p.locator(".tj-methodology").scroll_into_view_if_needed()
             assert p.locator(".tj-methodology").is_visible()
+        if size != (1920, 1080):  # the shell scrolls inside its main area: a picture of all of it, for a person
+            last = max(b["y"] + b["height"] for b in boxes.values())
+            p.evaluate("() => { const e = document.scrollingElement; e.scrollTop = 0; }")
+            p.set_viewport_size({"width": size[0], "height": int(last) + 400})
+            p.wait_for_timeout(1000)
+            p.screenshot(path=str(SHOTS / f"bigscreen-tiles-{size[0]}x{size[1]}-whole.png"))
         assert not p.errors, p.errors
     finally:
         ctx.close()
