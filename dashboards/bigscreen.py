@@ -273,6 +273,7 @@ class BigScreen(pn.viewable.Viewer):
         self._guarded_at = None  # when the methodology guard last asked the chain
         self._shown_view = None
         self.refresh_s = None  # how long the last refresh took [s]
+        self.slow_age_s = SLOW_AGE_S  # how old the slow tiles' figures may be [s]
         super().__init__(**params)
         self._build()
         served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
@@ -322,7 +323,7 @@ class BigScreen(pn.viewable.Viewer):
             alarm_key = data.alarm_log_key(self._cfg.paths.data_dir)
             alarms = data.cached("alarms", where, alarm_key, lambda: data.alarms(self._cfg.paths.data_dir),
                                  max_age_s=0)
-            frame = Frame(self._cfg, store, snap, where, meth, alarms, alarm_key)
+            frame = Frame(self._cfg, store, snap, where, meth, alarms, alarm_key, self.slow_age_s)
         except TanjianError as exc:
             log.warning("big screen cannot read the store: %s", exc)
             updates["error"] = str(exc)
@@ -385,8 +386,10 @@ class BigScreen(pn.viewable.Viewer):
     def _load_head(self, v) -> str:
         _ = self._
         day = "" if v is None else f'<small class="tj-zh">{v.today[0]:%Y-%m-%d}</small>'
-        return (f'<h2 class="tj-h">{esc(_("Plant load today"))} {day} <small class="tj-zh">({esc(_("mean per"))} {esc(v.load_freq if v is not None else self.load_freq)})</small> <span class="tj-legend">■ {esc(_("today"))}'
-                f'</span> <span class="tj-legend tj-legend-y">- - {esc(_("yesterday"))}</span></h2>')
+        freq = v.load_freq if v is not None else self.load_freq
+        return (f'<h2 class="tj-h">{esc(_("Plant load today"))} {day} <small class="tj-zh">({esc(_("mean per"))} '
+                f'{esc(freq)})</small> <span class="tj-legend">■ {esc(_("today"))}</span> '
+                f'<span class="tj-legend tj-legend-y">- - {esc(_("yesterday"))}</span></h2>')
 
     def _build(self) -> None:
         from .bigscreen_tiles import box, placeholder

@@ -143,8 +143,8 @@ def _fig(height: int):
     from bokeh.models import DatetimeTickFormatter, Range1d
     from bokeh.plotting import figure
 
-    f = figure(height=height, x_range=Range1d(0, 1), sizing_mode="stretch_width", x_axis_type="datetime", toolbar_location=None,
-               tools="", background_fill_color="#17202b", border_fill_color="#17202b", outline_line_color=None,
+    f = figure(height=height, x_range=Range1d(0, 1), sizing_mode="stretch_width", x_axis_type="datetime",
+               toolbar_location=None, tools="", background_fill_color="#17202b", border_fill_color="#17202b", outline_line_color=None,
                min_border_left=50, min_border_right=50)
     for ax in (f.xaxis, f.yaxis):
         ax.major_label_text_color = "#c9d3dd"
@@ -325,7 +325,8 @@ class TouTile(Tile):
         for key, label in (("month", _("This month")), ("today", _("Today"))):
             r = t[key]
             a, b = t["periods"][key]
-            bar = "".join(f'<span style="width:{max(r[f"{p}_share_pct"], 0) if r[f"{p}_share_pct"] == r[f"{p}_share_pct"] else 0:.2f}%;'
+            share = {p: r[f"{p}_share_pct"] if r[f"{p}_share_pct"] == r[f"{p}_share_pct"] else 0.0 for p in TOU_COLOR}
+            bar = "".join(f'<span style="width:{max(share[p], 0):.2f}%;'
                           f'background:{TOU_COLOR[p]}" title="{esc(names[p])} {num(r[f"{p}_share_pct"], 1)} %" '
                           f'data-tou-share="{key}-{p}" data-value="{raw(r[f"{p}_share_pct"])}" data-unit="%"></span>'
                           for p in TOU_COLOR)
@@ -470,7 +471,7 @@ class FloorPlanTile(Tile):
 
     area = "plan"
     title = "Floor plan: device states now"
-    slow = False
+    slow = True  # a day of every device's minutes the first time (the thresholds): after the first paint
 
     def __init__(self, ctx):
         super().__init__(ctx)
