@@ -183,6 +183,11 @@ def test_every_tile_shows_the_query_apis_and_the_models_figures(server, browser,
             e = store.energy(a, b, by="plant", freq="1D", as_of=snap)
             assert _value(p, f'[data-kpi="electricity-{period}"]') == pytest.approx(float(np.nansum(e.values)),
                                                                                   rel=1e-9), period
+            # CO2e, location-based, by hand: the national grid factor of 2023 (valid to 2026) 0.5306 tCO2/MWh
+            # = 0.5306 kg/kWh, and natural gas 389.31 GJ/10^4 Nm3 x 15.3 tC/TJ x 99 % x 44/12
+            # = 3.8931e-5 TJ/m3 x 15.3 x 0.99 x 3.6667 = 2.16217e-3 t/m3 = 2.16217 kg/m3 (models/data/emission-factors.csv)
+            kwh, m3 = _value(p, f'[data-kpi="electricity-{period}"]'), _value(p, f'[data-kpi="natural-gas-{period}"]')
+            assert _value(p, f'[data-kpi="co2e-{period}"]') == pytest.approx(kwh * 0.5306 + m3 * 2.16217, rel=1e-4)
         # trends: the year to date = the query API's plant energy from 1 January to the newest reading
         tr = p.locator("[data-trends]")
         snap = tr.get_attribute("data-snapshot")
