@@ -332,10 +332,6 @@ def floor(store, site, snapshot, th: dict, alarmed: dict[str, list[str]]) -> dic
             "snapshot": snapshot}
 
 
-def today_bounds(now: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
-    return now.normalize(), now
-
-
 def as_local(t: float, tz) -> dt.datetime:
     """A UTC epoch [s] as local time."""
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).astimezone(tz)
