@@ -91,7 +91,7 @@ def html(obj, **kw) -> pn.pane.HTML:
 
     if "width" not in kw:
         kw.setdefault("sizing_mode", "stretch_width")
-    return pn.pane.HTML(obj, stylesheets=[CSS, TILE_CSS], margin=(2, 6), **kw)
+    return pn.pane.HTML(obj, stylesheets=[CSS + TILE_CSS], margin=(2, 6), **kw)
 
 
 # -- the fragments (formatting only; every value also in data-* attributes) --------------------------------

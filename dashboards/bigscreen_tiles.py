@@ -81,7 +81,7 @@ def html_pane(text: str = "", **kw) -> pn.pane.HTML:
 
     if "width" not in kw:
         kw.setdefault("sizing_mode", "stretch_width")
-    return pn.pane.HTML(text, stylesheets=[PAGE_CSS, CSS], margin=(4, 6), **kw)
+    return pn.pane.HTML(text, stylesheets=[PAGE_CSS + CSS], margin=(4, 6), **kw)  # one sheet per shadow root
 
 
 def box(width: int) -> dict:
