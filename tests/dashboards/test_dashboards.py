@@ -291,12 +291,12 @@ def test_big_screen_shows_the_model_numbers(server, page, workspace):
     assert status.get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert page.locator(".tj-cards").get_attribute("data-snapshot") == expected.attrs["snapshot"]
     assert dt.datetime.fromisoformat(status.get_attribute("data-as-of")) == store.latest_time()
-    assert f"data as of {store.latest_time():%Y-%m-%d %H:%M}" in status.inner_text()
+    assert f"数据截至 {store.latest_time():%Y-%m-%d %H:%M}" in status.inner_text()  # "data as of", Chinese first
 
     # workshops: the six of Plant 18 with today's numbers
     rows = page.locator("tr[data-workshop]")
     assert {rows.nth(i).get_attribute("data-workshop") for i in range(rows.count())} == WORKSHOPS
-    assert "Painting & coating" in page.locator("table.tj-table").inner_text()
+    assert "涂装车间" in page.locator("table.tj-table").inner_text()  # Painting & coating, in the page's language
 
     # the anchor made in the fixture
     a = workspace["anchor"]
@@ -304,7 +304,7 @@ def test_big_screen_shows_the_model_numbers(server, page, workspace):
     assert card.get_attribute("data-anchor") == a["root"]
     assert int(card.get_attribute("data-anchor-tree-size")) == a["tree_size"]
     assert int(card.get_attribute("data-anchor-block")) == a["block_number"]
-    assert re.search(r"just now|\d+ min ago", card.inner_text())
+    assert re.search(r"刚刚|\d+ 分钟前", card.inner_text())  # just now, 4 min ago
 
     # charts rendered (bokeh canvases)
     assert page.locator(".bk-Canvas, canvas").count() >= 2

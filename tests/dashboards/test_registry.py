@@ -46,22 +46,26 @@ def test_the_chinese_catalogue_is_compiled_from_its_po():
     assert i18n.gettext_for("en")("Hand reading") == "Hand reading"
 
 
-def test_the_allowance_tile_appears_with_an_allowance_only(seeded_cfg):
+def test_the_allowance_tile_says_when_there_is_no_allowance_and_shows_one(seeded_cfg):
     import re
 
     from chain.quota import QuotaBook
-    from dashboards.bigscreen import quota_card
+    from dashboards import bigscreen_data as data
+    from dashboards.bigscreen_tiles import QuotaTile
+    from dashboards.registry import PageContext, page
     from models.kpi import plant_kpis
     from workspace.store import Store
 
     cfg = seeded_cfg
-    assert quota_card(cfg, str) is None  # no allowance for the year: no tile, no placeholder
     store = Store.open(cfg.paths.store, cfg.site)
+    tile = QuotaTile(PageContext(cfg=cfg, page=page("bigscreen")))
+    assert data.quota(cfg, store, store.tip()) is None  # no allowance for the year: no figures made up
+    assert "No allowance entered" in tile.render("none")
     year = store.latest_time().year
     ent = cfg.site.enterprise.credit_code or cfg.site.plant.id
     QuotaBook(cfg.paths.chain, None).set(ent, year, 20_000_000, author="test", reason="a hand-entered allowance")
-    card = quota_card(cfg, str)
-    assert 'data-quota-kg="20000000"' in card and "20,000.0 tCO₂e" in card  # 20,000,000 kg = 20,000.0 t
+    card = tile.render(data.quota(cfg, store, store.tip()))
+    assert 'data-quota-kg="20000000.0"' in card and ">20,000</b>" in card  # 20,000,000 kg = 20,000 t
     # emitted this year: the settlement's months summed equals the KPI module's year CO2e (two paths, one number)
     emitted = float(re.search(r'data-emitted-kg="([0-9.]+)"', card).group(1))
     assert emitted == pytest.approx(plant_kpis(store).loc["year", "co2e_kg"], rel=1e-6)
