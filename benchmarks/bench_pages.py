@@ -5,7 +5,7 @@ Run ``python -m benchmarks.bench_pages --help`` with the project's venv python, 
 The stores (made once, then reused from ``--work``): a Plant-18-like site of each of ``--meters`` meters
 (:func:`benchmarks._plantgen.make_site`) with ``--days`` days of minutes ending at ``--end`` (local midnight),
 bulk-loaded (:func:`benchmarks._bulk.plant_workspace`). A year at 1,000 meters takes about 6 minutes to make
-and 5 GB of disk; a second run finds it in ``--work`` and starts at once. ``--plant18`` measures the demo store
+and 13 GB of disk; a second run finds it in ``--work`` and starts at once. ``--plant18`` measures the demo store
 of Plant 18's own 90 meters (``seed_history`` over ``--hours``) instead of the generated ones.
 
 For each store it starts ``tanjian serve`` and drives Debian's Chromium with Playwright. For every page of the

@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -84,9 +86,27 @@ def methodology_status(cfg) -> dict:
             "reason": g.reason, "package": meth}
 
 
+#: PlantViews already read, shared by every session of the server: (store location, snapshot, load interval,
+#: methodology hash and status) -> PlantView. A snapshot never changes, so a view of it is never stale; the big
+#: screen's sessions (and its refreshes while the collector has not committed) read the store once between them.
+_VIEWS: OrderedDict[tuple, PlantView] = OrderedDict()
+_VIEWS_KEPT = 8
+_VIEWS_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+
+
+def forget() -> None:
+    """Drop every PlantView kept by :func:`read_plant` (the next call reads the store again)."""
+    with _VIEWS_LOCK:
+        _VIEWS.clear()
+        _KEY_LOCKS.clear()
+
+
 def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min",
                methodology: dict | None = None) -> PlantView:
-    """Read the big screen's numbers at ``snapshot`` (default: the branch tip now).
+    """Read the big screen's numbers at ``snapshot`` (default: the branch tip now), once per snapshot for the
+    whole process: a later call with the same store, snapshot, interval and methodology returns the same
+    (immutable) view, whichever session asks (:func:`forget` drops them).
 
     Parameters
     ----------
@@ -99,6 +119,29 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
         :func:`methodology_status`: the KPIs compute with its package, and the page names it.
     """
     snap = snapshot or store.tip()
+    m = methodology or {}
+    key = (str(store.path), str(snap), load_freq, m.get("sha256"), m.get("status"))
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(key)
+        if hit is not None:
+            _VIEWS.move_to_end(key)
+            return hit
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # sessions opened together: one reads, the others wait for its view
+        with _VIEWS_LOCK:
+            hit = _VIEWS.get(key)
+        if hit is not None:
+            return hit
+        view = _read_plant(store, snap, load_freq, methodology)
+        with _VIEWS_LOCK:
+            _VIEWS[key] = view
+            while len(_VIEWS) > _VIEWS_KEPT:
+                old, _ = _VIEWS.popitem(last=False)
+                _KEY_LOCKS.pop(old, None)
+        return view
+
+
+def _read_plant(store: Store, snap: str, load_freq: str, methodology: dict | None) -> PlantView:
     meth = (methodology or {}).get("package")
     kpis = plant_kpis(store, as_of=snap, methodology=meth)  # "now" = the newest reading of this snapshot
     p = kpis.attrs["periods"]
