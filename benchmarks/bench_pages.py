@@ -136,10 +136,10 @@ def time_pages(url: str, slugs: list[str], runs: int, timeout_s: float) -> list[
                 pg = ctx.new_page()
                 try:
                     t0 = time.perf_counter()
-                    pg.goto(f"{url}/{slug}?lang=en", wait_until="commit")
+                    pg.goto(f"{url}/{slug}?lang=en", wait_until="commit", timeout=timeout_s * 1000)
                     _figures(pg, slug, timeout_s)
                     t1 = time.perf_counter()
-                    pg.reload(wait_until="commit")
+                    pg.reload(wait_until="commit", timeout=timeout_s * 1000)
                     _figures(pg, slug, timeout_s)
                     t2 = time.perf_counter()
                     first.append(t1 - t0)
@@ -166,7 +166,7 @@ def memory(url: str, pid: int, slug: str, sessions: list[int], timeout_s: float)
         b = _browser(pw)
         ctx = b.new_context(viewport={"width": 1920, "height": 1080})  # a first session warms the imports
         pg = ctx.new_page()
-        pg.goto(f"{url}/{slug}?lang=en", wait_until="commit")
+        pg.goto(f"{url}/{slug}?lang=en", wait_until="commit", timeout=timeout_s * 1000)
         _figures(pg, slug, timeout_s)
         ctx.close()
         time.sleep(2)
@@ -175,14 +175,18 @@ def memory(url: str, pid: int, slug: str, sessions: list[int], timeout_s: float)
         for n in sessions:
             new = []
             t0 = time.perf_counter()
-            while len(ctxs) + len(new) < n:
+            while len(ctxs) + len(new) < n:  # asked for together: the server builds one session after another
                 ctx = b.new_context(viewport={"width": 1920, "height": 1080})
                 pg = ctx.new_page()
-                pg.goto(f"{url}/{slug}?lang=en", wait_until="commit")
                 new.append((ctx, pg))
             for _, pg in new:
-                _figures(pg, slug, timeout_s)
-            out[f"open{n}"] = time.perf_counter() - t0
+                pg.evaluate(f"window.location.href = {f'{url}/{slug}?lang=en'!r}")
+            try:
+                for _, pg in new:
+                    _figures(pg, slug, timeout_s)
+                out[f"open{n}"] = time.perf_counter() - t0
+            except Exception:  # noqa: BLE001 - too slow is a result: the sessions that did not show in time
+                out[f"open{n}"] = None
             ctxs += [c for c, _ in new]
             time.sleep(2)
             out[n] = rss_mb(pid)
@@ -250,7 +254,11 @@ def _cell(x: float | None, goal: float | None, fmt: str = "{:.2f}") -> str:
     return s if goal is None else f"{s} {'ok' if x <= goal else 'MISSED'}"
 
 
-def table(results: list[dict], runs: int) -> str:
+def _shown(s: float | None, timeout: float) -> str:
+    return f"all shown in {s:.1f} s" if s is not None else f"NOT all shown within {timeout:g} s"
+
+
+def table(results: list[dict], runs: int, timeout: float = 120) -> str:
     """The results side by side (one column pair per store), goals marked at the largest store."""
     labels = [r["label"] for r in results]
     lines = [f"pages at 1920x1080, median of {runs} loads [s] (max = slowest first render); "
@@ -275,7 +283,7 @@ def table(results: list[dict], runs: int) -> str:
         lr = r.get("live")
         sess = [n for n in m if isinstance(n, int)]
         mem = ", ".join(f"{n} session{'s' if n > 1 else ''} {_cell(m[n], GOAL_MEM_MB if last and n == 10 else None, '{:.0f}')} MB"
-                        f" (all shown in {m[f'open{n}']:.1f} s)" for n in sess)
+                        f" ({_shown(m[f'open{n}'], timeout)})" for n in sess)
         lines.append(f"{r['label']}: server RSS idle {m['idle']:.0f} MB, {mem}")
         if lr is not None:
             lines.append(f"{r['label']}: big screen live refresh (read_plant of a new snapshot, the session's Store) "
@@ -341,7 +349,7 @@ def main(argv=None) -> int:
         ap.error("--runs must be at least 1")
     results = run(a)
     print()
-    print(table(results, a.runs))
+    print(table(results, a.runs, a.timeout))
     return 0
 
 
