@@ -1,4 +1,4 @@
-"""How fast the dashboards' pages are in a real browser on a large store, and how much memory the server takes.
+"""How fast the dashboards' pages are in a real browser on a large store, and the server's memory.
 
 Run ``python -m benchmarks.bench_pages --help`` with the project's venv python, from the repository root.
 
@@ -262,7 +262,8 @@ def table(results: list[dict], runs: int, timeout: float = 120) -> str:
     """The results side by side (one column pair per store), goals marked at the largest store."""
     labels = [r["label"] for r in results]
     lines = [f"pages at 1920x1080, median of {runs} loads [s] (max = slowest first render); "
-             f"goals: big screen first render <= {GOAL_WALL_S:g} s, refresh <= {GOAL_WALL_REFRESH_S * 1000:.0f} ms; "
+             f"goals: big screen first render <= {GOAL_WALL_S:g} s, "
+             f"refresh <= {GOAL_WALL_REFRESH_S * 1000:.0f} ms; "
              f"every page <= {GOAL_PAGE_S:g} s; 10 sessions <= {GOAL_MEM_MB:.0f} MB (marked at {labels[-1]})",
              f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores", ""]
     head = "| page | " + " | ".join(f"{lb} first | {lb} max | {lb} refresh (F5)" for lb in labels) + " |"
@@ -282,11 +283,12 @@ def table(results: list[dict], runs: int, timeout: float = 120) -> str:
         m = r["memory"]
         lr = r.get("live")
         sess = [n for n in m if isinstance(n, int)]
-        mem = ", ".join(f"{n} session{'s' if n > 1 else ''} {_cell(m[n], GOAL_MEM_MB if last and n == 10 else None, '{:.0f}')} MB"
+        mem = ", ".join(f"{n} session{'s' if n > 1 else ''} "
+                        f"{_cell(m[n], GOAL_MEM_MB if last and n == 10 else None, '{:.0f}')} MB"
                         f" ({_shown(m[f'open{n}'], timeout)})" for n in sess)
         lines.append(f"{r['label']}: server RSS idle {m['idle']:.0f} MB, {mem}")
         if lr is not None:
-            lines.append(f"{r['label']}: big screen live refresh (read_plant of a new snapshot, the session's Store) "
+            lines.append(f"{r['label']}: big screen live refresh (read_plant of a new snapshot, its Store) "
                          f"{_cell(lr[0], GOAL_WALL_REFRESH_S if last else None, '{:.3f}')} s; "
                          f"with a newly opened Store {lr[1]:.3f} s; same snapshot (any session) 0 reads")
         for row in r["pages"]:
@@ -334,8 +336,9 @@ def main(argv=None) -> int:
     ap.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2026, 12, 1),
                     help="the history ends at this local midnight (default 2026-12-01: a fixed date, so the "
                          "stores are made once)")
-    ap.add_argument("--work", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                    / "tanjian-bench-pages", help="folder the stores are kept in (default ~/.cache/tanjian-bench-pages)")
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    ap.add_argument("--work", type=Path, default=cache / "tanjian-bench-pages",
+                    help="folder the stores are kept in (default ~/.cache/tanjian-bench-pages)")
     ap.add_argument("--plant18", action="store_true", help="measure Plant 18's demo store instead")
     ap.add_argument("--hours", type=float, default=30, help="with --plant18: hours of demo history [h] (default 30)")
     ap.add_argument("--pages", type=lambda s: s.split(","), help="comma-separated page slugs (default: every page)")
