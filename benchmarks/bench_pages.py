@@ -247,10 +247,10 @@ def workspaces(a) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def _cell(x: float | None, goal: float | None, fmt: str = "{:.2f}") -> str:
+def _cell(x: float | None, goal: float | None, fmt: str = "{:.2f}", unit: str = "") -> str:
     if x is None:
         return "failed"
-    s = fmt.format(x)
+    s = fmt.format(x) + unit
     return s if goal is None else f"{s} {'ok' if x <= goal else 'MISSED'}"
 
 
@@ -284,12 +284,12 @@ def table(results: list[dict], runs: int, timeout: float = 120) -> str:
         lr = r.get("live")
         sess = [n for n in m if isinstance(n, int)]
         mem = ", ".join(f"{n} session{'s' if n > 1 else ''} "
-                        f"{_cell(m[n], GOAL_MEM_MB if last and n == 10 else None, '{:.0f}')} MB"
+                        f"{_cell(m[n], GOAL_MEM_MB if last and n == 10 else None, '{:.0f}', ' MB')}"
                         f" ({_shown(m[f'open{n}'], timeout)})" for n in sess)
         lines.append(f"{r['label']}: server RSS idle {m['idle']:.0f} MB, {mem}")
         if lr is not None:
             lines.append(f"{r['label']}: big screen live refresh (read_plant of a new snapshot, its Store) "
-                         f"{_cell(lr[0], GOAL_WALL_REFRESH_S if last else None, '{:.3f}')} s; "
+                         f"{_cell(lr[0], GOAL_WALL_REFRESH_S if last else None, '{:.3f}', ' s')}; "
                          f"with a newly opened Store {lr[1]:.3f} s; same snapshot (any session) 0 reads")
         for row in r["pages"]:
             if row["error"]:
