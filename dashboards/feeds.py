@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -64,9 +65,17 @@ class PlantView:
     methodology: dict | None = None
 
 
-def methodology_status(cfg) -> dict:
+#: how long one answer of :func:`methodology_status` serves every session [s]: reading the package (YAML) costs
+#: 0.1-0.5 s a call, and the big screen asks the chain once a minute anyway (``bigscreen.GUARD_EVERY_S``)
+METHODOLOGY_TTL_S = 60.0
+_METH: dict[tuple, tuple[float, dict]] = {}
+_METH_LOCK = threading.Lock()
+
+
+def methodology_status(cfg, *, fresh: bool = False) -> dict:
     """The active methodology package and whether it was checked on chain, for a page (never raises: a package
-    that cannot be used is shown as such).
+    that cannot be used is shown as such). One answer serves every session of the workspace for
+    :data:`METHODOLOGY_TTL_S` (``fresh=True`` asks again now).
 
     Returns
     -------
@@ -75,6 +84,19 @@ def methodology_status(cfg) -> dict:
         (``checked ✓`` / ``offline, not checked`` / ``mismatch ✗``), ``reason``, ``package`` (the loaded
         :class:`models.packages.Methodology`, None when it could not be loaded).
     """
+    key = (str(cfg.paths.data_dir), cfg.chain.methodology_id, str(cfg.chain.methodology_package), cfg.chain.rpc_url)
+    now = time.monotonic()
+    with _METH_LOCK:
+        hit = _METH.get(key)
+    if hit is not None and not fresh and now - hit[0] < METHODOLOGY_TTL_S:
+        return hit[1]
+    out = _methodology_status(cfg)
+    with _METH_LOCK:
+        _METH[key] = (now, out)
+    return out
+
+
+def _methodology_status(cfg) -> dict:
     from models.guarded import active_methodology
 
     try:
@@ -96,10 +118,13 @@ _KEY_LOCKS: dict[tuple, threading.Lock] = {}
 
 
 def forget() -> None:
-    """Drop every PlantView kept by :func:`read_plant` (the next call reads the store again)."""
+    """Drop every PlantView kept by :func:`read_plant` and the answers of :func:`methodology_status` (the next
+    call reads again)."""
     with _VIEWS_LOCK:
         _VIEWS.clear()
         _KEY_LOCKS.clear()
+    with _METH_LOCK:
+        _METH.clear()
 
 
 def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min",

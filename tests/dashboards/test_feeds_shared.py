@@ -51,3 +51,13 @@ def test_newest_reading_and_quality_name_the_snapshot_read(plant):
     assert (q["readings"] == 1440).all() and (q["completeness_pct"] == 100.0).all()
     t = b.tariff_energy("2026-11-30", "2026-12-01", as_of=snap)
     assert t.attrs["snapshot"] == snap and t.isna().all().all()  # generated meters have no tariff registers
+
+
+def test_the_methodology_is_read_once_for_every_session(plant):
+    feeds.forget()
+    first = feeds.methodology_status(plant)
+    # the generated plant pins no methodology: the packaged default, not checked on chain
+    assert (first["status"], first["label"]) == ("offline", "offline, not checked")
+    assert feeds.methodology_status(plant) is first  # within METHODOLOGY_TTL_S: the same answer
+    again = feeds.methodology_status(plant, fresh=True)
+    assert again is not first and again["sha256"] == first["sha256"]
