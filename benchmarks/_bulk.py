@@ -62,7 +62,7 @@ def plant_workspace(folder, meters: int, days: float, end: dt.datetime, *, seed:
     import time
     from pathlib import Path
 
-    import yaml
+    from ruamel.yaml import YAML
 
     from ._plantgen import PlantData, make_site
 
@@ -77,7 +77,8 @@ def plant_workspace(folder, meters: int, days: float, end: dt.datetime, *, seed:
     site = make_site(meters)
     doc = {"version": 1, "site": site.model_dump(mode="json", exclude_none=True),
            "simulation": {"seed": seed, "history_days": 0}}
-    config.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with open(config, "w", encoding="utf-8") as f:
+        YAML(typ="safe", pure=True).dump(doc, f)
     pdata = PlantData(site, end - dt.timedelta(days=days), end, seed)
     t = time.perf_counter()
     store = Store.open(data / "store", site, create=True)
