@@ -11,6 +11,9 @@ import hashlib
 import json
 import logging
 import os
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,9 +65,17 @@ class PlantView:
     methodology: dict | None = None
 
 
-def methodology_status(cfg) -> dict:
+#: how long one answer of :func:`methodology_status` serves every session [s]: reading the package (YAML) costs
+#: 0.1-0.5 s a call, and the big screen asks the chain once a minute anyway (``bigscreen.GUARD_EVERY_S``)
+METHODOLOGY_TTL_S = 60.0
+_METH: dict[tuple, tuple[float, dict]] = {}
+_METH_LOCK = threading.Lock()
+
+
+def methodology_status(cfg, *, fresh: bool = False) -> dict:
     """The active methodology package and whether it was checked on chain, for a page (never raises: a package
-    that cannot be used is shown as such).
+    that cannot be used is shown as such). One answer serves every session of the workspace for
+    :data:`METHODOLOGY_TTL_S` (``fresh=True`` asks again now).
 
     Returns
     -------
@@ -73,6 +84,19 @@ def methodology_status(cfg) -> dict:
         (``checked ✓`` / ``offline, not checked`` / ``mismatch ✗``), ``reason``, ``package`` (the loaded
         :class:`models.packages.Methodology`, None when it could not be loaded).
     """
+    key = (str(cfg.paths.data_dir), cfg.chain.methodology_id, str(cfg.chain.methodology_package), cfg.chain.rpc_url)
+    now = time.monotonic()
+    with _METH_LOCK:
+        hit = _METH.get(key)
+    if hit is not None and not fresh and now - hit[0] < METHODOLOGY_TTL_S:
+        return hit[1]
+    out = _methodology_status(cfg)
+    with _METH_LOCK:
+        _METH[key] = (now, out)
+    return out
+
+
+def _methodology_status(cfg) -> dict:
     from models.guarded import active_methodology
 
     try:
@@ -84,9 +108,30 @@ def methodology_status(cfg) -> dict:
             "reason": g.reason, "package": meth}
 
 
+#: PlantViews already read, shared by every session of the server: (store location, snapshot, load interval,
+#: methodology hash and status) -> PlantView. A snapshot never changes, so a view of it is never stale; the big
+#: screen's sessions (and its refreshes while the collector has not committed) read the store once between them.
+_VIEWS: OrderedDict[tuple, PlantView] = OrderedDict()
+_VIEWS_KEPT = 8
+_VIEWS_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+
+
+def forget() -> None:
+    """Drop every PlantView kept by :func:`read_plant` and the answers of :func:`methodology_status` (the next
+    call reads again)."""
+    with _VIEWS_LOCK:
+        _VIEWS.clear()
+        _KEY_LOCKS.clear()
+    with _METH_LOCK:
+        _METH.clear()
+
+
 def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5min",
                methodology: dict | None = None) -> PlantView:
-    """Read the big screen's numbers at ``snapshot`` (default: the branch tip now).
+    """Read the big screen's numbers at ``snapshot`` (default: the branch tip now), once per snapshot for the
+    whole process: a later call with the same store, snapshot, interval and methodology returns the same
+    (immutable) view, whichever session asks (:func:`forget` drops them).
 
     Parameters
     ----------
@@ -99,6 +144,29 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
         :func:`methodology_status`: the KPIs compute with its package, and the page names it.
     """
     snap = snapshot or store.tip()
+    m = methodology or {}
+    key = (str(store.path), str(snap), load_freq, m.get("sha256"), m.get("status"))
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(key)
+        if hit is not None:
+            _VIEWS.move_to_end(key)
+            return hit
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # sessions opened together: one reads, the others wait for its view
+        with _VIEWS_LOCK:
+            hit = _VIEWS.get(key)
+        if hit is not None:
+            return hit
+        view = _read_plant(store, snap, load_freq, methodology)
+        with _VIEWS_LOCK:
+            _VIEWS[key] = view
+            while len(_VIEWS) > _VIEWS_KEPT:
+                old, _ = _VIEWS.popitem(last=False)
+                _KEY_LOCKS.pop(old, None)
+        return view
+
+
+def _read_plant(store: Store, snap: str, load_freq: str, methodology: dict | None) -> PlantView:
     meth = (methodology or {}).get("package")
     kpis = plant_kpis(store, as_of=snap, methodology=meth)  # "now" = the newest reading of this snapshot
     p = kpis.attrs["periods"]
