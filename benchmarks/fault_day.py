@@ -78,7 +78,8 @@ class Fault:
 
 
 def load_schedule(path: Path, name: str) -> tuple[float, list[Fault]]:
-    """``(hours, faults)`` of schedule ``name`` in ``path``; ValueError naming file, entry and field."""
+    """``(hours, faults)`` of schedule ``name`` in ``path``; ValueError naming file, entry and field. The
+    schedule's ``speed`` and ``config`` are read by :func:`schedule_settings`."""
     doc = yaml.safe_load(path.read_text())
     if not isinstance(doc, dict) or name not in doc:
         raise ValueError(f"{path}: no schedule {name!r} (have: {', '.join(doc or {})})")
@@ -98,6 +99,15 @@ def load_schedule(path: Path, name: str) -> tuple[float, list[Fault]]:
         out.append(Fault(k, e["fault"], int(m[1]) * 3600 + int(m[2]) * 60, float(e["minutes"]), str(e["target"]),
                          float(e.get("step_s", 0)), float(e.get("every_min", 0))))
     return float(sched.get("hours", 24)), sorted(out, key=lambda f: f.at_s)
+
+
+def schedule_settings(path: Path, name: str) -> tuple[float | None, dict]:
+    """``(speed or None, configuration overrides)`` of schedule ``name``."""
+    sched = yaml.safe_load(path.read_text())[name]
+    over = sched.get("config") or {}
+    if not isinstance(over, dict) or not all(isinstance(v, dict) for v in over.values()):
+        raise ValueError(f"{path}:{name}.config: a mapping of section -> {{key: value}}")
+    return sched.get("speed"), over
 
 
 # -- what each fault does ------------------------------------------------------------------------------------
@@ -196,11 +206,11 @@ def status_shows(f: Fault, s: dict, plant: FaultPlant) -> str:
     col, problems = s.get("collector") or {}, s.get("problems") or []
     failing = col.get("failing") or {}
     period_wall = plant.clock.sleep_seconds(60)
-    if f.kind == "kill_collector" and (col.get("age_s") or 0) > 3 * period_wall:
+    if f.kind == "kill_collector" and (col.get("age_s") or 0) > 2 * period_wall:
         return f"collector.age_s = {col['age_s']} (health not written since the kill)"
     if f.kind in ("kill_anchor", "chain_down"):
         last = (s.get("ledger") or {}).get("last_anchor") or {}
-        age = time.time() - last.get("block_time", 0)
+        age = time.time() - last.get("block_time", time.time())
         if f.kind == "chain_down" and (s.get("chain") or {}).get("reachable") is False:
             return "chain.reachable = false"
         if f.kind == "kill_anchor" and age > 2 * plant.cfg.chain.anchor_interval_s:
@@ -227,17 +237,17 @@ def status_shows(f: Fault, s: dict, plant: FaultPlant) -> str:
     return ""
 
 
-LOG_PATTERNS = {  # (log, what shows the fault there)
+LOG_PATTERNS = {  # (log, what shows the fault there: a WARNING or ERROR line, or the supervisor's restart)
     "kill_collector": ("collector", r"=== fault day: starting collector"),
     "kill_anchor": ("anchoring", r"=== fault day: starting anchoring"),
-    "disk_full": ("collector", r"No space left|disk (is )?full"),
-    "broker_down": ("collector", r"GW-CLAMPS|mqtt|MQTT"),
-    "chain_down": ("anchoring", r"unreachable"),
-    "meter_dead": ("collector", None),  # the target's id
-    "meter_flapping": ("collector", None),
-    "malformed_frames": ("collector", None),
-    "clock_step": ("collector", r"clock|CLOCK"),
-    "store_down": ("collector", r"folding the journal .* failed"),
+    "disk_full": ("collector", r"(WARNING|ERROR).*(no space left|No space left)"),
+    "broker_down": ("collector", r"(WARNING|ERROR).*gateway {gateway}: disconnected"),
+    "chain_down": ("anchoring", r"(WARNING|ERROR).*(unreachable|anchoring failed)"),
+    "meter_dead": ("collector", r"(WARNING|ERROR).*meter {target}"),
+    "meter_flapping": ("collector", r"(WARNING|ERROR).*meter {target}"),
+    "malformed_frames": ("collector", r"(WARNING|ERROR).*{target}"),
+    "clock_step": ("collector", r"WARNING.*its clock is [+-]\d+ s off"),
+    "store_down": ("collector", r"(WARNING|ERROR).*(fold|store|s3|S3)"),
 }
 
 
@@ -251,7 +261,7 @@ def _log_size(plant: FaultPlant, name: str) -> int:
 def log_shows(f: Fault, plant: FaultPlant) -> str:
     """The first log line written between the fault's start and its recovery that shows it; "" if none."""
     name, pattern = LOG_PATTERNS[f.kind]
-    pattern = pattern or re.escape(f.target)
+    pattern = pattern.format(target=re.escape(f.target), gateway=re.escape(f.target))
     with open(plant.logs / f"{name}.log", "rb") as fh:
         fh.seek(f.log_marks.get("start", 0))
         text = fh.read(max(0, f.log_marks.get("end", 0) - f.log_marks.get("start", 0))).decode(errors="replace")
@@ -289,7 +299,9 @@ def recovered(f: Fault, plant: FaultPlant) -> bool:
     if f.kind in ("kill_collector", "clock_step"):
         return fresh and h.get("written_at", 0) > plant.collector.starts[-1] and h.get("cycles", 0) >= 1 \
             and h.get("pending_cycles", 1) == 0
-    if f.kind in ("kill_anchor", "chain_down"):
+    if f.kind == "kill_anchor":
+        return plant.anchorer.starts[-1] > f.end_wall and _anchored(plant) >= n
+    if f.kind == "chain_down":
         return _anchored(plant) >= n
     if f.kind == "disk_full":
         return fresh and h.get("pending_cycles", 1) == 0 and h.get("journal_batches", 0) > n
@@ -314,16 +326,16 @@ def _sleep_until(clock: Clock, when: dt.datetime) -> None:
 
 
 def run_day(out: Path, hours: float, speed: float, faults: list[Fault], *, grace_s: float = 180.0,
-            progress=None) -> dict:
+            overrides: dict | None = None, progress=None) -> dict:
     """Run the day; returns the report (see :func:`check`). ``grace_s``: wall seconds allowed, after the
-    last fault, for each recovery and for the final catch-up."""
+    last fault, for each recovery and for the final catch-up; ``overrides``: configuration sections."""
     say = progress or (lambda msg: None)
     out.mkdir(parents=True, exist_ok=True)
     start = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     clock = Clock.simulated(start, speed)
-    plant = FaultPlant(out, clock)
+    plant = FaultPlant(out, clock, overrides=overrides)
     inj = Injector(plant)
-    report: dict = {"hours": hours, "speed": speed, "clock": clock.spec()}
+    report: dict = {"hours": hours, "speed": speed, "clock": clock.spec(), "config": overrides or {}}
     t_wall0 = time.time()
     try:
         say(f"starting the plant (clock {clock.spec()}) in {out}")
@@ -351,8 +363,8 @@ def run_day(out: Path, hours: float, speed: float, faults: list[Fault], *, grace
                 f.log_marks["start"] = _log_size(plant, LOG_PATTERNS[f.kind][0])
                 say(f"{f.start_sim:%H:%M:%S} begin {f.label}")
                 inj.begin(f)
-            elif what == "probe":
-                t = threading.Thread(target=lambda f=f: f.status.update(plant.status()), daemon=True)
+            elif what == "probe":  # from mid-fault until it is over: tanjian status until it shows the fault
+                t = threading.Thread(target=_probe, args=(f, plant), daemon=True)
                 t.start()
                 watchers.append(t)
             else:
@@ -389,6 +401,18 @@ def run_day(out: Path, hours: float, speed: float, faults: list[Fault], *, grace
     report["faults"] = [fault_row(f, clock) for f in faults]
     report["ok"] = _all_ok(report)
     return report
+
+
+def _probe(f: Fault, plant: FaultPlant) -> None:
+    """``tanjian status`` every wall second from mid-fault until it shows the fault or the fault is over (and
+    recovered); the first status that shows it is kept (else the last one)."""
+    while True:
+        s = plant.status()
+        f.status.clear()
+        f.status.update(s)
+        if status_shows(f, s, plant) or "end" in f.log_marks:
+            return
+        time.sleep(1.0)
 
 
 def _watch_recovery(f: Fault, plant: FaultPlant, grace_s: float) -> None:
@@ -556,17 +580,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.fault_day", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hours", type=float, default=None, help="simulated hours (default: the schedule's)")
-    ap.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second (default 60)")
+    ap.add_argument("--speed", type=float, default=None, help="simulated seconds per wall second (default: the "
+                                                               "schedule's, else 60)")
     ap.add_argument("--out", type=Path, default=Path("fault-day"), help="folder of the report and logs")
     ap.add_argument("--schedule", default="day", help="schedule name in the file (day, short)")
     ap.add_argument("--file", type=Path, default=SCHEDULE, help="schedule file (default benchmarks/fault_day.yaml)")
     a = ap.parse_args(argv)
-    if a.speed <= 0 or (a.hours is not None and a.hours <= 0):
+    if (a.speed is not None and a.speed <= 0) or (a.hours is not None and a.hours <= 0):
         ap.error("--speed and --hours must be positive")
     if os.geteuid() != 0:
         ap.error("needs root: the data folder is a tmpfs mounted for the run (to fill the disk)")
     try:
         hours, faults = load_schedule(a.file, a.schedule)
+        speed, overrides = schedule_settings(a.file, a.schedule)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -577,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     out = a.out.resolve()
-    r = run_day(out, hours, a.speed, faults, progress=lambda m: print(m, flush=True))
+    r = run_day(out, hours, a.speed or speed or 60.0, faults, overrides=overrides,
+                progress=lambda m: print(m, flush=True))
     md = markdown(r)
     (out / "fault-day.md").write_text(md)
     (out / "fault-day.json").write_text(json.dumps(r, indent=1, default=str))
