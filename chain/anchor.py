@@ -289,6 +289,8 @@ class AnchorService:
                 self.anchor_once()
             except ChainError as exc:
                 log.error("anchoring failed: %s", exc)
+            except OSError as exc:  # a full disk refused the local record: the chain has it, reconciled next time
+                log.error("anchoring failed: %s: %s (retried in %.0f s)", type(exc).__name__, exc, interval_s)
             for task in also:
                 try:
                     task()

@@ -13,7 +13,7 @@ import os
 import threading
 from pathlib import Path
 
-from workspace.errors import ChainError
+from workspace.errors import ChainError, DiskFullError
 from workspace.fsutil import write_atomic
 from workspace.journal import Journal
 
@@ -59,13 +59,32 @@ class Ledger:
                 if cached[i * 32:(i + 1) * 32] != derived[i]:
                     problem = f"leaf {i} differs from batch {i} of the journal"
                     break
+        self._hashes = derived
+        self._cached: int | None = usable  # leaves the cache file holds (None: to be rewritten whole)
         if problem is not None:
             log.warning("ledger cache %s is rebuilt from the journal %s: %s",
                         self.cache_path, self.journal.path, problem)
-            self._rewrite(derived)
-        elif usable < len(derived):
-            self._append(derived[usable:])
-        self._hashes = derived
+            self._cached = None
+        self._save()
+
+    def _save(self) -> None:
+        """Bring the cache file up to the leaves in memory. The cache only spares re-hashing the journal at the
+        next start: a disk that refuses it (full) is logged, the file cut back to its whole leaves, and the
+        write retried at the next :meth:`sync`; the leaves in memory (from the journal) stay right."""
+        try:
+            if self._cached is None:
+                self._rewrite(self._hashes)
+            else:
+                self._append(self._hashes[self._cached:])
+            self._cached = len(self._hashes)
+        except (OSError, ChainError, DiskFullError) as exc:
+            log.warning("ledger cache %s not written (%s); the leaves are kept in memory and written at the "
+                        "next sync", self.cache_path, exc)
+            if self._cached is not None:
+                try:
+                    os.truncate(self.cache_path, self._cached * merkle.HASH_SIZE)
+                except OSError:
+                    self._cached = None
 
     def _rewrite(self, hashes: list[bytes]) -> None:
         write_atomic(self.cache_path, b"".join(hashes), what="rewriting the ledger cache")
@@ -84,8 +103,9 @@ class Ledger:
             self.journal.refresh()
             start = len(self._hashes)
             new = [merkle.leaf_hash(payload) for _, payload in self.journal.records(start)]
-            self._append(new)
             self._hashes.extend(new)
+            if new or self._cached != len(self._hashes):
+                self._save()
             if new:
                 log.debug("ledger: %d new leaves, size %d", len(new), len(self._hashes))
             return len(new)

@@ -95,10 +95,20 @@ class SignatureLog:
         if size <= start:
             return 0
         new = [sign_leaf(account, leaf) for leaf in ledger.leaf_hashes(size)[start:]]
-        with open(self.path, "ab") as f:
-            f.write(b"".join(new))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.path, "ab") as f:
+                f.write(b"".join(new))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            # a full disk may have taken part of the write: cut the file back to the signatures it held, or
+            # the next append would put signature k+1 where leaf k's belongs
+            try:
+                os.truncate(self.path, start * SIGNATURE_SIZE)
+            except OSError:
+                pass
+            raise ChainError(f"cannot sign batches {start}..{size - 1}: writing {self.path} failed ({exc}); "
+                             f"retried at the next anchoring") from exc
         self._sigs.extend(new)
         log.info("signed batches %d..%d with gateway %s", start, size - 1, account.address)
         return len(new)

@@ -20,7 +20,7 @@ from workspace.errors import TanjianError
 
 #: columns of :func:`device_health`, in order
 COLUMNS = ("state", "last_seen", "seen_ago_s", "reads", "errors", "consecutive_failures", "latency_ms",
-           "backoff_s", "next_attempt", "rejected", "superseded", "unsupported", "last_error")
+           "backoff_s", "next_attempt", "rejected", "superseded", "unsupported", "last_error", "clock_offset_s")
 
 STATES = {
     "ok": "answered at its last attempt",
@@ -62,7 +62,8 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
         push or servers that notify faster than the store's one-minute grid: not journaled, see
         :mod:`collectors.minute`), ``unsupported`` (the items, by identifier, a DL/T 645 meter answered
         abnormally, which are not asked for until they are probed again daily: its readings carry the
-        rest; "" when none) and ``last_error``. ``attrs``: ``health_file``, ``written_at`` (UTC or None when
+        rest; "" when none), ``last_error`` and ``clock_offset_s`` [s] (the device's clock minus the
+        collector's at the last read that told it; NaN for devices that tell no time). ``attrs``: ``health_file``, ``written_at`` (UTC or None when
         there is no file), ``age_s`` [s], ``cycles``, ``acknowledged``, ``journal_batches``,
         ``pending_cycles``, ``fold_error``, ``clock``.
 
@@ -105,13 +106,14 @@ def device_health(data_dir: str | os.PathLike, site=None, *, now: float | None =
             "rejected": int(d.get("rejected") or 0), "superseded": int(d.get("superseded") or 0),
             "unsupported": ", ".join(sorted(d.get("unsupported") or {})),
             "last_error": d.get("last_error"),
+            "clock_offset_s": float(d["clock_offset_s"]) if d.get("clock_offset_s") is not None else np.nan,
         }
     if site is not None:
         for m in site.meter_ids():
             rows.setdefault(m, {"state": "never_seen", "last_seen": pd.NaT, "seen_ago_s": np.nan, "reads": 0,
                                 "errors": 0, "consecutive_failures": 0, "latency_ms": np.nan, "backoff_s": 0.0,
                                 "next_attempt": pd.NaT, "rejected": 0, "superseded": 0, "unsupported": "",
-                                "last_error": None})
+                                "last_error": None, "clock_offset_s": np.nan})
     df = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     df.index.name = "meter"
     df = df.sort_index()

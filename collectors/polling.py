@@ -22,6 +22,7 @@ from workspace.batch import Reading
 from workspace.clock import Clock
 from workspace.errors import CollectorError
 from workspace.site import Meter
+from workspace.store.layout import CLOCK_TOLERANCE_S
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class DeviceHealth:
     rejected: int = 0  # payloads refused (malformed, badly signed) from devices that push their data
     superseded: int = 0  # readings of a minute already journaled: not journaled (collectors.minute)
     unsupported: dict = field(default_factory=dict)  # items the device does not answer -> its answer
+    clock_offset_s: float | None = None  # device clock minus the collector's at the last read that told it [s]
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -88,6 +90,8 @@ class PolledReader:
         self.backoff_max_s = backoff_max_s
         self.health: dict[str, DeviceHealth] = {}
         self.last_values: dict[str, dict[str, float]] = {}
+        #: device clock vs ours beyond which the log warns (the fold flags such readings CLOCK_DRIFT) [s]
+        self.clock_tolerance_s = CLOCK_TOLERANCE_S
 
     async def read_one(self, meter: Meter) -> Reading | None:
         """One meter's reading, or None when it failed (recorded in its health) or is backing off."""
@@ -126,9 +130,25 @@ class PolledReader:
         tariffs = None  # the meter's time-of-use registers; NaN for a tariff it does not have
         if any(k in v for k in TARIFF_QUANTITIES):
             tariffs = tuple(v.get(k, nan) for k in TARIFF_QUANTITIES)
-        return Reading(meter.id, self.clock.now(), v["counter"], v.get("rate", nan), v.get("voltage", nan),
+        now = self.clock.now()
+        if device is not None:
+            self._clock_offset(h, device - now.timestamp())
+        return Reading(meter.id, now, v["counter"], v.get("rate", nan), v.get("voltage", nan),
                        v.get("current", nan), v.get("power_factor", nan), 0,
                        None if device is None else dt.datetime.fromtimestamp(device, dt.timezone.utc), tariffs)
+
+    def _clock_offset(self, h: DeviceHealth, offset: float) -> None:
+        """Record the device's clock offset; say so when it crosses the tolerance (either way): a clock step
+        of the collector's host or of the meter shows in the log and in ``tanjian status``."""
+        was = h.clock_offset_s
+        h.clock_offset_s = round(offset, 3)
+        off, was_off = abs(offset) > self.clock_tolerance_s, was is not None and abs(was) > self.clock_tolerance_s
+        if off and not was_off:
+            log.warning("meter %s: its clock is %+.0f s off the collector's (tolerance %g s): check the "
+                        "collector's and the meter's time; its readings are flagged CLOCK_DRIFT", h.meter,
+                        offset, self.clock_tolerance_s)
+        elif was_off and not off:
+            log.info("meter %s: its clock agrees with the collector's again (%+.0f s)", h.meter, offset)
 
     def _failed(self, h: DeviceHealth, exc: CollectorError) -> None:
         h.errors += 1

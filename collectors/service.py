@@ -129,6 +129,8 @@ class CollectionService:
         self.last_fold_error: str | None = None
         if store is not None and clock_tolerance_s is not None:
             store.clock_tolerance_s = clock_tolerance_s
+        if clock_tolerance_s is not None:
+            self.reader.clock_tolerance_s = clock_tolerance_s
         self.keeper = Keeper(store, journal, inbox=inbox, plant=site.plant.id)
         self.compact_interval_s = compact_interval_s or None
         self.compact_keep_days = compact_keep_days

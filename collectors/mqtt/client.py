@@ -209,6 +209,7 @@ class MqttCollector:
         if reason_code.is_failure and was_connected:  # a refused CONNECT was recorded by _on_connect
             gh = self.health[self.gateway.id]
             gh.errors += 1
+            gh.consecutive_failures += 1  # failing until connected again: `tanjian status` shows the broker down
             gh.last_error = f"disconnected from {self.gateway.host}:{self.port}: {reason_code}"
             log.warning("gateway %s: %s (reconnecting; unacknowledged messages will be delivered again)",
                         self.gateway.id, gh.last_error)

@@ -5,7 +5,8 @@ how far the store lags behind it, the ledger and its last anchor, whether the ch
 audit trail (verified), the accounts, free disk space and the certificates' expiry (the dashboards' TLS
 certificate and the site's OPC UA certificates). ``--check`` exits 1 when something needs a person:
 disk under 5 % free, a certificate expiring within 14 days, an audit trail that does not verify, a store
-lagging the journal by more than 100 batches, a failing store fold.
+lagging the journal by more than 100 batches, a failing store fold, a meter whose clock is off the
+collector's by more than ``collection.clock_tolerance_s``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def gather(cfg, now: dt.datetime | None = None) -> dict:
 
         states = device_status(cfg.paths.data_dir, cfg.site, now=now.timestamp())["state"].value_counts()
         col["states"] = {k: int(states.get(k, 0)) for k in STATES}
+        tol = cfg.collection.clock_tolerance_s
+        off = devices["clock_offset_s"].abs() > tol
+        col["clock_off"] = {k: round(float(v), 1) for k, v in devices.loc[off, "clock_offset_s"].items()}
+        if col["clock_off"]:
+            problems.append(f"clocks off by more than {tol:g} s (device minus collector): "
+                            + ", ".join(f"{k} {v:+.0f} s" for k, v in col["clock_off"].items()))
     out["collector"] = col
 
     from workspace.journal import Journal
@@ -178,7 +185,8 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"(health written {c['age_s']:.0f} s ago)")
         if c.get("fold_error"):
             print(f"  store fold failing: {c['fold_error']}")
-        print(f"devices: {c['devices']} seen, {len(c['failing'])} failing; "
+        print(f"devices: {c['devices']} seen, {len(c['failing'])} failing"
+              + (f", {len(c['clock_off'])} with a clock off" if c.get("clock_off") else "") + "; "
               + ", ".join(f"{n} {k}" for k, n in c["states"].items()))
         for k, v in c["failing"].items():
             wait = f", retry every {v['backoff_s']:.0f} s" if v["backoff_s"] else ""
