@@ -8,7 +8,8 @@ the same class, the other lines or workshops).
 Every figure is the query API's (:mod:`workspace.store.query`) or a model's (:mod:`models.energy`) for the
 node's group (``by`` = its level); nothing is computed here but the selection of a row. Labels, headers and
 numbers are in the session's language (:mod:`dashboards.i18n`); a workshop is named in that language where the
-site model has the name.
+site model has the name. A drill-down read is kept for the server process per (configuration, store, snapshot,
+node, period, language) (:func:`kept_drill_view`): a later session at the same snapshot reads nothing.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ against the plan when data-collection management holds any (activity kinds ``gre
 The page only shows: the numbers are :mod:`models.reduction`'s (:func:`plan_view` calls ``load_scenario``,
 ``build_inputs``, ``solve``, ``macc``, ``cash_flow``, ``payback_year`` and ``plan_vs_actual``, nothing else).
 Its tables are :mod:`dashboards.tables`' (headers with units in the session's language, CSV/XLSX downloads).
+A solved plan is kept for the server process (:func:`kept_plan_view`, keyed by the scenario, the edits, the
+packaged data files' content and the purchases entered): the sessions after the first show it without solving.
 """
 
 from __future__ import annotations
