@@ -8,11 +8,13 @@ the same class, the other lines or workshops).
 Every figure is the query API's (:mod:`workspace.store.query`) or a model's (:mod:`models.energy`) for the
 node's group (``by`` = its level); nothing is computed here but the selection of a row. Labels, headers and
 numbers are in the session's language (:mod:`dashboards.i18n`); a workshop is named in that language where the
-site model has the name.
+site model has the name. A drill-down read is kept for the server process per (configuration, store, snapshot,
+node, period, language) (:func:`kept_drill_view`): a later session at the same snapshot reads nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from workspace.errors import TanjianError
 from . import ems_data as E
 from . import i18n
 from .i18n import N_
+from .kept import Kept
 from .tables import CSS, TOOLS, downloads, table_html
 from .render import esc
 
@@ -186,6 +189,34 @@ def comparison(store, lvs: list[Level], p: E.Period, *, as_of=None) -> pd.DataFr
     return df
 
 
+def comparisons(store, groups: list[list[Level]], p: E.Period, *, as_of=None) -> list[pd.DataFrame]:
+    """:func:`comparison` of each group of nodes, reading the energy of a node that is in several groups once
+    (one query per level and span for all the groups together)."""
+    every = list(dict.fromkeys(lv for g in groups for lv in g))
+    if not every:
+        return [pd.DataFrame() for _g in groups]
+    df = comparison(store, every, p, as_of=as_of)
+    at = {lv: i for i, lv in enumerate(every)}
+    return [df.iloc[[at[lv] for lv in g]] if g else pd.DataFrame() for g in groups]
+
+
+#: drill-downs already read, shared by every session: (configuration, store, snapshot, node, period, language)
+#: -> DrillView. A snapshot never changes, so a kept view is never stale.
+_VIEWS = Kept(size=64)
+
+
+def kept_drill_view(store, cfg, lv: Level, p: E.Period, *, as_of: str, lang: str = "en") -> DrillView:
+    """:func:`drill_view` once per (configuration, store, snapshot, node, period, language) for the whole
+    process; the view is shared: a caller copies before changing it."""
+    key = (id(cfg), str(getattr(cfg, "source", "")), str(store.path), str(as_of), lv, p, lang)
+    return _VIEWS.get(key, lambda: drill_view(store, cfg, lv, p, as_of=as_of, lang=lang))
+
+
+def forget() -> None:
+    """Drop the kept drill-downs (the next session reads again)."""
+    _VIEWS.forget()
+
+
 @dataclass
 class DrillView:
     """What the drill-down shows for one node and period (every table the query API's or a model's)."""
@@ -220,7 +251,8 @@ def drill_view(store, cfg, lv: Level, p: E.Period, *, as_of=None, lang: str = "e
     else:
         load = pd.DataFrame({"this_kw": now[lv.id]})
         load["before_kw"] = pd.Series(then[lv.id].to_numpy(), index=then.index + p.offset).reindex(load.index)
-    me = comparison(store, [lv], p, as_of=as_of)
+    kids, sim = children(site, lv, lang), similar(site, lv, lang)
+    kids, me, sim = comparisons(store, [kids, [lv], sim if len(sim) > 1 else []], p, as_of=as_of)
     row = me.iloc[0]
     s = load["this_kw"].dropna() if len(load) else pd.Series(dtype=float)
     kpis = {"this_kwh": row.this_kwh, "before_kwh": row.before_kwh, "change_pct": row.change_pct,
@@ -240,10 +272,7 @@ def drill_view(store, cfg, lv: Level, p: E.Period, *, as_of=None, lang: str = "e
     if len(quality):
         quality = quality[[c for c in quality.columns if c in ("completeness_pct", "estimated_pct") or
                            quality[c].dtype.kind in "iu" and quality[c].sum() > 0 and c not in ("minutes",)]]
-    sim = similar(site, lv, lang)
-    return DrillView(lv, breadcrumb(site, lv, lang), kpis, load, tr, tou, quality,
-                     comparison(store, children(site, lv, lang), p, as_of=as_of),
-                     comparison(store, sim, p, as_of=as_of) if len(sim) > 1 else pd.DataFrame(), notes)
+    return DrillView(lv, breadcrumb(site, lv, lang), kpis, load, tr, tou, quality, kids, sim, notes)
 
 
 def few_ticks(plot, element) -> None:
@@ -303,10 +332,8 @@ class DrillPage(pn.viewable.Viewer):
     def view(self) -> DrillView:
         lv, note = resolve(self._cfg.site, self.node, self.lang)
         store = self.store()
-        v = drill_view(store, self._cfg, lv, self._period, as_of=store.tip(), lang=self.lang)
-        if note:
-            v.notes.insert(0, note)
-        return v
+        v = kept_drill_view(store, self._cfg, lv, self._period, as_of=store.tip(), lang=self.lang)
+        return dataclasses.replace(v, notes=[note, *v.notes] if note else list(v.notes))
 
     @param.depends("node")
     def _body(self):

@@ -7,10 +7,13 @@ against the plan when data-collection management holds any (activity kinds ``gre
 The page only shows: the numbers are :mod:`models.reduction`'s (:func:`plan_view` calls ``load_scenario``,
 ``build_inputs``, ``solve``, ``macc``, ``cash_flow``, ``payback_year`` and ``plan_vs_actual``, nothing else).
 Its tables are :mod:`dashboards.tables`' (headers with units in the session's language, CSV/XLSX downloads).
+A solved plan is kept for the server process (:func:`kept_plan_view`, keyed by the scenario, the edits, the
+packaged data files' content and the purchases entered): the sessions after the first show it without solving.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -28,6 +31,7 @@ from models.reduction.solve import Infeasible, Plan, solve
 from workspace.errors import TanjianError
 
 from . import i18n
+from .kept import Kept, files_hash
 from .render import esc
 from .shell import no_wheel
 from .tables import TOOLS, downloads
@@ -141,6 +145,40 @@ def plan_view(name: str, edits: dict[str, float] | None = None, activity: pd.Dat
     return PlanView(sc, plan, macc(d), cash_flow(plan, d), payback_year(plan, d), actual)
 
 
+#: solved plans shared by every session: (scenario, edits, packaged data files' hash, purchases' hash) -> PlanView
+_PLANS = Kept(size=16)
+#: the packaged scenarios' editable numbers: (scenario, data files' hash) -> editable()
+_EDITABLE = Kept(size=16)
+
+
+def _activity_hash(activity: pd.DataFrame | None) -> str | None:
+    if activity is None:
+        return None
+    rows = pd.util.hash_pandas_object(activity, index=True).to_numpy().tobytes()
+    return hashlib.sha256(repr(list(activity.columns)).encode() + rows).hexdigest()
+
+
+def kept_plan_view(name: str, edits: dict[str, float] | None = None,
+                   activity: pd.DataFrame | None = None) -> PlanView:
+    """:func:`plan_view` solved once per server process for the same packaged scenario, edits, packaged data
+    files (their content) and purchases entered: a later session gets the same (shared, not to be changed)
+    PlanView at once. A refusal (Infeasible, TanjianError) is not kept."""
+    edits = {k: float(v) for k, v in (edits or {}).items()}
+    key = (name, tuple(sorted(edits.items())), files_hash(DATA_DIR), _activity_hash(activity))
+    return _PLANS.get(key, lambda: plan_view(name, edits, activity))
+
+
+def kept_editable(name: str) -> dict[str, float]:
+    """:func:`editable` of the packaged scenario ``name``, read once per content of the packaged data files."""
+    return dict(_EDITABLE.get((name, files_hash(DATA_DIR)), lambda: editable(load_scenario(name))))
+
+
+def forget() -> None:
+    """Drop the plans and numbers kept for the sessions (the next session solves again)."""
+    _PLANS.forget()
+    _EDITABLE.forget()
+
+
 def pathway_chart(pv: PlanView, _) -> hv.Overlay:
     """Market-based baseline split into what each lever avoided and what remains, with the emission views and
     the caps as lines."""
@@ -218,7 +256,7 @@ class PlanPage(pn.viewable.Viewer):
     def _fill_inputs(self) -> None:
         _ = self._
         try:
-            values = editable(load_scenario(self.scenario))
+            values = kept_editable(self.scenario)
         except TanjianError as exc:
             self.status.object = f'<div class="tj-err">{esc(exc)}</div>'
             return
@@ -248,7 +286,7 @@ class PlanPage(pn.viewable.Viewer):
         """The Solve button: the spinner shows at once, the solver runs in a thread (about 1.5 s for Plant 18)."""
         import asyncio
 
-        await self.run(solver=lambda *a: asyncio.to_thread(plan_view, *a))
+        await self.run(solver=lambda *a: asyncio.to_thread(kept_plan_view, *a))
 
     def _busy(self, on: bool) -> None:
         self.busy.value = self.busy.visible = self.solve_button.disabled = on
@@ -258,7 +296,7 @@ class PlanPage(pn.viewable.Viewer):
         args = (self.scenario, self.edits(), actual_records(self.cfg))
         self._busy(True)
         if solver is None:
-            return self._show(self._attempt(plan_view, args))
+            return self._show(self._attempt(kept_plan_view, args))
 
         async def go():
             try:

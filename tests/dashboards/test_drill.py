@@ -85,3 +85,24 @@ def test_page_links_down_and_up(seeded):
     assert set(re.findall(r'<table class="tj-t" data-table="children">.*?</table>', html, re.S)[0].count(
         "data-drill=") for _ in [0]) == {len(devs)}
     assert f'href="{link(devs[0], p).replace("&", "&amp;")}"' in html
+
+
+def test_sessions_share_the_drill_down(seeded):
+    """The same node, period and snapshot read once for every session; the page's note (an unknown node) goes on
+    a copy, never into the shared view; the merged comparisons equal one comparison per group."""
+    from dashboards import drill
+
+    cfg, store, snap, p = seeded
+    drill.forget()
+    lv = resolve(cfg.site, "WS-CW")[0]
+    v = drill.kept_drill_view(store, cfg, lv, p, as_of=snap)
+    assert drill.kept_drill_view(store, cfg, lv, p, as_of=snap) is v
+    ref = drill_view(store, cfg, lv, p, as_of=snap)
+    pd.testing.assert_frame_equal(v.children, drill.comparison(store, children(cfg.site, lv), p, as_of=snap))
+    pd.testing.assert_frame_equal(v.similar, drill.comparison(store, similar(cfg.site, lv), p, as_of=snap))
+    pd.testing.assert_frame_equal(v.similar, ref.similar)
+    assert v.kpis == ref.kpis
+    page = DrillPage(cfg, {"node": [b"<b>"], **{k: [x.encode()] for k, x in p.query().items()}}, store=store)
+    assert "'<b>'" in page.view().notes[0] and "'<b>'" in page.view().notes[0]
+    plant = drill.kept_drill_view(store, cfg, resolve(cfg.site, None)[0], p, as_of=store.tip())
+    assert not any("'<b>'" in n for n in plant.notes) and len(page.view().notes) == len(plant.notes) + 1

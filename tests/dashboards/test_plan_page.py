@@ -101,3 +101,19 @@ def test_deep_link_to_the_ets_variant():
     # docs/reduction.md: under the ETS's 5 % offset cap net zero in 2035 is infeasible
     assert ui.scenario == "plant18-ets-offsets" and ui.pick.value == "plant18-ets-offsets"
     assert "Infeasible" in ui.status.object and ui.out.objects == []
+
+
+def test_solved_once_per_scenario_and_edits(plant18):
+    """Sessions share a solved plan: the same scenario, edits and purchases give the same PlanView object (no
+    second solve); other edits solve again. Its numbers are plan_view's (70.7 M CNY as above)."""
+    pp.forget()
+    first = pp.kept_plan_view("plant18")
+    assert pp.kept_plan_view("plant18", {}) is first
+    assert first.plan.npv == pytest.approx(plant18.plan.npv, rel=1e-9)
+    other = pp.kept_plan_view("plant18", {"ccer": 140.0})
+    assert other is not first and pp.kept_plan_view("plant18", {"ccer": 140}) is other
+    act = pd.DataFrame([{"kind": "gec", "period_end": "2026-12-31", "quantity": 1000.0, "unit": "MWh"}])
+    with_act = pp.kept_plan_view("plant18", activity=act)
+    assert with_act is not first and with_act.actual.loc[2026, ("gec_mwh", "actual")] == 1000.0
+    assert pp.kept_plan_view("plant18", activity=act.assign(quantity=500.0)).actual.loc[
+        2026, ("gec_mwh", "actual")] == 500.0  # other purchases: not the kept plan's

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from dashboards.topology_page import LIVE_WINDOW, TopologyPage, layout, live_values, svg
+from dashboards.topology_page import KIND_CLASS, LIVE_WINDOW, TopologyPage, layout, live_values, svg
 from models.alarms import AlarmDB, State
 from workspace.store import Store
 from workspace.topology import Node, Topology
@@ -38,6 +38,12 @@ def test_layout_hand_worked():
     assert sorted(re.findall(r'data-node="(\w+)"[^>]*data-path="1"', html)) == ["M2", "M3", "T"]
     assert 'data-node="M3" data-value="12.5" data-unit="kW"' in html and "12.5 kW" in html
     assert len(re.findall(r'<path [^>]*stroke="#d62728"', html)) == 2  # the two red edges T-M2, M2-M3
+    # the look is one style sheet: the other two edges (T-M1, M2-M4) are class "e" (grey), M4 (off the path,
+    # not alarmed) is a meter box with the usual stroke by class, M1 (alarmed) keeps its red stroke
+    assert len(re.findall(r'<path [^>]*class="e"', html)) == 2
+    assert re.search(r'data-node="M4".*?<rect [^>]*class="(k\d) n"', html).group(1) == KIND_CLASS["meter"]
+    assert re.search(r'data-node="M1".*?<rect [^>]*stroke="#d62728"', html)
+    assert f".tj-topo .{KIND_CLASS['meter']}{{fill:#e3eefc}}" in html and 'class="tj-topo"' in html
 
 
 @pytest.fixture(scope="module")
