@@ -90,7 +90,7 @@ def test_sections_build(plant_cfg):
     hs = HealthSection(plant_cfg)
     dev, gw = collection_status(plant_cfg)
     assert set(dev["state"]) == {"dead"}  # no collector, no store: nothing was ever read
-    assert 'data-state="dead"' in hs._body.objects[2].object and 'href="/readings?meter=M-TR-1"' in hs._body.objects[2].object
+    assert 'data-state="dead"' in hs._body.objects[2].object and 'href="/readings?meter=M-TR-1&amp;lang=en"' in hs._body.objects[2].object
     assert 'data-label="M-TR-1"' in hs._label_html("M-TR-1") and "<svg" in hs._label_html("M-TR-1")
     for tab in ("imports", "vouchers", "devices", "factors"):
         DataPage(plant_cfg, {"tab": tab}).__panel__().get_root()
