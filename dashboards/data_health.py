@@ -6,6 +6,7 @@ each meter linked to the hand-reading page, and the QR label of a chosen meter (
 from __future__ import annotations
 
 import logging
+import re
 
 import pandas as pd
 import panel as pn
@@ -14,11 +15,23 @@ from workspace.config import Config
 from workspace.errors import TanjianError
 
 from . import i18n
+from .i18n import N_
 from .render import esc
 from .tables import CSS, downloads, table_html
 
 log = logging.getLogger(__name__)
 
+#: the reasons :func:`collectors.fleet.classify` gives (its English) -> the msgid that says them with their fields
+REASONS = (
+    (re.compile(r"never read"), N_("never read")),
+    (re.compile(r"last reading (?P<n>[\d,.]+) periods ago \(≥ (?P<limit>[\d.e+]+)\)"),
+     N_("last reading {n} periods ago (≥ {limit})")),
+    (re.compile(r"never answered since the collector started \((?P<n>\d+) failed attempt\(s\)\)"),
+     N_("never answered since the collector started ({n} failed attempt(s))")),
+    (re.compile(r"(?P<n>\d+) failed attempt\(s\) in a row"), N_("{n} failed attempt(s) in a row")),
+    (re.compile(r"(?P<errors>\d+) of (?P<attempts>\d+) reads failed \((?P<share>\d+%)\)"),
+     N_("{errors} of {attempts} reads failed ({share})")),
+)
 STATE_COLOURS = {"dead": "#b00020", "stale": "#8a5a00", "flapping": "#6a3fb5", "ok": "#1b7f3b"}
 HEALTH_CSS = CSS + """
 .tj-state { font-weight: 700; }
@@ -48,11 +61,25 @@ def collection_status(cfg: Config, store=None, now: float | None = None) -> tupl
     return show, gw
 
 
+def reason_text(reason: str, lang: str) -> str:
+    """A device's state reason in ``lang``; the device's own last error (``; last error: …``) is kept as the
+    device or library wrote it."""
+    _ = i18n.gettext_for(lang)
+    head, sep, err = str(reason or "").partition("; last error: ")
+    for pattern, msgid in REASONS:
+        m = pattern.fullmatch(head)
+        if m:
+            head = _(msgid).format(**m.groupdict())
+            break
+    return head + (f"; {_('last error')}: {err}" if sep else "")
+
+
 def _device_rows(dev: pd.DataFrame, lang: str = "en") -> str:
     """The device table with each state coloured and each meter linked to its hand-reading page."""
     _ = i18n.gettext_for(lang)
     order = {"dead": 0, "stale": 1, "flapping": 2, "ok": 3}
     d = dev.assign(_o=dev["state"].map(order)).sort_values(["_o", "gateway"]).drop(columns="_o")
+    d = d.assign(reason=d["reason"].map(lambda r: reason_text(r, lang)))
     html = table_html(d, "devices", lang=lang, label=_("Devices"))
     for s, colour in STATE_COLOURS.items():
         html = html.replace(f'<td data-col="state">{s}</td>',
