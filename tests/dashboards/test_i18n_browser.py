@@ -162,9 +162,11 @@ def login_server(tmp_path_factory):
     from workspace.config import EXAMPLE, load_config
 
     base = tmp_path_factory.mktemp("login-lang")
-    cfg = load_config(EXAMPLE, data_dir=base / "var")
+    cfg_path = base / "tanjian.yaml"  # a copy: the server's log is written beside its configuration
+    cfg_path.write_text(EXAMPLE.read_text("utf-8"), "utf-8")
+    cfg = load_config(cfg_path, data_dir=base / "var")
     Accounts(cfg.paths.data_dir).add("li.na", "administrator", "a long enough password", by="test-admin", reason="test")
-    with dashboard_server({"cfg_path": EXAMPLE, "cfg": cfg}) as url:
+    with dashboard_server({"cfg_path": cfg_path, "cfg": cfg}) as url:
         yield url
 
 
