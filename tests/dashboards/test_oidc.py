@@ -290,7 +290,7 @@ def test_provider_down_leaves_the_password_login(env):
     r = s.get(f"{url}/login?lang=en", timeout=30)
     assert r.status_code == 200 and "Traceback" not in r.text
     assert "Sign in with Plant SSO: the provider is unreachable now" in r.text
-    zh = s.get(f"{url}/login", timeout=30).text  # Chinese, the default
+    zh = requests.get(f"{url}/login", timeout=30).text  # Chinese, the default (no language kept from before)
     assert "通过 Plant SSO 单点登录：身份提供方暂不可用" in zh and "unreachable" not in zh
     assert "id='oidc-login'" not in r.text
     msg = refused_with(s.get(f"{url}/login/oidc", allow_redirects=False, timeout=30))
