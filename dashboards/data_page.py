@@ -48,26 +48,31 @@ def base_info(site, lang: str = "en") -> pd.DataFrame:
 
 
 def import_upload(cfg: Config, who: Actor | None, name: str, data: bytes, mapping: str, *,
-                  accept_good_rows: bool = False, reason: str = ""):
+                  accept_good_rows: bool = False, reason: str = "", lang: str = "en"):
     """Import the uploaded file ``name`` (its bytes ``data``) with ``mapping`` as ``who``.
 
     Returns ``(ImportResult, [])`` or ``(None, problems)`` where ``problems`` are ``file:row:column: message``
-    lines (nothing imported). Raises :class:`ActionRefused` for the person's mistakes before the file is read.
+    lines (nothing imported). Raises :class:`ActionRefused` for the person's mistakes before the file is read,
+    in ``lang`` (the importer's own messages name file, row and column as the command line does).
     """
     from workspace import audit
     from workspace.business.imports import import_file
     from workspace.business.sheets import ActivityFileError, format_problem
 
+    _ = i18n.gettext_for(lang)
     if who is None:
-        raise ActionRefused("log in (or type your name) first: the import names who imported the file")
+        raise ActionRefused(_("log in (or type your name) first: the import names who imported the file"))
     if not who.may("import"):
-        raise ActionRefused(f"{who.name} ({who.role}) may not import business files (needs permission import)")
+        raise ActionRefused(_("{person} ({role}) may not import business files (needs permission import)")
+                            .format(person=who.name, role=who.role))
     if not data:
-        raise ActionRefused("choose a file first")
+        raise ActionRefused(_("choose a file first"))
     if len(data) > MAX_BYTES:
-        raise ActionRefused(f"{name}: {len(data):,} bytes; at most {MAX_BYTES:,}")
+        raise ActionRefused(_("{file}: {size} bytes; at most {limit}").format(
+            file=name, size=i18n.number(len(data), lang), limit=i18n.number(MAX_BYTES, lang)))
     if mapping not in cfg.imports:
-        raise ActionRefused(f"no import mapping {mapping!r}; mappings: {', '.join(sorted(cfg.imports))}")
+        raise ActionRefused(_("no import mapping '{mapping}'; mappings: {mappings}").format(
+            mapping=mapping, mappings=", ".join(sorted(cfg.imports))))
     safe = Path(name or "upload").name or "upload"  # the name only, never a path the browser sent
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / safe
@@ -125,7 +130,7 @@ class DataPage(pn.viewable.Viewer):
         try:
             r, problems = import_upload(self._cfg, who, self._file.filename or "", self._file.value or b"",
                                         self._mapping.value, accept_good_rows=self._good.value,
-                                        reason=self._reason.value or "")
+                                        reason=self._reason.value or "", lang=lang)
         except ActionRefused as exc:
             self.result = f'<p class="tj-note" data-refused="import">{esc(exc)}</p>'
         else:

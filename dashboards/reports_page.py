@@ -51,22 +51,25 @@ def ledger_status(batch: int | None, anchor: dict | None) -> str:
     return N_("in ledger, not yet anchored")
 
 
-def issue_reports(cfg: Config, who: Actor | None, start: dt.date, end: dt.date, formats, reason: str) -> pd.DataFrame:
+def issue_reports(cfg: Config, who: Actor | None, start: dt.date, end: dt.date, formats, reason: str,
+                  lang: str = "en") -> pd.DataFrame:
     """Issue the reports of ``[start, end]`` (inclusive days) as ``who``; one row per file: name, sha256, size,
-    batch, status. Raises :class:`ActionRefused` with one line for the person."""
+    batch, status. Raises :class:`ActionRefused` with one line for the person, in ``lang``."""
     from models.reports.issue import issue
 
     from .feeds import last_anchor
 
+    _ = i18n.gettext_for(lang)
     if who is None:
-        raise ActionRefused("log in (or type your name) first: a report names who issued it")
+        raise ActionRefused(_("log in (or type your name) first: a report names who issued it"))
     if not who.may("report"):
-        raise ActionRefused(f"{who.name} ({who.role}) may not issue reports (needs permission report)")
+        raise ActionRefused(_("{person} ({role}) may not issue reports (needs permission report)").format(
+            person=who.name, role=who.role))
     if start is None or end is None or end < start:
-        raise ActionRefused("give the period's first and last day, the last not before the first")
+        raise ActionRefused(_("give the period's first and last day, the last not before the first"))
     fmts = tuple(f for f in FORMATS if f in set(formats))
     if not fmts:
-        raise ActionRefused(f"choose at least one format ({', '.join(FORMATS)})")
+        raise ActionRefused(_("choose at least one format ({formats})").format(formats=", ".join(FORMATS)))
     try:
         res = issue(cfg, start, end, reports_dir(cfg) / f"{start}_{end}", author=who.name,
                     reason=reason.strip() or f"GHG report {start}..{end}", formats=fmts)
@@ -94,10 +97,11 @@ def issued(cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("period") if rows else pd.DataFrame()
 
 
-def may_check(cfg: Config, who: Actor | None) -> None:
+def may_check(cfg: Config, who: Actor | None, lang: str = "en") -> None:
     """On a server with accounts, the session's account (checked again now) must hold ``page.reports``."""
     if has_accounts(cfg) and (who is None or not who.may("page.reports")):
-        raise ActionRefused("log in with an account that may see reports (needs permission page.reports)")
+        raise ActionRefused(i18n.gettext_for(lang)("log in with an account that may see reports (needs permission "
+                                                   "page.reports)"))
 
 
 def check_html(cfg: Config, v, report_name: str, report: bytes) -> str:
@@ -172,9 +176,9 @@ class ReportsPage(pn.viewable.Viewer):
 
         folder, name = self._folder.value, self._pick.value
         try:
-            may_check(self._cfg, session_actor(self._cfg, self._name.value))
+            may_check(self._cfg, session_actor(self._cfg, self._name.value), self.lang)
             if not folder or not name:
-                raise ActionRefused("pick an issued report first")
+                raise ActionRefused(self._("pick an issued report first"))
             path = reports_dir(self._cfg) / folder / name
             v = check_issued(self._cfg, path, self._issued_sha(folder, name))
             self.checked = check_html(self._cfg, v, name, path.read_bytes())
@@ -187,9 +191,9 @@ class ReportsPage(pn.viewable.Viewer):
 
         rep, batch, bundle = self._up_report.value, self._up_batch.value, self._up_bundle.value
         try:
-            may_check(self._cfg, session_actor(self._cfg, self._name.value))
+            may_check(self._cfg, session_actor(self._cfg, self._name.value), self.lang)
             if not (rep and batch and bundle):
-                raise ActionRefused("drop the report, its document batch and the batch's proof bundle first")
+                raise ActionRefused(self._("drop the report, its document batch and the batch's proof bundle first"))
             name = Path(self._up_report.filename or "report").name
             v = check_report(self._cfg, rep, name, batch, bundle)
             self.checked = check_html(self._cfg, v, name, rep)
@@ -202,7 +206,8 @@ class ReportsPage(pn.viewable.Viewer):
         who = session_actor(self._cfg, self._name.value)
         try:
             start, end = parse_day(self._start.value, "first day"), parse_day(self._end.value, "last day")
-            df = issue_reports(self._cfg, who, start, end, self._formats.value, self._reason.value or "")
+            df = issue_reports(self._cfg, who, start, end, self._formats.value, self._reason.value or "",
+                               lang)
         except ActionRefused as exc:
             self.result = f'<p class="tj-note" data-refused="report">{esc(exc)}</p>'
         else:

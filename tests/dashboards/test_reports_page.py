@@ -73,3 +73,11 @@ def test_page_in_chinese_and_english(seeded_cfg):
     en = ReportsPage(seeded_cfg, lang="en")
     out = en._output()[2].object
     assert "<h4>Issued reports</h4>" in out and ">unchanged<" in out and not cjk.search(out)
+
+
+def test_refusals_in_chinese(plant_cfg):
+    with pytest.raises(ActionRefused, match="请先登录"):
+        issue_reports(plant_cfg, None, dt.date(2026, 1, 1), dt.date(2026, 1, 31), ["json"], "", lang="zh")
+    with pytest.raises(ActionRefused, match=r"请至少选择一种格式（json, xlsx, pdf）"):
+        issue_reports(plant_cfg, Actor("li.wei", "energy_manager"), dt.date(2026, 1, 1), dt.date(2026, 1, 31), [],
+                      "", lang="zh")
