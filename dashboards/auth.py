@@ -47,6 +47,7 @@ from workspace.secrets import secret_file
 log = logging.getLogger(__name__)
 
 USER_COOKIE = "user"  # the name Panel's ``pn.state.user`` reads
+LANG_COOKIE = "tanjian_lang"  # the login pages' language, kept for the OpenID callback (no secret in it)
 SESSION_COOKIE = "tanjian_session"
 #: RFC 6797: one year, subdomains included
 HSTS = "max-age=31536000; includeSubDomains"
@@ -170,13 +171,37 @@ class _Base(tornado.web.RequestHandler):
         self.set_header("X-Frame-Options", "DENY")
         self.set_header("Cache-Control", "no-store")
 
+    def _lang(self) -> str:
+        """The page's language: ``?lang=`` of the URL, else the one the login page was shown in, else Chinese
+        (as the app shell)."""
+        from dashboards import i18n
+
+        return i18n.language(self.get_argument("lang", "") or self.get_cookie(LANG_COOKIE) or "")
+
+    def _(self, text: str) -> str:
+        """``text`` in the page's language (:mod:`dashboards.i18n`)."""
+        from dashboards import i18n
+
+        return i18n.gettext_for(self._lang())(text)
+
+    def _switch(self, **keep: str) -> str:
+        """The link to this page in the other language (``keep``: the URL arguments it keeps)."""
+        from urllib.parse import urlencode
+
+        from dashboards import i18n
+
+        other = "en" if self._lang() == "zh" else "zh"
+        q = urlencode({"lang": other, **{k: v for k, v in keep.items() if v}})
+        return (f"<p style='text-align:right'><a href='{html.escape(self.request.path)}?{html.escape(q)}' "
+                f"hreflang='{other}' lang='{other}' data-lang='{other}'>{i18n.LANGUAGES[other]}</a></p>")
+
     def _page(self, title: str, body: str, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.write(f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+        self.write(f"<!doctype html><html lang='{self._lang()}'><head><meta charset='utf-8'><meta name='viewport' "
                    f"content='width=device-width'><title>{html.escape(title)}</title></head><body "
-                   f"style='font-family:sans-serif;max-width:28em;margin:2em auto'><h1>{html.escape(title)}</h1>"
-                   f"{body}</body></html>")
+                   f"style='font-family:sans-serif;max-width:28em;margin:2em auto'><main><h1>{html.escape(title)}</h1>"
+                   f"{body}</main></body></html>")
 
 
 class LoginHandler(_Base):
@@ -187,18 +212,21 @@ class LoginHandler(_Base):
 
     async def _form(self, err: str, status: int = 200):
         nxt = _safe_next(self.get_argument("next", "")) or ""
+        lang, _ = self._lang(), self._
+        if self.get_argument("lang", ""):  # the OpenID callback answers in the language the person chose here
+            self.set_cookie(LANG_COOKIE, lang, path="/login", samesite="Lax", secure=self.gate.https)
         msg = f"<p style='color:#b00' role='alert'>{html.escape(err)}</p>" if err else ""
         other = ""
         if self.gate.oidc is not None:
             from dashboards import oidc
 
-            other = await oidc.button_html(self.gate.oidc, nxt)
-        self._page("碳鉴 tanjian · login", f"""{msg}
+            other = await oidc.button_html(self.gate.oidc, nxt, lang)
+        self._page(_("tanjian · log in"), f"""{self._switch(next=nxt)}{msg}
 <form method="post" action="/login">{self.xsrf_form_html()}
-<input type="hidden" name="next" value="{html.escape(nxt)}">
-<p><label>Name 用户名<br><input name="username" autocomplete="username" required></label></p>
-<p><label>Password 密码<br><input name="password" type="password" autocomplete="current-password" required></label></p>
-<p><button type="submit">Log in 登录</button></p></form>{other}""", status=status)
+<input type="hidden" name="next" value="{html.escape(nxt)}"><input type="hidden" name="lang" value="{lang}">
+<p><label>{html.escape(_("User name"))}<br><input name="username" autocomplete="username" required></label></p>
+<p><label>{html.escape(_("Password"))}<br><input name="password" type="password" autocomplete="current-password" required></label></p>
+<p><button type="submit">{html.escape(_("Log in"))}</button></p></form>{other}""", status=status)
 
     async def post(self):
         name = self.get_argument("username", "").strip()
@@ -215,7 +243,9 @@ class LoginHandler(_Base):
                 self.set_header("Retry-After", str(int(exc.retry_after)))
                 await self._form(str(exc), status=429)
                 return
-            self.redirect("/login?" + urlencode({"error": str(exc)}), status=303)
+            self.redirect("/login?" + urlencode({"error": str(exc), "lang": self._lang(),
+                                                 **({"next": n} if (n := _safe_next(self.get_argument("next", "")))
+                                                    else {})}), status=303)
             return
         start_session(self, self.gate, a)
         self.redirect(_safe_next(self.get_argument("next", "")) or self.gate.landing(a), status=303)
@@ -225,8 +255,9 @@ class LogoutHandler(_Base):
     """``GET /logout``: a button; ``POST /logout`` (with ``_xsrf``): the cookies are cleared."""
 
     def get(self):
-        self._page("碳鉴 tanjian · logout", f"""<form method="post" action="/logout">{self.xsrf_form_html()}
-<button type="submit">Log out 退出</button></form>""")
+        _ = self._
+        self._page(_("tanjian · log out"), f"""{self._switch()}<form method="post" action="/logout">{self.xsrf_form_html()}
+<button type="submit">{html.escape(_("Log out"))}</button></form>""")
 
     def post(self):
         a = self.gate.from_cookies(lambda n: self.get_signed_cookie(n, max_age_days=_session_days()))
@@ -234,7 +265,7 @@ class LogoutHandler(_Base):
         self.clear_cookie(SESSION_COOKIE, path="/")
         if a is not None:
             audit.record(self.gate.data_dir, a.name, "logout", "dashboards")
-        self.redirect("/login", status=303)
+        self.redirect(f"/login?lang={self._lang()}", status=303)
 
 
 class IndexHandler(_Base):
@@ -255,8 +286,9 @@ class IndexHandler(_Base):
             return
         links = "".join(f"<li><a href='/{slug}'>{html.escape(title)}</a></li>" for slug, title in self.pages.items()
                         if A.may(a.role, A.route_permission(f"/{slug}") or "users"))
-        self._page("碳鉴 tanjian", f"<p>{html.escape(a.name)} · {a.role}</p><ul>{links}</ul>"
-                                  f"<p><a href='/logout'>Log out 退出</a></p>")
+        _ = self._
+        self._page(_("tanjian"), f"{self._switch()}<p>{html.escape(a.name)} · {a.role}</p><ul>{links}</ul>"
+                                 f"<p><a href='/logout?lang={self._lang()}'>{html.escape(_('Log out'))}</a></p>")
 
 
 class HealthHandler(tornado.web.RequestHandler):

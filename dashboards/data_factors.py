@@ -18,6 +18,7 @@ import param
 
 from workspace.config import Config
 
+from . import i18n
 from .actor import ActionRefused, Actor, session_actor
 from .render import esc
 from .tables import CSS, downloads, table_html
@@ -71,7 +72,8 @@ def add_as(cfg: Config, who: Actor | None, row: dict, evidence: bytes = b"", evi
 
 
 def factors_table(cfg: Config) -> pd.DataFrame:
-    """The workspace's measured factors: value, unit, period, lab, report, evidence hash, evidence held."""
+    """The workspace's measured factors: value, unit, period, lab, report, evidence hash, evidence held
+    (``yes``/``no``; the page shows them in its language)."""
     from models.factors.measured_file import read_measured
     from workspace.evidence import EvidenceStore
 
@@ -93,10 +95,12 @@ class FactorSection(pn.viewable.Viewer):
     result = param.String(default="")
     tick = param.Integer(default=0)
 
-    def __init__(self, cfg: Config, name_input: pn.widgets.TextInput, _=lambda s: s, **params):
+    def __init__(self, cfg: Config, name_input: pn.widgets.TextInput, lang: str = "en", **params):
         from models.factors import FactorLibrary
 
-        self._cfg, self._who_name, self._ = cfg, name_input, _
+        self.lang = i18n.language(lang)
+        self._cfg, self._who_name = cfg, name_input
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
         ids = sorted({f.factor_id for f in FactorLibrary.load().factors})
         self._factor = pn.widgets.Select(name=_("Factor"), options=ids, width=300)
@@ -131,18 +135,20 @@ class FactorSection(pn.viewable.Viewer):
 
     @param.depends("tick")
     def _list(self):
-        _ = self._
+        _, lang = self._, self.lang
         from models.factors.measured_file import measured_path
 
         df = factors_table(self._cfg)
-        body = table_html(df, "measured") if len(df) else f"<p>{esc(_('no measured factor yet'))}</p>"
+        title = _("Measured factors in use")
+        shown = df.assign(**{"evidence held": df["evidence held"].map(_)}) if len(df) else df
+        body = table_html(shown, "measured", lang=lang, label=title) if len(df) else f"<p>{esc(_('no measured factor yet'))}</p>"
         rel = measured_path(self._cfg.paths.data_dir).relative_to(self._cfg.paths.data_dir)
         use = (f'<p class="tj-note">{esc(_("Used by"))} <code>tanjian inventory --measured '
                f'&lt;data_dir&gt;/{esc(rel.as_posix())}</code></p>')
         return pn.Column(pn.pane.HTML(self.result, stylesheets=[CSS], sizing_mode="stretch_width"),
-                         pn.pane.HTML(f"<h4>{esc(_('Measured factors in use'))}</h4>" + body + use,
+                         pn.pane.HTML(f"<h4>{esc(title)}</h4>" + body + use,
                                       stylesheets=[CSS], sizing_mode="stretch_width"),
-                         *([downloads(df, "measured-factors")] if len(df) else []), sizing_mode="stretch_width")
+                         *([downloads(df, "measured-factors", lang)] if len(df) else []), sizing_mode="stretch_width")
 
     def __panel__(self):
         _ = self._

@@ -6,6 +6,7 @@ each meter linked to the hand-reading page, and the QR label of a chosen meter (
 from __future__ import annotations
 
 import logging
+import re
 
 import pandas as pd
 import panel as pn
@@ -13,13 +14,24 @@ import panel as pn
 from workspace.config import Config
 from workspace.errors import TanjianError
 
+from . import i18n
+from .i18n import N_
 from .render import esc
 from .tables import CSS, downloads, table_html
 
 log = logging.getLogger(__name__)
 
-#: column names with their units, as a person reads them
-UNITS = {"age_s": "age [s]", "gaps_min": "gaps [min]", "period_s": "period [s]", "oldest_age_s": "oldest age [s]"}
+#: the reasons :func:`collectors.fleet.classify` gives (its English) -> the msgid that says them with their fields
+REASONS = (
+    (re.compile(r"never read"), N_("never read")),
+    (re.compile(r"last reading (?P<n>[\d,.]+) periods ago \(≥ (?P<limit>[\d.e+]+)\)"),
+     N_("last reading {n} periods ago (≥ {limit})")),
+    (re.compile(r"never answered since the collector started \((?P<n>\d+) failed attempt\(s\)\)"),
+     N_("never answered since the collector started ({n} failed attempt(s))")),
+    (re.compile(r"(?P<n>\d+) failed attempt\(s\) in a row"), N_("{n} failed attempt(s) in a row")),
+    (re.compile(r"(?P<errors>\d+) of (?P<attempts>\d+) reads failed \((?P<share>\d+%)\)"),
+     N_("{errors} of {attempts} reads failed ({share})")),
+)
 STATE_COLOURS = {"dead": "#b00020", "stale": "#8a5a00", "flapping": "#6a3fb5", "ok": "#1b7f3b"}
 HEALTH_CSS = CSS + """
 .tj-state { font-weight: 700; }
@@ -49,18 +61,33 @@ def collection_status(cfg: Config, store=None, now: float | None = None) -> tupl
     return show, gw
 
 
-def _device_rows(dev: pd.DataFrame, _) -> str:
+def reason_text(reason: str, lang: str) -> str:
+    """A device's state reason in ``lang``; the device's own last error (``; last error: …``) is kept as the
+    device or library wrote it."""
+    _ = i18n.gettext_for(lang)
+    head, sep, err = str(reason or "").partition("; last error: ")
+    for pattern, msgid in REASONS:
+        m = pattern.fullmatch(head)
+        if m:
+            head = _(msgid).format(**m.groupdict())
+            break
+    return head + (f"; {_('last error')}: {err}" if sep else "")
+
+
+def _device_rows(dev: pd.DataFrame, lang: str = "en") -> str:
     """The device table with each state coloured and each meter linked to its hand-reading page."""
+    _ = i18n.gettext_for(lang)
     order = {"dead": 0, "stale": 1, "flapping": 2, "ok": 3}
     d = dev.assign(_o=dev["state"].map(order)).sort_values(["_o", "gateway"]).drop(columns="_o")
-    html = table_html(d.rename(columns=UNITS), "devices")
+    d = d.assign(reason=d["reason"].map(lambda r: reason_text(r, lang)))
+    html = table_html(d, "devices", lang=lang, label=_("Devices"))
     for s, colour in STATE_COLOURS.items():
         html = html.replace(f'<td data-col="state">{s}</td>',
                             f'<td data-col="state" data-state="{s}"><span class="tj-state" style="color:{colour}">'
                             f'{esc(_(s))}</span></td>')
     for m in d.index:
         html = html.replace(f'<td data-col="meter">{esc(m)}</td>',
-                            f'<td data-col="meter"><a href="/readings?meter={esc(m)}" data-reading="{esc(m)}">'
+                            f'<td data-col="meter"><a href="/readings?meter={esc(m)}&amp;lang={lang}" data-reading="{esc(m)}">'
                             f'{esc(m)}</a></td>', 1)
     return html
 
@@ -75,8 +102,10 @@ def label_svg(cfg: Config, meter: str) -> str:
 class HealthSection(pn.viewable.Viewer):
     """Collection status and device health, refreshed on demand."""
 
-    def __init__(self, cfg: Config, _=lambda s: s, meter: str | None = None, **params):
-        self._cfg, self._ = cfg, _
+    def __init__(self, cfg: Config, lang: str = "en", meter: str | None = None, **params):
+        self.lang = i18n.language(lang)
+        self._cfg = cfg
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
         ids = cfg.site.meter_ids()
         self._refresh = pn.widgets.Button(name=_("Refresh"), width=120)
@@ -91,10 +120,10 @@ class HealthSection(pn.viewable.Viewer):
     def _label_html(self, meter: str) -> str:
         _ = self._
         return (f'<div class="tj-label" data-label="{esc(meter)}">{label_svg(self._cfg, meter)}</div>'
-                f'<p><a href="/readings?meter={esc(meter)}">{esc(_("Hand reading of"))} {esc(meter)}</a></p>')
+                f'<p><a href="/readings?meter={esc(meter)}&amp;lang={self.lang}">{esc(_("Hand reading of"))} {esc(meter)}</a></p>')
 
     def render(self) -> None:
-        _ = self._
+        _, lang = self._, self.lang
         dev, gw = collection_status(self._cfg)
         counts = dev["state"].value_counts()
         when = dev.attrs.get("health_written_at")
@@ -106,12 +135,12 @@ class HealthSection(pn.viewable.Viewer):
                 + esc(_("gaps and completeness over the last 24 hours; thresholds in device_states.yaml"))
                 + "</p>")
         self._body.objects = [
-            pn.pane.HTML(head + f"<h4>{esc(_('Gateways'))}</h4>" + table_html(gw.rename(columns=UNITS), "gateways"),
+            pn.pane.HTML(head + f"<h4>{esc(_('Gateways'))}</h4>" + table_html(gw, "gateways", lang=lang, label=_("Gateways")),
                          stylesheets=[HEALTH_CSS], sizing_mode="stretch_width"),
-            downloads(gw, "gateways"),
-            pn.pane.HTML(f"<h4>{esc(_('Devices'))}</h4>" + _device_rows(dev, _), stylesheets=[HEALTH_CSS],
+            downloads(gw, "gateways", lang),
+            pn.pane.HTML(f"<h4>{esc(_('Devices'))}</h4>" + _device_rows(dev, lang), stylesheets=[HEALTH_CSS],
                          sizing_mode="stretch_width"),
-            downloads(dev, "devices"),
+            downloads(dev, "devices", lang),
         ]
 
     def __panel__(self):

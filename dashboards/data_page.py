@@ -24,8 +24,10 @@ import param
 from workspace.config import Config
 from workspace.errors import TanjianError
 
+from . import i18n
 from .actor import ActionRefused, Actor, has_accounts, session_actor
-from .tables import CSS, table_html
+from .i18n import N_
+from .tables import CSS, downloads, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -33,36 +35,44 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 20 * 1024 * 1024  # a business file larger than this is refused before it is read [bytes]
 
 
-def base_info(site) -> pd.DataFrame:
-    """The enterprise and plant as the site model records them."""
+def base_info(site, lang: str = "en") -> pd.DataFrame:
+    """The enterprise and plant as the site model records them, the fields named in ``lang``."""
+    _ = i18n.gettext_for(lang)
     e, p = site.enterprise, site.plant
-    rows = {"enterprise": e.name, "企业名称": getattr(e, "name_zh", None) or "", "credit code 统一社会信用代码":
-            getattr(e, "credit_code", None) or "", "plant": f"{p.id} {p.name}", "timezone": p.timezone,
-            "workshops": len(site.workshops), "devices": len(site.devices), "meters": len(site.meters)}
-    return pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=pd.Index(list(rows), name="field"))
+    rows = {N_("Enterprise"): e.name, N_("Chinese name"): getattr(e, "name_zh", None) or "",
+            N_("Unified social credit code"): getattr(e, "credit_code", None) or "",
+            N_("Plant"): f"{p.id} {i18n.site_name(p, lang)}", N_("Time zone"): p.timezone,
+            N_("Workshops"): len(site.workshops), N_("Devices"): len(site.devices), N_("Meters"): len(site.meters)}
+    return pd.DataFrame({"value": [str(v) for v in rows.values()]},
+                        index=pd.Index([_(k) for k in rows], name="field"))
 
 
 def import_upload(cfg: Config, who: Actor | None, name: str, data: bytes, mapping: str, *,
-                  accept_good_rows: bool = False, reason: str = ""):
+                  accept_good_rows: bool = False, reason: str = "", lang: str = "en"):
     """Import the uploaded file ``name`` (its bytes ``data``) with ``mapping`` as ``who``.
 
     Returns ``(ImportResult, [])`` or ``(None, problems)`` where ``problems`` are ``file:row:column: message``
-    lines (nothing imported). Raises :class:`ActionRefused` for the person's mistakes before the file is read.
+    lines (nothing imported). Raises :class:`ActionRefused` for the person's mistakes before the file is read,
+    in ``lang`` (the importer's own messages name file, row and column as the command line does).
     """
     from workspace import audit
     from workspace.business.imports import import_file
     from workspace.business.sheets import ActivityFileError, format_problem
 
+    _ = i18n.gettext_for(lang)
     if who is None:
-        raise ActionRefused("log in (or type your name) first: the import names who imported the file")
+        raise ActionRefused(_("log in (or type your name) first: the import names who imported the file"))
     if not who.may("import"):
-        raise ActionRefused(f"{who.name} ({who.role}) may not import business files (needs permission import)")
+        raise ActionRefused(_("{person} ({role}) may not import business files (needs permission import)")
+                            .format(person=who.name, role=who.role))
     if not data:
-        raise ActionRefused("choose a file first 请选择文件")
+        raise ActionRefused(_("choose a file first"))
     if len(data) > MAX_BYTES:
-        raise ActionRefused(f"{name}: {len(data):,} bytes; at most {MAX_BYTES:,}")
+        raise ActionRefused(_("{file}: {size} bytes; at most {limit}").format(
+            file=name, size=i18n.number(len(data), lang), limit=i18n.number(MAX_BYTES, lang)))
     if mapping not in cfg.imports:
-        raise ActionRefused(f"no import mapping {mapping!r}; mappings: {', '.join(sorted(cfg.imports))}")
+        raise ActionRefused(_("no import mapping '{mapping}'; mappings: {mappings}").format(
+            mapping=mapping, mappings=", ".join(sorted(cfg.imports))))
     safe = Path(name or "upload").name or "upload"  # the name only, never a path the browser sent
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / safe
@@ -98,69 +108,80 @@ class DataPage(pn.viewable.Viewer):
     result = param.String(default="", doc="the last import's outcome (HTML)")
     tick = param.Integer(default=0)
 
-    def __init__(self, cfg: Config, query: dict | None = None, _=lambda s: s, **params):
-        self._cfg, self._, self._query = cfg, _, dict(query or {})
+    def __init__(self, cfg: Config, query: dict | None = None, lang: str = "en", **params):
+        self.lang = i18n.language(lang)
+        self._cfg, self._query = cfg, dict(query or {})
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
-        self._name = pn.widgets.TextInput(name="Your name 姓名", visible=not has_accounts(cfg))
-        self._file = pn.widgets.FileInput(name="File 文件", accept=".csv,.xlsx", multiple=False)
-        self._mapping = pn.widgets.Select(name="Mapping 映射", options=sorted(cfg.imports), width=220)
-        self._good = pn.widgets.Select(name="A file with bad rows 有错误行的文件",
-                                       options={"refuse it whole 整个拒绝": False,
-                                                "import the good rows, list the bad ones 仅导入正确行": True},
+        self._name = pn.widgets.TextInput(name=_("Your name"), visible=not has_accounts(cfg))
+        self._file = pn.widgets.FileInput(name=_("File"), accept=".csv,.xlsx", multiple=False)
+        self._mapping = pn.widgets.Select(name=_("Mapping"), options=sorted(cfg.imports), width=220)
+        self._good = pn.widgets.Select(name=_("A file with bad rows"),
+                                       options={_("refuse it whole"): False,
+                                                _("import the good rows and list the bad ones"): True},
                                        value=False, width=360)
-        self._reason = pn.widgets.TextInput(name="Reason 原因", placeholder="e.g. October ERP output")
-        self._go = pn.widgets.Button(name="Import 导入", button_type="primary", width=140)
+        self._reason = pn.widgets.TextInput(name=_("Reason"), placeholder=_("e.g. October ERP output"))
+        self._go = pn.widgets.Button(name=_("Import"), button_type="primary", width=140)
         self._go.on_click(lambda _e: self.do_import())
 
     def do_import(self) -> None:
+        _, lang = self._, self.lang
         who = session_actor(self._cfg, self._name.value)
         try:
             r, problems = import_upload(self._cfg, who, self._file.filename or "", self._file.value or b"",
                                         self._mapping.value, accept_good_rows=self._good.value,
-                                        reason=self._reason.value or "")
+                                        reason=self._reason.value or "", lang=lang)
         except ActionRefused as exc:
             self.result = f'<p class="tj-note" data-refused="import">{esc(exc)}</p>'
         else:
             if r is None:
                 items = "".join(f"<li>{esc(p)}</li>" for p in problems)
-                self.result = (f'<p class="tj-note" data-problems="{len(problems)}">{len(problems)} problem(s); '
-                               f'nothing was imported 有错误，未导入:</p><ul>{items}</ul>')
+                self.result = (f'<p class="tj-note" data-problems="{len(problems)}">{len(problems)} '
+                               f'{esc(_("problem(s); nothing was imported"))}:</p><ul>{items}</ul>')
             elif r.status == "already":
-                self.result = (f'<p data-done="already">already imported on {esc(r.imported_at)} by '
-                               f'{esc(r.author)}: nothing changed 已导入过</p>')
+                self.result = (f'<p data-done="already">' + esc(_("already imported on {when} by {person}: nothing "
+                               "changed").format(when=r.imported_at, person=r.author)) + "</p>")
             else:
                 left = "".join(f"<li>{esc(x)}</li>" for x in r.rejected + r.repeated)
-                self.result = (f'<p data-done="import" data-records="{r.records}">{r.records} record(s) imported '
-                               f'(sha256 <code>{esc(r.sha256[:16])}</code>…); the file is kept as evidence and its '
-                               f'hash queued for the ledger</p>' + (f"<p>left out 未导入:</p><ul>{left}</ul>" if left
-                                                                   else ""))
+                self.result = (f'<p data-done="import" data-records="{r.records}">'
+                               + esc(_("{n} record(s) imported (sha256 {sha}…); the file is kept as evidence and its "
+                                       "hash queued for the ledger").format(n=i18n.number(r.records, lang),
+                                                                            sha=r.sha256[:16])) + "</p>"
+                               + (f"<p>{esc(_('left out'))}:</p><ul>{left}</ul>" if left else ""))
         self.tick += 1
 
     @param.depends("tick", "result")
     def _imports(self):
+        _, lang = self._, self.lang
         df = imports_table(self._cfg)
-        body = table_html(df, "imports") if len(df) else "<p>no files imported yet 尚未导入文件</p>"
+        title = _("Imported files")
+        body = (table_html(df, "imports", lang=lang, label=title) if len(df)
+                else f"<p>{esc(_('no files imported yet'))}</p>")
         return pn.Column(pn.pane.HTML(self.result, stylesheets=[CSS], sizing_mode="stretch_width"),
-                         pn.pane.HTML("<h4>Imported files 已导入文件</h4>" + body, stylesheets=[CSS],
-                                      sizing_mode="stretch_width"), sizing_mode="stretch_width")
+                         pn.pane.HTML(f"<h4>{esc(title)}</h4>" + body, stylesheets=[CSS],
+                                      sizing_mode="stretch_width"),
+                         *([downloads(df, "imports", lang)] if len(df) else []), sizing_mode="stretch_width")
 
     def _section(self, tab: str):
         from .data_factors import FactorSection
         from .data_health import HealthSection
         from .data_vouchers import VoucherSection
 
+        _, lang = self._, self.lang
         if tab == "vouchers":
-            return VoucherSection(self._cfg, self._name, self._)
+            return VoucherSection(self._cfg, self._name, lang=lang)
         if tab == "devices":
-            return HealthSection(self._cfg, self._, meter=self._query.get("meter"))
+            return HealthSection(self._cfg, lang=lang, meter=self._query.get("meter"))
         if tab == "factors":
-            return FactorSection(self._cfg, self._name, self._)
+            return FactorSection(self._cfg, self._name, lang=lang)
+        title = _("Enterprise base information")
         return pn.Column(
-            pn.pane.HTML("<h4>Enterprise 企业基本信息</h4>" + table_html(base_info(self._cfg.site), "base"),
+            pn.pane.HTML(f"<h4>{esc(title)}</h4>" + table_html(base_info(self._cfg.site, lang), "base", lang=lang,
+                                                                label=title),
                          stylesheets=[CSS], sizing_mode="stretch_width"),
-            pn.pane.HTML('<p>Meters without a data interface: <a href="/readings">hand reading with a photo '
-                         '人工抄表</a></p>', sizing_mode="stretch_width"),
-            "#### Import a business file 导入业务文件 (CSV, XLSX)",
+            pn.pane.HTML(f'<p>{esc(_("Meters without a data interface:"))} <a href="/readings?lang={lang}">'
+                         f'{esc(_("hand reading with a photo"))}</a></p>', sizing_mode="stretch_width"),
+            f"#### {_('Import a business file')} (CSV, XLSX)",
             pn.FlexBox(self._mapping, self._file), self._good, self._reason, self._go, self._imports,
             sizing_mode="stretch_width")
 
@@ -186,4 +207,4 @@ class DataPage(pn.viewable.Viewer):
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`)."""
-    return DataPage(ctx.cfg, dict(ctx.query), _=ctx.gettext)
+    return DataPage(ctx.cfg, dict(ctx.query), lang=ctx.lang)

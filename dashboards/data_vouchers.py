@@ -16,6 +16,7 @@ import param
 from workspace.config import Config
 from workspace.errors import TanjianError
 
+from . import i18n
 from .actor import ActionRefused, Actor, session_actor
 from .render import esc
 from .tables import CSS, downloads, table_html
@@ -84,10 +85,12 @@ class VoucherSection(pn.viewable.Viewer):
     result = param.String(default="")
     tick = param.Integer(default=0)
 
-    def __init__(self, cfg: Config, name_input: pn.widgets.TextInput, _=lambda s: s, **params):
+    def __init__(self, cfg: Config, name_input: pn.widgets.TextInput, lang: str = "en", **params):
         from workspace.business.vouchers import RESOURCES
 
-        self._cfg, self._who_name, self._ = cfg, name_input, _
+        self.lang = i18n.language(lang)
+        self._cfg, self._who_name = cfg, name_input
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
         self._lines: list = []
         self._number = pn.widgets.TextInput(name=_("Voucher number"), width=200)
@@ -148,21 +151,21 @@ class VoucherSection(pn.viewable.Viewer):
 
     @param.depends("tick")
     def _pending(self):
-        _ = self._
+        _, lang = self._, self.lang
         if self._lines:
             df = pd.DataFrame([{"line": k + 1, "resource": ln.resource, "quantity": ln.quantity, "unit": ln.unit}
                                for k, ln in enumerate(self._lines)]).set_index("line")
-            body = table_html(df, "voucher-lines")
+            body = table_html(df, "voucher-lines", lang=lang, label=_("Lines of this voucher"))
         else:
             body = f"<p>{esc(_('no line yet'))}</p>"
         vt = vouchers_table(self._cfg)
-        listed = table_html(vt, "vouchers") if len(vt) else f"<p>{esc(_('no voucher entered yet'))}</p>"
+        listed = table_html(vt, "vouchers", lang=lang, label=_("Vouchers entered")) if len(vt) else f"<p>{esc(_('no voucher entered yet'))}</p>"
         return pn.Column(pn.pane.HTML(f"<h5>{esc(_('Lines of this voucher'))}</h5>" + body, stylesheets=[CSS],
                                       sizing_mode="stretch_width"),
                          pn.pane.HTML(self.result, stylesheets=[CSS], sizing_mode="stretch_width"),
                          pn.pane.HTML(f"<h4>{esc(_('Vouchers entered'))}</h4>" + listed, stylesheets=[CSS],
                                       sizing_mode="stretch_width"),
-                         *([downloads(vt, "vouchers")] if len(vt) else []), sizing_mode="stretch_width")
+                         *([downloads(vt, "vouchers", lang)] if len(vt) else []), sizing_mode="stretch_width")
 
     def __panel__(self):
         _ = self._

@@ -253,19 +253,23 @@ class Client:
 
 
 # -- the dashboards' side: the login page's button and the two routes -----------------------------------------
-async def button_html(client: Client, next_: str) -> str:
-    """The login page's "Sign in with <name>", or, when the provider cannot be reached now, why not."""
+async def button_html(client: Client, next_: str, lang: str = "zh") -> str:
+    """The login page's "Sign in with <name>" in ``lang``, or, when the provider cannot be reached now, why not."""
+    from dashboards import i18n
+
+    _ = i18n.gettext_for(lang)
     try:
         await client.discover()
     except ProviderError as exc:
         log.warning("OpenID provider: %s", exc)
         return (f"<p role='status' style='color:#555;border-top:1px solid #ccc;padding-top:1em'>"
-                f"Sign in with {html.escape(client.name)} 单点登录: the provider is unreachable now "
-                f"(暂不可用); use your name and password.</p>")
+                + html.escape(_("Sign in with {provider}: the provider is unreachable now; use your name and "
+                                "password.").format(provider=client.name)) + "</p>")
     href = "/login/oidc" + (f"?{urlencode({'next': next_})}" if next_ else "")
     return (f"<p style='border-top:1px solid #ccc;padding-top:1em'><a id='oidc-login' href='{html.escape(href)}' "
             f"style='display:inline-block;padding:.4em 1em;border:1px solid #333;border-radius:4px;"
-            f"text-decoration:none;color:#000'>Sign in with {html.escape(client.name)} 单点登录</a></p>")
+            f"text-decoration:none;color:#000'>"
+            + html.escape(_("Sign in with {provider}").format(provider=client.name)) + "</a></p>")
 
 
 def routes(gate) -> list:
@@ -329,6 +333,8 @@ class CallbackHandler(_Handler):
         target = flow.next or self.gate.landing(a)
         # a page, not a redirect: the provider's redirect made this a cross-site navigation, in which the
         # browser would not send the new SameSite=Strict cookies; the page's own navigation is same-site
-        self._page("碳鉴 tanjian · login", f"<meta http-equiv='refresh' content='0;url={html.escape(target)}'>"
-                                          f"<p>Signed in as {html.escape(a.name)}. <a id='continue' "
-                                          f"href='{html.escape(target)}'>Continue 继续</a></p>")
+        _ = self._
+        self._page(_("tanjian · log in"), f"<meta http-equiv='refresh' content='0;url={html.escape(target)}'>"
+                                         f"<p>{html.escape(_('Signed in as {name}.').format(name=a.name))} "
+                                         f"<a id='continue' href='{html.escape(target)}'>"
+                                         f"{html.escape(_('Continue'))}</a></p>")

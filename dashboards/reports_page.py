@@ -24,13 +24,17 @@ import param
 from workspace.config import Config
 from workspace.errors import TanjianError
 
+from . import i18n
 from .actor import ActionRefused, Actor, has_accounts, parse_day, session_actor
-from .tables import CSS, table_html
+from .i18n import N_
+from .tables import CSS, downloads, table_html
 from .render import esc
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("json", "xlsx", "pdf")
+#: a ledger status (:func:`ledger_status`) as the page shows it
+LEDGER_TEXT = {"anchored": N_("anchored on chain")}
 
 
 def reports_dir(cfg: Config) -> Path:
@@ -41,28 +45,31 @@ def ledger_status(batch: int | None, anchor: dict | None) -> str:
     """``anchored`` when the newest anchor's tree holds the batch, ``in ledger, not yet anchored``, or
     ``queued for the collector`` (no batch yet)."""
     if batch is None:
-        return "queued for the collector"
+        return N_("queued for the collector")
     if anchor and int(anchor.get("tree_size", 0)) > batch:
         return "anchored"
-    return "in ledger, not yet anchored"
+    return N_("in ledger, not yet anchored")
 
 
-def issue_reports(cfg: Config, who: Actor | None, start: dt.date, end: dt.date, formats, reason: str) -> pd.DataFrame:
+def issue_reports(cfg: Config, who: Actor | None, start: dt.date, end: dt.date, formats, reason: str,
+                  lang: str = "en") -> pd.DataFrame:
     """Issue the reports of ``[start, end]`` (inclusive days) as ``who``; one row per file: name, sha256, size,
-    batch, status. Raises :class:`ActionRefused` with one line for the person."""
+    batch, status. Raises :class:`ActionRefused` with one line for the person, in ``lang``."""
     from models.reports.issue import issue
 
     from .feeds import last_anchor
 
+    _ = i18n.gettext_for(lang)
     if who is None:
-        raise ActionRefused("log in (or type your name) first: a report names who issued it")
+        raise ActionRefused(_("log in (or type your name) first: a report names who issued it"))
     if not who.may("report"):
-        raise ActionRefused(f"{who.name} ({who.role}) may not issue reports (needs permission report)")
+        raise ActionRefused(_("{person} ({role}) may not issue reports (needs permission report)").format(
+            person=who.name, role=who.role))
     if start is None or end is None or end < start:
-        raise ActionRefused("give the period's first and last day, the last not before the first")
+        raise ActionRefused(_("give the period's first and last day, the last not before the first"))
     fmts = tuple(f for f in FORMATS if f in set(formats))
     if not fmts:
-        raise ActionRefused(f"choose at least one format ({', '.join(FORMATS)})")
+        raise ActionRefused(_("choose at least one format ({formats})").format(formats=", ".join(FORMATS)))
     try:
         res = issue(cfg, start, end, reports_dir(cfg) / f"{start}_{end}", author=who.name,
                     reason=reason.strip() or f"GHG report {start}..{end}", formats=fmts)
@@ -86,14 +93,15 @@ def issued(cfg: Config) -> pd.DataFrame:
             p = sums.parent / name
             ok = p.exists() and hashlib.sha256(p.read_bytes()).hexdigest() == digest
             rows.append({"period": sums.parent.name, "file": name, "sha256": digest,
-                         "on disk": "unchanged" if ok else "changed or missing"})
+                         "on disk": N_("unchanged") if ok else N_("changed or missing")})
     return pd.DataFrame(rows).set_index("period") if rows else pd.DataFrame()
 
 
-def may_check(cfg: Config, who: Actor | None) -> None:
+def may_check(cfg: Config, who: Actor | None, lang: str = "en") -> None:
     """On a server with accounts, the session's account (checked again now) must hold ``page.reports``."""
     if has_accounts(cfg) and (who is None or not who.may("page.reports")):
-        raise ActionRefused("log in with an account that may see reports (needs permission page.reports)")
+        raise ActionRefused(i18n.gettext_for(lang)("log in with an account that may see reports (needs permission "
+                                                   "page.reports)"))
 
 
 def check_html(cfg: Config, v, report_name: str, report: bytes) -> str:
@@ -119,17 +127,19 @@ class ReportsPage(pn.viewable.Viewer):
     checked = param.String(default="", doc="the last hash check (HTML)")
     tick = param.Integer(default=0)
 
-    def __init__(self, cfg: Config, query: dict | None = None, _=lambda s: s, **params):
-        self._cfg, self._ = cfg, _
+    def __init__(self, cfg: Config, query: dict | None = None, lang: str = "en", **params):
+        self.lang = i18n.language(lang)
+        self._cfg = cfg
+        self._ = _ = i18n.gettext_for(self.lang)
         super().__init__(**params)
         today = dt.datetime.now(ZoneInfo(cfg.site.plant.timezone)).date()
         first = today.replace(day=1)
-        self._name = pn.widgets.TextInput(name="Your name 姓名", visible=not has_accounts(cfg))
-        self._start = pn.widgets.TextInput(name="First day 起始日 (YYYY-MM-DD)", value=first.isoformat(), width=190)
-        self._end = pn.widgets.TextInput(name="Last day 截止日 (YYYY-MM-DD)", value=today.isoformat(), width=190)
-        self._formats = pn.widgets.CheckButtonGroup(name="Formats 格式", options=list(FORMATS), value=list(FORMATS))
-        self._reason = pn.widgets.TextInput(name="Reason 原因", placeholder="e.g. monthly report to the board")
-        self._go = pn.widgets.Button(name="Issue reports 生成报告", button_type="primary", width=170)
+        self._name = pn.widgets.TextInput(name=_("Your name"), visible=not has_accounts(cfg))
+        self._start = pn.widgets.TextInput(name=_("First day (YYYY-MM-DD)"), value=first.isoformat(), width=190)
+        self._end = pn.widgets.TextInput(name=_("Last day (YYYY-MM-DD)"), value=today.isoformat(), width=190)
+        self._formats = pn.widgets.CheckButtonGroup(name=_("Formats"), options=list(FORMATS), value=list(FORMATS))
+        self._reason = pn.widgets.TextInput(name=_("Reason"), placeholder=_("e.g. monthly report to the board"))
+        self._go = pn.widgets.Button(name=_("Issue reports"), button_type="primary", width=170)
         self._go.on_click(lambda _e: self.do_issue())
         self._files: list[Path] = []
         folders = issue_folders(cfg)
@@ -166,9 +176,9 @@ class ReportsPage(pn.viewable.Viewer):
 
         folder, name = self._folder.value, self._pick.value
         try:
-            may_check(self._cfg, session_actor(self._cfg, self._name.value))
+            may_check(self._cfg, session_actor(self._cfg, self._name.value), self.lang)
             if not folder or not name:
-                raise ActionRefused("pick an issued report first")
+                raise ActionRefused(self._("pick an issued report first"))
             path = reports_dir(self._cfg) / folder / name
             v = check_issued(self._cfg, path, self._issued_sha(folder, name))
             self.checked = check_html(self._cfg, v, name, path.read_bytes())
@@ -181,9 +191,9 @@ class ReportsPage(pn.viewable.Viewer):
 
         rep, batch, bundle = self._up_report.value, self._up_batch.value, self._up_bundle.value
         try:
-            may_check(self._cfg, session_actor(self._cfg, self._name.value))
+            may_check(self._cfg, session_actor(self._cfg, self._name.value), self.lang)
             if not (rep and batch and bundle):
-                raise ActionRefused("drop the report, its document batch and the batch's proof bundle first")
+                raise ActionRefused(self._("drop the report, its document batch and the batch's proof bundle first"))
             name = Path(self._up_report.filename or "report").name
             v = check_report(self._cfg, rep, name, batch, bundle)
             self.checked = check_html(self._cfg, v, name, rep)
@@ -192,10 +202,12 @@ class ReportsPage(pn.viewable.Viewer):
         self.tick += 1
 
     def do_issue(self) -> None:
+        _, lang = self._, self.lang
         who = session_actor(self._cfg, self._name.value)
         try:
             start, end = parse_day(self._start.value, "first day"), parse_day(self._end.value, "last day")
-            df = issue_reports(self._cfg, who, start, end, self._formats.value, self._reason.value or "")
+            df = issue_reports(self._cfg, who, start, end, self._formats.value, self._reason.value or "",
+                               lang)
         except ActionRefused as exc:
             self.result = f'<p class="tj-note" data-refused="report">{esc(exc)}</p>'
         else:
@@ -204,21 +216,29 @@ class ReportsPage(pn.viewable.Viewer):
             self._folder.options = issue_folders(self._cfg)
             self._folder.value = folder.name
             self._pick.options = self._folder_files(folder.name)
-            self.result = f'<p data-done="report" data-files="{len(df)}">{len(df)} file(s) issued by ' \
-                          f'{esc(who.name)}</p>' + table_html(df, "issued-now")
+            shown = df.assign(ledger=df["ledger"].map(lambda v: _(LEDGER_TEXT.get(v, v)))) if len(df) else df
+            self.result = (f'<p data-done="report" data-files="{len(df)}">'
+                           + esc(_("{n} file(s) issued by {person}").format(n=i18n.number(len(df), lang),
+                                                                             person=who.name)) + "</p>"
+                           + table_html(shown, "issued-now", lang=lang, label=_("Issued reports")))
         self.tick += 1
 
     @param.depends("tick")
     def _output(self):
-        downloads = [pn.widgets.FileDownload(file=str(p), filename=p.name, label=p.name, width=330)
-                     for p in self._files if p.exists()]
+        _, lang = self._, self.lang
+        files = [pn.widgets.FileDownload(file=str(p), filename=p.name, label=p.name, width=330)
+                 for p in self._files if p.exists()]
         df = issued(self._cfg)
+        title = _("Issued reports")
+        shown = df.assign(**{"on disk": df["on disk"].map(_)}) if len(df) else df
         return pn.Column(pn.pane.HTML(self.result, stylesheets=[CSS], sizing_mode="stretch_width"),
-                         pn.FlexBox(*downloads),
-                         pn.pane.HTML("<h4>Issued reports 已生成报告</h4>" + (table_html(df, "issued") if len(df)
-                                      else "<p>none yet 暂无</p>") +
-                                      '<p>Check a copy against its proof: <a href="/verify">proof verifier 存证核验</a>'
-                                      '</p>', stylesheets=[CSS], sizing_mode="stretch_width"),
+                         pn.FlexBox(*files),
+                         pn.pane.HTML(f"<h4>{esc(title)}</h4>" + (table_html(shown, "issued", lang=lang, label=title)
+                                                                  if len(df) else f"<p>{esc(_('none yet'))}</p>") +
+                                      f'<p>{esc(_("Check a copy against its proof:"))} <a href="/verify?lang={lang}">'
+                                      f'{esc(_("proof verifier"))}</a></p>', stylesheets=[CSS],
+                                      sizing_mode="stretch_width"),
+                         *([downloads(df, "issued-reports", lang)] if len(df) else []),
                          sizing_mode="stretch_width")
 
     @param.depends("tick")
@@ -238,7 +258,7 @@ class ReportsPage(pn.viewable.Viewer):
             sha = self._issued_sha(folder, name) or ""
             items.append(pn.Column(
                 pn.widgets.FileDownload(file=str(p), filename=name, label=f"{p.suffix[1:].upper()} · {name}",
-                                        width=330) if p.exists() else pn.pane.HTML(f"<p>{esc(name)}: missing</p>"),
+                                        width=330) if p.exists() else pn.pane.HTML(f"<p>{esc(name)}: {esc(_('missing'))}</p>"),
                 pn.pane.HTML(f'<p class="tj-note" data-download="{esc(name)}" style="overflow-wrap:anywhere">SHA-256 '
                              f'<code>{esc(sha)}</code></p>',
                              stylesheets=[CSS], width=330), width=340))
@@ -246,7 +266,7 @@ class ReportsPage(pn.viewable.Viewer):
 
     def __panel__(self):
         _ = self._
-        return pn.Column("#### GHG reports 温室气体报告", self._name, pn.FlexBox(self._start, self._end),
+        return pn.Column(f"#### {_('GHG reports')}", self._name, pn.FlexBox(self._start, self._end),
                          self._formats, self._reason, self._go, self._output,
                          f"#### {_('Downloads by format, with their hashes')}", self._folder,
                          pn.bind(self._downloads, self._folder),
@@ -261,4 +281,4 @@ class ReportsPage(pn.viewable.Viewer):
 
 def view(ctx):
     """The page for the app shell (:mod:`dashboards.registry`)."""
-    return ReportsPage(ctx.cfg, dict(ctx.query), _=ctx.gettext)
+    return ReportsPage(ctx.cfg, dict(ctx.query), lang=ctx.lang)

@@ -64,7 +64,8 @@ def table_html(df: pd.DataFrame, name: str, digits: int = 1, lang: str = "en", l
 UNIT_SUFFIXES = (("_share_pct", ("share", "%")), ("_pct", ("", "%")), ("_cny_per_kwh", ("", "CNY/kWh")),
                  ("_kwh", ("", "kWh")), ("_kw", ("", "kW")), ("_cny", ("", "CNY")), ("_kva", ("", "kVA")),
                  ("_minutes", ("", "min")), ("_kg", ("", "kg CO₂e")), ("_t", ("", "t CO₂e")),
-                 ("_kwp", ("", "kWp")), ("_mwh", ("", "MWh")), ("_kcny", ("", "k CNY")))
+                 ("_kwp", ("", "kWp")), ("_mwh", ("", "MWh")), ("_kcny", ("", "k CNY")),
+                 ("_s", ("", "s")), ("_min", ("", "min")))
 #: header words the catalogue had no translation for, per language (a test reads it after drawing the pages)
 UNTRANSLATED: dict[str, set[str]] = {}
 

@@ -182,8 +182,8 @@ def test_in_the_browser_a_meter_reader_gets_the_readings_page_only(server, brows
         page.fill("input[name=password]", PW)
         page.click("button[type=submit]")
         page.wait_for_url(f"{url}/readings*")
-        page.wait_for_selector("text=Reader 抄表人", timeout=60_000)
-        reader = page.locator("input[placeholder='your name 姓名']")
+        page.wait_for_selector("text=抄表人", timeout=60_000)  # Chinese, the default
+        reader = page.locator("input[placeholder='姓名']")
         assert reader.input_value() == "meter-reader" and reader.is_disabled()
         r = page.goto(f"{url}/bigscreen")
         assert r.status == 403
@@ -209,7 +209,7 @@ def test_a_session_of_a_forbidden_page_by_another_door_holds_only_the_refusal(se
         page.fill("input[name=password]", PW)
         page.click("button[type=submit]")
         page.wait_for_url(f"{url}/readings*")
-        page.wait_for_selector("text=Reader 抄表人", timeout=60_000)
+        page.wait_for_selector("text=抄表人", timeout=60_000)  # Chinese, the default
         page.evaluate("""(base) => {
             const d = document.createElement('div'); d.id = 'door'; document.body.appendChild(d);
             const s = document.createElement('script');

@@ -97,7 +97,7 @@ def test_voucher_with_a_bad_line_then_imported(page_of, workspace, tmp_path):  #
     scan = tmp_path / "zq-7.pdf"
     scan.write_bytes(SCAN)
     p = page_of("/data?tab=vouchers&lang=en")
-    p.get_by_label("Your name 姓名").fill("zhao.min")
+    p.get_by_label("Your name").fill("zhao.min")
     p.get_by_label("Voucher number").fill("ZQ-7")
     p.get_by_label("Supplier").fill("园区热力公司")
     p.get_by_label("Period start (YYYY-MM-DD)").fill("2026-10-01")
@@ -136,7 +136,7 @@ def test_measured_factor_added(page_of, workspace):  # noqa: F811
     cfg = workspace["cfg"]
     lab = hashlib.sha256(b"city lab report R-118").hexdigest()
     p = page_of("/data?tab=factors&lang=en")
-    p.get_by_label("Your name 姓名").fill("zhao.min")
+    p.get_by_label("Your name").fill("zhao.min")
     p.get_by_label("Factor", exact=True).select_option("grid_average")
     p.get_by_label("Value").fill("0.52")
     p.get_by_label("Unit").fill("tCO2/MWh")
@@ -172,7 +172,7 @@ def test_a_switched_off_meter_shows_dead(page_of, workspace):  # noqa: F811
     assert "never answered" in p.locator('tr[data-row="M-WR-03"] td[data-col="reason"]').inner_text()
     assert p.locator('tr[data-row="M-TR-1"] td[data-col="state"]').get_attribute("data-state") == "ok"
     assert p.locator('[data-count="dead"] b').inner_text() == "1"
-    assert p.locator('a[data-reading="M-WR-03"]').get_attribute("href") == "/readings?meter=M-WR-03"
+    assert p.locator('a[data-reading="M-WR-03"]').get_attribute("href") == "/readings?meter=M-WR-03&lang=en"
     assert p.locator('[data-label="M-WR-03"] svg').count() == 1
     assert not p.errors, p.errors
 

@@ -90,7 +90,7 @@ def test_sections_build(plant_cfg):
     hs = HealthSection(plant_cfg)
     dev, gw = collection_status(plant_cfg)
     assert set(dev["state"]) == {"dead"}  # no collector, no store: nothing was ever read
-    assert 'data-state="dead"' in hs._body.objects[2].object and 'href="/readings?meter=M-TR-1"' in hs._body.objects[2].object
+    assert 'data-state="dead"' in hs._body.objects[2].object and 'href="/readings?meter=M-TR-1&amp;lang=en"' in hs._body.objects[2].object
     assert 'data-label="M-TR-1"' in hs._label_html("M-TR-1") and "<svg" in hs._label_html("M-TR-1")
     for tab in ("imports", "vouchers", "devices", "factors"):
         DataPage(plant_cfg, {"tab": tab}).__panel__().get_root()
@@ -120,3 +120,30 @@ def test_the_account_is_checked_again_at_action_time(plant_cfg, monkeypatch):
     vs._lines = [VoucherLine("fuel:diesel", "1", "t")]
     vs.do_enter()
     assert 'data-refused="voucher"' in vs.result and "log in" in vs.result
+
+
+def test_the_sections_in_each_language(plant_cfg):
+    """The devices tab and the enterprise table in Chinese and English: labels, headers and reasons of the page's
+    language; the device's own last error kept as written."""
+    import re
+
+    from dashboards.data_health import reason_text
+    from dashboards.data_page import base_info
+
+    cjk = re.compile(r"[\u3400-\u9fff]")
+    # the reasons collectors.fleet.classify writes, said in Chinese with the same numbers
+    assert reason_text("never read", "zh") == "从未读到"
+    assert reason_text("last reading 1,234 periods ago (≥ 10)", "zh") == "上次读数距今 1,234 个周期（≥ 10）"
+    assert reason_text("5 of 20 reads failed (25%)", "zh") == "20 次读取中 5 次失败（25%）"
+    assert reason_text("2 failed attempt(s) in a row; last error: timeout", "zh") == "连续 2 次尝试失败; 最近错误: timeout"
+    assert reason_text("never read", "en") == "never read" and reason_text("", "zh") == ""
+    zh, en = base_info(plant_cfg.site, "zh"), base_info(plant_cfg.site, "en")
+    # the enterprise's Chinese name as the site model spells it; the counts are the site model's own
+    assert zh.loc["中文名称", "value"] == "示例重工机械有限公司" and "统一社会信用代码" in zh.index
+    assert zh.loc["车间数", "value"] == en.loc["Workshops", "value"] == str(len(plant_cfg.site.workshops))
+    assert not any(cjk.search(i) for i in en.index)
+    hs = HealthSection(plant_cfg, lang="zh")
+    devices = hs._body.objects[2].object
+    assert "<h4>设备</h4>" in devices and "距今 [s]" in devices and "从未读到" in devices and "离线" in devices
+    assert "never read" not in devices and "age [s]" not in HealthSection(plant_cfg, lang="zh")._body.objects[0].object
+    assert "age [s]" in HealthSection(plant_cfg)._body.objects[2].object  # English: the same column

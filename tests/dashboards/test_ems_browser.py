@@ -79,11 +79,11 @@ def test_business_file_imported(page_of, workspace):  # noqa: F811
 
     cfg = workspace["cfg"]
     erp = EXAMPLE.parent / "imports" / "erp-production-2026-10.csv"
-    p = page_of("/data")
-    p.get_by_label("Your name 姓名").fill("zhao.min")
-    p.get_by_label("Mapping 映射").select_option("erp_production")
+    p = page_of("/data")  # in Chinese, the default
+    p.get_by_label("姓名").fill("zhao.min")
+    p.get_by_label("映射").select_option("erp_production")
     p.locator('input[type="file"]').set_input_files(str(erp))
     p.wait_for_timeout(1500)  # the file travels over the websocket
-    p.get_by_role("button", name="Import 导入").click()
+    p.get_by_role("button", name="导入").click()
     p.locator('[data-done="import"]').wait_for(timeout=60_000)
     assert [d["file"] for d in list_imports(cfg.paths.data_dir)] == [erp.name]

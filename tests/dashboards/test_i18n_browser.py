@@ -1,5 +1,6 @@
-"""Each page of the EMS side, the verifier, the hand readings, the plan and the park in Debian's Chromium, in
-English and in Chinese, at the three viewport sizes: no label of the other language remains.
+"""Each page of the EMS side, the verifier, the hand readings, the plan, the park, the data-collection page (its
+four tabs), the reports page, the big screen and the login page in Debian's Chromium, in English and in Chinese,
+at the three viewport sizes: no label of the other language remains.
 
 English page: no Chinese character in the page's text (shadow DOMs, placeholders, ARIA labels and tooltips
 included) except the names of the site model and the language switch's "中文". Chinese page: the page's own
@@ -32,7 +33,16 @@ PAGES = {
     "verify": ("/verify", ["批次文件", "证明包", "核验", "尚未核验"]),
     "readings": ("/readings?meter=M-TR-1", ["抄表人", "上次读数", "额定", "表盘照片"]),
     "park": ("/park", ["未配置园区"]),
+    "data": ("/data", ["企业信息与导入", "企业基本信息", "统一社会信用代码", "导入业务文件", "映射", "尚未导入文件"]),
+    "data-vouchers": ("/data?tab=vouchers", ["外购资源手工凭证", "凭证号", "添加明细"]),
+    "data-devices": ("/data?tab=devices", ["物联网采集状态与设备健康", "网关", "最后读数时间", "离线"]),
+    "data-factors": ("/data?tab=factors", ["实测排放因子及其证据", "检测机构", "添加实测因子"]),
+    "reports": ("/reports", ["温室气体报告", "起始日 (YYYY-MM-DD)", "生成报告", "已生成报告", "报告哈希核验"]),
+    "bigscreen": ("/bigscreen", ["今日全厂负荷", "最近一次上链锚定", "今日各车间"]),
 }
+#: the printed QR label's own texts (dashboards/labels.py): a label stuck on a meter is read by everyone, so it is
+#: bilingual by design; the devices tab shows the same SVG that ``tanjian labels`` prints
+LABEL_TEXTS = {"plant level 全厂", "扫码抄表 Scan to read"}
 #: every text of the page: text nodes (through shadow roots) and the attributes a person reads or hears
 TEXT_JS = """() => {
   const out = [];
@@ -122,7 +132,7 @@ def test_one_language_per_page(server, browser, prepared, slug, lang, size):
         text = page_text(p)
         if lang == "en":
             rest = text.replace("中文", "")
-            for n in prepared["names"]:
+            for n in prepared["names"] | LABEL_TEXTS:
                 rest = rest.replace(n, "")
             found = sorted({line.strip() for line in rest.splitlines() if CJK.search(line)})
             assert not found, f"/{slug} in English shows Chinese: {found}"
@@ -140,5 +150,68 @@ def test_one_language_per_page(server, browser, prepared, slug, lang, size):
             left = sorted(m for m in english_labels() if m in rest)
             assert not left, f"/{slug} in Chinese shows English labels: {left}"
         assert not p.errors, p.errors
+    finally:
+        ctx.close()
+
+
+# -- the login page (a server that asks for logins) ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def login_server(tmp_path_factory):
+    from tests.dashboards.test_dashboards import dashboard_server
+    from workspace.accounts import Accounts
+    from workspace.config import EXAMPLE, load_config
+
+    base = tmp_path_factory.mktemp("login-lang")
+    cfg_path = base / "tanjian.yaml"  # a copy: the server's log is written beside its configuration
+    cfg_path.write_text(EXAMPLE.read_text("utf-8"), "utf-8")
+    cfg = load_config(cfg_path, data_dir=base / "var")
+    Accounts(cfg.paths.data_dir).add("li.na", "administrator", "a long enough password", by="test-admin", reason="test")
+    with dashboard_server({"cfg_path": cfg_path, "cfg": cfg}) as url:
+        yield url
+
+
+#: the login page's labels in Chinese (the catalogue's), and in English
+LOGIN = {"zh": ["碳鉴 · 登录", "用户名", "密码", "登录"], "en": ["tanjian · log in", "User name", "Password", "Log in"]}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("lang", ["en", "zh", None], ids=["en", "zh", "default"])
+def test_the_login_page_in_one_language(login_server, browser, lang, size):
+    """``/login?lang=en`` is English, ``?lang=zh`` and no argument Chinese (the shell's default); the switch
+    link opens the other language with ``next`` kept; a refused login answers in the language of the form."""
+    want = lang or "zh"
+    phone = size[0] < 500
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, is_mobile=phone, has_touch=phone)
+    p = ctx.new_page()
+    try:
+        p.goto(f"{login_server}/login?next=/ems" + (f"&lang={lang}" if lang else ""))
+        p.locator("input[name=username]").wait_for()
+        assert p.locator("html").get_attribute("lang") == want
+        if lang:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            p.screenshot(path=str(SHOTS / f"login-{lang}-{size[0]}x{size[1]}.png"), full_page=True)
+        text = page_text(p)
+        for t in LOGIN[want]:
+            assert t in text, f"/login in {want} lacks {t!r}"
+        if want == "en":
+            found = sorted({ln.strip() for ln in text.replace("中文", "").splitlines() if CJK.search(ln)})
+            assert not found, f"/login in English shows Chinese: {found}"
+        else:
+            left = sorted(m for m in english_labels() | {"Log in", "Password"} if m in text)
+            assert not left, f"/login in Chinese shows English labels: {left}"
+        other = "zh" if want == "en" else "en"
+        link = p.locator(f"a[data-lang='{other}']")
+        assert "next=%2Fems" in link.get_attribute("href")
+        if size == SIZES[0]:
+            link.click()
+            p.locator("input[name=username]").wait_for()
+            assert p.locator("html").get_attribute("lang") == other and LOGIN[other][1] in page_text(p)
+            p.goto(f"{login_server}/login?next=/ems&lang={want}")
+            p.fill("input[name=username]", "li.na")
+            p.fill("input[name=password]", "not the right one")
+            p.click("button[type=submit]")
+            p.wait_for_url("**/login?**error=**")
+            assert p.locator("html").get_attribute("lang") == want and LOGIN[want][1] in page_text(p)
+            assert "next=%2Fems" in p.url
     finally:
         ctx.close()

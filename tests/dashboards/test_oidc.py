@@ -121,7 +121,7 @@ def at_provider(s: requests.Session, r: requests.Response, user: str, stop_at: s
 
 def start(env, s: requests.Session) -> requests.Response:
     """The login page's "Sign in with Plant SSO" link, followed one step (tanjian's redirect to the provider)."""
-    r = s.get(f"{env['url']}/login", timeout=30)
+    r = s.get(f"{env['url']}/login?lang=en", timeout=30)
     assert "Sign in with Plant SSO" in r.text
     href = re.search(r"id='oidc-login' href='([^']+)'", r.text).group(1)
     r = s.get(env["url"] + href, allow_redirects=False, timeout=30)
@@ -287,9 +287,11 @@ def test_provider_down_leaves_the_password_login(env):
     env["idp"].terminate()
     env["idp"].wait(timeout=15)
     s = requests.Session()
-    r = s.get(f"{url}/login", timeout=30)
+    r = s.get(f"{url}/login?lang=en", timeout=30)
     assert r.status_code == 200 and "Traceback" not in r.text
-    assert "Sign in with Plant SSO 单点登录: the provider is unreachable now" in r.text
+    assert "Sign in with Plant SSO: the provider is unreachable now" in r.text
+    zh = requests.get(f"{url}/login", timeout=30).text  # Chinese, the default (no language kept from before)
+    assert "通过 Plant SSO 单点登录：身份提供方暂不可用" in zh and "unreachable" not in zh
     assert "id='oidc-login'" not in r.text
     msg = refused_with(s.get(f"{url}/login/oidc", allow_redirects=False, timeout=30))
     assert msg.startswith("Plant SSO is unreachable (")

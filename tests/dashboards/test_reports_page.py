@@ -52,3 +52,32 @@ def test_page(seeded_cfg):
     assert 'data-done="report" data-files="2"' in page.result
     page._output()
     page.__panel__().get_root()
+
+
+def test_page_in_chinese_and_english(seeded_cfg):
+    """The issued table in the page's language: headers, ledger status and on-disk state; raw values kept in
+    the frame (a program reads those)."""
+    import re
+
+    cjk = re.compile(r"[\u3400-\u9fff]")
+    zh = ReportsPage(seeded_cfg, lang="zh")
+    zh._name.value = "zhao.min"
+    zh._formats.value = ["json"]
+    zh.do_issue()
+    # two JSON files (the guideline's and ISO 14064-1 layouts), issued before any anchor covers them
+    assert "zhao.min 已生成 2 个文件" in zh.result and "账本状态" in zh.result
+    assert "in ledger" not in zh.result and "queued" not in zh.result
+    out = zh._output()[2].object
+    assert "<h4>已生成报告</h4>" in out and "未改动" in out and "unchanged" not in out and "存证核验" in out
+    assert set(issued(seeded_cfg)["on disk"]) == {"unchanged"}  # the frame keeps the raw value
+    en = ReportsPage(seeded_cfg, lang="en")
+    out = en._output()[2].object
+    assert "<h4>Issued reports</h4>" in out and ">unchanged<" in out and not cjk.search(out)
+
+
+def test_refusals_in_chinese(plant_cfg):
+    with pytest.raises(ActionRefused, match="请先登录"):
+        issue_reports(plant_cfg, None, dt.date(2026, 1, 1), dt.date(2026, 1, 31), ["json"], "", lang="zh")
+    with pytest.raises(ActionRefused, match=r"请至少选择一种格式（json, xlsx, pdf）"):
+        issue_reports(plant_cfg, Actor("li.wei", "energy_manager"), dt.date(2026, 1, 1), dt.date(2026, 1, 31), [],
+                      "", lang="zh")
