@@ -255,6 +255,27 @@ def chain_connection(rpc_url: str, timeout: float = 3.0):
     return w3, f"on-chain checks against {rpc_url} (chain {w3.eth.chain_id})"
 
 
+def read_bundle(batch_bytes: bytes, bundle_bytes: bytes, name: str | None, later=CHECKS[1:]):
+    """``(proof, None)`` for a proof bundle that is JSON; else ``(None, verification)`` failing ``format`` with the
+    checks in ``later`` skipped (the chain not consulted)."""
+    try:
+        return json.loads(bundle_bytes.decode("utf-8")), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        sha, leaf = file_hashes(batch_bytes)
+        report = VerifyReport(None, name)
+        report.checks.append(Check("format", FAIL, f"the proof bundle is not JSON: {exc}"))
+        report.checks += [Check(n, SKIP, "not run: 'format' failed") for n in later]
+        return None, Verification(report, sha, leaf, None, None, "the chain was not consulted", False)
+
+
+def verified(report: VerifyReport, batch_bytes: bytes, bundle, note: str, online: bool) -> Verification:
+    """The :class:`Verification` of ``report``, with the hashes the bundle claims beside the file's own."""
+    sha, leaf = file_hashes(batch_bytes)
+    b = bundle.get("batch") if isinstance(bundle, dict) else None
+    claimed = (b.get("sha256"), b.get("leaf_hash")) if isinstance(b, dict) else (None, None)
+    return Verification(report, sha, leaf, claimed[0], claimed[1], note, online)
+
+
 def verify_upload(batch_bytes: bytes, bundle_bytes: bytes, rpc_url: str, *,
                   batch_name: str | None = None) -> Verification:
     """Verify an uploaded batch file against an uploaded proof bundle.
@@ -262,19 +283,12 @@ def verify_upload(batch_bytes: bytes, bundle_bytes: bytes, rpc_url: str, *,
     The chain is consulted when ``rpc_url`` answers; otherwise the offline checks run and the
     on-chain ones are skipped with the reason. A bundle that is not JSON fails ``format``.
     """
-    sha, leaf = file_hashes(batch_bytes)
-    try:
-        bundle = json.loads(bundle_bytes.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        report = VerifyReport(None, batch_name)
-        report.checks.append(Check("format", FAIL, f"the proof bundle is not JSON: {exc}"))
-        report.checks += [Check(n, SKIP, "not run: 'format' failed") for n in CHECKS[1:]]
-        return Verification(report, sha, leaf, None, None, "the chain was not consulted", False)
+    bundle, refused = read_bundle(batch_bytes, bundle_bytes, batch_name)
+    if refused is not None:
+        return refused
     w3, note = chain_connection(rpc_url)
     report = verify_bundle(batch_bytes, bundle, w3)  # a node dying mid-way fails that check
     report.file = batch_name or report.file
-    b = bundle.get("batch") if isinstance(bundle, dict) else None
-    claimed = (b.get("sha256"), b.get("leaf_hash")) if isinstance(b, dict) else (None, None)
     if w3 is None:
         log.info("verified batch %s offline (%s)", report.seq, note)
-    return Verification(report, sha, leaf, claimed[0], claimed[1], note, w3 is not None)
+    return verified(report, batch_bytes, bundle, note, w3 is not None)

@@ -111,19 +111,13 @@ def check_report(cfg, report: bytes, report_name: str, batch: bytes, bundle: byt
     """Every check of a report against its document batch and proof: a :class:`dashboards.feeds.Verification`
     (its ``report.checks`` end with ``methodology``). ``w3``: a node connection to use instead of
     ``chain.rpc_url`` (an in-process chain)."""
-    from chain.verify import CHECKS, VerifyReport, verify_bundle
+    from chain.verify import CHECKS, verify_bundle
 
-    from .feeds import Verification, chain_connection, file_hashes
+    from .feeds import chain_connection, read_bundle, verified
 
-    sha, leaf = file_hashes(batch)
-    try:
-        proof = json.loads(bundle.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        rep = VerifyReport(None, report_name)
-        rep.checks.append(Check("format", FAIL, f"the proof bundle is not JSON: {exc}"))
-        rep.checks += [Check(n, SKIP, "not run: 'format' failed") for n in (*CHECKS[1:2], "document", *CHECKS[2:],
-                                                                               "methodology")]
-        return Verification(rep, sha, leaf, None, None, "the chain was not consulted", False)
+    proof, refused = read_bundle(batch, bundle, report_name, (*CHECKS[1:2], "document", *CHECKS[2:], "methodology"))
+    if refused is not None:
+        return refused
     if w3 is None:
         w3, note = chain_connection(cfg.chain.rpc_url)
     else:
@@ -134,9 +128,7 @@ def check_report(cfg, report: bytes, report_name: str, batch: bytes, bundle: byt
         rep.checks.append(Check("methodology", SKIP, f"not run: '{rep.failed}' failed"))
     else:
         rep.checks.append(methodology_check(cfg, report_methodology(report, report_name, sibling_json), w3 is not None))
-    b = proof.get("batch") if isinstance(proof, dict) else None
-    claimed = (b.get("sha256"), b.get("leaf_hash")) if isinstance(b, dict) else (None, None)
-    return Verification(rep, sha, leaf, claimed[0], claimed[1], note, w3 is not None)
+    return verified(rep, batch, proof, note, w3 is not None)
 
 
 def check_issued(cfg, path: Path, issued_sha256: str | None = None, *, w3=None):
