@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -26,6 +25,8 @@ from chain.verify import CHECKS, FAIL, SKIP, Check, VerifyReport, verify_bundle
 from models.kpi import plant_kpis, workshop_breakdown
 from workspace.errors import ChainError, TanjianError
 from workspace.store import Store
+
+from .kept import Kept
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +112,13 @@ def _methodology_status(cfg) -> dict:
 #: PlantViews already read, shared by every session of the server: (store location, snapshot, load interval,
 #: methodology hash and status) -> PlantView. A snapshot never changes, so a view of it is never stale; the big
 #: screen's sessions (and its refreshes while the collector has not committed) read the store once between them.
-_VIEWS: OrderedDict[tuple, PlantView] = OrderedDict()
-_VIEWS_KEPT = 8
-_VIEWS_LOCK = threading.Lock()
-_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+_VIEWS = Kept(size=8)
 
 
 def forget() -> None:
     """Drop every PlantView kept by :func:`read_plant` and the answers of :func:`methodology_status` (the next
     call reads again)."""
-    with _VIEWS_LOCK:
-        _VIEWS.clear()
-        _KEY_LOCKS.clear()
+    _VIEWS.forget()
     with _METH_LOCK:
         _METH.clear()
 
@@ -146,24 +142,7 @@ def read_plant(store: Store, snapshot: str | None = None, *, load_freq: str = "5
     snap = snapshot or store.tip()
     m = methodology or {}
     key = (str(store.path), str(snap), load_freq, m.get("sha256"), m.get("status"))
-    with _VIEWS_LOCK:
-        hit = _VIEWS.get(key)
-        if hit is not None:
-            _VIEWS.move_to_end(key)
-            return hit
-        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
-    with lock:  # sessions opened together: one reads, the others wait for its view
-        with _VIEWS_LOCK:
-            hit = _VIEWS.get(key)
-        if hit is not None:
-            return hit
-        view = _read_plant(store, snap, load_freq, methodology)
-        with _VIEWS_LOCK:
-            _VIEWS[key] = view
-            while len(_VIEWS) > _VIEWS_KEPT:
-                old, _ = _VIEWS.popitem(last=False)
-                _KEY_LOCKS.pop(old, None)
-        return view
+    return _VIEWS.get(key, lambda: _read_plant(store, snap, load_freq, methodology))
 
 
 def _read_plant(store: Store, snap: str, load_freq: str, methodology: dict | None) -> PlantView:
