@@ -45,6 +45,8 @@ class Keeper:
         self.journal = journal
         self.inbox = Path(inbox) if inbox is not None else None
         self.plant = plant
+        #: why the last fold failed ("Type: message"), None once a fold succeeds again
+        self.fold_error: str | None = None
 
     @classmethod
     def open(cls, cfg, journal: Journal, *, store: Store | None = None) -> Keeper:
@@ -78,7 +80,9 @@ class Keeper:
         Each step is one :meth:`Store.fold` of at most ``max_batches`` batches (a correction or an
         event is a step of its own), one commit; ``on_step`` is called with each step's
         :class:`~workspace.store.FoldResult` that folded something. A failing step raises (what the
-        earlier steps committed stays committed; the journal keeps every batch).
+        earlier steps committed stays committed; the journal keeps every batch). The first failure is
+        logged at once, one line (what, where, that the journal keeps the readings and the fold retries),
+        and kept in :attr:`fold_error`; the fold that succeeds again clears it and logs that it recovered.
 
         Returns
         -------
@@ -87,6 +91,24 @@ class Keeper:
         """
         if self.store is None:
             return 0
+        try:
+            total = self._fold(max_batches, author, on_step)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if self.fold_error is None:
+                log.error("folding the journal into the store %s failed: %s. The journal keeps every "
+                          "acknowledged reading (%d batches); the fold will retry.", self.store.path,
+                          error.splitlines()[0], len(self.journal))
+            self.fold_error = error
+            raise
+        if self.fold_error is not None:
+            log.warning("folding into the store %s works again (it failed with: %s); the journal is folded "
+                        "to its end (%d batches)", self.store.path, self.fold_error.splitlines()[0],
+                        len(self.journal))
+            self.fold_error = None
+        return total
+
+    def _fold(self, max_batches: int, author: str, on_step) -> int:
         total = 0
         while True:
             r = self.store.fold(self.journal, max_batches=max_batches, author=author)
