@@ -126,6 +126,15 @@ class StoreLocation:
         return icechunk.RepositoryConfig(storage=icechunk.StorageSettings(retries=retries))
 
 
+_PROBES: list[threading.Thread] = []
+
+
+def probes_running() -> bool:
+    """Whether a :func:`probe` that gave up is still waiting on its store (a process that exits should then
+    not wait for it, nor let the interpreter's shutdown cut it short inside the storage client)."""
+    return any(t.is_alive() for t in _PROBES)
+
+
 def probe(fn, *, deadline_s: float | None = None, what: str = "store"):
     """Run ``fn()`` in a thread and wait at most ``deadline_s`` [s] (default: ``status_deadline_s`` of
     :func:`network`) for it.
@@ -149,6 +158,7 @@ def probe(fn, *, deadline_s: float | None = None, what: str = "store"):
     t.start()
     t.join(deadline_s)
     if t.is_alive():
+        _PROBES.append(t)
         return False, f"no answer within {deadline_s:g} s"
     if "error" in box:
         return False, box["error"]
@@ -192,4 +202,4 @@ def s3_url(bucket_and_prefix: str, options: dict) -> str:
     return bucket_and_prefix + (("?" + urlencode(sorted(opts.items()))) if opts else "")
 
 
-__all__ = ["NETWORK_FILE", "S3_OPTIONS", "StoreLocation", "network", "parse_location", "probe", "s3_url"]
+__all__ = ["NETWORK_FILE", "S3_OPTIONS", "StoreLocation", "network", "parse_location", "probe", "probes_running", "s3_url"]
