@@ -281,7 +281,7 @@ class CollectionService:
             return
         doc = {"written_at": time.time(), "clock": self.clock.spec(), "cycles": self.cycles,
                "acknowledged": self.acknowledged, "journal_batches": len(self.journal),
-               "pending_cycles": len(self.pending), "fold_error": self.last_fold_error,
+               "pending_cycles": len(self.pending), "fold_error": self.keeper.fold_error,
                "last_compaction": self.last_compaction,
                "devices": {k: v.as_dict() for k, v in sorted(self.device_health().items())}}
         tmp = self.health_path.with_suffix(".tmp")

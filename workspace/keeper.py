@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,22 +92,39 @@ class Keeper:
         """
         if self.store is None:
             return 0
+        from .storage import network
+
+        wait_s = network()["status_deadline_s"]
+        timer = threading.Timer(wait_s, self._no_answer, (wait_s,))
+        timer.daemon = True
+        timer.start()
         try:
             total = self._fold(max_batches, author, on_step)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            if self.fold_error is None:
+            if self.fold_error is None or self.fold_error.startswith("no answer from the store"):
                 log.error("folding the journal into the store %s failed: %s. The journal keeps every "
                           "acknowledged reading (%d batches); the fold will retry.", self.store.path,
                           error.splitlines()[0], len(self.journal))
             self.fold_error = error
             raise
+        finally:
+            timer.cancel()
         if self.fold_error is not None:
             log.warning("folding into the store %s works again (it failed with: %s); the journal is folded "
                         "to its end (%d batches)", self.store.path, self.fold_error.splitlines()[0],
                         len(self.journal))
             self.fold_error = None
         return total
+
+    def _no_answer(self, wait_s: float) -> None:
+        """A fold step still waiting on the store after ``wait_s`` [s] (a server that accepts and never
+        answers): said at once, not when the storage client gives up."""
+        if self.fold_error is None:
+            self.fold_error = f"no answer from the store within {wait_s:g} s (still waiting)"
+            log.error("folding the journal into the store %s: no answer within %g s. The journal keeps every "
+                      "acknowledged reading (%d batches); the fold will retry.", self.store.path, wait_s,
+                      len(self.journal))
 
     def _fold(self, max_batches: int, author: str, on_step) -> int:
         total = 0

@@ -48,10 +48,13 @@ def test_fold_failure_is_logged_at_once_and_recovers_with_nothing_lost(tmp_path,
     for _ in range(2):  # two fold attempts while it is down: one error line, not one per attempt
         with pytest.raises(Exception):
             keeper.fold()
+    # at most two error lines for the whole outage, not one per attempt: "no answer within 5 s" as soon as a
+    # step has waited that long (the client may wait longer on a dead server), then the client's own error
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1, errors
-    assert LABEL in errors[0] and "journal keeps every acknowledged reading" in errors[0] \
-        and "the fold will retry" in errors[0] and "\n" not in errors[0]
+    assert 1 <= len(errors) <= 2, errors
+    for e in errors:
+        assert LABEL in e and "journal keeps every acknowledged reading" in e and "the fold will retry" in e \
+            and "\n" not in e
     assert keeper.fold_error and "Connection refused" in keeper.fold_error
 
     caplog.clear()
