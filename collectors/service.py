@@ -230,11 +230,9 @@ class CollectionService:
             return
         try:
             self.keeper.fold(max_batches=FOLD_BATCHES)
-            self.last_fold_error = None
-        except Exception as exc:  # noqa: BLE001 - keep collecting; the journal holds everything
-            self.last_fold_error = f"{type(exc).__name__}: {exc}"
-            log.error("folding the journal into %s failed (collection goes on, nothing is lost): %s",
-                      self.store.path, self.last_fold_error)
+        except Exception:  # noqa: BLE001 - keep collecting; the journal holds everything (the keeper logged it)
+            pass
+        self.last_fold_error = self.keeper.fold_error
 
     def device_health(self) -> dict:
         """Meter (or push gateway) id -> :class:`~collectors.polling.DeviceHealth`: polled, pushed and
@@ -283,7 +281,7 @@ class CollectionService:
             return
         doc = {"written_at": time.time(), "clock": self.clock.spec(), "cycles": self.cycles,
                "acknowledged": self.acknowledged, "journal_batches": len(self.journal),
-               "pending_cycles": len(self.pending), "fold_error": self.last_fold_error,
+               "pending_cycles": len(self.pending), "fold_error": self.keeper.fold_error,
                "last_compaction": self.last_compaction,
                "devices": {k: v.as_dict() for k, v in sorted(self.device_health().items())}}
         tmp = self.health_path.with_suffix(".tmp")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class Keeper:
         self.journal = journal
         self.inbox = Path(inbox) if inbox is not None else None
         self.plant = plant
+        #: why the last fold failed ("Type: message"), None once a fold succeeds again
+        self.fold_error: str | None = None
 
     @classmethod
     def open(cls, cfg, journal: Journal, *, store: Store | None = None) -> Keeper:
@@ -78,7 +81,9 @@ class Keeper:
         Each step is one :meth:`Store.fold` of at most ``max_batches`` batches (a correction or an
         event is a step of its own), one commit; ``on_step`` is called with each step's
         :class:`~workspace.store.FoldResult` that folded something. A failing step raises (what the
-        earlier steps committed stays committed; the journal keeps every batch).
+        earlier steps committed stays committed; the journal keeps every batch). The first failure is
+        logged at once, one line (what, where, that the journal keeps the readings and the fold retries),
+        and kept in :attr:`fold_error`; the fold that succeeds again clears it and logs that it recovered.
 
         Returns
         -------
@@ -87,6 +92,41 @@ class Keeper:
         """
         if self.store is None:
             return 0
+        from .storage import network
+
+        wait_s = network()["status_deadline_s"]
+        timer = threading.Timer(wait_s, self._no_answer, (wait_s,))
+        timer.daemon = True
+        timer.start()
+        try:
+            total = self._fold(max_batches, author, on_step)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if self.fold_error is None or self.fold_error.startswith("no answer from the store"):
+                log.error("folding the journal into the store %s failed: %s. The journal keeps every "
+                          "acknowledged reading (%d batches); the fold will retry.", self.store.path,
+                          error.splitlines()[0], len(self.journal))
+            self.fold_error = error
+            raise
+        finally:
+            timer.cancel()
+        if self.fold_error is not None:
+            log.warning("folding into the store %s works again (it failed with: %s); the journal is folded "
+                        "to its end (%d batches)", self.store.path, self.fold_error.splitlines()[0],
+                        len(self.journal))
+            self.fold_error = None
+        return total
+
+    def _no_answer(self, wait_s: float) -> None:
+        """A fold step still waiting on the store after ``wait_s`` [s] (a server that accepts and never
+        answers): said at once, not when the storage client gives up."""
+        if self.fold_error is None:
+            self.fold_error = f"no answer from the store within {wait_s:g} s (still waiting)"
+            log.error("folding the journal into the store %s: no answer within %g s. The journal keeps every "
+                      "acknowledged reading (%d batches); the fold will retry.", self.store.path, wait_s,
+                      len(self.journal))
+
+    def _fold(self, max_batches: int, author: str, on_step) -> int:
         total = 0
         while True:
             r = self.store.fold(self.journal, max_batches=max_batches, author=author)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 
 from tanjian.args import config_from_args, open_store
@@ -91,19 +93,7 @@ def gather(cfg, now: dt.datetime | None = None) -> dict:
     except TanjianError as exc:
         problems.append(f"journal: {exc}")
     out["journal"] = {"path": str(cfg.paths.journal), "batches": journal_size}
-    try:
-        store = open_store(cfg)
-        folded = store.last_folded_seq
-        latest = store.latest_time()
-        out["store"] = {"path": str(store.path), "tip": store.tip, "folded_through": folded,
-                        "newest_reading": latest.isoformat() if latest is not None else None}
-        if journal_size is not None:
-            lag = journal_size - 1 - folded
-            out["store"]["lag_batches"] = lag
-            if lag > MAX_FOLD_LAG:
-                problems.append(f"store lags the journal by {lag} batches")
-    except TanjianError as exc:
-        out["store"] = {"error": str(exc)}
+    out["store"] = _store(cfg, journal_size, problems)
 
     from chain.anchor import anchors
 
@@ -161,6 +151,45 @@ def gather(cfg, now: dt.datetime | None = None) -> dict:
     return out
 
 
+def _store(cfg, journal_size: int | None, problems: list) -> dict:
+    """The store's tip, folded batches and newest reading, asked with a deadline (``status_deadline_s`` of
+    ``workspace/data/store_network.yaml``): a store on object storage that does not answer is a problem,
+    ``store unreachable: <url>: <reason>``, never a wait."""
+    from workspace.storage import parse_location, probe
+
+    def ask():
+        store = open_store(cfg)
+        folded = store.last_folded_seq
+        latest = store.latest_time()
+        return {"path": str(store.path), "tip": store.tip, "folded_through": folded,
+                "newest_reading": latest.isoformat() if latest is not None else None}
+
+    try:
+        where = parse_location(cfg.paths.store)
+    except TanjianError as exc:
+        return {"error": str(exc)}
+    if where.is_local:  # a folder answers or fails at once: no thread needed
+        try:
+            st = ask()
+        except TanjianError as exc:
+            return {"error": str(exc)}
+    else:
+        ok, st = probe(ask, what="store")
+        if not ok:
+            if "no store here yet" in st:
+                return {"error": st}
+            reason = st.removeprefix(f"{where.label}: ").splitlines()[0]
+            problems.append(f"store unreachable: {where.label}: {reason}")
+            return {"path": where.label, "error": f"store unreachable: {where.label}: {reason}",
+                    "reachable": False}
+    if journal_size is not None:
+        lag = journal_size - 1 - st["folded_through"]
+        st["lag_batches"] = lag
+        if lag > MAX_FOLD_LAG:
+            problems.append(f"store lags the journal by {lag} batches")
+    return st
+
+
 def _reachable(cfg) -> bool | None:
     if cfg.chain.rpc_url == "tester":
         return None  # in-process: nothing to reach
@@ -173,6 +202,17 @@ def _reachable(cfg) -> bool | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    rc = _report(args)
+    from workspace.storage import probes_running
+
+    if probes_running():  # a store that never answered: its client thread cannot be stopped, nor waited for
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
+
+
+def _report(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     s = gather(cfg)
     if args.json:

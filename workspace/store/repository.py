@@ -74,14 +74,14 @@ def open_store(cls: type[Store], path: str | os.PathLike, site: Site, *, create:
         if loc.is_local:
             loc.local.mkdir(parents=True, exist_ok=True)
         try:
-            repo = icechunk.Repository.create(storage)
+            repo = icechunk.Repository.create(storage, config=loc.repository_config())
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"{loc.label}: cannot create the store ({_first_line(exc)})") from exc
         store = cls(path, site, repo)
         _initialise(store)
         return store
     try:
-        repo = icechunk.Repository.open(storage)
+        repo = icechunk.Repository.open(storage, config=loc.repository_config())
         store = cls(path, site, repo)
         # the meter list from zarr itself: opening the xarray dataset (time decoding and its imports)
         # costs seconds in a fresh process, and queries do not need it
