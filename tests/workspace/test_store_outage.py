@@ -59,7 +59,10 @@ def test_fold_failure_is_logged_at_once_and_recovers_with_nothing_lost(tmp_path,
 
     caplog.clear()
     s3["server"] = start_s3_server(s3["port"])
-    assert keeper.fold() > 0
+    # what is left is folded now; it may be nothing: moto's stopped server can still finish a request on a
+    # connection opened before the stop, so a commit of the outage may have gone through before an error.
+    # Exactly once either way: checked below against the counters, and the fold state against the journal
+    keeper.fold()
     assert keeper.fold_error is None
     back = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(back) == 1 and "works again" in back[0] and LABEL in back[0]
