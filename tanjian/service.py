@@ -4,6 +4,7 @@
 socket; a name starting with ``@`` is in the abstract namespace), so a ``Type=notify`` unit
 (``deploy/tanjian.service``) is marked started only once the server accepts connections. Without the variable it
 does nothing. :class:`JsonFormatter` gives one JSON object a line (``--log-json``), for journald or a log shipper.
+:func:`stop` ends a child process as a service manager does: SIGTERM, then SIGKILL after a grace period.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 
 
 def notify(state: str) -> bool:
@@ -37,3 +39,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
+    """End ``proc`` as systemd would: SIGTERM, up to ``timeout`` seconds to exit, then SIGKILL; its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tanjian import args as A
 from tanjian.args import config_from_args
+from tanjian.service import stop
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 PROVIDER = "dashboards.jupyter_identity.TanjianIdentityProvider"
@@ -99,13 +100,7 @@ def _run_until_stopped(cmd: list[str], env: dict) -> int:
     finally:
         if before is not None:
             signal.signal(signal.SIGTERM, before)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc, 15)
 
 
 def add_commands(sub) -> None:

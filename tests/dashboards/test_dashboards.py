@@ -30,6 +30,7 @@ from dashboards.feeds import verify_upload
 from models.kpi import plant_kpis
 from workspace.config import EXAMPLE, load_config
 from workspace.store import Store
+from tanjian.service import stop
 
 WORKSHOPS = {"WS-CW", "WS-MC", "WS-PC", "WS-AS", "WS-TC", "WS-UT"}
 KPI_KINDS = {"electricity": "electricity_kWh", "co2e": "co2e_kg", "natural-gas": "natural_gas_m3"}
@@ -109,12 +110,7 @@ def dashboard_server(ws: dict):
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from tests.dashboards.test_auth import PW, login
 from tests.dashboards.test_dashboards import dashboard_server
 from workspace.accounts import Accounts, may
 from workspace.config import EXAMPLE, load_config
+from tanjian.service import stop
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +63,7 @@ def servers(tmp_path_factory):
                     time.sleep(0.5)
             yield {"dash": dash, "lab": lab, "port": port, "accounts": acc, "log": log_path}
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, 20)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import ROOT, free_port
 from workspace.config import EXAMPLE
+from tanjian.service import stop
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +44,4 @@ def test_lab_starts_on_loopback_with_its_token(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5)
         assert e.value.code == 403
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 20)

@@ -16,6 +16,7 @@ import requests
 
 from tests.conftest import ROOT, free_port
 from workspace.config import EXAMPLE
+from tanjian.service import stop
 
 UNITS = sorted((ROOT / "deploy").glob("*.service"))
 
@@ -52,12 +53,7 @@ def test_serve_notifies_readiness_and_logs_json(tmp_path):
         r = requests.get(f"http://127.0.0.1:{port}/health", timeout=10)  # ready means ready: no retry needed
         assert r.status_code == 200 and r.json()["status"] == "ok"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
         log.close()
         sock.close()
     lines = [ln for ln in (tmp_path / "server.log").read_text().splitlines() if ln.startswith("{")]

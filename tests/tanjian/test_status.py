@@ -20,6 +20,7 @@ from tanjian.cli import main
 from tests.conftest import ROOT, free_port
 from workspace import audit
 from workspace.config import EXAMPLE
+from tanjian.service import stop
 
 
 def run(argv):
@@ -123,10 +124,5 @@ def test_dashboards_over_https_with_hsts_and_a_loose_key_refused(tmp_path):
         with pytest.raises(requests.ConnectionError):  # plain HTTP on the same port is not served
             requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
         log.close()
